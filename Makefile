@@ -1,0 +1,52 @@
+# yuebao — two commands for a newcomer: `make run` and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run test install lint typecheck pytest system-deps messages clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+# Re-install whenever pyproject.toml changes.
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $@
+
+install: $(STAMP)
+	$(BIN)/python -m webapp.i18n
+
+## make run: migrate, create the first admin, load the sample content, start web + worker.
+run: install
+	$(BIN)/yuebao db upgrade
+	$(BIN)/yuebao users ensure-admin
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho start
+
+## make test: install what the tests need (Python packages, Chromium, CJK fonts,
+## PostgreSQL), check style and types, run the whole suite on SQLite and PostgreSQL.
+test: install system-deps lint typecheck pytest
+
+system-deps:
+	@bash .ci/system-deps
+
+lint: install
+	$(BIN)/ruff check webapp emails tests
+
+typecheck: install
+	$(BIN)/mypy
+
+pytest: install
+	$(BIN)/python -m pytest
+
+## make messages: refresh the zh-CN catalogue after adding or changing UI text.
+messages: install
+	$(BIN)/pybabel extract -F webapp/translations/babel.cfg -k _l -k lazy_gettext \
+		--no-location --sort-output --project yuebao -o /tmp/yuebao-messages.pot .
+	$(BIN)/pybabel update -i /tmp/yuebao-messages.pot -d webapp/translations -l zh \
+		--no-location --omit-header --width 100
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,163 @@
+"""Fixtures: the app on SQLite (and PostgreSQL for tests marked `postgres`), clients, factories.
+
+Each test gets its own database cloned from one migrated at the start of the session: a file
+copy on SQLite, `CREATE DATABASE … TEMPLATE` on PostgreSQL. So every test starts from exactly
+what `yuebao db upgrade` makes, without paying for the migrations each time.
+"""
+
+from __future__ import annotations
+
+import itertools
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient, FlaskCliRunner
+from sqlalchemy.orm import Session
+
+from tests.factories import Factories
+from tests.postgres import PostgresServer
+from webapp import create_app, migrate
+from webapp.db import database
+from webapp.models import Role, User
+
+PASSWORD = "correct horse battery staple"
+_counter = itertools.count()
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    # Database-sensitive tests (marked `postgres`) run on both backends; the rest on SQLite.
+    if "backend" in metafunc.fixturenames:
+        marked = metafunc.definition.get_closest_marker("postgres") is not None
+        backends = ["sqlite", "postgresql"] if marked else ["sqlite"]
+        metafunc.parametrize("backend", backends, scope="function")
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("template") / "template.sqlite3"
+    migrate.upgrade(f"sqlite:///{path}")
+    return path
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    server = PostgresServer()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres_template(postgres_server: PostgresServer) -> str:
+    with psycopg.connect(postgres_server.url().replace("+psycopg", ""), autocommit=True) as conn:
+        conn.execute("CREATE DATABASE yuebao_template")
+    migrate.upgrade(postgres_server.url("yuebao_template"))
+    return "yuebao_template"
+
+
+def new_postgres_database(server: PostgresServer, template: str | None) -> str:
+    name = f"yuebao_test_{next(_counter)}"
+    clause = f" TEMPLATE {template}" if template else ""
+    with psycopg.connect(server.url().replace("+psycopg", ""), autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE {name}{clause}")
+    return server.url(name)
+
+
+@pytest.fixture
+def database_url(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if backend == "postgresql":
+        server: PostgresServer = request.getfixturevalue("postgres_server")
+        template: str = request.getfixturevalue("postgres_template")
+        return new_postgres_database(server, template)
+    path = tmp_path / "yuebao.sqlite3"
+    shutil.copyfile(request.getfixturevalue("sqlite_template"), path)
+    return f"sqlite:///{path}"
+
+
+def app_config(database_url: str, tmp_path: Path, **extra: Any) -> dict[str, Any]:
+    config: dict[str, Any] = {
+        "TESTING": True,
+        "DATABASE_URL": database_url,
+        "SECRET_KEY": "test-secret-key",
+        "ERASURE_KEY": "test-erasure-key",
+        "YUEBAO_VAR_DIR": str(tmp_path / "var"),
+        "VAR_DIR": str(tmp_path / "var"),
+        "OUTBOX_DIR": str(tmp_path / "var" / "outbox"),
+        "WTF_CSRF_ENABLED": False,
+        "RATELIMIT_ENABLED": False,
+        "BASE_URL": "https://news.example.com",
+    }
+    config.update(extra)
+    return config
+
+
+@pytest.fixture
+def app(database_url: str, tmp_path: Path) -> Iterator[Flask]:
+    # No application context stays pushed: a request would reuse it (and its `g`), which no
+    # real request does.
+    application = create_app(app_config(database_url, tmp_path))
+    yield application
+    database(application).engine.dispose()
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app: Flask) -> FlaskCliRunner:
+    return app.test_cli_runner()
+
+
+@pytest.fixture
+def session(app: Flask) -> Iterator[Session]:
+    """The test's own session, apart from the ones requests and commands open."""
+    with database(app).sessionmaker() as own:
+        yield own
+
+
+@pytest.fixture
+def factories(session: Session) -> Factories:
+    return Factories(session)
+
+
+def _signed_in(app: Flask, user: User) -> FlaskClient:
+    client = app.test_client()
+    response = client.post("/login", data={"email": user.email, "password": PASSWORD})
+    assert response.status_code == 302, response.get_data(as_text=True)
+    return client
+
+
+@pytest.fixture
+def editor(factories: Factories) -> User:
+    return factories.user(role=Role.EDITOR, password=PASSWORD)
+
+
+@pytest.fixture
+def admin(factories: Factories) -> User:
+    return factories.user(role=Role.ADMIN, password=PASSWORD)
+
+
+@pytest.fixture
+def editor_client(app: Flask, editor: User) -> FlaskClient:
+    return _signed_in(app, editor)
+
+
+@pytest.fixture
+def admin_client(app: Flask, admin: User) -> FlaskClient:
+    return _signed_in(app, admin)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def compiled_translations() -> None:
+    from webapp.i18n import compile_catalogs
+
+    compile_catalogs()

@@ -1,0 +1,60 @@
+"""yuebao: a self-hosted monthly newsletter with per-topic editions."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Flask, Response
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+
+def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+    """Build the application: load config, wire extensions, blueprints and CLI. Nothing else."""
+    from webapp import auth, cli, db, errors, logs, main, security
+    from webapp.admin import bp as admin_bp
+    from webapp.config import load_config
+    from webapp.editor import bp as editor_bp
+    from webapp.extensions import (
+        babel,
+        csrf,
+        current_language,
+        limiter,
+        login_manager,
+        select_locale,
+    )
+
+    app = Flask(__name__)
+    app.config.update(load_config(overrides=config))
+
+    if app.config["TRUSTED_PROXIES"] > 0:
+        hops = app.config["TRUSTED_PROXIES"]
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops
+        )
+
+    db.init_app(app)
+    logs.init_app(app)
+    babel.init_app(app, locale_selector=select_locale)
+    csrf.init_app(app)
+    limiter.init_app(app)
+    login_manager.init_app(app)
+    security.init_app(app)
+    errors.init_app(app)
+
+    app.register_blueprint(main.bp)
+    app.register_blueprint(auth.bp)
+    app.register_blueprint(editor_bp, url_prefix="/editor")
+    app.register_blueprint(admin_bp, url_prefix="/admin")
+    cli.init_app(app)
+
+    @app.context_processor
+    def _language() -> dict[str, str]:
+        return {"lang": current_language()}
+
+    @app.after_request
+    def _vary_language(response: Response) -> Response:
+        response.vary.add("Accept-Language")
+        return response
+
+    return app

@@ -1,0 +1,54 @@
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from flask import flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_user, logout_user
+from werkzeug.wrappers import Response
+
+from webapp import db
+from webapp.auth import bp
+from webapp.auth.forms import LoginForm
+from webapp.extensions import limiter
+from webapp.models import Role
+from webapp.services.users import authenticate
+
+
+def _home_for(role: Role) -> str:
+    return url_for("admin.home") if role == Role.ADMIN else url_for("editor.home")
+
+
+def _safe_next(target: str | None) -> str | None:
+    """Only same-site paths: an absolute or scheme-relative URL would be an open redirect."""
+    if not target:
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return None
+    return target
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@limiter.limit("10 per minute; 50 per hour", methods=["POST"])
+def login() -> str | Response:
+    if current_user.is_authenticated:
+        return redirect(_home_for(current_user.role))
+    form = LoginForm()
+    if form.validate_on_submit():
+        session = db.session()
+        user = authenticate(session, form.email.data or "", form.password.data or "")
+        if user is not None:
+            session.commit()
+            login_user(user)
+            return redirect(_safe_next(request.args.get("next")) or _home_for(user.role))
+        # One message for an unknown address and a wrong password: no account enumeration.
+        flash(_("The email or password is not correct."), "error")
+    return render_template("auth/login.html", form=form)
+
+
+@bp.route("/logout", methods=["POST"])
+def logout() -> Response:
+    logout_user()
+    flash(_("You have signed out."), "info")
+    return redirect(url_for("auth.login"))

@@ -1,0 +1,26 @@
+"""The `yuebao` command: a Flask CLI group over `create_app`."""
+
+from __future__ import annotations
+
+from flask import Flask
+from flask.cli import FlaskGroup
+
+
+def init_app(app: Flask) -> None:
+    from webapp.cli import database, users, worker
+
+    for group in (database.db_group, users.users_group, worker.worker_command):
+        app.cli.add_command(group)
+
+
+def _create_app() -> Flask:
+    from webapp import create_app
+
+    return create_app()
+
+
+main = FlaskGroup(
+    name="yuebao",
+    create_app=_create_app,
+    help="yuebao — monthly report newsletter: database, content, readers and sending.",
+)

@@ -1,0 +1,76 @@
+"""The database engine and the one session per application context.
+
+Plain SQLAlchemy 2.x rather than Flask-SQLAlchemy: services take a `Session` argument so the web
+app, the worker and the CLI share them, and the worker can open sessions outside requests.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, current_app, g
+from sqlalchemy import Engine, create_engine, event, make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+_EXTENSION = "yuebao.db"
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # WAL lets the web app read while the worker writes; the busy timeout makes a writer wait
+    # for the lock instead of failing with "database is locked".
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+def make_engine(url: str) -> Engine:
+    """An engine with the settings each backend needs."""
+    if url.startswith("sqlite"):
+        path = make_url(url).database
+        if path and path != ":memory:":
+            # The default database lives under var/, which a fresh clone does not have yet.
+            with contextlib.suppress(OSError):
+                Path(path).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"timeout": 10})
+        event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    if url.startswith("postgresql://") or url.startswith("postgres://"):
+        # psycopg 3 is the driver we ship; plain postgresql:// would ask for psycopg2.
+        url = "postgresql+psycopg://" + url.split("://", 1)[1]
+    return create_engine(url, pool_pre_ping=True)
+
+
+class Database:
+    """Holds the engine and session factory of one application."""
+
+    def __init__(self, url: str) -> None:
+        self.engine = make_engine(url)
+        self.sessionmaker = sessionmaker(self.engine, expire_on_commit=False)
+
+
+def init_app(app: Flask) -> None:
+    app.extensions[_EXTENSION] = Database(app.config["DATABASE_URL"])
+    app.teardown_appcontext(_close_session)
+
+
+def database(app: Flask | None = None) -> Database:
+    db: Database = (app or current_app).extensions[_EXTENSION]
+    return db
+
+
+def session() -> Session:
+    """The session of the current application context, opened on first use."""
+    if "db_session" not in g:
+        g.db_session = database().sessionmaker()
+    current: Session = g.db_session
+    return current
+
+
+def _close_session(_exc: BaseException | None) -> None:
+    current = g.pop("db_session", None)
+    if current is not None:
+        current.close()

@@ -1,0 +1,49 @@
+"""All models, imported here so Alembic and the app see one complete metadata."""
+
+from webapp.models.audit import AuditEntry
+from webapp.models.base import Base, utcnow
+from webapp.models.edition import (
+    EDITABLE_STATUSES,
+    SECTION_KEYS,
+    Edition,
+    EditionStatus,
+    Item,
+    Section,
+    item_topics,
+)
+from webapp.models.subscriber import (
+    LANGUAGES,
+    ConsentRecord,
+    ConsentSource,
+    Subscriber,
+    SubscriberStatus,
+    email_key,
+    subscriber_topics,
+)
+from webapp.models.suppression import Suppression
+from webapp.models.topic import Topic
+from webapp.models.user import Role, User
+
+__all__ = [
+    "EDITABLE_STATUSES",
+    "LANGUAGES",
+    "SECTION_KEYS",
+    "AuditEntry",
+    "Base",
+    "ConsentRecord",
+    "ConsentSource",
+    "Edition",
+    "EditionStatus",
+    "Item",
+    "Role",
+    "Section",
+    "Subscriber",
+    "SubscriberStatus",
+    "Suppression",
+    "Topic",
+    "User",
+    "email_key",
+    "item_topics",
+    "subscriber_topics",
+    "utcnow",
+]

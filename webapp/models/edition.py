@@ -1,0 +1,112 @@
+"""Editions (one month's issue), their sections and items."""
+
+from __future__ import annotations
+
+import enum
+from datetime import date, datetime
+from typing import TYPE_CHECKING
+
+from sqlalchemy import (
+    Column,
+    Date,
+    ForeignKey,
+    Integer,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from webapp.models.base import Base, UTCDateTime, str_enum, utcnow
+
+if TYPE_CHECKING:
+    from webapp.models.topic import Topic
+
+
+class EditionStatus(enum.StrEnum):
+    DRAFT = "draft"
+    APPROVED = "approved"
+    SCHEDULED = "scheduled"
+    SENDING = "sending"
+    PAUSED = "paused"
+    SENT = "sent"
+    CANCELLED = "cancelled"
+
+
+# Items may be edited, and a re-import may replace them, only in these states.
+EDITABLE_STATUSES = frozenset({EditionStatus.DRAFT, EditionStatus.APPROVED})
+
+SECTION_KEYS = ("policy", "industry", "deals")
+
+item_topics = Table(
+    "item_topics",
+    Base.metadata,
+    Column("item_id", ForeignKey("items.id", ondelete="CASCADE"), primary_key=True),
+    Column("topic_id", ForeignKey("topics.id", ondelete="CASCADE"), primary_key=True),
+)
+
+
+class Edition(Base):
+    __tablename__ = "editions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    month: Mapped[str] = mapped_column(String(7), unique=True)  # YYYY-MM
+    title: Mapped[str] = mapped_column(String(200))
+    subject: Mapped[str] = mapped_column(String(300), default="")
+    preheader: Mapped[str] = mapped_column(String(300), default="")
+    intro: Mapped[str] = mapped_column(Text, default="")
+    status: Mapped[EditionStatus] = mapped_column(
+        str_enum(EditionStatus, "edition_status"), default=EditionStatus.DRAFT
+    )
+    scheduled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    sections: Mapped[list[Section]] = relationship(
+        back_populates="edition", order_by="Section.position", cascade="all, delete-orphan"
+    )
+
+    @property
+    def editable(self) -> bool:
+        return self.status in EDITABLE_STATUSES
+
+    def __repr__(self) -> str:
+        return f"<Edition {self.month} {self.status}>"
+
+
+class Section(Base):
+    __tablename__ = "sections"
+    __table_args__ = (UniqueConstraint("edition_id", "key"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    edition_id: Mapped[int] = mapped_column(ForeignKey("editions.id", ondelete="CASCADE"))
+    key: Mapped[str] = mapped_column(String(16))  # policy | industry | deals
+    title: Mapped[str] = mapped_column(String(100))
+    position: Mapped[int] = mapped_column(Integer)
+
+    edition: Mapped[Edition] = relationship(back_populates="sections")
+    items: Mapped[list[Item]] = relationship(
+        back_populates="section", order_by="Item.position", cascade="all, delete-orphan"
+    )
+
+
+class Item(Base):
+    __tablename__ = "items"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    section_id: Mapped[int] = mapped_column(
+        ForeignKey("sections.id", ondelete="CASCADE"), index=True
+    )
+    position: Mapped[int] = mapped_column(Integer)
+    title: Mapped[str] = mapped_column(Text)
+    title_en: Mapped[str | None] = mapped_column(Text)
+    published_on: Mapped[date | None] = mapped_column(Date)
+    source: Mapped[str] = mapped_column(String(200), default="")
+    url: Mapped[str] = mapped_column(Text)
+    summary: Mapped[str] = mapped_column(Text, default="")
+    summary_en: Mapped[str | None] = mapped_column(Text)
+    commentary: Mapped[str | None] = mapped_column(Text)
+
+    section: Mapped[Section] = relationship(back_populates="items")
+    topics: Mapped[list[Topic]] = relationship(secondary=item_topics, order_by="Topic.position")

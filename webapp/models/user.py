@@ -1,0 +1,44 @@
+"""Console users (editors and admins)."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+from sqlalchemy import Boolean, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from webapp.models.base import Base, UTCDateTime, str_enum, utcnow
+
+
+class Role(enum.StrEnum):
+    EDITOR = "editor"
+    ADMIN = "admin"
+
+
+class User(Base):
+    """A console user; implements what Flask-Login asks of a user object."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    email: Mapped[str] = mapped_column(String(320), unique=True)  # stored lower-cased
+    password_hash: Mapped[str] = mapped_column(String(256))
+    role: Mapped[Role] = mapped_column(str_enum(Role, "user_role"))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    is_authenticated = True
+    is_anonymous = False
+
+    @property
+    def is_active(self) -> bool:
+        return self.active
+
+    def get_id(self) -> str:
+        return str(self.id)
+
+    def has_role(self, role: Role) -> bool:
+        """Admins can do everything editors can."""
+        return self.role == Role.ADMIN or self.role == role

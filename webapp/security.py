@@ -1,0 +1,61 @@
+"""Who may do what: the user loader, the role guard and the security headers."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import ParamSpec, TypeVar
+
+from flask import Flask, Response, abort, current_app
+from flask_login import current_user
+
+from webapp import db
+from webapp.extensions import login_manager
+from webapp.models import Role, User
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+    "object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
+)
+
+
+def load_user(user_id: str) -> User | None:
+    if not user_id.isdigit():
+        return None
+    user = db.session().get(User, int(user_id))
+    return user if user is not None and user.active else None
+
+
+def role_required(role: Role) -> Callable[[Callable[P, R]], Callable[P, R]]:
+    """Let through signed-in users with `role` (admins pass every guard); others get 403."""
+
+    def decorator(view: Callable[P, R]) -> Callable[P, R]:
+        @wraps(view)
+        def guarded(*args: P.args, **kwargs: P.kwargs) -> R:
+            if not current_user.is_authenticated:
+                return login_manager.unauthorized()  # type: ignore[no-any-return]
+            if not current_user.has_role(role):
+                abort(403)
+            return view(*args, **kwargs)
+
+        return guarded
+
+    return decorator
+
+
+def init_app(app: Flask) -> None:
+    login_manager.user_loader(load_user)
+
+    @app.after_request
+    def security_headers(response: Response) -> Response:
+        headers = response.headers
+        headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+        headers.setdefault("X-Content-Type-Options", "nosniff")
+        headers.setdefault("X-Frame-Options", "DENY")
+        headers.setdefault("Referrer-Policy", "same-origin")
+        if current_app.config["YUEBAO_ENV"] == "production":
+            headers.setdefault("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
+        return response
