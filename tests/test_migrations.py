@@ -3,12 +3,15 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from sqlalchemy import inspect
+from sqlalchemy import inspect, select
+from sqlalchemy.orm import Session
 
 from tests.conftest import new_postgres_database
 from tests.postgres import PostgresServer
 from webapp import migrate
 from webapp.db import make_engine
+from webapp.importer.topics import DEFAULT_TOPICS
+from webapp.models import Topic
 
 EXPECTED_TABLES = {
     "topics",
@@ -22,6 +25,7 @@ EXPECTED_TABLES = {
     "suppressions",
     "users",
     "audit_log",
+    "test_sends",
     "alembic_version",
 }
 
@@ -58,3 +62,16 @@ def test_sqlite_runs_in_wal_mode_with_a_busy_timeout(tmp_path: Path) -> None:
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 10000
     engine.dispose()
+
+
+@pytest.mark.postgres
+def test_a_fresh_database_has_the_default_topics(session: Session) -> None:
+    stored = list(session.scalars(select(Topic).order_by(Topic.position)))
+    assert [t.slug for t in stored] == [
+        "ai", "data", "digital-economy", "cross-border", "fintech", "investment"
+    ]
+    for topic, spec in zip(stored, DEFAULT_TOPICS, strict=True):
+        assert (topic.slug, topic.name_zh, topic.name_en) == (spec.slug, spec.name_zh, spec.name_en)
+        assert topic.keywords == list(spec.keywords)
+        assert topic.description_zh and topic.description_en and not topic.retired
+    assert [t.name_en for t in stored][:2] == ["AI", "Data & data compliance"]

@@ -139,7 +139,7 @@ def upgrade() -> None:
     sa.Column('position', sa.Integer(), nullable=False),
     sa.Column('title', sa.Text(), nullable=False),
     sa.Column('title_en', sa.Text(), nullable=True),
-    sa.Column('published_on', sa.Date(), nullable=True),
+    sa.Column('published_on', sa.Date(), nullable=False),
     sa.Column('source', sa.String(length=200), nullable=False),
     sa.Column('url', sa.Text(), nullable=False),
     sa.Column('summary', sa.Text(), nullable=False),

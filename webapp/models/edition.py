@@ -53,6 +53,8 @@ class Edition(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     month: Mapped[str] = mapped_column(String(7), unique=True)  # YYYY-MM
     title: Mapped[str] = mapped_column(String(200))
+    # Empty means automatic: each variant's subject and preheader are made from the report's
+    # name, the month and that variant's first items (emails.compile_variant).
     subject: Mapped[str] = mapped_column(String(300), default="")
     preheader: Mapped[str] = mapped_column(String(300), default="")
     intro: Mapped[str] = mapped_column(Text, default="")
@@ -101,7 +103,7 @@ class Item(Base):
     position: Mapped[int] = mapped_column(Integer)
     title: Mapped[str] = mapped_column(Text)
     title_en: Mapped[str | None] = mapped_column(Text)
-    published_on: Mapped[date | None] = mapped_column(Date)
+    published_on: Mapped[date] = mapped_column(Date)
     source: Mapped[str] = mapped_column(String(200), default="")
     url: Mapped[str] = mapped_column(Text)
     summary: Mapped[str] = mapped_column(Text, default="")

@@ -1,0 +1,55 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+from flask.cli import with_appcontext
+
+from webapp import db
+from webapp.importer.errors import ReportFormatError
+from webapp.importer.parser import ParsedReport, parse_report
+from webapp.services.editions import EditionError, import_report, suggest_report_topics
+
+
+def read_report(path: Path, month: str | None) -> ParsedReport:
+    """Parse a report file; anything unreadable becomes the importer's own format error."""
+    try:
+        text = path.read_bytes().decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise ReportFormatError(0, f"the file is not UTF-8 text (byte {error.start})") from None
+    return parse_report(text, month=month)
+
+
+@click.command("import-report")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--month", help="YYYY-MM; by default the month in the report's header.")
+@click.option("--dry-run", is_flag=True, help="Parse and suggest topics; store nothing.")
+@click.option("--json", "as_json", is_flag=True, help="Print the parsed report as JSON.")
+@click.option("--replace", is_flag=True, help="Replace the month's draft or approved edition.")
+@with_appcontext
+def import_report_command(
+    path: Path, month: str | None, dry_run: bool, as_json: bool, replace: bool
+) -> None:
+    """Import a monthly report (text extracted from its PDF) as a draft edition."""
+    session = db.session()
+    try:
+        suggested = suggest_report_topics(session, read_report(path, month))
+        if not dry_run:
+            edition = import_report(session, suggested, replace=replace)
+    except (ReportFormatError, EditionError) as error:
+        session.rollback()
+        raise click.ClickException(f"{path}: {error}") from None
+    if not dry_run:
+        session.commit()
+    if as_json:
+        click.echo(json.dumps(suggested.as_json(), ensure_ascii=False, indent=2))
+        return
+    for key, item, topics in suggested.items():
+        click.echo(f"[{key}] {item.published_on} {item.title}  ({', '.join(topics) or '-'})")
+    total = len(suggested.items())
+    report = suggested.report
+    if dry_run:
+        click.echo(f"{report.month}: {total} items parsed (dry run, nothing stored)")
+    else:
+        click.echo(f"{report.month}: {total} items imported as a draft edition (#{edition.id})")
