@@ -23,6 +23,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         login_manager,
         select_locale,
     )
+    from webapp.labels import status_labels
 
     app = Flask(__name__)
     app.config.update(load_config(overrides=config))
@@ -49,8 +50,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     cli.init_app(app)
 
     @app.context_processor
-    def _language() -> dict[str, str]:
-        return {"lang": current_language()}
+    def _template_globals() -> dict[str, object]:
+        return {"lang": current_language(), "status_labels": status_labels()}
 
     @app.after_request
     def _vary_language(response: Response) -> Response:

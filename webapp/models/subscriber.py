@@ -61,6 +61,9 @@ class Subscriber(Base):
     topics: Mapped[list[Topic]] = relationship(
         secondary=subscriber_topics, order_by="Topic.position"
     )
+    consents: Mapped[list[ConsentRecord]] = relationship(
+        back_populates="subscriber", order_by="ConsentRecord.id", passive_deletes=True
+    )
 
     def __repr__(self) -> str:
         return f"<Subscriber {self.id} {self.status}>"
@@ -91,3 +94,5 @@ class ConsentRecord(Base):
     user_agent: Mapped[str | None] = mapped_column(Text)
     detail: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    subscriber: Mapped[Subscriber] = relationship(back_populates="consents")
