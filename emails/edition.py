@@ -1,0 +1,247 @@
+"""Compile an edition once per variant (topic set ∩ edition topics, language)."""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Final
+
+from emails.compiler import RenderError, render_html
+from emails.content import EditionContent, MailSettings, UrlLinks
+from emails.i18n import format_month, strings
+from emails.mime import ONE_CLICK, list_id
+from emails.shorten import shorten_summaries
+from emails.slots import SlotMarkers, SlotTemplate
+from emails.text import edition_text
+from emails.views import SectionView, build_sections, variant_key, variant_topics
+
+MAX_HTML_BYTES: Final = 100_000  # Gmail clips above ~102 KB; measured on the filled UTF-8 HTML
+MAX_URL_LENGTH: Final = 256  # per-reader URLs (after HTML escaping) may not be longer
+MAX_NAME_CHARS: Final = 100  # longer names are cut when filling
+TOC_MIN_ITEMS: Final = 7  # a table of contents only when there are more than six items
+TEMPLATE: Final = "edition.mjml"
+
+PIXEL_HTML: Final = (
+    '<img src="{}" width="1" height="1" alt="" '
+    'style="display:block;width:1px;height:1px;border:0;">'
+)
+
+
+@dataclass(frozen=True)
+class LinkSlot:
+    slot: str
+    number: int
+    url: str  # the item's own URL, used when a reader is not tracked
+    url_html: str
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One compiled body shared by all readers with the same topics and language."""
+
+    key: str
+    topics: tuple[str, ...]  # the reader's topics that this edition carries, sorted
+    language: str
+    month: str
+    subject: str
+    html: SlotTemplate
+    text: SlotTemplate
+    links: tuple[LinkSlot, ...]
+    item_ids: tuple[int, ...]
+    shortened: tuple[int, ...]
+    max_html_bytes: int  # no reader's filled HTML can be larger
+    archive_url: str  # the view-online target for readers without a delivery token
+    greeting: tuple[str, str, str]  # named prefix, named suffix, anonymous greeting
+    sender: str
+    reply_to: str | None
+    unsubscribe_mailto: str | None
+    headers: tuple[tuple[str, str], ...]  # headers shared by every reader
+    tags: tuple[tuple[str, str], ...]
+
+
+def _greeting(language: str) -> tuple[str, str, str]:
+    t = strings(language)
+    prefix, _, suffix = t["greeting_named"].partition("{name}")
+    return prefix, suffix, t["greeting_anonymous"]
+
+
+def slot_budgets(links: Sequence[LinkSlot], language: str, archive_url: str) -> dict[str, int]:
+    """The most UTF-8 bytes each HTML slot can take for any reader."""
+    prefix, suffix, anonymous = _greeting(language)
+    named = len(html.escape(prefix + suffix).encode()) + MAX_NAME_CHARS * len("&quot;")
+    budgets = {
+        "greeting": max(named, len(html.escape(anonymous).encode())),
+        "unsubscribe": MAX_URL_LENGTH,
+        "preferences": MAX_URL_LENGTH,
+        "view": max(MAX_URL_LENGTH, len(html.escape(archive_url).encode())),
+        "pixel": len(PIXEL_HTML.format("x" * MAX_URL_LENGTH)),
+    }
+    for link in links:
+        budgets[link.slot] = max(MAX_URL_LENGTH, len(link.url_html.encode()))
+    return budgets
+
+
+def _footer_text(
+    t: dict[str, str], why: str, settings: MailSettings, slot: SlotMarkers
+) -> list[str]:
+    colon = t["colon"]
+    return [
+        f"{t['view_online']}{colon}{slot('view')}",
+        f"{t['preferences']}{colon}{slot('preferences')}",
+        f"{t['unsubscribe']}{colon}{slot('unsubscribe')}",
+        "",
+        why,
+        settings.org_name,
+        settings.org_postal_address,
+    ]
+
+
+def _compile(
+    edition: EditionContent,
+    sections: tuple[SectionView, ...],
+    language: str,
+    settings: MailSettings,
+    preheader: str,
+) -> tuple[SlotTemplate, SlotTemplate]:
+    t = strings(language)
+    slot = SlotMarkers()
+    month_label = format_month(edition.month, language)
+    why = t["why_edition"].format(org=settings.org_name, report=edition.title)
+    with_toc = sum(len(s.items) for s in sections) >= TOC_MIN_ITEMS
+    context = {
+        "lang": language,
+        "t": t,
+        "doc_title": f"{edition.title} · {month_label}",
+        "preheader": preheader,
+        "top_link": (t["view_online"], slot("view")),
+        "org_name": settings.org_name,
+        "org_postal_address": settings.org_postal_address,
+        "header_title": edition.title,
+        "header_subtitle": month_label,
+        "footer_links": [
+            (t["view_online"], slot("view")),
+            (t["preferences"], slot("preferences")),
+            (t["unsubscribe"], slot("unsubscribe")),
+        ],
+        "footer_why": why,
+        "pixel": slot("pixel"),
+        "greeting": slot("greeting"),
+        "intro": edition.intro,
+        "toc": [{"heading": s.heading, "entries": s.items} for s in sections] if with_toc else None,
+        "sections": [
+            {
+                "heading": s.heading,
+                "entries": [
+                    {
+                        "anchor": i.anchor,
+                        "href": slot(i.slot),
+                        "title": i.title,
+                        "meta": i.meta,
+                        "summary": i.summary,
+                        "read_more": slot("view") if i.shortened else None,
+                        "commentary": i.commentary,
+                    }
+                    for i in s.items
+                ],
+            }
+            for s in sections
+        ],
+    }
+    html_part = slot.split(render_html(TEMPLATE, context))
+    text_part = edition_text(
+        t=t,
+        title=edition.title,
+        month_label=month_label,
+        intro=edition.intro,
+        sections=sections,
+        with_toc=with_toc,
+        footer=_footer_text(t, why, settings, slot),
+        slot=slot,
+    )
+    return html_part, slot.split(text_part)
+
+
+def compile_variant(
+    edition: EditionContent, topics: Iterable[str], language: str, *, settings: MailSettings
+) -> Variant:
+    """Render the edition for one topic set and language; shorten summaries if it would clip.
+
+    Raises ValueError when no item matches, RenderError when it cannot be made to fit.
+    """
+    chosen = variant_topics(topics, edition.topics)
+    sections = build_sections(edition, chosen, language)
+    if not sections:
+        raise ValueError(f"no items of edition {edition.month} match topics {sorted(chosen)}")
+    # An empty subject or preheader means "automatic": made from this variant's own first
+    # items, so no reader's inbox preview names an item their email does not hold.
+    first_titles = [i.title for s in sections for i in s.items][:3]
+    subject = edition.subject or default_subject(
+        edition.title, edition.month, first_titles, language
+    )
+    preheader = edition.preheader or default_preheader(
+        edition.title, edition.month, first_titles, language
+    )
+    archive_url = UrlLinks(settings.base_url).archive(edition.month)
+    links = tuple(
+        LinkSlot(i.slot, i.number, i.url, html.escape(i.url)) for s in sections for i in s.items
+    )
+    budgets = slot_budgets(links, language, archive_url)
+    summaries: dict[int, str] = {}
+    for _ in range(12):
+        html_part, text_part = _compile(edition, sections, language, settings, preheader)
+        size = html_part.max_bytes(budgets)
+        if size <= MAX_HTML_BYTES:
+            break
+        summaries = shorten_summaries(sections, summaries, excess=size - MAX_HTML_BYTES)
+        sections = build_sections(edition, chosen, language, summaries)
+    else:
+        raise RenderError(TEMPLATE, f"variant {variant_key(chosen, language, chosen)} too large")
+    return Variant(
+        key=variant_key(chosen, language, chosen),
+        topics=tuple(sorted(chosen)),
+        language=language,
+        month=edition.month,
+        subject=subject,
+        html=html_part,
+        text=text_part,
+        links=links,
+        item_ids=tuple(i.id for s in sections for i in s.items),
+        shortened=tuple(i.id for s in sections for i in s.items if i.shortened),
+        max_html_bytes=size,
+        archive_url=archive_url,
+        greeting=_greeting(language),
+        sender=settings.mail_from,
+        reply_to=settings.reply_to,
+        unsubscribe_mailto=settings.unsubscribe_mailto,
+        headers=(
+            ("List-Unsubscribe-Post", ONE_CLICK),
+            ("List-Id", list_id(settings.list_id)),
+            ("Feedback-ID", settings.feedback_id),
+        ),
+        tags=(("kind", "edition"), ("edition", edition.month)),
+    )
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def default_subject(title: str, month: str, first_titles: Sequence[str], language: str) -> str:
+    """'<report>｜<month>：<first item title>' with the item title cut to keep it short."""
+    t = strings(language)
+    if not first_titles:
+        return f"{title} · {format_month(month, language)}"
+    limit = 40 if language == "zh-CN" else 70
+    return t["subject"].format(
+        title=title, month=format_month(month, language), first=_clip(first_titles[0], limit)
+    )
+
+
+def default_preheader(title: str, month: str, first_titles: Sequence[str], language: str) -> str:
+    """The first three item titles, as inbox preview text."""
+    t = strings(language)
+    if not first_titles:
+        return f"{title} · {format_month(month, language)}"
+    joined = t["list_separator"].join(first_titles[:3])
+    return _clip(t["preheader"].format(titles=joined), 140)

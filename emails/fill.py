@@ -1,0 +1,71 @@
+"""Fill a compiled variant for one reader: string joins only, no templates, no MJML."""
+
+from __future__ import annotations
+
+from html import escape
+
+from emails.content import Links, Recipient
+from emails.edition import MAX_NAME_CHARS, MAX_URL_LENGTH, PIXEL_HTML, Variant
+from emails.mime import Message, list_unsubscribe
+
+
+def _checked(url: str) -> str:
+    """HTML-escape a per-reader URL and hold it to the budget the size guard assumed."""
+    value = escape(url)
+    if len(value) > MAX_URL_LENGTH or not value.isascii():
+        raise ValueError(f"per-reader URL longer than {MAX_URL_LENGTH} ASCII chars: {url[:80]}…")
+    return value
+
+
+def fill(variant: Variant, recipient: Recipient, links: Links) -> Message:
+    """The reader's message: their greeting, tokens and (if tracked) click and open URLs.
+
+    Without a delivery token (test sends) links go straight to the items, there is no pixel,
+    and "view online" points at the edition's public archive page.
+    """
+    if recipient.language != variant.language:
+        raise ValueError(f"{recipient.language} reader given a {variant.language} variant")
+    subscriber = recipient.subscriber_token
+    delivery = recipient.delivery_token
+    unsubscribe = links.unsubscribe(subscriber)
+    preferences = links.preferences(subscriber)
+    view = links.view(delivery) if delivery else variant.archive_url
+
+    name = " ".join(recipient.name.split())[:MAX_NAME_CHARS] if recipient.name else ""
+    prefix, suffix, anonymous = variant.greeting
+    html_values = {
+        "greeting": escape(f"{prefix}{name}{suffix}") if name else escape(anonymous),
+        "unsubscribe": _checked(unsubscribe),
+        "preferences": _checked(preferences),
+        "view": escape(view) if delivery is None else _checked(view),
+        "pixel": "",
+    }
+    text_values = {
+        "greeting": f"{prefix}{name}{suffix}" if name else anonymous,
+        "unsubscribe": unsubscribe,
+        "preferences": preferences,
+        "view": view,
+    }
+    if recipient.tracking and delivery is not None:
+        html_values["pixel"] = PIXEL_HTML.format(_checked(links.open_pixel(delivery)))
+        for link in variant.links:
+            url = links.click(delivery, link.number)
+            text_values[link.slot] = url
+            html_values[link.slot] = _checked(url)
+    else:
+        for link in variant.links:
+            text_values[link.slot] = link.url
+            html_values[link.slot] = link.url_html
+
+    headers = dict(variant.headers)
+    headers["List-Unsubscribe"] = list_unsubscribe(unsubscribe, variant.unsubscribe_mailto)
+    return Message(
+        sender=variant.sender,
+        to=recipient.email,
+        subject=variant.subject,
+        html=variant.html.fill(html_values),
+        text=variant.text.fill(text_values),
+        headers=headers,
+        tags=dict(variant.tags),
+        reply_to=variant.reply_to,
+    )

@@ -1,0 +1,176 @@
+"""Chrome strings (headings, footer, greetings, system mails) in zh-CN and en."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Final
+
+CATALOGUE: Final[dict[str, dict[str, str]]] = {
+    "zh-CN": {
+        "section.policy": "政策速递",
+        "section.industry": "行业新闻",
+        "section.deals": "交易资讯",
+        "commentary": "植德短评",
+        "toc": "本期目录",
+        "greeting_named": "尊敬的{name}：",
+        "greeting_anonymous": "尊敬的读者：",
+        "read_more": "阅读全文",
+        "view_online": "在线阅读",
+        "preferences": "订阅偏好",
+        "unsubscribe": "退订",
+        "links": "链接",
+        "colon": "：",
+        "why_edition": "您收到本邮件，是因为您订阅了{org}的《{report}》，并选择了本期涉及的主题。",
+        "subject": "{title}｜{month}：{first}",
+        "preheader": "本期要点：{titles}",
+        "list_separator": "；",
+        "system_subtitle": "月报订阅",
+        "copy_link": "如果按钮无法点击，请复制以下链接到浏览器中打开：",
+        "confirm.subject": "请确认订阅{org}月报",
+        "confirm.heading": "请确认您的订阅",
+        "confirm.body": (
+            "感谢您订阅{org}的月报。请点击下方按钮确认；确认后，"
+            "我们每月只会向您发送一封包含您所选主题的月报。"
+        ),
+        "confirm.button": "确认订阅",
+        "confirm.why": (
+            "您收到本邮件，是因为有人使用此地址申请订阅{org}的月报。"
+            "如果不是您本人操作，请忽略本邮件，我们不会再向您发送邮件。"
+        ),
+        "welcome.subject": "欢迎订阅{org}月报",
+        "welcome.heading": "订阅成功",
+        "welcome.body": (
+            "感谢您的确认。从下一期起，您将每月收到一封只包含您所选主题的月报。"
+            "您可以随时调整关注的主题与语言，或一键退订。"
+        ),
+        "welcome.button": "设置订阅偏好",
+        "welcome.why": "您收到本邮件，是因为您确认订阅了{org}的月报。",
+        "preferences_link.subject": "您的{org}月报订阅偏好链接",
+        "preferences_link.heading": "管理您的订阅",
+        "preferences_link.body": (
+            "我们收到了发送订阅偏好链接的请求。"
+            "点击下方按钮即可修改关注主题与语言、暂停或退订。此链接专属于您，"
+            "请勿转发。"
+        ),
+        "preferences_link.button": "打开订阅偏好",
+        "preferences_link.why": (
+            "您收到本邮件，"
+            "是因为有人在{org}月报网站上为此地址申请了订阅偏好链接。"
+            "如果不是您本人操作，可以忽略本邮件。"
+        ),
+        "unsubscribed.subject": "您已退订{org}月报",
+        "unsubscribed.heading": "您已成功退订",
+        "unsubscribed.body": (
+            "我们不会再向此地址发送月报。感谢您一直以来的关注。如果这是误操作，"
+            "您可以随时重新订阅。"
+        ),
+        "unsubscribed.button": "重新订阅",
+        "unsubscribed.why": (
+            "您收到本邮件，是因为此地址刚刚退订了{org}的月报。"
+            "这是我们发送的最后一封月报相关邮件。"
+        ),
+        "password_reset.subject": "重置{org}月报后台密码",
+        "password_reset.heading": "重置密码",
+        "password_reset.body": (
+            "我们收到了重置您后台账户密码的请求。请点击下方按钮设置新密码；"
+            "该链接将在短时间内失效。"
+        ),
+        "password_reset.button": "重置密码",
+        "password_reset.why": (
+            "您收到本邮件，是因为有人为此地址的{org}月报后台账户申请了重置密码。"
+            "如果不是您本人操作，请忽略本邮件，您的密码不会改变。"
+        ),
+    },
+    "en": {
+        "section.policy": "Policy updates",
+        "section.industry": "Industry news",
+        "section.deals": "Deals",
+        "commentary": "Our view",
+        "toc": "In this issue",
+        "greeting_named": "Dear {name},",
+        "greeting_anonymous": "Dear reader,",
+        "read_more": "Read more",
+        "view_online": "View online",
+        "preferences": "Preferences",
+        "unsubscribe": "Unsubscribe",
+        "links": "Links",
+        "colon": ": ",
+        "why_edition": "You are receiving this because you subscribed to {report} from {org} "
+        "and chose topics covered in this issue.",
+        "subject": "{title}, {month}: {first}",
+        "preheader": "In this issue: {titles}",
+        "list_separator": "; ",
+        "system_subtitle": "Monthly report",
+        "copy_link": "If the button does not work, copy this link into your browser:",
+        "confirm.subject": "Please confirm your subscription to the {org} monthly report",
+        "confirm.heading": "Please confirm your subscription",
+        "confirm.body": "Thank you for subscribing to the {org} monthly report. Please confirm "
+        "with the button below; after that we send you one email a month with only the topics you "
+        "chose.",
+        "confirm.button": "Confirm subscription",
+        "confirm.why": "You are receiving this because someone asked to subscribe this address "
+        "to the {org} monthly report. If it was not you, ignore this email and we will not write "
+        "again.",
+        "welcome.subject": "Welcome to the {org} monthly report",
+        "welcome.heading": "You are subscribed",
+        "welcome.body": "Thank you for confirming. From the next issue on you will receive one "
+        "email a month with only the topics you chose. You can change your topics and language "
+        "or unsubscribe at any time.",
+        "welcome.button": "Set your preferences",
+        "welcome.why": "You are receiving this because you confirmed your subscription to the "
+        "{org} monthly report.",
+        "preferences_link.subject": "Your preferences link for the {org} monthly report",
+        "preferences_link.heading": "Manage your subscription",
+        "preferences_link.body": "We received a request to send your preferences link. Use the "
+        "button below to change your topics and language, pause or unsubscribe. The link is "
+        "personal; please do not forward it.",
+        "preferences_link.button": "Open preferences",
+        "preferences_link.why": "You are receiving this because someone requested the preferences "
+        "link for this address on the {org} report website. If it was not you, ignore this email.",
+        "unsubscribed.subject": "You have unsubscribed from the {org} monthly report",
+        "unsubscribed.heading": "You have unsubscribed",
+        "unsubscribed.body": "We will not send the monthly report to this address again. Thank "
+        "you for reading. If this was a mistake, you can subscribe again at any time.",
+        "unsubscribed.button": "Subscribe again",
+        "unsubscribed.why": "You are receiving this because this address has just unsubscribed "
+        "from the {org} monthly report. This is the last report email we send to it.",
+        "password_reset.subject": "Reset your password for the {org} report console",
+        "password_reset.heading": "Reset your password",
+        "password_reset.body": "We received a request to reset the password of your console "
+        "account. Use the button below to choose a new one; the link expires shortly.",
+        "password_reset.button": "Reset password",
+        "password_reset.why": "You are receiving this because someone asked to reset the console "
+        "password for this address at {org}. If it was not you, ignore this email; your password "
+        "stays the same.",
+    },
+}
+
+_MONTHS_EN = (
+    "January", "February", "March", "April", "May", "June",
+    "July", "August", "September", "October", "November", "December",
+)  # fmt: skip
+
+
+def strings(language: str) -> dict[str, str]:
+    """The catalogue of `language`; ValueError for a language we do not write in."""
+    try:
+        return CATALOGUE[language]
+    except KeyError:
+        known = list(CATALOGUE)
+        raise ValueError(f"unsupported language {language!r}; use one of {known}") from None
+
+
+def format_month(month: str, language: str) -> str:
+    """'2024-07' as '2024年7月' or 'July 2024'."""
+    year, _, mon = month.partition("-")
+    number = int(mon)
+    if language == "en":
+        return f"{_MONTHS_EN[number - 1]} {year}"
+    return f"{year}年{number}月"
+
+
+def format_date(day: date, language: str) -> str:
+    """A date as '2024年7月24日' or '24 July 2024'."""
+    if language == "en":
+        return f"{day.day} {_MONTHS_EN[day.month - 1]} {day.year}"
+    return f"{day.year}年{day.month}月{day.day}日"

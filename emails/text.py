@@ -1,0 +1,77 @@
+"""Plain-text parts, written from the same content as the HTML (not a stripped HTML dump)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from emails.views import SectionView
+
+Slot = Callable[[str], str]
+
+
+def _paragraphs(text: str) -> list[str]:
+    return [p.strip() for p in text.replace("\r\n", "\n").split("\n\n") if p.strip()]
+
+
+def _heading(text: str, rule: str) -> list[str]:
+    # CJK characters take two columns in a monospace font.
+    width = sum(2 if ord(c) > 0x2E7F else 1 for c in text)
+    return [text, rule * width]
+
+
+def edition_text(
+    *,
+    t: dict[str, str],
+    title: str,
+    month_label: str,
+    intro: str,
+    sections: Sequence[SectionView],
+    with_toc: bool,
+    footer: Sequence[str],
+    slot: Slot,
+) -> str:
+    """The text part of an edition; items are numbered and their links listed at the end."""
+    lines = [*_heading(f"{title} · {month_label}", "="), "", slot("greeting"), ""]
+    for p in _paragraphs(intro):
+        lines += [p, ""]
+    refs: list[str] = []
+    ref_of: dict[int, int] = {}
+    for section in sections:
+        for item in section.items:
+            refs.append(item.slot)
+            ref_of[item.number] = len(refs)
+    if with_toc:
+        lines += [t["toc"], ""]
+        for section in sections:
+            lines.append(section.heading)
+            lines += [f"  [{ref_of[i.number]}] {i.title}" for i in section.items]
+            lines.append("")
+    for section in sections:
+        lines += ["", *_heading(section.heading, "-"), ""]
+        for item in section.items:
+            lines += [f"[{ref_of[item.number]}] {item.title}", item.meta, ""]
+            for p in _paragraphs(item.summary):
+                lines += [p, ""]
+            if item.shortened:
+                lines += [f"{t['read_more']}{t['colon']}{slot('view')}", ""]
+            if item.commentary:
+                lines.append(f"> {t['commentary']}")
+                paras = _paragraphs(item.commentary)
+                for i, p in enumerate(paras):
+                    lines.append(f"> {p}")
+                    if i < len(paras) - 1:
+                        lines.append(">")
+                lines.append("")
+    lines += ["", *_heading(t["links"], "-"), ""]
+    lines += [f"[{n}] {slot(name)}" for n, name in enumerate(refs, start=1)]
+    lines += ["", "-- ", *footer]
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def system_text(
+    *, heading: str, greeting: str, body: str, button: str, action: str, footer: Sequence[str]
+) -> str:
+    """The text part of a system mail: the button becomes its label and the URL below it."""
+    lines = [*_heading(heading, "="), "", greeting, "", body, "", button, action, ""]
+    lines += ["-- ", *footer]
+    return "\n".join(lines).rstrip() + "\n"

@@ -1,0 +1,46 @@
+"""Transports hand a finished message to the outside world: SES, or `.eml` files (outbox)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from emails.mime import Message
+
+
+@dataclass(frozen=True)
+class SendResult:
+    message_id: str  # SES MessageId, or the outbox message's Message-ID without brackets
+
+
+class Transport(Protocol):
+    def send(self, message: Message) -> SendResult: ...
+
+
+def _outbox(**options: Any) -> Transport:
+    from emails.transports.outbox import OutboxTransport
+
+    return OutboxTransport(**options)
+
+
+def _ses(**options: Any) -> Transport:
+    from emails.transports.ses import SesTransport  # boto3 is imported only when SES is used
+
+    return SesTransport(**options)
+
+
+TRANSPORTS: dict[str, Callable[..., Transport]] = {"ses": _ses, "outbox": _outbox}
+
+
+def make_transport(name: str, **options: Any) -> Transport:
+    """Build a transport by its configured name (`MAIL_TRANSPORT`)."""
+    try:
+        factory = TRANSPORTS[name]
+    except KeyError:
+        known = sorted(TRANSPORTS)
+        raise ValueError(f"unknown mail transport {name!r}; use one of {known}") from None
+    return factory(**options)
+
+
+__all__ = ["TRANSPORTS", "SendResult", "Transport", "make_transport"]

@@ -1,0 +1,93 @@
+"""The SES transport: SES v2 SendEmail with Simple content (SES builds the MIME)."""
+
+from __future__ import annotations
+
+import re
+from email.header import Header
+from email.utils import formataddr, parseaddr
+from typing import TYPE_CHECKING, Any
+
+import boto3
+
+from emails.mime import Message
+from emails.transports import SendResult
+
+if TYPE_CHECKING:
+    from types_boto3_sesv2.client import SESV2Client
+
+_TAG_UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
+# SES sets these itself from the request; passing them as Headers is rejected.
+_RESERVED = frozenset({"from", "to", "cc", "bcc", "subject", "reply-to", "date", "message-id"})
+
+
+def tag_text(value: str) -> str:
+    """SES tag names and values allow only ASCII letters, digits, `_` and `-` (max 256)."""
+    return _TAG_UNSAFE.sub("_", value)[:256]
+
+
+def header_value(value: str) -> str:
+    """SES header values must be printable ASCII: RFC 2047-encode anything else, unfolded."""
+    if value.isascii() and value.isprintable():
+        return value
+    return Header(value, "utf-8").encode(linesep=" ")
+
+
+def address(value: str) -> str:
+    """A `Name <addr>` with a non-ASCII name encoded as RFC 2047 (SES requires it)."""
+    name, addr = parseaddr(value)
+    return formataddr((name, addr), charset="utf-8") if name else addr
+
+
+class SesTransport:
+    """Sends through `sesv2.send_email`; errors from botocore are raised unchanged."""
+
+    def __init__(
+        self,
+        *,
+        region: str | None = None,
+        endpoint_url: str | None = None,
+        configuration_set: str | None = None,
+        client: SESV2Client | None = None,
+    ) -> None:
+        self.client: SESV2Client = client or boto3.client(
+            "sesv2", region_name=region, endpoint_url=endpoint_url
+        )
+        self.configuration_set = configuration_set
+
+    def request(self, message: Message) -> dict[str, Any]:
+        """The SendEmail parameters for `message`."""
+        utf8 = "UTF-8"
+        request: dict[str, Any] = {
+            "FromEmailAddress": address(message.sender),
+            "Destination": {"ToAddresses": [address(message.to)]},
+            "Content": {
+                "Simple": {
+                    "Subject": {"Data": message.subject, "Charset": utf8},
+                    "Body": {
+                        "Text": {"Data": message.text, "Charset": utf8},
+                        "Html": {"Data": message.html, "Charset": utf8},
+                    },
+                    "Headers": [
+                        {"Name": name, "Value": header_value(value)}
+                        for name, value in message.headers.items()
+                        if name.lower() not in _RESERVED
+                    ],
+                }
+            },
+        }
+        if message.reply_to:
+            request["ReplyToAddresses"] = [address(message.reply_to)]
+        if self.configuration_set:
+            request["ConfigurationSetName"] = self.configuration_set
+        tags = [
+            {"Name": tag_text(name), "Value": tag_text(value)}
+            for name, value in message.tags.items()
+            if tag_text(name) and tag_text(value)
+        ]
+        if tags:
+            request["EmailTags"] = tags
+        return request
+
+    def send(self, message: Message) -> SendResult:
+        response = self.client.send_email(**self.request(message))
+        return SendResult(message_id=response["MessageId"])

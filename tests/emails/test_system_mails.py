@@ -1,0 +1,90 @@
+"""System mails share the layout, the escaping and the text part of editions."""
+
+from __future__ import annotations
+
+import email
+from email import policy
+
+import pytest
+
+from emails import MailSettings, render_system_mail
+from emails.i18n import CATALOGUE
+from emails.system import KINDS
+from tests.emails.conftest import BASE_URL, make_settings
+
+CONTEXT = {
+    "to": "ann@example.org",
+    "name": "安娜",
+    "action_url": f"{BASE_URL}/confirm/signed.token?x=1&y=2",
+    "unsubscribe_url": f"{BASE_URL}/u/SUBTOK",
+}
+
+
+@pytest.mark.parametrize("language", ["zh-CN", "en"])
+@pytest.mark.parametrize("kind", KINDS)
+def test_each_kind_in_each_language(kind: str, language: str, settings: MailSettings) -> None:
+    t = CATALOGUE[language]
+    message = render_system_mail(kind, language, CONTEXT, settings=settings)
+    assert message.to == "ann@example.org" and message.sender == settings.mail_from
+    assert message.subject == t[f"{kind}.subject"].format(org=settings.org_name)
+    for part in (message.html, message.text):
+        assert t[f"{kind}.heading"] in part
+        assert t[f"{kind}.button"] in part
+        assert "安娜" in part
+        assert settings.org_postal_address in part
+    assert f'href="{BASE_URL}/confirm/signed.token?x=1&amp;y=2"' in message.html
+    assert f"{BASE_URL}/confirm/signed.token?x=1&y=2" in message.text
+    assert f'lang="{language}"' in message.html
+    assert message.headers["Feedback-ID"] == settings.feedback_id
+    assert message.tags == {"kind": kind}
+
+
+@pytest.mark.parametrize("kind", ["welcome", "preferences_link"])
+def test_subscriber_mails_offer_one_click_unsubscribe(kind: str, settings: MailSettings) -> None:
+    message = render_system_mail(kind, "zh-CN", CONTEXT, settings=settings)
+    assert message.headers["List-Unsubscribe"] == f"<{BASE_URL}/u/SUBTOK>"
+    assert message.headers["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert f'href="{BASE_URL}/u/SUBTOK"' in message.html
+
+
+@pytest.mark.parametrize("kind", ["confirm", "unsubscribed", "password_reset"])
+def test_other_mails_have_no_unsubscribe(kind: str, settings: MailSettings) -> None:
+    message = render_system_mail(kind, "en", CONTEXT, settings=settings)
+    assert "List-Unsubscribe" not in message.headers
+    assert "/u/SUBTOK" not in message.html and "/u/SUBTOK" not in message.text
+
+
+def test_missing_context_is_a_clear_error(settings: MailSettings) -> None:
+    with pytest.raises(ValueError, match="unsubscribe_url"):
+        render_system_mail(
+            "welcome", "zh-CN", {"to": "a@b.c", "action_url": "x"}, settings=settings
+        )
+    with pytest.raises(ValueError, match="newsletter"):
+        render_system_mail("newsletter", "zh-CN", CONTEXT, settings=settings)
+    with pytest.raises(ValueError, match="fr"):
+        render_system_mail("confirm", "fr", CONTEXT, settings=settings)
+
+
+def test_anonymous_greeting_and_cached_compile_per_reader_values(settings: MailSettings) -> None:
+    first = render_system_mail("confirm", "zh-CN", {**CONTEXT, "name": ""}, settings=settings)
+    second = render_system_mail(
+        "confirm",
+        "zh-CN",
+        {**CONTEXT, "action_url": f"{BASE_URL}/confirm/other"},
+        settings=settings,
+    )
+    assert "尊敬的读者：" in first.html and "安娜" not in first.html
+    assert "/confirm/other" in second.html and "signed.token" not in second.html
+
+
+def test_settings_changes_are_not_served_from_a_stale_cache() -> None:
+    one = render_system_mail("confirm", "en", CONTEXT, settings=make_settings(org_name="Firm One"))
+    two = render_system_mail("confirm", "en", CONTEXT, settings=make_settings(org_name="Firm Two"))
+    assert "Firm One" in one.html and "Firm Two" in two.html and "Firm One" not in two.html
+
+
+def test_system_mail_serialises(settings: MailSettings) -> None:
+    raw = render_system_mail("password_reset", "zh-CN", CONTEXT, settings=settings).to_bytes()
+    parsed = email.message_from_bytes(raw, policy=policy.default)
+    assert parsed["Subject"] == "重置植德律师事务所月报后台密码"
+    assert parsed.get_content_type() == "multipart/alternative"
