@@ -23,6 +23,7 @@ install: $(STAMP)
 run: install
 	$(BIN)/yuebao db upgrade
 	$(BIN)/yuebao users ensure-admin
+	$(BIN)/yuebao demo load
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho start
 
 ## make test: install what the tests need (Python packages, Chromium, CJK fonts,

@@ -7,10 +7,19 @@ from flask.cli import FlaskGroup
 
 
 def init_app(app: Flask) -> None:
-    from webapp.cli import database, users, worker
+    from webapp.cli import content, database, demo, editions, subscribers, users, worker
 
-    for group in (database.db_group, users.users_group, worker.worker_command):
-        app.cli.add_command(group)
+    for command in (
+        database.db_group,
+        users.users_group,
+        content.import_report_command,
+        editions.preview_command,
+        editions.test_send_command,
+        subscribers.subscribers_group,
+        demo.demo_group,
+        worker.worker_command,
+    ):
+        app.cli.add_command(command)
 
 
 def _create_app() -> Flask:

@@ -21,6 +21,7 @@ from webapp.models.subscriber import (
     subscriber_topics,
 )
 from webapp.models.suppression import Suppression
+from webapp.models.test_send import TestSend
 from webapp.models.topic import Topic
 from webapp.models.user import Role, User
 
@@ -40,6 +41,7 @@ __all__ = [
     "Subscriber",
     "SubscriberStatus",
     "Suppression",
+    "TestSend",
     "Topic",
     "User",
     "email_key",
