@@ -14,7 +14,6 @@ from webapp.models import EDITABLE_STATUSES, Edition, EditionStatus, Item, Secti
 from webapp.services.audit import record_audit
 from webapp.services.topics import keyword_rules, topics_by_slug
 
-
 DEFAULT_TITLE = "月报"
 
 
