@@ -47,7 +47,7 @@ messages: install
 	$(BIN)/pybabel extract -F webapp/translations/babel.cfg -k _l -k lazy_gettext \
 		--no-location --sort-output --project yuebao -o /tmp/yuebao-messages.pot .
 	$(BIN)/pybabel update -i /tmp/yuebao-messages.pot -d webapp/translations -l zh \
-		--no-fuzzy-matching --ignore-obsolete --width 100
+		--no-fuzzy-matching --ignore-obsolete --ignore-pot-creation-date --width 100
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

@@ -26,6 +26,7 @@ EXPECTED_TABLES = {
     "users",
     "audit_log",
     "test_sends",
+    "deliveries",
     "alembic_version",
 }
 

@@ -2,6 +2,7 @@
 
 from webapp.models.audit import AuditEntry
 from webapp.models.base import Base, utcnow
+from webapp.models.delivery import Delivery, DeliveryStatus
 from webapp.models.edition import (
     EDITABLE_STATUSES,
     SECTION_KEYS,
@@ -33,6 +34,8 @@ __all__ = [
     "Base",
     "ConsentRecord",
     "ConsentSource",
+    "Delivery",
+    "DeliveryStatus",
     "Edition",
     "EditionStatus",
     "Item",

@@ -62,6 +62,11 @@ class Edition(Base):
         str_enum(EditionStatus, "edition_status"), default=EditionStatus.DRAFT
     )
     scheduled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    approved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    send_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    send_finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Why the send is paused when SES paused it (quota, account paused …); None when an editor did.
+    pause_reason: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
