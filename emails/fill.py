@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from html import escape
 
 from emails.content import Links, Recipient
@@ -17,8 +18,17 @@ def _checked(url: str) -> str:
     return value
 
 
-def fill(variant: Variant, recipient: Recipient, links: Links) -> Message:
-    """The reader's message: their greeting, tokens and (if tracked) click and open URLs.
+@dataclass(frozen=True)
+class ReaderValues:
+    """What differs per reader: slot values for each part and the List-Unsubscribe header."""
+
+    html: dict[str, str]  # already HTML-escaped
+    text: dict[str, str]
+    list_unsubscribe: str
+
+
+def reader_values(variant: Variant, recipient: Recipient, links: Links) -> ReaderValues:
+    """The reader's greeting, tokens and (if tracked) click and open URLs.
 
     Without a delivery token (test sends) links go straight to the items, there is no pixel,
     and "view online" points at the edition's public archive page.
@@ -56,15 +66,24 @@ def fill(variant: Variant, recipient: Recipient, links: Links) -> Message:
         for link in variant.links:
             text_values[link.slot] = link.url
             html_values[link.slot] = link.url_html
+    return ReaderValues(
+        html=html_values,
+        text=text_values,
+        list_unsubscribe=list_unsubscribe(unsubscribe, variant.unsubscribe_mailto),
+    )
 
+
+def fill(variant: Variant, recipient: Recipient, links: Links) -> Message:
+    """The reader's whole message."""
+    values = reader_values(variant, recipient, links)
     headers = dict(variant.headers)
-    headers["List-Unsubscribe"] = list_unsubscribe(unsubscribe, variant.unsubscribe_mailto)
+    headers["List-Unsubscribe"] = values.list_unsubscribe
     return Message(
         sender=variant.sender,
         to=recipient.email,
         subject=variant.subject,
-        html=variant.html.fill(html_values),
-        text=variant.text.fill(text_values),
+        html=variant.html.fill(values.html),
+        text=variant.text.fill(values.text),
         headers=headers,
         tags=dict(variant.tags),
         reply_to=variant.reply_to,

@@ -24,6 +24,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         select_locale,
     )
     from webapp.labels import status_labels
+    from webapp.tracking import bp as tracking_bp
 
     app = Flask(__name__)
     app.config.update(load_config(overrides=config))
@@ -45,6 +46,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     app.register_blueprint(main.bp)
     app.register_blueprint(auth.bp)
+    app.register_blueprint(tracking_bp)
     app.register_blueprint(editor_bp, url_prefix="/editor")
     app.register_blueprint(admin_bp, url_prefix="/admin")
     cli.init_app(app)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from email.header import Header
 from email.utils import formataddr, parseaddr
 from typing import TYPE_CHECKING, Any
@@ -91,3 +92,27 @@ class SesTransport:
     def send(self, message: Message) -> SendResult:
         response = self.client.send_email(**self.request(message))
         return SendResult(message_id=response["MessageId"])
+
+
+@dataclass(frozen=True)
+class AccountQuota:
+    max_send_rate: float  # recipients per second
+    max_24_hour_send: float
+    sent_last_24_hours: float
+    sending_enabled: bool
+
+    @property
+    def remaining_24_hours(self) -> float:
+        return max(0.0, self.max_24_hour_send - self.sent_last_24_hours)
+
+
+def account_quota(client: SESV2Client) -> AccountQuota:
+    """SES GetAccount: the sending rate and daily quota the pacing must respect."""
+    answer = client.get_account()
+    quota = answer.get("SendQuota", {})
+    return AccountQuota(
+        max_send_rate=float(quota.get("MaxSendRate", 1.0)),
+        max_24_hour_send=float(quota.get("Max24HourSend", 200.0)),
+        sent_last_24_hours=float(quota.get("SentLast24Hours", 0.0)),
+        sending_enabled=bool(answer.get("SendingEnabled", True)),
+    )

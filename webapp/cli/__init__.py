@@ -7,7 +7,16 @@ from flask.cli import FlaskGroup
 
 
 def init_app(app: Flask) -> None:
-    from webapp.cli import content, database, demo, editions, subscribers, users, worker
+    from webapp.cli import (
+        content,
+        database,
+        demo,
+        editions,
+        sending,
+        subscribers,
+        users,
+        worker,
+    )
 
     for command in (
         database.db_group,
@@ -15,6 +24,12 @@ def init_app(app: Flask) -> None:
         content.import_report_command,
         editions.preview_command,
         editions.test_send_command,
+        sending.approve_command,
+        sending.send_command,
+        sending.send_status_command,
+        sending.pause_command,
+        sending.resume_command,
+        sending.cancel_command,
         subscribers.subscribers_group,
         demo.demo_group,
         worker.worker_command,

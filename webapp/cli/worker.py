@@ -6,17 +6,22 @@ import threading
 from types import FrameType
 
 import click
+from flask import current_app
 from flask.cli import with_appcontext
 
+from webapp import db
+from webapp.delivery.locks import WorkerLockHeld, worker_lock
+from webapp.delivery.runner import run_pending
 from webapp.logs import configure_logging
 
 log = logging.getLogger("webapp.worker")
 
 
-@click.command("worker", help="Run the scheduler and delivery loop (stops cleanly on SIGTERM).")
-@click.option("--once", is_flag=True, help="Start, report ready and stop (for checks).")
+@click.command("worker", help="Run queued sends; stops cleanly on SIGTERM (finishes its batch).")
+@click.option("--once", is_flag=True, help="Run what is waiting now, then stop.")
+@click.option("--poll", default=5.0, show_default=True, help="Seconds between looks for work.")
 @with_appcontext
-def worker_command(once: bool) -> None:
+def worker_command(once: bool, poll: float) -> None:
     configure_logging()
     stop = threading.Event()
 
@@ -26,7 +31,17 @@ def worker_command(once: bool) -> None:
 
     signal.signal(signal.SIGTERM, request_stop)
     signal.signal(signal.SIGINT, request_stop)
-    log.info("worker ready")
-    while not once and not stop.wait(timeout=5):
-        pass
+    config = current_app.config
+    try:
+        with worker_lock(config["DATABASE_URL"]):
+            log.info("worker ready")
+            sessions = db.database().sessionmaker
+            while not stop.is_set():
+                worked = run_pending(config, sessions, stop)
+                if once:
+                    break
+                if not worked:
+                    stop.wait(poll)
+    except WorkerLockHeld as error:
+        raise click.ClickException(str(error)) from None
     log.info("worker stopped")

@@ -22,6 +22,12 @@ from webapp.models import (
 )
 
 
+def parse_variant_key(key: str) -> tuple[str, list[str]]:
+    """`zh-CN:ai,data` → ("zh-CN", ["ai", "data"])."""
+    language, _, slugs = key.partition(":")
+    return language, [s for s in slugs.split(",") if s]
+
+
 def edition_topic_slugs(edition: Edition) -> list[str]:
     return sorted({t.slug for s in edition.sections for i in s.items for t in i.topics})
 

@@ -1,0 +1,182 @@
+"""Sending one variant to many readers in one call: SES SendBulkEmail, or outbox files.
+
+The SES path turns a compiled variant into an inline SES template once, and each reader into
+`ReplacementTemplateData` (their slot values), `ReplacementHeaders` (their own
+List-Unsubscribe) and `ReplacementTags` (the delivery id), so a call carries 50 readers.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any, Protocol
+
+from botocore.exceptions import (
+    ClientError,
+    ConnectionClosedError,
+    ConnectTimeoutError,
+    EndpointConnectionError,
+    ReadTimeoutError,
+)
+
+from emails.content import Links, Recipient
+from emails.edition import Variant
+from emails.fill import fill, reader_values
+from emails.slots import SlotTemplate
+from emails.transports.errors import AnswerUnknown, Transient, classify_client_error
+from emails.transports.ses import address, header_value, tag_text
+
+if TYPE_CHECKING:
+    from types_boto3_sesv2.client import SESV2Client
+
+    from emails.transports import Transport
+
+SES_MAX_DESTINATIONS = 50
+DELIVERY_TAG = "delivery"
+# Handlebars (SES's template language) would read `{{` in what an editor wrote as a
+# placeholder; every literal `{` is sent as this variable instead, so content stays content.
+_BRACE = "ob"
+
+
+@dataclass(frozen=True)
+class BatchEntry:
+    delivery_id: int
+    recipient: Recipient
+
+
+@dataclass(frozen=True)
+class EntryResult:
+    status: str  # SES BulkEmailStatus; the outbox answers SUCCESS
+    message_id: str | None = None
+    error: str | None = None
+
+
+class BatchTransport(Protocol):
+    max_batch: int
+
+    def send_batch(
+        self, variant: Variant, entries: Sequence[BatchEntry], links: Links
+    ) -> list[EntryResult]:
+        """One result per entry, in order; raises a TransportError when the whole call fails."""
+        ...
+
+
+class SingleMessageBatch:
+    """Any one-message transport (the outbox) used one reader at a time."""
+
+    max_batch = SES_MAX_DESTINATIONS
+
+    def __init__(self, transport: Transport) -> None:
+        self.transport = transport
+
+    def send_batch(
+        self, variant: Variant, entries: Sequence[BatchEntry], links: Links
+    ) -> list[EntryResult]:
+        results = []
+        for entry in entries:
+            message = fill(variant, entry.recipient, links)
+            message = replace(message, tags={**message.tags, DELIVERY_TAG: str(entry.delivery_id)})
+            results.append(EntryResult("SUCCESS", self.transport.send(message).message_id))
+        return results
+
+
+def _escape_braces(text: str) -> str:
+    return text.replace("{", "{{{" + _BRACE + "}}}")
+
+
+def _template_text(template: SlotTemplate, prefix: str) -> str:
+    parts = [_escape_braces(p) for p in template.parts]
+    for index, name in template.positions:
+        parts[index] = "{{{" + prefix + name + "}}}"
+    return "".join(parts)
+
+
+def ses_template(variant: Variant) -> dict[str, Any]:
+    """The variant as SES TemplateContent; slots become unescaped `{{{h_x}}}`/`{{{t_x}}}`
+    because their values are escaped (HTML) or plain (text) already."""
+    return {
+        "Subject": _escape_braces(variant.subject),
+        "Html": _template_text(variant.html, "h_"),
+        "Text": _template_text(variant.text, "t_"),
+    }
+
+
+def _bulk_entry(variant: Variant, entry: BatchEntry, links: Links) -> dict[str, Any]:
+    """One destination: its slot values, its own List-Unsubscribe, its delivery tag."""
+    values = reader_values(variant, entry.recipient, links)
+    data = {f"h_{k}": v for k, v in values.html.items()}
+    data.update({f"t_{k}": v for k, v in values.text.items()})
+    data[_BRACE] = "{"
+    return {
+        "Destination": {"ToAddresses": [address(entry.recipient.email)]},
+        "ReplacementTags": [{"Name": DELIVERY_TAG, "Value": str(entry.delivery_id)}],
+        "ReplacementEmailContent": {
+            "ReplacementTemplate": {
+                "ReplacementTemplateData": json.dumps(data, ensure_ascii=False)
+            }
+        },
+        "ReplacementHeaders": [
+            {"Name": "List-Unsubscribe", "Value": header_value(values.list_unsubscribe)}
+        ],
+    }
+
+
+class SesBulkBatch:
+    """SendBulkEmail with an inline template per variant (compiled to SES form once)."""
+
+    max_batch = SES_MAX_DESTINATIONS
+
+    def __init__(self, client: SESV2Client, configuration_set: str | None = None) -> None:
+        self.client = client
+        self.configuration_set = configuration_set
+        self._templates: dict[tuple[str, str], dict[str, Any]] = {}
+
+    def request(
+        self, variant: Variant, entries: Sequence[BatchEntry], links: Links
+    ) -> dict[str, Any]:
+        key = (variant.month, variant.key)
+        if key not in self._templates:
+            self._templates[key] = ses_template(variant)
+        template: dict[str, Any] = {
+            "TemplateContent": self._templates[key],
+            "TemplateData": json.dumps({_BRACE: "{"}),
+            "Headers": [
+                {"Name": name, "Value": header_value(value)} for name, value in variant.headers
+            ],
+        }
+        request: dict[str, Any] = {
+            "FromEmailAddress": address(variant.sender),
+            "DefaultContent": {"Template": template},
+            "DefaultEmailTags": [
+                {"Name": tag_text(n), "Value": tag_text(v)} for n, v in variant.tags
+            ],
+            "BulkEmailEntries": [_bulk_entry(variant, entry, links) for entry in entries],
+        }
+        if variant.reply_to:
+            request["ReplyToAddresses"] = [address(variant.reply_to)]
+        if self.configuration_set:
+            request["ConfigurationSetName"] = self.configuration_set
+        return request
+
+    def send_batch(
+        self, variant: Variant, entries: Sequence[BatchEntry], links: Links
+    ) -> list[EntryResult]:
+        if len(entries) > self.max_batch:
+            raise ValueError(f"at most {self.max_batch} destinations per SendBulkEmail call")
+        request = self.request(variant, entries, links)
+        try:
+            response = self.client.send_bulk_email(**request)
+        except ClientError as error:
+            raise classify_client_error(dict(error.response)) from error
+        except (ConnectTimeoutError, EndpointConnectionError) as error:
+            raise Transient(f"could not reach SES: {error}") from error
+        except (ReadTimeoutError, ConnectionClosedError) as error:
+            raise AnswerUnknown(f"no answer from SES: {error}") from error
+        results = response.get("BulkEmailEntryResults", [])
+        if len(results) != len(entries):
+            raise AnswerUnknown(f"SES answered {len(results)} results for {len(entries)} entries")
+        return [
+            EntryResult(r.get("Status", "FAILED"), r.get("MessageId"), r.get("Error"))
+            for r in results
+        ]

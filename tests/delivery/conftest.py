@@ -1,0 +1,96 @@
+"""Fixtures for the delivery engine: an approved edition, readers, a scriptable transport."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import pytest
+from flask import Flask
+from sqlalchemy.orm import Session
+
+from emails import Links, Variant
+from emails.transports.batch import BatchEntry, EntryResult
+from tests.factories import Factories
+from webapp.db import database
+from webapp.delivery.engine import DeliveryEngine, EngineConfig
+from webapp.models import Edition, EditionStatus
+from webapp.services.mail import links, mail_settings
+
+Script = Callable[[Variant, Sequence[BatchEntry], int], list[EntryResult]]
+
+
+@dataclass
+class FakeBatch:
+    """Records every call; `script(variant, entries, call_number)` decides the answer."""
+
+    script: Script | None = None
+    max_batch: int = 50
+    calls: list[tuple[str, list[BatchEntry]]] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def send_batch(
+        self, variant: Variant, entries: Sequence[BatchEntry], links: Links
+    ) -> list[EntryResult]:
+        with self.lock:
+            self.calls.append((variant.key, list(entries)))
+            number = len(self.calls)
+        if self.script is not None:
+            return self.script(variant, entries, number)
+        return [EntryResult("SUCCESS", f"msg-{e.delivery_id}") for e in entries]
+
+    def delivered(self, answers: dict[int, str] | None = None) -> list[int]:
+        return [e.delivery_id for _, entries in self.calls for e in entries]
+
+
+@pytest.fixture
+def july_items() -> dict[str, list[dict[str, object]]]:
+    return {
+        "policy": [
+            {"title": "AI policy", "topics": ["ai"], "summary": "Say {{name}} and {{{x}}}."},
+            {"title": "Data policy", "topics": ["data"]},
+        ],
+        "industry": [{"title": "Fintech news", "topics": ["fintech", "ai"]}],
+        "deals": [{"title": "A deal", "topics": ["investment"]}],
+    }
+
+
+@pytest.fixture
+def approved(factories: Factories, july_items: dict[str, list[dict[str, object]]]) -> Edition:
+    return factories.edition(
+        "2024-07", status=EditionStatus.APPROVED, items=july_items  # type: ignore[arg-type]
+    )
+
+
+def make_engine(
+    app: Flask, transport: FakeBatch, *, rate: float = 1000.0, chunk: int = 50, **kw: object
+) -> DeliveryEngine:
+    config = EngineConfig(rate=rate, chunk_size=chunk, concurrency=2, backoff_base=0.001,
+                          backoff_max=0.01, **kw)  # type: ignore[arg-type]
+    return DeliveryEngine(
+        database(app).sessionmaker,
+        transport,
+        links(app.config),
+        mail_settings(app.config),
+        config,
+        worker="test-worker",
+    )
+
+
+@pytest.fixture
+def readers(factories: Factories) -> list[int]:
+    """Twelve active readers over several topic sets and both languages."""
+    sets = [["ai"], ["data"], ["ai", "data"], ["investment"], ["fintech"], ["cross-border"]]
+    ids = []
+    for n in range(12):
+        reader = factories.subscriber(
+            topics=sets[n % len(sets)], language="en" if n % 4 == 0 else "zh-CN"
+        )
+        ids.append(reader.id)
+    return ids
+
+
+def refresh(session: Session) -> Session:
+    session.expire_all()
+    return session

@@ -1,0 +1,161 @@
+from __future__ import annotations
+
+import email
+import json
+from email import policy
+from email.message import EmailMessage
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskCliRunner, FlaskClient
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from tests.factories import Factories
+from webapp.delivery.locks import WorkerLockHeld, worker_lock
+from webapp.models import Delivery, Edition, EditionStatus
+
+SAMPLE = Path(__file__).resolve().parents[2] / "webapp" / "data" / "2024-07-report.txt"
+
+
+def _outbox(tmp_path: Path) -> list[EmailMessage]:
+    messages = []
+    for path in sorted((tmp_path / "var" / "outbox").glob("*.eml")):
+        parsed = email.message_from_bytes(path.read_bytes(), policy=policy.default)
+        assert isinstance(parsed, EmailMessage)
+        messages.append(parsed)
+    return messages
+
+
+@pytest.fixture
+def demo(runner: FlaskCliRunner) -> None:
+    result = runner.invoke(args=["demo", "load"])
+    assert result.exit_code == 0, result.output
+
+
+@pytest.mark.postgres
+@pytest.mark.usefixtures("demo")
+def test_approve_and_send_delivers_the_sample_to_the_demo_readers(
+    runner: FlaskCliRunner, session: Session, tmp_path: Path
+) -> None:
+    refused = runner.invoke(args=["send", "2024-07", "--now"])
+    assert refused.exit_code != 0 and "not approved or scheduled" in refused.output
+
+    assert runner.invoke(args=["approve", "2024-07"]).exit_code == 0
+    result = runner.invoke(args=["send", "2024-07", "--now", "--wait"])
+    assert result.exit_code == 0, result.output
+    assert "9 deliveries planned; excluded 1" in result.output
+    assert "2024-07 sent: 9 sent, 0 failed" in result.output
+
+    messages = _outbox(tmp_path)
+    deliveries = list(session.scalars(select(Delivery)))
+    assert len(messages) == len(deliveries) == 9
+    recipients = [m["To"] for m in messages]
+    assert len(set(recipients)) == 9
+    for message in messages:
+        assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+        body = message.get_body(preferencelist=("html",))
+        assert body is not None
+        html = body.get_content()
+        token = next(d.token for d in deliveries if d.subscriber.email == message["To"])
+        assert f"/o/{token}.gif" in html and f"/c/{token}/" in html
+        subscriber = next(d.subscriber for d in deliveries if d.token == token)
+        assert f"/u/{subscriber.token}" in message["List-Unsubscribe"]
+
+    status = runner.invoke(args=["send-status", "2024-07", "--json"])
+    progress = json.loads(status.output)
+    assert set(progress) == {
+        "month", "status", "planned", "queued", "sending", "in_doubt", "sent", "failed",
+        "skipped", "started_at", "finished_at", "rate_per_s",
+    }
+    assert (progress["status"], progress["planned"], progress["sent"]) == ("sent", 9, 9)
+
+
+@pytest.mark.usefixtures("demo")
+def test_send_at_records_the_schedule_in_the_configured_zone(
+    runner: FlaskCliRunner, session: Session
+) -> None:
+    runner.invoke(args=["approve", "2024-07"])
+    result = runner.invoke(args=["send", "2024-07", "--at", "2099-01-02 09:30"])
+    assert result.exit_code == 0, result.output
+    edition = session.scalar(select(Edition))
+    assert edition is not None and edition.status == EditionStatus.SCHEDULED
+    assert edition.scheduled_at is not None
+    assert edition.scheduled_at.isoformat() == "2099-01-02T01:30:00+00:00"  # Asia/Shanghai
+    bad = runner.invoke(args=["send", "2024-07", "--at", "tomorrow"])
+    assert bad.exit_code != 0 and "YYYY-MM-DD HH:MM" in bad.output
+
+
+@pytest.mark.usefixtures("demo")
+def test_pause_resume_cancel_commands(runner: FlaskCliRunner, session: Session) -> None:
+    runner.invoke(args=["approve", "2024-07"])
+    runner.invoke(args=["send", "2024-07", "--now"])
+    assert "2024-07 paused" in runner.invoke(args=["pause", "2024-07"]).output
+    again = runner.invoke(args=["pause", "2024-07"])
+    assert again.exit_code != 0 and "it is paused" in again.output
+    assert "2024-07 resumed" in runner.invoke(args=["resume", "2024-07"]).output
+    cancelled = runner.invoke(args=["cancel", "2024-07"])
+    assert "cancelled; 9 unsent deliveries skipped" in cancelled.output
+    unknown = runner.invoke(args=["pause", "1999-01"])
+    assert unknown.exit_code != 0 and "there is no edition for 1999-01" in unknown.output
+
+
+@pytest.mark.usefixtures("demo")
+def test_worker_runs_queued_sends(runner: FlaskCliRunner, tmp_path: Path) -> None:
+    runner.invoke(args=["approve", "2024-07"])
+    runner.invoke(args=["send", "2024-07", "--now"])
+    assert _outbox(tmp_path) == []
+    result = runner.invoke(args=["worker", "--once"])
+    assert result.exit_code == 0, result.output
+    assert len(_outbox(tmp_path)) == 9
+    status = json.loads(runner.invoke(args=["send-status", "2024-07", "--json"]).output)
+    assert status["status"] == "sent"
+
+
+def test_a_second_worker_on_sqlite_is_refused(app: Flask, runner: FlaskCliRunner) -> None:
+    with worker_lock(app.config["DATABASE_URL"]):
+        result = runner.invoke(args=["worker", "--once"])
+        assert result.exit_code != 0
+        assert "only one may run" in result.output
+        with pytest.raises(WorkerLockHeld):
+            with worker_lock(app.config["DATABASE_URL"]):
+                pass
+
+
+@pytest.mark.usefixtures("demo")
+def test_delivery_links_view_pixel_and_click(
+    runner: FlaskCliRunner, client: FlaskClient, session: Session
+) -> None:
+    runner.invoke(args=["approve", "2024-07"])
+    runner.invoke(args=["send", "2024-07", "--now", "--wait"])
+    delivery = session.scalars(select(Delivery).order_by(Delivery.id)).first()
+    assert delivery is not None
+    page = client.get(f"/v/{delivery.token}")
+    assert page.status_code == 200
+    assert "元宇宙与数字经济月报" in page.get_data(as_text=True)
+    assert page.headers["Referrer-Policy"] == "no-referrer"
+    assert "script-src" not in page.headers["Content-Security-Policy"]
+    assert client.get("/v/not-a-token").status_code == 404
+
+    pixel = client.get(f"/o/{delivery.token}.gif")
+    assert pixel.status_code == 200 and pixel.mimetype == "image/gif"
+
+    first_url = session.scalars(
+        select(Edition).where(Edition.id == delivery.edition_id)
+    ).one().sections[0].items[0].url
+    click = client.get(f"/c/{delivery.token}/1")
+    assert click.status_code == 302 and click.headers["Location"] == first_url
+    assert client.get(f"/c/{delivery.token}/999").status_code == 404
+    assert client.get("/c/nope/1").status_code == 404
+
+
+@pytest.mark.usefixtures("approved")
+def test_an_editors_braces_reach_readers_literally(
+    runner: FlaskCliRunner, factories: Factories, tmp_path: Path
+) -> None:
+    factories.subscriber(topics=["ai"], name="Ann")
+    runner.invoke(args=["send", "2024-07", "--now", "--wait"])
+    (message,) = _outbox(tmp_path)
+    body = message.get_body(preferencelist=("plain",))
+    assert body is not None and "Say {{name}} and {{{x}}}." in body.get_content()

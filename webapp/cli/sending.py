@@ -1,0 +1,191 @@
+from __future__ import annotations
+
+import json
+import threading
+import time
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import click
+from flask import current_app
+from flask.cli import with_appcontext
+
+from webapp import db
+from webapp.delivery.engine import RunResult
+from webapp.delivery.locks import WorkerLockHeld, worker_lock
+from webapp.delivery.runner import build_engine
+from webapp.models import Edition, EditionStatus
+from webapp.services import sending
+from webapp.services.sending import SendError
+
+MONTH = click.argument("month")
+
+
+def _edition(month: str) -> Edition:
+    try:
+        return sending.load_edition(db.session(), month)
+    except SendError as error:
+        raise click.ClickException(str(error)) from None
+
+
+def _commit_or_fail(action: str) -> None:
+    try:
+        db.session().commit()
+    except Exception:
+        db.session().rollback()
+        raise
+    click.echo(action)
+
+
+@click.command("approve")
+@MONTH
+@with_appcontext
+def approve_command(month: str) -> None:
+    """Approve MONTH's edition for sending."""
+    edition = _edition(month)
+    try:
+        sending.approve(db.session(), edition, actor="cli")
+    except SendError as error:
+        raise click.ClickException(str(error)) from None
+    _commit_or_fail(f"{month} approved")
+
+
+def _parse_at(value: str) -> datetime:
+    zone = ZoneInfo(current_app.config["TIMEZONE"])
+    try:
+        local = datetime.strptime(value, "%Y-%m-%d %H:%M")
+    except ValueError:
+        raise click.BadParameter("use YYYY-MM-DD HH:MM", param_hint="--at") from None
+    return local.replace(tzinfo=zone)
+
+
+@click.command("send")
+@MONTH
+@click.option("--now", "now", is_flag=True, help="Start sending now (the default).")
+@click.option("--at", "at", help="Send at this local time (TIMEZONE): 'YYYY-MM-DD HH:MM'.")
+@click.option("--wait", is_flag=True, help="Run the send to the end here, with a progress bar.")
+@with_appcontext
+def send_command(month: str, now: bool, at: str | None, wait: bool) -> None:
+    """Plan and start (or schedule) MONTH's approved edition."""
+    if now and at:
+        raise click.UsageError("give --now or --at, not both")
+    session = db.session()
+    edition = _edition(month)
+    try:
+        if at:
+            when = _parse_at(at)
+            sending.schedule(session, edition, when, actor="cli")
+            session.commit()
+            click.echo(f"{month} scheduled for {when:%Y-%m-%d %H:%M %Z}")
+            return
+        plan = sending.start_send(session, edition, actor="cli")
+    except SendError as error:
+        session.rollback()
+        raise click.ClickException(str(error)) from None
+    session.commit()
+    click.echo(
+        f"{month}: {plan.planned} deliveries planned; excluded {plan.excluded} "
+        f"(no matching items {plan.excluded_no_match}, suppressed "
+        f"{plan.excluded_suppressed}, paused {plan.excluded_paused})"
+    )
+    if wait:
+        _wait(edition.id, plan.planned)
+
+
+def _wait(edition_id: int, planned: int) -> None:
+    """Send in this process; if a worker already holds the send (SQLite), follow it."""
+    config = current_app.config
+    sessions = db.database().sessionmaker
+    try:
+        with worker_lock(config["DATABASE_URL"]), click.progressbar(
+            length=planned, label="sending", show_pos=True
+        ) as bar:
+            done = 0
+
+            def progress(result: RunResult) -> None:
+                nonlocal done
+                settled = result.sent + result.failed + result.skipped + result.in_doubt
+                bar.update(settled - done)
+                done = settled
+
+            engine = build_engine(config, sessions, stop=threading.Event(), on_progress=progress)
+            outcome = engine.run(edition_id)
+    except WorkerLockHeld:
+        click.echo("a running worker holds this send; following its progress")
+        _follow(edition_id)
+        return
+    if outcome.paused_reason:
+        click.echo(f"paused: {outcome.paused_reason}")
+    _print_status(edition_id)
+
+
+def _follow(edition_id: int) -> None:
+    while True:
+        session = db.session()
+        session.expire_all()
+        edition = session.get(Edition, edition_id)
+        assert edition is not None
+        progress = sending.send_progress(session, edition)
+        click.echo(
+            f"\r{progress['sent']}/{progress['planned']} sent, {progress['failed']} failed",
+            nl=False,
+        )
+        if edition.status != EditionStatus.SENDING or not (
+            progress["queued"] or progress["sending"]
+        ):
+            click.echo()
+            break
+        time.sleep(1)
+    _print_status(edition_id)
+
+
+def _print_status(edition_id: int) -> None:
+    session = db.session()
+    session.expire_all()
+    edition = session.get(Edition, edition_id)
+    assert edition is not None
+    p = sending.send_progress(session, edition)
+    click.echo(
+        f"{p['month']} {p['status']}: {p['sent']} sent, {p['failed']} failed, "
+        f"{p['skipped']} skipped, {p['in_doubt']} in doubt, {p['queued']} queued "
+        f"of {p['planned']} planned"
+    )
+
+
+@click.command("send-status")
+@MONTH
+@click.option("--json", "as_json", is_flag=True, help="Print DESIGN.md's progress JSON.")
+@with_appcontext
+def send_status_command(month: str, as_json: bool) -> None:
+    """Show how MONTH's send is going."""
+    edition = _edition(month)
+    if as_json:
+        click.echo(json.dumps(sending.send_progress(db.session(), edition)))
+    else:
+        _print_status(edition.id)
+
+
+def _control(name: str, action: str) -> click.Command:
+    @click.command(name, help=f"{action.capitalize()} MONTH's send.")
+    @MONTH
+    @with_appcontext
+    def command(month: str) -> None:
+        edition = _edition(month)
+        operation = {"pause": sending.pause, "resume": sending.resume}.get(name)
+        try:
+            if operation is not None:
+                operation(db.session(), edition, actor="cli")
+                _commit_or_fail(f"{month} {action}d")
+            else:
+                skipped = sending.cancel(db.session(), edition, actor="cli")
+                _commit_or_fail(f"{month} cancelled; {skipped} unsent deliveries skipped")
+        except SendError as error:
+            db.session().rollback()
+            raise click.ClickException(str(error)) from None
+
+    return command
+
+
+pause_command = _control("pause", "pause")
+resume_command = _control("resume", "resume")
+cancel_command = _control("cancel", "cancel")

@@ -1,0 +1,135 @@
+"""Builds the engine from configuration and runs whatever sends are waiting."""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from emails import make_transport
+from emails.transports.batch import BatchTransport, SesBulkBatch, SingleMessageBatch
+from emails.transports.ses import account_quota
+from webapp.delivery import store
+from webapp.delivery.engine import (
+    QUOTA_PAUSE_PREFIX,
+    DeliveryEngine,
+    EngineConfig,
+    RunResult,
+    measure_latency,
+)
+from webapp.models import Edition, EditionStatus
+from webapp.services import sending
+from webapp.services.mail import links, mail_settings
+
+if TYPE_CHECKING:
+    from types_boto3_sesv2.client import SESV2Client
+
+log = logging.getLogger(__name__)
+
+OUTBOX_RATE = 1000.0  # the outbox has no quota; this only keeps a runaway loop polite
+
+
+def worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def ses_client(config: Mapping[str, Any]) -> SESV2Client:
+    import boto3
+    from botocore.config import Config
+
+    # No retries inside botocore: a retried SendBulkEmail after a read timeout could reach
+    # readers twice. The engine decides what is safe to retry.
+    settings = Config(
+        retries={"max_attempts": 1, "mode": "standard"}, connect_timeout=5, read_timeout=30
+    )
+    return boto3.client(
+        "sesv2",
+        region_name=config["SES_REGION"],
+        endpoint_url=config["SES_ENDPOINT_URL"],
+        config=settings,
+    )
+
+
+def build_engine(
+    config: Mapping[str, Any],
+    sessions: sessionmaker[Session],
+    *,
+    stop: threading.Event | None = None,
+    on_progress: Callable[[RunResult], None] | None = None,
+) -> DeliveryEngine:
+    """The engine for the configured transport, paced to SES's MaxSendRate (or the override)."""
+    transport: BatchTransport
+    override = config["SES_MAX_SEND_RATE"]
+    if config["MAIL_TRANSPORT"] == "ses":
+        client = ses_client(config)
+        transport = SesBulkBatch(client, config["SES_CONFIGURATION_SET"])
+        latency = measure_latency(client.get_account)
+        rate = override or account_quota(client).max_send_rate
+    else:
+        transport = SingleMessageBatch(make_transport("outbox", directory=config["OUTBOX_DIR"]))
+        latency = 0.005
+        rate = override or OUTBOX_RATE
+    engine_config = EngineConfig.for_rate(
+        rate, latency, transport.max_batch, tracking=config["TRACKING"]
+    )
+    log.info(
+        "delivery engine ready",
+        extra={"fields": {"rate": rate, "chunk": engine_config.chunk_size,
+                          "concurrency": engine_config.concurrency}},
+    )
+    return DeliveryEngine(
+        sessions,
+        transport,
+        links(config),
+        mail_settings(config),
+        engine_config,
+        worker=worker_name(),
+        stop=stop,
+        on_progress=on_progress,
+    )
+
+
+def resume_after_quota(config: Mapping[str, Any], session: Session) -> list[str]:
+    """Editions SES paused for the daily quota resume once the quota has room again."""
+    paused = list(
+        session.scalars(
+            select(Edition).where(
+                Edition.status == EditionStatus.PAUSED,
+                Edition.pause_reason.startswith(QUOTA_PAUSE_PREFIX),
+            )
+        )
+    )
+    if not paused or config["MAIL_TRANSPORT"] != "ses":
+        return []
+    if account_quota(ses_client(config)).remaining_24_hours <= 0:
+        return []
+    for edition in paused:
+        sending.resume(session, edition, actor="system")
+    return [e.month for e in paused]
+
+
+def run_pending(
+    config: Mapping[str, Any], sessions: sessionmaker[Session], stop: threading.Event
+) -> int:
+    """Run every send that has queued deliveries; returns how many editions were worked on."""
+    with sessions() as session:
+        resumed = resume_after_quota(config, session)
+        session.commit()
+        if resumed:
+            log.info("sends resumed after the daily quota", extra={"fields": {"months": resumed}})
+        pending = store.editions_with_work(session)
+    if not pending:
+        return 0
+    engine = build_engine(config, sessions, stop=stop)
+    for edition_id in pending:
+        if stop.is_set():
+            break
+        outcome = engine.run(edition_id)
+        log.info("send run ended", extra={"fields": {"edition_id": edition_id, **vars(outcome)}})
+    return len(pending)

@@ -1,0 +1,136 @@
+"""The delivery store: every query the engine makes, each shaped for one reason."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import exists, select, update
+from sqlalchemy.orm import Session
+
+from webapp.models import (
+    Delivery,
+    DeliveryStatus,
+    Edition,
+    EditionStatus,
+    Subscriber,
+    SubscriberStatus,
+    Suppression,
+    utcnow,
+)
+
+
+@dataclass(frozen=True)
+class ClaimedDelivery:
+    """A claimed delivery with what sending it needs from its reader, read in one join."""
+
+    id: int
+    token: str
+    variant_key: str
+    email: str | None
+    name: str | None
+    subscriber_token: str
+    language: str
+    eligible: bool  # still active and not suppressed at send time
+
+
+def claim_batch(session: Session, edition_id: int, size: int, worker: str) -> list[int]:
+    """Take up to `size` queued deliveries for this worker, lowest ids first.
+
+    SKIP LOCKED lets several workers on PostgreSQL claim disjoint batches without waiting on
+    each other; SQLite ignores it, and there a lock allows one worker only. The status moves to
+    `sending` in the same transaction, so a claimed row is never claimed twice.
+    """
+    stmt = (
+        select(Delivery.id)
+        .where(Delivery.edition_id == edition_id, Delivery.status == DeliveryStatus.QUEUED)
+        .order_by(Delivery.id)
+        .limit(size)
+        .with_for_update(skip_locked=True)
+    )
+    ids = list(session.scalars(stmt))
+    if ids:
+        session.execute(
+            update(Delivery)
+            .where(Delivery.id.in_(ids))
+            .values(
+                status=DeliveryStatus.SENDING,
+                claimed_by=worker,
+                claimed_at=utcnow(),
+                updated_at=utcnow(),
+            )
+        )
+    return ids
+
+
+def load_claimed(session: Session, ids: Sequence[int]) -> list[ClaimedDelivery]:
+    """The claimed rows with their readers; eligibility is read now, not at planning time,
+    so an unsubscribe or a suppression after the plan still stops the message."""
+    suppressed = exists().where(Suppression.email_key == Subscriber.email_key)
+    stmt = (
+        select(
+            Delivery.id,
+            Delivery.token,
+            Delivery.variant_key,
+            Subscriber.email,
+            Subscriber.name,
+            Subscriber.token,
+            Subscriber.language,
+            (Subscriber.status == SubscriberStatus.ACTIVE) & ~suppressed,
+        )
+        .join(Subscriber, Subscriber.id == Delivery.subscriber_id)
+        .where(Delivery.id.in_(ids))
+        .order_by(Delivery.id)
+    )
+    return [ClaimedDelivery(*row) for row in session.execute(stmt).tuples()]
+
+
+def set_status(
+    session: Session,
+    ids: Sequence[int],
+    status: DeliveryStatus,
+    *,
+    error: str | None = None,
+    failed_attempt: bool = False,
+) -> None:
+    """Move deliveries to `status` (one UPDATE for the lot)."""
+    if not ids:
+        return
+    values: dict[str, object] = {"status": status, "error": error, "updated_at": utcnow()}
+    if failed_attempt:
+        values["attempts"] = Delivery.attempts + 1
+    if status == DeliveryStatus.QUEUED:
+        values.update(claimed_by=None, claimed_at=None)
+    session.execute(update(Delivery).where(Delivery.id.in_(ids)).values(**values))
+
+
+def mark_sent(session: Session, delivery_id: int, message_id: str | None) -> None:
+    session.execute(
+        update(Delivery)
+        .where(Delivery.id == delivery_id)
+        .values(
+            status=DeliveryStatus.SENT,
+            message_id=message_id,
+            sent_at=utcnow(),
+            error=None,
+            updated_at=utcnow(),
+        )
+    )
+
+
+def attempts_of(session: Session, ids: Sequence[int]) -> dict[int, int]:
+    stmt = select(Delivery.id, Delivery.attempts).where(Delivery.id.in_(ids))
+    return dict(session.execute(stmt).tuples().all())
+
+
+def editions_with_work(session: Session) -> list[int]:
+    """Editions in `sending` that still have queued deliveries, oldest send first."""
+    has_queued = exists().where(
+        Delivery.edition_id == Edition.id, Delivery.status == DeliveryStatus.QUEUED
+    )
+    stmt = (
+        select(Edition.id)
+        .where(Edition.status == EditionStatus.SENDING, has_queued)
+        .order_by(Edition.send_started_at, Edition.id)
+    )
+    return list(session.scalars(stmt))

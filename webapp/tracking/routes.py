@@ -1,0 +1,52 @@
+from __future__ import annotations
+
+import base64
+
+from flask import abort, current_app, redirect
+from werkzeug.wrappers import Response
+
+from webapp import db
+from webapp.services.deliveries import delivery_message, find_delivery, link_target
+from webapp.tracking import bp
+
+# The smallest transparent GIF.
+PIXEL = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")
+# The email's HTML carries inline styles and no scripts; this page allows exactly that.
+EMAIL_PAGE_POLICY = (
+    "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; "
+    "frame-ancestors 'self'; base-uri 'none'; form-action 'none'"
+)
+
+
+@bp.route("/v/<token>")
+def view(token: str) -> Response:
+    session = db.session()
+    delivery = find_delivery(session, token)
+    if delivery is None:
+        abort(404)
+    message = delivery_message(session, current_app.config, delivery)
+    response = Response(message.html, mimetype="text/html")
+    response.headers["Content-Security-Policy"] = EMAIL_PAGE_POLICY
+    response.headers["Referrer-Policy"] = "no-referrer"
+    response.headers["X-Robots-Tag"] = "noindex"
+    response.headers["X-Frame-Options"] = "SAMEORIGIN"
+    return response
+
+
+@bp.route("/o/<token>.gif")
+def open_pixel(token: str) -> Response:
+    response = Response(PIXEL, mimetype="image/gif")
+    response.headers["Cache-Control"] = "no-store, max-age=0"
+    response.headers["Referrer-Policy"] = "no-referrer"
+    return response
+
+
+@bp.route("/c/<token>/<int:number>")
+def click(token: str, number: int) -> Response:
+    target = link_target(db.session(), token, number)
+    if target is None:
+        abort(404)
+    response = redirect(target, code=302)
+    response.headers["Referrer-Policy"] = "no-referrer"
+    response.headers["Cache-Control"] = "no-store"
+    return response
