@@ -1,0 +1,218 @@
+"""Amazon SNS messages: parse the envelope, check where its certificate comes from, verify its
+signature. Pure code: the certificate fetcher is passed in (the app gives one with a timeout
+and a cache; tests give their own CA's certificates).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import threading
+import time
+import urllib.request
+from collections.abc import Callable, Collection, Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from cryptography.x509.oid import NameOID
+
+MAX_BODY_BYTES = 256 * 1024  # SES event notifications are a few KB; SNS caps messages at 256 KB
+MAX_DEPTH = 32
+_HOST = re.compile(r"sns\.[a-z0-9-]+\.amazonaws\.com(\.cn)?")
+_PATH = re.compile(r"/SimpleNotificationService-[A-Za-z0-9]+\.pem")
+_SIGNED_FIELDS = {
+    "Notification": ("Message", "MessageId", "Subject", "Timestamp", "TopicArn", "Type"),
+    "SubscriptionConfirmation": (
+        "Message", "MessageId", "SubscribeURL", "Timestamp", "Token", "TopicArn", "Type"
+    ),
+    "UnsubscribeConfirmation": (
+        "Message", "MessageId", "SubscribeURL", "Timestamp", "Token", "TopicArn", "Type"
+    ),
+}
+_HASHES: dict[str, Callable[[], hashes.HashAlgorithm]] = {"1": hashes.SHA1, "2": hashes.SHA256}
+
+CertificateFetcher = Callable[[str], bytes]
+
+
+class SnsError(ValueError):
+    """A message we must not act on; `reason` is logged, never shown to the sender."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def _depth(value: Any, limit: int) -> int:
+    stack = [(value, 1)]
+    deepest = 0
+    while stack:
+        item, depth = stack.pop()
+        deepest = max(deepest, depth)
+        if deepest > limit:
+            return deepest
+        if isinstance(item, dict):
+            stack.extend((v, depth + 1) for v in item.values())
+        elif isinstance(item, list):
+            stack.extend((v, depth + 1) for v in item)
+    return deepest
+
+
+def parse_json(body: bytes, *, what: str = "body", max_bytes: int = MAX_BODY_BYTES) -> Any:
+    """JSON within size and nesting limits, or SnsError."""
+    if len(body) > max_bytes:
+        raise SnsError(f"{what} larger than {max_bytes} bytes")
+    try:
+        value = json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as error:
+        raise SnsError(f"{what} is not JSON: {error}") from None
+    if _depth(value, MAX_DEPTH) > MAX_DEPTH:
+        raise SnsError(f"{what} nests deeper than {MAX_DEPTH} levels")
+    return value
+
+
+def parse_envelope(body: bytes) -> dict[str, str]:
+    """The SNS envelope: a flat JSON object of strings with the fields its Type needs."""
+    envelope = parse_json(body)
+    if not isinstance(envelope, dict):
+        raise SnsError("the body is not a JSON object")
+    kind = envelope.get("Type")
+    if kind not in _SIGNED_FIELDS:
+        raise SnsError(f"unknown message type {kind!r}")
+    required = [f for f in _SIGNED_FIELDS[kind] if f != "Subject"]
+    required += ["Signature", "SignatureVersion", "SigningCertURL"]
+    missing = [f for f in required if not isinstance(envelope.get(f), str)]
+    if missing:
+        raise SnsError(f"{kind} without {', '.join(missing)}")
+    return {k: v for k, v in envelope.items() if isinstance(v, str)}
+
+
+def canonical_string(envelope: Mapping[str, str]) -> bytes:
+    """What SNS signs: 'Name\\nvalue\\n' for each signed field present, in SNS's order."""
+    lines = []
+    for name in _SIGNED_FIELDS[envelope["Type"]]:
+        if name in envelope:
+            lines.append(f"{name}\n{envelope[name]}\n")
+    return "".join(lines).encode()
+
+
+def is_aws_certificate_url(url: str) -> bool:
+    """Only https://sns.<region>.amazonaws.com[.cn]/SimpleNotificationService-….pem."""
+    parts = urlsplit(url)
+    return (
+        parts.scheme == "https"
+        and parts.hostname is not None
+        and _HOST.fullmatch(parts.hostname) is not None
+        and parts.port is None
+        and not parts.username
+        and not parts.password
+        and not parts.query
+        and not parts.fragment
+        and _PATH.fullmatch(parts.path) is not None
+    )
+
+
+def _check_certificate(cert: x509.Certificate, now: datetime, aws: bool) -> None:
+    if not cert.not_valid_before_utc <= now <= cert.not_valid_after_utc:
+        raise SnsError("the signing certificate is not valid now")
+    if aws:
+        names = [a.value for a in cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)]
+        if not any(str(n).startswith("sns.") and ".amazonaws.com" in str(n) for n in names):
+            raise SnsError(f"the signing certificate is not Amazon SNS's: {names}")
+
+
+def verify_message(
+    envelope: Mapping[str, str],
+    *,
+    topic_arns: Collection[str],
+    fetch_certificate: CertificateFetcher,
+    test_certificate: bytes | None = None,
+    max_age: timedelta = timedelta(hours=24),
+    now: datetime | None = None,
+) -> None:
+    """Raise SnsError unless the message is from an accepted topic, fresh, and signed by SNS.
+
+    The certificate is fetched only from SNS's own HTTPS host. `test_certificate` (the local
+    simulator's, never in production) is used instead when the URL is not an AWS one.
+    """
+    now = now or datetime.now(UTC)
+    if envelope.get("TopicArn") not in topic_arns:
+        raise SnsError(f"topic {envelope.get('TopicArn')!r} is not accepted")
+    try:
+        sent = datetime.fromisoformat(envelope["Timestamp"].replace("Z", "+00:00"))
+    except ValueError:
+        raise SnsError("the Timestamp is not a date") from None
+    if sent.tzinfo is None:
+        raise SnsError("the Timestamp has no time zone")
+    if now - sent > max_age:
+        raise SnsError(f"the message is older than {max_age}")
+    if sent - now > timedelta(minutes=5):
+        raise SnsError("the message is from the future")
+    algorithm = _HASHES.get(envelope["SignatureVersion"])
+    if algorithm is None:
+        raise SnsError(f"unknown SignatureVersion {envelope['SignatureVersion']!r}")
+
+    url = envelope["SigningCertURL"]
+    aws = is_aws_certificate_url(url)
+    if aws:
+        pem = fetch_certificate(url)
+    elif test_certificate is not None:
+        pem = test_certificate
+    else:
+        raise SnsError(f"certificate URL {url!r} is not Amazon SNS's")
+    try:
+        cert = x509.load_pem_x509_certificate(pem)
+    except ValueError:
+        raise SnsError("the signing certificate cannot be read") from None
+    _check_certificate(cert, now, aws)
+    key = cert.public_key()
+    if not isinstance(key, rsa.RSAPublicKey):
+        raise SnsError("the signing certificate has no RSA key")
+    try:
+        signature = base64.b64decode(envelope["Signature"], validate=True)
+        key.verify(signature, canonical_string(envelope), padding.PKCS1v15(), algorithm())
+    except (InvalidSignature, ValueError):
+        raise SnsError("the signature does not match") from None
+
+
+class CachedCertificates:
+    """Fetches SNS signing certificates over HTTPS with a timeout, keeping each for a while."""
+
+    def __init__(
+        self,
+        *,
+        timeout: float = 5.0,
+        ttl: float = 24 * 3600,
+        opener: Callable[[str, float], bytes] | None = None,
+    ) -> None:
+        self.timeout = timeout
+        self.ttl = ttl
+        self._opener = opener or _https_get
+        self._cache: dict[str, tuple[float, bytes]] = {}
+        self._lock = threading.Lock()
+
+    def __call__(self, url: str) -> bytes:
+        if not is_aws_certificate_url(url):  # defence in depth: never fetch anything else
+            raise SnsError(f"certificate URL {url!r} is not Amazon SNS's")
+        with self._lock:
+            cached = self._cache.get(url)
+            if cached and time.monotonic() - cached[0] < self.ttl:
+                return cached[1]
+        try:
+            pem = self._opener(url, self.timeout)
+        except OSError as error:
+            raise SnsError(f"could not fetch the signing certificate: {error}") from None
+        with self._lock:
+            self._cache[url] = (time.monotonic(), pem)
+        return pem
+
+
+def _https_get(url: str, timeout: float) -> bytes:
+    with urllib.request.urlopen(url, timeout=timeout) as response:
+        data: bytes = response.read(64 * 1024)
+        return data
