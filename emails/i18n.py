@@ -58,6 +58,17 @@ CATALOGUE: Final[dict[str, dict[str, str]]] = {
             "是因为有人在{org}月报网站上为此地址申请了订阅偏好链接。"
             "如果不是您本人操作，可以忽略本邮件。"
         ),
+        "email_change.subject": "请确认您订阅{org}月报的新邮箱地址",
+        "email_change.heading": "请确认新的邮箱地址",
+        "email_change.body": (
+            "我们收到了将{org}月报的订阅改为发送至此地址的请求。请点击下方按钮确认；"
+            "确认后，月报将发送到此地址，不再发送到原地址。"
+        ),
+        "email_change.button": "确认新地址",
+        "email_change.why": (
+            "您收到本邮件，是因为有人在{org}月报的订阅偏好中把邮箱地址改成了此地址。"
+            "如果不是您本人操作，请忽略本邮件，订阅不会发生任何变化。"
+        ),
         "unsubscribed.subject": "您已退订{org}月报",
         "unsubscribed.heading": "您已成功退订",
         "unsubscribed.body": (
@@ -127,6 +138,15 @@ CATALOGUE: Final[dict[str, dict[str, str]]] = {
         "preferences_link.button": "Open preferences",
         "preferences_link.why": "You are receiving this because someone requested the preferences "
         "link for this address on the {org} report website. If it was not you, ignore this email.",
+        "email_change.subject": "Please confirm your new address for the {org} monthly report",
+        "email_change.heading": "Please confirm your new address",
+        "email_change.body": "We received a request to send the {org} monthly report to this "
+        "address. Please confirm with the button below; after that the report comes here and no "
+        "longer to the previous address.",
+        "email_change.button": "Confirm new address",
+        "email_change.why": "You are receiving this because someone changed the address of a "
+        "subscription to the {org} monthly report to this one. If it was not you, ignore this "
+        "email and nothing will change.",
         "unsubscribed.subject": "You have unsubscribed from the {org} monthly report",
         "unsubscribed.heading": "You have unsubscribed",
         "unsubscribed.body": "We will not send the monthly report to this address again. Thank "

@@ -1,4 +1,4 @@
-"""System mails: confirm, welcome, preferences link, unsubscribed, password reset."""
+"""System mails: confirm, welcome, preferences link, email change, unsubscribed, password reset."""
 
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ FOOTER_LINKS: Final[dict[str, tuple[tuple[str, str], ...]]] = {
     "confirm": (),
     "welcome": (("preferences", "action"), ("unsubscribe", "unsubscribe")),
     "preferences_link": (("unsubscribe", "unsubscribe"),),
+    "email_change": (),
     "unsubscribed": (),
     "password_reset": (),
 }

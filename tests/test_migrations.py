@@ -27,6 +27,7 @@ EXPECTED_TABLES = {
     "audit_log",
     "test_sends",
     "deliveries",
+    "subscriber_tokens",
     "alembic_version",
 }
 

@@ -11,7 +11,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Build the application: load config, wire extensions, blueprints and CLI. Nothing else."""
-    from webapp import auth, cli, db, errors, logs, main, security
+    from webapp import archive, auth, cli, db, errors, logs, main, public, security
     from webapp.admin import bp as admin_bp
     from webapp.config import load_config
     from webapp.editor import bp as editor_bp
@@ -45,6 +45,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     errors.init_app(app)
 
     app.register_blueprint(main.bp)
+    app.register_blueprint(public.bp)
+    app.register_blueprint(archive.bp)
     app.register_blueprint(auth.bp)
     app.register_blueprint(tracking_bp)
     app.register_blueprint(editor_bp, url_prefix="/editor")

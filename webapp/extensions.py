@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import request, session
+from flask import g, request, session
 from flask_babel import Babel
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
@@ -13,7 +13,8 @@ LOCALES = ("zh_CN", "en")
 
 
 def select_locale() -> str:
-    """The reader's explicit choice (?lang= remembered in the session), else Accept-Language."""
+    """The reader's explicit choice (?lang= remembered in the session), else the language of
+    the subscription a token page belongs to, else Accept-Language."""
     chosen = request.args.get("lang")
     if chosen:
         chosen = chosen.replace("-", "_")
@@ -22,6 +23,9 @@ def select_locale() -> str:
     remembered = session.get("lang")
     if remembered in LOCALES:
         return str(remembered)
+    reader = str(g.get("reader_language", "")).replace("-", "_")
+    if reader in LOCALES:
+        return reader
     return request.accept_languages.best_match(LOCALES, default="zh_CN") or "zh_CN"
 
 

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from functools import wraps
 from typing import ParamSpec, TypeVar
 
-from flask import Flask, Response, abort, current_app
+from flask import Flask, Response, abort, current_app, request
 from flask_login import current_user
 
 from webapp import db
@@ -15,6 +15,10 @@ from webapp.models import Role, User
 
 P = ParamSpec("P")
 R = TypeVar("R")
+
+# Pages whose URL holds a reader's token or a signed link: the URL must not leak through a
+# Referer header to the sites the page links to, nor sit in a shared cache.
+TOKEN_PATHS = ("/p/", "/u/", "/confirm/", "/v/", "/c/", "/o/")
 
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
@@ -55,6 +59,9 @@ def init_app(app: Flask) -> None:
         headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
         headers.setdefault("X-Content-Type-Options", "nosniff")
         headers.setdefault("X-Frame-Options", "DENY")
+        if request.path.startswith(TOKEN_PATHS):
+            headers["Referrer-Policy"] = "no-referrer"
+            headers.setdefault("Cache-Control", "no-store")
         headers.setdefault("Referrer-Policy", "same-origin")
         if current_app.config["YUEBAO_ENV"] == "production":
             headers.setdefault("Strict-Transport-Security", "max-age=63072000; includeSubDomains")

@@ -12,6 +12,7 @@ def init_app(app: Flask) -> None:
         database,
         demo,
         editions,
+        housekeeping,
         sending,
         subscribers,
         users,
@@ -32,6 +33,7 @@ def init_app(app: Flask) -> None:
         sending.cancel_command,
         subscribers.subscribers_group,
         demo.demo_group,
+        housekeeping.housekeeping_group,
         worker.worker_command,
     ):
         app.cli.add_command(command)

@@ -1,4 +1,4 @@
-"""Public pages that are not part of a reader flow, and the health check."""
+"""Operational endpoints: the health check."""
 
 from flask import Blueprint
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import jsonify, render_template
+from flask import jsonify
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.wrappers import Response
@@ -12,11 +12,6 @@ from webapp.extensions import limiter
 from webapp.main import bp
 
 log = logging.getLogger(__name__)
-
-
-@bp.route("/")
-def index() -> str:
-    return render_template("index.html")
 
 
 @bp.route("/healthz")

@@ -18,6 +18,7 @@ from webapp.models.subscriber import (
     ConsentSource,
     Subscriber,
     SubscriberStatus,
+    SubscriberToken,
     email_key,
     subscriber_topics,
 )
@@ -43,6 +44,7 @@ __all__ = [
     "Section",
     "Subscriber",
     "SubscriberStatus",
+    "SubscriberToken",
     "Suppression",
     "TestSend",
     "Topic",

@@ -6,7 +6,7 @@ import enum
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import JSON, Column, ForeignKey, Integer, String, Table, Text
+from sqlalchemy import JSON, Boolean, Column, ForeignKey, Integer, String, Table, Text, true
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from webapp.models.base import Base, UTCDateTime, new_token, str_enum, utcnow
@@ -57,6 +57,12 @@ class Subscriber(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
     confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Own open/click tracking; readers may opt out on their preferences page.
+    tracking: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    # Set while status is `paused`: housekeeping makes the reader active again after it.
+    paused_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # An address change waiting for confirmation at the new address.
+    new_email: Mapped[str | None] = mapped_column(String(320))
 
     topics: Mapped[list[Topic]] = relationship(
         secondary=subscriber_topics, order_by="Topic.position"
@@ -67,6 +73,23 @@ class Subscriber(Base):
 
     def __repr__(self) -> str:
         return f"<Subscriber {self.id} {self.status}>"
+
+
+class SubscriberToken(Base):
+    """A token the reader used to have: rotated away from /p/, still good for /u/.
+
+    Unsubscribe links in old emails must keep working after an admin rotates the token.
+    """
+
+    __tablename__ = "subscriber_tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    token: Mapped[str] = mapped_column(String(64), unique=True)
+    subscriber_id: Mapped[int] = mapped_column(
+        ForeignKey("subscribers.id", ondelete="CASCADE"), index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    retired_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class ConsentSource(enum.StrEnum):

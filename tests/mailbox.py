@@ -1,0 +1,46 @@
+"""Reading what the outbox transport wrote: messages, and the links readers would follow."""
+
+from __future__ import annotations
+
+import email
+import re
+from email import policy
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+from flask.testing import FlaskClient
+from werkzeug.test import TestResponse
+
+SIGNUP: dict[str, Any] = {"topics": ["ai", "data"], "language": "zh-CN", "consent": "y"}
+BROWSER = {"User-Agent": "Mozilla/5.0 (Reader test)"}
+
+
+def outbox(app: Flask) -> list[EmailMessage]:
+    """Every message written so far, oldest first."""
+    directory = Path(app.config["OUTBOX_DIR"])
+    paths = sorted(directory.glob("*.eml")) if directory.is_dir() else []
+    return [
+        email.message_from_bytes(path.read_bytes(), policy=policy.default)  # type: ignore[misc]
+        for path in paths
+    ]
+
+
+def text_of(message: EmailMessage) -> str:
+    body = message.get_body(("plain",))
+    assert body is not None
+    return str(body.get_content())  # type: ignore[attr-defined]
+
+
+def link_in(message: EmailMessage, prefix: str) -> str:
+    """The path of the first link under `prefix` (e.g. "/confirm/") in the text part."""
+    found = re.search(r"https?://[^/\s]+(" + re.escape(prefix) + r"[^\s]+)", text_of(message))
+    assert found, f"no {prefix} link in: {text_of(message)[:300]}"
+    return found.group(1)
+
+
+def subscribe(
+    client: FlaskClient, address: str, **fields: Any
+) -> TestResponse:
+    return client.post("/", data={"email": address, **SIGNUP, **fields}, headers=BROWSER)

@@ -1,0 +1,156 @@
+from __future__ import annotations
+
+import base64
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from itsdangerous import TimestampSigner
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from tests.factories import Factories
+from tests.mailbox import BROWSER, link_in, outbox, subscribe
+from webapp.models import ConsentSource, Subscriber, SubscriberStatus
+from webapp.services.reader_links import (
+    ExpiredLink,
+    InvalidLink,
+    read_signed,
+    sign_email_change,
+    sign_subscribe,
+)
+
+
+@contextmanager
+def signed_days_ago(days: float) -> Iterator[None]:
+    """Links signed inside this block carry a timestamp `days` in the past."""
+    original = TimestampSigner.get_timestamp
+    TimestampSigner.get_timestamp = lambda self: int(time.time() - days * 86400)  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        TimestampSigner.get_timestamp = original  # type: ignore[method-assign]
+
+
+def _pending(app: Flask, client: FlaskClient, session: Session) -> tuple[Subscriber, str]:
+    subscribe(client, "confirm@example.com")
+    reader = session.scalar(select(Subscriber))
+    assert reader is not None
+    return reader, link_in(outbox(app)[-1], "/confirm/")
+
+
+@pytest.mark.postgres
+def test_get_shows_a_button_and_changes_nothing(
+    app: Flask, client: FlaskClient, session: Session
+) -> None:
+    reader, link = _pending(app, client, session)
+    page = client.get(link)  # what a mail filter's link scanner does
+    assert page.status_code == 200
+    text = page.get_data(as_text=True)
+    assert "确认订阅</button>" in text and "confirm@example.com" in text
+    session.refresh(reader)
+    assert reader.status == SubscriberStatus.PENDING and reader.confirmed_at is None
+    assert len(outbox(app)) == 1  # no welcome yet
+
+
+@pytest.mark.postgres
+def test_post_confirms_sends_the_welcome_and_twice_is_harmless(
+    app: Flask, client: FlaskClient, session: Session
+) -> None:
+    reader, link = _pending(app, client, session)
+    first = client.post(link, headers=BROWSER)
+    assert first.status_code == 200 and "订阅成功" in first.get_data(as_text=True)
+    second = client.post(link, headers=BROWSER)
+    assert second.status_code == 200 and "已确认" in second.get_data(as_text=True)
+
+    session.refresh(reader)
+    assert reader.status == SubscriberStatus.ACTIVE and reader.confirmed_at is not None
+    confirms = [r for r in reader.consents if r.action == "confirm"]
+    assert len(confirms) == 1
+    assert confirms[0].source == ConsentSource.FORM and confirms[0].ip == "127.0.0.1"
+    assert confirms[0].user_agent == BROWSER["User-Agent"] and confirms[0].text_version
+    welcome = outbox(app)[1:]
+    assert len(welcome) == 1
+    assert welcome[0]["Subject"].startswith("欢迎订阅")
+    assert welcome[0]["List-Unsubscribe"].strip() == f"<https://news.example.com/u/{reader.token}>"
+    assert link_in(welcome[0], "/p/") == f"/p/{reader.token}"
+
+
+def test_an_expired_link_offers_a_new_one_and_confirms_nothing(
+    app: Flask, client: FlaskClient, session: Session
+) -> None:
+    subscribe(client, "late@example.com")
+    reader = session.scalar(select(Subscriber))
+    assert reader is not None
+    with app.app_context(), signed_days_ago(7.1):
+        signed = sign_subscribe(app.config["SECRET_KEY"], reader.id, reader.consents[0].id)
+    for response in (client.get(f"/confirm/{signed}"), client.post(f"/confirm/{signed}")):
+        assert response.status_code == 410
+        page = response.get_data(as_text=True)
+        assert "链接已过期" in page and 'action="/preferences/link"' in page
+    session.refresh(reader)
+    assert reader.status == SubscriberStatus.PENDING
+
+    # The page's form sends a fresh confirmation to a pending reader.
+    client.post("/preferences/link", data={"email": "late@example.com"})
+    fresh = link_in(outbox(app)[-1], "/confirm/")
+    assert client.post(fresh).status_code == 200
+    session.refresh(reader)
+    assert reader.status == SubscriberStatus.ACTIVE
+
+
+@pytest.mark.parametrize("mangle", [lambda s: s[:-2] + "xx", lambda s: "x" + s, lambda s: "x"])
+def test_a_tampered_link_is_refused(
+    app: Flask, client: FlaskClient, session: Session, mangle: object
+) -> None:
+    reader, link = _pending(app, client, session)
+    bad = "/confirm/" + mangle(link.removeprefix("/confirm/"))  # type: ignore[operator]
+    response = client.post(bad)
+    assert response.status_code == 404 and "链接无效" in response.get_data(as_text=True)
+    session.refresh(reader)
+    assert reader.status == SubscriberStatus.PENDING
+
+
+def test_a_link_signed_with_another_key_is_refused(
+    app: Flask, client: FlaskClient, session: Session
+) -> None:
+    reader, _link = _pending(app, client, session)
+    forged = sign_subscribe("another-key", reader.id, reader.consents[0].id)
+    assert client.post(f"/confirm/{forged}").status_code == 404
+
+
+def test_an_old_link_cannot_undo_a_later_unsubscribe(
+    app: Flask, client: FlaskClient, session: Session
+) -> None:
+    reader, link = _pending(app, client, session)
+    client.post(link)
+    client.post(f"/u/{reader.token}", data={"List-Unsubscribe": "One-Click"})
+    again = client.post(link)
+    assert again.status_code == 410
+    session.refresh(reader)
+    assert reader.status == SubscriberStatus.UNSUBSCRIBED
+
+
+def test_address_change_links_expire_sooner_than_subscribe_links(app: Flask) -> None:
+    key = app.config["SECRET_KEY"]
+    with signed_days_ago(3):
+        change = sign_email_change(key, 1, "new@example.com")
+        subscribe_link = sign_subscribe(key, 1, 1)
+    assert read_signed(key, subscribe_link).subscriber_id == 1
+    with pytest.raises(ExpiredLink):
+        read_signed(key, change)
+    with pytest.raises(InvalidLink):
+        read_signed(key, change + "x")
+
+
+def test_confirmation_links_hold_no_address(
+    app: Flask, client: FlaskClient, factories: Factories
+) -> None:
+    subscribe(client, "private.person@example.com")
+    link = link_in(outbox(app)[-1], "/confirm/")
+    payload = link.removeprefix("/confirm/").split(".")[0]
+    decoded = base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4))
+    assert b"private" not in decoded and b"example" not in decoded

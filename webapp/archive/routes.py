@@ -1,0 +1,98 @@
+from __future__ import annotations
+
+from datetime import datetime
+from xml.etree import ElementTree
+
+from flask import Response, abort, current_app, render_template, url_for
+
+from emails import default_preheader
+from emails.i18n import format_month, strings
+from emails.views import build_sections
+from webapp import db
+from webapp.archive import bp
+from webapp.extensions import current_language
+from webapp.models import Edition, utcnow
+from webapp.services.archive import sent_edition, sent_editions
+from webapp.services.editions import get_edition
+from webapp.services.mail import edition_content
+
+ATOM = "http://www.w3.org/2005/Atom"
+XML = "http://www.w3.org/XML/1998/namespace"
+FEED_ENTRIES = 24
+
+
+def _sent_at(edition: Edition) -> datetime:
+    return edition.send_finished_at or edition.send_started_at or edition.updated_at
+
+
+@bp.route("/archive")
+def index() -> str:
+    language = current_language()
+    editions = [
+        (edition, format_month(edition.month, language))
+        for edition in sent_editions(db.session())
+    ]
+    return render_template("archive/index.html", editions=editions)
+
+
+@bp.route("/archive/<month>")
+def edition(month: str) -> str:
+    found = sent_edition(db.session(), month)
+    if found is None:
+        abort(404)
+    language = current_language()
+    content = edition_content(found)
+    # The web page shows the whole edition: every topic it carries.
+    sections = build_sections(content, content.topics, language)
+    return render_template(
+        "archive/edition.html",
+        edition=found,
+        month_label=format_month(found.month, language),
+        sections=sections,
+        commentary_label=strings(language)["commentary"],
+        intro=[p.strip() for p in found.intro.split("\n\n") if p.strip()],
+    )
+
+
+@bp.route("/archive/feed.xml")
+def feed() -> Response:
+    language = current_language()
+    base = current_app.config["BASE_URL"]
+    session = db.session()
+    editions = sent_editions(session)[:FEED_ENTRIES]
+    ElementTree.register_namespace("", ATOM)
+    root = ElementTree.Element(f"{{{ATOM}}}feed", {f"{{{XML}}}lang": language})
+    title = editions[0].title if editions else current_app.config["ORG_NAME"]
+    ElementTree.SubElement(root, f"{{{ATOM}}}title").text = title
+    ElementTree.SubElement(root, f"{{{ATOM}}}id").text = f"{base}/archive"
+    ElementTree.SubElement(
+        root, f"{{{ATOM}}}link", {"rel": "self", "href": f"{base}/archive/feed.xml"}
+    )
+    ElementTree.SubElement(root, f"{{{ATOM}}}link", {"href": f"{base}/archive"})
+    ElementTree.SubElement(root, f"{{{ATOM}}}author").append(_text("name", title))
+    updated = max((_sent_at(e) for e in editions), default=None)
+    ElementTree.SubElement(root, f"{{{ATOM}}}updated").text = (updated or utcnow()).isoformat()
+    for listed in editions:
+        full = get_edition(session, listed.month) or listed
+        url = base + url_for("archive.edition", month=full.month)
+        titles = [
+            item.title_en or item.title if language == "en" else item.title
+            for section in full.sections
+            for item in section.items
+        ]
+        entry = ElementTree.SubElement(root, f"{{{ATOM}}}entry")
+        label = f"{full.title} · {format_month(full.month, language)}"
+        entry.append(_text("title", label))
+        entry.append(_text("id", url))
+        ElementTree.SubElement(entry, f"{{{ATOM}}}link", {"href": url})
+        entry.append(_text("updated", _sent_at(full).isoformat()))
+        summary = default_preheader(full.title, full.month, titles, language)
+        entry.append(_text("summary", summary))
+    body = ElementTree.tostring(root, encoding="utf-8", xml_declaration=True)
+    return Response(body, mimetype="application/atom+xml")
+
+
+def _text(tag: str, value: str) -> ElementTree.Element:
+    element = ElementTree.Element(f"{{{ATOM}}}{tag}")
+    element.text = value
+    return element

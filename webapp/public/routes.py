@@ -1,0 +1,152 @@
+"""Subscribe, "send me my link" and confirmation. Thin: parse, one service call, commit, mail.
+
+Answers never depend on whether an address is known: the subscribe and "send me my link"
+forms render the same page for every valid address.
+"""
+
+from __future__ import annotations
+
+from flask import current_app, render_template, request
+from flask_babel import gettext as _
+from sqlalchemy.exc import IntegrityError
+
+from emails import Message
+from webapp import db
+from webapp.extensions import current_language, limiter
+from webapp.public import bp
+from webapp.public.common import origin, per_address, send, use_reader_language
+from webapp.public.forms import ButtonForm, PreferencesLinkForm, SubscribeForm, consent_text
+from webapp.services.consent import CONSENT_VERSION
+from webapp.services.reader_links import EMAIL_CHANGE, ExpiredLink, InvalidLink
+from webapp.services.subscriptions import (
+    AddressUnavailable,
+    InvalidAddress,
+    InvalidChoice,
+    Signup,
+    check_confirmation,
+    confirm,
+    request_preferences_link,
+    subscribe,
+)
+from webapp.services.topics import active_topics
+
+ONE_CLICK_FIELD, ONE_CLICK_VALUE = "List-Unsubscribe", "One-Click"
+
+
+# ---- subscribe ---------------------------------------------------------------------------
+
+
+@bp.route("/", methods=["GET", "POST"])
+@limiter.limit("10 per minute; 60 per hour", methods=["POST"])
+@per_address
+def subscribe_page() -> str | tuple[str, int]:
+    session = db.session()
+    topics = active_topics(session)
+    form = SubscribeForm()
+    form.set_topics(topics)
+    if not form.is_submitted():
+        form.language.data = current_language()
+    if form.validate_on_submit():
+        address = (form.email.data or "").strip()
+        if form.website.data:  # the honeypot: answer like any other, do nothing
+            return _check_inbox(address)
+        signup = Signup(
+            email=address,
+            topics=form.chosen_topics(),
+            language=form.language.data or "zh-CN",
+            name=form.name.data,
+            company=form.company.data,
+        )
+        try:
+            messages = _subscribe_once_more_on_a_race(signup)
+        except InvalidAddress:
+            form.email.errors.append(_("Please enter a valid email address."))
+        except InvalidChoice:
+            form.topics.errors.append(_("Please choose at least one topic."))
+        else:
+            send(messages)
+            return _check_inbox(address)
+    status = 400 if form.is_submitted() else 200
+    page = render_template(
+        "public/subscribe.html",
+        form=form,
+        topics=topics,
+        consent=consent_text(current_app.config["ORG_NAME"]),
+        consent_version=CONSENT_VERSION,
+    )
+    return page, status
+
+
+def _subscribe_once_more_on_a_race(signup: Signup) -> list[Message]:
+    session = db.session()
+    try:
+        messages = subscribe(session, current_app.config, signup, origin())
+        session.commit()
+    except IntegrityError:
+        # Two requests for the same new address at once: the other one created the reader.
+        session.rollback()
+        messages = subscribe(session, current_app.config, signup, origin())
+        session.commit()
+    return messages
+
+
+def _check_inbox(address: str) -> str:
+    return render_template("public/check_inbox.html", address=address)
+
+
+@bp.route("/preferences/link", methods=["GET", "POST"])
+@limiter.limit("10 per minute; 60 per hour", methods=["POST"])
+@per_address
+def preferences_link() -> str | tuple[str, int]:
+    form = PreferencesLinkForm()
+    if form.validate_on_submit():
+        address = (form.email.data or "").strip()
+        if not form.website.data:
+            session = db.session()
+            messages = request_preferences_link(session, current_app.config, address)
+            session.commit()
+            send(messages)
+        return render_template("public/link_sent.html", address=address)
+    status = 400 if form.is_submitted() else 200
+    return render_template("public/preferences_link.html", form=form), status
+
+
+# ---- confirmation ------------------------------------------------------------------------
+
+
+def _link_problem(error: Exception) -> tuple[str, int]:
+    expired = isinstance(error, ExpiredLink)
+    page = render_template("public/link_problem.html", expired=expired, form=PreferencesLinkForm())
+    return page, 410 if expired else 404
+
+
+@bp.route("/confirm/<signed>", methods=["GET", "POST"])
+@limiter.limit("30 per minute", methods=["POST"])
+def confirm_page(signed: str) -> str | tuple[str, int]:
+    session = db.session()
+    form = ButtonForm()
+    try:
+        # Mail filters follow links with GET: only the button's POST changes anything.
+        if form.validate_on_submit():
+            result = confirm(session, current_app.config, signed, origin())
+            session.commit()
+            send(result.messages)
+        else:
+            result = check_confirmation(session, current_app.config, signed)
+    except (InvalidLink, ExpiredLink) as error:
+        session.rollback()
+        return _link_problem(error)
+    except AddressUnavailable:
+        session.rollback()
+        return render_template("public/address_unavailable.html"), 409
+    subscriber = result.subscriber
+    use_reader_language(subscriber)
+    done = result.already or request.method == "POST"
+    return render_template(
+        "public/confirm.html",
+        form=form,
+        subscriber=subscriber,
+        email_change=result.kind == EMAIL_CHANGE,
+        done=done,
+        already=result.already,
+    )

@@ -1,0 +1,103 @@
+"""The consent ledger: what a reader agreed to or changed, when, and from where.
+
+Append-only. The one exception is erasure, which blanks the personal fields of the reader's
+entries (IP, user agent, detail) and keeps what happened and when.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import update
+from sqlalchemy.orm import Session
+
+from webapp.models import ConsentRecord, ConsentSource, Subscriber
+
+# The version of the consent text readers agree to on the subscribe form. Change it whenever
+# the wording (webapp.public.forms.consent_text) changes, so each record says which text was
+# shown.
+CONSENT_VERSION = "2026-11"
+
+MAX_USER_AGENT = 512
+
+
+class ConsentAction(enum.StrEnum):
+    SUBSCRIBE = "subscribe"  # the form was sent; waiting for confirmation
+    CONFIRM = "confirm"  # double opt-in completed
+    TOPICS = "topics"
+    LANGUAGE = "language"
+    PROFILE = "profile"  # name or company
+    EMAIL = "email"  # address changed, confirmed at the new address
+    TRACKING = "tracking"
+    PAUSE = "pause"
+    RESUME = "resume"
+    UNSUBSCRIBE = "unsubscribe"
+    RESUBSCRIBE = "resubscribe"
+    UNSUPPRESS = "unsuppress"  # an erased address subscribed anew and confirmed
+    ERASE = "erase"
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Where a change comes from: the ledger's source and, for web requests, IP and user agent."""
+
+    source: ConsentSource
+    ip: str | None = None
+    user_agent: str | None = None
+
+
+def record_consent(
+    session: Session,
+    subscriber: Subscriber,
+    action: str,
+    source: ConsentSource,
+    *,
+    ip: str | None = None,
+    user_agent: str | None = None,
+    text_version: str | None = CONSENT_VERSION,
+    detail: dict[str, Any] | None = None,
+) -> ConsentRecord:
+    """Append one entry; it commits with the change it records."""
+    record = ConsentRecord(
+        subscriber=subscriber,
+        action=str(action),
+        source=source,
+        ip=ip[:64] if ip else None,
+        user_agent=user_agent[:MAX_USER_AGENT] if user_agent else None,
+        text_version=text_version,
+        detail=detail,
+    )
+    session.add(record)
+    return record
+
+
+def record_change(
+    session: Session,
+    subscriber: Subscriber,
+    action: ConsentAction,
+    origin: Origin,
+    detail: dict[str, Any] | None = None,
+) -> ConsentRecord:
+    """`record_consent` for a change made from `origin`, under the current consent text."""
+    return record_consent(
+        session,
+        subscriber,
+        action,
+        origin.source,
+        ip=origin.ip,
+        user_agent=origin.user_agent,
+        detail=detail,
+    )
+
+
+def redact_consents(session: Session, subscriber_id: int) -> int:
+    """Blank IP, user agent and detail of every entry of one reader; action and time stay."""
+    stmt = (
+        update(ConsentRecord)
+        .where(ConsentRecord.subscriber_id == subscriber_id)
+        .values(ip=None, user_agent=None, detail=None)
+        .execution_options(synchronize_session="fetch")
+    )
+    return session.execute(stmt).rowcount  # type: ignore[attr-defined,no-any-return]
