@@ -101,8 +101,8 @@ def canonical_string(envelope: Mapping[str, str]) -> bytes:
     return "".join(lines).encode()
 
 
-def is_aws_certificate_url(url: str) -> bool:
-    """Only https://sns.<region>.amazonaws.com[.cn]/SimpleNotificationService-….pem."""
+def is_sns_url(url: str) -> bool:
+    """An https URL on SNS's own host, https://sns.<region>.amazonaws.com[.cn], nothing else."""
     parts = urlsplit(url)
     return (
         parts.scheme == "https"
@@ -111,10 +111,14 @@ def is_aws_certificate_url(url: str) -> bool:
         and parts.port is None
         and not parts.username
         and not parts.password
-        and not parts.query
         and not parts.fragment
-        and _PATH.fullmatch(parts.path) is not None
     )
+
+
+def is_aws_certificate_url(url: str) -> bool:
+    """Only https://sns.<region>.amazonaws.com[.cn]/SimpleNotificationService-….pem."""
+    parts = urlsplit(url)
+    return is_sns_url(url) and not parts.query and _PATH.fullmatch(parts.path) is not None
 
 
 def _check_certificate(cert: x509.Certificate, now: datetime, aws: bool) -> None:

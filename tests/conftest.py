@@ -23,7 +23,7 @@ from tests.factories import Factories
 from tests.postgres import PostgresServer
 from webapp import create_app, migrate
 from webapp.db import database
-from webapp.models import Role, User
+from webapp.models import Edition, EditionStatus, Role, User
 
 PASSWORD = "correct horse battery staple"
 _counter = itertools.count()
@@ -161,3 +161,22 @@ def compiled_translations() -> None:
     from webapp.i18n import compile_catalogs
 
     compile_catalogs()
+
+
+@pytest.fixture
+def july_items() -> dict[str, list[dict[str, object]]]:
+    return {
+        "policy": [
+            {"title": "AI policy", "topics": ["ai"], "summary": "Say {{name}} and {{{x}}}."},
+            {"title": "Data policy", "topics": ["data"]},
+        ],
+        "industry": [{"title": "Fintech news", "topics": ["fintech", "ai"]}],
+        "deals": [{"title": "A deal", "topics": ["investment"]}],
+    }
+
+
+@pytest.fixture
+def approved(factories: Factories, july_items: dict[str, list[dict[str, object]]]) -> Edition:
+    return factories.edition(
+        "2024-07", status=EditionStatus.APPROVED, items=july_items  # type: ignore[arg-type]
+    )

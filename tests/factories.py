@@ -6,7 +6,7 @@ import itertools
 from datetime import date
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from webapp.models import (
@@ -20,7 +20,10 @@ from webapp.models import (
     Topic,
     User,
     email_key,
+    subscriber_topics,
+    utcnow,
 )
+from webapp.models.base import new_token
 from webapp.services.users import hash_password
 
 _seq = itertools.count(1)
@@ -59,6 +62,44 @@ class Factories:
         row = Subscriber(**kw)
         row.topics = [self.topic(slug) for slug in (topics or [])]
         return self._save(row)  # type: ignore[no-any-return]
+
+    def many_subscribers(
+        self, count: int, topic_sets: list[list[str]], *, prefix: str = "bulk"
+    ) -> list[int]:
+        """`count` active readers cycling through `topic_sets` and both languages, inserted in
+        two statements (a factory call per reader would make large tests slow)."""
+        topics = {slug: self.topic(slug).id for s in topic_sets for slug in s}
+        rows = [
+            {
+                "email": f"{prefix}{n}@example.com",
+                "email_key": f"{prefix}{n}@example.com",
+                "language": "en" if n % 5 == 0 else "zh-CN",
+                "status": SubscriberStatus.ACTIVE,
+                "token": new_token(),
+                "created_at": utcnow(),
+                "updated_at": utcnow(),
+                "tracking": True,
+            }
+            for n in range(count)
+        ]
+        self.session.execute(insert(Subscriber), rows)
+        ids = {
+            email: id_
+            for id_, email in self.session.execute(
+                select(Subscriber.id, Subscriber.email).where(
+                    Subscriber.email.like(f"{prefix}%@example.com")
+                )
+            ).tuples()
+        }
+        links = [
+            {"subscriber_id": ids[f"{prefix}{n}@example.com"], "topic_id": topics[slug]}
+            for n in range(count)
+            for slug in topic_sets[n % len(topic_sets)]
+        ]
+        if links:
+            self.session.execute(insert(subscriber_topics), links)
+        self.session.commit()
+        return [ids[f"{prefix}{n}@example.com"] for n in range(count)]
 
     def edition(
         self,

@@ -27,6 +27,8 @@ EXPECTED_TABLES = {
     "audit_log",
     "test_sends",
     "deliveries",
+    "events",
+    "sns_receipts",
     "subscriber_tokens",
     "alembic_version",
 }

@@ -23,6 +23,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         login_manager,
         select_locale,
     )
+    from webapp.hooks import bp as hooks_bp
     from webapp.labels import status_labels
     from webapp.tracking import bp as tracking_bp
 
@@ -49,6 +50,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(archive.bp)
     app.register_blueprint(auth.bp)
     app.register_blueprint(tracking_bp)
+    app.register_blueprint(hooks_bp)
     app.register_blueprint(editor_bp, url_prefix="/editor")
     app.register_blueprint(admin_bp, url_prefix="/admin")
     cli.init_app(app)

@@ -57,7 +57,11 @@ def _secret_file(var_dir: Path, name: str) -> str:
 def load_config(
     environ: Mapping[str, str] | None = None, overrides: Mapping[str, Any] | None = None
 ) -> dict[str, Any]:
-    """Read DESIGN.md's settings from `environ` (default: the process environment)."""
+    """Read DESIGN.md's settings from `environ` (default: the process environment).
+
+    `overrides` (tests, embedding) win: string values as if they were environment variables,
+    anything else as the final value.
+    """
     env = dict(os.environ if environ is None else environ)
     if overrides:
         env.update({k: v for k, v in overrides.items() if isinstance(v, str)})
@@ -140,5 +144,8 @@ def load_config(
         "RATELIMIT_HEADERS_ENABLED": True,
     }
     if overrides:
-        config.update(overrides)
+        # String overrides were read above exactly like environment variables; other values
+        # (numbers, flags, Flask settings) replace what was derived.
+        config.update({k: v for k, v in overrides.items() if not isinstance(v, str)})
+        config.update({k: v for k, v in overrides.items() if k not in config})
     return config

@@ -15,7 +15,6 @@ from emails.transports.batch import BatchEntry, EntryResult
 from tests.factories import Factories
 from webapp.db import database
 from webapp.delivery.engine import DeliveryEngine, EngineConfig
-from webapp.models import Edition, EditionStatus
 from webapp.services.mail import links, mail_settings
 
 Script = Callable[[Variant, Sequence[BatchEntry], int], list[EntryResult]]
@@ -42,25 +41,6 @@ class FakeBatch:
 
     def delivered(self, answers: dict[int, str] | None = None) -> list[int]:
         return [e.delivery_id for _, entries in self.calls for e in entries]
-
-
-@pytest.fixture
-def july_items() -> dict[str, list[dict[str, object]]]:
-    return {
-        "policy": [
-            {"title": "AI policy", "topics": ["ai"], "summary": "Say {{name}} and {{{x}}}."},
-            {"title": "Data policy", "topics": ["data"]},
-        ],
-        "industry": [{"title": "Fintech news", "topics": ["fintech", "ai"]}],
-        "deals": [{"title": "A deal", "topics": ["investment"]}],
-    }
-
-
-@pytest.fixture
-def approved(factories: Factories, july_items: dict[str, list[dict[str, object]]]) -> Edition:
-    return factories.edition(
-        "2024-07", status=EditionStatus.APPROVED, items=july_items  # type: ignore[arg-type]
-    )
 
 
 def make_engine(

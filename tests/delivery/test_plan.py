@@ -5,8 +5,14 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from tests.factories import Factories
-from webapp.models import Delivery, DeliveryStatus, Edition, EditionStatus, SubscriberStatus
-from webapp.models import Suppression
+from webapp.models import (
+    Delivery,
+    DeliveryStatus,
+    Edition,
+    EditionStatus,
+    SubscriberStatus,
+    Suppression,
+)
 from webapp.services import sending
 from webapp.services.sending import SendError
 
@@ -72,7 +78,7 @@ def test_approve_refuses_an_edition_no_reader_could_get(
 ) -> None:
     factories.edition("2024-09", items={"policy": [{}]})
     edition = sending.load_edition(session, "2024-09")
-    with pytest.raises(SendError, match="no item .* has a topic"):
+    with pytest.raises(SendError, match=r"no item .* has a topic"):
         sending.approve(session, edition, actor="test")
     assert edition.status == EditionStatus.DRAFT
 

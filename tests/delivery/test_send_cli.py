@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from flask import Flask
-from flask.testing import FlaskCliRunner, FlaskClient
+from flask.testing import FlaskClient, FlaskCliRunner
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -118,9 +118,8 @@ def test_a_second_worker_on_sqlite_is_refused(app: Flask, runner: FlaskCliRunner
         result = runner.invoke(args=["worker", "--once"])
         assert result.exit_code != 0
         assert "only one may run" in result.output
-        with pytest.raises(WorkerLockHeld):
-            with worker_lock(app.config["DATABASE_URL"]):
-                pass
+        with pytest.raises(WorkerLockHeld), worker_lock(app.config["DATABASE_URL"]):
+            pass
 
 
 @pytest.mark.usefixtures("demo")
@@ -159,3 +158,19 @@ def test_an_editors_braces_reach_readers_literally(
     (message,) = _outbox(tmp_path)
     body = message.get_body(preferencelist=("plain",))
     assert body is not None and "Say {{name}} and {{{x}}}." in body.get_content()
+
+
+@pytest.mark.usefixtures("approved")
+def test_readers_who_opted_out_of_tracking_get_plain_links(
+    runner: FlaskCliRunner, factories: Factories, tmp_path: Path
+) -> None:
+    factories.subscriber(topics=["ai"], email="private@example.com", tracking=False)
+    factories.subscriber(topics=["ai"], email="tracked@example.com")
+    runner.invoke(args=["send", "2024-07", "--now", "--wait"])
+    bodies = {}
+    for message in _outbox(tmp_path):
+        part = message.get_body(preferencelist=("html",))
+        assert part is not None
+        bodies[message["To"]] = part.get_content()
+    assert "/o/" not in bodies["private@example.com"] and "/c/" not in bodies["private@example.com"]
+    assert "/o/" in bodies["tracked@example.com"] and "/c/" in bodies["tracked@example.com"]

@@ -13,7 +13,7 @@ from flask.cli import with_appcontext
 from webapp import db
 from webapp.delivery.engine import RunResult
 from webapp.delivery.locks import WorkerLockHeld, worker_lock
-from webapp.delivery.runner import build_engine
+from webapp.delivery.runner import EngineUnavailable, build_engine
 from webapp.models import Edition, EditionStatus
 from webapp.services import sending
 from webapp.services.sending import SendError
@@ -114,6 +114,8 @@ def _wait(edition_id: int, planned: int) -> None:
         click.echo("a running worker holds this send; following its progress")
         _follow(edition_id)
         return
+    except EngineUnavailable as error:
+        raise click.ClickException(f"{error}; the worker will send when SES answers") from None
     if outcome.paused_reason:
         click.echo(f"paused: {outcome.paused_reason}")
     _print_status(edition_id)

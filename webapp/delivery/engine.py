@@ -207,7 +207,7 @@ class DeliveryEngine:
             subscriber_token=delivery.subscriber_token,
             delivery_token=delivery.token,
             language=delivery.language,
-            tracking=self.config.tracking,
+            tracking=self.config.tracking and delivery.tracking,
         )
 
     # --- sending and settling ------------------------------------------------------------

@@ -9,6 +9,7 @@ import threading
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from botocore.exceptions import BotoCoreError, ClientError
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -35,6 +36,10 @@ log = logging.getLogger(__name__)
 OUTBOX_RATE = 1000.0  # the outbox has no quota; this only keeps a runaway loop polite
 
 
+class EngineUnavailable(RuntimeError):
+    """SES could not tell us the account's sending rate (and none is configured)."""
+
+
 def worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
@@ -45,8 +50,9 @@ def ses_client(config: Mapping[str, Any]) -> SESV2Client:
 
     # No retries inside botocore: a retried SendBulkEmail after a read timeout could reach
     # readers twice. The engine decides what is safe to retry.
+    # total_max_attempts counts the first try, whatever the retry mode.
     settings = Config(
-        retries={"max_attempts": 1, "mode": "standard"}, connect_timeout=5, read_timeout=30
+        retries={"total_max_attempts": 1, "mode": "standard"}, connect_timeout=5, read_timeout=30
     )
     return boto3.client(
         "sesv2",
@@ -69,8 +75,13 @@ def build_engine(
     if config["MAIL_TRANSPORT"] == "ses":
         client = ses_client(config)
         transport = SesBulkBatch(client, config["SES_CONFIGURATION_SET"])
-        latency = measure_latency(client.get_account)
-        rate = override or account_quota(client).max_send_rate
+        try:
+            latency = measure_latency(client.get_account)
+            rate = override or account_quota(client).max_send_rate
+        except (BotoCoreError, ClientError) as error:
+            if not override:
+                raise EngineUnavailable(f"SES GetAccount failed: {error}") from error
+            latency, rate = 0.1, override
     else:
         transport = SingleMessageBatch(make_transport("outbox", directory=config["OUTBOX_DIR"]))
         latency = 0.005
@@ -126,7 +137,11 @@ def run_pending(
         pending = store.editions_with_work(session)
     if not pending:
         return 0
-    engine = build_engine(config, sessions, stop=stop)
+    try:
+        engine = build_engine(config, sessions, stop=stop)
+    except EngineUnavailable as error:
+        log.warning("sending postponed", extra={"fields": {"reason": str(error)}})
+        return 0
     for edition_id in pending:
         if stop.is_set():
             break

@@ -31,6 +31,7 @@ class ClaimedDelivery:
     name: str | None
     subscriber_token: str
     language: str
+    tracking: bool  # the reader has not opted out of open/click tracking
     eligible: bool  # still active and not suppressed at send time
 
 
@@ -76,6 +77,7 @@ def load_claimed(session: Session, ids: Sequence[int]) -> list[ClaimedDelivery]:
             Subscriber.name,
             Subscriber.token,
             Subscriber.language,
+            Subscriber.tracking,
             (Subscriber.status == SubscriberStatus.ACTIVE) & ~suppressed,
         )
         .join(Subscriber, Subscriber.id == Delivery.subscriber_id)

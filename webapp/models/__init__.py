@@ -12,6 +12,7 @@ from webapp.models.edition import (
     Section,
     item_topics,
 )
+from webapp.models.event import Event, SnsReceipt
 from webapp.models.subscriber import (
     LANGUAGES,
     ConsentRecord,
@@ -39,9 +40,11 @@ __all__ = [
     "DeliveryStatus",
     "Edition",
     "EditionStatus",
+    "Event",
     "Item",
     "Role",
     "Section",
+    "SnsReceipt",
     "Subscriber",
     "SubscriberStatus",
     "SubscriberToken",

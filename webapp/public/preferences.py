@@ -197,7 +197,7 @@ def resubscribe_from_preferences(token: str) -> BaseResponse:
 @limiter.limit("10 per minute")
 def export(token: str) -> BaseResponse:
     subscriber = reader_by_token(token)
-    body = export_json(subscriber)
+    body = export_json(db.session(), subscriber)
     name = f"yuebao-my-data-{date.today().isoformat()}.json"
     response = Response(body, mimetype="application/json")
     response.headers["Content-Disposition"] = f'attachment; filename="{name}"'

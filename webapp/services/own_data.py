@@ -24,6 +24,9 @@ from sqlalchemy.orm import Session
 
 from webapp.models import (
     Base,
+    Delivery,
+    Edition,
+    Event,
     Subscriber,
     SubscriberStatus,
     Suppression,
@@ -44,8 +47,8 @@ _NOT_SCRUBBED = frozenset(
 )
 
 
-def export_data(subscriber: Subscriber) -> dict[str, Any]:
-    """Profile, topics and consent records, as the reader downloads them."""
+def export_data(session: Session, subscriber: Subscriber) -> dict[str, Any]:
+    """Profile, topics, consent records, deliveries and events, as the reader downloads them."""
 
     def when(moment: Any) -> str | None:
         return moment.isoformat() if moment is not None else None
@@ -80,11 +83,42 @@ def export_data(subscriber: Subscriber) -> dict[str, Any]:
             }
             for record in subscriber.consents
         ],
+        "deliveries": [
+            {
+                "edition": month,
+                "status": delivery.status.value,
+                "variant": delivery.variant_key,
+                "sent_at": when(delivery.sent_at),
+                "delivered_at": when(delivery.delivered_at),
+                "opened_at": when(delivery.opened_at),
+                "clicked_at": when(delivery.clicked_at),
+                "bounced_at": when(delivery.bounced_at),
+                "complained_at": when(delivery.complained_at),
+            }
+            for delivery, month in session.execute(
+                select(Delivery, Edition.month)
+                .join(Edition, Edition.id == Delivery.edition_id)
+                .where(Delivery.subscriber_id == subscriber.id)
+                .order_by(Delivery.id)
+            ).tuples()
+        ],
+        "events": [
+            {
+                "at": when(event.occurred_at),
+                "kind": event.kind,
+                "link": event.item_number,
+                "bounce_type": event.bounce_type,
+                "detail": event.payload,
+            }
+            for event in session.scalars(
+                select(Event).where(Event.subscriber_id == subscriber.id).order_by(Event.id)
+            )
+        ],
     }
 
 
-def export_json(subscriber: Subscriber) -> str:
-    return json.dumps(export_data(subscriber), ensure_ascii=False, indent=2)
+def export_json(session: Session, subscriber: Subscriber) -> str:
+    return json.dumps(export_data(session, subscriber), ensure_ascii=False, indent=2)
 
 
 def erase(
@@ -102,6 +136,11 @@ def erase(
     record_consent(session, subscriber, ConsentAction.ERASE, origin.source, text_version=None)
     session.flush()
     redact_consents(session, subscriber.id)
+    # Stored SES events and tracking hits carry addresses, IPs and user agents: what happened
+    # and when stays (for the edition's figures), the payload goes.
+    session.execute(
+        update(Event).where(Event.subscriber_id == subscriber.id).values(payload=None)
+    )
     for key in keys:
         _keep_hash_only(session, config["ERASURE_KEY"], key)
     subscriber.email = subscriber.email_key = subscriber.new_email = None

@@ -2,11 +2,13 @@ from __future__ import annotations
 
 import base64
 
-from flask import abort, current_app, redirect
+from flask import abort, current_app, redirect, request
 from werkzeug.wrappers import Response
 
 from webapp import db
-from webapp.services.deliveries import delivery_message, find_delivery, link_target
+from webapp.models import utcnow
+from webapp.services.deliveries import delivery_message, find_delivery
+from webapp.services.tracking import record_click, record_open
 from webapp.tracking import bp
 
 # The smallest transparent GIF.
@@ -35,6 +37,16 @@ def view(token: str) -> Response:
 
 @bp.route("/o/<token>.gif")
 def open_pixel(token: str) -> Response:
+    session = db.session()
+    if record_open(
+        session,
+        token,
+        now=utcnow(),
+        enabled=current_app.config["TRACKING"],
+        ip=request.remote_addr,
+        user_agent=request.user_agent.string,
+    ):
+        session.commit()
     response = Response(PIXEL, mimetype="image/gif")
     response.headers["Cache-Control"] = "no-store, max-age=0"
     response.headers["Referrer-Policy"] = "no-referrer"
@@ -43,9 +55,19 @@ def open_pixel(token: str) -> Response:
 
 @bp.route("/c/<token>/<int:number>")
 def click(token: str, number: int) -> Response:
-    target = link_target(db.session(), token, number)
+    session = db.session()
+    target = record_click(
+        session,
+        token,
+        number,
+        now=utcnow(),
+        enabled=current_app.config["TRACKING"],
+        ip=request.remote_addr,
+        user_agent=request.user_agent.string,
+    )
     if target is None:
         abort(404)
+    session.commit()
     response = redirect(target, code=302)
     response.headers["Referrer-Policy"] = "no-referrer"
     response.headers["Cache-Control"] = "no-store"

@@ -1,0 +1,181 @@
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+from werkzeug.test import TestResponse
+
+from tests.support.sns import CERT_URL, TOPIC, Signer, ses_event
+from webapp.models import (
+    ConsentRecord,
+    ConsentSource,
+    Delivery,
+    DeliveryStatus,
+    Event,
+    SnsReceipt,
+    Subscriber,
+    SubscriberStatus,
+    Suppression,
+)
+
+Post = Callable[[object], TestResponse]
+
+
+def _count(session: Session, model: type) -> int:
+    session.expire_all()
+    return session.scalar(select(func.count()).select_from(model)) or 0
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("version", ["1", "2"])
+def test_a_send_event_is_stored_once_and_settles_an_in_doubt_delivery(
+    post: Post, signer: Signer, session: Session, sent_delivery: Delivery, version: str
+) -> None:
+    sent_delivery.status = DeliveryStatus.IN_DOUBT
+    sent_delivery.message_id = None
+    session.commit()
+    envelope = signer.notification(
+        ses_event("Send", "ses-77", delivery_id=sent_delivery.id), version=version
+    )
+    first = post(envelope)
+    assert first.status_code == 200 and first.json == {"result": "send"}
+    again = post(envelope)
+    assert again.status_code == 200 and again.json == {"result": "duplicate"}
+    session.expire_all()
+    delivery = session.get(Delivery, sent_delivery.id)
+    assert delivery is not None
+    assert delivery.status == DeliveryStatus.SENT and delivery.message_id == "ses-77"
+    assert _count(session, Event) == 1 and _count(session, SnsReceipt) == 1
+
+
+@pytest.mark.postgres
+def test_a_permanent_bounce_suppresses_the_reader_exactly_once(
+    post: Post, signer: Signer, session: Session, sent_delivery: Delivery
+) -> None:
+    event = ses_event("Bounce", "ses-1", recipient="reader@example.com")
+    assert post(signer.notification(event)).status_code == 200
+    assert post(signer.notification(event)).status_code == 200  # SES may report it twice
+    session.expire_all()
+    reader = session.get(Subscriber, sent_delivery.subscriber_id)
+    assert reader is not None and reader.status == SubscriberStatus.BOUNCED
+    suppressions = list(session.scalars(select(Suppression)))
+    assert [(s.email_key, s.reason) for s in suppressions] == [("reader@example.com", "bounce")]
+    ledger = list(session.scalars(select(ConsentRecord).where(
+        ConsentRecord.subscriber_id == reader.id)))
+    assert [(c.action, c.source) for c in ledger] == [("bounced", ConsentSource.BOUNCE)]
+    delivery = session.get(Delivery, sent_delivery.id)
+    assert delivery is not None and delivery.bounced_at is not None
+
+
+def test_a_complaint_suppresses_and_marks_the_reader(
+    post: Post, signer: Signer, session: Session, sent_delivery: Delivery
+) -> None:
+    assert post(signer.notification(ses_event("Complaint", "ses-1"))).status_code == 200
+    session.expire_all()
+    reader = session.get(Subscriber, sent_delivery.subscriber_id)
+    assert reader is not None and reader.status == SubscriberStatus.COMPLAINED
+    assert session.scalar(select(Suppression.reason)) == "complaint"
+
+
+def test_transient_bounces_in_a_row_suppress(
+    post: Post, signer: Signer, session: Session, sent_delivery: Delivery
+) -> None:
+    base = datetime.now(UTC) - timedelta(hours=5)
+
+    def at(kind: str, minutes: int, bounce_type: str = "Transient") -> None:
+        event = ses_event(kind, "ses-1", bounce_type=bounce_type)
+        stamp = (base + timedelta(minutes=minutes)).isoformat()
+        event["mail"]["timestamp"] = stamp
+        for key in ("bounce", "delivery"):
+            if key in event:
+                event[key]["timestamp"] = stamp
+        assert post(signer.notification(event)).status_code == 200
+
+    at("Bounce", 1)
+    at("Bounce", 2)
+    at("Delivery", 3)  # a delivery in between breaks the streak
+    at("Bounce", 4)
+    at("Bounce", 5)
+    assert _count(session, Suppression) == 0
+    at("Bounce", 6)
+    assert _count(session, Suppression) == 1
+    reader = session.get(Subscriber, sent_delivery.subscriber_id)
+    assert reader is not None and reader.status == SubscriberStatus.BOUNCED
+
+
+def test_ses_open_tracking_events_are_kept_out(
+    post: Post, signer: Signer, session: Session, sent_delivery: Delivery,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    event = {"eventType": "Open", "mail": {"messageId": "ses-1"}, "open": {}}
+    assert post(signer.notification(event)).status_code == 200
+    session.expire_all()
+    delivery = session.get(Delivery, sent_delivery.id)
+    assert delivery is not None and delivery.opened_at is None
+    assert session.scalar(select(Event.kind)) == "ses_open"
+    assert any("open/click tracking is on" in r.getMessage() for r in caplog.records)
+
+
+@pytest.mark.parametrize(
+    "mutate",
+    [
+        lambda e: e.update(Message=e["Message"].replace("Send", "Bounce")),
+        lambda e: e.update(TopicArn="arn:aws:sns:us-east-1:1:other"),
+        lambda e: e.update(SigningCertURL=CERT_URL.replace(".com/", ".com.evil.net/")),
+        lambda e: e.update(SigningCertURL=CERT_URL.replace("https:", "http:")),
+        lambda e: e.update(SignatureVersion="3"),
+        lambda e: e.pop("Signature"),
+    ],
+)
+def test_unverified_messages_change_nothing(
+    post: Post, signer: Signer, session: Session, sent_delivery: Delivery,
+    mutate: Callable[[dict[str, str]], object],
+) -> None:
+    envelope = signer.notification(ses_event("Send", "ses-1"))
+    mutate(envelope)
+    response = post(envelope)
+    assert response.status_code == 400
+    assert _count(session, Event) == 0 and _count(session, SnsReceipt) == 0
+
+
+def test_stale_messages_and_garbage_are_refused(
+    post: Post, signer: Signer, session: Session
+) -> None:
+    stale = signer.notification(
+        ses_event("Send", "ses-1"), timestamp=datetime.now(UTC) - timedelta(hours=30)
+    )
+    assert post(stale).status_code == 400
+    for body in [b"", b"{", b"[1]", b"\x00\xff", b'{"Type":"Notification"}', b"x" * 300_000]:
+        assert post(body).status_code == 400
+    inner_garbage = signer.notification("not json at all")
+    assert post(inner_garbage).status_code == 400
+    assert _count(session, Event) == 0 and _count(session, SnsReceipt) == 0
+
+
+def test_a_subscription_is_confirmed_only_at_sns(
+    post: Post, signer: Signer, confirmed_urls: list[str], session: Session
+) -> None:
+    def confirmation(url: str, message_id: str) -> dict[str, str]:
+        return signer.sign({
+            "Type": "SubscriptionConfirmation", "MessageId": message_id, "TopicArn": TOPIC,
+            "Message": "confirm", "SubscribeURL": url, "Token": "tok",
+            "Timestamp": datetime.now(UTC).isoformat(), "SigningCertURL": CERT_URL,
+        })
+
+    good = "https://sns.us-east-1.amazonaws.com/?Action=ConfirmSubscription&Token=tok"
+    assert post(confirmation(good, "c1")).json == {"result": "confirmed"}
+    assert confirmed_urls == [good]
+    evil = "https://evil.example.com/?Action=ConfirmSubscription"
+    assert post(confirmation(evil, "c2")).status_code == 400
+    assert confirmed_urls == [good]
+
+
+def test_events_for_unknown_messages_are_stored_unmatched(
+    post: Post, signer: Signer, session: Session
+) -> None:
+    assert post(signer.notification(ses_event("Delivery", "nobody-knows"))).status_code == 200
+    event = session.scalar(select(Event))
+    assert event is not None and event.delivery_id is None and event.kind == "delivery"

@@ -1,0 +1,121 @@
+from __future__ import annotations
+
+from datetime import date, timedelta
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from tests.conftest import app_config
+from webapp import create_app
+from webapp.models import Delivery, Edition, Event, Item, Subscriber, utcnow
+
+
+def _events(session: Session) -> list[Event]:
+    session.expire_all()
+    return list(session.scalars(select(Event).order_by(Event.id)))
+
+
+@pytest.mark.postgres
+def test_opens_and_clicks_are_recorded_per_delivery_and_item(
+    client: FlaskClient, session: Session, sent_delivery: Delivery
+) -> None:
+    token = sent_delivery.token
+    assert client.get(f"/o/{token}.gif").status_code == 200
+    click = client.get(f"/c/{token}/2")
+    assert click.status_code == 302 and click.headers["Location"] == "https://example.com/two"
+    events = _events(session)
+    assert [(e.kind, e.item_number, e.suspected_scanner) for e in events] == [
+        ("open", None, False),
+        ("click", 2, False),
+    ]
+    assert all(e.delivery_id == sent_delivery.id for e in events)
+    delivery = session.get(Delivery, sent_delivery.id)
+    assert delivery is not None and delivery.opened_at and delivery.clicked_at
+
+
+def test_unknown_tokens_and_links_are_404_and_never_redirect_elsewhere(
+    client: FlaskClient, session: Session, sent_delivery: Delivery
+) -> None:
+    assert client.get(f"/c/{sent_delivery.token}/3").status_code == 404
+    assert client.get(f"/c/{sent_delivery.token}/0").status_code == 404
+    assert client.get("/c/unknown/1?url=https://evil.example.com").status_code == 404
+    assert client.get(f"/c/{sent_delivery.token}/1?url=https://evil.example.com").headers[
+        "Location"
+    ] == "https://example.com/one"
+    assert _events(session)[-1].item_number == 1
+
+
+def test_scanner_hits_are_flagged(
+    client: FlaskClient, session: Session, sent_delivery: Delivery
+) -> None:
+    sent_delivery.sent_at = utcnow() - timedelta(seconds=2)
+    session.commit()
+    client.get(f"/o/{sent_delivery.token}.gif")
+    client.get(f"/c/{sent_delivery.token}/1")
+    assert all(e.suspected_scanner for e in _events(session))
+    delivery = session.get(Delivery, sent_delivery.id)
+    assert delivery is not None and delivery.opened_at is None and delivery.clicked_at is None
+
+
+def test_a_burst_of_different_links_is_a_scanner(
+    client: FlaskClient, session: Session, sent_delivery: Delivery
+) -> None:
+    edition = session.get(Edition, sent_delivery.edition_id)
+    assert edition is not None
+    edition.sections[0].items.append(Item(position=9, title="Third", url="https://example.com/3",
+                                          published_on=date(2024, 7, 1)))
+    session.commit()
+    client.get(f"/c/{sent_delivery.token}/1")
+    client.get(f"/c/{sent_delivery.token}/2")
+    session.expire_all()
+    delivery = session.get(Delivery, sent_delivery.id)
+    assert delivery is not None and delivery.clicked_at is not None  # looks human so far
+    assert [e.suspected_scanner for e in _events(session)] == [False, False]
+    client.get(f"/c/{sent_delivery.token}/3")  # a third link within seconds: a scanner
+    assert [e.suspected_scanner for e in _events(session)] == [True, True, True]
+    session.expire_all()
+    delivery = session.get(Delivery, sent_delivery.id)
+    assert delivery is not None and delivery.clicked_at is None
+
+
+def test_no_tracking_when_switched_off_or_opted_out(
+    database_url: str, tmp_path: Path, session: Session, sent_delivery: Delivery, app: Flask
+) -> None:
+    off = create_app(app_config(database_url, tmp_path, TRACKING=False)).test_client()
+    assert off.get(f"/o/{sent_delivery.token}.gif").status_code == 200
+    assert off.get(f"/c/{sent_delivery.token}/1").status_code == 302
+    assert _events(session) == []
+
+    reader = session.get(Subscriber, sent_delivery.subscriber_id)
+    assert reader is not None
+    reader.tracking = False
+    session.commit()
+    on = app.test_client()
+    assert on.get(f"/c/{sent_delivery.token}/1").status_code == 302
+    assert _events(session) == []
+
+
+def test_export_has_deliveries_and_events_and_erasure_redacts_event_payloads(
+    app: Flask, client: FlaskClient, session: Session, sent_delivery: Delivery
+) -> None:
+    reader = session.get(Subscriber, sent_delivery.subscriber_id)
+    assert reader is not None
+    client.get(f"/c/{sent_delivery.token}/1", headers={"User-Agent": "Reader's Mail/1.0"})
+    exported = client.get(f"/p/{reader.token}/export").get_json()
+    assert [d["edition"] for d in exported["deliveries"]] == ["2024-07"]
+    assert exported["deliveries"][0]["status"] == "sent"
+    assert [(e["kind"], e["link"]) for e in exported["events"]] == [("click", 1)]
+    assert exported["events"][0]["detail"]["user_agent"] == "Reader's Mail/1.0"
+
+    from webapp.models import ConsentSource
+    from webapp.services.consent import Origin
+    from webapp.services.own_data import erase
+
+    erase(session, app.config, reader, Origin(ConsentSource.FORM))
+    session.commit()
+    (event,) = _events(session)
+    assert event.kind == "click" and event.payload is None
