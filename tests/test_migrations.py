@@ -29,6 +29,11 @@ EXPECTED_TABLES = {
     "deliveries",
     "events",
     "sns_receipts",
+    "worker_heartbeats",
+    "leases",
+    "rate_buckets",
+    "schedule_rules",
+    "apscheduler_jobs",
     "subscriber_tokens",
     "alembic_version",
 }

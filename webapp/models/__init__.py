@@ -27,6 +27,7 @@ from webapp.models.suppression import Suppression
 from webapp.models.test_send import TestSend
 from webapp.models.topic import Topic
 from webapp.models.user import Role, User
+from webapp.models.worker import Lease, RateBucket, ScheduleRule, WorkerHeartbeat
 
 __all__ = [
     "EDITABLE_STATUSES",
@@ -42,7 +43,10 @@ __all__ = [
     "EditionStatus",
     "Event",
     "Item",
+    "Lease",
+    "RateBucket",
     "Role",
+    "ScheduleRule",
     "Section",
     "SnsReceipt",
     "Subscriber",
@@ -52,6 +56,7 @@ __all__ = [
     "TestSend",
     "Topic",
     "User",
+    "WorkerHeartbeat",
     "email_key",
     "item_topics",
     "subscriber_topics",

@@ -50,6 +50,8 @@ class Delivery(Base):
     error: Mapped[str | None] = mapped_column(Text)
     claimed_by: Mapped[str | None] = mapped_column(String(100))
     claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # When the message was handed to the transport without a recorded answer (yet).
+    in_doubt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # First-seen times of what happened next, kept as events arrive.
     delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

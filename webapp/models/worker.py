@@ -1,0 +1,62 @@
+"""What several workers share through the database: heartbeats, the scheduler lease, one
+sending rate, and the monthly schedule rule."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Boolean, Float, ForeignKey, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from webapp.models.base import Base, UTCDateTime, utcnow
+
+
+class WorkerHeartbeat(Base):
+    """One row per running worker process, refreshed every few seconds."""
+
+    __tablename__ = "worker_heartbeats"
+
+    name: Mapped[str] = mapped_column(String(100), primary_key=True)  # host:pid
+    hostname: Mapped[str] = mapped_column(String(200))
+    pid: Mapped[int] = mapped_column(Integer)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    heartbeat_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    edition_id: Mapped[int | None] = mapped_column(
+        ForeignKey("editions.id", ondelete="SET NULL")
+    )
+    rate_per_s: Mapped[float] = mapped_column(Float, default=0.0)
+    scheduler: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class Lease(Base):
+    """A named lease: its holder alone may act (the scheduler); it lapses if not renewed."""
+
+    __tablename__ = "leases"
+
+    name: Mapped[str] = mapped_column(String(50), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(100))
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class RateBucket(Base):
+    """A token bucket every worker draws from, so together they keep to the SES rate."""
+
+    __tablename__ = "rate_buckets"
+
+    name: Mapped[str] = mapped_column(String(50), primary_key=True)
+    rate: Mapped[float] = mapped_column(Float)
+    tokens: Mapped[float] = mapped_column(Float)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ScheduleRule(Base):
+    """'Send the newest approved edition on day N of the month at HH:MM' (in TIMEZONE)."""
+
+    __tablename__ = "schedule_rules"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    day: Mapped[int] = mapped_column(Integer)  # 1–28, so every month has it
+    time: Mapped[str] = mapped_column(String(5))  # HH:MM
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_run_month: Mapped[str | None] = mapped_column(String(7))  # YYYY-MM, once a month
