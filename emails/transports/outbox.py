@@ -25,7 +25,10 @@ class OutboxTransport:
         now = datetime.now(UTC)
         data = message.to_bytes(message_id=message_id, date=now)
         bare_id = message_id.strip("<>")
-        name = f"{now:%Y%m%dT%H%M%S%fZ}-{_UNSAFE.sub('_', bare_id)[:120]}.eml"
+        # The delivery id in the name lets a crashed send be settled from the file alone.
+        delivery = message.tags.get("delivery", "")
+        marker = f"d{delivery}-" if delivery.isdigit() else ""
+        name = f"{now:%Y%m%dT%H%M%S%fZ}-{marker}{_UNSAFE.sub('_', bare_id)[:120]}.eml"
         self.directory.mkdir(parents=True, exist_ok=True)
         # Temp file in the same directory, then os.replace: atomic on POSIX and Windows.
         fd, temp = tempfile.mkstemp(dir=self.directory, prefix=".", suffix=".tmp")

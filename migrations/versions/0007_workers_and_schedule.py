@@ -42,7 +42,7 @@ def upgrade() -> None:
     op.create_table('rate_buckets',
     sa.Column('name', sa.String(length=50), nullable=False),
     sa.Column('rate', sa.Float(), nullable=False),
-    sa.Column('tokens', sa.Float(), nullable=False),
+    sa.Column('window', sa.JSON(), nullable=False),
     sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('name', name=op.f('pk_rate_buckets'))
     )

@@ -31,6 +31,8 @@ def init_app(app: Flask) -> None:
         sending.pause_command,
         sending.resume_command,
         sending.cancel_command,
+        sending.in_doubt_command,
+        sending.schedule_rule_command,
         subscribers.subscribers_group,
         demo.demo_group,
         housekeeping.housekeeping_group,

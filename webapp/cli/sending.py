@@ -12,11 +12,13 @@ from flask.cli import with_appcontext
 
 from webapp import db
 from webapp.delivery.engine import RunResult
+from webapp.delivery.heartbeat import Heartbeat
+from webapp.delivery.in_doubt import resolve_in_doubt
 from webapp.delivery.locks import WorkerLockHeld, worker_lock
-from webapp.delivery.runner import EngineUnavailable, build_engine
+from webapp.delivery.runner import EngineUnavailable, build_engine, worker_name
 from webapp.models import Edition, EditionStatus
 from webapp.services import sending
-from webapp.services.sending import SendError
+from webapp.services.sending import SendError, set_schedule_rule
 
 MONTH = click.argument("month")
 
@@ -96,10 +98,10 @@ def _wait(edition_id: int, planned: int) -> None:
     """Send in this process; if a worker already holds the send (SQLite), follow it."""
     config = current_app.config
     sessions = db.database().sessionmaker
+    name = worker_name()
     try:
-        with worker_lock(config["DATABASE_URL"]), click.progressbar(
-            length=planned, label="sending", show_pos=True
-        ) as bar:
+        with worker_lock(config["DATABASE_URL"]), Heartbeat(sessions, name) as heartbeat, \
+                click.progressbar(length=planned, label="sending", show_pos=True) as bar:
             done = 0
 
             def progress(result: RunResult) -> None:
@@ -108,7 +110,8 @@ def _wait(edition_id: int, planned: int) -> None:
                 bar.update(settled - done)
                 done = settled
 
-            engine = build_engine(config, sessions, stop=threading.Event(), on_progress=progress)
+            engine = build_engine(config, sessions, stop=threading.Event(), on_progress=progress,
+                                  heartbeat=heartbeat, worker=name)
             outcome = engine.run(edition_id)
     except WorkerLockHeld:
         click.echo("a running worker holds this send; following its progress")
@@ -191,3 +194,42 @@ def _control(name: str, action: str) -> click.Command:
 pause_command = _control("pause", "pause")
 resume_command = _control("resume", "resume")
 cancel_command = _control("cancel", "cancel")
+
+
+@click.command("in-doubt")
+@MONTH
+@click.option("--resend", "choice", flag_value="resend", help="Queue them to be sent again.")
+@click.option("--mark-sent", "choice", flag_value="mark-sent", help="Record them as sent.")
+@with_appcontext
+def in_doubt_command(month: str, choice: str | None) -> None:
+    """Show, or resolve, MONTH's deliveries whose fate SES never confirmed."""
+    edition = _edition(month)
+    session = db.session()
+    count = sending.delivery_counts(session, edition.id)["in_doubt"]
+    if choice is None:
+        click.echo(f"{month}: {count} deliveries in doubt")
+        if count:
+            click.echo("choose --resend (a reader may get it twice) or --mark-sent (a reader "
+                       "may miss it); check SES's sending statistics first")
+        return
+    resolved = resolve_in_doubt(session, edition, resend=choice == "resend", actor="cli")
+    _commit_or_fail(f"{month}: {resolved} deliveries " + (
+        "queued to be sent again" if choice == "resend" else "marked sent"))
+
+
+@click.command("schedule-rule")
+@click.option("--day", type=click.IntRange(1, 28), help="Day of the month (1–28).")
+@click.option("--time", "at", help="HH:MM in TIMEZONE.")
+@click.option("--off", is_flag=True, help="Switch the monthly rule off.")
+@with_appcontext
+def schedule_rule_command(day: int | None, at: str | None, off: bool) -> None:
+    """Every month, send the newest approved edition on --day at --time."""
+    session = db.session()
+    try:
+        rule = set_schedule_rule(session, day=day, time=at, enabled=not off, actor="cli")
+    except SendError as error:
+        raise click.ClickException(str(error)) from None
+    _commit_or_fail(
+        "monthly rule off" if not rule.enabled
+        else f"every month on day {rule.day} at {rule.time} ({current_app.config['TIMEZONE']})"
+    )

@@ -10,18 +10,22 @@ from flask import current_app
 from flask.cli import with_appcontext
 
 from webapp import db
+from webapp.delivery.heartbeat import Heartbeat, requeue_stale_claims
 from webapp.delivery.locks import WorkerLockHeld, worker_lock
-from webapp.delivery.runner import run_pending
+from webapp.delivery.runner import run_pending, worker_name
 from webapp.logs import configure_logging
+from webapp.scheduler.host import SchedulerHost, run_host
 
 log = logging.getLogger("webapp.worker")
 
 
-@click.command("worker", help="Run queued sends; stops cleanly on SIGTERM (finishes its batch).")
+@click.command("worker", help="Send queued editions and, if it holds the lease, run the "
+               "scheduler. SIGTERM finishes the batch in flight and exits.")
 @click.option("--once", is_flag=True, help="Run what is waiting now, then stop.")
-@click.option("--poll", default=5.0, show_default=True, help="Seconds between looks for work.")
+@click.option("--poll", default=2.0, show_default=True, help="Seconds between looks for work.")
+@click.option("--no-scheduler", is_flag=True, help="Only send; never run the scheduler.")
 @with_appcontext
-def worker_command(once: bool, poll: float) -> None:
+def worker_command(once: bool, poll: float, no_scheduler: bool) -> None:
     configure_logging()
     stop = threading.Event()
 
@@ -32,16 +36,36 @@ def worker_command(once: bool, poll: float) -> None:
     signal.signal(signal.SIGTERM, request_stop)
     signal.signal(signal.SIGINT, request_stop)
     config = current_app.config
+    sessions = db.database().sessionmaker
+    name = worker_name()
     try:
-        with worker_lock(config["DATABASE_URL"]):
-            log.info("worker ready")
-            sessions = db.database().sessionmaker
+        with worker_lock(config["DATABASE_URL"]), Heartbeat(sessions, name) as heartbeat:
+            with sessions() as session:  # claims of workers that died go back to the queue
+                returned = requeue_stale_claims(session)
+                session.commit()
+            if returned:
+                log.info("stale claims returned", extra={"fields": {"deliveries": returned}})
+            scheduler_thread = None
+            if not once and not no_scheduler:
+
+                def scheduling(running: bool) -> None:
+                    heartbeat.scheduler = running
+
+                host = SchedulerHost(config, sessions, name, on_change=scheduling)
+                scheduler_thread = threading.Thread(
+                    target=run_host, args=(host, stop), name="scheduler", daemon=True
+                )
+                scheduler_thread.start()
+            log.info("worker ready", extra={"fields": {"name": name}})
             while not stop.is_set():
-                worked = run_pending(config, sessions, stop)
+                worked = run_pending(config, sessions, stop, heartbeat=heartbeat)
                 if once:
                     break
                 if not worked:
                     stop.wait(poll)
+            stop.set()
+            if scheduler_thread is not None:
+                scheduler_thread.join(timeout=10)
     except WorkerLockHeld as error:
         raise click.ClickException(str(error)) from None
     log.info("worker stopped")

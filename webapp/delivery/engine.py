@@ -16,6 +16,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -40,6 +41,7 @@ from emails.transports.errors import (
     entry_outcome,
 )
 from webapp.delivery import store
+from webapp.delivery.faults import crash_point
 from webapp.delivery.store import ClaimedDelivery
 from webapp.models import DeliveryStatus, Edition, EditionStatus
 from webapp.services import sending
@@ -58,7 +60,7 @@ class EngineConfig:
     rate: float  # recipients per second (SES MaxSendRate)
     chunk_size: int = 50  # destinations per call (SES allows 50)
     concurrency: int = 1  # calls in flight
-    batch_chunks: int = 4  # chunks claimed at once per concurrent call
+    batch_chunks: int = 1  # chunks claimed at once per call in flight: a claim is ~1 s of work
     tracking: bool = True
     backoff_base: float = 0.5
     backoff_max: float = 30.0
@@ -91,6 +93,17 @@ class _Chunk:
     entries: list[BatchEntry] = field(default_factory=list)
 
 
+class Bucket(Protocol):
+    def acquire(self, n: float = 1.0) -> float: ...
+
+
+class Progress(Protocol):
+    """Where the engine reports what it is doing (a worker's heartbeat)."""
+
+    edition_id: int | None
+    rate: float
+
+
 class DeliveryEngine:
     def __init__(
         self,
@@ -103,6 +116,8 @@ class DeliveryEngine:
         worker: str,
         stop: threading.Event | None = None,
         on_progress: Callable[[RunResult], None] | None = None,
+        bucket: Bucket | None = None,
+        heartbeat: Progress | None = None,
     ) -> None:
         self.sessions = sessions
         self.transport = transport
@@ -112,7 +127,10 @@ class DeliveryEngine:
         self.worker = worker
         self.stop = stop or threading.Event()
         self.on_progress = on_progress
-        self.bucket = TokenBucket(config.rate, capacity=max(config.rate, config.chunk_size))
+        self.bucket: Bucket = bucket or TokenBucket(
+            config.rate, capacity=max(config.rate, config.chunk_size)
+        )
+        self.heartbeat = heartbeat
         self._variants: dict[str, Variant] = {}
         self._failures_in_a_row = 0
 
@@ -129,6 +147,8 @@ class DeliveryEngine:
             assert loaded is not None
             content = edition_content(loaded)
         batch_size = self.config.chunk_size * self.config.concurrency * self.config.batch_chunks
+        if self.heartbeat is not None:
+            self.heartbeat.edition_id, self.heartbeat.rate = edition_id, self.config.rate
         with ThreadPoolExecutor(max_workers=self.config.concurrency) as pool:
             while not self.stop.is_set():
                 with self.sessions() as session:
@@ -137,6 +157,7 @@ class DeliveryEngine:
                         break
                     ids = store.claim_batch(session, edition_id, batch_size, self.worker)
                     session.commit()
+                    crash_point("after_claim")
                     if not ids:
                         result.finished = sending.finish_if_done(session, edition)
                         session.commit()
@@ -150,6 +171,8 @@ class DeliveryEngine:
                 if result.paused_reason:
                     break
         result.stopped = self.stop.is_set()
+        if self.heartbeat is not None:
+            self.heartbeat.edition_id, self.heartbeat.rate = None, 0.0
         return result
 
     def _prepare(
@@ -160,8 +183,8 @@ class DeliveryEngine:
         ids: list[int],
         result: RunResult,
     ) -> list[_Chunk]:
-        """Skip readers who left since the plan; group the rest into chunks per variant, all
-        marked in_doubt before any of them is handed over."""
+        """Skip readers who left since the plan; group the rest into chunks per variant (they
+        stay `sending` until each chunk is marked in doubt just before it leaves)."""
         claimed = store.load_claimed(session, ids)
         gone = [c.id for c in claimed if not c.eligible or not c.email]
         store.set_status(session, gone, DeliveryStatus.SKIPPED, error="unsubscribed or suppressed")
@@ -186,9 +209,6 @@ class DeliveryEngine:
                 chunk = _Chunk(variant, part)
                 chunk.entries = [BatchEntry(d.id, self._recipient(d)) for d in part]
                 chunks.append(chunk)
-        store.set_status(
-            session, [d.id for c in chunks for d in c.deliveries], DeliveryStatus.IN_DOUBT
-        )
         return chunks
 
     def _variant(self, content: EditionContent, key: str) -> Variant:
@@ -224,6 +244,11 @@ class DeliveryEngine:
                     session.commit()
                 continue
             self.bucket.acquire(len(chunk.entries))
+            with self.sessions() as session:
+                # Committed before the call: after a crash the row says "maybe sent", so it is
+                # never sent again blindly (unclaimed `sending` rows are safe to re-queue).
+                store.set_status(session, [d.id for d in chunk.deliveries], DeliveryStatus.IN_DOUBT)
+                session.commit()
             futures.append((chunk, pool.submit(self._call, chunk)))
         for chunk, future in futures:
             with self.sessions() as session:
@@ -232,7 +257,9 @@ class DeliveryEngine:
                 except TransportError as error:
                     self._settle_call_error(session, edition_id, chunk, error, result)
                 else:
+                    crash_point("after_call")
                     self._settle_answers(session, edition_id, chunk, answers, result)
+                crash_point("before_record")
                 session.commit()
 
     def _call(self, chunk: _Chunk) -> list[EntryResult]:

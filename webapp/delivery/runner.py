@@ -17,13 +17,16 @@ from emails import make_transport
 from emails.transports.batch import BatchTransport, SesBulkBatch, SingleMessageBatch
 from emails.transports.ses import account_quota
 from webapp.delivery import store
+from webapp.delivery.bucket import DbTokenBucket
 from webapp.delivery.engine import (
     QUOTA_PAUSE_PREFIX,
     DeliveryEngine,
     EngineConfig,
+    Progress,
     RunResult,
     measure_latency,
 )
+from webapp.delivery.heartbeat import Heartbeat
 from webapp.models import Edition, EditionStatus
 from webapp.services import sending
 from webapp.services.mail import links, mail_settings
@@ -68,6 +71,8 @@ def build_engine(
     *,
     stop: threading.Event | None = None,
     on_progress: Callable[[RunResult], None] | None = None,
+    heartbeat: Progress | None = None,
+    worker: str | None = None,
 ) -> DeliveryEngine:
     """The engine for the configured transport, paced to SES's MaxSendRate (or the override)."""
     transport: BatchTransport
@@ -94,15 +99,18 @@ def build_engine(
         extra={"fields": {"rate": rate, "chunk": engine_config.chunk_size,
                           "concurrency": engine_config.concurrency}},
     )
+    bucket = DbTokenBucket(sessions, rate)
     return DeliveryEngine(
         sessions,
         transport,
         links(config),
         mail_settings(config),
         engine_config,
-        worker=worker_name(),
+        worker=worker or worker_name(),
         stop=stop,
         on_progress=on_progress,
+        bucket=bucket,
+        heartbeat=heartbeat,
     )
 
 
@@ -126,7 +134,11 @@ def resume_after_quota(config: Mapping[str, Any], session: Session) -> list[str]
 
 
 def run_pending(
-    config: Mapping[str, Any], sessions: sessionmaker[Session], stop: threading.Event
+    config: Mapping[str, Any],
+    sessions: sessionmaker[Session],
+    stop: threading.Event,
+    *,
+    heartbeat: Heartbeat | None = None,
 ) -> int:
     """Run every send that has queued deliveries; returns how many editions were worked on."""
     with sessions() as session:
@@ -138,7 +150,13 @@ def run_pending(
     if not pending:
         return 0
     try:
-        engine = build_engine(config, sessions, stop=stop)
+        engine = build_engine(
+            config,
+            sessions,
+            stop=stop,
+            heartbeat=heartbeat,
+            worker=heartbeat.name if heartbeat else None,
+        )
     except EngineUnavailable as error:
         log.warning("sending postponed", extra={"fields": {"reason": str(error)}})
         return 0

@@ -102,7 +102,9 @@ def set_status(
     if failed_attempt:
         values["attempts"] = Delivery.attempts + 1
     if status == DeliveryStatus.QUEUED:
-        values.update(claimed_by=None, claimed_at=None)
+        values.update(claimed_by=None, claimed_at=None, in_doubt_at=None)
+    elif status == DeliveryStatus.IN_DOUBT:
+        values["in_doubt_at"] = utcnow()
     session.execute(update(Delivery).where(Delivery.id.in_(ids)).values(**values))
 
 

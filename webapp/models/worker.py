@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, Float, ForeignKey, Integer, String
+from sqlalchemy import JSON, Boolean, Float, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from webapp.models.base import Base, UTCDateTime, utcnow
@@ -39,13 +39,18 @@ class Lease(Base):
 
 
 class RateBucket(Base):
-    """A token bucket every worker draws from, so together they keep to the SES rate."""
+    """The recipients every worker sent in the last moments, so together they keep to the rate.
+
+    `window` holds [unix time, recipients] pairs of recent calls; a call may go only while the
+    sum over the window plus its own recipients stays within the rate (SES counts the rate over
+    a sliding second, per recipient).
+    """
 
     __tablename__ = "rate_buckets"
 
     name: Mapped[str] = mapped_column(String(50), primary_key=True)
     rate: Mapped[float] = mapped_column(Float)
-    tokens: Mapped[float] = mapped_column(Float)
+    window: Mapped[list[list[float]]] = mapped_column(JSON, default=list)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 

@@ -13,7 +13,15 @@ from typing import Any, cast
 from sqlalchemy import CursorResult, func, select, update
 from sqlalchemy.orm import Session
 
-from webapp.models import Delivery, DeliveryStatus, Edition, EditionStatus, User, utcnow
+from webapp.models import (
+    Delivery,
+    DeliveryStatus,
+    Edition,
+    EditionStatus,
+    ScheduleRule,
+    User,
+    utcnow,
+)
 from webapp.services.audit import record_audit
 from webapp.services.editions import get_edition
 from webapp.services.plan import PlanResult, plan_deliveries
@@ -166,3 +174,39 @@ def send_progress(session: Session, edition: Edition) -> dict[str, Any]:
         "finished_at": finished.isoformat() if finished else None,
         "rate_per_s": round(counts["sent"] / elapsed, 2) if elapsed > 0 else 0.0,
     }
+
+
+def set_schedule_rule(
+    session: Session,
+    *,
+    day: int | None,
+    time: str | None,
+    enabled: bool = True,
+    actor: Actor,
+) -> ScheduleRule:
+    """Create, change or switch off the one monthly rule (the scheduler picks it up)."""
+    rule = session.scalar(select(ScheduleRule).limit(1))
+    if enabled:
+        if day is None or time is None:
+            raise SendError("give both the day (1–28) and the time (HH:MM)")
+        if not 1 <= day <= 28:
+            raise SendError("the day must be between 1 and 28, so every month has it")
+        try:
+            hour, minute = (int(part) for part in time.split(":"))
+        except ValueError:
+            raise SendError("the time must be HH:MM") from None
+        if not (0 <= hour < 24 and 0 <= minute < 60):
+            raise SendError("the time must be HH:MM")
+        time = f"{hour:02d}:{minute:02d}"
+    if rule is None:
+        if not enabled:
+            raise SendError("there is no monthly rule to switch off")
+        rule = ScheduleRule(day=day, time=time, enabled=True)
+        session.add(rule)
+    elif enabled:
+        rule.day, rule.time, rule.enabled = day, time, True  # type: ignore[assignment]
+    else:
+        rule.enabled = False
+    record_audit(session, "schedule.rule", actor=actor, target="monthly",
+                 detail={"day": rule.day, "time": rule.time, "enabled": rule.enabled})
+    return rule

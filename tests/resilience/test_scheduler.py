@@ -1,0 +1,147 @@
+"""The scheduler, driven with an injected clock (no sleeps)."""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskCliRunner
+from sqlalchemy import func, select, text
+from sqlalchemy.orm import Session
+
+from tests.factories import Factories
+from webapp.db import database
+from webapp.models import Delivery, Edition, EditionStatus, ScheduleRule
+from webapp.scheduler import jobs, lease
+from webapp.scheduler.host import SchedulerHost
+
+NOON = datetime(2024, 8, 5, 4, 0, tzinfo=UTC)  # 12:00 in Asia/Shanghai
+
+
+def _scheduled(factories: Factories, at: datetime, month: str = "2024-07") -> Edition:
+    edition = factories.edition(month, status=EditionStatus.SCHEDULED,
+                                items={"policy": [{"topics": ["ai"]}]})
+    edition.scheduled_at = at
+    factories.session.commit()
+    factories.subscriber(topics=["ai"])
+    return edition
+
+
+def _status(session: Session, month: str) -> EditionStatus:
+    session.expire_all()
+    edition = session.scalar(select(Edition).where(Edition.month == month))
+    assert edition is not None
+    return edition.status
+
+
+@pytest.mark.postgres
+def test_a_due_send_starts_once(app: Flask, session: Session, factories: Factories) -> None:
+    _scheduled(factories, NOON)
+    sessions = database(app).sessionmaker
+    assert jobs.start_due_sends(sessions, NOON - timedelta(minutes=1)) == []
+    assert _status(session, "2024-07") == EditionStatus.SCHEDULED
+    assert jobs.start_due_sends(sessions, NOON) == ["2024-07"]
+    assert jobs.start_due_sends(sessions, NOON + timedelta(seconds=15)) == []
+    assert _status(session, "2024-07") in (EditionStatus.SENDING, EditionStatus.SENT)
+    assert session.scalar(select(func.count(Delivery.id))) == 1
+
+
+@pytest.mark.postgres
+def test_two_schedulers_at_the_same_moment_start_it_once(
+    app: Flask, session: Session, factories: Factories
+) -> None:
+    _scheduled(factories, NOON)
+    sessions = database(app).sessionmaker
+    results: list[list[str]] = []
+    barrier = threading.Barrier(2)
+
+    def run() -> None:
+        barrier.wait()
+        results.append(jobs.start_due_sends(sessions, NOON))
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(len(r) for r in results) == [0, 1]
+    assert session.scalar(select(func.count(Delivery.id))) == 1
+
+
+def test_a_send_due_during_downtime_starts_once_after_restart(
+    app: Flask, session: Session, factories: Factories
+) -> None:
+    _scheduled(factories, NOON)
+    sessions = database(app).sessionmaker
+    back = NOON + timedelta(hours=7)  # every worker was down at noon
+    assert jobs.start_due_sends(sessions, back) == ["2024-07"]
+    assert jobs.start_due_sends(sessions, back + timedelta(minutes=1)) == []
+
+
+def test_the_monthly_rule_sends_the_newest_approved_edition_once(
+    app: Flask, runner: FlaskCliRunner, session: Session, factories: Factories
+) -> None:
+    for month, status in [("2024-05", EditionStatus.APPROVED), ("2024-06", EditionStatus.SENT),
+                          ("2024-07", EditionStatus.APPROVED), ("2024-08", EditionStatus.DRAFT)]:
+        factories.edition(month, status=status, items={"policy": [{"topics": ["ai"]}]})
+    factories.subscriber(topics=["ai"])
+    result = runner.invoke(args=["schedule-rule", "--day", "5", "--time", "12:00"])
+    assert result.exit_code == 0 and "every month on day 5 at 12:00" in result.output
+    sessions = database(app).sessionmaker
+    assert jobs.run_monthly_rule(sessions, app.config, NOON - timedelta(minutes=1)) is None
+    assert jobs.run_monthly_rule(sessions, app.config, NOON) == "2024-07"
+    assert jobs.run_monthly_rule(sessions, app.config, NOON + timedelta(days=3)) is None
+    assert _status(session, "2024-05") == EditionStatus.APPROVED
+    assert _status(session, "2024-08") == EditionStatus.DRAFT
+    # Next month, the next newest approved one.
+    assert jobs.run_monthly_rule(sessions, app.config, NOON + timedelta(days=31)) == "2024-05"
+
+
+def test_schedule_rule_refuses_impossible_days(runner: FlaskCliRunner) -> None:
+    assert runner.invoke(args=["schedule-rule", "--day", "31", "--time", "09:00"]).exit_code != 0
+    bad = runner.invoke(args=["schedule-rule", "--day", "3", "--time", "25:00"])
+    assert bad.exit_code != 0 and "HH:MM" in bad.output
+    assert runner.invoke(args=["schedule-rule", "--off"]).exit_code != 0  # nothing to switch off
+
+
+@pytest.mark.postgres
+def test_one_lease_holder_at_a_time_and_takeover_when_it_dies(app: Flask) -> None:
+    sessions = database(app).sessionmaker
+    ttl = timedelta(seconds=30)
+    assert lease.acquire(sessions, "a", ttl, NOON)
+    assert not lease.acquire(sessions, "b", ttl, NOON + timedelta(seconds=10))
+    assert lease.acquire(sessions, "a", ttl, NOON + timedelta(seconds=20))  # renewed
+    assert not lease.acquire(sessions, "b", ttl, NOON + timedelta(seconds=45))
+    assert lease.acquire(sessions, "b", ttl, NOON + timedelta(seconds=51))  # a stopped renewing
+    assert lease.holder(sessions, NOON + timedelta(seconds=52)) == "b"
+
+
+def test_the_holder_alone_runs_apscheduler_with_its_jobs_in_our_table(
+    app: Flask, session: Session
+) -> None:
+    sessions = database(app).sessionmaker
+    first = SchedulerHost(app.config, sessions, "worker-a")
+    second = SchedulerHost(app.config, sessions, "worker-b")
+    try:
+        assert first.tick() and first.running
+        assert not second.tick() and not second.running
+        assert first.scheduler is not None
+        ids = {job.id for job in first.scheduler.get_jobs()}
+        assert {"start_due_sends", "housekeeping", "daily", "monthly_rule_check"} <= ids
+        stored = session.execute(text("SELECT id FROM apscheduler_jobs")).scalars().all()
+        assert "start_due_sends" in stored
+        session.add(ScheduleRule(day=3, time="09:30", enabled=True))
+        session.commit()
+        first.sync_rule()
+        job = first.scheduler.get_job("monthly_rule")
+        assert job is not None and "day='3'" in str(job.trigger)
+    finally:
+        first.close()
+        second.close()
+    assert not first.running
+    with database(app).sessionmaker() as own:  # the lease is released on a clean stop
+        assert lease.acquire(database(app).sessionmaker, "worker-b", timedelta(seconds=30),
+                             datetime.now(UTC))
+        own.close()

@@ -1,0 +1,137 @@
+"""The scheduler's jobs, as plain functions of (sessions, config, now) so tests can drive them
+with any clock."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from webapp.delivery.heartbeat import requeue_stale_claims
+from webapp.delivery.in_doubt import settle_outbox, settle_ses
+from webapp.delivery.runner import resume_after_quota
+from webapp.models import Edition, EditionStatus, ScheduleRule
+from webapp.models.event import Event
+from webapp.services import sending
+from webapp.services.subscriptions import purge_unconfirmed, resume_ended_pauses
+
+log = logging.getLogger(__name__)
+
+
+def start_due_sends(sessions: sessionmaker[Session], now: datetime) -> list[str]:
+    """Start every scheduled edition whose time has come — once, even with two schedulers.
+
+    The row is locked (SKIP LOCKED: a second scheduler passes it by) and its state checked
+    under that lock, so a send that came due while every worker was down starts exactly once.
+    """
+    started = []
+    with sessions() as session:
+        due = list(
+            session.scalars(
+                select(Edition.id).where(
+                    Edition.status == EditionStatus.SCHEDULED, Edition.scheduled_at <= now
+                )
+            )
+        )
+    for edition_id in due:
+        with sessions() as session:
+            edition = session.scalar(
+                select(Edition).where(Edition.id == edition_id).with_for_update(skip_locked=True)
+            )
+            if edition is None or edition.status != EditionStatus.SCHEDULED:
+                continue
+            # scheduled → approved under a condition, then start_send takes it to sending, all
+            # in one transaction: on SQLite (no row locks) this conditional UPDATE is what lets
+            # only one of two schedulers through; the loser updates no row.
+            claimed = session.execute(
+                update(Edition)
+                .where(Edition.id == edition_id, Edition.status == EditionStatus.SCHEDULED)
+                .values(status=EditionStatus.APPROVED)
+            )
+            if not getattr(claimed, "rowcount", 0):
+                continue
+            session.refresh(edition)
+            loaded = sending.load_edition(session, edition.month)
+            plan = sending.start_send(session, loaded, actor="scheduler")
+            session.commit()
+            log.info("scheduled send started",
+                     extra={"fields": {"month": loaded.month, **plan.as_json()}})
+            started.append(loaded.month)
+    return started
+
+
+def rule_due(rule: ScheduleRule, zone: ZoneInfo, now: datetime) -> bool:
+    """Has this month's moment of the rule passed (in the configured zone)?"""
+    local = now.astimezone(zone)
+    hour, minute = (int(part) for part in rule.time.split(":"))
+    moment = local.replace(day=rule.day, hour=hour, minute=minute, second=0, microsecond=0)
+    return local >= moment and rule.last_run_month != local.strftime("%Y-%m")
+
+
+def run_monthly_rule(
+    sessions: sessionmaker[Session], config: Mapping[str, Any], now: datetime
+) -> str | None:
+    """'Send the newest approved edition' once this month, when the rule's moment has passed."""
+    zone = ZoneInfo(config["TIMEZONE"])
+    with sessions() as session:
+        rule = session.scalar(
+            select(ScheduleRule).where(ScheduleRule.enabled.is_(True)).with_for_update()
+        )
+        if rule is None or not rule_due(rule, zone, now):
+            return None
+        rule.last_run_month = now.astimezone(zone).strftime("%Y-%m")
+        newest = session.scalar(
+            select(Edition)
+            .where(Edition.status == EditionStatus.APPROVED)
+            .order_by(Edition.month.desc())
+            .limit(1)
+        )
+        if newest is None:
+            session.commit()
+            log.warning("monthly rule: no approved edition to send")
+            return None
+        edition = sending.load_edition(session, newest.month)
+        sending.start_send(session, edition, actor="schedule rule")
+        session.commit()
+        return edition.month
+
+
+def housekeeping(
+    sessions: sessionmaker[Session], config: Mapping[str, Any], now: datetime
+) -> dict[str, int]:
+    """Frequent upkeep: stale claims back to the queue, in-doubt deliveries settled, quota
+    pauses lifted, ended reader pauses ended."""
+    with sessions() as session:
+        requeued = requeue_stale_claims(session, now)
+        if config["MAIL_TRANSPORT"] == "outbox":
+            settled = settle_outbox(session, Path(config["OUTBOX_DIR"]), now)
+        else:
+            settled = settle_ses(session, timedelta(minutes=config["IN_DOUBT_WAIT_MINUTES"]), now)
+        resumed = resume_ended_pauses(session, now)
+        session.commit()
+        resume_after_quota(config, session)
+        session.commit()
+    return {"requeued_claims": requeued, "settled_sent": settled.sent,
+            "requeued_in_doubt": settled.requeued, "readers_resumed": resumed}
+
+
+def daily(
+    sessions: sessionmaker[Session], config: Mapping[str, Any], now: datetime
+) -> dict[str, int]:
+    """Once a day: purge unconfirmed readers, trim old event payloads."""
+    with sessions() as session:
+        purged = purge_unconfirmed(session, config["UNCONFIRMED_RETENTION_DAYS"], now)
+        cutoff = now - timedelta(days=config["EVENT_PAYLOAD_RETENTION_DAYS"])
+        trimmed = session.execute(
+            update(Event)
+            .where(Event.occurred_at < cutoff, Event.payload.is_not(None))
+            .values(payload=None)
+        )
+        session.commit()
+    return {"purged": purged, "trimmed": int(getattr(trimmed, "rowcount", 0) or 0)}

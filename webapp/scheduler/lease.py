@@ -1,0 +1,49 @@
+"""A lease row: whoever holds it (and renews it in time) alone runs the scheduler."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from webapp.models import Lease
+
+SCHEDULER = "scheduler"
+
+
+def acquire(
+    sessions: sessionmaker[Session], holder: str, ttl: timedelta, now: datetime,
+    name: str = SCHEDULER,
+) -> bool:
+    """Take or renew the lease; True if `holder` holds it until now + ttl.
+
+    The row lock (PostgreSQL) or the database write lock (SQLite) makes two workers that try
+    at the same moment see each other: only one of them gets it.
+    """
+    with sessions() as session:
+        row = session.scalar(select(Lease).where(Lease.name == name).with_for_update())
+        if row is None:
+            session.add(Lease(name=name, holder=holder, expires_at=now + ttl))
+        elif row.holder == holder or row.expires_at <= now:
+            row.holder, row.expires_at = holder, now + ttl
+        else:
+            return False
+        try:
+            session.commit()
+        except IntegrityError:  # someone inserted the row first
+            return False
+        return True
+
+
+def release(sessions: sessionmaker[Session], holder: str, name: str = SCHEDULER) -> None:
+    with sessions() as session:
+        session.execute(delete(Lease).where(Lease.name == name, Lease.holder == holder))
+        session.commit()
+
+
+def holder(sessions: sessionmaker[Session], now: datetime, name: str = SCHEDULER) -> str | None:
+    with sessions() as session:
+        row = session.get(Lease, name)
+        return row.holder if row is not None and row.expires_at > now else None
