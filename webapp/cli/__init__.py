@@ -8,6 +8,7 @@ from flask.cli import FlaskGroup
 
 def init_app(app: Flask) -> None:
     from webapp.cli import (
+        bench,
         content,
         database,
         demo,
@@ -37,6 +38,7 @@ def init_app(app: Flask) -> None:
         demo.demo_group,
         housekeeping.housekeeping_group,
         worker.worker_command,
+        bench.bench_command,
     ):
         app.cli.add_command(command)
 

@@ -9,6 +9,7 @@ than a second to absorb the spread of network latency between our clock and SES'
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 
@@ -37,6 +38,9 @@ class DbTokenBucket:
         self.name = name
         self._clock = clock
         self._sleep = sleep
+        # The engine's pool threads acquire concurrently; SQLite ignores FOR UPDATE, so two
+        # threads could both read room in the window. One at a time per process, in turn.
+        self._lock = threading.Lock()
 
     def _take(self, n: float) -> float:
         """Record n recipients if the window has room; else how long to wait (one short
@@ -72,6 +76,10 @@ class DbTokenBucket:
     def acquire(self, n: float = 1.0) -> float:
         """Block until n recipients may go; returns the seconds waited."""
         waited = 0.0
+        with self._lock:
+            return self._acquire(n, waited)
+
+    def _acquire(self, n: float, waited: float) -> float:
         while True:
             try:
                 wait = self._take(n)

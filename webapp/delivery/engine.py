@@ -14,7 +14,7 @@ import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -52,6 +52,8 @@ from webapp.services.variants import parse_variant_key
 log = logging.getLogger(__name__)
 
 MAX_FAILED_ATTEMPTS = 3
+CALL_WORK = 0.1  # seconds SES spends on a 50-recipient bulk call besides the round trip
+MAX_CLAIM = 2000  # deliveries claimed at once: about a second's work, little memory
 QUOTA_PAUSE_PREFIX = "quota: "
 
 
@@ -70,8 +72,15 @@ class EngineConfig:
         """Chunks never exceed one second's worth of the rate; enough calls in flight to keep
         the rate busy while each waits `latency` for its answer (rate × latency recipients)."""
         chunk = max(1, min(max_batch, int(rate)))
-        concurrency = max(1, min(32, math.ceil(rate * latency / chunk) + 1))
-        return cls(rate=rate, chunk_size=chunk, concurrency=concurrency, **kw)  # type: ignore[arg-type]
+        # A bulk call takes SES's own work for its recipients on top of the round trip that
+        # GetAccount measured: CALL_WORK covers it, or calls in flight fall short of the rate.
+        concurrency = max(1, min(32, math.ceil(rate * (latency + CALL_WORK) / chunk) + 1))
+        # A claim is about one second of sending (at most MAX_CLAIM rows): claiming 100 rows
+        # ten times a second spent the latency of the last call of every claim idle.
+        per_claim = chunk * concurrency
+        batch_chunks = max(1, min(int(rate), MAX_CLAIM) // per_claim)
+        return cls(rate=rate, chunk_size=chunk, concurrency=concurrency,
+                   batch_chunks=batch_chunks, **kw)  # type: ignore[arg-type]
 
 
 @dataclass
@@ -235,21 +244,11 @@ class DeliveryEngine:
     def _send_chunks(
         self, pool: ThreadPoolExecutor, edition_id: int, chunks: list[_Chunk], result: RunResult
     ) -> None:
-        futures: list[tuple[_Chunk, Future[list[EntryResult]]]] = []
-        for chunk in chunks:
-            if result.paused_reason or self.stop.is_set():
-                with self.sessions() as session:  # never handed over: back to the queue
-                    ids = [d.id for d in chunk.deliveries]
-                    store.set_status(session, ids, DeliveryStatus.QUEUED)
-                    session.commit()
-                continue
-            self.bucket.acquire(len(chunk.entries))
-            with self.sessions() as session:
-                # Committed before the call: after a crash the row says "maybe sent", so it is
-                # never sent again blindly (unclaimed `sending` rows are safe to re-queue).
-                store.set_status(session, [d.id for d in chunk.deliveries], DeliveryStatus.IN_DOUBT)
-                session.commit()
-            futures.append((chunk, pool.submit(self._call, chunk)))
+        """Each chunk is paced, marked in doubt and sent by a pool thread, right before its
+        call: the bucket's time stamp is then the moment the request leaves, not the moment it
+        was queued behind other calls (that gap let SES's window and ours disagree)."""
+        halt = threading.Event()  # a pause seen while settling: chunks not yet sent stay home
+        futures = [(chunk, pool.submit(self._paced_call, chunk, halt)) for chunk in chunks]
         for chunk, future in futures:
             with self.sessions() as session:
                 try:
@@ -257,10 +256,30 @@ class DeliveryEngine:
                 except TransportError as error:
                     self._settle_call_error(session, edition_id, chunk, error, result)
                 else:
-                    crash_point("after_call")
-                    self._settle_answers(session, edition_id, chunk, answers, result)
+                    if answers is None:  # never handed over: back to the queue
+                        store.set_status(session, [d.id for d in chunk.deliveries],
+                                         DeliveryStatus.QUEUED)
+                    else:
+                        crash_point("after_call")
+                        self._settle_answers(session, edition_id, chunk, answers, result)
                 crash_point("before_record")
                 session.commit()
+            if result.paused_reason:
+                halt.set()
+
+    def _paced_call(self, chunk: _Chunk, halt: threading.Event) -> list[EntryResult] | None:
+        """None if the send stopped or paused before this chunk's turn came."""
+        if halt.is_set() or self.stop.is_set():
+            return None
+        self.bucket.acquire(len(chunk.entries))
+        if halt.is_set() or self.stop.is_set():
+            return None  # its tokens go unused: stopping is rare, a second's rate at most
+        with self.sessions() as session:
+            # Committed before the call: after a crash the row says "maybe sent", so it is
+            # never sent again blindly (unclaimed `sending` rows are safe to re-queue).
+            store.set_status(session, [d.id for d in chunk.deliveries], DeliveryStatus.IN_DOUBT)
+            session.commit()
+        return self._call(chunk)
 
     def _call(self, chunk: _Chunk) -> list[EntryResult]:
         return self.transport.send_batch(chunk.variant, chunk.entries, self.links)
@@ -276,11 +295,12 @@ class DeliveryEngine:
         retry: list[int] = []
         limited: list[tuple[int, str]] = []
         pause_reason: str | None = None
+        sent: list[tuple[int, str | None]] = []
         for delivery, answer in zip(chunk.deliveries, answers, strict=True):
             outcome = entry_outcome(answer.status)
             reason = f"{answer.status}: {answer.error}" if answer.error else answer.status
             if outcome is EntryOutcome.SENT:
-                store.mark_sent(session, delivery.id, answer.message_id)
+                sent.append((delivery.id, answer.message_id))
                 result.sent += 1
             elif outcome is EntryOutcome.FAIL:
                 store.set_status(session, [delivery.id], DeliveryStatus.FAILED, error=reason,
@@ -293,6 +313,7 @@ class DeliveryEngine:
             else:
                 retry.append(delivery.id)
                 pause_reason = reason
+        store.mark_sent_many(session, sent)
         attempts = store.attempts_of(session, [i for i, _ in limited])
         for delivery_id, reason in limited:
             if attempts.get(delivery_id, 0) + 1 >= MAX_FAILED_ATTEMPTS:

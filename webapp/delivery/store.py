@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import exists, select, update
+from sqlalchemy import bindparam, exists, select, update
 from sqlalchemy.orm import Session
 
 from webapp.models import (
@@ -119,6 +119,21 @@ def mark_sent(session: Session, delivery_id: int, message_id: str | None) -> Non
             error=None,
             updated_at=utcnow(),
         )
+    )
+
+
+def mark_sent_many(session: Session, sent: Sequence[tuple[int, str | None]]) -> None:
+    """mark_sent for a whole chunk in one executemany (one statement per row cost ~20% of a
+    message's CPU)."""
+    if not sent:
+        return
+    now = utcnow()
+    session.execute(
+        update(Delivery.__table__)  # type: ignore[arg-type]
+        .where(Delivery.__table__.c.id == bindparam("delivery_id"))
+        .values(status=DeliveryStatus.SENT, message_id=bindparam("ses_message_id"),
+                sent_at=now, error=None, updated_at=now),
+        [{"delivery_id": i, "ses_message_id": m} for i, m in sent],
     )
 
 

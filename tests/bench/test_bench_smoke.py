@@ -1,0 +1,29 @@
+"""The quick benchmark runs end to end (it must run, not meet targets: no timing asserts)."""
+
+from __future__ import annotations
+
+import pytest
+
+from webapp.bench.report import text_report
+from webapp.bench.run import BenchOptions, run_bench
+
+FIGURES = ("readers", "plan_s", "fill_us", "compile_per_reader_us", "cpu_ms_per_msg",
+           "naive_cpu_ms_per_msg", "rate_target", "rate_achieved", "throttled", "peak_rss_mb",
+           "sns_events_per_s", "stats_ms")
+
+
+@pytest.fixture(autouse=True)
+def aws_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "x")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "x")
+
+
+def test_the_quick_bench_produces_every_figure() -> None:
+    options = BenchOptions(readers=2000, window=2.0, rates=(100.0, 500.0), fill_sample=300,
+                           compile_sample=10, sns_events=200)
+    figures = run_bench(options)
+    assert set(FIGURES) <= set(figures)
+    assert figures["planned"] + figures["excluded"] == 2000
+    assert figures["scale"]["finished"], "the worker sent the rest of the edition"
+    assert figures["sns_lost"] == 0 and figures["sns_refused"] == 0
+    assert "naive pipeline" in text_report(figures)

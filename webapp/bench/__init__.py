@@ -1,0 +1,1 @@
+"""The performance benchmark behind `yuebao bench` (see BENCHMARKS.md)."""

@@ -1,0 +1,50 @@
+"""The bench's figures as text, each beside its target and the naive baseline."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def _line(name: str, value: str, target: str, met: bool | None) -> str:
+    mark = "" if met is None else ("met" if met else "MISSED")
+    return f"{name:<44} {value:>18}   {target:<34} {mark}"
+
+
+def text_report(f: dict[str, Any]) -> str:
+    rows = [
+        f"yuebao bench — {f['readers']:,} readers on {f['database']}, "
+        f"{f['machine']['cpus']} CPUs, windows of {f['window_s']:g} s, "
+        f"SES latency {f['latency_ms']:g} ms",
+        "",
+        _line("plan (INSERT … SELECT)", f"{f['plan_s']:.2f} s", "≤ 60 s at 1,000,000 (PG)",
+              f["plan_s"] <= 60),
+        _line("fill, cached variant (SES bulk entry)", f"{f['fill_us']:.1f} µs", "≤ 50 µs",
+              f["fill_us"] <= 50),
+        _line("compile MJML per reader", f"{f['compile_per_reader_us']:.0f} µs",
+              f"speed-up {f['fill_speedup']:g}× (≥ 10×)", f["fill_speedup"] >= 10),
+    ]
+    for w in f["rates"]:
+        ok = w["rate_ratio"] >= 0.98 and w["throttled_ratio"] <= 0.001
+        rows.append(_line(
+            f"send at {w['rate_target']:g}/s (chunk {w['chunk']}, ×{w['concurrency']})",
+            f"{w['rate_achieved']:g}/s {w['rate_ratio']:.1%}",
+            f"≥ 98%, throttled {w['throttled']}/{w['requests']} (≤ 0.1%)", ok))
+        rows.append(_line("  client CPU per message", f"{w['cpu_ms_per_msg']:.3f} ms",
+                          "≤ 0.5 ms", w["cpu_ms_per_msg"] <= 0.5))
+    rows += [
+        _line("naive pipeline (MJML+MIME+SendEmail Raw)", f"{f['naive_cpu_ms_per_msg']:.2f} ms",
+              f"{f['naive_rate']:g}/s one at a time", None),
+        _line("client CPU: naive ÷ ours", f"{f['cpu_ratio']:g}×", "≥ 10×", f["cpu_ratio"] >= 10),
+        _line("worker peak RSS", f"{f['peak_rss_mb']:.0f} MB", "≤ 250 MB, flat",
+              f["peak_rss_mb"] <= 250),
+        _line("  RSS (MB) after sent", " ".join(f"{n // 1000}k:{mb:g}" for n, mb in
+                                               f["scale"]["rss_samples"]) or "-", "", None),
+        _line("  unthrottled send", f"{f['scale']['rate']:g}/s",
+              f"{f['scale']['cpu_ms_per_msg']:.3f} ms CPU/msg", None),
+        _line("SNS ingest (gunicorn, verified, stored)", f"{f['sns_events_per_s']:g}/s",
+              f"≥ 500/s, lost {f['sns_lost']} of {f['sns_events']}",
+              f["sns_events_per_s"] >= 500 and f["sns_lost"] == 0),
+        _line("dashboard stats", f"{f['stats_ms']:.0f} ms",
+              f"≤ 200 ms ({f['events_loaded']:,} events)", f["stats_ms"] <= 200),
+    ]
+    return "\n".join(rows)
