@@ -35,6 +35,9 @@ EXPECTED_TABLES = {
     "schedule_rules",
     "apscheduler_jobs",
     "subscriber_tokens",
+    "delivery_outcomes",
+    "item_clicks",
+    "reader_months",
     "alembic_version",
 }
 

@@ -10,12 +10,13 @@ from werkzeug.wrappers import Response
 from webapp import db
 from webapp.auth import bp
 from webapp.auth.forms import LoginForm
+from webapp.auth.two_factor import start_code_step
 from webapp.extensions import limiter
 from webapp.models import Role
 from webapp.services.users import authenticate
 
 
-def _home_for(role: Role) -> str:
+def home_for(role: Role) -> str:
     return url_for("admin.home") if role == Role.ADMIN else url_for("editor.home")
 
 
@@ -33,15 +34,20 @@ def _safe_next(target: str | None) -> str | None:
 @limiter.limit("10 per minute; 50 per hour", methods=["POST"])
 def login() -> str | Response:
     if current_user.is_authenticated:
-        return redirect(_home_for(current_user.role))
+        return redirect(home_for(current_user.role))
     form = LoginForm()
     if form.validate_on_submit():
         session = db.session()
         user = authenticate(session, form.email.data or "", form.password.data or "")
+        if user is not None and user.two_factor:
+            # The password was right; signing in waits for the code (nothing is committed).
+            session.rollback()
+            start_code_step(user, _safe_next(request.args.get("next")))
+            return redirect(url_for("auth.login_code"))
         if user is not None:
             session.commit()
             login_user(user)
-            return redirect(_safe_next(request.args.get("next")) or _home_for(user.role))
+            return redirect(_safe_next(request.args.get("next")) or home_for(user.role))
         # One message for an unknown address and a wrong password: no account enumeration.
         flash(_("The email or password is not correct."), "error")
     return render_template("auth/login.html", form=form)

@@ -15,6 +15,7 @@ def init_app(app: Flask) -> None:
         editions,
         housekeeping,
         sending,
+        stats,
         subscribers,
         users,
         worker,
@@ -38,6 +39,7 @@ def init_app(app: Flask) -> None:
         demo.demo_group,
         housekeeping.housekeeping_group,
         worker.worker_command,
+        stats.stats_command,
         bench.bench_command,
     ):
         app.cli.add_command(command)

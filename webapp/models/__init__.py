@@ -13,6 +13,7 @@ from webapp.models.edition import (
     item_topics,
 )
 from webapp.models.event import Event, SnsReceipt
+from webapp.models.stats import DeliveryOutcome, ItemClick, ReaderMonth
 from webapp.models.subscriber import (
     LANGUAGES,
     ConsentRecord,
@@ -38,13 +39,16 @@ __all__ = [
     "ConsentRecord",
     "ConsentSource",
     "Delivery",
+    "DeliveryOutcome",
     "DeliveryStatus",
     "Edition",
     "EditionStatus",
     "Event",
     "Item",
+    "ItemClick",
     "Lease",
     "RateBucket",
+    "ReaderMonth",
     "Role",
     "ScheduleRule",
     "Section",

@@ -28,6 +28,11 @@ class User(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # TOTP two-factor sign-in: the base32 secret is kept from enrolment; sign-in asks for a
+    # code once `totp_enabled_at` is set. The last accepted time step stops a code's replay.
+    totp_secret: Mapped[str | None] = mapped_column(String(64))
+    totp_enabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    totp_last_step: Mapped[int | None] = mapped_column(Integer)
 
     is_authenticated = True
     is_anonymous = False
@@ -38,6 +43,10 @@ class User(Base):
 
     def get_id(self) -> str:
         return str(self.id)
+
+    @property
+    def two_factor(self) -> bool:
+        return self.totp_enabled_at is not None
 
     def has_role(self, role: Role) -> bool:
         """Admins can do everything editors can."""

@@ -35,6 +35,7 @@ from webapp.models import (
     email_key,
 )
 from webapp.models.event import Event, SnsReceipt
+from webapp.services.aggregates import note_ses_event
 from webapp.services.consent import record_consent
 from webapp.services.suppressions import suppress
 
@@ -149,6 +150,7 @@ def record_ses_event(
         )
         return row
     if delivery is not None:
+        note_ses_event(session, delivery, event)  # stats aggregates, before first-seen changes
         _apply_to_delivery(delivery, event)
     if event.kind == "bounce":
         _bounce(session, subscriber, event, bounce_suppress_after)

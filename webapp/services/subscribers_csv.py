@@ -147,19 +147,16 @@ def read_rows(text: str, topics: dict[str, Topic]) -> tuple[list[_Row], list[Row
     return rows, errors
 
 
-def import_subscribers_csv(
-    session: Session,
-    text: str,
-    *,
-    erasure_key: str,
-    skip_invalid: bool = False,
-    actor: User | str = "cli",
-) -> ImportResult:
-    """Create or update readers from CSV text; the caller commits.
+@dataclass(frozen=True)
+class _Checked:
+    rows: list[_Row]  # valid rows
+    errors: list[RowError]  # by line
+    existing: dict[str, Subscriber]  # by email key
+    topics: dict[str, Topic]
 
-    Raises CsvImportError listing every bad row unless `skip_invalid`, in which case the bad
-    rows are returned in `skipped` and the good ones imported.
-    """
+
+def _check(session: Session, text: str, erasure_key: str) -> _Checked:
+    """Every row checked against the file itself and against the database."""
     topics = topics_by_slug(session)
     rows, errors = read_rows(text, topics)
     suppressed = suppressed_keys(session, [r.email for r in rows], erasure_key)
@@ -170,6 +167,7 @@ def import_subscribers_csv(
             .where(Subscriber.email_key.in_([email_key(r.email) for r in rows]))
             .options(selectinload(Subscriber.topics))
         )
+        if s.email_key
     }
     valid: list[_Row] = []
     for row in rows:
@@ -191,6 +189,76 @@ def import_subscribers_csv(
         else:
             valid.append(row)
     errors.sort(key=lambda e: e.line)
+    return _Checked(valid, errors, existing, topics)
+
+
+@dataclass(frozen=True)
+class RowChange:
+    """What importing one valid row would do to the reader it names."""
+
+    line: int
+    email: str
+    kind: str  # new | update | unchanged
+    changes: dict[str, tuple[str, str]]  # field -> (before, after); every field for a new one
+
+
+@dataclass(frozen=True)
+class ImportPreview:
+    changes: list[RowChange]
+    errors: list[RowError]
+
+    def count(self, kind: str) -> int:
+        return sum(1 for change in self.changes if change.kind == kind)
+
+
+def _row_change(row: _Row, current: Subscriber | None) -> RowChange:
+    after = {
+        "name": row.name or "",
+        "topics": ";".join(row.topics),
+        "language": row.language,
+        "status": row.status.value,
+    }
+    if current is None:
+        return RowChange(row.line, row.email, "new", {k: ("", v) for k, v in after.items()})
+    before = {
+        "name": current.name or "",
+        "topics": ";".join(t.slug for t in current.topics),
+        "language": current.language,
+        "status": current.status.value,
+    }
+    if row.name is None:
+        after["name"] = before["name"]  # an empty name cell keeps the name
+    if sorted(before["topics"].split(";")) == sorted(after["topics"].split(";")):
+        after["topics"] = before["topics"]
+    changes = {k: (before[k], after[k]) for k in after if before[k] != after[k]}
+    return RowChange(row.line, row.email, "update" if changes else "unchanged", changes)
+
+
+def preview_subscribers_csv(session: Session, text: str, *, erasure_key: str) -> ImportPreview:
+    """A dry run of import_subscribers_csv: what each row would change, and every bad row.
+
+    Writes nothing. Raises CsvImportError when the header itself is wrong.
+    """
+    checked = _check(session, text, erasure_key)
+    changes = [_row_change(r, checked.existing.get(email_key(r.email))) for r in checked.rows]
+    return ImportPreview(changes, checked.errors)
+
+
+def import_subscribers_csv(
+    session: Session,
+    text: str,
+    *,
+    erasure_key: str,
+    skip_invalid: bool = False,
+    actor: User | str = "cli",
+) -> ImportResult:
+    """Create or update readers from CSV text; the caller commits.
+
+    Raises CsvImportError listing every bad row unless `skip_invalid`, in which case the bad
+    rows are returned in `skipped` and the good ones imported.
+    """
+    checked = _check(session, text, erasure_key)
+    valid, errors, existing, topics = checked.rows, checked.errors, checked.existing, checked.topics
     if errors and not skip_invalid:
         raise CsvImportError(errors)
 
@@ -232,7 +300,7 @@ def import_subscribers_csv(
     return result
 
 
-def _safe_cell(value: str) -> str:
+def safe_cell(value: str) -> str:
     """Neutralise spreadsheet formulas (=, +, -, @ …) so opening the export runs nothing."""
     return "'" + value if value.startswith(_FORMULA_START) else value
 
@@ -241,7 +309,7 @@ def export_rows(session: Session) -> Iterable[list[str]]:
     stmt = select(Subscriber).order_by(Subscriber.id).options(selectinload(Subscriber.topics))
     for subscriber in session.scalars(stmt):
         yield [
-            _safe_cell(value)
+            safe_cell(value)
             for value in (
                 subscriber.email or "",
                 subscriber.name or "",

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from webapp.models import Delivery
 from webapp.models.event import Event
+from webapp.services.aggregates import note_click
 from webapp.services.deliveries import find_delivery, link_target
 
 SCANNER_AFTER_SEND = timedelta(seconds=10)  # a person does not open and click this fast
@@ -122,4 +123,5 @@ def record_click(
     )
     if not scanner and delivery.clicked_at is None:
         delivery.clicked_at = now
+    note_click(session, delivery, number, at=now, scanner=scanner, reclassified=burst)
     return target

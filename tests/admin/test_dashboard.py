@@ -1,0 +1,97 @@
+"""The dashboard as HTML without JavaScript: every figure in a table, warnings, workers, CSV."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from datetime import timedelta
+
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy.orm import Session
+
+from tests.admin.conftest import make_send
+from tests.admin.test_stats import july_send
+from tests.factories import Factories
+from webapp.models import WorkerHeartbeat, utcnow
+
+
+def _cells(page: str, row_label: str) -> list[str]:
+    """The text of the cells of the table row headed `row_label`."""
+    row = re.search(rf"<th scope=\"row\"[^>]*>{re.escape(row_label)}</th>(.*?)</tr>", page, re.S)
+    assert row is not None, row_label
+    return [re.sub(r"<[^>]+>", "", c).strip() for c in re.findall(r"<td[^>]*>(.*?)</td>",
+                                                                   row[1], re.S)]
+
+
+def test_the_dashboard_shows_an_editions_figures_in_tables(
+    app: Flask, admin_client: FlaskClient, factories: Factories, session: Session
+) -> None:
+    july_send(app, factories, session)
+    page = admin_client.get("/admin/?lang=en").get_data(as_text=True)
+    assert _cells(page, "Planned") == ["7", ""]
+    assert _cells(page, "Sent") == ["6", "85.7%"]
+    assert _cells(page, "Opened (approx.)") == ["2", "50.0%"]
+    assert _cells(page, "Clicked") == ["1", "25.0%"]
+    assert _cells(page, "Hard bounces") == ["1", "16.67%"]
+    assert _cells(page, "Unsubscribes") == ["1", "25.0%"]
+    assert _cells(page, "1. AI rules") == ["1", "2", "4", "25.0%"]
+    assert _cells(page, "AI")[:3] == ["4", "1", "1"]  # per topic: sent, opens, clicks
+    assert "approximate" in page and 'data-chart="line"' in page
+    # Six sent is too few for SES's thresholds to mean anything: no warning yet.
+    assert 'role="alert"' not in page
+    zh = admin_client.get("/admin/?lang=zh_CN").get_data(as_text=True)
+    assert "独立打开（近似）" in zh and "2024-07 月报" in zh
+
+
+def test_rates_over_the_ses_thresholds_are_flagged(
+    admin_client: FlaskClient, factories: Factories, session: Session
+) -> None:
+    send = make_send(factories, session, {f"r{n}": {"topics": ["ai"]} for n in range(120)})
+    for n in range(6):
+        send.bounce(f"r{n}", "Permanent")
+    page = admin_client.get("/admin/?lang=en").get_data(as_text=True)
+    assert "Hard bounces are at 5.00%" in page
+    assert "over SES threshold" in page and "tile-warn" in page
+    assert "Complaints are at" not in page
+
+
+def test_workers_are_live_within_30_seconds_of_their_heartbeat(
+    admin_client: FlaskClient, factories: Factories, session: Session
+) -> None:
+    edition = factories.edition("2024-07")
+    now = utcnow()
+    session.add_all([
+        WorkerHeartbeat(name="a:1", hostname="a", pid=1, heartbeat_at=now - timedelta(seconds=5),
+                        edition_id=edition.id, rate_per_s=12.5),
+        WorkerHeartbeat(name="b:2", hostname="b", pid=2, heartbeat_at=now - timedelta(seconds=45)),
+    ])
+    session.commit()
+    page = admin_client.get("/admin/?lang=en").get_data(as_text=True)
+    workers = page[page.index('id="workers-heading"'):]
+    assert re.search(r"<td>a:1</td>\s*<td><span class=\"status status-active\">Live", workers)
+    assert re.search(r"<td>b:2</td>\s*<td><span class=\"status status-failed\">Silent", workers)
+    assert "2024-07" in workers and "12.5" in workers
+
+
+def test_stats_exports_are_csv_with_formulas_neutralised(
+    app: Flask, admin_client: FlaskClient, factories: Factories, session: Session
+) -> None:
+    july_send(app, factories, session)
+
+    def rows(path: str) -> list[list[str]]:
+        response = admin_client.get(path)
+        assert response.status_code == 200 and response.mimetype == "text/csv"
+        return list(csv.reader(io.StringIO(response.get_data(as_text=True).lstrip("\ufeff"))))
+
+    editions = rows("/admin/stats/editions.csv")
+    july = dict(zip(editions[0], editions[1], strict=True))
+    assert (july["month"], july["sent"], july["hard_bounced"], july["unique_clicks"]) == (
+        "2024-07", "6", "1", "1")
+    assert july["open_rate_approx"] == "0.5000"
+    items = rows("/admin/stats/2024-07/items.csv")
+    assert items[4][3] == "'=HYPERLINK(\"x\")"  # would run as a formula in a spreadsheet
+    assert items[1][:9] == ["2024-07", "1", "政策速递", "AI rules", "https://example.com/1", "ai",
+                            "4", "1", "2"]
+    assert admin_client.get("/admin/stats/1999-01/items.csv").status_code == 404

@@ -1,0 +1,175 @@
+"""Who may open what, and CSRF on every form — both generated from the URL map, so a route
+added later is checked without anyone remembering to add it here."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+from flask import Flask, url_for
+from flask.testing import FlaskClient
+from flask_wtf.csrf import CSRFError
+from sqlalchemy.orm import Session
+from werkzeug.routing import Rule
+
+from tests.conftest import PASSWORD, app_config
+from tests.factories import Factories
+from webapp import create_app
+from webapp.db import database
+from webapp.extensions import current_language
+from webapp.models import EditionStatus, Role, User
+from webapp.services.password_reset import reset_mail
+from webapp.services.reader_mail import send_reader_mail
+from webapp.services.suppressions import suppress
+
+CONSOLES = ("/admin", "/editor")
+WRITES = {"POST", "PUT", "PATCH", "DELETE"}
+# Posted to by other systems, which hold no session: each is protected otherwise.
+CSRF_EXEMPT = {
+    "public.one_click_unsubscribe": "RFC 8058: mail clients post without cookies",
+    "hooks.ses": "SNS posts signed messages, verified before anything changes",
+}
+
+
+def console_rules(app: Flask, method: str) -> Iterator[Rule]:
+    for rule in sorted(app.url_map.iter_rules(), key=lambda r: r.rule):
+        if rule.rule.startswith(CONSOLES) and method in (rule.methods or ()):
+            yield rule
+
+
+@pytest.fixture
+def values(app: Flask, factories: Factories, session: Session) -> dict[str, object]:
+    """A real value for each path parameter the consoles use, by its name."""
+    edition = factories.edition(
+        "2024-07", status=EditionStatus.DRAFT, items={"policy": [{"topics": ["ai"]}]}
+    )
+    reader = factories.subscriber(topics=["ai"])
+    user = factories.user(role=Role.EDITOR)
+    suppression = suppress(session, "gone@example.com", reason="manual", source="admin")
+    session.commit()
+    with app.test_request_context():  # one outbox message for the outbox viewer's routes
+        send_reader_mail(app.config, [reset_mail(app.config, user, current_language(),
+                                                 invite=False)])
+    outbox = sorted(Path(app.config["OUTBOX_DIR"]).glob("*.eml"))
+    return {
+        "month": edition.month,
+        "item_id": edition.sections[0].items[0].id,
+        "subscriber_id": reader.id,
+        "topic_id": factories.topic("ai").id,
+        "suppression_id": suppression.id,
+        "user_id": user.id,
+        "name": outbox[0].name,
+    }
+
+
+def url(app: Flask, rule: Rule, values: dict[str, object]) -> str:
+    missing = sorted(set(rule.arguments) - set(values))
+    if missing:
+        pytest.fail(
+            f"{rule.rule} has path parameters {missing} the role matrix cannot fill: add a "
+            "factory value for them to the `values` fixture"
+        )
+    with app.test_request_context():
+        return url_for(rule.endpoint, **{name: values[name] for name in rule.arguments})
+
+
+def signed_out(response_location: str) -> bool:
+    return urlsplit(response_location).path == "/login"
+
+
+def check(
+    app: Flask,
+    client: FlaskClient,
+    method: str,
+    values: dict[str, object],
+    expect: Callable[[str, int, str], bool],
+) -> list[str]:
+    wrong = []
+    for rule in console_rules(app, method):
+        path = url(app, rule, values)
+        response = client.open(path, method=method)
+        location = response.headers.get("Location", "")
+        if not expect(rule.rule, response.status_code, location):
+            wrong.append(f"{method} {path} → {response.status_code} {location}")
+    return wrong
+
+
+def test_anonymous_visitors_are_sent_to_sign_in_everywhere(
+    app: Flask, client: FlaskClient, values: dict[str, object]
+) -> None:
+    def to_login(_rule: str, status: int, location: str) -> bool:
+        return status == 302 and signed_out(location)
+
+    assert len(list(console_rules(app, "GET"))) >= 10
+    wrong = check(app, client, "GET", values, to_login)
+    wrong += check(app, client, "POST", values, to_login)
+    assert wrong == []
+
+
+def _allowed(status: int, location: str) -> bool:
+    """A page, a download, or a redirect to another page (never back to sign-in)."""
+    return status == 200 or (status in (302, 303) and not signed_out(location))
+
+
+def test_editors_get_the_editor_console_and_403_on_the_admin_console(
+    app: Flask, editor_client: FlaskClient, values: dict[str, object]
+) -> None:
+    def expected(rule: str, status: int, location: str) -> bool:
+        return status == 403 if rule.startswith("/admin") else _allowed(status, location)
+
+    wrong = check(app, editor_client, "GET", values, expected)
+    admin_posts = [
+        f"POST {r.rule} → {editor_client.post(url(app, r, values)).status_code}"
+        for r in console_rules(app, "POST")
+        if r.rule.startswith("/admin")
+    ]
+    assert wrong == []
+    assert admin_posts and all(line.endswith("→ 403") for line in admin_posts), admin_posts
+
+
+def test_admins_get_every_console_page(
+    app: Flask, admin_client: FlaskClient, values: dict[str, object]
+) -> None:
+    assert check(app, admin_client, "GET", values, lambda _r, s, loc: _allowed(s, loc)) == []
+
+
+def test_every_state_changing_route_refuses_a_post_without_csrf_token(
+    database_url: str, tmp_path: Path, factories: Factories
+) -> None:
+    app = create_app(app_config(database_url, tmp_path, WTF_CSRF_ENABLED=True))
+    admin: User = factories.user(role=Role.ADMIN, password=PASSWORD)
+
+    @app.errorhandler(CSRFError)
+    def csrf_refused(_error: CSRFError) -> tuple[str, int]:
+        return "csrf refused", 400
+
+    client = app.test_client()
+    login = client.post("/login", data={"email": admin.email, "password": PASSWORD})
+    assert login.status_code == 400 and login.get_data(as_text=True) == "csrf refused"
+    page = client.get("/login").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page)
+    assert token is not None
+    signed_in = client.post(
+        "/login", data={"email": admin.email, "password": PASSWORD, "csrf_token": token[1]}
+    )
+    assert signed_in.status_code == 302  # the token works: refusals below are about its absence
+
+    refused, checked = [], 0
+    for rule in sorted(app.url_map.iter_rules(), key=lambda r: r.rule):
+        methods = WRITES & set(rule.methods or ())
+        if not methods or rule.endpoint in CSRF_EXEMPT or rule.endpoint == "static":
+            continue
+        dummy = dict.fromkeys(rule.arguments, 1)  # fits int and string parameters alike
+        with app.test_request_context():
+            path = url_for(rule.endpoint, **dummy)
+        for method in methods:
+            checked += 1
+            response = client.open(path, method=method, data={"x": "1"})
+            if response.get_data(as_text=True) != "csrf refused" or response.status_code != 400:
+                refused.append(f"{method} {rule.rule} → {response.status_code}")
+    assert checked >= 25
+    assert refused == [], f"accepted without a CSRF token: {refused}"
+    database(app).engine.dispose()

@@ -1,0 +1,94 @@
+"""The admin dashboard in a real browser: every chart is drawn by the Chart.js the app serves,
+from its table's numbers, with nothing loaded from elsewhere and nothing blocked by the CSP."""
+
+from __future__ import annotations
+
+import pytest
+from flask import Flask
+from playwright.sync_api import Browser, Page, Route
+
+from tests.admin.conftest import populate
+from tests.browser.conftest import SCREENSHOTS
+from tests.conftest import PASSWORD
+from tests.factories import Factories
+from webapp.db import database
+from webapp.models import Role
+
+pytestmark = pytest.mark.browser
+
+# Fraction of a chart's pixels that are painted: a blank canvas has none.
+PAINTED = """canvas => {
+  const ctx = canvas.getContext("2d");
+  const {data} = ctx.getImageData(0, 0, canvas.width, canvas.height);
+  let painted = 0;
+  for (let i = 3; i < data.length; i += 4) { if (data[i] > 0) painted++; }
+  return painted / (data.length / 4);
+}"""
+
+
+def _sign_in(page: Page, base: str, email: str) -> None:
+    page.goto(base + "/login?lang=en")
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(base + "/admin/")
+
+
+@pytest.mark.parametrize(
+    ("language", "viewport"),
+    [("en", {"width": 1280, "height": 900}), ("zh_CN", {"width": 390, "height": 844})],
+    ids=["en-desktop", "zh-CN-phone"],
+)
+def test_the_dashboard_draws_every_chart_from_its_table(
+    browser: Browser, live_app: Flask, language: str, viewport: dict[str, int]
+) -> None:
+    base = live_app.config["BASE_URL"]
+    with database(live_app).sessionmaker() as session:
+        factories = Factories(session)
+        populate(factories, session)
+        admin = factories.user(role=Role.ADMIN, password=PASSWORD)
+        email = admin.email
+
+    context = browser.new_context(viewport=viewport, locale="en-GB")
+    outside: list[str] = []
+
+    def local_only(route: Route) -> None:
+        if route.request.url.startswith(base):
+            route.continue_()
+        else:
+            outside.append(route.request.url)
+            route.abort()
+
+    context.route("**/*", local_only)
+    page = context.new_page()
+    problems: list[str] = []
+    page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda error: problems.append(str(error)))
+    _sign_in(page, base, email)
+    page.goto(f"{base}/admin/?lang={language}")
+    page.wait_for_load_state("load")
+
+    tables = page.locator("table[data-chart]")
+    canvases = page.locator("figure.charted canvas")
+    # Funnel per edition; the edition's funnel, timeline, topics and items; growth, joins and
+    # departures, topic popularity.
+    assert tables.count() == 8
+    page.wait_for_function("document.querySelectorAll('figure.charted canvas').length === 8")
+    for index in range(canvases.count()):
+        canvas = canvases.nth(index)
+        assert canvas.evaluate(PAINTED) > 0.01, canvas.get_attribute("aria-label")
+        assert canvas.get_attribute("role") == "img" and canvas.get_attribute("aria-label")
+    # The numbers stay one click away.
+    page.locator("details.numbers summary").first.click()
+    assert page.locator("details.numbers").first.get_attribute("open") is not None
+
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= viewport["width"], f"{width}px wide"
+    assert problems == [] and outside == []
+    heading = "Dashboard" if language == "en" else "概览"
+    assert page.locator("h1").first.inner_text() == heading
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"admin-dashboard-{language}.png"), full_page=True)
+    context.close()
+
+

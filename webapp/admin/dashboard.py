@@ -1,0 +1,75 @@
+"""The dashboard: reputation, workers, every edition's funnel, one edition in detail, growth."""
+
+from __future__ import annotations
+
+from flask import Response, abort, render_template, request
+
+from webapp import db
+from webapp.admin import bp
+from webapp.services.editions import get_edition
+from webapp.services.reputation import (
+    BOUNCE_REVIEW,
+    COMPLAINT_REVIEW,
+    MIN_VOLUME,
+    Reputation,
+    recent_reputation,
+)
+from webapp.services.stats import (
+    edition_report,
+    editions_with_stats,
+    reader_growth,
+    topic_popularity,
+)
+from webapp.services.stats_csv import editions_csv, items_csv
+from webapp.services.subscribers import count_by_status
+from webapp.services.topics import topics_by_slug
+from webapp.services.worker_status import worker_status
+
+EDITIONS_SHOWN = 12
+
+
+@bp.route("/")
+def home() -> str:
+    session = db.session()
+    editions = editions_with_stats(session, limit=EDITIONS_SHOWN)
+    wanted = request.args.get("month", "")
+    chosen = next((e for e, _ in editions if e.month == wanted), None)
+    if chosen is None and editions:
+        chosen = editions[0][0]
+    report = None
+    if chosen is not None:
+        loaded = get_edition(session, chosen.month)
+        report = edition_report(session, loaded) if loaded is not None else None
+    return render_template(
+        "admin/dashboard.html",
+        editions=[(e, f, Reputation.of(f)) for e, f in editions],
+        report=report,
+        readers=count_by_status(session),
+        growth=reader_growth(session),
+        popularity=topic_popularity(session),
+        reputation=recent_reputation(session),
+        workers=worker_status(session),
+        topics=topics_by_slug(session),
+        thresholds={"bounce": BOUNCE_REVIEW, "complaint": COMPLAINT_REVIEW, "volume": MIN_VOLUME},
+    )
+
+
+def csv_response(text: str, name: str) -> Response:
+    # A BOM so spreadsheet programs read the Chinese titles as UTF-8.
+    response = Response("\ufeff" + text, mimetype="text/csv; charset=utf-8")
+    response.headers["Content-Disposition"] = f'attachment; filename="{name}"'
+    return response
+
+
+@bp.route("/stats/editions.csv")
+def editions_export() -> Response:
+    return csv_response(editions_csv(db.session()), "yuebao-editions.csv")
+
+
+@bp.route("/stats/<month>/items.csv")
+def items_export(month: str) -> Response:
+    session = db.session()
+    edition = get_edition(session, month)
+    if edition is None:
+        abort(404)
+    return csv_response(items_csv(session, edition), f"yuebao-{edition.month}-items.csv")

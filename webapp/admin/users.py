@@ -1,0 +1,129 @@
+"""Console users: add (with a password shown once, or by an emailed link), change roles,
+deactivate, reset two-factor sign-in."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from flask import abort, current_app, flash, redirect, render_template, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+from werkzeug.wrappers import Response
+
+from webapp import db
+from webapp.admin import bp
+from webapp.admin.forms import ButtonForm, NewUserForm, RoleForm
+from webapp.extensions import current_language
+from webapp.models import Role, User
+from webapp.services.password_reset import reset_mail
+from webapp.services.reader_mail import send_reader_mail
+from webapp.services.user_admin import (
+    LastAdmin,
+    OwnAccount,
+    change_role,
+    invite_user,
+    reset_two_factor,
+    set_active,
+)
+from webapp.services.users import UserError, create_user, generate_password, list_users
+
+
+def _user(user_id: int) -> User:
+    user = db.session().get(User, user_id)
+    if user is None:
+        abort(404)
+    return user
+
+
+def _page(form: NewUserForm) -> str:
+    return render_template(
+        "admin/users.html",
+        users=list_users(db.session()),
+        form=form,
+        button=ButtonForm(),
+    )
+
+
+@bp.route("/users", methods=["GET", "POST"])
+def users() -> str | Response:
+    session = db.session()
+    form = NewUserForm()
+    if form.validate_on_submit():
+        role = Role(form.role.data)
+        password = generate_password()
+        try:
+            if form.mode.data == "password":
+                user = create_user(
+                    session, form.email.data or "", role, password, actor=current_user
+                )
+            else:
+                user = invite_user(session, form.email.data or "", role, actor=current_user)
+        except UserError as error:
+            session.rollback()
+            form.email.errors.append(str(error))
+            return _page(form)
+        session.commit()
+        if form.mode.data == "password":
+            return render_template("admin/user_created.html", user=user, password=password)
+        send_reader_mail(
+            current_app.config,
+            [reset_mail(current_app.config, user, current_language(), invite=True)],
+        )
+        flash(
+            _(
+                "%(email)s is invited: they get an email with a link to choose a password.",
+                email=user.email,
+            ),
+            "ok",
+        )
+        return redirect(url_for("admin.users"))
+    return _page(form)
+
+
+def _attempt(change: Callable[[], bool]) -> None:
+    session = db.session()
+    try:
+        changed = change()
+    except OwnAccount:
+        session.rollback()
+        flash(_("You cannot change your own account here."), "error")
+    except LastAdmin:
+        session.rollback()
+        flash(_("The console needs at least one active admin."), "error")
+    else:
+        if changed:
+            session.commit()
+            flash(_("Saved."), "ok")
+
+
+@bp.route("/users/<int:user_id>/role", methods=["POST"])
+def user_role(user_id: int) -> Response:
+    user = _user(user_id)
+    form = RoleForm()
+    if form.validate_on_submit():
+        _attempt(lambda: change_role(db.session(), user, Role(form.role.data), actor=current_user))
+    return redirect(url_for("admin.users"))
+
+
+@bp.route("/users/<int:user_id>/deactivate", methods=["POST"])
+def user_deactivate(user_id: int) -> Response:
+    user = _user(user_id)
+    if ButtonForm().validate_on_submit():
+        _attempt(lambda: set_active(db.session(), user, False, actor=current_user))
+    return redirect(url_for("admin.users"))
+
+
+@bp.route("/users/<int:user_id>/activate", methods=["POST"])
+def user_activate(user_id: int) -> Response:
+    user = _user(user_id)
+    if ButtonForm().validate_on_submit():
+        _attempt(lambda: set_active(db.session(), user, True, actor=current_user))
+    return redirect(url_for("admin.users"))
+
+
+@bp.route("/users/<int:user_id>/reset-two-factor", methods=["POST"])
+def user_reset_two_factor(user_id: int) -> Response:
+    user = _user(user_id)
+    if ButtonForm().validate_on_submit():
+        _attempt(lambda: reset_two_factor(db.session(), user, actor=current_user))
+    return redirect(url_for("admin.users"))

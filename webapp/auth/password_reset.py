@@ -1,0 +1,72 @@
+"""/password-reset: ask for a link, then choose a new password through it.
+
+The request page answers the same whether or not the address has an account, and is
+rate-limited per client and per address.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+from flask import current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_limiter.util import get_remote_address
+from werkzeug.wrappers import Response
+
+from webapp import db
+from webapp.auth import bp
+from webapp.auth.forms import NewPasswordForm, ResetRequestForm
+from webapp.extensions import current_language, limiter
+from webapp.services.password_reset import (
+    ResetLinkError,
+    read_reset,
+    request_reset,
+    set_password,
+)
+from webapp.services.reader_mail import send_reader_mail
+from webapp.services.users import UserError
+
+
+def _address_key() -> str:
+    """Rate-limit key: a digest of the address asked for, so the limiter stores no address."""
+    address = request.form.get("email", "").strip().lower()
+    if not address:
+        return get_remote_address()
+    return "reset:" + hashlib.sha256(address.encode()).hexdigest()[:32]
+
+
+@bp.route("/password-reset", methods=["GET", "POST"])
+@limiter.limit("5 per minute; 20 per hour", methods=["POST"])
+@limiter.limit("3 per hour", key_func=_address_key, methods=["POST"])
+def password_reset() -> str | tuple[str, int]:
+    form = ResetRequestForm()
+    if form.validate_on_submit():
+        session = db.session()
+        address = form.email.data or ""
+        messages = request_reset(session, current_app.config, address, current_language())
+        session.commit()
+        send_reader_mail(current_app.config, messages)
+        return render_template("auth/reset_sent.html", address=address.strip())
+    status = 400 if form.is_submitted() else 200
+    return render_template("auth/reset_request.html", form=form), status
+
+
+@bp.route("/password-reset/<signed>", methods=["GET", "POST"])
+@limiter.limit("10 per minute", methods=["POST"])
+def password_reset_link(signed: str) -> str | tuple[str, int] | Response:
+    session = db.session()
+    try:
+        user = read_reset(session, current_app.config["SECRET_KEY"], signed)
+    except ResetLinkError:
+        return render_template("auth/reset_invalid.html", form=ResetRequestForm()), 410
+    form = NewPasswordForm()
+    if form.validate_on_submit():
+        try:
+            set_password(session, user, form.password.data or "")
+        except UserError:
+            form.password.errors.append(_("Please choose a longer password."))
+        else:
+            session.commit()
+            flash(_("Your new password is saved. Please sign in."), "ok")
+            return redirect(url_for("auth.login"))
+    return render_template("auth/reset_password.html", form=form, email=user.email)

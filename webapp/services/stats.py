@@ -1,0 +1,430 @@
+"""Delivery stats: per edition, per variant and topic, per item, over time, and across editions.
+
+Every figure is read from per-reader aggregates (see webapp.services.aggregates for where each
+one lives and how it is kept current): the first-seen columns of `deliveries` grouped per
+edition, `delivery_outcomes`, `item_clicks` and `reader_months`. Nothing here reads the raw
+`events` table, so a page view costs a few grouped queries over at most one row per reader.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, fields
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import ColumnElement, Select, case, func, select
+from sqlalchemy.orm import Session
+
+from webapp.models import (
+    Delivery,
+    DeliveryOutcome,
+    DeliveryStatus,
+    Edition,
+    ItemClick,
+    ReaderMonth,
+    Subscriber,
+    Topic,
+    subscriber_topics,
+    utcnow,
+)
+from webapp.models.stats import DEPARTURES, RECEIVING, month_of
+from webapp.services.sending import send_progress
+from webapp.services.variants import parse_variant_key
+
+
+@dataclass(frozen=True)
+class Funnel:
+    """One group of deliveries (an edition, a variant, a topic) from plan to click."""
+
+    planned: int = 0
+    queued: int = 0
+    sending: int = 0
+    in_doubt: int = 0
+    sent: int = 0
+    failed: int = 0
+    skipped: int = 0
+    delivered: int = 0
+    bounced: int = 0
+    hard_bounced: int = 0
+    complained: int = 0
+    opened: int = 0  # approximate: mail clients and proxies fetch images by themselves
+    clicked: int = 0  # readers who followed at least one link (scanners left out)
+    unsubscribed: int = 0
+
+    @property
+    def soft_bounced(self) -> int:
+        return self.bounced - self.hard_bounced
+
+    @property
+    def reached(self) -> int:
+        """Sent and not bounced: the base of engagement rates, which works with the outbox
+        transport too (it never reports deliveries)."""
+        return self.sent - self.bounced
+
+    def __add__(self, other: Funnel) -> Funnel:
+        return Funnel(*(getattr(self, f.name) + getattr(other, f.name) for f in fields(self)))
+
+    def rates(self) -> dict[str, float | None]:
+        """Shares as fractions: delivery and reputation figures of `sent`, engagement of
+        `reached`; None when there is nothing to divide by."""
+
+        def share(part: int, whole: int) -> float | None:
+            return part / whole if whole else None
+
+        return {
+            "delivered": share(self.delivered, self.sent),
+            "bounced": share(self.bounced, self.sent),
+            "hard_bounced": share(self.hard_bounced, self.sent),
+            "soft_bounced": share(self.soft_bounced, self.sent),
+            "complained": share(self.complained, self.sent),
+            "failed": share(self.failed, self.planned),
+            "opened": share(self.opened, self.reached),
+            "clicked": share(self.clicked, self.reached),
+            "unsubscribed": share(self.unsubscribed, self.reached),
+        }
+
+    def event_figures(self) -> dict[str, Any]:
+        """What `stats --json` adds to the send-progress shape."""
+        rates = self.rates()
+        return {
+            "delivered": self.delivered,
+            "bounced": self.bounced,
+            "hard_bounced": self.hard_bounced,
+            "soft_bounced": self.soft_bounced,
+            "complained": self.complained,
+            "unique_opens": self.opened,
+            "unique_opens_approximate": True,
+            "unique_clicks": self.clicked,
+            "unsubscribed": self.unsubscribed,
+            "rates": {name: None if v is None else round(v, 4) for name, v in rates.items()},
+        }
+
+
+# ---- the roll-up -------------------------------------------------------------------------
+
+
+def _rollup_columns() -> list[ColumnElement[Any]]:
+    status_counts = [
+        func.sum(case((Delivery.status == status, 1), else_=0)).label(status.value)
+        for status in DeliveryStatus
+    ]
+    return [
+        func.count(Delivery.id).label("planned"),
+        *status_counts,
+        func.count(Delivery.delivered_at).label("delivered"),
+        func.count(Delivery.bounced_at).label("bounced"),
+        func.count(DeliveryOutcome.hard_bounced_at).label("hard_bounced"),
+        func.count(Delivery.complained_at).label("complained"),
+        func.count(Delivery.opened_at).label("opened"),
+        func.count(Delivery.clicked_at).label("clicked"),
+        func.count(DeliveryOutcome.unsubscribed_at).label("unsubscribed"),
+    ]
+
+
+def _rollup(*group_by: Any) -> Select[Any]:
+    """The stats roll-up: deliveries (one row per reader) with their sparse outcomes, grouped.
+
+    COUNT(column) counts the first-seen times that are set, so each figure is the number of
+    readers it happened to, never the number of hits.
+    """
+    return (
+        select(*group_by, *_rollup_columns())
+        .select_from(Delivery)
+        .outerjoin(DeliveryOutcome, DeliveryOutcome.delivery_id == Delivery.id)
+        .group_by(*group_by)
+    )
+
+
+def _funnel(row: Any) -> Funnel:
+    return Funnel(**{f.name: int(getattr(row, f.name) or 0) for f in fields(Funnel)})
+
+
+def edition_funnels(
+    session: Session, edition_ids: Sequence[int] | None = None
+) -> dict[int, Funnel]:
+    """Funnel per edition (editions without deliveries are absent)."""
+    stmt = _rollup(Delivery.edition_id)
+    if edition_ids is not None:
+        stmt = stmt.where(Delivery.edition_id.in_(edition_ids))
+    return {row.edition_id: _funnel(row) for row in session.execute(stmt)}
+
+
+def edition_funnel(session: Session, edition_id: int) -> Funnel:
+    return edition_funnels(session, [edition_id]).get(edition_id, Funnel())
+
+
+def variant_funnels(session: Session, edition_id: int) -> dict[str, Funnel]:
+    """Funnel per variant key (`<language>:<topics>`), largest first."""
+    stmt = _rollup(Delivery.variant_key).where(Delivery.edition_id == edition_id)
+    rows = {row.variant_key: _funnel(row) for row in session.execute(stmt)}
+    return dict(sorted(rows.items(), key=lambda kv: (-kv[1].planned, kv[0])))
+
+
+def topic_funnels(variants: dict[str, Funnel]) -> dict[str, Funnel]:
+    """Funnel per topic slug: a reader counts under each topic of their variant."""
+    topics: dict[str, Funnel] = {}
+    for key, funnel in variants.items():
+        for slug in parse_variant_key(key)[1]:
+            topics[slug] = topics.get(slug, Funnel()) + funnel
+    return topics
+
+
+def language_funnels(variants: dict[str, Funnel]) -> dict[str, Funnel]:
+    languages: dict[str, Funnel] = {}
+    for key, funnel in variants.items():
+        language = parse_variant_key(key)[0]
+        languages[language] = languages.get(language, Funnel()) + funnel
+    return languages
+
+
+# ---- items --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ItemStats:
+    number: int  # link n of /c/<token>/<n>
+    section: str
+    title: str
+    url: str
+    topics: tuple[str, ...]
+    recipients: int  # readers whose variant carried the item (sent)
+    readers: int  # readers who followed its link
+    clicks: int  # every click on it by a person
+
+    @property
+    def rate(self) -> float | None:
+        return self.readers / self.recipients if self.recipients else None
+
+
+def item_stats(session: Session, edition: Edition, variants: dict[str, Funnel]) -> list[ItemStats]:
+    """Clicks per item, numbered as the email numbers its links (mail.edition_content)."""
+    stmt = (
+        select(
+            ItemClick.item_number,
+            func.count(ItemClick.delivery_id).label("readers"),
+            func.sum(ItemClick.clicks).label("clicks"),
+        )
+        .where(ItemClick.edition_id == edition.id)
+        .group_by(ItemClick.item_number)
+    )
+    clicked = {
+        row.item_number: (row.readers, int(row.clicks or 0)) for row in session.execute(stmt)
+    }
+    variant_topics = [(set(parse_variant_key(k)[1]), f.sent) for k, f in variants.items()]
+    result: list[ItemStats] = []
+    number = 0
+    for section in edition.sections:
+        for item in section.items:
+            number += 1
+            slugs = tuple(t.slug for t in item.topics)
+            recipients = sum(sent for topics, sent in variant_topics if topics & set(slugs))
+            readers, clicks = clicked.get(number, (0, 0))
+            result.append(
+                ItemStats(
+                    number, section.title, item.title, item.url, slugs, recipients, readers, clicks
+                )
+            )
+    return result
+
+
+# ---- timeline -----------------------------------------------------------------------------
+
+BUCKET_MINUTES = (1, 5, 10, 15, 30, 60, 120, 180, 360, 720, 1440)
+MAX_BUCKETS = 48
+
+
+def _minute_of(column: Any, dialect: str) -> ColumnElement[str]:
+    """A UTC time truncated to the minute, as text (the backends truncate differently)."""
+    if dialect == "postgresql":
+        return func.to_char(func.timezone("UTC", column), 'YYYY-MM-DD"T"HH24:MI')
+    return func.strftime("%Y-%m-%dT%H:%M", column)
+
+
+@dataclass(frozen=True)
+class Timeline:
+    minutes: int  # bucket width
+    buckets: list[tuple[datetime, int, int]]  # (start, sent, delivered)
+
+
+def timeline(session: Session, edition_id: int) -> Timeline:
+    """Messages sent and delivered over time, in buckets sized to the send's length."""
+    dialect = session.get_bind().dialect.name
+    counts: dict[datetime, list[int]] = {}
+    for index, column in enumerate((Delivery.sent_at, Delivery.delivered_at)):
+        minute = _minute_of(column, dialect).label("minute")
+        stmt = (
+            select(minute, func.count())
+            .where(Delivery.edition_id == edition_id, column.is_not(None))
+            .group_by(minute)
+        )
+        for text, count in session.execute(stmt).tuples():
+            start = datetime.fromisoformat(text).replace(tzinfo=ZoneInfo("UTC"))
+            counts.setdefault(start, [0, 0])[index] += count
+    if not counts:
+        return Timeline(1, [])
+    first, last = min(counts), max(counts)
+    span = (last - first).total_seconds() / 60 + 1
+    width = next((m for m in BUCKET_MINUTES if span / m <= MAX_BUCKETS), BUCKET_MINUTES[-1])
+    step = timedelta(minutes=width)
+    epoch = datetime(2000, 1, 1, tzinfo=ZoneInfo("UTC"))
+    origin = first - (first - epoch) % step
+    buckets: dict[datetime, list[int]] = {}
+    moment = origin
+    while moment <= last:
+        buckets[moment] = [0, 0]
+        moment += step
+    for start, (sent, delivered) in counts.items():
+        bucket = buckets[start - (start - epoch) % step]
+        bucket[0] += sent
+        bucket[1] += delivered
+    return Timeline(width, [(start, s, d) for start, (s, d) in buckets.items()])
+
+
+# ---- one edition, all together ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class EditionReport:
+    edition: Edition
+    progress: dict[str, Any]
+    funnel: Funnel
+    variants: dict[str, Funnel]
+    topics: dict[str, Funnel]
+    languages: dict[str, Funnel]
+    items: list[ItemStats]
+    timeline: Timeline
+
+
+def edition_report(session: Session, edition: Edition) -> EditionReport:
+    variants = variant_funnels(session, edition.id)
+    return EditionReport(
+        edition=edition,
+        progress=send_progress(session, edition),
+        funnel=edition_funnel(session, edition.id),
+        variants=variants,
+        topics=topic_funnels(variants),
+        languages=language_funnels(variants),
+        items=item_stats(session, edition, variants),
+        timeline=timeline(session, edition.id),
+    )
+
+
+def stats_json(session: Session, edition: Edition) -> dict[str, Any]:
+    """DESIGN.md's send-progress shape plus the event figures (`yuebao stats MONTH --json`)."""
+    report = edition_report(session, edition)
+    data = dict(report.progress)
+    data.update(report.funnel.event_figures())
+    data["topics"] = {
+        slug: f.event_figures() | {"sent": f.sent} for slug, f in report.topics.items()
+    }
+    data["items"] = [
+        {
+            "number": i.number,
+            "title": i.title,
+            "recipients": i.recipients,
+            "unique_clicks": i.readers,
+            "clicks": i.clicks,
+        }
+        for i in report.items
+    ]
+    return data
+
+
+# ---- across editions ---------------------------------------------------------------------
+
+
+def editions_with_stats(session: Session, limit: int | None = None) -> list[tuple[Edition, Funnel]]:
+    """Editions whose send started, newest month first (the `limit` newest), with funnels.
+
+    The roll-up is filtered to these editions' ids, so the dashboard reads the deliveries of
+    the editions it shows, not of every edition ever sent.
+    """
+    stmt = (
+        select(Edition)
+        .where(Edition.send_started_at.is_not(None))
+        .order_by(Edition.month.desc())
+        .limit(limit)
+    )
+    editions = list(session.scalars(stmt))
+    funnels = edition_funnels(session, [e.id for e in editions])
+    return [(e, funnels.get(e.id, Funnel())) for e in editions]
+
+
+@dataclass(frozen=True)
+class GrowthMonth:
+    month: str
+    joined: int
+    left: dict[str, int]  # unsubscribed, bounced, complained, erased
+    readers: int  # receiving the report at the end of the month
+
+    @property
+    def churned(self) -> int:
+        return sum(self.left.values())
+
+
+def _months_back(now: datetime, count: int) -> list[str]:
+    year, month = now.year, now.month
+    months = []
+    for _ in range(count):
+        months.append(f"{year:04d}-{month:02d}")
+        year, month = (year, month - 1) if month > 1 else (year - 1, 12)
+    return months[::-1]
+
+
+def reader_growth(
+    session: Session, months: int = 12, now: datetime | None = None
+) -> list[GrowthMonth]:
+    """Joins and departures per month, and readers at each month's end.
+
+    Month-end counts are worked back from today's count, so readers from before the aggregate
+    existed still count.
+    """
+    now = now or utcnow()
+    wanted = _months_back(now, months)
+    rows = {row.month: row for row in session.scalars(select(ReaderMonth))}
+    receiving = (
+        session.scalar(select(func.count(Subscriber.id)).where(Subscriber.status.in_(RECEIVING)))
+        or 0
+    )
+    later_net = sum(
+        row.joined - sum(getattr(row, c) for c in DEPARTURES.values())
+        for month, row in rows.items()
+        if month > month_of(now)
+    )
+    readers_at_end = receiving - later_net
+    result: list[GrowthMonth] = []
+    for month in reversed(wanted):
+        row = rows.get(month)
+        joined = row.joined if row else 0
+        left = {c: (getattr(row, c) if row else 0) for c in DEPARTURES.values()}
+        result.append(GrowthMonth(month, joined, left, readers_at_end))
+        readers_at_end -= joined - sum(left.values())
+    return result[::-1]
+
+
+def topic_popularity(session: Session) -> list[tuple[Topic, int]]:
+    """Readers receiving the report per topic, in topic order (retired ones too, if chosen)."""
+    stmt = (
+        select(Topic, func.count(Subscriber.id))
+        .outerjoin(subscriber_topics, subscriber_topics.c.topic_id == Topic.id)
+        .outerjoin(
+            Subscriber,
+            (Subscriber.id == subscriber_topics.c.subscriber_id) & Subscriber.status.in_(RECEIVING),
+        )
+        .group_by(Topic.id)
+        .order_by(Topic.position, Topic.id)
+    )
+    return [
+        (topic, count)
+        for topic, count in session.execute(stmt).tuples()
+        if not topic.retired or count
+    ]
+
+
+def total(funnels: Iterable[Funnel]) -> Funnel:
+    result = Funnel()
+    for funnel in funnels:
+        result = result + funnel
+    return result
