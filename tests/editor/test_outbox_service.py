@@ -1,0 +1,82 @@
+"""webapp.services.outbox: reading back what the outbox transport wrote, and nothing else."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from emails import Message, make_transport
+from webapp.services.outbox import OutboxNotFound, list_messages, message_path, read_message
+
+
+def _write(directory: Path, count: int) -> list[str]:
+    transport = make_transport("outbox", directory=str(directory))
+    for n in range(count):
+        transport.send(
+            Message(
+                sender="月报 <newsletter@example.com>",
+                to=f"reader{n}@example.com",
+                subject=f"第 {n} 封：数字经济",
+                html=f"<p>第 {n} 封</p>",
+                text=f"第 {n} 封",
+                headers={"List-Id": "<monthly.example.com>"},
+            )
+        )
+    return sorted(p.name for p in directory.glob("*.eml"))
+
+
+def test_messages_are_listed_newest_first_one_page_at_a_time(tmp_path: Path) -> None:
+    names = _write(tmp_path, 5)
+    (tmp_path / ".tmp-half-written.tmp").write_text("x")  # the transport's temp files are skipped
+    first = list_messages(tmp_path, page=1, per_page=2)
+    assert (first.total, first.pages, first.page) == (5, 3, 1)
+    assert [e.name for e in first.entries] == names[::-1][:2]
+    assert first.entries[0].subject == "第 4 封：数字经济"  # RFC 2047 decoded
+    assert first.entries[0].to == "reader4@example.com"
+    last = list_messages(tmp_path, page=99, per_page=2)
+    assert last.page == 3 and [e.name for e in last.entries] == [names[0]]
+
+
+def test_an_empty_or_missing_outbox_lists_nothing(tmp_path: Path) -> None:
+    listing = list_messages(tmp_path / "never-written")
+    assert (listing.total, listing.pages, listing.entries) == (0, 1, [])
+
+
+def test_a_message_reads_back_with_headers_and_both_parts(tmp_path: Path) -> None:
+    [name] = _write(tmp_path, 1)
+    message = read_message(tmp_path, name)
+    assert message.subject == "第 0 封：数字经济"
+    headers = dict(message.headers)
+    assert headers["To"] == "reader0@example.com"
+    assert headers["List-Id"] == "<monthly.example.com>"
+    assert message.html is not None and "<p>第 0 封</p>" in message.html
+    assert message.text is not None and message.text.strip() == "第 0 封"
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["../secret.eml", "..%2Fsecret.eml", "sub/inner.eml", ".hidden.eml", "notes.txt", "",
+     "a\\b.eml"],
+)
+def test_names_the_outbox_would_not_write_are_refused(tmp_path: Path, name: str) -> None:
+    outbox = tmp_path / "outbox"
+    (outbox / "sub").mkdir(parents=True)
+    (outbox / "sub" / "inner.eml").write_text("x")
+    (outbox / ".hidden.eml").write_text("x")
+    (tmp_path / "secret.eml").write_text("secret")
+    with pytest.raises(OutboxNotFound):
+        read_message(outbox, name)
+
+
+def test_a_link_out_of_the_outbox_is_refused(tmp_path: Path) -> None:
+    outbox = tmp_path / "outbox"
+    outbox.mkdir()
+    secret = tmp_path / "secret.eml"
+    secret.write_text("secret")
+    os.symlink(secret, outbox / "20240101T000000000000Z-link.eml")
+    with pytest.raises(OutboxNotFound):
+        message_path(outbox, "20240101T000000000000Z-link.eml")
+    with pytest.raises(OutboxNotFound):
+        message_path(outbox, "20240101T000000000000Z-missing.eml")

@@ -1,0 +1,72 @@
+"""webapp.services.send_estimate: readers, variants and duration before a send starts."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import pytest
+from flask import Flask
+from sqlalchemy.orm import Session
+
+from emails.transports.ses import AccountQuota
+from tests.factories import Factories
+from webapp.models import Edition, SubscriberStatus
+from webapp.services.editions import get_edition
+from webapp.services.send_estimate import OUTBOX_RATE, estimate_send
+
+
+@pytest.fixture
+def edition(factories: Factories, session: Session) -> Edition:
+    factories.edition(items={"policy": [{"topics": ["ai"]}], "deals": [{"topics": ["investment"]}]})
+    for topics, language in [(["ai"], "zh-CN"), (["ai"], "zh-CN"), (["ai", "investment"], "en"),
+                             (["data"], "zh-CN")]:
+        factories.subscriber(topics=topics, language=language)
+    factories.subscriber(topics=["ai"], status=SubscriberStatus.PAUSED)
+    loaded = get_edition(session, "2024-07")
+    assert loaded is not None
+    return loaded
+
+
+def _quota(rate: float, left: float = 50_000) -> AccountQuota:
+    return AccountQuota(max_send_rate=rate, max_24_hour_send=left, sent_last_24_hours=0,
+                        sending_enabled=True)
+
+
+def test_outbox_counts_readers_and_variants_at_the_outbox_pace(
+    app: Flask, session: Session, edition: Edition
+) -> None:
+    estimate = estimate_send(session, app.config, edition)
+    # Two zh-CN:ai readers share a variant; the en reader has their own; the data reader and the
+    # paused one get nothing.
+    assert (estimate.readers, estimate.variants) == (3, 2)
+    assert (estimate.transport, estimate.rate_source) == ("outbox", "outbox")
+    assert estimate.rate_per_s == OUTBOX_RATE
+    assert estimate.seconds == pytest.approx(3 / OUTBOX_RATE)
+
+
+def test_ses_uses_the_account_rate_and_warns_past_the_daily_quota(
+    app: Flask, session: Session, edition: Edition
+) -> None:
+    config = {**app.config, "MAIL_TRANSPORT": "ses"}
+    estimate = estimate_send(session, config, edition, account=lambda _c: _quota(14, left=2))
+    assert (estimate.rate_per_s, estimate.rate_source) == (14, "account")
+    assert estimate.seconds == pytest.approx(3 / 14)
+    assert estimate.over_daily_quota
+
+
+def test_the_configured_rate_wins_and_an_unreachable_ses_is_unknown(
+    app: Flask, session: Session, edition: Edition
+) -> None:
+    def unreachable(_config: Mapping[str, Any]) -> AccountQuota:
+        raise ConnectionError("no route to SES")
+
+    ses = {**app.config, "MAIL_TRANSPORT": "ses"}
+    unknown = estimate_send(session, ses, edition, account=unreachable)
+    assert (unknown.rate_per_s, unknown.rate_source, unknown.seconds) == (None, "unknown", None)
+    assert not unknown.over_daily_quota
+    capped = estimate_send(session, {**ses, "SES_MAX_SEND_RATE": 1.5}, edition,
+                           account=unreachable)
+    assert (capped.rate_per_s, capped.rate_source, capped.seconds) == (1.5, "override", 2.0)
+    paced_outbox = estimate_send(session, {**app.config, "SES_MAX_SEND_RATE": 3.0}, edition)
+    assert (paced_outbox.rate_per_s, paced_outbox.rate_source) == (3.0, "override")

@@ -1,0 +1,145 @@
+"""Sending from the console: confirmation, now or at a time in TIMEZONE, progress, control."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from flask.testing import FlaskClient
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from tests.factories import Factories
+from webapp.models import Delivery, DeliveryStatus, Edition, EditionStatus
+
+PROGRESS_KEYS = {"month", "status", "planned", "queued", "sending", "in_doubt", "sent", "failed",
+                 "skipped", "started_at", "finished_at", "rate_per_s"}
+
+
+@pytest.fixture
+def readers(factories: Factories) -> None:
+    for topics, language in [(["ai"], "zh-CN"), (["ai"], "zh-CN"), (["data"], "en"),
+                             (["investment", "ai"], "zh-CN"), (["fintech"], "zh-CN")]:
+        factories.subscriber(topics=topics, language=language)
+
+
+def _edition(session: Session, edition_id: int) -> Edition:
+    session.expire_all()
+    edition = session.get(Edition, edition_id)
+    assert edition is not None
+    return edition
+
+
+@pytest.mark.usefixtures("readers")
+def test_the_confirmation_states_readers_variants_and_duration(
+    editor_client: FlaskClient, approved: Edition
+) -> None:
+    page = editor_client.get("/editor/editions/2024-07/send?lang=en").get_data(as_text=True)
+    # fintech is the industry item's topic, so all five readers get it, in four variants.
+    assert '<span class="figure" data-estimate="readers">5</span>' in page
+    assert '<span class="figure" data-estimate="variants">4</span>' in page
+    assert "under a minute" in page and "Outbox transport" in page
+    assert "Send now to 5 readers" in page
+    assert "Asia/Shanghai" in page
+
+
+@pytest.mark.postgres
+@pytest.mark.usefixtures("readers")
+def test_send_now_plans_the_deliveries_and_progress_follows(
+    editor_client: FlaskClient, approved: Edition, session: Session
+) -> None:
+    response = editor_client.post("/editor/editions/2024-07/send?lang=en", follow_redirects=True)
+    page = response.get_data(as_text=True)
+    assert "Sending started: 5 deliveries planned." in page
+    assert 'data-progress="/editor/editions/2024-07/progress"' in page
+    assert _edition(session, approved.id).status == EditionStatus.SENDING
+    assert session.scalar(select(func.count(Delivery.id))) == 5
+
+    progress = editor_client.get("/editor/editions/2024-07/progress").get_json()
+    assert set(progress) == PROGRESS_KEYS
+    assert (progress["status"], progress["planned"], progress["queued"]) == ("sending", 5, 5)
+
+    # What the worker would do: every delivery sent; the JSON follows without a reload.
+    session.execute(Delivery.__table__.update().values(status=DeliveryStatus.SENT))
+    session.commit()
+    progress = editor_client.get("/editor/editions/2024-07/progress").get_json()
+    assert (progress["sent"], progress["queued"]) == (5, 0)
+
+    again = editor_client.post("/editor/editions/2024-07/send?lang=en", follow_redirects=True)
+    assert "cannot be done while the edition is Sending" in again.get_data(as_text=True)
+    assert session.scalar(select(func.count(Delivery.id))) == 5
+
+
+@pytest.mark.usefixtures("readers")
+def test_pause_resume_and_cancel(
+    editor_client: FlaskClient, approved: Edition, session: Session
+) -> None:
+    editor_client.post("/editor/editions/2024-07/send")
+    paused = editor_client.post("/editor/editions/2024-07/pause?lang=en", follow_redirects=True)
+    assert "Paused." in paused.get_data(as_text=True)
+    assert _edition(session, approved.id).status == EditionStatus.PAUSED
+    editor_client.post("/editor/editions/2024-07/resume")
+    assert _edition(session, approved.id).status == EditionStatus.SENDING
+    cancelled = editor_client.post("/editor/editions/2024-07/cancel?lang=en",
+                                   follow_redirects=True)
+    assert "Cancelled: 5 unsent deliveries skipped." in cancelled.get_data(as_text=True)
+    assert _edition(session, approved.id).status == EditionStatus.CANCELLED
+    statuses = set(session.scalars(select(Delivery.status)))
+    assert statuses == {DeliveryStatus.SKIPPED}
+    refused = editor_client.post("/editor/editions/2024-07/resume?lang=en", follow_redirects=True)
+    assert "cannot be done while the edition is Cancelled" in refused.get_data(as_text=True)
+
+
+@pytest.mark.usefixtures("readers")
+def test_schedule_in_the_configured_time_zone(
+    editor_client: FlaskClient, approved: Edition, session: Session
+) -> None:
+    response = editor_client.post("/editor/editions/2024-07/schedule?lang=en",
+                                  data={"date": "2030-01-02", "time": "09:30"},
+                                  follow_redirects=True)
+    assert "Scheduled for 2030-01-02 09:30 (Asia/Shanghai)." in response.get_data(as_text=True)
+    edition = _edition(session, approved.id)
+    assert edition.status == EditionStatus.SCHEDULED
+    assert edition.scheduled_at == datetime(2030, 1, 2, 1, 30, tzinfo=UTC)
+    # A scheduled edition can still be sent at once.
+    page = editor_client.get("/editor/editions/2024-07/send?lang=en").get_data(as_text=True)
+    assert "Scheduled for 2030-01-02 09:30" in page and "Send now to" in page
+    editor_client.post("/editor/editions/2024-07/send")
+    assert _edition(session, approved.id).status == EditionStatus.SENDING
+
+
+def test_a_time_in_the_past_is_refused_and_the_form_kept(
+    editor_client: FlaskClient, approved: Edition, session: Session
+) -> None:
+    response = editor_client.post("/editor/editions/2024-07/schedule?lang=en",
+                                  data={"date": "2020-05-06", "time": "07:08"})
+    assert response.status_code == 400
+    page = response.get_data(as_text=True)
+    assert "Choose a time in the future." in page
+    assert 'value="2020-05-06"' in page and 'value="07:08"' in page
+    assert _edition(session, approved.id).status == EditionStatus.APPROVED
+
+
+def test_a_draft_cannot_be_sent(
+    editor_client: FlaskClient, factories: Factories, session: Session
+) -> None:
+    draft = factories.edition(items={"policy": [{"topics": ["ai"]}]})
+    page = editor_client.get("/editor/editions/2024-07/send?lang=en").get_data(as_text=True)
+    assert "Approve the edition first" in page and "Send now to" not in page
+    refused = editor_client.post("/editor/editions/2024-07/send?lang=en", follow_redirects=True)
+    assert "cannot be done while the edition is Draft" in refused.get_data(as_text=True)
+    assert _edition(session, draft.id).status == EditionStatus.DRAFT
+    assert editor_client.get("/editor/editions/2099-01/progress").status_code == 404
+
+
+def test_a_scheduled_edition_can_be_cancelled_from_the_send_page(
+    editor_client: FlaskClient, approved: Edition, session: Session
+) -> None:
+    editor_client.post("/editor/editions/2024-07/schedule",
+                       data={"date": "2030-01-02", "time": "09:30"})
+    page = editor_client.get("/editor/editions/2024-07/send?lang=en").get_data(as_text=True)
+    assert "Cancel the edition" in page
+    editor_client.post("/editor/editions/2024-07/cancel")
+    edition = _edition(session, approved.id)
+    assert edition.status == EditionStatus.CANCELLED
+    assert session.scalar(select(func.count(Delivery.id))) == 0

@@ -1,0 +1,155 @@
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from email_validator import EmailNotValidError, validate_email
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField
+from wtforms import (
+    BooleanField,
+    DateField,
+    Field,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    SubmitField,
+    TextAreaField,
+    TimeField,
+)
+from wtforms.validators import (
+    URL,
+    AnyOf,
+    DataRequired,
+    Length,
+    Optional,
+    Regexp,
+    ValidationError,
+)
+from wtforms.widgets import CheckboxInput, ListWidget
+
+from webapp.models import LANGUAGES, SECTION_KEYS
+from webapp.services.items import MAX_PREHEADER, MAX_SUBJECT
+from webapp.services.previews import MAX_TEST_RECIPIENTS
+
+MONTH = r"[0-9]{4}-(0[1-9]|1[0-2])"
+
+
+def section_choices() -> list[tuple[str, Any]]:
+    names = {"policy": _l("Policy (政策速递)"), "industry": _l("Industry (行业新闻)"),
+             "deals": _l("Deals (交易资讯)")}
+    return [(key, names[key]) for key in SECTION_KEYS]
+
+
+class MultiCheckboxField(SelectMultipleField):  # type: ignore[misc]
+    widget = ListWidget(prefix_label=False)
+    option_widget = CheckboxInput()
+
+
+class ButtonForm(FlaskForm):  # type: ignore[misc]
+    """A form that is only a button (and its CSRF token)."""
+
+
+class ImportForm(FlaskForm):  # type: ignore[misc]
+    report_file = FileField(_l("Report file (.txt)"))
+    report_text = TextAreaField(_l("…or paste the report's text"))
+    month = StringField(
+        _l("Month"),
+        validators=[Optional(), Regexp(MONTH, message=_l("Use the form YYYY-MM, like 2024-07."))],
+    )
+    replace = BooleanField(_l("Replace this month's edition if it is still a draft or approved"))
+    submit = SubmitField(_l("Import"))
+
+    def validate_report_text(self, field: Field) -> None:
+        upload = self.report_file.data
+        if not (field.data or "").strip() and not (upload and getattr(upload, "filename", "")):
+            raise ValidationError(_l("Choose a file or paste the report's text."))
+
+
+class EditionTextsForm(FlaskForm):  # type: ignore[misc]
+    subject = StringField(_l("Subject"), validators=[Optional(), Length(max=MAX_SUBJECT)])
+    preheader = StringField(
+        _l("Preheader"), validators=[Optional(), Length(max=MAX_PREHEADER)]
+    )
+    intro = TextAreaField(_l("Introduction"), validators=[Optional(), Length(max=5000)])
+    submit = SubmitField(_l("Save"))
+
+
+class ItemForm(FlaskForm):  # type: ignore[misc]
+    section = SelectField(_l("Section"), choices=[])
+    title = TextAreaField(_l("Title"), validators=[DataRequired(), Length(max=1000)])
+    title_en = TextAreaField(_l("English title"), validators=[Optional(), Length(max=1000)])
+    published_on = DateField(
+        _l("Date"), validators=[DataRequired(message=_l("Enter the date, like 2024-07-24."))]
+    )
+    source = StringField(_l("Source"), validators=[Optional(), Length(max=200)])
+    url = StringField(
+        _l("Link"),
+        validators=[
+            DataRequired(),
+            Length(max=2000),
+            URL(require_tld=False, message=_l("Enter an http:// or https:// address.")),
+            Regexp(r"(?i)https?://", message=_l("Enter an http:// or https:// address.")),
+        ],
+    )
+    summary = TextAreaField(_l("Summary"), validators=[Optional(), Length(max=20000)])
+    summary_en = TextAreaField(
+        _l("English summary"), validators=[Optional(), Length(max=20000)]
+    )
+    commentary = TextAreaField(
+        _l("Commentary (植德短评)"), validators=[Optional(), Length(max=20000)]
+    )
+    topics = MultiCheckboxField(_l("Topics"), choices=[], validate_choice=False)
+    submit = SubmitField(_l("Save item"))
+    suggest = SubmitField(_l("Suggest topics from the text"))
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.section.choices = section_choices()
+
+    def validate_topics(self, field: Field) -> None:
+        if not self.suggest.data and not field.data:
+            raise ValidationError(
+                _l("Choose at least one topic: an item without topics reaches no reader.")
+            )
+
+
+def address_list(value: str | None) -> list[str]:
+    return [part for part in re.split(r"[\s,;，；]+", value or "") if part]
+
+
+class TestSendForm(FlaskForm):  # type: ignore[misc]
+    __test__ = False  # not a pytest test class, despite the name
+
+    addresses = TextAreaField(_l("Send to"), validators=[DataRequired()])
+    topics = MultiCheckboxField(_l("Topics"), choices=[], validate_choice=False)
+    all_topics = BooleanField(_l("All topics"))
+    language = StringField(_l("Language"), default="zh-CN", validators=[AnyOf(LANGUAGES)])
+    submit = SubmitField(_l("Send test"))
+
+    def validate_addresses(self, field: Field) -> None:
+        addresses = address_list(field.data)
+        if not addresses:
+            raise ValidationError(_l("Enter at least one address."))
+        if len(addresses) > MAX_TEST_RECIPIENTS:
+            raise ValidationError(
+                _l("At most %(n)s addresses at a time.", n=MAX_TEST_RECIPIENTS)
+            )
+        for address in addresses:
+            try:
+                validate_email(address, check_deliverability=False)
+            except EmailNotValidError:
+                raise ValidationError(
+                    _l("%(address)s is not a valid email address.", address=address)
+                ) from None
+
+    def validate_topics(self, field: Field) -> None:
+        if not self.all_topics.data and not field.data:
+            raise ValidationError(_l("Please choose at least one topic."))
+
+
+class ScheduleForm(FlaskForm):  # type: ignore[misc]
+    date = DateField(_l("Date"), validators=[DataRequired(message=_l("Choose a date."))])
+    time = TimeField(_l("Time"), validators=[DataRequired(message=_l("Choose a time."))])
+    submit = SubmitField(_l("Schedule"))

@@ -1,0 +1,57 @@
+"""The outbox viewer: what the outbox transport wrote, newest first, each message openable."""
+
+from __future__ import annotations
+
+from flask import abort, current_app, render_template, request
+from werkzeug.wrappers import Response
+
+from webapp.editor import bp
+from webapp.editor.common import framed_email
+from webapp.models import Role
+from webapp.security import role_required
+from webapp.services.outbox import OutboxNotFound, list_messages, read_message
+
+# Headers worth reading first; the rest follow in the order of the file.
+KEY_HEADERS = ("From", "To", "Subject", "Date", "List-Unsubscribe", "List-Unsubscribe-Post",
+               "List-Id", "Feedback-ID", "Message-ID")
+
+
+def _outbox_dir() -> str:
+    if current_app.config["MAIL_TRANSPORT"] != "outbox":
+        abort(404)
+    directory: str = current_app.config["OUTBOX_DIR"]
+    return directory
+
+
+@bp.route("/outbox")
+@role_required(Role.EDITOR)
+def outbox() -> str:
+    directory = _outbox_dir()
+    page = request.args.get("page", "1")
+    listing = list_messages(directory, int(page) if page.isdigit() else 1)
+    return render_template("editor/outbox.html", listing=listing, directory=directory)
+
+
+@bp.route("/outbox/<name>")
+@role_required(Role.EDITOR)
+def outbox_message(name: str) -> str:
+    try:
+        message = read_message(_outbox_dir(), name)
+    except OutboxNotFound:
+        abort(404)
+    order = {key.lower(): i for i, key in enumerate(KEY_HEADERS)}
+    headers = sorted(message.headers, key=lambda kv: order.get(kv[0].lower(), len(order)))
+    return render_template("editor/outbox_message.html", message=message, headers=headers,
+                           back_page=request.args.get("page", "1"))
+
+
+@bp.route("/outbox/<name>/html")
+@role_required(Role.EDITOR)
+def outbox_html(name: str) -> Response:
+    try:
+        message = read_message(_outbox_dir(), name)
+    except OutboxNotFound:
+        abort(404)
+    if message.html is None:
+        abort(404)
+    return framed_email(message.html)

@@ -1,0 +1,160 @@
+"""Sending: the confirmation page, send now or at a time in TIMEZONE, the live progress, and
+pause / resume / cancel. The worker does the sending; these views only move the state."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from flask import current_app, flash, jsonify, redirect, render_template, request, url_for
+from flask_babel import format_timedelta
+from flask_babel import gettext as _
+from sqlalchemy import select
+from werkzeug.wrappers import Response
+
+from webapp import db
+from webapp.editor import bp
+from webapp.editor.common import actor, edition_or_404, explain
+from webapp.editor.forms import ButtonForm, ScheduleForm
+from webapp.models import Edition, EditionStatus, Role, utcnow
+from webapp.security import role_required
+from webapp.services import sending
+from webapp.services.send_estimate import SendEstimate, estimate_send
+from webapp.services.variant_previews import variant_readers
+
+SENDABLE = {EditionStatus.APPROVED, EditionStatus.SCHEDULED}
+
+
+def _zone() -> ZoneInfo:
+    return ZoneInfo(current_app.config["TIMEZONE"])
+
+
+def duration_text(estimate: SendEstimate) -> str | None:
+    """"about 3 minutes" in the page's language; None when the rate is unknown."""
+    seconds = estimate.seconds
+    if seconds is None:
+        return None
+    if seconds < 60:
+        return str(_("under a minute"))
+    return str(_("about %(duration)s",
+                 duration=format_timedelta(timedelta(seconds=seconds), threshold=1.0)))
+
+
+def _confirmation(edition: Edition, schedule: ScheduleForm | None = None) -> str:
+    session = db.session()
+    estimate = estimate_send(session, current_app.config, edition)
+    if schedule is None:
+        schedule = ScheduleForm(formdata=None)
+        when = (edition.scheduled_at or utcnow() + timedelta(hours=1)).astimezone(_zone())
+        schedule.date.data, schedule.time.data = when.date(), when.time().replace(second=0,
+                                                                                   microsecond=0)
+    return render_template(
+        "editor/send.html",
+        edition=edition,
+        estimate=estimate,
+        duration=duration_text(estimate),
+        variants=variant_readers(session, edition),
+        schedule=schedule,
+        button=ButtonForm(),
+        timezone=current_app.config["TIMEZONE"],
+        sendable=edition.status in SENDABLE,
+    )
+
+
+@bp.route("/editions/<month>/send", methods=["GET", "POST"])
+@role_required(Role.EDITOR)
+def send(month: str) -> str | Response:
+    edition = edition_or_404(month)
+    if request.method == "GET":
+        return _confirmation(edition)
+    session = db.session()
+    try:
+        plan = sending.start_send(session, edition, actor=actor())
+    except sending.SendError as error:
+        session.rollback()
+        flash(explain(error, edition), "error")
+        return redirect(url_for(".send", month=month))
+    session.commit()
+    flash(_("Sending started: %(planned)s deliveries planned.", planned=plan.planned), "ok")
+    return redirect(url_for(".edition", month=month, _anchor="progress"))
+
+
+@bp.route("/editions/<month>/schedule", methods=["POST"])
+@role_required(Role.EDITOR)
+def schedule(month: str) -> str | Response | tuple[str, int]:
+    edition = edition_or_404(month)
+    form = ScheduleForm()
+    if form.validate_on_submit():
+        assert form.date.data is not None and form.time.data is not None
+        at = datetime.combine(form.date.data, form.time.data, tzinfo=_zone())
+        if at <= utcnow():
+            form.time.errors = [_("Choose a time in the future.")]
+        else:
+            session = db.session()
+            try:
+                sending.schedule(session, edition, at, actor=actor())
+            except sending.SendError as error:
+                session.rollback()
+                flash(explain(error, edition), "error")
+            else:
+                session.commit()
+                flash(_("Scheduled for %(when)s (%(zone)s).",
+                        when=at.strftime("%Y-%m-%d %H:%M"), zone=current_app.config["TIMEZONE"]),
+                      "ok")
+                return redirect(url_for(".edition", month=month))
+    return _confirmation(edition, form), 400
+
+
+@bp.route("/editions/<month>/progress")
+@role_required(Role.EDITOR)
+def progress(month: str) -> Response:
+    """DESIGN.md's progress JSON, polled by the edition page while it sends."""
+    session = db.session()
+    edition = session.scalar(select(Edition).where(Edition.month == month))
+    if edition is None:
+        return Response(status=404)
+    body: dict[str, Any] = sending.send_progress(session, edition)
+    response = jsonify(body)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _control(month: str, action: str) -> Response:
+    edition = edition_or_404(month)
+    session = db.session()
+    try:
+        if action == "pause":
+            sending.pause(session, edition, actor=actor())
+            message = _("Paused. Nothing more goes out until you resume.")
+        elif action == "resume":
+            sending.resume(session, edition, actor=actor())
+            message = _("Resumed.")
+        else:
+            skipped = sending.cancel(session, edition, actor=actor())
+            message = _("Cancelled: %(skipped)s unsent deliveries skipped.", skipped=skipped)
+    except sending.SendError as error:
+        session.rollback()
+        flash(explain(error, edition), "error")
+    else:
+        session.commit()
+        flash(message, "ok")
+    return redirect(url_for(".edition", month=month, _anchor="progress"))
+
+
+@bp.route("/editions/<month>/pause", methods=["POST"])
+@role_required(Role.EDITOR)
+def pause(month: str) -> Response:
+    return _control(month, "pause")
+
+
+@bp.route("/editions/<month>/resume", methods=["POST"])
+@role_required(Role.EDITOR)
+def resume(month: str) -> Response:
+    return _control(month, "resume")
+
+
+@bp.route("/editions/<month>/cancel", methods=["POST"])
+@role_required(Role.EDITOR)
+def cancel(month: str) -> Response:
+    return _control(month, "cancel")

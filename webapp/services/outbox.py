@@ -1,0 +1,132 @@
+"""Reading the outbox transport's `.eml` files back, for the editor console's outbox viewer.
+
+Only names the outbox itself writes are accepted (no separators, no leading dot), and the file
+must sit directly in the outbox directory: a crafted name can never reach another file.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email import policy
+from email.message import EmailMessage
+from email.parser import BytesHeaderParser, BytesParser
+from pathlib import Path
+
+PAGE_SIZE = 50
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,250}\.eml")
+_STAMP = re.compile(r"([0-9]{8}T[0-9]{12}Z)-")
+
+
+class OutboxNotFound(LookupError):
+    """No such message in the outbox (or a name the outbox would never write)."""
+
+
+@dataclass(frozen=True)
+class OutboxEntry:
+    name: str
+    written_at: datetime
+    to: str
+    subject: str
+    size: int
+
+
+@dataclass(frozen=True)
+class OutboxPage:
+    entries: list[OutboxEntry]
+    page: int
+    pages: int
+    total: int
+
+
+@dataclass(frozen=True)
+class OutboxMessage:
+    name: str
+    written_at: datetime
+    size: int
+    subject: str
+    headers: list[tuple[str, str]]
+    html: str | None
+    text: str | None
+
+
+def _written_at(path: Path) -> datetime:
+    """From the name's UTC stamp (the outbox writes one), else the file's modification time."""
+    found = _STAMP.match(path.name)
+    if found:
+        return datetime.strptime(found.group(1), "%Y%m%dT%H%M%S%fZ").replace(tzinfo=UTC)
+    return datetime.fromtimestamp(path.stat().st_mtime, UTC)
+
+
+def _names(directory: Path) -> list[str]:
+    """Message file names, newest first (names start with a UTC timestamp)."""
+    if not directory.is_dir():
+        return []
+    with os.scandir(directory) as entries:
+        names = [e.name for e in entries if _NAME.fullmatch(e.name) and e.is_file()]
+    return sorted(names, reverse=True)
+
+
+def list_messages(directory: str | Path, page: int = 1, per_page: int = PAGE_SIZE) -> OutboxPage:
+    """One page of messages, newest first; only the headers of the page's files are read."""
+    root = Path(directory)
+    names = _names(root)
+    pages = max(1, math.ceil(len(names) / per_page))
+    page = min(max(page, 1), pages)
+    entries = []
+    parser = BytesHeaderParser(policy=policy.default)
+    for name in names[(page - 1) * per_page : page * per_page]:
+        path = root / name
+        try:
+            with open(path, "rb") as handle:
+                headers = parser.parse(handle)
+            size = path.stat().st_size
+        except FileNotFoundError:  # removed between the listing and now
+            continue
+        entries.append(
+            OutboxEntry(
+                name=name,
+                written_at=_written_at(path),
+                to=str(headers.get("To", "")),
+                subject=str(headers.get("Subject", "")),
+                size=size,
+            )
+        )
+    return OutboxPage(entries=entries, page=page, pages=pages, total=len(names))
+
+
+def message_path(directory: str | Path, name: str) -> Path:
+    """The file of message `name`, or OutboxNotFound; never a path outside the outbox."""
+    if not _NAME.fullmatch(name):
+        raise OutboxNotFound(name)
+    root = Path(directory).resolve()
+    path = (root / name).resolve()
+    if path.parent != root or not path.is_file():
+        raise OutboxNotFound(name)
+    return path
+
+
+def _part(message: EmailMessage, subtype: str) -> str | None:
+    body = message.get_body(preferencelist=(subtype,))
+    if body is None:
+        return None
+    return str(body.get_content())
+
+
+def read_message(directory: str | Path, name: str) -> OutboxMessage:
+    path = message_path(directory, name)
+    data = path.read_bytes()
+    message = BytesParser(policy=policy.default).parsebytes(data)
+    assert isinstance(message, EmailMessage)
+    return OutboxMessage(
+        name=name,
+        written_at=_written_at(path),
+        size=len(data),
+        subject=str(message.get("Subject", "")),
+        headers=[(key, str(value)) for key, value in message.items()],
+        html=_part(message, "html"),
+        text=_part(message, "plain"),
+    )
