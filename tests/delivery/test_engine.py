@@ -248,3 +248,24 @@ def test_pause_and_cancel_take_effect_within_one_batch(
     session.commit()
     engine.run(edition.id)
     assert _statuses(session) == Counter({"sent": 30})
+
+
+@pytest.mark.usefixtures("approved")
+def test_the_heartbeat_shows_the_edition_and_the_rate_achieved(
+    app: Flask, session: Session, readers: list[int]
+) -> None:
+    edition = _start(session)
+    seen: list[tuple[int | None, float]] = []
+
+    class Beat:
+        edition_id: int | None = None
+        rate: float = 0.0
+
+    beat = Beat()
+    engine = make_engine(app, FakeBatch(), chunk=3)
+    engine.heartbeat = beat
+    engine.on_progress = lambda _result: seen.append((beat.edition_id, beat.rate))
+    engine.run(edition.id)
+    assert seen and all(edition_id == edition.id for edition_id, _ in seen)
+    assert seen[-1][1] > 0
+    assert (beat.edition_id, beat.rate) == (None, 0.0)  # idle again afterwards

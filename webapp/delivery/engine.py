@@ -157,7 +157,8 @@ class DeliveryEngine:
             content = edition_content(loaded)
         batch_size = self.config.chunk_size * self.config.concurrency * self.config.batch_chunks
         if self.heartbeat is not None:
-            self.heartbeat.edition_id, self.heartbeat.rate = edition_id, self.config.rate
+            self.heartbeat.edition_id, self.heartbeat.rate = edition_id, 0.0
+        started = time.monotonic()
         with ThreadPoolExecutor(max_workers=self.config.concurrency) as pool:
             while not self.stop.is_set():
                 with self.sessions() as session:
@@ -175,6 +176,9 @@ class DeliveryEngine:
                     session.commit()
                 if chunks:
                     self._send_chunks(pool, edition_id, chunks, result)
+                if self.heartbeat is not None:  # the rate actually achieved, for the consoles
+                    elapsed = max(time.monotonic() - started, 1e-6)
+                    self.heartbeat.rate = round(result.sent / elapsed, 2)
                 if self.on_progress:
                     self.on_progress(result)
                 if result.paused_reason:
