@@ -17,6 +17,7 @@ import psycopg
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
+from playwright.sync_api import Browser, sync_playwright
 from sqlalchemy.orm import Session
 
 from tests.factories import Factories
@@ -180,3 +181,19 @@ def approved(factories: Factories, july_items: dict[str, list[dict[str, object]]
     return factories.edition(
         "2024-07", status=EditionStatus.APPROVED, items=july_items  # type: ignore[arg-type]
     )
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    """Debian's headless Chromium through Playwright (`make test` installs it; never skipped,
+    so a machine without it fails loudly instead of passing without browser tests)."""
+    executable = shutil.which("chromium")
+    if executable is None:
+        pytest.fail("chromium is not installed: run `make test`, which installs it")
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(
+            executable_path=executable,
+            args=["--no-sandbox", "--disable-background-networking", "--disable-gpu"],
+        )
+        yield launched
+        launched.close()

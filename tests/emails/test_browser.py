@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import shutil
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pytest
-from playwright.sync_api import Browser, sync_playwright
+from playwright.sync_api import Browser
 
 from emails import EditionContent, MailSettings, Recipient, UrlLinks, compile_variant, fill
 from emails.system import render_system_mail
@@ -14,20 +13,6 @@ from tests.emails.conftest import BASE_URL, ROOT, TOPICS
 
 SCREENSHOTS = ROOT / "var" / "screenshots"
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    executable = shutil.which("chromium")
-    if executable is None:
-        pytest.skip("chromium is not installed")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=executable,
-            args=["--no-sandbox", "--disable-background-networking", "--disable-gpu"],
-        )
-        yield browser
-        browser.close()
 
 
 def _open(browser: Browser, html: str, width: int, name: str) -> dict[str, float]:
