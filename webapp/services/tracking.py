@@ -35,6 +35,29 @@ def _request_detail(ip: str | None, user_agent: str | None) -> dict[str, str]:
     return detail
 
 
+def _hit(
+    delivery: Delivery,
+    kind: str,
+    now: datetime,
+    *,
+    scanner: bool,
+    ip: str | None,
+    user_agent: str | None,
+    item_number: int | None = None,
+) -> Event:
+    return Event(
+        kind=kind,
+        source="tracking",
+        delivery_id=delivery.id,
+        subscriber_id=delivery.subscriber_id,
+        edition_id=delivery.edition_id,
+        item_number=item_number,
+        suspected_scanner=scanner,
+        occurred_at=now,
+        payload=_request_detail(ip, user_agent),
+    )
+
+
 def record_open(
     session: Session,
     token: str,
@@ -49,18 +72,7 @@ def record_open(
     if delivery is None or not enabled or not delivery.subscriber.tracking:
         return False
     scanner = _after_send_too_soon(delivery, now)
-    session.add(
-        Event(
-            kind="open",
-            source="tracking",
-            delivery_id=delivery.id,
-            subscriber_id=delivery.subscriber_id,
-            edition_id=delivery.edition_id,
-            suspected_scanner=scanner,
-            occurred_at=now,
-            payload=_request_detail(ip, user_agent),
-        )
-    )
+    session.add(_hit(delivery, "open", now, scanner=scanner, ip=ip, user_agent=user_agent))
     if not scanner and delivery.opened_at is None:
         delivery.opened_at = now
     return True
@@ -109,17 +121,8 @@ def record_click(
         )
         delivery.clicked_at = session.scalar(genuine)
     session.add(
-        Event(
-            kind="click",
-            source="tracking",
-            delivery_id=delivery.id,
-            subscriber_id=delivery.subscriber_id,
-            edition_id=delivery.edition_id,
-            item_number=number,
-            suspected_scanner=scanner,
-            occurred_at=now,
-            payload=_request_detail(ip, user_agent),
-        )
+        _hit(delivery, "click", now, scanner=scanner, ip=ip, user_agent=user_agent,
+             item_number=number)
     )
     if not scanner and delivery.clicked_at is None:
         delivery.clicked_at = now
