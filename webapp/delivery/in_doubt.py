@@ -16,6 +16,7 @@ from pathlib import Path
 from sqlalchemy import exists, func, select, update
 from sqlalchemy.orm import Session
 
+from webapp.delivery import store
 from webapp.models import Delivery, DeliveryStatus, Edition, User, utcnow
 from webapp.models.event import Event
 from webapp.services.audit import record_audit
@@ -70,18 +71,12 @@ def settle_ses(session: Session, wait: timedelta, now: datetime | None = None) -
         ~own_send,
     )
     ids = list(session.scalars(stmt))
-    if ids:
-        session.execute(
-            update(Delivery)
-            .where(Delivery.id.in_(ids))
-            .values(
-                status=DeliveryStatus.QUEUED,
-                claimed_by=None,
-                in_doubt_at=None,
-                error="re-queued: SES reported no Send for it while reporting others",
-                updated_at=now,
-            )
-        )
+    store.set_status(
+        session,
+        ids,
+        DeliveryStatus.QUEUED,
+        error="re-queued: SES reported no Send for it while reporting others",
+    )
     remaining = session.scalar(
         select(func.count(Delivery.id)).where(Delivery.status == DeliveryStatus.IN_DOUBT)
     )
@@ -92,11 +87,6 @@ def resolve_in_doubt(
     session: Session, edition: Edition, *, resend: bool, actor: User | str
 ) -> int:
     """An editor's choice for the edition's remaining in-doubt deliveries."""
-    values: dict[str, object] = (
-        {"status": DeliveryStatus.QUEUED, "claimed_by": None, "in_doubt_at": None}
-        if resend
-        else {"status": DeliveryStatus.SENT, "sent_at": utcnow(), "error": None}
-    )
     ids = list(
         session.scalars(
             select(Delivery.id).where(
@@ -104,8 +94,14 @@ def resolve_in_doubt(
             )
         )
     )
-    if ids:
-        session.execute(update(Delivery).where(Delivery.id.in_(ids)).values(**values))
+    if resend:
+        store.set_status(session, ids, DeliveryStatus.QUEUED)
+    elif ids:
+        session.execute(
+            update(Delivery)
+            .where(Delivery.id.in_(ids))
+            .values(status=DeliveryStatus.SENT, sent_at=utcnow(), error=None)
+        )
     record_audit(
         session,
         "edition.in_doubt_resend" if resend else "edition.in_doubt_mark_sent",
