@@ -22,10 +22,10 @@ from werkzeug.serving import make_server
 from emails.simulator import SesSimulator, SimulatorConfig
 from tests.conftest import app_config, new_postgres_database
 from tests.factories import Factories
-from tests.postgres import PostgresServer
 from webapp import create_app
 from webapp.db import database
 from webapp.delivery.in_doubt import settle_ses
+from webapp.devtools.postgres import PostgresServer
 from webapp.models import Delivery, DeliveryStatus, utcnow
 from webapp.services import sending
 

@@ -41,10 +41,9 @@ def throwaway_database(postgres: bool) -> Iterator[BenchDatabase]:
     server: Any = None
     try:
         if postgres:
-            try:  # the test suite's throwaway server: initdb + pg_ctl on a loopback port
-                from tests.postgres import PostgresServer
-            except ImportError as error:  # pragma: no cover - installed without tests/
-                raise RuntimeError("--postgres needs the repository's tests/postgres.py") from error
+            # The test suite's throwaway server: initdb + pg_ctl on a loopback port.
+            from webapp.devtools.postgres import PostgresServer
+
             server = PostgresServer()
             server.start()
             url = server.url()
