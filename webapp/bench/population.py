@@ -61,7 +61,7 @@ def throwaway_database(postgres: bool) -> Iterator[BenchDatabase]:
 def _numbers(dialect: str, count: int) -> Select[Any]:
     """SELECT n FROM 0..count-1, made by the database."""
     if dialect == "postgresql":
-        series = func.generate_series(0, count - 1).table_valued("n")
+        series = func.generate_series(0, count - 1).table_valued("n").render_derived()
         return select(series.c.n.label("n"))
     seq = select(literal(0, Integer).label("n")).cte("seq", recursive=True)
     seq = seq.union_all(select((seq.c.n + 1).label("n")).where(seq.c.n < count - 1))
@@ -70,8 +70,9 @@ def _numbers(dialect: str, count: int) -> Select[Any]:
 
 def _token(dialect: str, n: ColumnElement[int]) -> ColumnElement[str]:
     if dialect == "postgresql":
-        return func.md5(func.cast(n, Subscriber.token.type) + "r") + func.substr(
-            func.md5(func.cast(n, Subscriber.token.type)), 1, 11
+        return func.concat(
+            func.md5(func.cast(n, Subscriber.token.type) + "r"),
+            func.substr(func.md5(func.cast(n, Subscriber.token.type)), 1, 11),
         )
     return func.lower(func.hex(func.randomblob(22)))
 
