@@ -66,3 +66,22 @@ def init_app(app: Flask) -> None:
         if current_app.config["YUEBAO_ENV"] == "production":
             headers.setdefault("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
         return response
+
+
+def email_document(html: str, *, own_images: bool = False) -> Response:
+    """An email's HTML served as a page of its own (the web version, a console preview frame).
+
+    Its inline styles are allowed and nothing else runs; it may only be framed by our own pages.
+    The console's frames fetch no images at all, so looking at a reader's email never fires
+    their open pixel; the reader's web version may load our own.
+    """
+    images = "'self' data:" if own_images else "data:"
+    response = Response(html, mimetype="text/html")
+    response.headers["Content-Security-Policy"] = (
+        f"default-src 'none'; style-src 'unsafe-inline'; img-src {images}; "
+        "frame-ancestors 'self'; base-uri 'none'; form-action 'none'"
+    )
+    response.headers["X-Frame-Options"] = "SAMEORIGIN"  # the default elsewhere is DENY
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Referrer-Policy"] = "no-referrer"
+    return response

@@ -7,12 +7,13 @@ from pathlib import Path
 
 import pytest
 from flask.testing import FlaskCliRunner
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tests.factories import Factories
 from webapp.delivery.heartbeat import beat, requeue_stale_claims
 from webapp.delivery.in_doubt import settle_outbox, settle_ses
-from webapp.models import Delivery, DeliveryStatus, Edition, EditionStatus, utcnow
+from webapp.models import AuditEntry, Delivery, DeliveryStatus, Edition, EditionStatus, utcnow
 from webapp.models.event import Event
 
 WAIT = timedelta(minutes=30)
@@ -91,6 +92,12 @@ def test_editors_resolve_what_stays_in_doubt(
     }
     edition = session.get(Edition, first.edition_id)
     assert edition is not None
+    audit = session.scalar(
+        select(AuditEntry).where(AuditEntry.action == "edition.in_doubt_mark_sent")
+    )
+    assert audit is not None and audit.target == edition.month and audit.detail == {
+        "deliveries": 2
+    }
 
 
 def test_resend_puts_them_back_in_the_queue(

@@ -10,17 +10,11 @@ from flask_login import current_user
 from webapp import db
 from webapp.labels import status_labels
 from webapp.models import Edition, EditionStatus, User
+from webapp.security import email_document
 from webapp.services.editions import get_edition
 from webapp.services.items import EditionLocked, ItemInvalid
 from webapp.services.report_upload import EditionExists
 from webapp.services.sending import SendError
-
-# An email shown inside the console: only inside the console's own pages (frame-ancestors), its
-# inline styles allowed, nothing fetched (a real reader's open pixel must not fire), no scripts.
-FRAME_CSP = (
-    "default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
-    "frame-ancestors 'self'; base-uri 'none'; form-action 'none'"
-)
 
 
 def actor() -> User:
@@ -36,13 +30,8 @@ def edition_or_404(month: str) -> Edition:
 
 
 def framed_email(html: str) -> Response:
-    """An email's HTML for a sandboxed same-origin iframe of the console."""
-    response = Response(html, mimetype="text/html")
-    response.headers["Content-Security-Policy"] = FRAME_CSP
-    response.headers["X-Frame-Options"] = "SAMEORIGIN"  # the default elsewhere is DENY
-    response.headers["Cache-Control"] = "no-store"
-    response.headers["Referrer-Policy"] = "no-referrer"
-    return response
+    """An email's HTML for a sandboxed same-origin iframe of the console (no images fetched)."""
+    return email_document(html)
 
 
 def status_label(status: EditionStatus) -> str:

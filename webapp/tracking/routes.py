@@ -7,17 +7,13 @@ from werkzeug.wrappers import Response
 
 from webapp import db
 from webapp.models import utcnow
+from webapp.security import email_document
 from webapp.services.deliveries import delivery_message, find_delivery
 from webapp.services.tracking import record_click, record_open
 from webapp.tracking import bp
 
 # The smallest transparent GIF.
 PIXEL = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")
-# The email's HTML carries inline styles and no scripts; this page allows exactly that.
-EMAIL_PAGE_POLICY = (
-    "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; "
-    "frame-ancestors 'self'; base-uri 'none'; form-action 'none'"
-)
 
 
 @bp.route("/v/<token>")
@@ -27,11 +23,8 @@ def view(token: str) -> Response:
     if delivery is None:
         abort(404)
     message = delivery_message(session, current_app.config, delivery)
-    response = Response(message.html, mimetype="text/html")
-    response.headers["Content-Security-Policy"] = EMAIL_PAGE_POLICY
-    response.headers["Referrer-Policy"] = "no-referrer"
+    response = email_document(message.html, own_images=True)
     response.headers["X-Robots-Tag"] = "noindex"
-    response.headers["X-Frame-Options"] = "SAMEORIGIN"
     return response
 
 
