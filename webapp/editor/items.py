@@ -133,18 +133,7 @@ def new_item(month: str) -> str | Response | tuple[str, int]:
         section = request.args.get("section", "policy")
         form.section.data = section if section in SECTION_KEYS else "policy"
         return _page(edition, form, None, [])
-    if form.suggest.data:
-        suggested = _suggested(form)
-        form.topics.data = sorted(set(form.topics.data or []) | set(suggested))
-        return _page(edition, form, None, suggested)
-    ticked = _with_suggestions(form)
-    if ticked is not None:
-        return _page(edition, form, None, ticked), 400
-    if form.validate():
-        saved = _save(edition, form, None)
-        if saved is not None:
-            return saved
-    return _page(edition, form, None, []), 400
+    return _submit(edition, form, None)
 
 
 @bp.route("/editions/<month>/items/<int:item_id>", methods=["GET", "POST"])
@@ -157,6 +146,13 @@ def edit_item(month: str, item_id: int) -> str | Response | tuple[str, int]:
         form.section.data = item.section.key
         form.topics.data = [t.slug for t in item.topics]
         return _page(edition, form, item, _suggested(form))
+    return _submit(edition, form, item)
+
+
+def _submit(
+    edition: Edition, form: ItemForm, item: Item | None
+) -> str | Response | tuple[str, int]:
+    """A posted item form: suggest topics, insist on a topic, or save (new or existing)."""
     if form.suggest.data:
         suggested = _suggested(form)
         form.topics.data = sorted(set(form.topics.data or []) | set(suggested))
@@ -168,7 +164,7 @@ def edit_item(month: str, item_id: int) -> str | Response | tuple[str, int]:
         saved = _save(edition, form, item)
         if saved is not None:
             return saved
-    return _page(edition, form, item, _suggested(form)), 400
+    return _page(edition, form, item, _suggested(form) if item is not None else []), 400
 
 
 @bp.route("/editions/<month>/items/<int:item_id>/delete", methods=["POST"])
