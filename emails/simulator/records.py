@@ -131,50 +131,60 @@ class Throttled(Exception):
 
 
 class SendLimits:
-    """MaxSendRate over a sliding one-second window and Max24HourSend over 24 hours.
+    """MaxSendRate as a token bucket one second deep, and Max24HourSend over a rolling day.
 
-    Both count recipients, not requests, as SES does. Callers hold their own lock around
-    check → commit so that two threads cannot both take the last slot.
+    Both count recipients, not requests, as SES does. SES documents MaxSendRate as a rate that
+    "you can exceed for short bursts, but not for a sustained period of time": the bucket holds
+    one second's worth of recipients and refills at the rate, so a client that paces evenly at
+    the rate is never refused for the spread of its requests' latency, and one that keeps above
+    it is. Callers hold their own lock around check → commit so that two threads cannot both
+    take the last tokens.
     """
 
     def __init__(self, max_send_rate: float, max_24_hour_send: float) -> None:
         self.max_send_rate = max_send_rate
         self.max_24_hour_send = max_24_hour_send
-        self._second: deque[tuple[float, int]] = deque()
         self._day: deque[tuple[float, int]] = deque()
-        self._in_second = 0
         self._in_day = 0
+        self._spent = 0.0  # recipients taken from the rate's bucket, not yet refilled
+        self._updated: float | None = None
+
+    def _refill(self, now: float) -> None:
+        if self._updated is None or now > self._updated:
+            if self._updated is not None:
+                elapsed = now - self._updated
+                self._spent = max(0.0, self._spent - elapsed * self.max_send_rate)
+            self._updated = now
 
     def check(self, recipients: int, now: float | None = None) -> None:
         """Raise Throttled if sending to `recipients` more now would break a quota."""
         now = time.monotonic() if now is None else now
         self._expire(now)
+        self._refill(now)
         if self._in_day + recipients > self.max_24_hour_send:
             raise Throttled("Daily message quota exceeded.")
-        if self._in_second + recipients > self.max_send_rate:
+        if self._spent + recipients > self.max_send_rate + 1e-9:
             raise Throttled("Maximum sending rate exceeded.")
 
     def commit(self, recipients: int, now: float | None = None) -> None:
         if recipients <= 0:
             return
         now = time.monotonic() if now is None else now
-        self._second.append((now, recipients))
+        self._refill(now)
         self._day.append((now, recipients))
-        self._in_second += recipients
         self._in_day += recipients
+        self._spent += recipients
 
     def sent_last_24_hours(self, now: float | None = None) -> int:
         self._expire(time.monotonic() if now is None else now)
         return self._in_day
 
     def reset(self) -> None:
-        self._second.clear()
         self._day.clear()
-        self._in_second = self._in_day = 0
+        self._in_day = 0
+        self._spent, self._updated = 0.0, None
 
     def _expire(self, now: float) -> None:
-        while self._second and self._second[0][0] <= now - 1.0:
-            self._in_second -= self._second.popleft()[1]
         while self._day and self._day[0][0] <= now - 86_400.0:
             self._in_day -= self._day.popleft()[1]
 

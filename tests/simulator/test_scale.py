@@ -119,6 +119,9 @@ def test_parallel_senders_cannot_overshoot_the_send_rate(
         thread.start()
     for thread in threads:
         thread.join()
-    assert time.monotonic() - start < 1.0, "the burst must fit in the one-second window"
-    assert outcomes.count("sent") == len(sim.messages) == 20
-    assert outcomes.count("Maximum sending rate exceeded.") == 48 - 20
+    elapsed = time.monotonic() - start
+    assert elapsed < 1.0, "the burst must be quicker than the bucket refills"
+    sent = outcomes.count("sent")
+    assert sent == len(sim.messages)
+    assert 20 <= sent <= 20 + elapsed * 20  # a second's worth, plus the refill meanwhile
+    assert outcomes.count("Maximum sending rate exceeded.") == 48 - sent

@@ -3,7 +3,9 @@
 The real engine (build_engine: GetAccount, the shared database bucket, SendBulkEmail through
 boto3) sends an edition's queued deliveries to the simulator process for `seconds`, then is
 asked to stop; what it claimed but did not send goes back to the queue. The achieved rate is
-the slope of messages sent after a warm-up second (the bucket's first window is a burst).
+read from the deliveries' `sent_at` (set per call as its answer is settled): messages settled
+after a warm-up second, over the time from then to the last settled call. The warm-up leaves
+out the first claim and compile and the schedule's short catch-up burst.
 """
 
 from __future__ import annotations
@@ -11,15 +13,15 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Mapping
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from webapp.bench.simproc import SimulatorProcess
-from webapp.delivery.engine import RunResult
 from webapp.delivery.runner import build_engine
-from webapp.models import RateBucket
+from webapp.models import Delivery, RateBucket, utcnow
 
 WARM_UP = 1.0  # seconds
 
@@ -30,6 +32,20 @@ def _reset_bucket(sessions: sessionmaker[Session]) -> None:
         session.commit()
 
 
+def _settled_rate(sessions: sessionmaker[Session], edition_id: int, since: datetime) -> float:
+    """Messages per second settled after `since`, up to the last settled call."""
+    with sessions() as session:
+        stamps = session.scalars(
+            select(Delivery.sent_at).where(
+                Delivery.edition_id == edition_id, Delivery.sent_at > since
+            )
+        ).all()
+    last = max((s for s in stamps if s is not None), default=None)
+    if last is None or last <= since:
+        return 0.0
+    return len(stamps) / (last - since).total_seconds()
+
+
 def send_window(
     config: Mapping[str, Any], sessions: sessionmaker[Session], sim: SimulatorProcess,
     edition_id: int, rate: float, seconds: float, latency: float,
@@ -38,26 +54,16 @@ def send_window(
     sim.reset()
     _reset_bucket(sessions)
     stop = threading.Event()
-    samples: list[tuple[float, int]] = []
-
-    def progress(result: RunResult) -> None:
-        samples.append((time.monotonic(), result.sent))
-
-    engine = build_engine(config, sessions, stop=stop, on_progress=progress)
+    engine = build_engine(config, sessions, stop=stop)
     before = sim.stats()  # GetAccount calls made while building the engine
     timer = threading.Timer(seconds, stop.set)
-    cpu0, start = time.process_time(), time.monotonic()
+    began = utcnow()
+    cpu0 = time.process_time()
     timer.start()
     result = engine.run(edition_id)
-    elapsed = time.monotonic() - start
     cpu = time.process_time() - cpu0
     timer.cancel()
-    steady = [(t, n) for t, n in samples if t - start >= WARM_UP and t - start <= seconds]
-    if len(steady) >= 2:
-        (t0, n0), (t1, n1) = steady[0], steady[-1]
-        achieved = (n1 - n0) / (t1 - t0) if t1 > t0 else 0.0
-    else:
-        achieved = result.sent / elapsed
+    achieved = _settled_rate(sessions, edition_id, began + timedelta(seconds=WARM_UP))
     counts = sim.stats()
     requests = int(counts.get("requests", 0) - before.get("requests", 0))
     throttled = int(counts.get("requests.429", 0) - before.get("requests.429", 0))

@@ -1,10 +1,15 @@
 """One sending rate for every worker, kept in a database row.
 
-SES counts MaxSendRate per recipient over a sliding second. Each worker, before a call, locks
-the row, drops entries older than the window, and goes only if the recipients sent within it
-plus its own stay within the rate; otherwise it waits for the oldest entries to age out. So N
-workers on N machines together never exceed the account's rate. The window is a little longer
-than a second to absorb the spread of network latency between our clock and SES's.
+SES counts MaxSendRate per recipient. The row holds a schedule: `next_at`, the moment from
+which the next recipient may go. A call of n recipients reserves the slot [next_at, next_at +
+n / rate) in one short transaction and waits until its start, so calls from any number of
+workers on any number of machines leave evenly spaced at the account's rate (a "virtual
+scheduling" token bucket, GCRA). Evenly spaced calls can use the whole rate: SES accepts short
+bursts above it, so the spread of network latency between our clock and SES's does not
+throttle a call that left on time.
+
+A worker that fell behind (a slow claim, a sleep that overslept) may catch up for at most
+CATCH_UP seconds' worth of recipients; longer idle time is not saved up as a burst.
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from webapp.models import RateBucket, utcnow
 
 BUCKET = "ses"
-WINDOW = 1.1  # seconds
+CATCH_UP = 0.2  # seconds of the rate a late worker may send at once
 
 
 class DbTokenBucket:
@@ -33,59 +38,40 @@ class DbTokenBucket:
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
+        if rate <= 0:
+            raise ValueError("rate must be positive")
         self.sessions = sessions
         self.rate = rate
         self.name = name
         self._clock = clock
         self._sleep = sleep
-        # The engine's pool threads acquire concurrently; SQLite ignores FOR UPDATE, so two
-        # threads could both read room in the window. One at a time per process, in turn.
+        # SQLite ignores FOR UPDATE, so two pool threads of one process could read the same
+        # schedule; reservations are made one at a time per process (the waits are not).
         self._lock = threading.Lock()
 
-    def _take(self, n: float) -> float:
-        """Record n recipients if the window has room; else how long to wait (one short
-        transaction either way)."""
-        with self.sessions() as session:
+    def _reserve(self, n: float) -> float:
+        """Reserve the next n recipients' slot; returns how long to wait for its start."""
+        with self._lock, self.sessions() as session:
             row = session.scalar(
                 select(RateBucket).where(RateBucket.name == self.name).with_for_update()
             )
             if row is None:
-                row = RateBucket(name=self.name, rate=self.rate, window=[])
+                row = RateBucket(name=self.name, rate=self.rate, next_at=0.0)
                 session.add(row)
             now = self._clock()
-            recent = sorted(
-                (entry for entry in (row.window or []) if entry[0] > now - WINDOW),
-                key=lambda entry: entry[0],
-            )
-            used = sum(entry[1] for entry in recent)
-            wait = 0.0
-            # A call larger than the whole rate (a rate below 1/s) goes alone in its window.
-            if used + n <= self.rate or not recent:
-                recent.append([now, n])
-            else:
-                excess, freed = used + n - self.rate, 0.0
-                for stamp, count in recent:
-                    freed += count
-                    if freed >= excess:
-                        wait = max(stamp + WINDOW - now, 0.001)
-                        break
-            row.rate, row.window, row.updated_at = self.rate, recent, utcnow()
+            start = max(row.next_at, now - CATCH_UP)
+            row.rate, row.next_at, row.updated_at = self.rate, start + n / self.rate, utcnow()
             session.commit()
-            return wait
+            return max(start - now, 0.0)
 
     def acquire(self, n: float = 1.0) -> float:
         """Block until n recipients may go; returns the seconds waited."""
-        waited = 0.0
-        with self._lock:
-            return self._acquire(n, waited)
-
-    def _acquire(self, n: float, waited: float) -> float:
         while True:
             try:
-                wait = self._take(n)
+                wait = self._reserve(n)
+                break
             except IntegrityError:
-                wait = 0.01  # another worker created the row at the same moment: read it again
-            if wait <= 0:
-                return waited
+                self._sleep(0.01)  # another worker created the row at the same moment
+        if wait > 0:
             self._sleep(wait)
-            waited += wait
+        return wait

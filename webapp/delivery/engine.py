@@ -69,9 +69,10 @@ class EngineConfig:
 
     @classmethod
     def for_rate(cls, rate: float, latency: float, max_batch: int, **kw: object) -> EngineConfig:
-        """Chunks never exceed one second's worth of the rate; enough calls in flight to keep
-        the rate busy while each waits `latency` for its answer (rate × latency recipients)."""
-        chunk = max(1, min(max_batch, int(rate)))
+        """Chunks never exceed half a second's worth of the rate, so an evenly paced call that
+        arrives early still finds room in SES's one-second allowance; enough calls in flight to
+        keep the rate busy while each waits `latency` for its answer."""
+        chunk = max(1, min(max_batch, int(rate / 2)))
         # A bulk call takes SES's own work for its recipients on top of the round trip that
         # GetAccount measured: CALL_WORK covers it, or calls in flight fall short of the rate.
         concurrency = max(1, min(32, math.ceil(rate * (latency + CALL_WORK) / chunk) + 1))
@@ -249,8 +250,8 @@ class DeliveryEngine:
         self, pool: ThreadPoolExecutor, edition_id: int, chunks: list[_Chunk], result: RunResult
     ) -> None:
         """Each chunk is paced, marked in doubt and sent by a pool thread, right before its
-        call: the bucket's time stamp is then the moment the request leaves, not the moment it
-        was queued behind other calls (that gap let SES's window and ours disagree)."""
+        call: its slot in the shared schedule is then the moment the request leaves, not the
+        moment it was queued behind other calls."""
         halt = threading.Event()  # a pause seen while settling: chunks not yet sent stay home
         futures = [(chunk, pool.submit(self._paced_call, chunk, halt)) for chunk in chunks]
         for chunk, future in futures:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Boolean, Float, ForeignKey, Integer, String
+from sqlalchemy import Boolean, Float, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from webapp.models.base import Base, UTCDateTime, utcnow
@@ -39,18 +39,17 @@ class Lease(Base):
 
 
 class RateBucket(Base):
-    """The recipients every worker sent in the last moments, so together they keep to the rate.
+    """The shared sending schedule, so all workers together keep to the rate.
 
-    `window` holds [unix time, recipients] pairs of recent calls; a call may go only while the
-    sum over the window plus its own recipients stays within the rate (SES counts the rate over
-    a sliding second, per recipient).
+    `next_at` is the unix time from which the next recipient may go: a call of n recipients
+    waits until then and moves it on by n / rate (SES counts MaxSendRate per recipient).
     """
 
     __tablename__ = "rate_buckets"
 
     name: Mapped[str] = mapped_column(String(50), primary_key=True)
     rate: Mapped[float] = mapped_column(Float)
-    window: Mapped[list[list[float]]] = mapped_column(JSON, default=list)
+    next_at: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 

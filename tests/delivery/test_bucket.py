@@ -1,0 +1,70 @@
+"""The shared sending schedule: evenly spaced slots at the rate, for any number of workers."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+from flask import Flask
+
+from emails.simulator.records import SendLimits
+from webapp.db import database
+from webapp.delivery.bucket import CATCH_UP, DbTokenBucket
+from webapp.delivery.engine import EngineConfig
+
+
+class FakeClock:
+    def __init__(self, now: float = 1_000_000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+
+pytestmark = pytest.mark.postgres  # FOR UPDATE on PostgreSQL, one writer on SQLite
+
+
+def test_workers_sharing_the_row_get_even_slots_at_the_rate(app: Flask) -> None:
+    clock = FakeClock()
+    sessions = database(app).sessionmaker
+    workers = [DbTokenBucket(sessions, 100, clock=clock, sleep=clock.sleep) for _ in range(3)]
+    start = clock.now
+    departures = []
+    for call in range(60):
+        workers[call % 3].acquire(50)
+        departures.append(clock.now)
+    # The first call may use the catch-up allowance; from then on one call every half second.
+    gaps = [round(b - a, 6) for a, b in itertools.pairwise(departures[1:])]
+    assert set(gaps) == {0.5}
+    assert departures[-1] - start == pytest.approx(59 * 0.5 - CATCH_UP)
+
+
+def test_a_late_worker_catches_up_only_a_little(app: Flask) -> None:
+    clock = FakeClock()
+    bucket = DbTokenBucket(database(app).sessionmaker, 100, clock=clock, sleep=clock.sleep)
+    bucket.acquire(50)
+    clock.now += 60  # a minute idle is not saved up as a minute's burst
+    burst = 0
+    while bucket.acquire(10) == 0:
+        burst += 10
+    assert burst == 10 + CATCH_UP * 100  # this call, and at most CATCH_UP seconds' worth
+
+
+def test_the_schedule_never_trips_a_one_second_allowance_despite_latency_spread(
+    app: Flask,
+) -> None:
+    rate = 60.0
+    clock = FakeClock()
+    bucket = DbTokenBucket(database(app).sessionmaker, rate, clock=clock, sleep=clock.sleep)
+    chunk = EngineConfig.for_rate(rate, latency=0.03, max_batch=50).chunk_size
+    ses = SendLimits(max_send_rate=rate, max_24_hour_send=10**9)
+    for call in range(400):
+        bucket.acquire(chunk)
+        # Calls arrive up to 0.25 s early or late: SES's bucket still has room for them.
+        arrival = clock.now + (0.25 if call % 2 else -0.25)
+        ses.check(chunk, now=arrival)
+        ses.commit(chunk, now=arrival)
+        clock.now += 0.01 * (call % 3)  # and the worker is sometimes a little slow
