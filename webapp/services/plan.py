@@ -8,7 +8,6 @@ from datetime import datetime
 from sqlalchemy import (
     ColumnElement,
     Text,
-    and_,
     cast,
     exists,
     func,
@@ -26,7 +25,12 @@ from webapp.models import (
     SubscriberStatus,
     Suppression,
 )
-from webapp.services.variants import edition_topic_slugs, topic_list_column, variant_key_column
+from webapp.services.variants import (
+    edition_topic_slugs,
+    eligible_readers_filter,
+    topic_lists,
+    variant_key_column,
+)
 
 
 @dataclass(frozen=True)
@@ -65,49 +69,48 @@ def plan_deliveries(session: Session, edition: Edition, now: datetime) -> PlanRe
     Set-based on purpose: a Python loop over readers would take minutes for a large list and
     could be interrupted half-way; one statement inside the caller's transaction cannot.
     """
-    dialect = session.get_bind().dialect.name
     slugs = edition_topic_slugs(edition)
-    topics = topic_list_column(dialect, slugs) if slugs else literal(None)
-    suppressed = exists().where(Suppression.email_key == Subscriber.email_key)
-    active = Subscriber.status == SubscriberStatus.ACTIVE
-
-    variant_key = variant_key_column(dialect, slugs).label("variant_key")
-    eligible = select(
-        literal(edition.id),
-        Subscriber.id,
-        variant_key,
-        random_token(dialect),
-        literal(DeliveryStatus.QUEUED.value),
-        literal(0),
-        literal(now, Delivery.created_at.type),
-        literal(now, Delivery.updated_at.type),
-    ).where(active, ~suppressed, topics.is_not(None))
-    # In variant order, so ids run variant by variant: a claim of consecutive ids then fills
-    # whole SendBulkEmail calls of one template instead of a reader or two per call.
-    eligible = eligible.order_by(variant_key, Subscriber.id)
-    columns = [
-        "edition_id",
-        "subscriber_id",
-        "variant_key",
-        "token",
-        "status",
-        "attempts",
-        "created_at",
-        "updated_at",
-    ]
-    session.execute(insert(Delivery).from_select(columns, eligible))
+    eligible_readers = (
+        session.scalar(select(func.count(Subscriber.id)).where(eligible_readers_filter())) or 0
+    )
+    if slugs:
+        topics = topic_lists(session.get_bind().dialect.name, slugs)
+        variant_key = variant_key_column(topics).label("variant_key")
+        eligible = (
+            select(
+                literal(edition.id),
+                Subscriber.id,
+                variant_key,
+                random_token(session.get_bind().dialect.name),
+                literal(DeliveryStatus.QUEUED.value),
+                literal(0),
+                literal(now, Delivery.created_at.type),
+                literal(now, Delivery.updated_at.type),
+            )
+            .join(topics, topics.c.subscriber_id == Subscriber.id)
+            .where(eligible_readers_filter())
+            # In variant order, so ids run variant by variant: a claim of consecutive ids then
+            # fills whole SendBulkEmail calls of one template instead of a reader or two each.
+            .order_by(variant_key, Subscriber.id)
+        )
+        columns = ["edition_id", "subscriber_id", "variant_key", "token", "status", "attempts",
+                   "created_at", "updated_at"]
+        session.execute(insert(Delivery).from_select(columns, eligible))
     # Counted, not taken from rowcount: drivers do not all report it for INSERT … SELECT.
     planned = (
         session.scalar(select(func.count(Delivery.id)).where(Delivery.edition_id == edition.id))
         or 0
     )
+    active = Subscriber.status == SubscriberStatus.ACTIVE
+    suppressed = exists().where(Suppression.email_key == Subscriber.email_key)
 
     def count(*conditions: ColumnElement[bool]) -> int:
         return session.scalar(select(func.count(Subscriber.id)).where(*conditions)) or 0
 
     return PlanResult(
         planned=planned,
-        excluded_no_match=count(active, ~suppressed, topics.is_(None)),
+        # Eligible readers who got no delivery had none of the edition's topics.
+        excluded_no_match=max(0, eligible_readers - planned),
         excluded_suppressed=count(active, suppressed),
-        excluded_paused=count(and_(Subscriber.status == SubscriberStatus.PAUSED)),
+        excluded_paused=count(Subscriber.status == SubscriberStatus.PAUSED),
     )
