@@ -20,6 +20,7 @@ from botocore.exceptions import (
     ReadTimeoutError,
 )
 
+from emails.cache import Recent
 from emails.content import Links, Recipient
 from emails.edition import Variant
 from emails.fill import fill, reader_values
@@ -122,6 +123,9 @@ def _bulk_entry(variant: Variant, entry: BatchEntry, links: Links) -> dict[str, 
     }
 
 
+TEMPLATE_CACHE = 16  # variants' SES templates kept (~100 KB each)
+
+
 class SesBulkBatch:
     """SendBulkEmail with an inline template per variant (compiled to SES form once)."""
 
@@ -130,16 +134,14 @@ class SesBulkBatch:
     def __init__(self, client: SESV2Client, configuration_set: str | None = None) -> None:
         self.client = client
         self.configuration_set = configuration_set
-        self._templates: dict[tuple[str, str], dict[str, Any]] = {}
+        self._templates: Recent[tuple[str, str], dict[str, Any]] = Recent(TEMPLATE_CACHE)
 
     def request(
         self, variant: Variant, entries: Sequence[BatchEntry], links: Links
     ) -> dict[str, Any]:
-        key = (variant.month, variant.key)
-        if key not in self._templates:
-            self._templates[key] = ses_template(variant)
+        content = self._templates.get((variant.month, variant.key), lambda: ses_template(variant))
         template: dict[str, Any] = {
-            "TemplateContent": self._templates[key],
+            "TemplateContent": content,
             "TemplateData": json.dumps({_BRACE: "{"}),
             "Headers": [
                 {"Name": name, "Value": header_value(value)} for name, value in variant.headers

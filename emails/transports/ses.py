@@ -33,8 +33,13 @@ def header_value(value: str) -> str:
     return Header(value, "utf-8").encode(linesep=" ")
 
 
+_BARE_ADDRESS = re.compile(r"[^\s<>()\[\]\",;:\\]+@[^\s<>()\[\]\",;:\\@]+")
+
+
 def address(value: str) -> str:
     """A `Name <addr>` with a non-ASCII name encoded as RFC 2047 (SES requires it)."""
+    if _BARE_ADDRESS.fullmatch(value):
+        return value  # a plain address (every reader's): parsing would give it back unchanged
     name, addr = parseaddr(value)
     return formataddr((name, addr), charset="utf-8") if name else addr
 

@@ -29,6 +29,7 @@ from emails import (
     Variant,
     compile_variant,
 )
+from emails.cache import Recent
 from emails.pacing import TokenBucket
 from emails.transports.batch import BatchEntry, BatchTransport, EntryResult
 from emails.transports.errors import (
@@ -53,6 +54,7 @@ log = logging.getLogger(__name__)
 
 MAX_FAILED_ATTEMPTS = 3
 CALL_WORK = 0.1  # seconds SES spends on a 50-recipient bulk call besides the round trip
+VARIANT_CACHE = 16  # compiled variants a worker keeps
 MAX_CLAIM = 2000  # deliveries claimed at once: about a second's work, little memory
 QUOTA_PAUSE_PREFIX = "quota: "
 
@@ -141,7 +143,7 @@ class DeliveryEngine:
             config.rate, capacity=max(config.rate, config.chunk_size)
         )
         self.heartbeat = heartbeat
-        self._variants: dict[str, Variant] = {}
+        self._variants: Recent[str, Variant] = Recent(VARIANT_CACHE)
         self._failures_in_a_row = 0
 
     # --- the loop -----------------------------------------------------------------------
@@ -226,12 +228,13 @@ class DeliveryEngine:
         return chunks
 
     def _variant(self, content: EditionContent, key: str) -> Variant:
-        if key not in self._variants:
+        """Compiled once while in use (~100 KB each; see emails.cache.Recent)."""
+
+        def make() -> Variant:
             language, topics = parse_variant_key(key)
-            self._variants[key] = compile_variant(
-                content, topics, language, settings=self.settings
-            )
-        return self._variants[key]
+            return compile_variant(content, topics, language, settings=self.settings)
+
+        return self._variants.get(key, make)
 
     def _recipient(self, delivery: ClaimedDelivery) -> Recipient:
         assert delivery.email is not None
