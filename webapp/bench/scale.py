@@ -32,8 +32,10 @@ def main(config: dict[str, Any], edition_id: int, planned: int) -> dict[str, Any
     from webapp import create_app
     from webapp.db import database
     from webapp.delivery.engine import RunResult
+    from webapp.delivery.memory import limit_malloc_arenas
     from webapp.delivery.runner import build_engine
 
+    limit_malloc_arenas()  # as `yuebao worker` does
     app = create_app(config)
     samples: list[tuple[int, float]] = []
     step = max(1, planned // 10)

@@ -12,6 +12,7 @@ from flask.cli import with_appcontext
 from webapp import db
 from webapp.delivery.heartbeat import Heartbeat, requeue_stale_claims
 from webapp.delivery.locks import WorkerLockHeld, worker_lock
+from webapp.delivery.memory import limit_malloc_arenas
 from webapp.delivery.runner import run_pending, worker_name
 from webapp.logs import configure_logging
 from webapp.scheduler.host import SchedulerHost, run_host
@@ -27,6 +28,7 @@ log = logging.getLogger("webapp.worker")
 @with_appcontext
 def worker_command(once: bool, poll: float, no_scheduler: bool) -> None:
     configure_logging()
+    limit_malloc_arenas()  # before any thread starts
     stop = threading.Event()
 
     def request_stop(signum: int, _frame: FrameType | None) -> None:
