@@ -38,6 +38,10 @@ EXPECTED_TABLES = {
     "delivery_outcomes",
     "item_clicks",
     "reader_months",
+    "edition_tallies",
+    "edition_minutes",
+    "edition_tally_changes",
+    "edition_minute_changes",
     "alembic_version",
 }
 

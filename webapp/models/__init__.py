@@ -13,7 +13,15 @@ from webapp.models.edition import (
     item_topics,
 )
 from webapp.models.event import Event, SnsReceipt
-from webapp.models.stats import DeliveryOutcome, ItemClick, ReaderMonth
+from webapp.models.stats import (
+    DeliveryOutcome,
+    EditionMinute,
+    EditionMinuteChange,
+    EditionTally,
+    EditionTallyChange,
+    ItemClick,
+    ReaderMonth,
+)
 from webapp.models.subscriber import (
     LANGUAGES,
     ConsentRecord,
@@ -42,7 +50,11 @@ __all__ = [
     "DeliveryOutcome",
     "DeliveryStatus",
     "Edition",
+    "EditionMinute",
+    "EditionMinuteChange",
     "EditionStatus",
+    "EditionTally",
+    "EditionTallyChange",
     "Event",
     "Item",
     "ItemClick",

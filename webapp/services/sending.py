@@ -22,6 +22,7 @@ from webapp.models import (
     User,
     utcnow,
 )
+from webapp.services import tallies
 from webapp.services.audit import record_audit
 from webapp.services.editions import get_edition
 from webapp.services.plan import PlanResult, plan_deliveries
@@ -156,8 +157,12 @@ def finish_if_done(session: Session, edition: Edition) -> bool:
 
 
 def send_progress(session: Session, edition: Edition) -> dict[str, Any]:
-    """DESIGN.md's one JSON shape for send progress."""
-    counts = delivery_counts(session, edition.id)
+    """DESIGN.md's one JSON shape for send progress.
+
+    Counts come from the edition's tallies (a row per variant), not from grouping its
+    deliveries: consoles poll this while a send runs.
+    """
+    counts = tallies.status_counts(session, edition.id)
     started, finished = edition.send_started_at, edition.send_finished_at
     elapsed = ((finished or utcnow()) - started).total_seconds() if started else 0.0
     return {

@@ -1,9 +1,10 @@
 """Delivery stats: per edition, per variant and topic, per item, over time, and across editions.
 
-Every figure is read from per-reader aggregates (see webapp.services.aggregates for where each
-one lives and how it is kept current): the first-seen columns of `deliveries` grouped per
-edition, `delivery_outcomes`, `item_clicks` and `reader_months`. Nothing here reads the raw
-`events` table, so a page view costs a few grouped queries over at most one row per reader.
+Every figure is read from aggregates, never from the raw `events` table: the funnels, send
+progress and timeline from the tallies the database keeps per edition and variant and per
+minute (webapp.services.tallies: counts of the per-reader first-seen columns of `deliveries` and
+of `delivery_outcomes`, a row per variant however many readers), items from `item_clicks`,
+growth from `reader_months` (see webapp.services.aggregates for how those are kept current).
 """
 
 from __future__ import annotations
@@ -14,13 +15,10 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, Select, case, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from webapp.models import (
-    Delivery,
-    DeliveryOutcome,
-    DeliveryStatus,
     Edition,
     ItemClick,
     ReaderMonth,
@@ -30,6 +28,7 @@ from webapp.models import (
     utcnow,
 )
 from webapp.models.stats import DEPARTURES, RECEIVING, month_of
+from webapp.services import tallies
 from webapp.services.sending import send_progress
 from webapp.services.variants import parse_variant_key
 
@@ -102,53 +101,17 @@ class Funnel:
         }
 
 
-# ---- the roll-up -------------------------------------------------------------------------
-
-
-def _rollup_columns() -> list[ColumnElement[Any]]:
-    status_counts = [
-        func.sum(case((Delivery.status == status, 1), else_=0)).label(status.value)
-        for status in DeliveryStatus
-    ]
-    return [
-        func.count(Delivery.id).label("planned"),
-        *status_counts,
-        func.count(Delivery.delivered_at).label("delivered"),
-        func.count(Delivery.bounced_at).label("bounced"),
-        func.count(DeliveryOutcome.hard_bounced_at).label("hard_bounced"),
-        func.count(Delivery.complained_at).label("complained"),
-        func.count(Delivery.opened_at).label("opened"),
-        func.count(Delivery.clicked_at).label("clicked"),
-        func.count(DeliveryOutcome.unsubscribed_at).label("unsubscribed"),
-    ]
-
-
-def _rollup(*group_by: Any) -> Select[Any]:
-    """The stats roll-up: deliveries (one row per reader) with their sparse outcomes, grouped.
-
-    COUNT(column) counts the first-seen times that are set, so each figure is the number of
-    readers it happened to, never the number of hits.
-    """
-    return (
-        select(*group_by, *_rollup_columns())
-        .select_from(Delivery)
-        .outerjoin(DeliveryOutcome, DeliveryOutcome.delivery_id == Delivery.id)
-        .group_by(*group_by)
-    )
-
-
-def _funnel(row: Any) -> Funnel:
-    return Funnel(**{f.name: int(getattr(row, f.name) or 0) for f in fields(Funnel)})
+# ---- funnels -----------------------------------------------------------------------------
 
 
 def edition_funnels(
     session: Session, edition_ids: Sequence[int] | None = None
 ) -> dict[int, Funnel]:
     """Funnel per edition (editions without deliveries are absent)."""
-    stmt = _rollup(Delivery.edition_id)
-    if edition_ids is not None:
-        stmt = stmt.where(Delivery.edition_id.in_(edition_ids))
-    return {row.edition_id: _funnel(row) for row in session.execute(stmt)}
+    return {
+        edition_id: Funnel(**figures)
+        for edition_id, figures in tallies.tallies(session, edition_ids, by_variant=False).items()
+    }
 
 
 def edition_funnel(session: Session, edition_id: int) -> Funnel:
@@ -157,8 +120,10 @@ def edition_funnel(session: Session, edition_id: int) -> Funnel:
 
 def variant_funnels(session: Session, edition_id: int) -> dict[str, Funnel]:
     """Funnel per variant key (`<language>:<topics>`), largest first."""
-    stmt = _rollup(Delivery.variant_key).where(Delivery.edition_id == edition_id)
-    rows = {row.variant_key: _funnel(row) for row in session.execute(stmt)}
+    rows = {
+        key: Funnel(**figures)
+        for (_, key), figures in tallies.tallies(session, [edition_id], by_variant=True).items()
+    }
     return dict(sorted(rows.items(), key=lambda kv: (-kv[1].planned, kv[0])))
 
 
@@ -235,13 +200,6 @@ BUCKET_MINUTES = (1, 5, 10, 15, 30, 60, 120, 180, 360, 720, 1440)
 MAX_BUCKETS = 48
 
 
-def _minute_of(column: Any, dialect: str) -> ColumnElement[str]:
-    """A UTC time truncated to the minute, as text (the backends truncate differently)."""
-    if dialect == "postgresql":
-        return func.to_char(func.timezone("UTC", column), 'YYYY-MM-DD"T"HH24:MI')
-    return func.strftime("%Y-%m-%dT%H:%M", column)
-
-
 @dataclass(frozen=True)
 class Timeline:
     minutes: int  # bucket width
@@ -250,18 +208,10 @@ class Timeline:
 
 def timeline(session: Session, edition_id: int) -> Timeline:
     """Messages sent and delivered over time, in buckets sized to the send's length."""
-    dialect = session.get_bind().dialect.name
-    counts: dict[datetime, list[int]] = {}
-    for index, column in enumerate((Delivery.sent_at, Delivery.delivered_at)):
-        minute = _minute_of(column, dialect).label("minute")
-        stmt = (
-            select(minute, func.count())
-            .where(Delivery.edition_id == edition_id, column.is_not(None))
-            .group_by(minute)
-        )
-        for text, count in session.execute(stmt).tuples():
-            start = datetime.fromisoformat(text).replace(tzinfo=ZoneInfo("UTC"))
-            counts.setdefault(start, [0, 0])[index] += count
+    counts = {
+        datetime.fromisoformat(text).replace(tzinfo=ZoneInfo("UTC")): pair
+        for text, pair in tallies.minutes(session, edition_id).items()
+    }
     if not counts:
         return Timeline(1, [])
     first, last = min(counts), max(counts)
@@ -302,7 +252,7 @@ def edition_report(session: Session, edition: Edition) -> EditionReport:
     return EditionReport(
         edition=edition,
         progress=send_progress(session, edition),
-        funnel=edition_funnel(session, edition.id),
+        funnel=total(variants.values()),
         variants=variants,
         topics=topic_funnels(variants),
         languages=language_funnels(variants),
