@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import bindparam, exists, select, update
+from sqlalchemy import Integer, String, bindparam, column, exists, select, update, values
 from sqlalchemy.orm import Session
 
 from webapp.models import (
@@ -123,16 +123,31 @@ def mark_sent(session: Session, delivery_id: int, message_id: str | None) -> Non
 
 
 def mark_sent_many(session: Session, sent: Sequence[tuple[int, str | None]]) -> None:
-    """mark_sent for a whole chunk in one executemany (one statement per row cost ~20% of a
-    message's CPU)."""
+    """mark_sent for a whole chunk in one statement (one per row cost ~20% of a message's CPU).
+
+    On PostgreSQL an UPDATE … FROM (VALUES …), so the tally triggers run once per chunk (an
+    executemany ran them per row and doubled a chunk's settling time); SQLite cannot name a
+    VALUES list's columns and counts row by row anyway, so there it is an executemany.
+    """
     if not sent:
         return
     now = utcnow()
+    table = Delivery.__table__
+    settled = {"status": DeliveryStatus.SENT, "sent_at": now, "error": None, "updated_at": now}
+    if session.get_bind().dialect.name == "postgresql":
+        answers = values(
+            column("delivery_id", Integer), column("ses_message_id", String), name="answers"
+        ).data(list(sent))
+        session.execute(
+            update(table)  # type: ignore[arg-type]
+            .where(table.c.id == answers.c.delivery_id)
+            .values(message_id=answers.c.ses_message_id, **settled)
+        )
+        return
     session.execute(
-        update(Delivery.__table__)  # type: ignore[arg-type]
-        .where(Delivery.__table__.c.id == bindparam("delivery_id"))
-        .values(status=DeliveryStatus.SENT, message_id=bindparam("ses_message_id"),
-                sent_at=now, error=None, updated_at=now),
+        update(table)  # type: ignore[arg-type]
+        .where(table.c.id == bindparam("delivery_id"))
+        .values(message_id=bindparam("ses_message_id"), **settled),
         [{"delivery_id": i, "ses_message_id": m} for i, m in sent],
     )
 
