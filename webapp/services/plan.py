@@ -14,6 +14,7 @@ from sqlalchemy import (
     insert,
     literal,
     select,
+    text,
 )
 from sqlalchemy.orm import Session
 
@@ -95,6 +96,10 @@ def plan_deliveries(session: Session, edition: Edition, now: datetime) -> PlanRe
         )
         columns = ["edition_id", "subscriber_id", "variant_key", "token", "status", "attempts",
                    "created_at", "updated_at"]
+        if session.get_bind().dialect.name == "postgresql":
+            # The variant-order sort of a million rows spills to disk at the default 4 MB;
+            # for this transaction only, let it sort in memory.
+            session.execute(text("SET LOCAL work_mem = '256MB'"))
         session.execute(insert(Delivery).from_select(columns, eligible))
     # Counted, not taken from rowcount: drivers do not all report it for INSERT … SELECT.
     planned = (
