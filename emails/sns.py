@@ -6,12 +6,14 @@ and a cache; tests give their own CA's certificates).
 from __future__ import annotations
 
 import base64
+import functools
 import json
 import re
 import threading
 import time
 import urllib.request
 from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
@@ -20,6 +22,7 @@ from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
 from cryptography.x509.oid import NameOID
 
 MAX_BODY_BYTES = 256 * 1024  # SES event notifications are a few KB; SNS caps messages at 256 KB
@@ -49,18 +52,18 @@ class SnsError(ValueError):
 
 
 def _depth(value: Any, limit: int) -> int:
-    stack = [(value, 1)]
-    deepest = 0
-    while stack:
-        item, depth = stack.pop()
-        deepest = max(deepest, depth)
-        if deepest > limit:
-            return deepest
-        if isinstance(item, dict):
-            stack.extend((v, depth + 1) for v in item.values())
-        elif isinstance(item, list):
-            stack.extend((v, depth + 1) for v in item)
-    return deepest
+    """Levels of nesting (a scalar is 1), counted level by level; stops past `limit`."""
+    level, depth = [value], 0
+    while level and depth <= limit:
+        depth += 1
+        children: list[Any] = []
+        for item in level:
+            if isinstance(item, dict):
+                children.extend(item.values())
+            elif isinstance(item, list):
+                children.extend(item)
+        level = children
+    return depth
 
 
 def parse_json(body: bytes, *, what: str = "body", max_bytes: int = MAX_BODY_BYTES) -> Any:
@@ -121,12 +124,38 @@ def is_aws_certificate_url(url: str) -> bool:
     return is_sns_url(url) and not parts.query and _PATH.fullmatch(parts.path) is not None
 
 
-def _check_certificate(cert: x509.Certificate, now: datetime, aws: bool) -> None:
-    if not cert.not_valid_before_utc <= now <= cert.not_valid_after_utc:
+@dataclass(frozen=True)
+class SigningCertificate:
+    """What verification needs of a signing certificate, read from its PEM once."""
+
+    not_before: datetime
+    not_after: datetime
+    common_names: tuple[str, ...]
+    key: PublicKeyTypes
+
+
+@functools.lru_cache(maxsize=16)
+def signing_certificate(pem: bytes) -> SigningCertificate:
+    """Parsed once per certificate, not once per message: SNS signs with a few certificates
+    per region, rotated rarely, and every notification names one of them. Bounded (LRU)."""
+    try:
+        cert = x509.load_pem_x509_certificate(pem)
+    except ValueError:
+        raise SnsError("the signing certificate cannot be read") from None
+    names = tuple(
+        str(a.value) for a in cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+    )
+    return SigningCertificate(
+        cert.not_valid_before_utc, cert.not_valid_after_utc, names, cert.public_key()
+    )
+
+
+def _check_certificate(cert: SigningCertificate, now: datetime, aws: bool) -> None:
+    if not cert.not_before <= now <= cert.not_after:
         raise SnsError("the signing certificate is not valid now")
     if aws:
-        names = [a.value for a in cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)]
-        if not any(str(n).startswith("sns.") and ".amazonaws.com" in str(n) for n in names):
+        names = list(cert.common_names)
+        if not any(n.startswith("sns.") and ".amazonaws.com" in n for n in names):
             raise SnsError(f"the signing certificate is not Amazon SNS's: {names}")
 
 
@@ -169,12 +198,9 @@ def verify_message(
         pem = test_certificate
     else:
         raise SnsError(f"certificate URL {url!r} is not Amazon SNS's")
-    try:
-        cert = x509.load_pem_x509_certificate(pem)
-    except ValueError:
-        raise SnsError("the signing certificate cannot be read") from None
+    cert = signing_certificate(pem)
     _check_certificate(cert, now, aws)
-    key = cert.public_key()
+    key = cert.key
     if not isinstance(key, rsa.RSAPublicKey):
         raise SnsError("the signing certificate has no RSA key")
     try:
@@ -192,10 +218,12 @@ class CachedCertificates:
         *,
         timeout: float = 5.0,
         ttl: float = 24 * 3600,
+        max_entries: int = 64,
         opener: Callable[[str, float], bytes] | None = None,
     ) -> None:
         self.timeout = timeout
         self.ttl = ttl
+        self.max_entries = max_entries
         self._opener = opener or _https_get
         self._cache: dict[str, tuple[float, bytes]] = {}
         self._lock = threading.Lock()
@@ -212,6 +240,8 @@ class CachedCertificates:
         except OSError as error:
             raise SnsError(f"could not fetch the signing certificate: {error}") from None
         with self._lock:
+            if url not in self._cache and len(self._cache) >= self.max_entries:
+                del self._cache[next(iter(self._cache))]  # the oldest fetched
             self._cache[url] = (time.monotonic(), pem)
         return pem
 

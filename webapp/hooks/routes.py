@@ -6,7 +6,6 @@ from datetime import timedelta
 from pathlib import Path
 
 from flask import Flask, current_app, jsonify, request
-from sqlalchemy.exc import IntegrityError
 from werkzeug.wrappers import Response
 
 from emails.sns import MAX_BODY_BYTES, CachedCertificates, SnsError
@@ -44,7 +43,12 @@ def hook_settings(app: Flask) -> HookSettings:
 @bp.route("/hooks/ses", methods=["POST"])
 @limiter.exempt
 def ses() -> tuple[Response, int]:
-    """SNS → SES events. 200 once stored (or already stored); 400 with a logged reason else."""
+    """SNS → SES events. 200 once stored (or already stored); 400 with a logged reason else.
+
+    A repeat, even one arriving while the first is being stored, is answered "duplicate" by
+    the receipt's INSERT … ON CONFLICT DO NOTHING; any other database error is a 500, so SNS
+    retries rather than the event being lost.
+    """
     body = request.get_data(cache=False)
     session = db.session()
     settings = hook_settings(current_app._get_current_object())  # type: ignore[attr-defined]
@@ -57,10 +61,6 @@ def ses() -> tuple[Response, int]:
         session.rollback()
         log.warning("SNS message refused", extra={"fields": {"reason": error.reason}})
         return jsonify(error="refused"), 400
-    except IntegrityError:
-        # The same message arriving twice at once: the other request stored it.
-        session.rollback()
-        outcome = "duplicate"
     return jsonify(result=outcome), 200
 
 

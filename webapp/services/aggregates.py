@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import Table, case, delete, event, func, inspect, select
 from sqlalchemy.dialects import postgresql, sqlite
@@ -81,7 +81,20 @@ def _earliest(table: Table, column: str) -> Any:
 # ---- SES events -------------------------------------------------------------------------
 
 
-def note_ses_event(session: Session, delivery: Delivery, ses_event: SesEvent) -> None:
+class EventDelivery(Protocol):
+    """What note_ses_event reads of a delivery: a Delivery, or the columns the hook fetched."""
+
+    @property
+    def id(self) -> int: ...
+
+    @property
+    def edition_id(self) -> int: ...
+
+    @property
+    def complained_at(self) -> datetime | None: ...
+
+
+def note_ses_event(session: Session, delivery: EventDelivery, ses_event: SesEvent) -> None:
     """Call before the event is applied to the delivery: stores a hard bounce, and checks the
     edition's reputation when this is the delivery's first hard bounce or complaint."""
     hard_added = 0
