@@ -23,7 +23,7 @@ from botocore.exceptions import (
 from emails.cache import Recent
 from emails.content import Links, Recipient
 from emails.edition import Variant
-from emails.fill import fill, reader_values
+from emails.fill import ReaderValues, fill, reader_values
 from emails.slots import SlotTemplate
 from emails.transports.errors import AnswerUnknown, Transient, classify_client_error
 from emails.transports.ses import address, header_value, tag_text
@@ -86,28 +86,42 @@ def _escape_braces(text: str) -> str:
     return text.replace("{", "{{{" + _BRACE + "}}}")
 
 
-def _template_text(template: SlotTemplate, prefix: str) -> str:
+def _template_text(
+    template: SlotTemplate, prefix: str, shared: frozenset[str] = frozenset()
+) -> str:
     parts = [_escape_braces(p) for p in template.parts]
     for index, name in template.positions:
-        parts[index] = "{{{" + prefix + name + "}}}"
+        parts[index] = "{{{" + ("h_" if name in shared else prefix) + name + "}}}"
     return "".join(parts)
 
 
-def ses_template(variant: Variant) -> dict[str, Any]:
+def ses_template(variant: Variant, shared: frozenset[str] = frozenset()) -> dict[str, Any]:
     """The variant as SES TemplateContent; slots become unescaped `{{{h_x}}}`/`{{{t_x}}}`
-    because their values are escaped (HTML) or plain (text) already."""
+    because their values are escaped (HTML) or plain (text) already. Text slots in `shared`
+    take the HTML value (`{{{h_x}}}`): it is the same for every reader of the call."""
     return {
         "Subject": _escape_braces(variant.subject),
         "Html": _template_text(variant.html, "h_"),
-        "Text": _template_text(variant.text, "t_"),
+        "Text": _template_text(variant.text, "t_", shared),
     }
 
 
-def _bulk_entry(variant: Variant, entry: BatchEntry, links: Links) -> dict[str, Any]:
+def shared_slots(readers: Sequence[ReaderValues]) -> frozenset[str]:
+    """Text slots whose value equals the HTML slot's for every reader given.
+
+    Tracked links, tokens and most greetings need no escaping, so a reader's click URLs were
+    sent twice, once per part: half of every reader's template data. They go once, and only
+    where escaping changed nothing for all of a call's readers."""
+    names = set(readers[0].text) if readers else set()
+    for values in readers:
+        names = {n for n in names if values.text[n] == values.html.get(n)}
+    return frozenset(names)
+
+
+def _bulk_entry(entry: BatchEntry, values: ReaderValues, shared: frozenset[str]) -> dict[str, Any]:
     """One destination: its slot values, its own List-Unsubscribe, its delivery tag."""
-    values = reader_values(variant, entry.recipient, links)
     data = {f"h_{k}": v for k, v in values.html.items()}
-    data.update({f"t_{k}": v for k, v in values.text.items()})
+    data.update({f"t_{k}": v for k, v in values.text.items() if k not in shared})
     data[_BRACE] = "{"
     return {
         "Destination": {"ToAddresses": [address(entry.recipient.email)]},
@@ -134,12 +148,18 @@ class SesBulkBatch:
     def __init__(self, client: SESV2Client, configuration_set: str | None = None) -> None:
         self.client = client
         self.configuration_set = configuration_set
-        self._templates: Recent[tuple[str, str], dict[str, Any]] = Recent(TEMPLATE_CACHE)
+        self._templates: Recent[tuple[str, str, frozenset[str]], dict[str, Any]] = Recent(
+            TEMPLATE_CACHE
+        )
 
     def request(
         self, variant: Variant, entries: Sequence[BatchEntry], links: Links
     ) -> dict[str, Any]:
-        content = self._templates.get((variant.month, variant.key), lambda: ses_template(variant))
+        readers = [reader_values(variant, entry.recipient, links) for entry in entries]
+        shared = shared_slots(readers)
+        content = self._templates.get(
+            (variant.month, variant.key, shared), lambda: ses_template(variant, shared)
+        )
         template: dict[str, Any] = {
             "TemplateContent": content,
             "TemplateData": json.dumps({_BRACE: "{"}),
@@ -153,7 +173,10 @@ class SesBulkBatch:
             "DefaultEmailTags": [
                 {"Name": tag_text(n), "Value": tag_text(v)} for n, v in variant.tags
             ],
-            "BulkEmailEntries": [_bulk_entry(variant, entry, links) for entry in entries],
+            "BulkEmailEntries": [
+                _bulk_entry(entry, values, shared)
+                for entry, values in zip(entries, readers, strict=True)
+            ],
         }
         if variant.reply_to:
             request["ReplyToAddresses"] = [address(variant.reply_to)]

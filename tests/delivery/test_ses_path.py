@@ -13,6 +13,8 @@ from flask import Flask
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from emails import Recipient, compile_variant
+from emails.fill import fill
 from emails.simulator import SesSimulator, SimulatorConfig
 from tests.conftest import app_config
 from tests.factories import Factories
@@ -21,6 +23,7 @@ from webapp.db import database
 from webapp.delivery.runner import build_engine
 from webapp.models import Delivery, DeliveryStatus, Edition, EditionStatus, Subscriber
 from webapp.services import sending
+from webapp.services.mail import edition_content, links, mail_settings
 
 TOPIC_SETS = [
     ["ai"], ["data"], ["ai", "data"], ["investment"], ["fintech", "ai"], ["data", "investment"]
@@ -242,3 +245,39 @@ def test_system_mail_through_moto(tmp_path: Path) -> None:
         sent = ses_backends[DEFAULT_ACCOUNT_ID]["us-east-1"].sent_messages
         assert [m.destinations["ToAddresses"] for m in sent] == [["reader@example.com"]]
     assert json.dumps(result.message_id)
+
+
+@pytest.mark.usefixtures("approved")
+def test_each_reader_gets_exactly_the_message_filled_for_them_through_bulk_templates(
+    database_url: str, tmp_path: Path, factories: Factories,
+    simulator: Callable[..., SesSimulator],
+) -> None:
+    """Text slots equal to their HTML value for every reader of a call are sent once; a
+    greeting that escaping changes, and an untracked reader's plain item links, are not."""
+    sim = simulator()
+    factories.subscriber(topics=["ai"], name="Tom & Jerry", email="both@example.com")
+    factories.subscriber(topics=["ai"], name="Plain", email="plain@example.com")
+    factories.subscriber(topics=["ai"], name="Quiet", email="quiet@example.com", tracking=False)
+    app = ses_app(database_url, tmp_path, sim)
+    assert _run(app, _start(app)).finished
+    assert len(sim.messages) == 3
+    with app.app_context(), database(app).sessionmaker() as session:
+        edition = sending.load_edition(session, "2024-07")
+        content = edition_content(edition)
+        for message in sim.messages:
+            reader = session.scalars(
+                select(Subscriber).where(Subscriber.email == message.recipient)
+            ).one()
+            delivery = session.scalars(
+                select(Delivery).where(Delivery.subscriber_id == reader.id)
+            ).one()
+            assert reader.email is not None
+            variant = compile_variant(content, ["ai"], reader.language,
+                                      settings=mail_settings(app.config))
+            expected = fill(variant, Recipient(
+                email=reader.email, name=reader.name, subscriber_token=reader.token,
+                delivery_token=delivery.token, language=reader.language,
+                tracking=reader.tracking,
+            ), links(app.config))
+            assert message.text == expected.text, message.recipient
+            assert message.html == expected.html, message.recipient

@@ -13,8 +13,8 @@ from email.message import EmailMessage
 from typing import Any
 
 from emails import EditionContent, Links, MailSettings, Recipient, compile_variant
-from emails.fill import fill
-from emails.transports.batch import BatchEntry
+from emails.fill import fill, reader_values
+from emails.transports.batch import BatchEntry, shared_slots
 from emails.transports.batch import _bulk_entry as bulk_entry
 from webapp.services.variants import parse_variant_key
 
@@ -47,11 +47,18 @@ def fill_figures(
             cache[key] = compile_variant(content, topics, language, settings=settings)
         return cache[key]
 
-    for reader in readers:  # warm the cache: compiling each variant once is not per reader
-        variant(reader.variant_key)
+    # Warm the cache (compiling each variant once is not per reader), and find the slots a
+    # call shares between parts as SesBulkBatch does, over the sample readers of each variant.
+    samples: dict[str, list[Any]] = {}
+    for reader in readers:
+        samples.setdefault(reader.variant_key, []).append(
+            reader_values(variant(reader.variant_key), reader.recipient, links))
+    shared = {key: shared_slots(values) for key, values in samples.items()}
+
     def entry(reader: Reader) -> object:  # all the SES path does per reader
-        return bulk_entry(variant(reader.variant_key),
-                          BatchEntry(reader.delivery_id, reader.recipient), links)
+        values = reader_values(variant(reader.variant_key), reader.recipient, links)
+        return bulk_entry(BatchEntry(reader.delivery_id, reader.recipient), values,
+                          shared[reader.variant_key])
 
     def message(reader: Reader) -> object:
         return fill(variant(reader.variant_key), reader.recipient, links)
