@@ -55,6 +55,7 @@ log = logging.getLogger(__name__)
 MAX_FAILED_ATTEMPTS = 3
 CALL_WORK = 0.1  # seconds SES spends on a 50-recipient bulk call besides the round trip
 VARIANT_CACHE = 16  # compiled variants a worker keeps
+MAX_CONCURRENCY = 32  # calls in flight at most (and HTTP connections kept open for them)
 MAX_CLAIM = 2000  # deliveries claimed at once: about a second's work, little memory
 QUOTA_PAUSE_PREFIX = "quota: "
 
@@ -77,7 +78,8 @@ class EngineConfig:
         chunk = max(1, min(max_batch, int(rate / 2)))
         # A bulk call takes SES's own work for its recipients on top of the round trip that
         # GetAccount measured: CALL_WORK covers it, or calls in flight fall short of the rate.
-        concurrency = max(1, min(32, math.ceil(rate * (latency + CALL_WORK) / chunk) + 1))
+        in_flight = math.ceil(rate * (latency + CALL_WORK) / chunk) + 1
+        concurrency = max(1, min(MAX_CONCURRENCY, in_flight))
         # A claim is about one second of sending (at most MAX_CLAIM rows): claiming 100 rows
         # ten times a second spent the latency of the last call of every claim idle.
         per_claim = chunk * concurrency
