@@ -75,14 +75,15 @@ def plan_deliveries(session: Session, edition: Edition, now: datetime) -> PlanRe
         session.scalar(select(func.count(Subscriber.id)).where(eligible_readers_filter())) or 0
     )
     if slugs:
-        topics = topic_lists(session.get_bind().dialect.name, slugs)
+        dialect = session.get_bind().dialect.name
+        topics = topic_lists(dialect, slugs)
         variant_key = variant_key_column(topics).label("variant_key")
         eligible = (
             select(
                 literal(edition.id),
                 Subscriber.id,
                 variant_key,
-                random_token(session.get_bind().dialect.name),
+                random_token(dialect),
                 literal(DeliveryStatus.QUEUED.value),
                 literal(0),
                 literal(now, Delivery.created_at.type),
@@ -96,7 +97,7 @@ def plan_deliveries(session: Session, edition: Edition, now: datetime) -> PlanRe
         )
         columns = ["edition_id", "subscriber_id", "variant_key", "token", "status", "attempts",
                    "created_at", "updated_at"]
-        if session.get_bind().dialect.name == "postgresql":
+        if dialect == "postgresql":
             # The variant-order sort of a million rows spills to disk at the default 4 MB;
             # for this transaction only, let it sort in memory.
             session.execute(text("SET LOCAL work_mem = '256MB'"))
