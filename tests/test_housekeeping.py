@@ -3,6 +3,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+import time_machine
 from flask import Flask
 from flask.testing import FlaskCliRunner
 from sqlalchemy import select
@@ -49,10 +50,12 @@ def test_the_cli_purges_with_the_configured_retention(
     app: Flask, runner: FlaskCliRunner, factories: Factories, session: Session
 ) -> None:
     _aged(factories, 3, SubscriberStatus.PENDING)
-    result = runner.invoke(args=["housekeeping", "purge-unconfirmed"])
-    assert result.exit_code == 0 and result.output.startswith("0 unconfirmed")
-    app.config["UNCONFIRMED_RETENTION_DAYS"] = 2
-    result = runner.invoke(args=["housekeeping", "purge-unconfirmed"])
+    # The command reads the clock; freeze it at the moment the reader's age is counted from.
+    with time_machine.travel(NOW, tick=False):
+        result = runner.invoke(args=["housekeeping", "purge-unconfirmed"])
+        assert result.exit_code == 0 and result.output.startswith("0 unconfirmed")
+        app.config["UNCONFIRMED_RETENTION_DAYS"] = 2
+        result = runner.invoke(args=["housekeeping", "purge-unconfirmed"])
     assert result.output.startswith("1 unconfirmed reader(s) older than 2 day(s)")
     assert session.scalar(select(Subscriber.id)) is None
 

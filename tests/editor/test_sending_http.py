@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
+import time_machine
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -90,7 +92,14 @@ def test_pause_resume_and_cancel(
     assert "cannot be done while the edition is Cancelled" in refused.get_data(as_text=True)
 
 
-@pytest.mark.usefixtures("readers")
+@pytest.fixture
+def december_2029() -> Iterator[None]:
+    """A clock before the scheduled moment below, whatever today's date is."""
+    with time_machine.travel(datetime(2029, 12, 20, 8, tzinfo=UTC)):
+        yield
+
+
+@pytest.mark.usefixtures("december_2029", "readers")
 def test_schedule_in_the_configured_time_zone(
     editor_client: FlaskClient, approved: Edition, session: Session
 ) -> None:
