@@ -5,7 +5,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-any-date install lint typecheck pytest system-deps messages clean
+.PHONY: run test test-any-date install lint typecheck imports pytest system-deps bench bench-full \
+	messages clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -27,8 +28,8 @@ run: install
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho start
 
 ## make test: install what the tests need (Python packages, Chromium, CJK fonts,
-## PostgreSQL), check style and types, run the whole suite on SQLite and PostgreSQL.
-test: install system-deps lint typecheck pytest
+## PostgreSQL), check style, types and layering, run the whole suite on SQLite and PostgreSQL.
+test: install system-deps lint typecheck imports pytest
 
 system-deps:
 	@bash .ci/system-deps
@@ -39,6 +40,10 @@ lint: install
 typecheck: install
 	$(BIN)/mypy
 
+# The layering of DESIGN.md (contracts in pyproject.toml).
+imports: install
+	$(BIN)/lint-imports --no-cache
+
 pytest: install
 	$(BIN)/python -m pytest --durations=15
 
@@ -47,6 +52,14 @@ pytest: install
 test-any-date: install system-deps
 	FAKETIME_DONT_FAKE_MONOTONIC=1 faketime -f '+400d' \
 		$(BIN)/python -m pytest -p no:cacheprovider -m "not browser and not servers" -k "not postgresql"
+
+## make bench: the benchmark on 20,000 readers (about a minute); make bench-full: 1,000,000 readers
+## on a throwaway PostgreSQL (~18 minutes). Options pass through: make bench ARGS="--json".
+bench: install
+	@$(BIN)/python -m tests.tools.bench --quick $(ARGS)
+
+bench-full: install system-deps
+	@$(BIN)/python -m tests.tools.bench --full --postgres $(ARGS)
 
 ## make messages: refresh the zh-CN catalogue after adding or changing UI text.
 messages: install

@@ -21,9 +21,9 @@ from playwright.sync_api import Browser, sync_playwright
 from sqlalchemy.orm import Session
 
 from tests.factories import Factories
+from tests.tools.postgres import PostgresServer
 from webapp import create_app, migrate
 from webapp.db import database
-from webapp.devtools.postgres import PostgresServer
 from webapp.models import Edition, EditionStatus, Role, User
 
 PASSWORD = "correct horse battery staple"

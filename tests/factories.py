@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
+from webapp.accounts.users import hash_password
 from webapp.models import (
     Edition,
     EditionStatus,
@@ -24,7 +25,6 @@ from webapp.models import (
     utcnow,
 )
 from webapp.models.base import new_token
-from webapp.services.users import hash_password
 
 _seq = itertools.count(1)
 

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from tests.factories import Factories
 from tests.mailbox import BROWSER, link_in, outbox, subscribe
 from webapp.models import ConsentSource, Subscriber, SubscriberStatus
-from webapp.services.reader_links import (
+from webapp.readers.links import (
     ExpiredLink,
     InvalidLink,
     read_signed,

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from tests.factories import Factories
 from webapp.models import ConsentRecord, ConsentSource, Subscriber, SubscriberStatus
-from webapp.services.subscriptions import purge_unconfirmed
+from webapp.readers.subscriptions import purge_unconfirmed
 
 NOW = datetime(2026, 11, 22, 12, tzinfo=UTC)
 

@@ -9,8 +9,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from tests.factories import Factories
+from webapp.editions.records import get_edition
 from webapp.models import AuditEntry, Edition, EditionStatus, Item
-from webapp.services.editions import get_edition
 
 SAMPLE = Path(__file__).resolve().parent.parent / "webapp" / "data" / "2024-07-report.txt"
 EXPECTED = json.loads(

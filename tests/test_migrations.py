@@ -7,10 +7,10 @@ from sqlalchemy import inspect, select
 from sqlalchemy.orm import Session
 
 from tests.conftest import new_postgres_database
+from tests.tools.postgres import PostgresServer
 from webapp import migrate
 from webapp.db import make_engine
-from webapp.devtools.postgres import PostgresServer
-from webapp.importer.topics import DEFAULT_TOPICS
+from webapp.editions.importer.topics import DEFAULT_TOPICS
 from webapp.models import Topic
 
 EXPECTED_TABLES = {

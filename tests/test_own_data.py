@@ -23,7 +23,7 @@ from webapp.models import (
     Suppression,
     TestSend,
 )
-from webapp.services.suppressions import address_hash, is_suppressed
+from webapp.readers.suppressions import address_hash, is_suppressed
 
 ADDRESS = "Erin.Private@Example.com"
 PERSONAL = ("erin.private@example.com", "林可欣", "保密科技有限公司", "203.0.113.7", "ErinBrowser")

@@ -15,9 +15,9 @@ from tests.factories import Factories
 from tests.mailbox import BROWSER, link_in, outbox
 from webapp import create_app
 from webapp.models import ConsentRecord, ConsentSource, Subscriber, SubscriberStatus
-from webapp.services.preferences import add_months
-from webapp.services.reader_links import rotate_preferences_token
-from webapp.services.subscriptions import resume_ended_pauses
+from webapp.readers.links import rotate_preferences_token
+from webapp.readers.preferences import add_months
+from webapp.readers.subscriptions import resume_ended_pauses
 
 FORM: dict[str, Any] = {
     "topics": ["ai"],

@@ -20,8 +20,8 @@ from webapp.models import (
     SubscriberStatus,
     Suppression,
 )
-from webapp.services.consent import CONSENT_VERSION
-from webapp.services.suppressions import address_hash
+from webapp.readers.consent import CONSENT_VERSION
+from webapp.readers.suppressions import address_hash
 
 
 def _reader(session: Session, address: str) -> Subscriber | None:
@@ -230,7 +230,7 @@ def test_a_mail_that_cannot_be_sent_does_not_change_the_answer(
         def send(self, message: object) -> object:
             raise ConnectionError("SES unreachable")
 
-    monkeypatch.setattr("webapp.services.reader_mail.transport", lambda config: Broken())
+    monkeypatch.setattr("webapp.readers.mail.transport", lambda config: Broken())
     response = subscribe(client, "unlucky@example.com")
     assert response.status_code == 200 and "请查收邮件" in response.get_data(as_text=True)
     reader = _reader(session, "unlucky@example.com")

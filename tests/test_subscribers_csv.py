@@ -17,7 +17,7 @@ from webapp.models import (
     SubscriberStatus,
     Suppression,
 )
-from webapp.services.suppressions import address_hash
+from webapp.readers.suppressions import address_hash
 
 HEADER = "email,name,topics,language,status\n"
 

@@ -13,10 +13,10 @@ from tests.conftest import app_config
 from tests.factories import Factories
 from tests.mailbox import BROWSER, outbox
 from webapp import create_app
+from webapp.delivery.variants import count_variants
+from webapp.editions.records import get_edition
 from webapp.extensions import limiter
 from webapp.models import ConsentSource, EditionStatus, Subscriber, SubscriberStatus
-from webapp.services.editions import get_edition
-from webapp.services.variants import count_variants
 
 ONE_CLICK = {"List-Unsubscribe": "One-Click"}
 

@@ -7,9 +7,9 @@ from sqlalchemy.orm import Session
 
 from emails import variant_key
 from tests.factories import Factories
+from webapp.delivery.variants import count_variants
+from webapp.editions.records import get_edition
 from webapp.models import Subscriber, SubscriberStatus, Suppression
-from webapp.services.editions import get_edition
-from webapp.services.variants import count_variants
 
 SLUGS = ["ai", "data", "digital-economy", "cross-border", "fintech", "investment"]
 

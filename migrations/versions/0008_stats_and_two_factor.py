@@ -20,7 +20,7 @@ down_revision: str | None = "0007"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-# What webapp.services.aggregates would have written had it been there when these events came.
+# What webapp.stats.aggregates would have written had it been there when these events came.
 BACKFILL_ITEM_CLICKS = """
 INSERT INTO item_clicks (delivery_id, item_number, edition_id, clicks, first_clicked_at)
 SELECT e.delivery_id, e.item_number, d.edition_id, COUNT(*), MIN(e.occurred_at)

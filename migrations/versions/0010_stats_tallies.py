@@ -7,7 +7,7 @@ million deliveries. `edition_tallies` holds the same figures as counters per edi
 `deliveries` and `delivery_outcomes` keep them exact for every write, whatever code path makes
 it (the plan's INSERT … SELECT, claims, settlements, events, cancel, erasure, deletes), so no
 service has to remember to; existing rows are counted here, so an upgraded database is right at
-once. `webapp.services.tallies.recount` is the old grouped SQL, to check them against.
+once. `webapp.stats.tallies.recount` is the old grouped SQL, to check them against.
 
 PostgreSQL: statement-level triggers with transition tables, so the plan's one INSERT … SELECT of
 a million rows costs one grouped pass, not a million trigger calls. A statement's deltas go to
@@ -46,7 +46,7 @@ down_revision: str | None = "0009"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-# The figures, in the order of webapp.services.stats.Funnel, and the columns they come from.
+# The figures, in the order of webapp.stats.figures.Funnel, and the columns they come from.
 STATUSES = ("queued", "sending", "in_doubt", "sent", "failed", "skipped")
 FIRST_SEEN = {
     "delivered": "delivered_at",

@@ -10,6 +10,8 @@ from sqlalchemy.orm import Session
 
 from emails.ses_events import SesEvent
 from tests.factories import Factories
+from webapp.events.ses import record_ses_event
+from webapp.events.tracking import record_click, record_open
 from webapp.models import (
     Delivery,
     DeliveryStatus,
@@ -22,8 +24,6 @@ from webapp.models import (
 )
 from webapp.models.base import new_token
 from webapp.models.stats import month_of
-from webapp.services.events import record_ses_event
-from webapp.services.tracking import record_click, record_open
 
 ITEMS = {
     "policy": [

@@ -12,8 +12,8 @@ from sqlalchemy.orm import Session
 from tests.conftest import PASSWORD
 from tests.factories import Factories
 from webapp.models import AuditEntry, Role, Suppression, Topic, User
-from webapp.services.suppressions import address_hash, suppress
-from webapp.services.topics import active_topics, keyword_rules
+from webapp.readers.suppressions import address_hash, suppress
+from webapp.readers.topics import active_topics, keyword_rules
 
 
 def _audit(session: Session, action: str) -> AuditEntry:

@@ -22,7 +22,7 @@ from webapp.models import (
     SubscriberStatus,
     SubscriberToken,
 )
-from webapp.services.suppressions import suppress
+from webapp.readers.suppressions import suppress
 
 
 def _reader(session: Session, address: str) -> Subscriber:

@@ -18,12 +18,12 @@ from werkzeug.routing import Rule
 from tests.conftest import PASSWORD, app_config
 from tests.factories import Factories
 from webapp import create_app
+from webapp.accounts.password_reset import reset_mail
 from webapp.db import database
 from webapp.extensions import current_language
 from webapp.models import EditionStatus, Role, User
-from webapp.services.password_reset import reset_mail
-from webapp.services.reader_mail import send_reader_mail
-from webapp.services.suppressions import suppress
+from webapp.readers.mail import send_reader_mail
+from webapp.readers.suppressions import suppress
 
 CONSOLES = ("/admin", "/editor")
 WRITES = {"POST", "PUT", "PATCH", "DELETE"}

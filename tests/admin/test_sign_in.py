@@ -17,9 +17,9 @@ from tests.conftest import PASSWORD, app_config
 from tests.factories import Factories
 from tests.mailbox import link_in, outbox, text_of
 from webapp import create_app
+from webapp.accounts import password_reset
 from webapp.db import database
 from webapp.models import Role, User, utcnow
-from webapp.services import password_reset
 
 NEW_PASSWORD = "a brand new long passphrase"
 

@@ -30,17 +30,17 @@ from webapp.models import (
     utcnow,
 )
 from webapp.models.base import new_token
-from webapp.services.consent import Origin
-from webapp.services.own_data import erase
-from webapp.services.stats import (
+from webapp.readers.consent import Origin
+from webapp.readers.own_data import erase
+from webapp.readers.subscribers_csv import import_subscribers_csv
+from webapp.readers.subscriptions import unsubscribe
+from webapp.stats.figures import (
     Funnel,
     edition_funnel,
     edition_report,
     reader_growth,
     timeline,
 )
-from webapp.services.subscribers_csv import import_subscribers_csv
-from webapp.services.subscriptions import unsubscribe
 
 pytestmark = pytest.mark.postgres  # upserts and time buckets are written per backend
 
@@ -257,7 +257,7 @@ def test_crossing_a_reputation_threshold_is_logged_once(
     factories: Factories, session: Session, caplog: pytest.LogCaptureFixture
 ) -> None:
     send = make_send(factories, session, {f"r{n}": {"topics": ["ai"]} for n in range(100)})
-    caplog.set_level(logging.WARNING, logger="webapp.services.reputation")
+    caplog.set_level(logging.WARNING, logger="webapp.stats.reputation")
     for n in range(4):
         send.bounce(f"r{n}", "Permanent")
     send.bounce("r4", "Transient")  # soft bounces do not count towards SES's bounce rate

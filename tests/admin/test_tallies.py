@@ -16,10 +16,12 @@ from sqlalchemy.orm import Session
 from emails.ses_events import SesEvent
 from tests.conftest import app_config, new_postgres_database
 from tests.factories import Factories
+from tests.tools.postgres import PostgresServer
 from webapp import create_app, migrate
 from webapp.db import database, make_engine
-from webapp.delivery import heartbeat, in_doubt, store
-from webapp.devtools.postgres import PostgresServer
+from webapp.delivery import heartbeat, in_doubt, sending, store
+from webapp.events.ses import record_ses_event
+from webapp.events.tracking import record_click, record_open
 from webapp.models import (
     ConsentSource,
     Delivery,
@@ -37,13 +39,11 @@ from webapp.models import (
 )
 from webapp.models.base import new_token
 from webapp.models.stats import TALLY_FIGURES
-from webapp.services import sending, tallies
-from webapp.services.consent import Origin
-from webapp.services.events import record_ses_event
-from webapp.services.own_data import erase
-from webapp.services.stats import Funnel, edition_funnel
-from webapp.services.subscriptions import unsubscribe
-from webapp.services.tracking import record_click, record_open
+from webapp.readers.consent import Origin
+from webapp.readers.own_data import erase
+from webapp.readers.subscriptions import unsubscribe
+from webapp.stats import tallies
+from webapp.stats.figures import Funnel, edition_funnel
 
 pytestmark = pytest.mark.postgres  # the triggers are written once per backend
 

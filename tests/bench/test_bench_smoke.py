@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from webapp.bench.report import text_report
-from webapp.bench.run import BenchOptions, run_bench
+from tests.tools.bench.report import text_report
+from tests.tools.bench.run import BenchOptions, run_bench
 
 FIGURES = ("readers", "plan_s", "fill_us", "compile_per_reader_us", "cpu_ms_per_msg",
            "naive_cpu_ms_per_msg", "rate_target", "rate_achieved", "throttled", "peak_rss_mb",

@@ -24,13 +24,13 @@ from tests.factories import Factories
 from tests.mailbox import outbox
 from webapp.cli.demo import DEMO_READERS, SAMPLE_REPORT
 from webapp.db import database
+from webapp.delivery import sending
 from webapp.delivery.runner import run_pending
+from webapp.delivery.variants import count_variants
+from webapp.editions.records import get_edition
+from webapp.editions.upload import import_report_text
 from webapp.models import Delivery, DeliveryStatus, Edition, EditionStatus, Role, utcnow
-from webapp.services import sending
-from webapp.services.editions import get_edition
-from webapp.services.report_upload import import_report_text
-from webapp.services.subscribers_csv import import_subscribers_csv
-from webapp.services.variants import count_variants
+from webapp.readers.subscribers_csv import import_subscribers_csv
 
 pytestmark = pytest.mark.browser
 

@@ -15,7 +15,7 @@ from emails.transports.batch import BatchEntry, EntryResult
 from tests.factories import Factories
 from webapp.db import database
 from webapp.delivery.engine import DeliveryEngine, EngineConfig
-from webapp.services.mail import links, mail_settings
+from webapp.mailer import links, mail_settings
 
 Script = Callable[[Variant, Sequence[BatchEntry], int], list[EntryResult]]
 

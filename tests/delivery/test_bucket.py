@@ -7,7 +7,7 @@ import itertools
 import pytest
 from flask import Flask
 
-from emails.simulator.records import SendLimits
+from tests.tools.ses_simulator.records import SendLimits
 from webapp.db import database
 from webapp.delivery.bucket import CATCH_UP, DbTokenBucket
 from webapp.delivery.engine import EngineConfig

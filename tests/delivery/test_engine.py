@@ -19,6 +19,7 @@ from emails.transports.errors import (
 )
 from tests.delivery.conftest import FakeBatch, make_engine, refresh
 from tests.factories import Factories
+from webapp.delivery import sending
 from webapp.delivery.engine import QUOTA_PAUSE_PREFIX
 from webapp.models import (
     Delivery,
@@ -29,7 +30,6 @@ from webapp.models import (
     SubscriberStatus,
     Suppression,
 )
-from webapp.services import sending
 
 
 def _start(session: Session) -> Edition:

@@ -5,6 +5,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from tests.factories import Factories
+from webapp.delivery import sending
+from webapp.delivery.sending import SendError
 from webapp.models import (
     Delivery,
     DeliveryStatus,
@@ -13,8 +15,6 @@ from webapp.models import (
     SubscriberStatus,
     Suppression,
 )
-from webapp.services import sending
-from webapp.services.sending import SendError
 
 
 @pytest.mark.postgres

@@ -15,15 +15,15 @@ from sqlalchemy.orm import Session
 
 from emails import Recipient, compile_variant
 from emails.fill import fill
-from emails.simulator import SesSimulator, SimulatorConfig
 from tests.conftest import app_config
 from tests.factories import Factories
+from tests.tools.ses_simulator import SesSimulator, SimulatorConfig
 from webapp import create_app
 from webapp.db import database
+from webapp.delivery import sending
 from webapp.delivery.runner import build_engine
+from webapp.mailer import edition_content, links, mail_settings
 from webapp.models import Delivery, DeliveryStatus, Edition, EditionStatus, Subscriber
-from webapp.services import sending
-from webapp.services.mail import edition_content, links, mail_settings
 
 TOPIC_SETS = [
     ["ai"], ["data"], ["ai", "data"], ["investment"], ["fintech", "ai"], ["data", "investment"]
@@ -224,7 +224,7 @@ def test_system_mail_through_moto(tmp_path: Path) -> None:
     from moto import mock_aws
 
     from emails import make_transport, render_system_mail
-    from webapp.services.mail import mail_settings
+    from webapp.mailer import mail_settings
 
     with mock_aws():
         import boto3

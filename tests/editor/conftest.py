@@ -8,8 +8,8 @@ import pytest
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
+from webapp.editions.records import get_edition
 from webapp.models import Edition
-from webapp.services.editions import get_edition
 
 SAMPLE = Path(__file__).resolve().parents[2] / "webapp" / "data" / "2024-07-report.txt"
 

@@ -9,8 +9,8 @@ from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
 from tests.factories import Factories
+from webapp.editions.records import get_edition
 from webapp.models import Edition, EditionStatus, Item
-from webapp.services.editions import get_edition
 
 
 def _reload(session: Session, month: str = "2024-07") -> Edition:

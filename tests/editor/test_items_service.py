@@ -1,4 +1,4 @@
-"""webapp.services.items: editing an edition follows DESIGN.md's states."""
+"""webapp.editions.items: editing an edition follows DESIGN.md's states."""
 
 from __future__ import annotations
 
@@ -9,9 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from tests.factories import Factories
-from webapp.models import AuditEntry, Edition, EditionStatus, Item, utcnow
-from webapp.services.editions import get_edition
-from webapp.services.items import (
+from webapp.editions.items import (
     EditionLocked,
     ItemFields,
     ItemInvalid,
@@ -23,6 +21,8 @@ from webapp.services.items import (
     update_item,
     update_texts,
 )
+from webapp.editions.records import get_edition
+from webapp.models import AuditEntry, Edition, EditionStatus, Item, utcnow
 
 
 def _edition(factories: Factories, session: Session, **kw: object) -> Edition:

@@ -1,4 +1,4 @@
-"""webapp.services.outbox: reading back what the outbox transport wrote, and nothing else."""
+"""webapp.editions.outbox: reading back what the outbox transport wrote, and nothing else."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from emails import Message, make_transport
-from webapp.services.outbox import OutboxNotFound, list_messages, message_path, read_message
+from webapp.editions.outbox import OutboxNotFound, list_messages, message_path, read_message
 
 
 def _write(directory: Path, count: int) -> list[str]:

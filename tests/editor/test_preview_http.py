@@ -39,7 +39,7 @@ def test_the_preview_page_shows_the_variant_and_every_variant_with_readers(
 def test_the_frame_serves_the_exact_email_only_to_the_consoles_own_pages(
     app: Flask, editor_client: FlaskClient, july: Edition, session: Session
 ) -> None:
-    from webapp.services.previews import render_preview
+    from webapp.editions.previews import render_preview
 
     response = editor_client.get("/editor/editions/2024-07/preview/frame?topics=ai&language=en")
     assert response.status_code == 200

@@ -1,4 +1,4 @@
-"""webapp.services.report_upload: a report's text into a draft edition, errors with the line."""
+"""webapp.editions.upload: a report's text into a draft edition, errors with the line."""
 
 from __future__ import annotations
 
@@ -8,15 +8,15 @@ from sqlalchemy.orm import Session
 
 from tests.editor.conftest import SAMPLE
 from tests.factories import Factories
-from webapp.importer.errors import ReportFormatError
-from webapp.models import Edition, EditionStatus, Item
-from webapp.services.items import EditionLocked
-from webapp.services.report_upload import (
+from webapp.editions.importer.errors import ReportFormatError
+from webapp.editions.items import EditionLocked
+from webapp.editions.upload import (
     EditionExists,
     decode_report,
     import_report_text,
     lines_around,
 )
+from webapp.models import Edition, EditionStatus, Item
 
 TEXT = SAMPLE.read_text(encoding="utf-8")
 
@@ -71,7 +71,7 @@ def test_a_format_error_names_the_line_and_the_text_around_it_is_shown() -> None
 
 
 def import_report_text_without_db(text: str) -> None:
-    from webapp.importer.parser import parse_report
+    from webapp.editions.importer.parser import parse_report
 
     parse_report(text)
 

@@ -1,4 +1,4 @@
-"""webapp.services.send_estimate: readers, variants and duration before a send starts."""
+"""webapp.delivery.estimate: readers, variants and duration before a send starts."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ from sqlalchemy.orm import Session
 
 from emails.transports.ses import AccountQuota
 from tests.factories import Factories
+from webapp.delivery.estimate import OUTBOX_RATE, estimate_send
+from webapp.editions.records import get_edition
 from webapp.models import Edition, SubscriberStatus
-from webapp.services.editions import get_edition
-from webapp.services.send_estimate import OUTBOX_RATE, estimate_send
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""webapp.services.variant_previews: variants with their readers, a real reader's email, the
+"""webapp.delivery.variant_previews: variants with their readers, a real reader's email, the
 preheader and shortened items of a preview, and progress per edition."""
 
 from __future__ import annotations
@@ -10,10 +10,9 @@ from flask import Flask
 from sqlalchemy.orm import Session
 
 from tests.factories import Factories
-from webapp.models import Delivery, DeliveryStatus, Edition, SubscriberStatus, Suppression
-from webapp.services.editions import get_edition
-from webapp.services.previews import render_preview
-from webapp.services.variant_previews import (
+from webapp.editions.previews import render_preview
+from webapp.editions.records import get_edition
+from webapp.delivery.variant_previews import (
     ReaderGetsNothing,
     ReaderNotFound,
     preheader_of,
@@ -22,6 +21,7 @@ from webapp.services.variant_previews import (
     shortened_items,
     variant_readers,
 )
+from webapp.models import Delivery, DeliveryStatus, Edition, SubscriberStatus, Suppression
 
 
 @pytest.fixture

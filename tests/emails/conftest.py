@@ -19,8 +19,8 @@ from emails import (
     default_subject,
 )
 from emails.edition import MAX_URL_LENGTH
-from webapp.importer.parser import parse_report
-from webapp.importer.topics import DEFAULT_TOPICS, suggest_topics
+from webapp.editions.importer.parser import parse_report
+from webapp.editions.importer.topics import DEFAULT_TOPICS, suggest_topics
 
 ROOT = Path(__file__).resolve().parents[2]
 JULY = ROOT / "webapp" / "data" / "2024-07-report.txt"

@@ -11,8 +11,8 @@ from werkzeug.test import TestResponse
 
 from tests.factories import Factories
 from tests.support.sns import TOPIC, Signer
+from webapp.events.ses import HookSettings
 from webapp.models import Delivery, DeliveryStatus, Edition, EditionStatus, Subscriber, utcnow
-from webapp.services.events import HookSettings
 
 
 @pytest.fixture(scope="session")

@@ -16,12 +16,13 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from werkzeug.serving import make_server
 
-from emails.simulator import SesSimulator, SimulatorConfig
 from tests.conftest import app_config
 from tests.factories import Factories
 from tests.support.sns import TOPIC, Signer, ses_event
+from tests.tools.ses_simulator import SesSimulator, SimulatorConfig
 from webapp import create_app
 from webapp.db import database
+from webapp.delivery import sending
 from webapp.delivery.runner import build_engine
 from webapp.models import (
     ConsentRecord,
@@ -32,7 +33,6 @@ from webapp.models import (
     SubscriberStatus,
     Suppression,
 )
-from webapp.services import sending
 
 
 @pytest.fixture(autouse=True)

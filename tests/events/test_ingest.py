@@ -21,9 +21,9 @@ from emails.sns import SnsError, verify_message
 from tests.conftest import app_config
 from tests.support.sns import TOPIC, Signer, ses_event
 from webapp import create_app
+from webapp.events.ses import record_ses_event
 from webapp.hooks.routes import hook_settings
 from webapp.models import Delivery, DeliveryStatus, Event, SnsReceipt
-from webapp.services.events import record_ses_event
 
 Post = Callable[[object], TestResponse]
 

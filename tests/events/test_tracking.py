@@ -112,8 +112,8 @@ def test_export_has_deliveries_and_events_and_erasure_redacts_event_payloads(
     assert exported["events"][0]["detail"]["user_agent"] == "Reader's Mail/1.0"
 
     from webapp.models import ConsentSource
-    from webapp.services.consent import Origin
-    from webapp.services.own_data import erase
+    from webapp.readers.consent import Origin
+    from webapp.readers.own_data import erase
 
     erase(session, app.config, reader, Origin(ConsentSource.FORM))
     session.commit()

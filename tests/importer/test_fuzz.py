@@ -9,8 +9,8 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from webapp.importer.errors import ReportFormatError
-from webapp.importer.parser import SECTION_TITLES, parse_report
+from webapp.editions.importer.errors import ReportFormatError
+from webapp.editions.importer.parser import SECTION_TITLES, parse_report
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE_LINES = (ROOT / "webapp" / "data" / "2024-07-report.txt").read_text(

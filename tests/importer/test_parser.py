@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from webapp.importer.errors import ReportFormatError
-from webapp.importer.parser import SECTION_TITLES, ParsedItem, ParsedReport, parse_report
+from webapp.editions.importer.errors import ReportFormatError
+from webapp.editions.importer.parser import SECTION_TITLES, ParsedItem, ParsedReport, parse_report
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE_TEXT = (ROOT / "webapp" / "data" / "2024-07-report.txt").read_text(encoding="utf-8")

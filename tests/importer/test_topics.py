@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from webapp.importer.parser import parse_report
-from webapp.importer.topics import BODY_MENTIONS, DEFAULT_TOPICS, TopicSpec, suggest_topics
+from webapp.editions.importer.parser import parse_report
+from webapp.editions.importer.topics import BODY_MENTIONS, DEFAULT_TOPICS, TopicSpec, suggest_topics
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE_TEXT = (ROOT / "webapp" / "data" / "2024-07-report.txt").read_text(encoding="utf-8")

@@ -19,15 +19,15 @@ from flask import Flask
 from sqlalchemy import select
 from werkzeug.serving import make_server
 
-from emails.simulator import SesSimulator, SimulatorConfig
 from tests.conftest import app_config, new_postgres_database
 from tests.factories import Factories
+from tests.tools.postgres import PostgresServer
+from tests.tools.ses_simulator import SesSimulator, SimulatorConfig
 from webapp import create_app
 from webapp.db import database
+from webapp.delivery import sending
 from webapp.delivery.in_doubt import settle_ses
-from webapp.devtools.postgres import PostgresServer
 from webapp.models import Delivery, DeliveryStatus, utcnow
-from webapp.services import sending
 
 ROOT = Path(__file__).resolve().parents[2]
 YUEBAO = str(Path(sys.executable).parent / "yuebao")
@@ -44,13 +44,12 @@ class Stage:
     log: Path
 
     def worker(self, *args: str, crash: str | None = None) -> subprocess.Popen[bytes]:
-        env = dict(self.env)
-        if crash:
-            env["YUEBAO_CRASH_AT"] = crash
+        # With a crash point the same command runs under tests.tools.crash_points.
+        command = [sys.executable, "-m", "tests.tools.crash_points", crash] if crash else [YUEBAO]
         handle = self.log.open("ab")
         return subprocess.Popen(
-            [YUEBAO, "worker", "--no-scheduler", "--poll", "0.2", *args],
-            env=env, cwd=ROOT, stdout=handle, stderr=handle,
+            [*command, "worker", "--no-scheduler", "--poll", "0.2", *args],
+            env=self.env, cwd=ROOT, stdout=handle, stderr=handle,
         )
 
     def statuses(self) -> dict[str, int]:
@@ -107,7 +106,6 @@ def stage(
             sending.start_send(session, sending.load_edition(session, "2024-07"), actor="test")
             session.commit()
         env = {**os.environ, **settings, "AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "x"}
-        env.pop("YUEBAO_CRASH_AT", None)
         return Stage(app, url, env, simulator, tmp_path / f"worker-{len(made)}.log")
 
     yield make

@@ -15,7 +15,7 @@ import pytest
 from botocore.config import Config
 from types_boto3_sesv2.client import SESV2Client
 
-from emails.simulator import SesSimulator, SimulatorConfig
+from tests.tools.ses_simulator import SesSimulator, SimulatorConfig
 
 SENDER = "Yuebao <yuebao@example.com>"
 

@@ -11,9 +11,9 @@ import pytest
 from botocore.exceptions import ClientError
 from types_boto3_sesv2.client import SESV2Client
 
-from emails.simulator import SesSimulator
-from emails.simulator.model import output_shape, validate
 from tests.simulator.conftest import SENDER, bulk_email, ses_client, simple_email
+from tests.tools.ses_simulator import SesSimulator
+from tests.tools.ses_simulator.model import output_shape, validate
 
 
 def test_get_account_reports_quota_and_validates_against_the_model(

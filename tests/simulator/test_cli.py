@@ -1,4 +1,4 @@
-"""`python -m emails.simulator` runs the simulator in its own process."""
+"""`python -m tests.tools.ses_simulator` runs the simulator in its own process."""
 
 from __future__ import annotations
 
@@ -27,7 +27,8 @@ def test_the_command_line_starts_a_simulator_the_app_can_reach(tmp_path: Path) -
     port = free_port()
     cert = tmp_path / "sns.pem"
     command = [
-        sys.executable, "-m", "emails.simulator", "--port", str(port), "--max-send-rate", "14",
+        sys.executable, "-m", "tests.tools.ses_simulator", "--port", str(port),
+        "--max-send-rate", "14",
         "--max-24-hour-send", "50000", "--latency-ms", "30", "--cert-file", str(cert),
     ]  # fmt: skip
     process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, text=True)
@@ -49,7 +50,7 @@ def test_the_command_line_starts_a_simulator_the_app_can_reach(tmp_path: Path) -
 
 def test_the_command_line_refuses_a_non_loopback_events_url() -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "emails.simulator", "--events-url", "http://example.com/hooks"],
+        [sys.executable, "-m", "tests.tools.ses_simulator", "--events-url", "http://example.com/hooks"],
         cwd=ROOT,
         capture_output=True,
         text=True,

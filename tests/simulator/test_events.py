@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
-from emails.simulator import SesSimulator, SimulatorConfig
-from emails.simulator.sns import SigningIdentity
 from tests.simulator.conftest import Receiver, bulk_email, ses_client, simple_email
 from tests.simulator.sns_verify import verify_sns_signature
+from tests.tools.ses_simulator import SesSimulator, SimulatorConfig
+from tests.tools.ses_simulator.sns import SigningIdentity
 
 
 @pytest.fixture

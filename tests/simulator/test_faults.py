@@ -13,8 +13,8 @@ import pytest
 from botocore.exceptions import ClientError, ConnectionClosedError, ReadTimeoutError
 from types_boto3_sesv2.client import SESV2Client
 
-from emails.simulator import BULK_STATUSES, SesSimulator
 from tests.simulator.conftest import bulk_email, ses_client, simple_email
+from tests.tools.ses_simulator import BULK_STATUSES, SesSimulator
 
 
 def error_of(error: ClientError) -> tuple[str, int]:

@@ -9,9 +9,9 @@ from collections.abc import Callable
 import pytest
 from botocore.exceptions import ClientError
 
-from emails.simulator import SesSimulator
-from emails.simulator.records import SendLimits, Throttled
 from tests.simulator.conftest import bulk_email, ses_client, simple_email
+from tests.tools.ses_simulator import SesSimulator
+from tests.tools.ses_simulator.records import SendLimits, Throttled
 
 RATE = "Maximum sending rate exceeded."
 DAILY = "Daily message quota exceeded."

@@ -14,9 +14,15 @@ import pytest
 from botocore.exceptions import ClientError
 from botocore.model import ListShape, Shape, StringShape, StructureShape
 
-from emails.simulator import SesSimulator
-from emails.simulator.model import SUPPORTED_OPERATIONS, input_shape, operation, route, validate
 from tests.simulator.conftest import SENDER, bulk_email, ses_client, simple_email
+from tests.tools.ses_simulator import SesSimulator
+from tests.tools.ses_simulator.model import (
+    SUPPORTED_OPERATIONS,
+    input_shape,
+    operation,
+    route,
+    validate,
+)
 
 Path = tuple[str | int, ...]
 

@@ -10,8 +10,8 @@ from collections.abc import Callable
 
 from botocore.exceptions import ClientError
 
-from emails.simulator import RequestDigest, SesSimulator
 from tests.simulator.conftest import bulk_email, ses_client, simple_email
+from tests.tools.ses_simulator import RequestDigest, SesSimulator
 
 
 def send_bulk(sim: SesSimulator, recipients: int, prefix: str = "r") -> None:
@@ -42,7 +42,7 @@ def test_ten_thousand_recipients_in_digest_mode(
 
 
 def retained_by_simulator(sim: SesSimulator, recipients: int) -> int:
-    """Bytes allocated by emails/simulator code and still alive after sending."""
+    """Bytes allocated by tests/tools/ses_simulator code and still alive after sending."""
     gc.collect()
     tracemalloc.start()
     try:
@@ -51,7 +51,7 @@ def retained_by_simulator(sim: SesSimulator, recipients: int) -> int:
         snapshot = tracemalloc.take_snapshot()
     finally:
         tracemalloc.stop()
-    ours = snapshot.filter_traces([tracemalloc.Filter(True, "*emails/simulator/*")])
+    ours = snapshot.filter_traces([tracemalloc.Filter(True, "*tests/tools/ses_simulator/*")])
     return sum(stat.size for stat in ours.statistics("filename"))
 
 

@@ -6,7 +6,7 @@ from flask import render_template, request
 
 from webapp import db
 from webapp.admin import bp
-from webapp.services.audit_log import TARGET_KINDS, AuditFilter, search_audit
+from webapp.audit import TARGET_KINDS, AuditFilter, search_audit
 
 
 @bp.route("/audit")

@@ -6,24 +6,24 @@ from flask import Response, abort, render_template, request
 
 from webapp import db
 from webapp.admin import bp
-from webapp.services.editions import get_edition
-from webapp.services.reputation import (
+from webapp.editions.records import get_edition
+from webapp.readers.subscribers import count_by_status
+from webapp.readers.topics import topics_by_slug
+from webapp.stats.export import editions_csv, items_csv
+from webapp.stats.figures import (
+    edition_report,
+    editions_with_stats,
+    reader_growth,
+    topic_popularity,
+)
+from webapp.stats.reputation import (
     BOUNCE_REVIEW,
     COMPLAINT_REVIEW,
     MIN_VOLUME,
     Reputation,
     recent_reputation,
 )
-from webapp.services.stats import (
-    edition_report,
-    editions_with_stats,
-    reader_growth,
-    topic_popularity,
-)
-from webapp.services.stats_csv import editions_csv, items_csv
-from webapp.services.subscribers import count_by_status
-from webapp.services.topics import topics_by_slug
-from webapp.services.worker_status import worker_status
+from webapp.stats.workers import worker_status
 
 EDITIONS_SHOWN = 12
 

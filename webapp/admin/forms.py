@@ -6,8 +6,8 @@ from flask_wtf.file import FileField
 from wtforms import BooleanField, EmailField, StringField, SubmitField, TextAreaField
 from wtforms.validators import AnyOf, DataRequired, Length, Optional
 
+from webapp.fields import MultiCheckboxField
 from webapp.models import LANGUAGES, Role
-from webapp.public.forms import MultiCheckboxField
 
 # Select and radio fields are drawn in the templates (as on the readers' forms); the fields
 # here only check the value.

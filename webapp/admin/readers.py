@@ -23,7 +23,8 @@ from webapp.admin import bp
 from webapp.admin.dashboard import csv_response
 from webapp.admin.forms import ButtonForm, ImportForm, NewReaderForm, ReaderTopicsForm
 from webapp.models import LANGUAGES, Subscriber, SubscriberStatus
-from webapp.services.reader_admin import (
+from webapp.readers.links import rotate_preferences_token
+from webapp.readers.reader_admin import (
     NewReader,
     ReaderAdminError,
     ReaderExists,
@@ -34,14 +35,13 @@ from webapp.services.reader_admin import (
     search_readers,
     unsubscribe_reader,
 )
-from webapp.services.reader_links import rotate_preferences_token
-from webapp.services.subscribers_csv import (
+from webapp.readers.subscribers_csv import (
     CsvImportError,
     export_subscribers_csv,
     import_subscribers_csv,
     preview_subscribers_csv,
 )
-from webapp.services.topics import active_topics
+from webapp.readers.topics import active_topics
 
 MAX_CSV_BYTES = 5 * 1024 * 1024
 

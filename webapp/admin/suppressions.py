@@ -11,7 +11,7 @@ from webapp import db
 from webapp.admin import bp
 from webapp.admin.forms import RemoveSuppressionForm, SuppressionForm
 from webapp.models import Suppression
-from webapp.services.suppression_admin import (
+from webapp.readers.suppression_admin import (
     SuppressionError,
     add_suppression,
     remove_suppression,

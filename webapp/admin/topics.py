@@ -11,8 +11,7 @@ from webapp import db
 from webapp.admin import bp
 from webapp.admin.forms import ButtonForm, MoveForm, NewTopicForm, TopicForm
 from webapp.models import Topic
-from webapp.services.stats import topic_popularity
-from webapp.services.topic_admin import (
+from webapp.readers.topic_admin import (
     TopicError,
     TopicText,
     all_topics,
@@ -23,6 +22,7 @@ from webapp.services.topic_admin import (
     set_retired,
     update_topic,
 )
+from webapp.stats.figures import topic_popularity
 
 
 def _topic(topic_id: int) -> Topic:

@@ -11,13 +11,8 @@ from flask_login import current_user
 from werkzeug.wrappers import Response
 
 from webapp import db
-from webapp.admin import bp
-from webapp.admin.forms import ButtonForm, NewUserForm, RoleForm
-from webapp.extensions import current_language
-from webapp.models import Role, User
-from webapp.services.password_reset import reset_mail
-from webapp.services.reader_mail import send_reader_mail
-from webapp.services.user_admin import (
+from webapp.accounts.password_reset import reset_mail
+from webapp.accounts.user_admin import (
     LastAdmin,
     OwnAccount,
     change_role,
@@ -25,7 +20,12 @@ from webapp.services.user_admin import (
     reset_two_factor,
     set_active,
 )
-from webapp.services.users import UserError, create_user, generate_password, list_users
+from webapp.accounts.users import UserError, create_user, generate_password, list_users
+from webapp.admin import bp
+from webapp.admin.forms import ButtonForm, NewUserForm, RoleForm
+from webapp.extensions import current_language
+from webapp.models import Role, User
+from webapp.readers.mail import send_reader_mail
 
 
 def _user(user_id: int) -> User:

@@ -10,11 +10,11 @@ from emails.i18n import format_month, strings
 from emails.views import build_sections
 from webapp import db
 from webapp.archive import bp
+from webapp.editions.archive import sent_edition, sent_editions
+from webapp.editions.records import get_edition
 from webapp.extensions import current_language
+from webapp.mailer import edition_content
 from webapp.models import Edition, utcnow
-from webapp.services.archive import sent_edition, sent_editions
-from webapp.services.editions import get_edition
-from webapp.services.mail import edition_content
 
 ATOM = "http://www.w3.org/2005/Atom"
 XML = "http://www.w3.org/XML/1998/namespace"

@@ -1,7 +1,15 @@
 """Console sign-in and sign-out, two-factor sign-in and password reset."""
 
-from flask import Blueprint
+from flask import Blueprint, url_for
+
+from webapp.models import Role
 
 bp = Blueprint("auth", __name__)
+
+
+def home_for(role: Role) -> str:
+    """Where a console user lands after signing in (both sign-in steps send them there)."""
+    return url_for("admin.home") if role == Role.ADMIN else url_for("editor.home")
+
 
 from webapp.auth import password_reset, routes, two_factor  # noqa: E402,F401  (attach to bp)

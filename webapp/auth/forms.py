@@ -5,7 +5,7 @@ from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField, StringField, SubmitField
 from wtforms.validators import DataRequired, EqualTo, Length
 
-from webapp.services.users import MIN_PASSWORD_LENGTH
+from webapp.accounts.users import MIN_PASSWORD_LENGTH
 
 
 class LoginForm(FlaskForm):  # type: ignore[misc]

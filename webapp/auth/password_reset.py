@@ -14,17 +14,17 @@ from flask_limiter.util import get_remote_address
 from werkzeug.wrappers import Response
 
 from webapp import db
-from webapp.auth import bp
-from webapp.auth.forms import NewPasswordForm, ResetRequestForm
-from webapp.extensions import current_language, limiter
-from webapp.services.password_reset import (
+from webapp.accounts.password_reset import (
     ResetLinkError,
     read_reset,
     request_reset,
     set_password,
 )
-from webapp.services.reader_mail import send_reader_mail
-from webapp.services.users import UserError
+from webapp.accounts.users import UserError
+from webapp.auth import bp
+from webapp.auth.forms import NewPasswordForm, ResetRequestForm
+from webapp.extensions import current_language, limiter
+from webapp.readers.mail import send_reader_mail
 
 
 def _address_key() -> str:

@@ -8,16 +8,11 @@ from flask_login import current_user, login_user, logout_user
 from werkzeug.wrappers import Response
 
 from webapp import db
-from webapp.auth import bp
+from webapp.accounts.users import authenticate
+from webapp.auth import bp, home_for
 from webapp.auth.forms import LoginForm
 from webapp.auth.two_factor import start_code_step
 from webapp.extensions import limiter
-from webapp.models import Role
-from webapp.services.users import authenticate
-
-
-def home_for(role: Role) -> str:
-    return url_for("admin.home") if role == Role.ADMIN else url_for("editor.home")
 
 
 def _safe_next(target: str | None) -> str | None:

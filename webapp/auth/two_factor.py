@@ -11,13 +11,13 @@ from flask_login import current_user, login_user
 from werkzeug.wrappers import Response
 
 from webapp import db
-from webapp.auth import bp
+from webapp.accounts import two_factor
+from webapp.accounts.two_factor import TwoFactorError
+from webapp.auth import bp, home_for
 from webapp.auth.forms import ButtonForm, CodeForm
 from webapp.extensions import limiter
 from webapp.models import Role, User, utcnow
 from webapp.security import role_required
-from webapp.services import two_factor
-from webapp.services.two_factor import TwoFactorError
 
 PENDING = "pending_login"
 CODE_STEP_SECONDS = 300
@@ -41,8 +41,6 @@ def _pending_user() -> User | None:
 @bp.route("/login/code", methods=["GET", "POST"])
 @limiter.limit("10 per minute; 50 per hour", methods=["POST"])
 def login_code() -> str | Response:
-    from webapp.auth.routes import home_for
-
     user = _pending_user()
     if user is None:
         flash(_("Please sign in again."), "error")

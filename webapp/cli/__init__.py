@@ -8,7 +8,6 @@ from flask.cli import FlaskGroup
 
 def init_app(app: Flask) -> None:
     from webapp.cli import (
-        bench,
         content,
         database,
         demo,
@@ -40,7 +39,6 @@ def init_app(app: Flask) -> None:
         housekeeping.housekeeping_group,
         worker.worker_command,
         stats.stats_command,
-        bench.bench_command,
     ):
         app.cli.add_command(command)
 

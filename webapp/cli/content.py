@@ -7,9 +7,9 @@ import click
 from flask.cli import with_appcontext
 
 from webapp import db
-from webapp.importer.errors import ReportFormatError
-from webapp.importer.parser import ParsedReport, parse_report
-from webapp.services.editions import EditionError, import_report, suggest_report_topics
+from webapp.editions.importer.errors import ReportFormatError
+from webapp.editions.importer.parser import ParsedReport, parse_report
+from webapp.editions.records import EditionError, import_report, suggest_report_topics
 
 
 def read_report(path: Path, month: str | None) -> ParsedReport:

@@ -9,9 +9,9 @@ from sqlalchemy import func, select
 
 from webapp import db
 from webapp.cli.content import read_report
+from webapp.editions.records import import_report, suggest_report_topics
 from webapp.models import Edition, Subscriber
-from webapp.services.editions import import_report, suggest_report_topics
-from webapp.services.subscribers_csv import import_subscribers_csv
+from webapp.readers.subscribers_csv import import_subscribers_csv
 
 DATA_DIR = Path(__file__).resolve().parent.parent / "data"
 SAMPLE_REPORT = DATA_DIR / "2024-07-report.txt"

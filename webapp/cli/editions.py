@@ -7,7 +7,7 @@ from flask import current_app
 from flask.cli import with_appcontext
 
 from webapp import db
-from webapp.services.previews import PreviewError, render_preview, send_test
+from webapp.editions.previews import PreviewError, render_preview, send_test
 
 
 def _write(path: Path, data: bytes) -> None:

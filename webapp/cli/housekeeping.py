@@ -5,7 +5,7 @@ from flask import current_app
 from flask.cli import AppGroup
 
 from webapp import db
-from webapp.services.subscriptions import purge_unconfirmed, resume_ended_pauses
+from webapp.readers.subscriptions import purge_unconfirmed, resume_ended_pauses
 
 
 @click.group("housekeeping", cls=AppGroup, help="Routine clean-up (the scheduler runs it daily).")

@@ -11,14 +11,15 @@ from flask import current_app
 from flask.cli import with_appcontext
 
 from webapp import db
+from webapp.delivery import sending
 from webapp.delivery.engine import RunResult
 from webapp.delivery.heartbeat import Heartbeat
 from webapp.delivery.in_doubt import resolve_in_doubt
 from webapp.delivery.locks import WorkerLockHeld, worker_lock
 from webapp.delivery.runner import EngineUnavailable, build_engine, worker_name
+from webapp.delivery.sending import SendError, set_schedule_rule
 from webapp.models import Edition, EditionStatus
-from webapp.services import sending
-from webapp.services.sending import SendError, set_schedule_rule
+from webapp.stats.progress import send_progress
 
 MONTH = click.argument("month")
 
@@ -130,7 +131,7 @@ def _follow(edition_id: int) -> None:
         session.expire_all()
         edition = session.get(Edition, edition_id)
         assert edition is not None
-        progress = sending.send_progress(session, edition)
+        progress = send_progress(session, edition)
         click.echo(
             f"\r{progress['sent']}/{progress['planned']} sent, {progress['failed']} failed",
             nl=False,
@@ -149,7 +150,7 @@ def _print_status(edition_id: int) -> None:
     session.expire_all()
     edition = session.get(Edition, edition_id)
     assert edition is not None
-    p = sending.send_progress(session, edition)
+    p = send_progress(session, edition)
     click.echo(
         f"{p['month']} {p['status']}: {p['sent']} sent, {p['failed']} failed, "
         f"{p['skipped']} skipped, {p['in_doubt']} in doubt, {p['queued']} queued "
@@ -165,7 +166,7 @@ def send_status_command(month: str, as_json: bool) -> None:
     """Show how MONTH's send is going."""
     edition = _edition(month)
     if as_json:
-        click.echo(json.dumps(sending.send_progress(db.session(), edition)))
+        click.echo(json.dumps(send_progress(db.session(), edition)))
     else:
         _print_status(edition.id)
 

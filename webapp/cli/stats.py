@@ -8,8 +8,8 @@ import click
 from flask.cli import with_appcontext
 
 from webapp import db
-from webapp.services.sending import SendError, load_edition
-from webapp.services.stats import stats_json
+from webapp.delivery.sending import SendError, load_edition
+from webapp.stats.figures import stats_json
 
 
 def _percent(value: float | None) -> str:

@@ -8,7 +8,7 @@ from flask import current_app
 from flask.cli import AppGroup
 
 from webapp import db
-from webapp.services.subscribers_csv import (
+from webapp.readers.subscribers_csv import (
     CsvImportError,
     export_subscribers_csv,
     import_subscribers_csv,

@@ -7,14 +7,14 @@ from flask import current_app
 from flask.cli import AppGroup
 
 from webapp import db
-from webapp.models import Role
-from webapp.services.users import (
+from webapp.accounts.users import (
     UserError,
     count_users,
     create_user,
     generate_password,
     list_users,
 )
+from webapp.models import Role
 
 
 @click.group("users", cls=AppGroup, help="Console users (editors and admins).")

@@ -1,5 +1,9 @@
-"""The delivery engine: claims planned deliveries, sends them in paced batches, settles them.
+"""Delivery: from an approved edition to messages handed to the transport.
 
-Two narrow interfaces, as in listmonk: the store hands out batches and records outcomes
-(`store.py`); a batch transport from emails/ pushes messages (SES bulk or outbox).
+The send as a state machine (`sending.py`: approve, schedule, start, pause, resume, cancel), the
+recipient plan written before anything is sent (`plan.py`), variants (`variants.py`), the
+estimate shown before a send (`estimate.py`), a delivery as its reader sees it
+(`deliveries.py`), and the engine that claims planned deliveries, sends them in paced batches and
+settles them. Two narrow interfaces, as in listmonk: the store hands out batches and records
+outcomes (`store.py`); a batch transport from emails/ pushes messages (SES bulk or outbox).
 """

@@ -41,14 +41,12 @@ from emails.transports.errors import (
     TransportError,
     entry_outcome,
 )
-from webapp.delivery import store
-from webapp.delivery.faults import crash_point
+from webapp.delivery import sending, store
 from webapp.delivery.store import ClaimedDelivery
+from webapp.delivery.variants import parse_variant_key
+from webapp.editions.records import get_edition
+from webapp.mailer import edition_content
 from webapp.models import DeliveryStatus, Edition, EditionStatus
-from webapp.services import sending
-from webapp.services.editions import get_edition
-from webapp.services.mail import edition_content
-from webapp.services.variants import parse_variant_key
 
 log = logging.getLogger(__name__)
 
@@ -172,7 +170,6 @@ class DeliveryEngine:
                         break
                     ids = store.claim_batch(session, edition_id, batch_size, self.worker)
                     session.commit()
-                    crash_point("after_claim")
                     if not ids:
                         result.finished = sending.finish_if_done(session, edition)
                         session.commit()
@@ -270,9 +267,7 @@ class DeliveryEngine:
                         store.set_status(session, [d.id for d in chunk.deliveries],
                                          DeliveryStatus.QUEUED)
                     else:
-                        crash_point("after_call")
                         self._settle_answers(session, edition_id, chunk, answers, result)
-                crash_point("before_record")
                 session.commit()
             if result.paused_reason:
                 halt.set()

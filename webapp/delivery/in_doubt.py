@@ -16,10 +16,10 @@ from pathlib import Path
 from sqlalchemy import exists, func, select, update
 from sqlalchemy.orm import Session
 
+from webapp.audit import record_audit
 from webapp.delivery import store
 from webapp.models import Delivery, DeliveryStatus, Edition, User, utcnow
 from webapp.models.event import Event
-from webapp.services.audit import record_audit
 
 
 @dataclass(frozen=True)

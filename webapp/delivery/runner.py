@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from emails import make_transport
 from emails.transports.batch import BatchTransport, SesBulkBatch, SingleMessageBatch
 from emails.transports.ses import account_quota
-from webapp.delivery import store
+from webapp.delivery import sending, store
 from webapp.delivery.bucket import DbTokenBucket
 from webapp.delivery.engine import (
     MAX_CONCURRENCY,
@@ -28,9 +28,8 @@ from webapp.delivery.engine import (
     measure_latency,
 )
 from webapp.delivery.heartbeat import Heartbeat
+from webapp.mailer import links, mail_settings
 from webapp.models import Edition, EditionStatus
-from webapp.services import sending
-from webapp.services.mail import links, mail_settings
 
 if TYPE_CHECKING:
     from types_boto3_sesv2.client import SESV2Client

@@ -8,13 +8,13 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from webapp import db
+from webapp.delivery.sending import SendError
+from webapp.editions.items import EditionLocked, ItemInvalid
+from webapp.editions.records import get_edition
+from webapp.editions.upload import EditionExists
 from webapp.labels import status_labels
 from webapp.models import Edition, EditionStatus, User
 from webapp.security import email_document
-from webapp.services.editions import get_edition
-from webapp.services.items import EditionLocked, ItemInvalid
-from webapp.services.report_upload import EditionExists
-from webapp.services.sending import SendError
 
 
 def actor() -> User:

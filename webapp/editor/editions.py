@@ -10,18 +10,19 @@ from werkzeug.wrappers import Response
 
 from emails import default_preheader, default_subject
 from webapp import db
+from webapp.delivery import sending
+from webapp.delivery.variant_previews import progress_by_edition
+from webapp.editions.importer.errors import ReportFormatError
+from webapp.editions.items import update_texts
+from webapp.editions.records import EditionError, list_editions
+from webapp.editions.upload import decode_report, import_report_text, lines_around
 from webapp.editor import bp
 from webapp.editor.common import actor, edition_or_404, explain, note_back_to_draft
 from webapp.editor.forms import ButtonForm, EditionTextsForm, ImportForm
-from webapp.importer.errors import ReportFormatError
 from webapp.labels import status_labels
 from webapp.models import Edition, EditionStatus, Role
 from webapp.security import role_required
-from webapp.services import sending
-from webapp.services.editions import EditionError, list_editions
-from webapp.services.items import update_texts
-from webapp.services.report_upload import decode_report, import_report_text, lines_around
-from webapp.services.variant_previews import progress_by_edition
+from webapp.stats.progress import send_progress
 
 # States in which the edition page shows the send's progress.
 SEND_STATES = {EditionStatus.SENDING, EditionStatus.PAUSED, EditionStatus.SENT,
@@ -99,7 +100,7 @@ def render_edition(edition: Edition, texts: EditionTextsForm | None = None) -> s
     if texts is None:
         texts = EditionTextsForm(obj=edition)
     subject, preheader = _automatic_texts(edition)
-    progress = sending.send_progress(session, edition) if edition.status in SEND_STATES else None
+    progress = send_progress(session, edition) if edition.status in SEND_STATES else None
     return render_template(
         "editor/edition.html",
         edition=edition,

@@ -12,7 +12,6 @@ from wtforms import (
     DateField,
     Field,
     SelectField,
-    SelectMultipleField,
     StringField,
     SubmitField,
     TextAreaField,
@@ -27,11 +26,11 @@ from wtforms.validators import (
     Regexp,
     ValidationError,
 )
-from wtforms.widgets import CheckboxInput, ListWidget
 
+from webapp.editions.items import MAX_PREHEADER, MAX_SUBJECT
+from webapp.editions.previews import MAX_TEST_RECIPIENTS
+from webapp.fields import MultiCheckboxField
 from webapp.models import LANGUAGES, SECTION_KEYS
-from webapp.services.items import MAX_PREHEADER, MAX_SUBJECT
-from webapp.services.previews import MAX_TEST_RECIPIENTS
 
 MONTH = r"[0-9]{4}-(0[1-9]|1[0-2])"
 
@@ -40,11 +39,6 @@ def section_choices() -> list[tuple[str, Any]]:
     names = {"policy": _l("Policy (政策速递)"), "industry": _l("Industry (行业新闻)"),
              "deals": _l("Deals (交易资讯)")}
     return [(key, names[key]) for key in SECTION_KEYS]
-
-
-class MultiCheckboxField(SelectMultipleField):  # type: ignore[misc]
-    widget = ListWidget(prefix_label=False)
-    option_widget = CheckboxInput()
 
 
 class ButtonForm(FlaskForm):  # type: ignore[misc]

@@ -7,13 +7,7 @@ from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
 from webapp import db
-from webapp.editor import bp
-from webapp.editor.common import actor, edition_or_404, explain, note_back_to_draft
-from webapp.editor.forms import ItemForm
-from webapp.models import SECTION_KEYS, Edition, EditionStatus, Item, Role, Topic
-from webapp.security import role_required
-from webapp.services.editions import EditionError
-from webapp.services.items import (
+from webapp.editions.items import (
     ItemFields,
     ItemInvalid,
     ItemNotFound,
@@ -24,7 +18,13 @@ from webapp.services.items import (
     suggest_item_topics,
     update_item,
 )
-from webapp.services.topics import active_topics
+from webapp.editions.records import EditionError
+from webapp.editor import bp
+from webapp.editor.common import actor, edition_or_404, explain, note_back_to_draft
+from webapp.editor.forms import ItemForm
+from webapp.models import SECTION_KEYS, Edition, EditionStatus, Item, Role, Topic
+from webapp.readers.topics import active_topics
+from webapp.security import role_required
 
 
 def _item_or_404(edition: Edition, item_id: int) -> Item:

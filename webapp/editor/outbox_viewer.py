@@ -5,11 +5,11 @@ from __future__ import annotations
 from flask import abort, current_app, render_template, request
 from werkzeug.wrappers import Response
 
+from webapp.editions.outbox import OutboxNotFound, list_messages, read_message
 from webapp.editor import bp
 from webapp.editor.common import framed_email
 from webapp.models import Role
 from webapp.security import role_required
-from webapp.services.outbox import OutboxNotFound, list_messages, read_message
 
 # Headers worth reading first; the rest follow in the order of the file.
 KEY_HEADERS = ("From", "To", "Subject", "Date", "List-Unsubscribe", "List-Unsubscribe-Post",

@@ -12,14 +12,7 @@ from werkzeug.wrappers import Response
 
 from emails import MAX_HTML_BYTES
 from webapp import db
-from webapp.editor import bp
-from webapp.editor.common import actor, edition_or_404, framed_email
-from webapp.editor.forms import TestSendForm, address_list
-from webapp.models import LANGUAGES, Edition, Role, Topic
-from webapp.security import role_required
-from webapp.services.previews import Preview, PreviewError, render_preview, send_test
-from webapp.services.topics import active_topics
-from webapp.services.variant_previews import (
+from webapp.delivery.variant_previews import (
     ReaderGetsNothing,
     ReaderNotFound,
     ReaderPreview,
@@ -29,6 +22,13 @@ from webapp.services.variant_previews import (
     shortened_items,
     variant_readers,
 )
+from webapp.editions.previews import Preview, PreviewError, render_preview, send_test
+from webapp.editor import bp
+from webapp.editor.common import actor, edition_or_404, framed_email
+from webapp.editor.forms import TestSendForm, address_list
+from webapp.models import LANGUAGES, Edition, Role, Topic
+from webapp.readers.topics import active_topics
+from webapp.security import role_required
 
 
 @dataclass(frozen=True)

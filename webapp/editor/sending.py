@@ -14,14 +14,15 @@ from sqlalchemy import select
 from werkzeug.wrappers import Response
 
 from webapp import db
+from webapp.delivery import sending
+from webapp.delivery.estimate import SendEstimate, estimate_send
+from webapp.delivery.variant_previews import variant_readers
 from webapp.editor import bp
 from webapp.editor.common import actor, edition_or_404, explain
 from webapp.editor.forms import ButtonForm, ScheduleForm
 from webapp.models import Edition, EditionStatus, Role, utcnow
 from webapp.security import role_required
-from webapp.services import sending
-from webapp.services.send_estimate import SendEstimate, estimate_send
-from webapp.services.variant_previews import variant_readers
+from webapp.stats.progress import send_progress
 
 SENDABLE = {EditionStatus.APPROVED, EditionStatus.SCHEDULED}
 
@@ -114,7 +115,7 @@ def progress(month: str) -> Response:
     edition = session.scalar(select(Edition).where(Edition.month == month))
     if edition is None:
         return Response(status=404)
-    body: dict[str, Any] = sending.send_progress(session, edition)
+    body: dict[str, Any] = send_progress(session, edition)
     response = jsonify(body)
     response.headers["Cache-Control"] = "no-store"
     return response

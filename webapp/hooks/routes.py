@@ -10,9 +10,9 @@ from werkzeug.wrappers import Response
 
 from emails.sns import MAX_BODY_BYTES, CachedCertificates, SnsError
 from webapp import db
+from webapp.events.ses import HookSettings, receive_sns
 from webapp.extensions import csrf, limiter
 from webapp.hooks import bp
-from webapp.services.events import HookSettings, receive_sns
 
 log = logging.getLogger(__name__)
 

@@ -28,7 +28,7 @@ DEPARTURES = {
 }
 
 
-# The funnel's figures, in webapp.services.stats.Funnel's order: one column each in the tallies.
+# The funnel's figures, in webapp.stats.figures.Funnel's order: one column each in the tallies.
 TALLY_FIGURES = (
     "planned",
     "queued",

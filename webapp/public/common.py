@@ -15,10 +15,10 @@ from webapp import db
 from webapp.extensions import limiter
 from webapp.models import ConsentSource, Subscriber, email_key
 from webapp.public import bp
-from webapp.services.consent import Origin
-from webapp.services.reader_links import find_by_preferences_token
-from webapp.services.reader_mail import send_reader_mail
-from webapp.services.subscriptions import AddressUnavailable, resubscribe
+from webapp.readers.consent import Origin
+from webapp.readers.links import find_by_preferences_token
+from webapp.readers.mail import send_reader_mail
+from webapp.readers.subscriptions import AddressUnavailable, resubscribe
 
 
 def origin(source: ConsentSource = ConsentSource.FORM) -> Origin:

@@ -8,18 +8,17 @@ from wtforms import (
     BooleanField,
     EmailField,
     Field,
-    SelectMultipleField,
     StringField,
     SubmitField,
 )
 from wtforms.validators import AnyOf, DataRequired, Length, Optional, ValidationError
-from wtforms.widgets import CheckboxInput, ListWidget
 
+from webapp.fields import MultiCheckboxField
 from webapp.models import Topic
 
 
 def consent_text(org: str) -> str:
-    """The consent text of webapp.services.consent.CONSENT_VERSION: a new wording needs a new
+    """The consent text of webapp.readers.consent.CONSENT_VERSION: a new wording needs a new
     version there. PIPL asks for a separate notice when data may leave mainland China."""
     text: str = gettext(
         "I agree that %(org)s processes my email address, name and company to send me the "
@@ -34,11 +33,6 @@ def consent_text(org: str) -> str:
 # Labels in their own language, as language pickers show them.
 LANGUAGE_CHOICES = (("zh-CN", "中文"), ("en", "English"))
 PAUSE_CHOICES = ("1", "2", "3")
-
-
-class MultiCheckboxField(SelectMultipleField):  # type: ignore[misc]
-    widget = ListWidget(prefix_label=False)
-    option_widget = CheckboxInput()
 
 
 def valid_address(_form: FlaskForm, field: Field) -> None:

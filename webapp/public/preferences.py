@@ -21,21 +21,21 @@ from webapp.public.common import (
     use_reader_language,
 )
 from webapp.public.forms import ButtonForm, EmailChangeForm, EraseForm, PauseForm, PreferencesForm
-from webapp.services.own_data import erase, export_json
-from webapp.services.preferences import (
+from webapp.readers.own_data import erase, export_json
+from webapp.readers.preferences import (
     Preferences,
     pause,
     request_email_change,
     resume,
     update_preferences,
 )
-from webapp.services.subscriptions import (
+from webapp.readers.subscriptions import (
     InvalidAddress,
     InvalidChoice,
     NotSubscribed,
     unsubscribe,
 )
-from webapp.services.topics import active_topics
+from webapp.readers.topics import active_topics
 
 
 def _preferences_page(

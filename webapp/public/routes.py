@@ -16,9 +16,9 @@ from webapp.extensions import current_language, limiter
 from webapp.public import bp
 from webapp.public.common import origin, per_address, send, use_reader_language
 from webapp.public.forms import ButtonForm, PreferencesLinkForm, SubscribeForm, consent_text
-from webapp.services.consent import CONSENT_VERSION
-from webapp.services.reader_links import EMAIL_CHANGE, ExpiredLink, InvalidLink
-from webapp.services.subscriptions import (
+from webapp.readers.consent import CONSENT_VERSION
+from webapp.readers.links import EMAIL_CHANGE, ExpiredLink, InvalidLink
+from webapp.readers.subscriptions import (
     AddressUnavailable,
     InvalidAddress,
     InvalidChoice,
@@ -28,7 +28,7 @@ from webapp.services.subscriptions import (
     request_preferences_link,
     subscribe,
 )
-from webapp.services.topics import active_topics
+from webapp.readers.topics import active_topics
 
 ONE_CLICK_FIELD, ONE_CLICK_VALUE = "List-Unsubscribe", "One-Click"
 

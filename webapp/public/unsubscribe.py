@@ -11,8 +11,8 @@ from webapp.models import ConsentSource
 from webapp.public import bp
 from webapp.public.common import origin, resubscribe_with_message, send, use_reader_language
 from webapp.public.forms import ButtonForm
-from webapp.services.reader_links import find_by_unsubscribe_token
-from webapp.services.subscriptions import unsubscribe
+from webapp.readers.links import find_by_unsubscribe_token
+from webapp.readers.subscriptions import unsubscribe
 
 ONE_CLICK_FIELD, ONE_CLICK_VALUE = "List-Unsubscribe", "One-Click"
 

@@ -13,13 +13,13 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from webapp.delivery import sending
 from webapp.delivery.heartbeat import requeue_stale_claims
 from webapp.delivery.in_doubt import settle_outbox, settle_ses
 from webapp.delivery.runner import resume_after_quota
 from webapp.models import Edition, EditionStatus, ScheduleRule
 from webapp.models.event import Event
-from webapp.services import sending
-from webapp.services.subscriptions import purge_unconfirmed, resume_ended_pauses
+from webapp.readers.subscriptions import purge_unconfirmed, resume_ended_pauses
 
 log = logging.getLogger(__name__)
 

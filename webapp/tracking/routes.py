@@ -6,10 +6,10 @@ from flask import abort, current_app, redirect, request
 from werkzeug.wrappers import Response
 
 from webapp import db
+from webapp.delivery.deliveries import delivery_message, find_delivery
+from webapp.events.tracking import record_click, record_open
 from webapp.models import utcnow
 from webapp.security import email_document
-from webapp.services.deliveries import delivery_message, find_delivery
-from webapp.services.tracking import record_click, record_open
 from webapp.tracking import bp
 
 # The smallest transparent GIF.

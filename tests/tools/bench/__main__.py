@@ -1,0 +1,41 @@
+"""`python -m tests.tools.bench` (`make bench`, `make bench-full`): the performance benchmark.
+
+BENCHMARKS.md says what it measures. With `--json`, standard output holds only the JSON object;
+progress goes to standard error.
+"""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from tests.tools.bench.report import text_report
+from tests.tools.bench.run import BenchOptions, run_bench
+
+
+@click.command("bench", context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--quick", "mode", flag_value="quick", default=True,
+              help="20,000 readers, 5 s windows (about a minute or two).")
+@click.option("--full", "mode", flag_value="full", help="1,000,000 readers, 30 s windows.")
+@click.option("--readers", type=click.IntRange(min=1000), help="Override the number of readers.")
+@click.option("--window", type=click.FloatRange(min=1.0), help="Seconds per sending window.")
+@click.option("--postgres", is_flag=True, help="A throwaway PostgreSQL server, not SQLite.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def main(mode: str, readers: int | None, window: float | None, postgres: bool,
+                  as_json: bool) -> None:
+    """Measure planning, fill, paced sending, memory, SNS ingest and stats on a synthetic list."""
+    overrides: dict[str, object] = {"postgres": postgres}
+    if readers:
+        overrides["readers"] = readers
+    if window:
+        overrides["window"] = window
+    if not as_json:
+        overrides["log"] = lambda line: click.echo(f"… {line}", err=True)
+    options = (BenchOptions.full if mode == "full" else BenchOptions.quick)(**overrides)
+    figures = run_bench(options)
+    click.echo(json.dumps(figures, indent=2) if as_json else text_report(figures))
+
+
+if __name__ == "__main__":
+    main(prog_name="python -m tests.tools.bench")

@@ -1,0 +1,172 @@
+"""`yuebao bench`: every figure of issue 11 from one run, beside the naive baseline.
+
+Order: build the population, plan, per-reader fill, a sending window at each target rate, the
+naive pipeline for the same window, the rest of the send in a worker process of its own (peak
+memory), SNS ingest through gunicorn, and dashboard stats over the sent edition.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import select
+
+from tests.tools.bench import pipeline, rates, scale
+from tests.tools.bench.ingest import ingest
+from tests.tools.bench.population import populate, throwaway_database
+from tests.tools.bench.simproc import SimulatorProcess
+from tests.tools.bench.statsload import load_events, stats_latency
+
+
+@dataclass
+class BenchOptions:
+    readers: int = 20_000
+    window: float = 5.0  # seconds of sending at each target rate, and for the naive pipeline
+    rates: tuple[float, ...] = (100.0, 500.0, 1000.0)
+    latency: float = 0.030
+    fill_sample: int = 2000
+    compile_sample: int = 100
+    sns_events: int = 2000
+    postgres: bool = False
+    log: Callable[[str], None] = field(default=lambda _: None)
+
+    @classmethod
+    def quick(cls, **kw: Any) -> BenchOptions:
+        return cls(**kw)
+
+    @classmethod
+    def full(cls, **kw: Any) -> BenchOptions:
+        defaults: dict[str, Any] = {"readers": 1_000_000, "window": 30.0, "fill_sample": 20_000,
+                                    "compile_sample": 300, "sns_events": 20_000}
+        return cls(**{**defaults, **kw})
+
+
+def _config(url: str, root: str, endpoint: str) -> dict[str, str]:
+    return {
+        "DATABASE_URL": url, "SECRET_KEY": "bench-secret", "ERASURE_KEY": "bench-erasure",
+        "YUEBAO_VAR_DIR": f"{root}/var", "BASE_URL": "https://news.example.com",
+        "MAIL_TRANSPORT": "ses", "SES_ENDPOINT_URL": endpoint, "SES_REGION": "us-east-1",
+        "SES_CONFIGURATION_SET": "yuebao", "LOG_LEVEL": "WARNING",
+    }
+
+
+def machine() -> dict[str, Any]:
+    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    return {"cpus": os.cpu_count(), "memory_gb": round(memory, 1),
+            "python": platform.python_version(), "platform": platform.platform()}
+
+
+def run_bench(options: BenchOptions) -> dict[str, Any]:
+    from webapp import create_app
+    from webapp.cli.content import read_report
+    from webapp.cli.demo import SAMPLE_REPORT
+    from webapp.db import database
+    from webapp.delivery import sending
+    from webapp.editions.records import import_report, suggest_report_topics
+    from webapp.mailer import edition_content, links, mail_settings
+    from webapp.models import utcnow
+
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        os.environ.setdefault(name, "bench")  # the simulator ignores them; botocore wants some
+    out: dict[str, Any] = {"readers": options.readers, "window_s": options.window,
+                           "latency_ms": options.latency * 1000, "machine": machine()}
+    say = options.log
+    with throwaway_database(options.postgres) as db, SimulatorProcess(
+        rate=options.rates[0], latency_ms=options.latency * 1000
+    ) as sim:
+        out["database"] = db.dialect
+        env = _config(db.url, str(db.root), sim.endpoint_url)
+        app = create_app(env)
+        sessions = database(app).sessionmaker
+        with app.app_context(), sessions() as session:
+            say(f"populating {options.readers} readers")
+            start = time.monotonic()
+            populate(session, options.readers, utcnow())
+            suggested = suggest_report_topics(session, read_report(SAMPLE_REPORT, None))
+            edition = import_report(session, suggested, actor="bench")
+            sending.approve(session, edition, actor="bench")
+            session.commit()
+            out["populate_s"] = round(time.monotonic() - start, 1)
+
+            say("planning")
+            start = time.monotonic()
+            plan = sending.start_send(session, edition, actor="bench")
+            session.commit()
+            out["plan_s"] = round(time.monotonic() - start, 2)
+            out["planned"], out["excluded"] = plan.planned, plan.excluded
+            edition_id = edition.id
+            content = edition_content(sending.load_edition(session, edition.month))
+
+            say("per-reader fill")
+            readers = _sample_readers(session, options.fill_sample)
+            out.update(pipeline.fill_figures(
+                content, mail_settings(app.config), links(app.config), readers,
+                compile_sample=options.compile_sample))
+            out["fill_speedup"] = round(out["compile_per_reader_us"] / out["fill_us"], 1)
+
+            windows = []
+            for rate in options.rates:
+                say(f"sending at {rate:g}/s for {options.window:g} s")
+                windows.append(rates.send_window(app.config, sessions, sim, edition_id, rate,
+                                                 options.window, options.latency))
+            out["rates"] = windows
+            worst = min(windows, key=lambda w: w["rate_ratio"])
+            out["rate_target"], out["rate_achieved"] = worst["rate_target"], worst["rate_achieved"]
+            out["throttled"] = sum(w["throttled"] for w in windows)
+            out["throttled_ratio"] = max(w["throttled_ratio"] for w in windows)
+            out["cpu_ms_per_msg"] = windows[-1]["cpu_ms_per_msg"]
+
+            say(f"naive pipeline for {options.window:g} s")
+            sim.configure(max_send_rate=max(options.rates), latency=options.latency)
+            sim.reset()
+            naive = pipeline.naive_send(
+                _boto_client(sim.endpoint_url), content, mail_settings(app.config),
+                links(app.config), readers, options.window)
+            out.update(naive)
+            out["cpu_ratio"] = round(out["naive_cpu_ms_per_msg"] / out["cpu_ms_per_msg"], 1)
+
+            say("the rest of the send in a worker process (unthrottled simulator)")
+            sim.configure(max_send_rate=1e9, latency=0.0)
+            sim.reset()
+            session.rollback()
+            worker = scale.run_in_child(env, edition_id, out["planned"])
+            out["scale"] = worker
+            out["peak_rss_mb"] = worker["peak_rss_mb"]
+            say(f"figures so far: {out}")
+
+            say(f"SNS ingest of {options.sns_events} events through gunicorn")
+            out.update(ingest(env, session, db.root, options.sns_events))
+
+            say("dashboard stats")
+            out["events_loaded"] = load_events(session, edition_id)
+            out.update(stats_latency(session, edition_id))
+    return out
+
+
+def _boto_client(endpoint: str) -> Any:
+    import boto3
+
+    return boto3.client("sesv2", region_name="us-east-1", endpoint_url=endpoint)
+
+
+def _sample_readers(session: Any, count: int) -> list[pipeline.Reader]:
+    from emails import Recipient
+    from webapp.models import Delivery, Subscriber
+
+    rows = session.execute(
+        select(Delivery.id, Delivery.variant_key, Delivery.token, Subscriber.email,
+               Subscriber.name, Subscriber.token, Subscriber.language)
+        .join(Subscriber, Subscriber.id == Delivery.subscriber_id)
+        .order_by(Delivery.id.desc())  # the end of the queue: the windows send the start
+        .limit(count)
+    ).tuples()
+    return [
+        pipeline.Reader(id_, key, Recipient(email=email, name=name, subscriber_token=s_token,
+                                            delivery_token=token, language=language))
+        for id_, key, token, email, name, s_token, language in rows
+    ]

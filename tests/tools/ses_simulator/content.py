@@ -1,0 +1,227 @@
+"""Turning request members into a message: addresses, Simple/Raw/Template content, headers, tags."""
+
+from __future__ import annotations
+
+import base64
+import re
+from dataclasses import dataclass, field
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from email.utils import getaddresses, parseaddr
+from typing import Any
+
+from tests.tools.ses_simulator import template
+
+MAX_RECIPIENTS = 50  # per message, across To, Cc and Bcc (SES quotas)
+
+# Fields AWS lists as allowed at most once in a message's header section (SES header fields).
+_SINGLE_INSTANCE_NAMES = (
+    "Accept-Language acceptLanguage Archived-At Auto-Submitted Bounces-to Comments "
+    "Content-Alternative Content-Base Content-Class Content-Description "
+    "Content-Disposition Content-Duration Content-ID Content-Language Content-Length "
+    "Content-Location Content-MD5 Content-Transfer-Encoding Content-Type Date Delivered-To "
+    "Disposition-Notification-Options Disposition-Notification-To DKIM-Signature "
+    "DomainKey-Signature Errors-To From Importance In-Reply-To Keywords List-Archive "
+    "List-Help List-Id List-Owner List-Post List-Subscribe List-Unsubscribe "
+    "List-Unsubscribe-Post Message-Context Message-ID MIME-Version Organization "
+    "Original-From Original-Message-ID Original-Recipient Original-Subject Precedence "
+    "Priority References Reply-To Return-Path Return-Receipt-To Sender Solicitation "
+    "Sensitivity Subject Thread-Index Thread-Topic User-Agent VBR-Info"
+)
+SINGLE_INSTANCE = frozenset(_SINGLE_INSTANCE_NAMES.lower().split())
+# SES replaces these with its own values rather than refusing them.
+_OVERWRITTEN = frozenset({"date", "message-id"})
+_TAG_TEXT = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
+_PRINTABLE = re.compile(r"^[ -~]*$")
+
+
+class SesError(Exception):
+    """An error answer in the shape botocore parses: HTTP status, code, message."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+
+
+def bad_request(message: str) -> SesError:
+    return SesError(400, "BadRequestException", message)
+
+
+@dataclass
+class Envelope:
+    sender: str
+    to: list[str] = field(default_factory=list)
+    cc: list[str] = field(default_factory=list)
+    bcc: list[str] = field(default_factory=list)
+    reply_to: list[str] = field(default_factory=list)
+
+    @property
+    def recipients(self) -> list[str]:
+        return [*self.to, *self.cc, *self.bcc]
+
+
+@dataclass
+class Rendered:
+    subject: str
+    html: str | None
+    text: str | None
+    headers: list[tuple[str, str]]  # custom headers, in request order
+    kind: str  # Simple, Raw, Template
+    raw: bytes | None = None
+
+
+def check_address(value: str, member: str) -> str:
+    """SES's own minimal address rules: one `local@domain`, 7-bit local part."""
+    _, address = parseaddr(value)
+    if "@" not in address:
+        raise bad_request(f"Missing final '@domain' in {member}: {value!r}")
+    local, _, domain = address.rpartition("@")
+    if not local or not domain or not local.isascii():
+        raise bad_request(f"Illegal address in {member}: {value!r}")
+    return value
+
+
+def destination(members: dict[str, Any] | None, sender: str, reply_to: list[str]) -> Envelope:
+    members = members or {}
+    envelope = Envelope(
+        sender=sender,
+        to=[check_address(a, "ToAddresses") for a in members.get("ToAddresses") or []],
+        cc=[check_address(a, "CcAddresses") for a in members.get("CcAddresses") or []],
+        bcc=[check_address(a, "BccAddresses") for a in members.get("BccAddresses") or []],
+        reply_to=[check_address(a, "ReplyToAddresses") for a in reply_to],
+    )
+    count = len(envelope.recipients)
+    if count > MAX_RECIPIENTS:
+        raise bad_request(f"Recipient count exceeds {MAX_RECIPIENTS}.")
+    return envelope
+
+
+def simple(message: dict[str, Any]) -> Rendered:
+    body = message.get("Body") or {}
+    return Rendered(
+        subject=message["Subject"]["Data"],
+        html=(body.get("Html") or {}).get("Data"),
+        text=(body.get("Text") or {}).get("Data"),
+        headers=header_list(message.get("Headers")),
+        kind="Simple",
+    )
+
+
+def templated(
+    members: dict[str, Any], data: dict[str, Any], headers: list[tuple[str, str]], escape: bool
+) -> Rendered:
+    """Render inline TemplateContent; the caller checks that it is there."""
+    content = members["TemplateContent"]
+
+    def part(name: str) -> str | None:
+        text = content.get(name)
+        return None if text is None else template.render(text, data, escape_html=escape)
+
+    return Rendered(part("Subject") or "", part("Html"), part("Text"), headers, "Template")
+
+
+def raw(encoded: str) -> tuple[Rendered, EmailMessage]:
+    data = base64.b64decode(encoded)
+    parsed = message_from_bytes(data, policy=policy.default)
+    assert isinstance(parsed, EmailMessage)
+    html = text = None
+    for part in parsed.walk():
+        if part.is_multipart() or part.get_content_disposition() == "attachment":
+            continue
+        if part.get_content_type() == "text/html" and html is None:
+            html = str(part.get_content())
+        elif part.get_content_type() == "text/plain" and text is None:
+            text = str(part.get_content())
+    headers = [(name, str(value)) for name, value in parsed.items()]
+    subject = str(parsed.get("Subject", ""))
+    return Rendered(subject, html, text, headers, "Raw", raw=data), parsed
+
+
+def raw_envelope(parsed: EmailMessage, members: dict[str, Any]) -> Envelope:
+    """Sender and recipients of a Raw message: request members first, then its headers."""
+    sender = members.get("FromEmailAddress") or str(parsed.get("From", ""))
+    if not sender:
+        raise bad_request("A Raw message needs a From header or FromEmailAddress.")
+    if members.get("Destination"):
+        return destination(members["Destination"], check_address(sender, "From"), [])
+
+    def listed(name: str) -> list[str]:
+        values = [str(v) for v in parsed.get_all(name, [])]
+        return [check_address(a, name) for _, a in getaddresses(values) if a]
+
+    envelope = Envelope(check_address(sender, "From"), listed("To"), listed("Cc"), listed("Bcc"))
+    if len(envelope.recipients) > MAX_RECIPIENTS:
+        raise bad_request(f"Recipient count exceeds {MAX_RECIPIENTS}.")
+    return envelope
+
+
+def header_list(members: list[dict[str, str]] | None) -> list[tuple[str, str]]:
+    pairs = [(h["Name"], h["Value"]) for h in members or []]
+    for name, value in pairs:
+        if not _PRINTABLE.match(value):
+            raise bad_request(f"Value of header {name} must be printable US-ASCII.")
+    return pairs
+
+
+def replace_headers(
+    base: list[tuple[str, str]], replacements: list[tuple[str, str]]
+) -> list[tuple[str, str]]:
+    """ReplacementHeaders: same-named template headers are replaced, the rest added."""
+    replaced = {name.lower() for name, _ in replacements}
+    return [(n, v) for n, v in base if n.lower() not in replaced] + replacements
+
+
+def final_headers(envelope: Envelope, rendered: Rendered) -> dict[str, str]:
+    """The header section SES would send: its own fields, then the custom ones."""
+    if rendered.kind == "Raw":  # SES strips its own X-SES-* headers before sending
+        return {n: v for n, v in rendered.headers if not n.lower().startswith("x-ses-")}
+    own = [("From", envelope.sender)]
+    if envelope.to:
+        own.append(("To", ", ".join(envelope.to)))
+    if envelope.cc:
+        own.append(("Cc", ", ".join(envelope.cc)))
+    if envelope.reply_to:
+        own.append(("Reply-To", ", ".join(envelope.reply_to)))
+    own += [("Subject", rendered.subject), ("MIME-Version", "1.0")]
+    own.append(("Content-Type", _content_type(rendered)))
+    custom = [(n, v) for n, v in rendered.headers if n.lower() not in _OVERWRITTEN]
+    seen: set[str] = set()
+    for name, _ in own + custom:
+        key = name.lower()
+        if key in SINGLE_INSTANCE and key in seen:
+            raise bad_request(f"Duplicate header '{name}'.")
+        seen.add(key)
+    return dict(own + custom)
+
+
+def _content_type(rendered: Rendered) -> str:
+    if rendered.html is not None and rendered.text is not None:
+        return "multipart/alternative"
+    if rendered.html is not None:
+        return "text/html; charset=UTF-8"
+    return "text/plain; charset=UTF-8"
+
+
+def tag_dict(members: list[dict[str, str]] | None) -> dict[str, str]:
+    """EmailTags as a dict; SES allows only ASCII letters, digits, `_` and `-` (≤ 256)."""
+    tags: dict[str, str] = {}
+    for tag in members or []:
+        for part in ("Name", "Value"):
+            if not _TAG_TEXT.match(tag[part]):
+                raise bad_request(
+                    f"Invalid tag {part.lower()} {tag[part]!r}: use only ASCII letters, "
+                    "digits, '_' and '-' (at most 256)."
+                )
+        tags[tag["Name"]] = tag["Value"]
+    return tags
+
+
+def raw_ses_headers(parsed: EmailMessage) -> tuple[str | None, dict[str, str]]:
+    """X-SES-CONFIGURATION-SET and X-SES-MESSAGE-TAGS of a Raw message (API members win)."""
+    configuration_set = parsed.get("X-SES-CONFIGURATION-SET")
+    tags: dict[str, str] = {}
+    for pair in str(parsed.get("X-SES-MESSAGE-TAGS", "")).split(","):
+        name, sep, value = pair.partition("=")
+        if sep:
+            tags[name.strip()] = value.strip()
+    return (str(configuration_set) if configuration_set else None), tags

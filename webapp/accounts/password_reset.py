@@ -1,0 +1,93 @@
+"""Password reset by an emailed, signed, expiring link.
+
+The link holds the user's id and a digest of their current password hash: once the password
+changes (through this link or otherwise) every earlier link stops working, so a link works
+once. Requests answer the same whether or not the address has an account.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Mapping
+from datetime import timedelta
+from typing import Any
+
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from emails import Message, render_system_mail
+from webapp.accounts.users import MIN_PASSWORD_LENGTH, UserError, hash_password
+from webapp.audit import record_audit
+from webapp.mailer import mail_settings
+from webapp.models import User, utcnow
+
+SALT = "yuebao.password-reset"
+MAX_AGE = timedelta(hours=1)
+INVITE_MAX_AGE = timedelta(days=3)
+
+
+class ResetLinkError(ValueError):
+    """The link is tampered with, expired or used already; nothing changed."""
+
+
+def _serializer(secret_key: str) -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(secret_key, salt=SALT)
+
+
+def _hash_digest(secret_key: str, user: User) -> str:
+    digest = hmac.new(secret_key.encode(), user.password_hash.encode(), hashlib.sha256)
+    return digest.hexdigest()[:20]
+
+
+def sign_reset(secret_key: str, user: User, *, invite: bool = False) -> str:
+    payload = {"u": user.id, "h": _hash_digest(secret_key, user), "i": int(invite)}
+    return _serializer(secret_key).dumps(payload)
+
+
+def read_reset(session: Session, secret_key: str, signed: str) -> User:
+    """The active user a link is for; ResetLinkError otherwise."""
+    try:
+        payload, signed_at = _serializer(secret_key).loads(
+            signed, max_age=int(INVITE_MAX_AGE.total_seconds()), return_timestamp=True
+        )
+    except SignatureExpired:
+        raise ResetLinkError("the link has expired") from None
+    except BadSignature:
+        raise ResetLinkError("the link is not valid") from None
+    if not isinstance(payload, dict) or not isinstance(payload.get("u"), int):
+        raise ResetLinkError("the link is not valid")
+    if utcnow() - signed_at > (INVITE_MAX_AGE if payload.get("i") else MAX_AGE):
+        raise ResetLinkError("the link has expired")
+    user = session.get(User, payload["u"])
+    if user is None or not user.active:
+        raise ResetLinkError("the link is not valid")
+    if not hmac.compare_digest(str(payload.get("h")), _hash_digest(secret_key, user)):
+        raise ResetLinkError("the link was used already or the password changed since")
+    return user
+
+
+def reset_mail(config: Mapping[str, Any], user: User, language: str, *, invite: bool) -> Message:
+    signed = sign_reset(config["SECRET_KEY"], user, invite=invite)
+    url = f"{config['BASE_URL']}/password-reset/{signed}"
+    context = {"to": user.email, "action_url": url}
+    return render_system_mail("password_reset", language, context, settings=mail_settings(config))
+
+
+def request_reset(
+    session: Session, config: Mapping[str, Any], address: str, language: str
+) -> list[Message]:
+    """The reset mail for an active user with this address; nothing for anyone else."""
+    user = session.scalar(select(User).where(User.email == address.strip().lower()))
+    if user is None or not user.active:
+        return []
+    return [reset_mail(config, user, language, invite=False)]
+
+
+def set_password(session: Session, user: User, password: str) -> None:
+    """Set a new password from a reset link; the caller commits."""
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise UserError(f"the password must have at least {MIN_PASSWORD_LENGTH} characters")
+    user.password_hash = hash_password(password)
+    record_audit(session, "user.password_reset", actor=user, target=user.email)

@@ -1,0 +1,84 @@
+"""Console users as an admin manages them: invite, change roles, deactivate, reset 2FA.
+
+The console never locks itself out: the last active admin cannot be demoted or deactivated,
+and nobody deactivates or demotes themselves.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from webapp.accounts.users import UserError, create_user, generate_password
+from webapp.audit import record_audit
+from webapp.models import Role, User
+
+
+class OwnAccount(UserError):
+    """Admins do not change their own role or state (a slip would lock them out)."""
+
+
+class LastAdmin(UserError):
+    """The change would leave the console without an active admin."""
+
+
+def _active_admins(session: Session) -> int:
+    stmt = select(func.count(User.id)).where(User.role == Role.ADMIN, User.active.is_(True))
+    return session.scalar(stmt) or 0
+
+
+def _guard(user: User, actor: User, what: str) -> None:
+    if user.id == actor.id:
+        raise OwnAccount(f"you cannot {what} your own account")
+
+
+def invite_user(session: Session, email: str, role: Role, *, actor: User) -> User:
+    """A user without a known password; they choose one through the password-reset link the
+    caller mails them. The caller commits."""
+    user = create_user(session, email, role, generate_password() * 2, actor=actor)
+    record_audit(session, "user.invite", actor=actor, target=user.email)
+    return user
+
+
+def change_role(session: Session, user: User, role: Role, *, actor: User) -> bool:
+    if user.role == role:
+        return False
+    _guard(user, actor, "change the role of")
+    if user.role == Role.ADMIN and user.active and _active_admins(session) <= 1:
+        raise LastAdmin("the console needs at least one active admin")
+    before = user.role
+    user.role = role
+    record_audit(
+        session,
+        "user.role",
+        actor=actor,
+        target=user.email,
+        detail={"from": before.value, "to": role.value},
+    )
+    return True
+
+
+def set_active(session: Session, user: User, active: bool, *, actor: User) -> bool:
+    """Deactivate (signed out at once: the user loader refuses inactive users) or reactivate."""
+    if user.active == active:
+        return False
+    _guard(user, actor, "deactivate" if not active else "reactivate")
+    if not active and user.role == Role.ADMIN and _active_admins(session) <= 1:
+        raise LastAdmin("the console needs at least one active admin")
+    user.active = active
+    record_audit(
+        session, "user.activate" if active else "user.deactivate", actor=actor, target=user.email
+    )
+    return True
+
+
+def reset_two_factor(session: Session, user: User, *, actor: User) -> bool:
+    """Switch a user's two-factor sign-in off (a lost phone); they can enrol again."""
+    if user.totp_secret is None and user.totp_enabled_at is None:
+        return False
+    _guard(user, actor, "reset two-factor sign-in of")
+    user.totp_secret = None
+    user.totp_enabled_at = None
+    user.totp_last_step = None
+    record_audit(session, "user.two_factor_reset", actor=actor, target=user.email)
+    return True

@@ -1,1 +1,0 @@
-"""The performance benchmark behind `yuebao bench` (see BENCHMARKS.md)."""

@@ -1,0 +1,59 @@
+"""A delivery as its reader sees it: the email as a web page, its links."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, joinedload
+
+from emails import Message, Recipient, compile_variant, fill
+from webapp.delivery.variants import parse_variant_key
+from webapp.editions.records import get_edition
+from webapp.mailer import edition_content, links, mail_settings
+from webapp.models import Delivery, Edition, Item, Section
+
+
+def find_delivery(session: Session, token: str) -> Delivery | None:
+    if not token or len(token) > 64:
+        return None
+    stmt = select(Delivery).where(Delivery.token == token).options(
+        joinedload(Delivery.subscriber), joinedload(Delivery.edition)
+    )
+    return session.scalar(stmt)
+
+
+def delivery_message(session: Session, config: Mapping[str, Any], delivery: Delivery) -> Message:
+    """The delivery's email, rebuilt from its edition and variant (links untracked)."""
+    edition = get_edition(session, delivery.edition.month)
+    assert edition is not None
+    language, topics = parse_variant_key(delivery.variant_key)
+    variant = compile_variant(
+        edition_content(edition), topics, language, settings=mail_settings(config)
+    )
+    reader = delivery.subscriber
+    recipient = Recipient(
+        email=reader.email or "",
+        name=reader.name,
+        subscriber_token=reader.token,
+        delivery_token=delivery.token,
+        language=language,
+        tracking=False,
+    )
+    return fill(variant, recipient, links(config))
+
+
+def link_target(session: Session, token: str, number: int) -> str | None:
+    """The URL of link `number` of the delivery's edition: taken from the database, so the
+    redirect can never be pointed anywhere else."""
+    stmt = (
+        select(Item.url)
+        .join(Section, Section.id == Item.section_id)
+        .join(Edition, Edition.id == Section.edition_id)
+        .join(Delivery, Delivery.edition_id == Edition.id)
+        .where(Delivery.token == token)
+        .order_by(Section.position, Item.position, Item.id)
+    )
+    urls = list(session.scalars(stmt))
+    return urls[number - 1] if 1 <= number <= len(urls) else None

@@ -1,1 +1,0 @@
-"""Tools for development, tests and benchmarks: never used by the running service."""

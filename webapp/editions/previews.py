@@ -1,0 +1,137 @@
+"""Previews and test sends of an edition, for any topic set and language.
+
+Test sends are recorded in their own table: never a delivery, never in stats.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from typing import Any
+
+from email_validator import EmailNotValidError, validate_email
+from sqlalchemy.orm import Session
+
+from emails import Message, Recipient, RenderError, Variant, compile_variant, fill
+from webapp.audit import record_audit
+from webapp.editions.records import get_edition
+from webapp.mailer import edition_content, links, mail_settings, parse_topics, transport
+from webapp.models import LANGUAGES, Edition, TestSend, User
+from webapp.readers.topics import topics_by_slug
+
+TEST_SUBJECT_PREFIX = {"zh-CN": "[测试] ", "en": "[TEST] "}
+MAX_TEST_RECIPIENTS = 20
+
+
+class PreviewError(ValueError):
+    """A preview or test send that cannot be made; nothing was sent or stored."""
+
+
+@dataclass(frozen=True)
+class Preview:
+    edition: Edition
+    variant: Variant
+    message: Message
+
+    @property
+    def html_bytes(self) -> int:
+        return len(self.message.html.encode())
+
+
+def _variant(
+    session: Session,
+    config: Mapping[str, Any],
+    month: str,
+    topics: str | None,
+    language: str,
+) -> tuple[Edition, Variant]:
+    edition = get_edition(session, month)
+    if edition is None:
+        raise PreviewError(f"there is no edition for {month}")
+    if language not in LANGUAGES:
+        raise PreviewError(f"language must be one of {', '.join(LANGUAGES)}")
+    try:
+        slugs = parse_topics(topics, topics_by_slug(session))
+        variant = compile_variant(
+            edition_content(edition), slugs, language, settings=mail_settings(config)
+        )
+    except (ValueError, RenderError) as error:
+        raise PreviewError(str(error)) from None
+    return edition, variant
+
+
+def _recipient(address: str, language: str) -> Recipient:
+    # A token that belongs to nobody: links in a test message lead to an "invalid link" page
+    # rather than to a real reader's preferences.
+    token = "test-" + secrets.token_urlsafe(16)
+    return Recipient(
+        email=address,
+        name=None,
+        subscriber_token=token,
+        delivery_token=None,
+        language=language,
+        tracking=False,
+    )
+
+
+def render_preview(
+    session: Session,
+    config: Mapping[str, Any],
+    month: str,
+    *,
+    topics: str | None = None,
+    language: str = "zh-CN",
+) -> Preview:
+    """The exact message a reader of these topics and language would get (untracked)."""
+    edition, variant = _variant(session, config, month, topics, language)
+    message = fill(variant, _recipient("preview@example.com", language), links(config))
+    return Preview(edition=edition, variant=variant, message=message)
+
+
+def send_test(
+    session: Session,
+    config: Mapping[str, Any],
+    month: str,
+    to: list[str],
+    *,
+    topics: str | None = None,
+    language: str = "zh-CN",
+    actor: User | str = "cli",
+) -> list[TestSend]:
+    """Send the variant to each address with a marked subject; the caller commits the record."""
+    if not to or len(to) > MAX_TEST_RECIPIENTS:
+        raise PreviewError(f"give between 1 and {MAX_TEST_RECIPIENTS} addresses")
+    addresses = []
+    for address in to:
+        try:
+            addresses.append(validate_email(address, check_deliverability=False).normalized)
+        except EmailNotValidError as error:
+            raise PreviewError(f"{address!r} is not a valid email address: {error}") from None
+    edition, variant = _variant(session, config, month, topics, language)
+    outgoing = transport(config)
+    sent: list[TestSend] = []
+    for address in addresses:
+        message = fill(variant, _recipient(address, language), links(config))
+        message = replace(
+            message,
+            subject=TEST_SUBJECT_PREFIX[language] + message.subject,
+            tags={**message.tags, "kind": "test"},
+        )
+        record = TestSend(
+            edition_id=edition.id,
+            to_address=address,
+            topics=list(variant.topics),
+            language=language,
+            transport=config["MAIL_TRANSPORT"],
+            actor=actor.email if isinstance(actor, User) else actor,
+        )
+        try:
+            record.message_id = outgoing.send(message).message_id
+        except Exception as error:  # a transport failure is recorded and reported, not raised
+            record.error = f"{type(error).__name__}: {error}"
+        session.add(record)
+        sent.append(record)
+    session.flush()
+    record_audit(session, "edition.test_send", actor=actor, target=month, detail={"to": addresses})
+    return sent

@@ -1,0 +1,183 @@
+"""Editions: importing a month's report, and reading editions back for the consoles."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, selectinload
+
+from webapp.audit import record_audit
+from webapp.editions.importer.parser import ParsedItem, ParsedReport
+from webapp.editions.importer.topics import suggest_topics
+from webapp.models import EDITABLE_STATUSES, Edition, EditionStatus, Item, Section, User
+from webapp.readers.topics import keyword_rules, topics_by_slug
+
+DEFAULT_TITLE = "月报"
+
+
+class EditionError(ValueError):
+    """An edition operation refused; the message says why and nothing was changed."""
+
+
+@dataclass(frozen=True)
+class SuggestedReport:
+    """A parsed report with the topics suggested for each item, before anything is stored."""
+
+    report: ParsedReport
+    # Aligned with report.sections[i].items[j]: the slugs suggested for that item.
+    topics: tuple[tuple[tuple[str, ...], ...], ...]
+
+    def items(self) -> list[tuple[str, ParsedItem, list[str]]]:
+        """(section key, item, topics) for every item in report order."""
+        return [
+            (section.key, item, list(topics))
+            for section, section_topics in zip(self.report.sections, self.topics, strict=True)
+            for item, topics in zip(section.items, section_topics, strict=True)
+        ]
+
+    def as_json(self) -> dict[str, Any]:
+        """The importer's `--json` shape."""
+        return {
+            "title": self.report.title,
+            "month": self.report.month,
+            "sections": [
+                {
+                    "key": section.key,
+                    "title": section.title,
+                    "items": [
+                        {
+                            "title": item.title,
+                            "published_on": item.published_on.isoformat(),
+                            "source": item.source,
+                            "url": item.url,
+                            "summary": item.summary,
+                            "commentary": item.commentary,
+                            "topics": list(topics),
+                        }
+                        for item, topics in zip(section.items, section_topics, strict=True)
+                    ],
+                }
+                for section, section_topics in zip(self.report.sections, self.topics, strict=True)
+            ],
+        }
+
+
+def suggest_report_topics(session: Session, report: ParsedReport) -> SuggestedReport:
+    """Suggest topics for every item from the topics' current keyword rules."""
+    rules = keyword_rules(session)
+    topics = tuple(
+        tuple(
+            tuple(
+                suggest_topics(
+                    title=item.title,
+                    summary=item.summary,
+                    commentary=item.commentary,
+                    section_key=section.key,
+                    rules=rules,
+                )
+            )
+            for item in section.items
+        )
+        for section in report.sections
+    )
+    return SuggestedReport(report=report, topics=topics)
+
+
+def import_report(
+    session: Session,
+    suggested: SuggestedReport,
+    *,
+    replace: bool = False,
+    actor: User | str = "cli",
+) -> Edition:
+    """Store the report as a `draft` edition; the caller commits, so it is all or nothing.
+
+    A month that already has an edition is refused unless `replace`, and even then only while
+    the edition is still editable (draft or approved): what was scheduled or sent stays as is.
+    """
+    report = suggested.report
+    existing = session.scalar(select(Edition).where(Edition.month == report.month))
+    if existing is not None:
+        if not replace:
+            raise EditionError(
+                f"an edition for {report.month} already exists ({existing.status.value}); "
+                "use --replace to replace it"
+            )
+        if existing.status not in EDITABLE_STATUSES:
+            raise EditionError(
+                f"the {report.month} edition is {existing.status.value}; only a draft or "
+                "approved edition can be replaced"
+            )
+        session.delete(existing)
+        session.flush()
+
+    topics = topics_by_slug(session)
+    edition = Edition(
+        month=report.month,
+        title=report.title or _previous_title(session),
+        subject="",  # automatic until an editor writes one: see Edition.subject
+        preheader="",
+        intro="",
+        status=EditionStatus.DRAFT,
+    )
+    for position, (parsed_section, section_topics) in enumerate(
+        zip(report.sections, suggested.topics, strict=True)
+    ):
+        section = Section(key=parsed_section.key, title=parsed_section.title, position=position)
+        for index, (parsed, slugs) in enumerate(
+            zip(parsed_section.items, section_topics, strict=True)
+        ):
+            item = Item(
+                position=index,
+                title=parsed.title,
+                published_on=parsed.published_on,
+                source=parsed.source,
+                url=parsed.url,
+                summary=parsed.summary,
+                commentary=parsed.commentary,
+            )
+            item.topics = [topics[slug] for slug in slugs]
+            section.items.append(item)
+        edition.sections.append(section)
+    session.add(edition)
+    session.flush()
+    record_audit(
+        session,
+        "edition.replace" if existing is not None else "edition.import",
+        actor=actor,
+        target=report.month,
+        detail={"items": sum(len(s.items) for s in report.sections)},
+    )
+    return edition
+
+
+def _previous_title(session: Session) -> str:
+    """For a typed-in report with no page header: the name the last edition went out under."""
+    stmt = select(Edition.title).where(Edition.title != "").order_by(Edition.month.desc())
+    return session.scalars(stmt.limit(1)).first() or DEFAULT_TITLE
+
+
+def get_edition(session: Session, month: str) -> Edition | None:
+    """An edition with its sections, items and their topics loaded in a few queries."""
+    stmt = (
+        select(Edition)
+        .where(Edition.month == month)
+        .options(
+            selectinload(Edition.sections).selectinload(Section.items).selectinload(Item.topics)
+        )
+    )
+    return session.scalar(stmt)
+
+
+def list_editions(session: Session) -> list[tuple[Edition, int]]:
+    """Every edition, newest month first, with its item count (one grouped query)."""
+    stmt = (
+        select(Edition, func.count(Item.id))
+        .outerjoin(Section, Section.edition_id == Edition.id)
+        .outerjoin(Item, Item.section_id == Section.id)
+        .group_by(Edition.id)
+        .order_by(Edition.month.desc())
+    )
+    return [(edition, count) for edition, count in session.execute(stmt).tuples()]

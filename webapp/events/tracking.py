@@ -1,0 +1,130 @@
+"""Our own open and click tracking, per delivery and per item.
+
+Mail security scanners fetch images and follow every link within seconds of delivery. Such
+hits are stored but flagged, and unique figures leave them out.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from webapp.delivery.deliveries import find_delivery, link_target
+from webapp.models import Delivery
+from webapp.models.event import Event
+from webapp.stats.aggregates import note_click
+
+SCANNER_AFTER_SEND = timedelta(seconds=10)  # a person does not open and click this fast
+SCANNER_BURST = timedelta(seconds=5)
+SCANNER_BURST_LINKS = 3  # different links followed inside one burst
+
+
+def _after_send_too_soon(delivery: Delivery, now: datetime) -> bool:
+    sent = delivery.sent_at
+    return sent is not None and now - sent < SCANNER_AFTER_SEND
+
+
+def _request_detail(ip: str | None, user_agent: str | None) -> dict[str, str]:
+    detail = {}
+    if ip:
+        detail["ip"] = ip[:64]
+    if user_agent:
+        detail["user_agent"] = user_agent[:300]
+    return detail
+
+
+def _hit(
+    delivery: Delivery,
+    kind: str,
+    now: datetime,
+    *,
+    scanner: bool,
+    ip: str | None,
+    user_agent: str | None,
+    item_number: int | None = None,
+) -> Event:
+    return Event(
+        kind=kind,
+        source="tracking",
+        delivery_id=delivery.id,
+        subscriber_id=delivery.subscriber_id,
+        edition_id=delivery.edition_id,
+        item_number=item_number,
+        suspected_scanner=scanner,
+        occurred_at=now,
+        payload=_request_detail(ip, user_agent),
+    )
+
+
+def record_open(
+    session: Session,
+    token: str,
+    *,
+    now: datetime,
+    enabled: bool,
+    ip: str | None = None,
+    user_agent: str | None = None,
+) -> bool:
+    """Store an open for this delivery if tracking is on for it; returns whether it did."""
+    delivery = find_delivery(session, token)
+    if delivery is None or not enabled or not delivery.subscriber.tracking:
+        return False
+    scanner = _after_send_too_soon(delivery, now)
+    session.add(_hit(delivery, "open", now, scanner=scanner, ip=ip, user_agent=user_agent))
+    if not scanner and delivery.opened_at is None:
+        delivery.opened_at = now
+    return True
+
+
+def record_click(
+    session: Session,
+    token: str,
+    number: int,
+    *,
+    now: datetime,
+    enabled: bool,
+    ip: str | None = None,
+    user_agent: str | None = None,
+) -> str | None:
+    """The link's stored URL (None when unknown), recording the click if tracking is on."""
+    target = link_target(session, token, number)
+    if target is None or not enabled:
+        return target
+    delivery = find_delivery(session, token)
+    if delivery is None or not delivery.subscriber.tracking:
+        return target
+    recent = select(func.count(func.distinct(Event.item_number))).where(
+        Event.delivery_id == delivery.id,
+        Event.kind == "click",
+        Event.occurred_at >= now - SCANNER_BURST,
+        Event.item_number != number,
+    )
+    burst = (session.scalar(recent) or 0) + 1 >= SCANNER_BURST_LINKS
+    scanner = burst or _after_send_too_soon(delivery, now)
+    if burst:
+        # The earlier clicks of the burst were the scanner too.
+        session.execute(
+            update(Event)
+            .where(
+                Event.delivery_id == delivery.id,
+                Event.kind == "click",
+                Event.occurred_at >= now - SCANNER_BURST,
+            )
+            .values(suspected_scanner=True)
+        )
+        genuine = select(func.min(Event.occurred_at)).where(
+            Event.delivery_id == delivery.id,
+            Event.kind == "click",
+            Event.suspected_scanner.is_(False),
+        )
+        delivery.clicked_at = session.scalar(genuine)
+    session.add(
+        _hit(delivery, "click", now, scanner=scanner, ip=ip, user_agent=user_agent,
+             item_number=number)
+    )
+    if not scanner and delivery.clicked_at is None:
+        delivery.clicked_at = now
+    note_click(session, delivery, number, at=now, scanner=scanner, reclassified=burst)
+    return target

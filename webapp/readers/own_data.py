@@ -1,0 +1,282 @@
+"""A reader's own data: export it as JSON, or erase it.
+
+Erasure removes the personal fields of the reader and of their ledger entries, keeps a keyed
+hash of the address as a suppression (so it is never mailed again unless the person
+subscribes anew), scrubs the address from any other stored text, and redacts outbox files.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import tempfile
+from collections.abc import Iterable, Mapping
+from email import policy
+from email.message import EmailMessage
+from email.parser import BytesParser
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import JSON, String, Table, Text, cast, func, or_, select, update
+from sqlalchemy.orm import Session
+
+from webapp.models import (
+    Base,
+    Delivery,
+    Edition,
+    Event,
+    Subscriber,
+    SubscriberStatus,
+    Suppression,
+    email_key,
+    utcnow,
+)
+from webapp.readers.consent import ConsentAction, Origin, record_consent, redact_consents
+from webapp.readers.suppressions import address_hash
+
+log = logging.getLogger(__name__)
+
+REDACTED = "[erased]"
+# Handled field by field in erase(); every other table is scrubbed generically, except what
+# belongs to console accounts: an editor who also reads the report and erases their reader
+# data keeps their sign-in, and the audit log keeps who did what in the console.
+_NOT_SCRUBBED = frozenset(
+    {"subscribers.*", "consent_records.*", "suppressions.*", "users.*", "audit_log.actor"}
+)
+
+
+def export_data(session: Session, subscriber: Subscriber) -> dict[str, Any]:
+    """Profile, topics, consent records, deliveries and events, as the reader downloads them."""
+
+    def when(moment: Any) -> str | None:
+        return moment.isoformat() if moment is not None else None
+
+    return {
+        "exported_at": utcnow().isoformat(),
+        "profile": {
+            "email": subscriber.email,
+            "name": subscriber.name,
+            "company": subscriber.company,
+            "language": subscriber.language,
+            "status": subscriber.status.value,
+            "tracking": subscriber.tracking,
+            "paused_until": when(subscriber.paused_until),
+            "pending_email": subscriber.new_email,
+            "subscribed_at": when(subscriber.created_at),
+            "confirmed_at": when(subscriber.confirmed_at),
+        },
+        "topics": [
+            {"slug": t.slug, "name_zh": t.name_zh, "name_en": t.name_en}
+            for t in subscriber.topics
+        ],
+        "consent_records": [
+            {
+                "at": when(record.created_at),
+                "action": record.action,
+                "source": record.source.value,
+                "text_version": record.text_version,
+                "ip": record.ip,
+                "user_agent": record.user_agent,
+                "detail": record.detail,
+            }
+            for record in subscriber.consents
+        ],
+        "deliveries": [
+            {
+                "edition": month,
+                "status": delivery.status.value,
+                "variant": delivery.variant_key,
+                "sent_at": when(delivery.sent_at),
+                "delivered_at": when(delivery.delivered_at),
+                "opened_at": when(delivery.opened_at),
+                "clicked_at": when(delivery.clicked_at),
+                "bounced_at": when(delivery.bounced_at),
+                "complained_at": when(delivery.complained_at),
+            }
+            for delivery, month in session.execute(
+                select(Delivery, Edition.month)
+                .join(Edition, Edition.id == Delivery.edition_id)
+                .where(Delivery.subscriber_id == subscriber.id)
+                .order_by(Delivery.id)
+            ).tuples()
+        ],
+        "events": [
+            {
+                "at": when(event.occurred_at),
+                "kind": event.kind,
+                "link": event.item_number,
+                "bounce_type": event.bounce_type,
+                "detail": event.payload,
+            }
+            for event in session.scalars(
+                select(Event).where(Event.subscriber_id == subscriber.id).order_by(Event.id)
+            )
+        ],
+    }
+
+
+def export_json(session: Session, subscriber: Subscriber) -> str:
+    return json.dumps(export_data(session, subscriber), ensure_ascii=False, indent=2)
+
+
+def erase(
+    session: Session, config: Mapping[str, Any], subscriber: Subscriber, origin: Origin
+) -> int:
+    """Erase the reader's personal data; returns the number of outbox files redacted.
+
+    The caller commits. Outbox files are redacted here, before the commit: should the commit
+    fail, the files stay redacted, which errs on the reader's side.
+    """
+    if subscriber.status == SubscriberStatus.ERASED:
+        return 0
+    keys = sorted({email_key(a) for a in (subscriber.email, subscriber.new_email) if a})
+    # The erase entry itself carries no IP or user agent: they would be personal data too.
+    record_consent(session, subscriber, ConsentAction.ERASE, origin.source, text_version=None)
+    session.flush()
+    redact_consents(session, subscriber.id)
+    # Stored SES events and tracking hits carry addresses, IPs and user agents: what happened
+    # and when stays (for the edition's figures), the payload goes.
+    session.execute(
+        update(Event).where(Event.subscriber_id == subscriber.id).values(payload=None)
+    )
+    for key in keys:
+        _keep_hash_only(session, config["ERASURE_KEY"], key)
+    subscriber.email = subscriber.email_key = subscriber.new_email = None
+    subscriber.name = subscriber.company = None
+    subscriber.status = SubscriberStatus.ERASED
+    subscriber.paused_until = None
+    subscriber.topics = []
+    session.flush()
+    for key in keys:
+        scrub_address(session, key)
+    return redact_outbox(Path(config["OUTBOX_DIR"]), keys)
+
+
+def _keep_hash_only(session: Session, erasure_key: str, key: str) -> None:
+    """Replace a suppression by address with one by hash, or add an `erased` one."""
+    hashed = address_hash(erasure_key, key)
+    by_hash = session.scalar(select(Suppression).where(Suppression.address_hash == hashed))
+    by_key = session.scalar(select(Suppression).where(Suppression.email_key == key))
+    if by_key is not None and by_hash is None:
+        # Keep the reason (a complaint stays a complaint); only the address goes.
+        by_key.email_key, by_key.address_hash, by_key.note = None, hashed, None
+    elif by_key is not None:
+        session.delete(by_key)
+    elif by_hash is None:
+        session.add(Suppression(address_hash=hashed, reason="erased", source="reader"))
+    session.flush()
+
+
+def _text_columns(table: Table) -> Iterable[Any]:
+    for column in table.columns:
+        if isinstance(column.type, String | Text | JSON):
+            yield column
+
+
+def _replace(value: Any, pattern: re.Pattern[str]) -> Any:
+    if isinstance(value, str):
+        return pattern.sub(REDACTED, value)
+    if isinstance(value, list):
+        return [_replace(v, pattern) for v in value]
+    if isinstance(value, dict):
+        return {k: _replace(v, pattern) for k, v in value.items()}
+    return value
+
+
+def scrub_address(session: Session, key: str) -> int:
+    """Replace the address wherever else it was written (audit details, test sends, error
+    texts …) with a marker; returns the number of rows changed.
+
+    A full scan of every text column: erasure is rare, and a list of known places would
+    silently miss the next table that stores an address.
+    """
+    pattern = re.compile(re.escape(key), re.IGNORECASE)
+    # JSON columns may hold a non-ASCII address as \\u escapes.
+    needles = sorted({key, json.dumps(key)[1:-1].lower()})
+    changed = 0
+    for table in Base.metadata.sorted_tables:
+        if f"{table.name}.*" in _NOT_SCRUBBED:
+            continue
+        primary = list(table.primary_key.columns)
+        for column in _text_columns(table):
+            if f"{table.name}.{column.name}" in _NOT_SCRUBBED:
+                continue
+            text = cast(column, Text) if isinstance(column.type, JSON) else column
+            found = or_(*(func.lower(text).contains(n, autoescape=True) for n in needles))
+            for *ids, value in session.execute(select(*primary, column).where(found)).all():
+                stmt = (
+                    update(table)
+                    .where(*(pk == ident for pk, ident in zip(primary, ids, strict=True)))
+                    .values({column.name: _replace(value, pattern)})
+                )
+                session.execute(stmt)
+                changed += 1
+    return changed
+
+
+def _mentions(raw: bytes, keys: list[str]) -> bool:
+    lowered = raw.lower()
+    if any(key.encode() in lowered for key in keys):
+        return True
+    # Bodies are usually base64 or quoted-printable: look at the decoded text too.
+    message = BytesParser(policy=policy.default).parsebytes(raw)
+    texts = [str(value) for value in message.values()]
+    for part in message.walk():
+        if part.get_content_maintype() == "text":
+            try:
+                texts.append(part.get_content())
+            except (LookupError, ValueError):
+                continue
+    joined = "\n".join(texts).lower()
+    return any(key in joined for key in keys)
+
+
+def _redacted_note(raw: bytes) -> bytes:
+    """A valid message in place of the original, keeping only what identifies the send."""
+    original = BytesParser(policy=policy.default).parsebytes(raw, headersonly=True)
+    note = EmailMessage(policy=policy.SMTP)
+    for header in ("From", "Date", "Message-ID"):
+        if original[header]:
+            note[header] = str(original[header])
+    note["Subject"] = "[redacted]"
+    note["X-Yuebao-Redacted"] = "erased"
+    note.set_content(
+        "This message was redacted because its recipient erased their data.\n"
+        "本邮件的收件人已删除其个人数据，邮件内容已被清除。\n"
+    )
+    return note.as_bytes()
+
+
+def redact_outbox(directory: Path, keys: list[str]) -> int:
+    """Overwrite every `.eml` that mentions one of `keys` with a short redacted note.
+
+    Redacted rather than deleted: the file list still shows that something was sent then.
+    Each file is replaced atomically (temporary file, then os.replace).
+    """
+    if not keys or not directory.is_dir():
+        return 0
+    redacted = 0
+    for path in sorted(directory.glob("*.eml")):
+        try:
+            raw = path.read_bytes()
+        except OSError:
+            continue
+        if not _mentions(raw, keys):
+            continue
+        fd, temp = tempfile.mkstemp(dir=directory, prefix=".", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(_redacted_note(raw))
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(temp, path)
+        except BaseException:
+            Path(temp).unlink(missing_ok=True)
+            raise
+        redacted += 1
+    if redacted:
+        log.info("outbox: redacted %d message(s) of an erased reader", redacted)
+    return redacted
+

@@ -1,0 +1,149 @@
+"""A subscribed reader's preferences: topics, language, profile, tracking, address, pause.
+
+Each kind of change appends its own consent ledger entry.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from emails import Message
+from webapp.models import Subscriber, SubscriberStatus, email_key, utcnow
+from webapp.readers.consent import ConsentAction, Origin, record_change
+from webapp.readers.links import sign_email_change
+from webapp.readers.mail import confirm_url, preferences_mail, reader_mail
+from webapp.readers.subscriptions import (
+    SUBSCRIBED,
+    InvalidChoice,
+    NotSubscribed,
+    address_suppressed,
+    choose_language,
+    choose_topics,
+    clean_text,
+    normalize_address,
+    subscriber_by_address,
+)
+
+PAUSE_MONTHS = (1, 2, 3)
+
+
+@dataclass(frozen=True)
+class Preferences:
+    """What the preferences form can change."""
+
+    topics: Sequence[str]
+    language: str
+    name: str | None
+    company: str | None
+    tracking: bool
+
+
+def request_email_change(
+    session: Session,
+    config: Mapping[str, Any],
+    subscriber: Subscriber,
+    address: str,
+    origin: Origin,
+) -> list[Message]:
+    """Ask the new address to confirm. The reader is told the same whatever the address is:
+    one in use by another subscription gets that subscription's own link instead."""
+    new = normalize_address(address)
+    key = email_key(new)
+    if key == subscriber.email_key or address_suppressed(session, key):
+        return []
+    other = subscriber_by_address(session, key)
+    if other is not None:
+        return [preferences_mail(config, other)] if other.status in SUBSCRIBED else []
+    subscriber.new_email = new
+    signed = sign_email_change(config["SECRET_KEY"], subscriber.id, new)
+    return [reader_mail(config, "email_change", subscriber, confirm_url(config, signed), to=new)]
+
+
+def update_preferences(
+    session: Session, subscriber: Subscriber, wanted: Preferences, origin: Origin
+) -> list[ConsentAction]:
+    """Apply the preferences form; one ledger entry per kind of change. Returns the changes."""
+    if subscriber.status == SubscriberStatus.ERASED:
+        raise NotSubscribed("this subscription was erased")
+    topics = choose_topics(session, wanted.topics)
+    language = choose_language(wanted.language)
+    changes: list[ConsentAction] = []
+    before = sorted(t.slug for t in subscriber.topics)
+    after = sorted(t.slug for t in topics)
+    if before != after:
+        subscriber.topics = topics
+        record_change(
+            session, subscriber, ConsentAction.TOPICS, origin, {"from": before, "to": after}
+        )
+        changes.append(ConsentAction.TOPICS)
+    if language != subscriber.language:
+        detail = {"from": subscriber.language, "to": language}
+        subscriber.language = language
+        record_change(session, subscriber, ConsentAction.LANGUAGE, origin, detail)
+        changes.append(ConsentAction.LANGUAGE)
+    name, company = clean_text(wanted.name), clean_text(wanted.company)
+    fields = (("name", subscriber.name, name), ("company", subscriber.company, company))
+    changed_fields = [label for label, old, new in fields if old != new]
+    if changed_fields:
+        subscriber.name, subscriber.company = name, company
+        record_change(
+            session, subscriber, ConsentAction.PROFILE, origin, {"fields": changed_fields}
+        )
+        changes.append(ConsentAction.PROFILE)
+    if wanted.tracking != subscriber.tracking:
+        subscriber.tracking = wanted.tracking
+        record_change(
+            session, subscriber, ConsentAction.TRACKING, origin, {"tracking": wanted.tracking}
+        )
+        changes.append(ConsentAction.TRACKING)
+    return changes
+
+
+def add_months(moment: datetime, months: int) -> datetime:
+    """The same day `months` later, or the month's last day (31 Jan + 1 → 28/29 Feb)."""
+    month_index = moment.month - 1 + months
+    year, month = moment.year + month_index // 12, month_index % 12 + 1
+    for day in range(moment.day, 27, -1):
+        try:
+            return moment.replace(year=year, month=month, day=day)
+        except ValueError:
+            continue
+    return moment.replace(year=year, month=month, day=min(moment.day, 28))
+
+
+def pause(
+    session: Session, subscriber: Subscriber, months: int, origin: Origin
+) -> datetime:
+    """No editions for one to three months from now; housekeeping resumes the reader after."""
+    if months not in PAUSE_MONTHS:
+        raise InvalidChoice("a pause lasts one, two or three months")
+    if subscriber.status not in SUBSCRIBED:
+        raise NotSubscribed("only a subscribed reader can pause")
+    until = add_months(utcnow(), months)
+    subscriber.status = SubscriberStatus.PAUSED
+    subscriber.paused_until = until
+    record_change(
+        session,
+        subscriber,
+        ConsentAction.PAUSE,
+        origin,
+        {"months": months, "until": until.isoformat()},
+    )
+    return until
+
+
+def resume(session: Session, subscriber: Subscriber, origin: Origin) -> bool:
+    """End a pause now; False when the reader was not paused."""
+    if subscriber.status != SubscriberStatus.PAUSED:
+        return False
+    subscriber.status = SubscriberStatus.ACTIVE
+    subscriber.paused_until = None
+    record_change(session, subscriber, ConsentAction.RESUME, origin)
+    return True
+
+

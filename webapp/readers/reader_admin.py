@@ -1,0 +1,234 @@
+"""Readers as an admin manages them: find, look into, add, change topics, unsubscribe.
+
+Every change is made on the admin's word, so it goes to the consent ledger with source
+`admin` and to the audit log with the admin's name.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session, selectinload
+
+from webapp.audit import record_audit
+from webapp.models import (
+    ConsentRecord,
+    ConsentSource,
+    Delivery,
+    Edition,
+    Event,
+    Subscriber,
+    SubscriberStatus,
+    Topic,
+    User,
+    email_key,
+    subscriber_topics,
+    utcnow,
+)
+from webapp.paging import Page, contains_pattern, paginate
+from webapp.readers.consent import ConsentAction, Origin, record_change, record_consent
+from webapp.readers.subscriptions import (
+    SubscriptionError,
+    address_suppressed,
+    choose_language,
+    clean_text,
+    normalize_address,
+    subscriber_by_address,
+    unsubscribe,
+)
+from webapp.readers.topics import active_topics
+
+ADMIN = Origin(ConsentSource.ADMIN)
+MAX_EVENTS = 200
+
+
+class ReaderAdminError(ValueError):
+    """A change the console cannot make; the message says why."""
+
+
+class ReaderExists(ReaderAdminError):
+    def __init__(self, subscriber: Subscriber) -> None:
+        super().__init__(f"{subscriber.email} is already a reader")
+        self.subscriber = subscriber
+
+
+@dataclass(frozen=True)
+class ReaderFilter:
+    text: str = ""  # part of the address, name or company
+    status: str = ""
+    topic: str = ""  # slug
+    language: str = ""
+    page: int = 1
+
+
+def search_readers(session: Session, wanted: ReaderFilter) -> Page[Subscriber]:
+    """Readers matching every filter given, newest first."""
+    stmt = select(Subscriber).options(selectinload(Subscriber.topics))
+    if wanted.text.strip():
+        pattern = contains_pattern(wanted.text.strip())
+        stmt = stmt.where(
+            or_(
+                Subscriber.email_key.like(pattern, escape="\\"),
+                Subscriber.name.ilike(pattern, escape="\\"),
+                Subscriber.company.ilike(pattern, escape="\\"),
+            )
+        )
+    if wanted.status in {s.value for s in SubscriberStatus}:
+        stmt = stmt.where(Subscriber.status == SubscriberStatus(wanted.status))
+    if wanted.language:
+        stmt = stmt.where(Subscriber.language == wanted.language)
+    if wanted.topic:
+        stmt = stmt.where(
+            Subscriber.id.in_(
+                select(subscriber_topics.c.subscriber_id)
+                .join(Topic, Topic.id == subscriber_topics.c.topic_id)
+                .where(Topic.slug == wanted.topic)
+            )
+        )
+    page: Page[Subscriber] = paginate(session, stmt.order_by(Subscriber.id.desc()), wanted.page)
+    return page
+
+
+@dataclass(frozen=True)
+class ReaderHistory:
+    ledger: list[ConsentRecord]
+    deliveries: list[tuple[Delivery, str]]  # with the edition's month
+    events: list[Event]  # newest first, at most MAX_EVENTS
+
+
+def reader_history(session: Session, subscriber: Subscriber) -> ReaderHistory:
+    deliveries = session.execute(
+        select(Delivery, Edition.month)
+        .join(Edition, Edition.id == Delivery.edition_id)
+        .where(Delivery.subscriber_id == subscriber.id)
+        .order_by(Edition.month.desc())
+    ).tuples()
+    events = session.scalars(
+        select(Event)
+        .where(Event.subscriber_id == subscriber.id)
+        .order_by(Event.occurred_at.desc(), Event.id.desc())
+        .limit(MAX_EVENTS)
+    )
+    ledger = session.scalars(
+        select(ConsentRecord)
+        .where(ConsentRecord.subscriber_id == subscriber.id)
+        .order_by(ConsentRecord.id.desc())
+    )
+    return ReaderHistory(list(ledger), list(deliveries), list(events))
+
+
+def _topics(session: Session, slugs: Sequence[str]) -> list[Topic]:
+    available = {t.slug: t for t in active_topics(session)}
+    unknown = [s for s in slugs if s not in available]
+    if unknown or not slugs:
+        raise ReaderAdminError("choose at least one of the listed topics")
+    return [available[s] for s in dict.fromkeys(slugs)]
+
+
+@dataclass(frozen=True)
+class NewReader:
+    email: str
+    topics: Sequence[str]
+    language: str
+    consent_note: str  # where and how the reader agreed, kept in the ledger
+    name: str | None = None
+    company: str | None = None
+
+
+def add_reader(session: Session, wanted: NewReader, *, actor: User) -> Subscriber:
+    """Add an active reader on the admin's word that they agreed; the caller commits."""
+    try:
+        address = normalize_address(wanted.email)
+        language = choose_language(wanted.language)
+    except SubscriptionError as error:
+        raise ReaderAdminError(str(error)) from None
+    key = email_key(address)
+    existing = subscriber_by_address(session, key)
+    if existing is not None:
+        raise ReaderExists(existing)
+    if address_suppressed(session, key):
+        raise ReaderAdminError(f"{address} is suppressed and cannot be added")
+    note = " ".join(wanted.consent_note.split())
+    if not note:
+        raise ReaderAdminError("say how the reader agreed to receive the report")
+    subscriber = Subscriber(
+        email=address,
+        email_key=key,
+        name=clean_text(wanted.name),
+        company=clean_text(wanted.company),
+        language=language,
+        status=SubscriberStatus.ACTIVE,
+        confirmed_at=utcnow(),
+    )
+    subscriber.topics = _topics(session, wanted.topics)
+    session.add(subscriber)
+    session.flush()
+    record_consent(
+        session,
+        subscriber,
+        "admin-add",
+        ConsentSource.ADMIN,
+        text_version=None,
+        detail={
+            "status": SubscriberStatus.ACTIVE.value,
+            "topics": [t.slug for t in subscriber.topics],
+            "language": language,
+            "note": note[:500],
+            "by": actor.email,
+        },
+    )
+    record_audit(session, "subscriber.add", actor=actor, target=f"subscriber:{subscriber.id}")
+    return subscriber
+
+
+def change_topics(
+    session: Session, subscriber: Subscriber, slugs: Sequence[str], language: str, *, actor: User
+) -> bool:
+    """Set the reader's topics and language; False when nothing changed. The caller commits."""
+    if subscriber.status == SubscriberStatus.ERASED:
+        raise ReaderAdminError("this reader was erased")
+    topics = _topics(session, slugs)
+    try:
+        language = choose_language(language)
+    except SubscriptionError as error:
+        raise ReaderAdminError(str(error)) from None
+    before = sorted(t.slug for t in subscriber.topics)
+    after = sorted(t.slug for t in topics)
+    changed: dict[str, Any] = {}
+    if before != after:
+        subscriber.topics = topics
+        record_change(
+            session, subscriber, ConsentAction.TOPICS, ADMIN, {"from": before, "to": after}
+        )
+        changed["topics"] = after
+    if language != subscriber.language:
+        detail = {"from": subscriber.language, "to": language}
+        subscriber.language = language
+        record_change(session, subscriber, ConsentAction.LANGUAGE, ADMIN, detail)
+        changed["language"] = language
+    if changed:
+        record_audit(
+            session,
+            "subscriber.edit",
+            actor=actor,
+            target=f"subscriber:{subscriber.id}",
+            detail=changed,
+        )
+    return bool(changed)
+
+
+def unsubscribe_reader(
+    session: Session, config: Mapping[str, Any], subscriber: Subscriber, *, actor: User
+) -> bool:
+    """Unsubscribe on the reader's behalf (a phone call, a letter); False if not subscribed."""
+    was = subscriber.status
+    unsubscribe(session, config, subscriber, ADMIN)  # source admin: no mail goes out
+    if subscriber.status == was:
+        return False
+    record_audit(
+        session, "subscriber.unsubscribe", actor=actor, target=f"subscriber:{subscriber.id}"
+    )
+    return True

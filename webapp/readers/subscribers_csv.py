@@ -1,0 +1,331 @@
+"""Readers from and to CSV: `email,name,topics,language,status`.
+
+An import is checked whole before anything is written: every bad row is reported with its line
+number, and nothing is imported unless all rows are valid (or the caller asks to skip bad ones).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import TextIO
+
+from email_validator import EmailNotValidError, validate_email
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from webapp.audit import record_audit
+from webapp.models import (
+    LANGUAGES,
+    ConsentRecord,
+    ConsentSource,
+    Subscriber,
+    SubscriberStatus,
+    Topic,
+    User,
+    email_key,
+)
+from webapp.readers.suppressions import suppressed_keys
+from webapp.readers.topics import topics_by_slug
+
+COLUMNS = ("email", "name", "topics", "language", "status")
+IMPORTABLE_STATUSES = (
+    SubscriberStatus.PENDING,
+    SubscriberStatus.ACTIVE,
+    SubscriberStatus.PAUSED,
+    SubscriberStatus.UNSUBSCRIBED,
+)
+# Readers who left (or whose mail bounced or complained) come back only by subscribing
+# themselves; a list upload must not opt them in again.
+_LEFT = frozenset(
+    {
+        SubscriberStatus.UNSUBSCRIBED,
+        SubscriberStatus.BOUNCED,
+        SubscriberStatus.COMPLAINED,
+        SubscriberStatus.ERASED,
+    }
+)
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+MAX_NAME = 200
+
+
+@dataclass(frozen=True)
+class RowError:
+    line: int
+    message: str
+
+    def __str__(self) -> str:
+        return f"line {self.line}: {self.message}"
+
+
+class CsvImportError(ValueError):
+    """The file cannot be imported as it is; `errors` lists every problem found."""
+
+    def __init__(self, errors: list[RowError]) -> None:
+        super().__init__("; ".join(str(e) for e in errors[:5]))
+        self.errors = errors
+
+
+@dataclass(frozen=True)
+class _Row:
+    line: int
+    email: str
+    name: str | None
+    topics: tuple[str, ...]
+    language: str
+    status: SubscriberStatus
+
+
+@dataclass
+class ImportResult:
+    created: int = 0
+    updated: int = 0
+    skipped: list[RowError] = field(default_factory=list)
+
+
+def _parse_row(line: int, raw: dict[str, str | None], topics: dict[str, Topic]) -> _Row:
+    def cell(name: str) -> str:
+        return (raw.get(name) or "").strip()
+
+    address = cell("email")
+    if not address:
+        raise ValueError("the email is empty")
+    try:
+        address = validate_email(address, check_deliverability=False).normalized
+    except EmailNotValidError as error:
+        raise ValueError(f"{address!r} is not a valid email address: {error}") from None
+    name = cell("name") or None
+    if name and len(name) > MAX_NAME:
+        raise ValueError(f"the name is longer than {MAX_NAME} characters")
+    slugs = tuple(dict.fromkeys(s.strip() for s in cell("topics").split(";") if s.strip()))
+    for slug in slugs:
+        if slug not in topics:
+            raise ValueError(f"unknown topic {slug!r} (known: {', '.join(sorted(topics))})")
+        if topics[slug].retired:
+            raise ValueError(f"topic {slug!r} is retired")
+    language = cell("language") or "zh-CN"
+    if language not in LANGUAGES:
+        raise ValueError(f"language must be one of {', '.join(LANGUAGES)}, not {language!r}")
+    status_text = cell("status") or SubscriberStatus.PENDING.value
+    allowed = [s.value for s in IMPORTABLE_STATUSES]
+    if status_text not in allowed:
+        raise ValueError(f"status must be one of {', '.join(allowed)}, not {status_text!r}")
+    return _Row(line, address, name, slugs, language, SubscriberStatus(status_text))
+
+
+def read_rows(text: str, topics: dict[str, Topic]) -> tuple[list[_Row], list[RowError]]:
+    """Parse and validate every row; duplicates within the file are errors too."""
+    reader = csv.DictReader(io.StringIO(text))
+    header = [h.strip() for h in (reader.fieldnames or [])]
+    if "email" not in header:
+        raise CsvImportError([RowError(1, f"the header must name the columns {','.join(COLUMNS)}")])
+    unknown = [h for h in header if h not in COLUMNS]
+    if unknown:
+        raise CsvImportError([RowError(1, f"unknown column(s): {', '.join(unknown)}")])
+    reader.fieldnames = header
+    rows: list[_Row] = []
+    errors: list[RowError] = []
+    first_line: dict[str, int] = {}
+    for raw in reader:
+        line = reader.line_num
+        if None in raw:
+            errors.append(RowError(line, "more cells than columns"))
+            continue
+        try:
+            row = _parse_row(line, raw, topics)
+        except ValueError as error:
+            errors.append(RowError(line, str(error)))
+            continue
+        key = email_key(row.email)
+        if key in first_line:
+            errors.append(RowError(line, f"{row.email} is already on line {first_line[key]}"))
+            continue
+        first_line[key] = line
+        rows.append(row)
+    return rows, errors
+
+
+@dataclass(frozen=True)
+class _Checked:
+    rows: list[_Row]  # valid rows
+    errors: list[RowError]  # by line
+    existing: dict[str, Subscriber]  # by email key
+    topics: dict[str, Topic]
+
+
+def _check(session: Session, text: str, erasure_key: str) -> _Checked:
+    """Every row checked against the file itself and against the database."""
+    topics = topics_by_slug(session)
+    rows, errors = read_rows(text, topics)
+    suppressed = suppressed_keys(session, [r.email for r in rows], erasure_key)
+    existing = {
+        s.email_key: s
+        for s in session.scalars(
+            select(Subscriber)
+            .where(Subscriber.email_key.in_([email_key(r.email) for r in rows]))
+            .options(selectinload(Subscriber.topics))
+        )
+        if s.email_key
+    }
+    valid: list[_Row] = []
+    for row in rows:
+        key = email_key(row.email)
+        current = existing.get(key)
+        if key in suppressed:
+            errors.append(RowError(row.line, f"{row.email} is suppressed and cannot be imported"))
+        elif (
+            current is not None
+            and current.status in _LEFT
+            and row.status != SubscriberStatus.UNSUBSCRIBED
+        ):
+            errors.append(
+                RowError(
+                    row.line,
+                    f"{row.email} is {current.status.value}; only the reader can subscribe again",
+                )
+            )
+        else:
+            valid.append(row)
+    errors.sort(key=lambda e: e.line)
+    return _Checked(valid, errors, existing, topics)
+
+
+@dataclass(frozen=True)
+class RowChange:
+    """What importing one valid row would do to the reader it names."""
+
+    line: int
+    email: str
+    kind: str  # new | update | unchanged
+    changes: dict[str, tuple[str, str]]  # field -> (before, after); every field for a new one
+
+
+@dataclass(frozen=True)
+class ImportPreview:
+    changes: list[RowChange]
+    errors: list[RowError]
+
+    def count(self, kind: str) -> int:
+        return sum(1 for change in self.changes if change.kind == kind)
+
+
+def _row_change(row: _Row, current: Subscriber | None) -> RowChange:
+    after = {
+        "name": row.name or "",
+        "topics": ";".join(row.topics),
+        "language": row.language,
+        "status": row.status.value,
+    }
+    if current is None:
+        return RowChange(row.line, row.email, "new", {k: ("", v) for k, v in after.items()})
+    before = {
+        "name": current.name or "",
+        "topics": ";".join(t.slug for t in current.topics),
+        "language": current.language,
+        "status": current.status.value,
+    }
+    if row.name is None:
+        after["name"] = before["name"]  # an empty name cell keeps the name
+    if sorted(before["topics"].split(";")) == sorted(after["topics"].split(";")):
+        after["topics"] = before["topics"]
+    changes = {k: (before[k], after[k]) for k in after if before[k] != after[k]}
+    return RowChange(row.line, row.email, "update" if changes else "unchanged", changes)
+
+
+def preview_subscribers_csv(session: Session, text: str, *, erasure_key: str) -> ImportPreview:
+    """A dry run of import_subscribers_csv: what each row would change, and every bad row.
+
+    Writes nothing. Raises CsvImportError when the header itself is wrong.
+    """
+    checked = _check(session, text, erasure_key)
+    changes = [_row_change(r, checked.existing.get(email_key(r.email))) for r in checked.rows]
+    return ImportPreview(changes, checked.errors)
+
+
+def import_subscribers_csv(
+    session: Session,
+    text: str,
+    *,
+    erasure_key: str,
+    skip_invalid: bool = False,
+    actor: User | str = "cli",
+) -> ImportResult:
+    """Create or update readers from CSV text; the caller commits.
+
+    Raises CsvImportError listing every bad row unless `skip_invalid`, in which case the bad
+    rows are returned in `skipped` and the good ones imported.
+    """
+    checked = _check(session, text, erasure_key)
+    valid, errors, existing, topics = checked.rows, checked.errors, checked.existing, checked.topics
+    if errors and not skip_invalid:
+        raise CsvImportError(errors)
+
+    result = ImportResult(skipped=errors)
+    for row in valid:
+        key = email_key(row.email)
+        subscriber = existing.get(key)
+        if subscriber is None:
+            subscriber = Subscriber(email=row.email, email_key=key)
+            session.add(subscriber)
+            result.created += 1
+            action = "import"
+        else:
+            result.updated += 1
+            action = "import-update"
+        subscriber.name = row.name if row.name is not None else subscriber.name
+        subscriber.language = row.language
+        subscriber.status = row.status
+        subscriber.topics = [topics[slug] for slug in row.topics]
+        session.add(
+            ConsentRecord(
+                subscriber=subscriber,
+                action=action,
+                source=ConsentSource.CSV,
+                detail={
+                    "status": row.status.value,
+                    "topics": list(row.topics),
+                    "language": row.language,
+                },
+            )
+        )
+    session.flush()
+    record_audit(
+        session,
+        "subscribers.import",
+        actor=actor,
+        detail={"created": result.created, "updated": result.updated, "skipped": len(errors)},
+    )
+    return result
+
+
+def safe_cell(value: str) -> str:
+    """Neutralise spreadsheet formulas (=, +, -, @ …) so opening the export runs nothing."""
+    return "'" + value if value.startswith(_FORMULA_START) else value
+
+
+def export_rows(session: Session) -> Iterable[list[str]]:
+    stmt = select(Subscriber).order_by(Subscriber.id).options(selectinload(Subscriber.topics))
+    for subscriber in session.scalars(stmt):
+        yield [
+            safe_cell(value)
+            for value in (
+                subscriber.email or "",
+                subscriber.name or "",
+                ";".join(topic.slug for topic in subscriber.topics),
+                subscriber.language,
+                subscriber.status.value,
+            )
+        ]
+
+
+def export_subscribers_csv(session: Session, out: TextIO) -> int:
+    """Write every reader, whatever the status, as CSV; returns the number of rows."""
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(COLUMNS)
+    count = 0
+    for row in export_rows(session):
+        writer.writerow(row)
+        count += 1
+    return count

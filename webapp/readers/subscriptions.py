@@ -1,0 +1,384 @@
+"""A reader's subscription: subscribe, confirm, unsubscribe, resubscribe, housekeeping.
+
+Every change appends to the consent ledger. Functions that mail the reader return the messages
+instead of sending them: the caller commits, then sends (reader_mail.send_reader_mail).
+Nothing here tells the caller whether an address was known: the subscribe form and the
+"send me my link" form answer the same either way, and so must every caller.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from email_validator import EmailNotValidError, validate_email
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session
+
+from emails import Message
+from webapp.mailer import links
+from webapp.models import (
+    LANGUAGES,
+    ConsentRecord,
+    ConsentSource,
+    Subscriber,
+    SubscriberStatus,
+    Suppression,
+    Topic,
+    email_key,
+    utcnow,
+)
+from webapp.readers.consent import ConsentAction, Origin, record_change
+from webapp.readers.links import (
+    EMAIL_CHANGE,
+    SUBSCRIBE,
+    ExpiredLink,
+    InvalidLink,
+    address_digest,
+    read_signed,
+    sign_subscribe,
+)
+from webapp.readers.mail import confirm_url, preferences_mail, reader_mail
+from webapp.readers.suppressions import address_hash
+from webapp.readers.topics import active_topics
+
+MAX_NAME = 200
+# Readers who receive editions (or will again after a pause): they get a preferences link
+# where a stranger would get a confirmation.
+SUBSCRIBED = frozenset({SubscriberStatus.ACTIVE, SubscriberStatus.PAUSED})
+# What leaving looks like in the ledger: a confirmation link older than this is stale.
+_LEAVING = (ConsentAction.UNSUBSCRIBE.value, ConsentAction.ERASE.value)
+
+
+class SubscriptionError(ValueError):
+    """A change the reader asked for that cannot be made; the message says why."""
+
+
+class InvalidAddress(SubscriptionError):
+    pass
+
+
+class InvalidChoice(SubscriptionError):
+    """Unknown or no topics, or an unknown language or pause length."""
+
+
+class NotSubscribed(SubscriptionError):
+    """The change needs a reader who is subscribed (e.g. pausing after unsubscribing)."""
+
+
+class AddressUnavailable(SubscriptionError):
+    """The new address belongs to another subscription or may not be mailed."""
+
+
+@dataclass(frozen=True)
+class Signup:
+    """What the subscribe form collects."""
+
+    email: str
+    topics: Sequence[str]
+    language: str
+    name: str | None = None
+    company: str | None = None
+
+
+@dataclass
+class Confirmation:
+    subscriber: Subscriber
+    kind: str  # reader_links.SUBSCRIBE or EMAIL_CHANGE
+    already: bool = False  # confirmed before: nothing changed
+    messages: list[Message] = field(default_factory=list)
+
+
+def normalize_address(address: str) -> str:
+    try:
+        return validate_email(address.strip(), check_deliverability=False).normalized
+    except EmailNotValidError as error:
+        raise InvalidAddress(str(error)) from None
+
+
+def clean_text(value: str | None) -> str | None:
+    """A name or company as typed, with runs of whitespace collapsed; None when empty."""
+    value = " ".join((value or "").split())[:MAX_NAME]
+    return value or None
+
+
+def choose_topics(session: Session, slugs: Sequence[str]) -> list[Topic]:
+    """The chosen topics among those readers may choose; at least one."""
+    available = {topic.slug: topic for topic in active_topics(session)}
+    chosen = [available[slug] for slug in dict.fromkeys(slugs) if slug in available]
+    if not chosen or len(chosen) != len(set(slugs)):
+        raise InvalidChoice("choose at least one of the listed topics")
+    return chosen
+
+
+def choose_language(language: str) -> str:
+    if language not in LANGUAGES:
+        raise InvalidChoice(f"language must be one of {', '.join(LANGUAGES)}")
+    return language
+
+
+def address_suppressed(session: Session, key: str) -> bool:
+    """Suppressed for a bounce, complaint or by an admin: we never write to it, not even to
+    confirm. (An erased address is suppressed by hash only and may subscribe anew.)"""
+    return session.scalar(select(Suppression.id).where(Suppression.email_key == key)) is not None
+
+
+def subscriber_by_address(session: Session, key: str) -> Subscriber | None:
+    return session.scalar(select(Subscriber).where(Subscriber.email_key == key))
+
+
+def _confirmation_mail(
+    config: Mapping[str, Any], subscriber: Subscriber, request: ConsentRecord
+) -> Message:
+    signed = sign_subscribe(config["SECRET_KEY"], subscriber.id, request.id)
+    return reader_mail(config, "confirm", subscriber, confirm_url(config, signed))
+
+
+def subscribe(
+    session: Session, config: Mapping[str, Any], signup: Signup, origin: Origin
+) -> list[Message]:
+    """Start double opt-in for a new address, or mail a known reader their preferences link.
+
+    Suppressed addresses get nothing. The caller shows the same answer in every case.
+    """
+    address = normalize_address(signup.email)
+    topics = choose_topics(session, signup.topics)
+    language = choose_language(signup.language)
+    key = email_key(address)
+    if address_suppressed(session, key):
+        return []
+    subscriber = subscriber_by_address(session, key)
+    if subscriber is not None and subscriber.status in SUBSCRIBED:
+        # Someone may be typing another person's address: change nothing, tell the owner.
+        return [preferences_mail(config, subscriber)]
+    if subscriber is None:
+        subscriber = Subscriber(email=address, email_key=key, status=SubscriberStatus.PENDING)
+        session.add(subscriber)
+    # Pending or left earlier: nothing is sent to them until they confirm these choices.
+    subscriber.email = address
+    subscriber.topics = topics
+    subscriber.language = language
+    subscriber.name = clean_text(signup.name)
+    subscriber.company = clean_text(signup.company)
+    subscriber.updated_at = utcnow()  # the purge of unconfirmed readers counts from here
+    session.flush()
+    request = record_change(
+        session,
+        subscriber,
+        ConsentAction.SUBSCRIBE,
+        origin,
+        {"topics": [t.slug for t in topics], "language": language},
+    )
+    session.flush()
+    return [_confirmation_mail(config, subscriber, request)]
+
+
+def request_preferences_link(
+    session: Session, config: Mapping[str, Any], address: str
+) -> list[Message]:
+    """Mail the preferences link to a known reader, a new confirmation to a pending one;
+    nothing to an unknown or suppressed address."""
+    try:
+        key = email_key(normalize_address(address))
+    except InvalidAddress:
+        return []
+    subscriber = subscriber_by_address(session, key)
+    if subscriber is None or address_suppressed(session, key):
+        return []
+    if subscriber.status == SubscriberStatus.PENDING:
+        request = session.scalar(
+            select(ConsentRecord)
+            .where(
+                ConsentRecord.subscriber_id == subscriber.id,
+                ConsentRecord.action == ConsentAction.SUBSCRIBE.value,
+            )
+            .order_by(ConsentRecord.id.desc())
+            .limit(1)
+        )
+        return [] if request is None else [_confirmation_mail(config, subscriber, request)]
+    return [preferences_mail(config, subscriber)]
+
+
+def _subscribe_confirmation(
+    session: Session, subscriber: Subscriber, request_id: Any
+) -> Confirmation:
+    if subscriber.status in SUBSCRIBED:
+        return Confirmation(subscriber, SUBSCRIBE, already=True)
+    request = session.get(ConsentRecord, request_id) if isinstance(request_id, int) else None
+    if (
+        request is None
+        or request.subscriber_id != subscriber.id
+        or request.action != ConsentAction.SUBSCRIBE.value
+    ):
+        raise InvalidLink("the link is not valid")
+    left_since = session.scalar(
+        select(func.max(ConsentRecord.id)).where(
+            ConsentRecord.subscriber_id == subscriber.id, ConsentRecord.action.in_(_LEAVING)
+        )
+    )
+    if left_since is not None and left_since > request.id:
+        raise ExpiredLink("the reader unsubscribed after asking for this link")
+    if subscriber.email_key and address_suppressed(session, subscriber.email_key):
+        raise InvalidLink("the address may not be mailed")
+    return Confirmation(subscriber, SUBSCRIBE)
+
+
+def _email_confirmation(
+    session: Session, config: Mapping[str, Any], subscriber: Subscriber, digest: Any
+) -> Confirmation:
+    secret = config["SECRET_KEY"]
+    if subscriber.email and address_digest(secret, subscriber.email) == digest:
+        return Confirmation(subscriber, EMAIL_CHANGE, already=True)
+    if not subscriber.new_email or address_digest(secret, subscriber.new_email) != digest:
+        raise ExpiredLink("a newer address change replaced this one")
+    return Confirmation(subscriber, EMAIL_CHANGE)
+
+
+def check_confirmation(session: Session, config: Mapping[str, Any], signed: str) -> Confirmation:
+    """What a confirmation link would do, without doing it (GET /confirm/ shows a button)."""
+    link = read_signed(config["SECRET_KEY"], signed)
+    subscriber = session.get(Subscriber, link.subscriber_id)
+    if subscriber is None or subscriber.status == SubscriberStatus.ERASED:
+        raise InvalidLink("the reader is no longer there")
+    if link.kind == SUBSCRIBE:
+        return _subscribe_confirmation(session, subscriber, link.value)
+    return _email_confirmation(session, config, subscriber, link.value)
+
+
+def _lift_erasure(
+    session: Session, config: Mapping[str, Any], subscriber: Subscriber, origin: Origin
+) -> None:
+    """An erased address that confirms a new subscription is no longer suppressed.
+
+    Only the keyed hash kept at erasure is lifted (whatever the original reason: confirming
+    proves both the mailbox and the consent anew); suppressions by address stay.
+    """
+    if not subscriber.email:
+        return
+    hashed = address_hash(config["ERASURE_KEY"], subscriber.email)
+    rows = list(session.scalars(select(Suppression).where(Suppression.address_hash == hashed)))
+    for row in rows:
+        session.delete(row)
+    if rows:
+        detail = {"reasons": sorted(row.reason for row in rows)}
+        record_change(session, subscriber, ConsentAction.UNSUPPRESS, origin, detail)
+
+
+def confirm(
+    session: Session, config: Mapping[str, Any], signed: str, origin: Origin
+) -> Confirmation:
+    """POST /confirm/: activate the reader (and send the welcome) or switch to the new
+    address. Twice is harmless. Raises InvalidLink, ExpiredLink or AddressUnavailable."""
+    result = check_confirmation(session, config, signed)
+    if result.already:
+        return result
+    subscriber = result.subscriber
+    if result.kind == SUBSCRIBE:
+        _lift_erasure(session, config, subscriber, origin)
+        was = subscriber.status
+        subscriber.status = SubscriberStatus.ACTIVE
+        subscriber.confirmed_at = utcnow()
+        subscriber.paused_until = None
+        record_change(
+            session,
+            subscriber,
+            ConsentAction.CONFIRM,
+            origin,
+            {
+                "topics": [t.slug for t in subscriber.topics],
+                "language": subscriber.language,
+                "previous_status": was.value,
+            },
+        )
+        result.messages.append(
+            reader_mail(config, "welcome", subscriber, links(config).preferences(subscriber.token))
+        )
+        return result
+    _switch_address(session, config, subscriber, origin)
+    return result
+
+
+def _switch_address(
+    session: Session, config: Mapping[str, Any], subscriber: Subscriber, origin: Origin
+) -> None:
+    new = subscriber.new_email or ""
+    key = email_key(new)
+    other = subscriber_by_address(session, key)
+    if (other is not None and other.id != subscriber.id) or address_suppressed(session, key):
+        raise AddressUnavailable("the address is used by another subscription")
+    old = subscriber.email
+    subscriber.email, subscriber.email_key, subscriber.new_email = new, key, None
+    session.flush()
+    _lift_erasure(session, config, subscriber, origin)
+    record_change(session, subscriber, ConsentAction.EMAIL, origin, {"from": old, "to": new})
+
+
+def unsubscribe(
+    session: Session, config: Mapping[str, Any], subscriber: Subscriber, origin: Origin
+) -> list[Message]:
+    """Stop all mail to the reader; the caller commits at once, before anything else is sent.
+
+    A reader who unsubscribed from a page gets one last mail saying so (with a way back, in
+    case someone else used their link); a one-click unsubscribe from a mail client does not.
+    """
+    if subscriber.status not in (*SUBSCRIBED, SubscriberStatus.PENDING):
+        return []  # unsubscribed, bounced, complained or erased already: nothing to stop
+    was = subscriber.status
+    subscriber.status = SubscriberStatus.UNSUBSCRIBED
+    subscriber.paused_until = None
+    record_change(
+        session, subscriber, ConsentAction.UNSUBSCRIBE, origin, {"previous_status": was.value}
+    )
+    if origin.source != ConsentSource.FORM or was == SubscriberStatus.PENDING:
+        return []
+    return [
+        reader_mail(config, "unsubscribed", subscriber, links(config).unsubscribe(subscriber.token))
+    ]
+
+
+def resubscribe(session: Session, subscriber: Subscriber, origin: Origin) -> bool:
+    """Undo an unsubscribe from the reader's own link (which proves the mailbox); False when
+    there is nothing to undo. Suppressed addresses cannot come back this way."""
+    if subscriber.status != SubscriberStatus.UNSUBSCRIBED or not subscriber.email_key:
+        return False
+    if address_suppressed(session, subscriber.email_key):
+        raise AddressUnavailable("the address may not be mailed")
+    subscriber.status = SubscriberStatus.ACTIVE
+    subscriber.confirmed_at = subscriber.confirmed_at or utcnow()
+    record_change(
+        session,
+        subscriber,
+        ConsentAction.RESUBSCRIBE,
+        origin,
+        {"topics": [t.slug for t in subscriber.topics], "language": subscriber.language},
+    )
+    return True
+
+
+def resume_ended_pauses(session: Session, now: datetime | None = None) -> int:
+    """Make readers whose pause has ended active again (run daily, and before planning)."""
+    moment = now or utcnow()
+    stmt = select(Subscriber).where(
+        Subscriber.status == SubscriberStatus.PAUSED, Subscriber.paused_until <= moment
+    )
+    resumed = 0
+    for subscriber in session.scalars(stmt):
+        subscriber.status = SubscriberStatus.ACTIVE
+        subscriber.paused_until = None
+        # The reader chose the length of the pause on the form; its end is part of that choice.
+        origin = Origin(ConsentSource.FORM)
+        record_change(session, subscriber, ConsentAction.RESUME, origin, {"automatic": True})
+        resumed += 1
+    return resumed
+
+
+def purge_unconfirmed(session: Session, older_than_days: int, now: datetime | None = None) -> int:
+    """Delete readers who never confirmed, with their ledger; returns how many."""
+    cutoff = (now or utcnow()) - timedelta(days=older_than_days)
+    # updated_at, not created_at: a repeated subscribe sends a fresh link and restarts the wait.
+    stmt = delete(Subscriber).where(
+        Subscriber.status == SubscriberStatus.PENDING, Subscriber.updated_at < cutoff
+    )
+    return session.execute(stmt).rowcount  # type: ignore[attr-defined,no-any-return]

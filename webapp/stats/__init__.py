@@ -1,0 +1,6 @@
+"""Stats: the figures editors and admins read, kept cheap to read at any size.
+
+Send progress, the counters (tallies and aggregates), per-edition, per-topic and per-item figures,
+sender reputation against SES's thresholds, CSV exports and worker status. Read-only towards the
+rest of the flow: stats imports no other domain package that imports it back.
+"""
