@@ -61,12 +61,14 @@ bench: install
 bench-full: install system-deps
 	@$(BIN)/python -m tests.tools.bench --full --postgres $(ARGS)
 
-## make messages: refresh the zh-CN catalogue after adding or changing UI text.
+## make messages: refresh the zh-CN catalogue after adding or changing UI text, and compile it
+## (messages.mo is committed, so a plain `pip install .` serves Chinese).
 messages: install
 	$(BIN)/pybabel extract -F webapp/translations/babel.cfg -k _l -k lazy_gettext \
 		--no-location --sort-output --project yuebao -o /tmp/yuebao-messages.pot .
 	$(BIN)/pybabel update -i /tmp/yuebao-messages.pot -d webapp/translations -l zh \
 		--no-fuzzy-matching --ignore-obsolete --ignore-pot-creation-date --width 100
+	$(BIN)/python -m webapp.i18n
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

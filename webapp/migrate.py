@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
+from importlib import resources
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
 
-MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
+
+def migrations_dir() -> Path:
+    """The Alembic scripts: inside the installed package (the wheel ships them as
+    `webapp/migrations`), or the top-level `migrations/` of a source checkout."""
+    installed = Path(str(resources.files("webapp"))) / "migrations"
+    if (installed / "env.py").is_file():
+        return installed
+    return Path(__file__).resolve().parent.parent / "migrations"
+
+
+MIGRATIONS_DIR = migrations_dir()
 
 
 def alembic_config(database_url: str) -> Config:
