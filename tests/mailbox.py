@@ -13,13 +13,15 @@ from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
+from webapp.config import settings_of
+
 SIGNUP: dict[str, Any] = {"topics": ["ai", "data"], "language": "zh-CN", "consent": "y"}
 BROWSER = {"User-Agent": "Mozilla/5.0 (Reader test)"}
 
 
 def outbox(app: Flask) -> list[EmailMessage]:
     """Every message written so far, oldest first."""
-    directory = Path(app.config["OUTBOX_DIR"])
+    directory = Path(settings_of(app).outbox_dir)
     paths = sorted(directory.glob("*.eml")) if directory.is_dir() else []
     return [
         email.message_from_bytes(path.read_bytes(), policy=policy.default)  # type: ignore[misc]

@@ -1,23 +1,24 @@
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
 
 from webapp import create_app
-from webapp.config import ConfigError, load_config
+from webapp.config import ConfigError, Settings, flask_config, load_settings, settings_of
 
 
 def test_development_generates_and_keeps_secrets(tmp_path: Path) -> None:
     env = {"YUEBAO_VAR_DIR": str(tmp_path / "var")}
-    first = load_config(env)
-    second = load_config(env)
-    assert len(first["SECRET_KEY"]) >= 40
-    assert first["SECRET_KEY"] == second["SECRET_KEY"]
-    assert first["ERASURE_KEY"] != first["SECRET_KEY"]
+    first = load_settings(env)
+    second = load_settings(env)
+    assert len(first.secret_key) >= 40
+    assert first.secret_key == second.secret_key
+    assert first.erasure_key != first.secret_key
     assert (tmp_path / "var" / "secret_key").stat().st_mode & 0o077 == 0
-    assert first["DATABASE_URL"].startswith("sqlite:///")
-    assert first["SESSION_COOKIE_SECURE"] is False
+    assert first.database_url.startswith("sqlite:///")
+    assert flask_config(first)["SESSION_COOKIE_SECURE"] is False
 
 
 @pytest.mark.parametrize("missing", ["SECRET_KEY", "DATABASE_URL", "ERASURE_KEY"])
@@ -31,7 +32,7 @@ def test_production_refuses_missing_secrets(missing: str, tmp_path: Path) -> Non
     }
     del env[missing]
     with pytest.raises(ConfigError, match=missing):
-        load_config(env)
+        load_settings(env)
     assert not (tmp_path / "secret_key").exists()
 
 
@@ -58,7 +59,7 @@ def test_production_refuses_the_test_certificate() -> None:
         "SNS_TEST_CERT": "/tmp/cert.pem",
     }
     with pytest.raises(ConfigError, match="SNS_TEST_CERT"):
-        load_config(env)
+        load_settings(env)
 
 
 @pytest.mark.parametrize(
@@ -67,21 +68,41 @@ def test_production_refuses_the_test_certificate() -> None:
 )
 def test_bad_values_are_named(name: str, value: str, tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=name):
-        load_config({"YUEBAO_VAR_DIR": str(tmp_path), name: value})
+        load_settings({"YUEBAO_VAR_DIR": str(tmp_path), name: value})
 
 
 def test_defaults_follow_the_design(tmp_path: Path) -> None:
-    config = load_config({"YUEBAO_VAR_DIR": str(tmp_path)})
-    assert config["BASE_URL"] == "http://127.0.0.1:5000"
-    assert config["TIMEZONE"] == "Asia/Shanghai"
-    assert config["MAIL_TRANSPORT"] == "outbox"
-    assert config["OUTBOX_DIR"] == str(tmp_path / "outbox")
-    assert config["TRACKING"] is True
-    assert config["BOUNCE_SUPPRESS_AFTER"] == 3
-    assert config["IN_DOUBT_WAIT_MINUTES"] == 30
-    assert config["UNCONFIRMED_RETENTION_DAYS"] == 7
-    assert config["SNS_MAX_AGE_HOURS"] == 24
-    assert config["UNSUBSCRIBE_MAILTO"] is None
+    settings = load_settings({"YUEBAO_VAR_DIR": str(tmp_path)})
+    assert settings.base_url == "http://127.0.0.1:5000"
+    assert settings.timezone == "Asia/Shanghai"
+    assert settings.mail_transport == "outbox"
+    assert settings.outbox_dir == str(tmp_path / "outbox")
+    assert settings.tracking is True
+    assert settings.bounce_suppress_after == 3
+    assert settings.in_doubt_wait_minutes == 30
+    assert settings.unconfirmed_retention_days == 7
+    assert settings.sns_max_age_hours == 24
+    assert settings.unsubscribe_mailto is None
+    assert settings.sns_topic_arns == ()
+
+
+def test_settings_are_typed_frozen_and_read_once(tmp_path: Path) -> None:
+    env = {"YUEBAO_VAR_DIR": str(tmp_path), "TRACKING": "off", "SES_MAX_SEND_RATE": "14.5",
+           "SNS_TOPIC_ARNS": "arn:a,arn:b", "BOUNCE_SUPPRESS_AFTER": "5"}
+    settings = load_settings(env)
+    assert (settings.tracking, settings.ses_max_send_rate) == (False, 14.5)
+    assert settings.sns_topic_arns == ("arn:a", "arn:b")
+    assert settings.bounce_suppress_after == 5
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        settings.tracking = True  # type: ignore[misc]
+    app = create_app({"YUEBAO_VAR_DIR": str(tmp_path), "TESTING": True, "SECRET_KEY": "k",
+                      "ERASURE_KEY": "e", "ORG_NAME": "植德", "IN_DOUBT_WAIT_MINUTES": 5})
+    built = settings_of(app)
+    assert isinstance(built, Settings)
+    assert (built.org_name, built.in_doubt_wait_minutes) == ("植德", 5)
+    # Flask reads only what it needs; our settings are not looked up by string.
+    assert app.config["SECRET_KEY"] == "k" and "ORG_NAME" not in app.config
+    assert app.config["TESTING"] is True
 
 
 def test_trusted_proxies_sets_the_client_address(tmp_path: Path) -> None:

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -10,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tests.factories import Factories
+from webapp.config import install, settings_of
 from webapp.models import ConsentRecord, ConsentSource, Subscriber, SubscriberStatus
 from webapp.readers.subscriptions import purge_unconfirmed
 
@@ -54,7 +56,7 @@ def test_the_cli_purges_with_the_configured_retention(
     with time_machine.travel(NOW, tick=False):
         result = runner.invoke(args=["housekeeping", "purge-unconfirmed"])
         assert result.exit_code == 0 and result.output.startswith("0 unconfirmed")
-        app.config["UNCONFIRMED_RETENTION_DAYS"] = 2
+        install(app, replace(settings_of(app), unconfirmed_retention_days=2))
         result = runner.invoke(args=["housekeeping", "purge-unconfirmed"])
     assert result.output.startswith("1 unconfirmed reader(s) older than 2 day(s)")
     assert session.scalar(select(Subscriber.id)) is None

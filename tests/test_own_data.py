@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from tests.factories import Factories
 from tests.mailbox import BROWSER, link_in, outbox, subscribe
+from webapp.config import settings_of
 from webapp.models import (
     AuditEntry,
     Base,
@@ -102,7 +103,7 @@ def test_erasure_leaves_no_personal_data_in_the_database_or_the_outbox(
     before = _everything_stored(session)
     for needle in PERSONAL:
         assert any(_mentions(value, needle) for _, _, value in before), needle
-    outbox_dir = Path(app.config["OUTBOX_DIR"])
+    outbox_dir = Path(settings_of(app).outbox_dir)
     other_file = sorted(outbox_dir.glob("*.eml"))[-1]
     other_bytes = other_file.read_bytes()
 
@@ -140,12 +141,12 @@ def test_erasure_leaves_no_personal_data_in_the_database_or_the_outbox(
     assert all(r.ip is None and r.user_agent is None and r.detail is None for r in records)
     assert all(r.created_at is not None for r in records)
     # Never mailed again, and the keyed hash is all that is left of the address.
-    hashed = address_hash(app.config["ERASURE_KEY"], ADDRESS)
+    hashed = address_hash(settings_of(app).erasure_key, ADDRESS)
     kept = session.scalar(select(Suppression).where(Suppression.address_hash == hashed))
     assert kept is not None and (kept.reason, kept.source, kept.email_key) == (
         "erased", "reader", None
     )
-    assert is_suppressed(session, ADDRESS, app.config["ERASURE_KEY"])
+    assert is_suppressed(session, ADDRESS, settings_of(app).erasure_key)
     assert client.get(f"/p/{erin.token}").status_code == 410
 
 
@@ -160,11 +161,11 @@ def test_an_existing_suppression_keeps_its_reason_but_loses_the_address(
     session.expire_all()
     [row] = session.scalars(select(Suppression))
     assert row.email_key is None and row.note is None and row.reason == "bounce"
-    assert row.address_hash == address_hash(app.config["ERASURE_KEY"], "bounced@example.com")
+    assert row.address_hash == address_hash(settings_of(app).erasure_key, "bounced@example.com")
     # Subscribing anew and confirming (which proves the mailbox) lifts it.
     subscribe(client, "bounced@example.com")
     assert [m["To"] for m in outbox(app)] == ["bounced@example.com"]
-    assert is_suppressed(session, "bounced@example.com", app.config["ERASURE_KEY"])
+    assert is_suppressed(session, "bounced@example.com", settings_of(app).erasure_key)
     client.post(link_in(outbox(app)[-1], "/confirm/"))
     session.expire_all()
     assert session.scalar(select(Suppression)) is None

@@ -13,6 +13,7 @@ from tests.conftest import app_config
 from tests.factories import Factories
 from tests.mailbox import BROWSER, SIGNUP, link_in, outbox, subscribe
 from webapp import create_app
+from webapp.config import settings_of
 from webapp.models import (
     ConsentRecord,
     ConsentSource,
@@ -153,7 +154,7 @@ def test_an_erased_reader_may_subscribe_anew_through_double_opt_in(
 ) -> None:
     reader = factories.subscriber(email="back@example.com", topics=["ai"])
     client.post(f"/p/{reader.token}/erase", data={"understood": "y"})
-    hashed = address_hash(app.config["ERASURE_KEY"], "back@example.com")
+    hashed = address_hash(settings_of(app).erasure_key, "back@example.com")
     assert session.scalar(select(Suppression).where(Suppression.address_hash == hashed))
 
     subscribe(client, "back@example.com")

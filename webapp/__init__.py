@@ -13,7 +13,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Build the application: load config, wire extensions, blueprints and CLI. Nothing else."""
     from webapp import archive, auth, cli, db, errors, logs, main, public, security
     from webapp.admin import bp as admin_bp
-    from webapp.config import load_config
+    from webapp.config import current_settings, flask_config, install, load_settings
     from webapp.editor import bp as editor_bp
     from webapp.extensions import (
         babel,
@@ -28,15 +28,17 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from webapp.tracking import bp as tracking_bp
 
     app = Flask(__name__)
-    app.config.update(load_config(overrides=config))
+    settings = load_settings(overrides=config)
+    install(app, settings)
+    app.config.update(flask_config(settings, overrides=config))
 
-    if app.config["TRUSTED_PROXIES"] > 0:
-        hops = app.config["TRUSTED_PROXIES"]
+    if settings.trusted_proxies > 0:
+        hops = settings.trusted_proxies
         app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
             app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops
         )
 
-    db.init_app(app)
+    db.init_app(app, settings.database_url)
     logs.init_app(app)
     babel.init_app(app, locale_selector=select_locale)
     csrf.init_app(app)
@@ -57,7 +59,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     @app.context_processor
     def _template_globals() -> dict[str, object]:
-        return {"lang": current_language(), "status_labels": status_labels()}
+        return {"lang": current_language(), "status_labels": status_labels(),
+                "settings": current_settings()}
 
     @app.after_request
     def _vary_language(response: Response) -> Response:

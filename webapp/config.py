@@ -1,7 +1,10 @@
 """Configuration read from the environment, with embedded defaults for development.
 
-The names are the ones in DESIGN.md's configuration table; `load_config` is the only place that
-reads them, so the rest of the code looks them up in `app.config`.
+The names are the ones in DESIGN.md's configuration table. `load_settings` is the only place
+that reads them, once, into one frozen, typed `Settings`: `create_app` keeps it on the app
+(`current_settings()`), the CLI and the worker get it from there, and services take it (or the
+values they need) as an argument, so mypy checks every use. A dataclass rather than
+pydantic-settings: the parsing is a dozen small rules and the refusals are ours to word.
 """
 
 from __future__ import annotations
@@ -9,8 +12,11 @@ from __future__ import annotations
 import os
 import secrets
 from collections.abc import Mapping
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
+
+from flask import Flask, current_app
 
 ENVIRONMENTS = ("development", "production")
 
@@ -54,13 +60,58 @@ def _secret_file(var_dir: Path, name: str) -> str:
     return value
 
 
-def load_config(
+@dataclass(frozen=True)
+class Settings:
+    """DESIGN.md's configuration table, typed; one instance per process, never changed."""
+
+    yuebao_env: str
+    var_dir: str
+    database_url: str
+    secret_key: str
+    erasure_key: str
+    base_url: str
+    timezone: str
+    mail_transport: str
+    outbox_dir: str
+    mail_from: str
+    mail_reply_to: str | None
+    org_name: str
+    org_postal_address: str
+    list_id: str
+    feedback_id: str
+    unsubscribe_mailto: str | None
+    ses_region: str
+    ses_configuration_set: str | None
+    ses_endpoint_url: str | None
+    ses_max_send_rate: float | None
+    sns_topic_arns: tuple[str, ...]
+    tracking: bool
+    ratelimit_storage_uri: str
+    trusted_proxies: int
+    unconfirmed_retention_days: int
+    event_payload_retention_days: int
+    sns_max_age_hours: int
+    sns_test_cert: str | None
+    bounce_suppress_after: int
+    in_doubt_wait_minutes: int
+
+    @property
+    def production(self) -> bool:
+        return self.yuebao_env == "production"
+
+
+# The environment variable of each setting is its name in capitals (DESIGN.md's table).
+SETTING_NAMES = {f.name.upper(): f.name for f in fields(Settings)}
+
+
+def load_settings(
     environ: Mapping[str, str] | None = None, overrides: Mapping[str, Any] | None = None
-) -> dict[str, Any]:
+) -> Settings:
     """Read DESIGN.md's settings from `environ` (default: the process environment).
 
     `overrides` (tests, embedding) win: string values as if they were environment variables,
-    anything else as the final value.
+    other values of a setting's name as its final value. Names that are no setting are left
+    for `flask_config`.
     """
     env = dict(os.environ if environ is None else environ)
     if overrides:
@@ -88,64 +139,99 @@ def load_config(
     if transport not in ("outbox", "ses"):
         raise ConfigError(f"MAIL_TRANSPORT must be outbox or ses, not {transport!r}")
 
-    config: dict[str, Any] = {
-        "YUEBAO_ENV": mode,
-        "VAR_DIR": str(var_dir),
-        "DATABASE_URL": env.get("DATABASE_URL") or f"sqlite:///{var_dir / 'yuebao.sqlite3'}",
-        "SECRET_KEY": secret("SECRET_KEY", "secret_key"),
-        "ERASURE_KEY": secret("ERASURE_KEY", "erasure_key"),
-        "BASE_URL": env.get("BASE_URL", "http://127.0.0.1:5000").rstrip("/"),
-        "TIMEZONE": env.get("TIMEZONE", "Asia/Shanghai"),
-        "MAIL_TRANSPORT": transport,
-        "OUTBOX_DIR": str(Path(env.get("OUTBOX_DIR", str(var_dir / "outbox"))).resolve()),
-        "MAIL_FROM": env.get("MAIL_FROM", "月报 <newsletter@localhost>"),
-        "MAIL_REPLY_TO": env.get("MAIL_REPLY_TO") or None,
-        "ORG_NAME": env.get("ORG_NAME", "yuebao"),
-        "ORG_POSTAL_ADDRESS": env.get("ORG_POSTAL_ADDRESS", ""),
-        "LIST_ID": env.get("LIST_ID", "<monthly.yuebao.localhost>"),
-        "FEEDBACK_ID": env.get("FEEDBACK_ID", "edition:yuebao"),
-        "UNSUBSCRIBE_MAILTO": env.get("UNSUBSCRIBE_MAILTO") or None,
-        "SES_REGION": env.get("SES_REGION", "us-east-1"),
-        "SES_CONFIGURATION_SET": env.get("SES_CONFIGURATION_SET") or None,
-        "SES_ENDPOINT_URL": env.get("SES_ENDPOINT_URL") or None,
-        "SES_MAX_SEND_RATE": (
+    settings = Settings(
+        yuebao_env=mode,
+        var_dir=str(var_dir),
+        database_url=env.get("DATABASE_URL") or f"sqlite:///{var_dir / 'yuebao.sqlite3'}",
+        secret_key=secret("SECRET_KEY", "secret_key"),
+        erasure_key=secret("ERASURE_KEY", "erasure_key"),
+        base_url=env.get("BASE_URL", "http://127.0.0.1:5000").rstrip("/"),
+        timezone=env.get("TIMEZONE", "Asia/Shanghai"),
+        mail_transport=transport,
+        outbox_dir=str(Path(env.get("OUTBOX_DIR", str(var_dir / "outbox"))).resolve()),
+        mail_from=env.get("MAIL_FROM", "月报 <newsletter@localhost>"),
+        mail_reply_to=env.get("MAIL_REPLY_TO") or None,
+        org_name=env.get("ORG_NAME", "yuebao"),
+        org_postal_address=env.get("ORG_POSTAL_ADDRESS", ""),
+        list_id=env.get("LIST_ID", "<monthly.yuebao.localhost>"),
+        feedback_id=env.get("FEEDBACK_ID", "edition:yuebao"),
+        unsubscribe_mailto=env.get("UNSUBSCRIBE_MAILTO") or None,
+        ses_region=env.get("SES_REGION", "us-east-1"),
+        ses_configuration_set=env.get("SES_CONFIGURATION_SET") or None,
+        ses_endpoint_url=env.get("SES_ENDPOINT_URL") or None,
+        ses_max_send_rate=(
             _float("SES_MAX_SEND_RATE", env["SES_MAX_SEND_RATE"])
             if env.get("SES_MAX_SEND_RATE")
             else None
         ),
-        "SNS_TOPIC_ARNS": tuple(a for a in env.get("SNS_TOPIC_ARNS", "").split(",") if a),
-        "TRACKING": _flag(env.get("TRACKING", "on")),
-        "RATELIMIT_STORAGE_URI": env.get("RATELIMIT_STORAGE_URI", "memory://"),
-        "TRUSTED_PROXIES": _int("TRUSTED_PROXIES", env.get("TRUSTED_PROXIES", "0")),
-        "UNCONFIRMED_RETENTION_DAYS": _int(
+        sns_topic_arns=tuple(a for a in env.get("SNS_TOPIC_ARNS", "").split(",") if a),
+        tracking=_flag(env.get("TRACKING", "on")),
+        ratelimit_storage_uri=env.get("RATELIMIT_STORAGE_URI", "memory://"),
+        trusted_proxies=_int("TRUSTED_PROXIES", env.get("TRUSTED_PROXIES", "0")),
+        unconfirmed_retention_days=_int(
             "UNCONFIRMED_RETENTION_DAYS", env.get("UNCONFIRMED_RETENTION_DAYS", "7")
         ),
-        "EVENT_PAYLOAD_RETENTION_DAYS": _int(
+        event_payload_retention_days=_int(
             "EVENT_PAYLOAD_RETENTION_DAYS", env.get("EVENT_PAYLOAD_RETENTION_DAYS", "400")
         ),
-        "SNS_MAX_AGE_HOURS": _int("SNS_MAX_AGE_HOURS", env.get("SNS_MAX_AGE_HOURS", "24")),
-        "SNS_TEST_CERT": env.get("SNS_TEST_CERT") or None,
-        "BOUNCE_SUPPRESS_AFTER": _int(
+        sns_max_age_hours=_int("SNS_MAX_AGE_HOURS", env.get("SNS_MAX_AGE_HOURS", "24")),
+        sns_test_cert=env.get("SNS_TEST_CERT") or None,
+        bounce_suppress_after=_int(
             "BOUNCE_SUPPRESS_AFTER", env.get("BOUNCE_SUPPRESS_AFTER", "3")
         ),
-        "IN_DOUBT_WAIT_MINUTES": _int(
+        in_doubt_wait_minutes=_int(
             "IN_DOUBT_WAIT_MINUTES", env.get("IN_DOUBT_WAIT_MINUTES", "30")
         ),
-        # Flask and extension settings derived from the above.
-        "SESSION_COOKIE_SECURE": production,
-        "REMEMBER_COOKIE_SECURE": production,
+    )
+    if overrides:
+        final = {
+            SETTING_NAMES[k]: v
+            for k, v in overrides.items()
+            if k in SETTING_NAMES and not isinstance(v, str)
+        }
+        settings = replace(settings, **final)
+    return settings
+
+
+def flask_config(settings: Settings, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """What Flask and its extensions read from `app.config`, derived from the settings, plus
+    the overrides that are no setting of ours (TESTING, WTF_CSRF_ENABLED…)."""
+    config: dict[str, Any] = {
+        "SECRET_KEY": settings.secret_key,
+        "SESSION_COOKIE_SECURE": settings.production,
+        "REMEMBER_COOKIE_SECURE": settings.production,
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
-        "PREFERRED_URL_SCHEME": "https" if production else "http",
+        "PREFERRED_URL_SCHEME": "https" if settings.production else "http",
         "BABEL_DEFAULT_LOCALE": "zh_CN",
-        "BABEL_DEFAULT_TIMEZONE": env.get("TIMEZONE", "Asia/Shanghai"),
+        "BABEL_DEFAULT_TIMEZONE": settings.timezone,
         "MAX_CONTENT_LENGTH": 8 * 1024 * 1024,
         "RATELIMIT_ENABLED": True,
         "RATELIMIT_HEADERS_ENABLED": True,
+        "RATELIMIT_STORAGE_URI": settings.ratelimit_storage_uri,
     }
     if overrides:
-        # String overrides were read above exactly like environment variables; other values
-        # (numbers, flags, Flask settings) replace what was derived.
-        config.update({k: v for k, v in overrides.items() if not isinstance(v, str)})
-        config.update({k: v for k, v in overrides.items() if k not in config})
+        config.update(
+            {k: v for k, v in overrides.items()
+             if k not in SETTING_NAMES and k not in ("YUEBAO_VAR_DIR", "VAR_DIR")}
+        )
     return config
+
+
+_EXTENSION = "yuebao.settings"
+
+
+def settings_of(app: Flask) -> Settings:
+    """The settings an app was built with."""
+    settings: Settings = app.extensions[_EXTENSION]
+    return settings
+
+
+def current_settings() -> Settings:
+    """The settings of the app handling this request or command."""
+    return settings_of(current_app)
+
+
+def install(app: Flask, settings: Settings) -> None:
+    """Keep the settings on the app (`create_app`; tests may swap in a `replace`d copy)."""
+    app.extensions[_EXTENSION] = settings

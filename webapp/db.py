@@ -52,8 +52,8 @@ class Database:
         self.sessionmaker = sessionmaker(self.engine, expire_on_commit=False)
 
 
-def init_app(app: Flask) -> None:
-    app.extensions[_EXTENSION] = Database(app.config["DATABASE_URL"])
+def init_app(app: Flask, url: str) -> None:
+    app.extensions[_EXTENSION] = Database(url)
     app.teardown_appcontext(_close_session)
 
 

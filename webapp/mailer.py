@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from typing import Any
+from collections.abc import Iterable
 
 from emails import (
     EditionContent,
@@ -14,35 +13,36 @@ from emails import (
     UrlLinks,
     make_transport,
 )
+from webapp.config import Settings
 from webapp.models import Edition
 
 
-def mail_settings(config: Mapping[str, Any]) -> MailSettings:
+def mail_settings(settings: Settings) -> MailSettings:
     return MailSettings(
-        org_name=config["ORG_NAME"],
-        org_postal_address=config["ORG_POSTAL_ADDRESS"],
-        mail_from=config["MAIL_FROM"],
-        reply_to=config["MAIL_REPLY_TO"],
-        list_id=config["LIST_ID"],
-        feedback_id=config["FEEDBACK_ID"],
-        unsubscribe_mailto=config["UNSUBSCRIBE_MAILTO"],
-        base_url=config["BASE_URL"],
+        org_name=settings.org_name,
+        org_postal_address=settings.org_postal_address,
+        mail_from=settings.mail_from,
+        reply_to=settings.mail_reply_to,
+        list_id=settings.list_id,
+        feedback_id=settings.feedback_id,
+        unsubscribe_mailto=settings.unsubscribe_mailto,
+        base_url=settings.base_url,
     )
 
 
-def links(config: Mapping[str, Any]) -> UrlLinks:
-    return UrlLinks(config["BASE_URL"])
+def links(settings: Settings) -> UrlLinks:
+    return UrlLinks(settings.base_url)
 
 
-def transport(config: Mapping[str, Any]) -> Transport:
+def transport(settings: Settings) -> Transport:
     """The configured transport (`MAIL_TRANSPORT`): outbox files or SES."""
-    if config["MAIL_TRANSPORT"] == "outbox":
-        return make_transport("outbox", directory=config["OUTBOX_DIR"])
+    if settings.mail_transport == "outbox":
+        return make_transport("outbox", directory=settings.outbox_dir)
     return make_transport(
         "ses",
-        region=config["SES_REGION"],
-        endpoint_url=config["SES_ENDPOINT_URL"],
-        configuration_set=config["SES_CONFIGURATION_SET"],
+        region=settings.ses_region,
+        endpoint_url=settings.ses_endpoint_url,
+        configuration_set=settings.ses_configuration_set,
     )
 
 

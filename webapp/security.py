@@ -6,10 +6,11 @@ from collections.abc import Callable
 from functools import wraps
 from typing import ParamSpec, TypeVar
 
-from flask import Flask, Response, abort, current_app, request
+from flask import Flask, Response, abort, request
 from flask_login import current_user
 
 from webapp import db
+from webapp.config import current_settings
 from webapp.extensions import login_manager
 from webapp.models import Role, User
 
@@ -63,7 +64,7 @@ def init_app(app: Flask) -> None:
             headers["Referrer-Policy"] = "no-referrer"
             headers.setdefault("Cache-Control", "no-store")
         headers.setdefault("Referrer-Policy", "same-origin")
-        if current_app.config["YUEBAO_ENV"] == "production":
+        if current_settings().yuebao_env == "production":
             headers.setdefault("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
         return response
 

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from tests.conftest import PASSWORD
 from tests.factories import Factories
+from webapp.config import settings_of
 from webapp.models import AuditEntry, Role, Suppression, Topic, User
 from webapp.readers.suppressions import address_hash, suppress
 from webapp.readers.topics import active_topics, keyword_rules
@@ -116,7 +117,7 @@ def test_users_are_added_invited_given_roles_and_deactivated(
     invited = admin_client.post("/admin/users", data={
         "email": "boss@example.com", "role": "admin", "mode": "invite"})
     assert invited.status_code == 302
-    mails = list(Path(app.config["OUTBOX_DIR"]).glob("*.eml"))
+    mails = list(Path(settings_of(app).outbox_dir).glob("*.eml"))
     assert len(mails) == 1 and "/password-reset/" in mails[0].read_text()
 
     ed = session.scalar(select(User).where(User.email == "ed@example.com"))

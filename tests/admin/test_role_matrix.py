@@ -19,6 +19,7 @@ from tests.conftest import PASSWORD, app_config
 from tests.factories import Factories
 from webapp import create_app
 from webapp.accounts.password_reset import reset_mail
+from webapp.config import settings_of
 from webapp.db import database
 from webapp.extensions import current_language
 from webapp.models import EditionStatus, Role, User
@@ -51,9 +52,9 @@ def values(app: Flask, factories: Factories, session: Session) -> dict[str, obje
     suppression = suppress(session, "gone@example.com", reason="manual", source="admin")
     session.commit()
     with app.test_request_context():  # one outbox message for the outbox viewer's routes
-        send_reader_mail(app.config, [reset_mail(app.config, user, current_language(),
+        send_reader_mail(settings_of(app), [reset_mail(settings_of(app), user, current_language(),
                                                  invite=False)])
-    outbox = sorted(Path(app.config["OUTBOX_DIR"]).glob("*.eml"))
+    outbox = sorted(Path(settings_of(app).outbox_dir).glob("*.eml"))
     return {
         "month": edition.month,
         "item_id": edition.sections[0].items[0].id,

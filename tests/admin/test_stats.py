@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from tests.admin.conftest import Send, make_send
 from tests.factories import Factories
+from webapp.config import settings_of
 from webapp.models import (
     ConsentRecord,
     ConsentSource,
@@ -79,7 +80,7 @@ def july_send(app: Flask, factories: Factories, session: Session) -> Send:
                          token=new_token(), status=DeliveryStatus.SENT,
                          sent_at=send.sent_at - timedelta(days=30)))
     session.commit()
-    unsubscribe(session, app.config, bob, Origin(ConsentSource.ONE_CLICK))
+    unsubscribe(session, settings_of(app), bob, Origin(ConsentSource.ONE_CLICK))
     session.commit()
     return send
 
@@ -229,11 +230,11 @@ def test_readers_joining_and_leaving_are_counted_per_month_as_statuses_change(
     import_subscribers_csv(session, csv, erasure_key="k")
     session.commit()
     readers = {s.email: s for s in session.scalars(select(Subscriber))}
-    unsubscribe(session, app.config, readers["a@example.com"], Origin(ConsentSource.ADMIN))
+    unsubscribe(session, settings_of(app), readers["a@example.com"], Origin(ConsentSource.ADMIN))
     session.commit()
     send = make_send(factories, session, {"bob": {"topics": ["ai"]}})  # joins (factory row)
     send.bounce("bob", "Permanent")
-    erase(session, app.config, readers["c@example.com"], Origin(ConsentSource.FORM))
+    erase(session, settings_of(app), readers["c@example.com"], Origin(ConsentSource.FORM))
     readers["d@example.com"].status = SubscriberStatus.ACTIVE  # pending → active: a join
     session.commit()
     session.expire_all()  # an unloaded status must be read before it changes, too

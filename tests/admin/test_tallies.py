@@ -18,6 +18,7 @@ from tests.conftest import app_config, new_postgres_database
 from tests.factories import Factories
 from tests.tools.postgres import PostgresServer
 from webapp import create_app, migrate
+from webapp.config import settings_of
 from webapp.db import database, make_engine
 from webapp.delivery import heartbeat, in_doubt, sending, store
 from webapp.events.ses import record_ses_event
@@ -154,13 +155,13 @@ class Operations:
         readers = list(self.session.scalars(stmt.order_by(Subscriber.id)))
         if readers:
             origin = Origin(ConsentSource.ONE_CLICK)
-            unsubscribe(self.session, self.app.config, self.chance.choice(readers), origin)
+            unsubscribe(self.session, settings_of(self.app), self.chance.choice(readers), origin)
 
     def erase(self) -> None:
         readers = list(self.session.scalars(select(Subscriber).order_by(Subscriber.id)))
         if readers:
             origin = Origin(ConsentSource.FORM)
-            erase(self.session, self.app.config, self.chance.choice(readers), origin)
+            erase(self.session, settings_of(self.app), self.chance.choice(readers), origin)
 
     def cancel(self) -> None:
         for edition in self.editions(EditionStatus.SENDING, EditionStatus.PAUSED)[:1]:
@@ -239,7 +240,7 @@ def test_a_hard_bounce_and_an_unsubscribe_count_under_the_delivery_variant(
                         sent_at=utcnow() - timedelta(minutes=5))
     session.add(delivery)
     session.commit()
-    unsubscribe(session, app.config, reader, Origin(ConsentSource.ONE_CLICK))
+    unsubscribe(session, settings_of(app), reader, Origin(ConsentSource.ONE_CLICK))
     event = SesEvent(kind="bounce", message_id="ses-1", delivery_id=delivery.id,
                      recipients=(), occurred_at=utcnow(), bounce_type="Permanent")
     record_ses_event(session, event, {}, bounce_suppress_after=3)

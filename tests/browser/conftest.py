@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,7 @@ from werkzeug.serving import make_server
 
 from tests.conftest import app_config
 from webapp import create_app
+from webapp.config import install, settings_of
 from webapp.db import database
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -27,7 +29,7 @@ def live_app(database_url: str, tmp_path: Path) -> Iterator[Flask]:
     )
     app = create_app(config)
     server = make_server("127.0.0.1", 0, app, threaded=True)
-    app.config["BASE_URL"] = f"http://127.0.0.1:{server.server_port}"
+    install(app, replace(settings_of(app), base_url=f"http://127.0.0.1:{server.server_port}"))
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:

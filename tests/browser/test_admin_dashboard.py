@@ -11,6 +11,7 @@ from tests.admin.conftest import populate
 from tests.browser.conftest import SCREENSHOTS
 from tests.conftest import PASSWORD
 from tests.factories import Factories
+from webapp.config import settings_of
 from webapp.db import database
 from webapp.models import Role
 
@@ -42,7 +43,7 @@ def _sign_in(page: Page, base: str, email: str) -> None:
 def test_the_dashboard_draws_every_chart_from_its_table(
     browser: Browser, live_app: Flask, language: str, viewport: dict[str, int]
 ) -> None:
-    base = live_app.config["BASE_URL"]
+    base = settings_of(live_app).base_url
     with database(live_app).sessionmaker() as session:
         factories = Factories(session)
         populate(factories, session)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -23,6 +24,7 @@ from tests.conftest import PASSWORD
 from tests.factories import Factories
 from tests.mailbox import outbox
 from webapp.cli.demo import DEMO_READERS, SAMPLE_REPORT
+from webapp.config import install, settings_of
 from webapp.db import database
 from webapp.delivery import sending
 from webapp.delivery.runner import run_pending
@@ -45,7 +47,7 @@ def worker(live_app: Flask) -> Iterator[None]:
 
     def loop() -> None:
         while not stop.is_set():
-            if not run_pending(live_app.config, sessions, stop):
+            if not run_pending(settings_of(live_app), sessions, stop):
                 stop.wait(0.2)
 
     thread = threading.Thread(target=loop, daemon=True)
@@ -97,7 +99,7 @@ class Screens:
 
 
 def _context_page(browser: Browser, live_app: Flask, locale: str, width: int, height: int) -> Page:
-    base = live_app.config["BASE_URL"]
+    base = settings_of(live_app).base_url
     context = browser.new_context(locale=locale, viewport={"width": width, "height": height})
 
     def local_only(route: Route) -> None:
@@ -129,11 +131,12 @@ def _edition(app: Flask) -> Edition:
 def test_an_editor_takes_the_july_report_to_a_finished_send(
     browser: Browser, live_app: Flask
 ) -> None:
-    base = live_app.config["BASE_URL"]
-    live_app.config["SES_MAX_SEND_RATE"] = 4.0  # slow enough to watch the bar move
+    base = settings_of(live_app).base_url
+    # slow enough to watch the bar move
+    install(live_app, replace(settings_of(live_app), ses_max_send_rate=4.0))
     with database(live_app).sessionmaker() as session:
         import_subscribers_csv(session, DEMO_READERS.read_text(encoding="utf-8"),
-                               erasure_key=live_app.config["ERASURE_KEY"], actor="test")
+                               erasure_key=settings_of(live_app).erasure_key, actor="test")
         session.commit()
     page = _context_page(browser, live_app, "zh-CN", 1280, 900)
     screens = Screens(page, "zh-laptop", 1280)
@@ -251,8 +254,8 @@ def test_an_editor_takes_the_july_report_to_a_finished_send(
 def test_pausing_and_resuming_a_larger_send_on_a_tablet(
     browser: Browser, live_app: Flask
 ) -> None:
-    base = live_app.config["BASE_URL"]
-    live_app.config["SES_MAX_SEND_RATE"] = 30.0
+    base = settings_of(live_app).base_url
+    install(live_app, replace(settings_of(live_app), ses_max_send_rate=30.0))
     with database(live_app).sessionmaker() as session:
         edition = import_report_text(session, SAMPLE_REPORT.read_text(encoding="utf-8"),
                                      actor="test")

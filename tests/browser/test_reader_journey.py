@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from tests.browser.conftest import SCREENSHOTS
 from tests.mailbox import link_in, outbox
+from webapp.config import settings_of
 from webapp.db import database
 from webapp.models import Subscriber, SubscriberStatus
 
@@ -107,7 +108,7 @@ class Screens:
 def test_a_reader_subscribes_confirms_changes_topics_and_unsubscribes(
     browser: Browser, live_app: Flask, journey: Journey
 ) -> None:
-    base = live_app.config["BASE_URL"]
+    base = settings_of(live_app).base_url
     context = browser.new_context(
         locale=journey.locale,
         viewport=journey.viewport,

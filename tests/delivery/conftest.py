@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from emails import Links, Variant
 from emails.transports.batch import BatchEntry, EntryResult
 from tests.factories import Factories
+from webapp.config import settings_of
 from webapp.db import database
 from webapp.delivery.engine import DeliveryEngine, EngineConfig
 from webapp.mailer import links, mail_settings
@@ -51,8 +52,8 @@ def make_engine(
     return DeliveryEngine(
         database(app).sessionmaker,
         transport,
-        links(app.config),
-        mail_settings(app.config),
+        links(settings_of(app)),
+        mail_settings(settings_of(app)),
         config,
         worker="test-worker",
     )

@@ -13,6 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tests.factories import Factories
+from webapp.config import settings_of
 from webapp.delivery.locks import WorkerLockHeld, worker_lock
 from webapp.models import Delivery, Edition, EditionStatus
 
@@ -114,11 +115,11 @@ def test_worker_runs_queued_sends(runner: FlaskCliRunner, tmp_path: Path) -> Non
 
 
 def test_a_second_worker_on_sqlite_is_refused(app: Flask, runner: FlaskCliRunner) -> None:
-    with worker_lock(app.config["DATABASE_URL"]):
+    with worker_lock(settings_of(app).database_url):
         result = runner.invoke(args=["worker", "--once"])
         assert result.exit_code != 0
         assert "only one may run" in result.output
-        with pytest.raises(WorkerLockHeld), worker_lock(app.config["DATABASE_URL"]):
+        with pytest.raises(WorkerLockHeld), worker_lock(settings_of(app).database_url):
             pass
 
 

@@ -19,6 +19,7 @@ from tests.conftest import app_config
 from tests.factories import Factories
 from tests.tools.ses_simulator import SesSimulator, SimulatorConfig
 from webapp import create_app
+from webapp.config import settings_of
 from webapp.db import database
 from webapp.delivery import sending
 from webapp.delivery.runner import build_engine
@@ -74,7 +75,7 @@ def _start(app: Flask) -> int:
 
 
 def _run(app: Flask, edition_id: int) -> Any:
-    engine = build_engine(app.config, database(app).sessionmaker)
+    engine = build_engine(settings_of(app), database(app).sessionmaker)
     engine.config.backoff_base = 0.01
     engine.config.backoff_max = 0.05
     return engine.run(edition_id)
@@ -196,7 +197,7 @@ def test_a_lost_answer_is_never_resent(
     # SES takes the first call but the answer never arrives.
     sim.faults.timeout_next(1, seconds=3, process=True, operation="SendBulkEmail")
     app = ses_app(database_url, tmp_path, sim)
-    engine = build_engine(app.config, database(app).sessionmaker)
+    engine = build_engine(settings_of(app), database(app).sessionmaker)
     engine.transport.client.meta.config.read_timeout = 0.5  # type: ignore[attr-defined]
     result = engine.run(_start(app))
     counts = _statuses(session)
@@ -235,7 +236,7 @@ def test_system_mail_through_moto(tmp_path: Path) -> None:
         app = create_app(app_config("sqlite://", tmp_path, MAIL_TRANSPORT="ses"))
         message = render_system_mail(
             "confirm", "zh-CN", {"to": "reader@example.com", "action_url": "https://x/confirm/1"},
-            settings=mail_settings(app.config),
+            settings=mail_settings(settings_of(app)),
         )
         result = make_transport("ses", region="us-east-1").send(message)
         assert result.message_id
@@ -273,11 +274,11 @@ def test_each_reader_gets_exactly_the_message_filled_for_them_through_bulk_templ
             ).one()
             assert reader.email is not None
             variant = compile_variant(content, ["ai"], reader.language,
-                                      settings=mail_settings(app.config))
+                                      settings=mail_settings(settings_of(app)))
             expected = fill(variant, Recipient(
                 email=reader.email, name=reader.name, subscriber_token=reader.token,
                 delivery_token=delivery.token, language=reader.language,
                 tracking=reader.tracking,
-            ), links(app.config))
+            ), links(settings_of(app)))
             assert message.text == expected.text, message.recipient
             assert message.html == expected.html, message.recipient

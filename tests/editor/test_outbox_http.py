@@ -10,6 +10,7 @@ from flask.testing import FlaskClient
 from tests.conftest import PASSWORD, _signed_in
 from tests.factories import Factories
 from webapp import create_app
+from webapp.config import settings_of
 from webapp.db import database
 from webapp.models import Edition, Role
 
@@ -30,7 +31,7 @@ def test_messages_are_listed_newest_first_and_open_with_headers_html_and_text(
     listing = listing.split("<tbody>", 1)[1]
     assert listing.index("second@example.com") < listing.index("first@example.com")
     assert "[测试] 元宇宙与数字经济月报" in listing
-    name = sorted(p.name for p in Path(app.config["OUTBOX_DIR"]).glob("*.eml"))[-1]
+    name = sorted(p.name for p in Path(settings_of(app).outbox_dir).glob("*.eml"))[-1]
     page = editor_client.get(f"/editor/outbox/{name}?lang=en").get_data(as_text=True)
     assert "List-Unsubscribe-Post" in page and "second@example.com" in page
     assert f'src="/editor/outbox/{name}/html"' in page and 'sandbox="' in page
@@ -42,7 +43,7 @@ def test_messages_are_listed_newest_first_and_open_with_headers_html_and_text(
 
 
 def test_the_outbox_is_paginated(app: Flask, editor_client: FlaskClient) -> None:
-    directory = Path(app.config["OUTBOX_DIR"])
+    directory = Path(settings_of(app).outbox_dir)
     directory.mkdir(parents=True)
     for n in range(55):
         (directory / f"20240701T0000{n:02d}000000Z-m{n}.eml").write_text(
@@ -55,7 +56,7 @@ def test_the_outbox_is_paginated(app: Flask, editor_client: FlaskClient) -> None
 
 
 def test_no_path_leaves_the_outbox(app: Flask, editor_client: FlaskClient, tmp_path: Path) -> None:
-    Path(app.config["OUTBOX_DIR"]).mkdir(parents=True)
+    Path(settings_of(app).outbox_dir).mkdir(parents=True)
     (tmp_path / "var" / "secret.eml").write_text("Subject: secret\n\nsecret")
     for name in ("..%2Fsecret.eml", "%2E%2E%2Fsecret.eml", ".secret.eml", "secret.txt"):
         assert editor_client.get(f"/editor/outbox/{name}").status_code == 404, name

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from tests.factories import Factories
 from tests.mailbox import outbox
+from webapp.config import settings_of
 from webapp.models import Delivery, Edition, TestSend
 
 
@@ -47,7 +48,7 @@ def test_the_frame_serves_the_exact_email_only_to_the_consoles_own_pages(
     assert "frame-ancestors 'self'" in csp and "script-src" not in csp
     assert "default-src 'none'" in csp and "img-src data:" in csp
     assert response.headers["X-Frame-Options"] == "SAMEORIGIN"
-    expected = render_preview(session, app.config, "2024-07", topics="ai", language="en")
+    expected = render_preview(session, settings_of(app), "2024-07", topics="ai", language="en")
     def without_tokens(html: str) -> str:
         return re.sub(r"/([up])/test-[A-Za-z0-9_-]+", r"/\1/test-TOKEN", html)
 

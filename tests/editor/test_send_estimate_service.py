@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from dataclasses import replace
 
 import pytest
 from flask import Flask
@@ -11,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from emails.transports.ses import AccountQuota
 from tests.factories import Factories
+from webapp.config import Settings, settings_of
 from webapp.delivery.estimate import OUTBOX_RATE, estimate_send
 from webapp.editions.records import get_edition
 from webapp.models import Edition, SubscriberStatus
@@ -36,7 +36,7 @@ def _quota(rate: float, left: float = 50_000) -> AccountQuota:
 def test_outbox_counts_readers_and_variants_at_the_outbox_pace(
     app: Flask, session: Session, edition: Edition
 ) -> None:
-    estimate = estimate_send(session, app.config, edition)
+    estimate = estimate_send(session, settings_of(app), edition)
     # Two zh-CN:ai readers share a variant; the en reader has their own; the data reader and the
     # paused one get nothing.
     assert (estimate.readers, estimate.variants) == (3, 2)
@@ -48,7 +48,7 @@ def test_outbox_counts_readers_and_variants_at_the_outbox_pace(
 def test_ses_uses_the_account_rate_and_warns_past_the_daily_quota(
     app: Flask, session: Session, edition: Edition
 ) -> None:
-    config = {**app.config, "MAIL_TRANSPORT": "ses"}
+    config = replace(settings_of(app), mail_transport="ses")
     estimate = estimate_send(session, config, edition, account=lambda _c: _quota(14, left=2))
     assert (estimate.rate_per_s, estimate.rate_source) == (14, "account")
     assert estimate.seconds == pytest.approx(3 / 14)
@@ -58,15 +58,15 @@ def test_ses_uses_the_account_rate_and_warns_past_the_daily_quota(
 def test_the_configured_rate_wins_and_an_unreachable_ses_is_unknown(
     app: Flask, session: Session, edition: Edition
 ) -> None:
-    def unreachable(_config: Mapping[str, Any]) -> AccountQuota:
+    def unreachable(_settings: Settings) -> AccountQuota:
         raise ConnectionError("no route to SES")
 
-    ses = {**app.config, "MAIL_TRANSPORT": "ses"}
+    ses = replace(settings_of(app), mail_transport="ses")
     unknown = estimate_send(session, ses, edition, account=unreachable)
     assert (unknown.rate_per_s, unknown.rate_source, unknown.seconds) == (None, "unknown", None)
     assert not unknown.over_daily_quota
-    capped = estimate_send(session, {**ses, "SES_MAX_SEND_RATE": 1.5}, edition,
+    capped = estimate_send(session, replace(ses, ses_max_send_rate=1.5), edition,
                            account=unreachable)
     assert (capped.rate_per_s, capped.rate_source, capped.seconds) == (1.5, "override", 2.0)
-    paced_outbox = estimate_send(session, {**app.config, "SES_MAX_SEND_RATE": 3.0}, edition)
+    paced_outbox = estimate_send(session, replace(settings_of(app), ses_max_send_rate=3.0), edition)
     assert (paced_outbox.rate_per_s, paced_outbox.rate_source) == (3.0, "override")

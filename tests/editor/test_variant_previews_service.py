@@ -10,8 +10,7 @@ from flask import Flask
 from sqlalchemy.orm import Session
 
 from tests.factories import Factories
-from webapp.editions.previews import render_preview
-from webapp.editions.records import get_edition
+from webapp.config import settings_of
 from webapp.delivery.variant_previews import (
     ReaderGetsNothing,
     ReaderNotFound,
@@ -21,6 +20,8 @@ from webapp.delivery.variant_previews import (
     shortened_items,
     variant_readers,
 )
+from webapp.editions.previews import render_preview
+from webapp.editions.records import get_edition
 from webapp.models import Delivery, DeliveryStatus, Edition, SubscriberStatus, Suppression
 
 
@@ -59,7 +60,7 @@ def test_a_real_reader_sees_their_own_variant_with_their_name(
 ) -> None:
     factories.subscriber(email="Li.Na@example.com", name="李娜", topics=["data", "fintech"])
     with app.app_context():
-        shown = preview_for_reader(session, app.config, edition, "li.na@EXAMPLE.com")
+        shown = preview_for_reader(session, settings_of(app), edition, "li.na@EXAMPLE.com")
     assert shown.eligible
     assert shown.preview.variant.key == "zh-CN:data"
     html = shown.preview.message.html
@@ -77,23 +78,23 @@ def test_a_reader_who_would_not_get_it_is_said_so(
     session.add(Suppression(email_key="gone@example.com", reason="bounce", source="ses"))
     factories.subscriber(email="other@example.com", topics=["fintech"])
     session.commit()
-    assert not preview_for_reader(session, app.config, edition, "paused@example.com").eligible
-    assert not preview_for_reader(session, app.config, edition, "gone@example.com").eligible
+    assert not preview_for_reader(session, settings_of(app), edition, "paused@example.com").eligible
+    assert not preview_for_reader(session, settings_of(app), edition, "gone@example.com").eligible
     with pytest.raises(ReaderGetsNothing):
-        preview_for_reader(session, app.config, edition, "other@example.com")
+        preview_for_reader(session, settings_of(app), edition, "other@example.com")
     with pytest.raises(ReaderNotFound):
-        preview_for_reader(session, app.config, edition, "nobody@example.com")
+        preview_for_reader(session, settings_of(app), edition, "nobody@example.com")
 
 
 def test_the_preheader_is_the_one_in_the_email(
     app: Flask, session: Session, edition: Edition
 ) -> None:
-    automatic = render_preview(session, app.config, "2024-07", topics="ai", language="en")
+    automatic = render_preview(session, settings_of(app), "2024-07", topics="ai", language="en")
     assert "New AI rules" in preheader_of(automatic)
     assert escape(preheader_of(automatic)) in automatic.message.html
     edition.preheader = "编辑写的预览文字"
     session.commit()
-    own = render_preview(session, app.config, "2024-07", topics="ai,data")
+    own = render_preview(session, settings_of(app), "2024-07", topics="ai,data")
     assert preheader_of(own) == "编辑写的预览文字"
     assert "编辑写的预览文字" in own.message.html
 
@@ -104,9 +105,9 @@ def test_shortened_items_are_named(
     long = "很长的摘要。" * 4000
     factories.edition("2024-09", items={"policy": [
         {"title": f"长条目{n}", "summary": long, "topics": ["ai"]} for n in range(3)]})
-    preview = render_preview(session, app.config, "2024-09", topics="ai")
+    preview = render_preview(session, settings_of(app), "2024-09", topics="ai")
     assert [i.title for i in shortened_items(preview)] == ["长条目0", "长条目1", "长条目2"]
-    short = render_preview(session, app.config, "2024-09", topics="ai")
+    short = render_preview(session, settings_of(app), "2024-09", topics="ai")
     assert preview.variant.max_html_bytes <= 100_000 and short.html_bytes <= 100_000
 
 

@@ -21,6 +21,7 @@ from tests.factories import Factories
 from tests.support.sns import TOPIC, Signer, ses_event
 from tests.tools.ses_simulator import SesSimulator, SimulatorConfig
 from webapp import create_app
+from webapp.config import settings_of
 from webapp.db import database
 from webapp.delivery import sending
 from webapp.delivery.runner import build_engine
@@ -79,7 +80,7 @@ def test_bounces_and_complaints_from_a_real_send_suppress_exactly_once(
             sending.start_send(own, edition, actor="test")
             own.commit()
             edition_id = edition.id
-        assert build_engine(app.config, database(app).sessionmaker).run(edition_id).finished
+        assert build_engine(settings_of(app), database(app).sessionmaker).run(edition_id).finished
         assert simulator.flush_events(timeout=30)
     assert simulator.event_failures == []
 

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from tests.conftest import app_config
 from webapp import create_app
+from webapp.config import settings_of
 from webapp.models import Delivery, Edition, Event, Item, Subscriber, utcnow
 
 
@@ -115,7 +116,7 @@ def test_export_has_deliveries_and_events_and_erasure_redacts_event_payloads(
     from webapp.readers.consent import Origin
     from webapp.readers.own_data import erase
 
-    erase(session, app.config, reader, Origin(ConsentSource.FORM))
+    erase(session, settings_of(app), reader, Origin(ConsentSource.FORM))
     session.commit()
     (event,) = _events(session)
     assert event.kind == "click" and event.payload is None

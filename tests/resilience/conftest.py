@@ -24,6 +24,7 @@ from tests.factories import Factories
 from tests.tools.postgres import PostgresServer
 from tests.tools.ses_simulator import SesSimulator, SimulatorConfig
 from webapp import create_app
+from webapp.config import settings_of
 from webapp.db import database
 from webapp.delivery import sending
 from webapp.delivery.in_doubt import settle_ses
@@ -121,9 +122,9 @@ def finish(stage: Stage) -> None:
     assert done.wait(timeout=120) == 0, stage.log.read_text()[-3000:]
     assert stage.sim.flush_events(timeout=30)
     if stage.statuses().get(DeliveryStatus.IN_DOUBT.value):
-        later = utcnow() + timedelta(minutes=stage.app.config["IN_DOUBT_WAIT_MINUTES"] + 1)
+        later = utcnow() + timedelta(minutes=settings_of(stage.app).in_doubt_wait_minutes + 1)
         with database(stage.app).sessionmaker() as session:
-            settle_ses(session, timedelta(minutes=stage.app.config["IN_DOUBT_WAIT_MINUTES"]),
+            settle_ses(session, timedelta(minutes=settings_of(stage.app).in_doubt_wait_minutes),
                        later)
             session.commit()
         again = stage.worker("--once")

@@ -12,6 +12,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from tests.factories import Factories
+from webapp.config import settings_of
 from webapp.db import database
 from webapp.models import Delivery, Edition, EditionStatus, ScheduleRule
 from webapp.scheduler import jobs, lease
@@ -90,13 +91,13 @@ def test_the_monthly_rule_sends_the_newest_approved_edition_once(
     result = runner.invoke(args=["schedule-rule", "--day", "5", "--time", "12:00"])
     assert result.exit_code == 0 and "every month on day 5 at 12:00" in result.output
     sessions = database(app).sessionmaker
-    assert jobs.run_monthly_rule(sessions, app.config, NOON - timedelta(minutes=1)) is None
-    assert jobs.run_monthly_rule(sessions, app.config, NOON) == "2024-07"
-    assert jobs.run_monthly_rule(sessions, app.config, NOON + timedelta(days=3)) is None
+    assert jobs.run_monthly_rule(sessions, settings_of(app), NOON - timedelta(minutes=1)) is None
+    assert jobs.run_monthly_rule(sessions, settings_of(app), NOON) == "2024-07"
+    assert jobs.run_monthly_rule(sessions, settings_of(app), NOON + timedelta(days=3)) is None
     assert _status(session, "2024-05") == EditionStatus.APPROVED
     assert _status(session, "2024-08") == EditionStatus.DRAFT
     # Next month, the next newest approved one.
-    assert jobs.run_monthly_rule(sessions, app.config, NOON + timedelta(days=31)) == "2024-05"
+    assert jobs.run_monthly_rule(sessions, settings_of(app), NOON + timedelta(days=31)) == "2024-05"
 
 
 def test_schedule_rule_refuses_impossible_days(runner: FlaskCliRunner) -> None:
@@ -122,8 +123,8 @@ def test_the_holder_alone_runs_apscheduler_with_its_jobs_in_our_table(
     app: Flask, session: Session
 ) -> None:
     sessions = database(app).sessionmaker
-    first = SchedulerHost(app.config, sessions, "worker-a")
-    second = SchedulerHost(app.config, sessions, "worker-b")
+    first = SchedulerHost(settings_of(app), sessions, "worker-a")
+    second = SchedulerHost(settings_of(app), sessions, "worker-b")
     try:
         assert first.tick() and first.running
         assert not second.tick() and not second.running

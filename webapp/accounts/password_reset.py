@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Mapping
 from datetime import timedelta
-from typing import Any
 
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import select
@@ -20,6 +18,7 @@ from sqlalchemy.orm import Session
 from emails import Message, render_system_mail
 from webapp.accounts.users import MIN_PASSWORD_LENGTH, UserError, hash_password
 from webapp.audit import record_audit
+from webapp.config import Settings
 from webapp.mailer import mail_settings
 from webapp.models import User, utcnow
 
@@ -68,21 +67,21 @@ def read_reset(session: Session, secret_key: str, signed: str) -> User:
     return user
 
 
-def reset_mail(config: Mapping[str, Any], user: User, language: str, *, invite: bool) -> Message:
-    signed = sign_reset(config["SECRET_KEY"], user, invite=invite)
-    url = f"{config['BASE_URL']}/password-reset/{signed}"
+def reset_mail(settings: Settings, user: User, language: str, *, invite: bool) -> Message:
+    signed = sign_reset(settings.secret_key, user, invite=invite)
+    url = f"{settings.base_url}/password-reset/{signed}"
     context = {"to": user.email, "action_url": url}
-    return render_system_mail("password_reset", language, context, settings=mail_settings(config))
+    return render_system_mail("password_reset", language, context, settings=mail_settings(settings))
 
 
 def request_reset(
-    session: Session, config: Mapping[str, Any], address: str, language: str
+    session: Session, settings: Settings, address: str, language: str
 ) -> list[Message]:
     """The reset mail for an active user with this address; nothing for anyone else."""
     user = session.scalar(select(User).where(User.email == address.strip().lower()))
     if user is None or not user.active:
         return []
-    return [reset_mail(config, user, language, invite=False)]
+    return [reset_mail(settings, user, language, invite=False)]
 
 
 def set_password(session: Session, user: User, password: str) -> None:

@@ -7,7 +7,6 @@ import io
 from flask import (
     Response,
     abort,
-    current_app,
     flash,
     redirect,
     render_template,
@@ -22,6 +21,7 @@ from webapp import db
 from webapp.admin import bp
 from webapp.admin.dashboard import csv_response
 from webapp.admin.forms import ButtonForm, ImportForm, NewReaderForm, ReaderTopicsForm
+from webapp.config import current_settings
 from webapp.models import LANGUAGES, Subscriber, SubscriberStatus
 from webapp.readers.links import rotate_preferences_token
 from webapp.readers.reader_admin import (
@@ -156,7 +156,7 @@ def reader_unsubscribe(subscriber_id: int) -> BaseResponse:
     session = db.session()
     subscriber = _reader(subscriber_id)
     if ButtonForm().validate_on_submit() and unsubscribe_reader(
-        session, current_app.config, subscriber, actor=current_user
+        session, current_settings(), subscriber, actor=current_user
     ):
         session.commit()
         flash(_("The reader is unsubscribed."), "ok")
@@ -209,7 +209,7 @@ def readers_import() -> str | BaseResponse:
     if not text.strip():
         form.text.errors.append(_("Choose a file or paste the CSV."))
         return render_template("admin/import.html", form=form)
-    erasure_key = current_app.config["ERASURE_KEY"]
+    erasure_key = current_settings().erasure_key
     if request.form.get("confirm"):
         try:
             result = import_subscribers_csv(

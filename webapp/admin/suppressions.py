@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from werkzeug.wrappers import Response
@@ -10,6 +10,7 @@ from werkzeug.wrappers import Response
 from webapp import db
 from webapp.admin import bp
 from webapp.admin.forms import RemoveSuppressionForm, SuppressionForm
+from webapp.config import current_settings
 from webapp.models import Suppression
 from webapp.readers.suppression_admin import (
     SuppressionError,
@@ -25,7 +26,7 @@ def _listing(form: SuppressionForm) -> str:
         db.session(),
         text,
         request.args.get("page", 1, type=int) or 1,
-        erasure_key=current_app.config["ERASURE_KEY"],
+        erasure_key=current_settings().erasure_key,
     )
     return render_template("admin/suppressions.html", page=page, q=text, form=form)
 

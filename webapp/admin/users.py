@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from flask import abort, current_app, flash, redirect, render_template, url_for
+from flask import abort, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from werkzeug.wrappers import Response
@@ -23,6 +23,7 @@ from webapp.accounts.user_admin import (
 from webapp.accounts.users import UserError, create_user, generate_password, list_users
 from webapp.admin import bp
 from webapp.admin.forms import ButtonForm, NewUserForm, RoleForm
+from webapp.config import current_settings
 from webapp.extensions import current_language
 from webapp.models import Role, User
 from webapp.readers.mail import send_reader_mail
@@ -66,8 +67,8 @@ def users() -> str | Response:
         if form.mode.data == "password":
             return render_template("admin/user_created.html", user=user, password=password)
         send_reader_mail(
-            current_app.config,
-            [reset_mail(current_app.config, user, current_language(), invite=True)],
+            current_settings(),
+            [reset_mail(current_settings(), user, current_language(), invite=True)],
         )
         flash(
             _(

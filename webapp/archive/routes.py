@@ -3,13 +3,14 @@ from __future__ import annotations
 from datetime import datetime
 from xml.etree import ElementTree
 
-from flask import Response, abort, current_app, render_template, url_for
+from flask import Response, abort, render_template, url_for
 
 from emails import default_preheader
 from emails.i18n import format_month, strings
 from emails.views import build_sections
 from webapp import db
 from webapp.archive import bp
+from webapp.config import current_settings
 from webapp.editions.archive import sent_edition, sent_editions
 from webapp.editions.records import get_edition
 from webapp.extensions import current_language
@@ -57,12 +58,12 @@ def edition(month: str) -> str:
 @bp.route("/archive/feed.xml")
 def feed() -> Response:
     language = current_language()
-    base = current_app.config["BASE_URL"]
+    base = current_settings().base_url
     session = db.session()
     editions = sent_editions(session)[:FEED_ENTRIES]
     ElementTree.register_namespace("", ATOM)
     root = ElementTree.Element(f"{{{ATOM}}}feed", {f"{{{XML}}}lang": language})
-    title = editions[0].title if editions else current_app.config["ORG_NAME"]
+    title = editions[0].title if editions else current_settings().org_name
     ElementTree.SubElement(root, f"{{{ATOM}}}title").text = title
     ElementTree.SubElement(root, f"{{{ATOM}}}id").text = f"{base}/archive"
     ElementTree.SubElement(

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 
-from flask import current_app, flash, redirect, render_template, request, url_for
+from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_limiter.util import get_remote_address
 from werkzeug.wrappers import Response
@@ -23,6 +23,7 @@ from webapp.accounts.password_reset import (
 from webapp.accounts.users import UserError
 from webapp.auth import bp
 from webapp.auth.forms import NewPasswordForm, ResetRequestForm
+from webapp.config import current_settings
 from webapp.extensions import current_language, limiter
 from webapp.readers.mail import send_reader_mail
 
@@ -43,9 +44,9 @@ def password_reset() -> str | tuple[str, int]:
     if form.validate_on_submit():
         session = db.session()
         address = form.email.data or ""
-        messages = request_reset(session, current_app.config, address, current_language())
+        messages = request_reset(session, current_settings(), address, current_language())
         session.commit()
-        send_reader_mail(current_app.config, messages)
+        send_reader_mail(current_settings(), messages)
         return render_template("auth/reset_sent.html", address=address.strip())
     status = 400 if form.is_submitted() else 200
     return render_template("auth/reset_request.html", form=form), status
@@ -56,7 +57,7 @@ def password_reset() -> str | tuple[str, int]:
 def password_reset_link(signed: str) -> str | tuple[str, int] | Response:
     session = db.session()
     try:
-        user = read_reset(session, current_app.config["SECRET_KEY"], signed)
+        user = read_reset(session, current_settings().secret_key, signed)
     except ResetLinkError:
         return render_template("auth/reset_invalid.html", form=ResetRequestForm()), 410
     form = NewPasswordForm()

@@ -3,12 +3,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
-from flask import current_app
 from flask.cli import AppGroup
 from sqlalchemy import func, select
 
 from webapp import db
 from webapp.cli.content import read_report
+from webapp.config import current_settings
 from webapp.editions.records import import_report, suggest_report_topics
 from webapp.models import Edition, Subscriber
 from webapp.readers.subscribers_csv import import_subscribers_csv
@@ -36,7 +36,7 @@ def load() -> None:
         result = import_subscribers_csv(
             session,
             DEMO_READERS.read_text(encoding="utf-8"),
-            erasure_key=current_app.config["ERASURE_KEY"],
+            erasure_key=current_settings().erasure_key,
             actor="demo",
         )
         session.commit()

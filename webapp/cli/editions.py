@@ -3,10 +3,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
-from flask import current_app
 from flask.cli import with_appcontext
 
 from webapp import db
+from webapp.config import current_settings
 from webapp.editions.previews import PreviewError, render_preview, send_test
 
 
@@ -31,7 +31,7 @@ def preview_command(
     """Write the email a reader of these topics would get for MONTH (YYYY-MM)."""
     try:
         preview = render_preview(
-            db.session(), current_app.config, month, topics=topics, language=language
+            db.session(), current_settings(), month, topics=topics, language=language
         )
     except PreviewError as error:
         raise click.ClickException(str(error)) from None
@@ -60,7 +60,7 @@ def test_send_command(month: str, to: tuple[str, ...], topics: str | None, langu
     session = db.session()
     try:
         records = send_test(
-            session, current_app.config, month, list(to), topics=topics, language=language
+            session, current_settings(), month, list(to), topics=topics, language=language
         )
     except PreviewError as error:
         session.rollback()

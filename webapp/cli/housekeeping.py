@@ -1,10 +1,10 @@
 from __future__ import annotations
 
 import click
-from flask import current_app
 from flask.cli import AppGroup
 
 from webapp import db
+from webapp.config import current_settings
 from webapp.readers.subscriptions import purge_unconfirmed, resume_ended_pauses
 
 
@@ -22,7 +22,7 @@ def housekeeping_group() -> None:
 )
 def purge_unconfirmed_command(days: int | None) -> None:
     """Delete readers who never confirmed their subscription, with their ledger entries."""
-    age = current_app.config["UNCONFIRMED_RETENTION_DAYS"] if days is None else days
+    age = current_settings().unconfirmed_retention_days if days is None else days
     session = db.session()
     count = purge_unconfirmed(session, age)
     session.commit()

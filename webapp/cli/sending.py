@@ -7,10 +7,10 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import click
-from flask import current_app
 from flask.cli import with_appcontext
 
 from webapp import db
+from webapp.config import current_settings
 from webapp.delivery import sending
 from webapp.delivery.engine import RunResult
 from webapp.delivery.heartbeat import Heartbeat
@@ -54,7 +54,7 @@ def approve_command(month: str) -> None:
 
 
 def _parse_at(value: str) -> datetime:
-    zone = ZoneInfo(current_app.config["TIMEZONE"])
+    zone = ZoneInfo(current_settings().timezone)
     try:
         local = datetime.strptime(value, "%Y-%m-%d %H:%M")
     except ValueError:
@@ -97,11 +97,11 @@ def send_command(month: str, now: bool, at: str | None, wait: bool) -> None:
 
 def _wait(edition_id: int, planned: int) -> None:
     """Send in this process; if a worker already holds the send (SQLite), follow it."""
-    config = current_app.config
+    settings = current_settings()
     sessions = db.database().sessionmaker
     name = worker_name()
     try:
-        with worker_lock(config["DATABASE_URL"]), Heartbeat(sessions, name) as heartbeat, \
+        with worker_lock(settings.database_url), Heartbeat(sessions, name) as heartbeat, \
                 click.progressbar(length=planned, label="sending", show_pos=True) as bar:
             done = 0
 
@@ -111,7 +111,7 @@ def _wait(edition_id: int, planned: int) -> None:
                 bar.update(settled - done)
                 done = settled
 
-            engine = build_engine(config, sessions, stop=threading.Event(), on_progress=progress,
+            engine = build_engine(settings, sessions, stop=threading.Event(), on_progress=progress,
                                   heartbeat=heartbeat, worker=name)
             outcome = engine.run(edition_id)
     except WorkerLockHeld:
@@ -232,5 +232,5 @@ def schedule_rule_command(day: int | None, at: str | None, off: bool) -> None:
         raise click.ClickException(str(error)) from None
     _commit_or_fail(
         "monthly rule off" if not rule.enabled
-        else f"every month on day {rule.day} at {rule.time} ({current_app.config['TIMEZONE']})"
+        else f"every month on day {rule.day} at {rule.time} ({current_settings().timezone})"
     )

@@ -4,10 +4,10 @@ import sys
 from pathlib import Path
 
 import click
-from flask import current_app
 from flask.cli import AppGroup
 
 from webapp import db
+from webapp.config import current_settings
 from webapp.readers.subscribers_csv import (
     CsvImportError,
     export_subscribers_csv,
@@ -39,7 +39,7 @@ def import_command(path: Path, skip_invalid: bool) -> None:
         result = import_subscribers_csv(
             session,
             read_csv_text(path),
-            erasure_key=current_app.config["ERASURE_KEY"],
+            erasure_key=current_settings().erasure_key,
             skip_invalid=skip_invalid,
         )
     except CsvImportError as error:

@@ -3,7 +3,6 @@ from __future__ import annotations
 import sys
 
 import click
-from flask import current_app
 from flask.cli import AppGroup
 
 from webapp import db
@@ -14,6 +13,7 @@ from webapp.accounts.users import (
     generate_password,
     list_users,
 )
+from webapp.config import current_settings
 from webapp.models import Role
 
 
@@ -57,6 +57,6 @@ def ensure_admin() -> None:
     password = generate_password()
     user = create_user(session, "admin@example.com", Role.ADMIN, password)
     session.commit()
-    base_url = current_app.config["BASE_URL"]
+    base_url = current_settings().base_url
     click.echo(f"created admin {user.email} with password {password}")
     click.echo(f"sign in at {base_url}/login")

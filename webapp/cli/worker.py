@@ -6,10 +6,10 @@ import threading
 from types import FrameType
 
 import click
-from flask import current_app
 from flask.cli import with_appcontext
 
 from webapp import db
+from webapp.config import current_settings
 from webapp.delivery.heartbeat import Heartbeat, requeue_stale_claims
 from webapp.delivery.locks import WorkerLockHeld, worker_lock
 from webapp.delivery.memory import limit_malloc_arenas
@@ -37,11 +37,11 @@ def worker_command(once: bool, poll: float, no_scheduler: bool) -> None:
 
     signal.signal(signal.SIGTERM, request_stop)
     signal.signal(signal.SIGINT, request_stop)
-    config = current_app.config
+    settings = current_settings()
     sessions = db.database().sessionmaker
     name = worker_name()
     try:
-        with worker_lock(config["DATABASE_URL"]), Heartbeat(sessions, name) as heartbeat:
+        with worker_lock(settings.database_url), Heartbeat(sessions, name) as heartbeat:
             with sessions() as session:  # claims of workers that died go back to the queue
                 returned = requeue_stale_claims(session)
                 session.commit()
@@ -53,14 +53,14 @@ def worker_command(once: bool, poll: float, no_scheduler: bool) -> None:
                 def scheduling(running: bool) -> None:
                     heartbeat.scheduler = running
 
-                host = SchedulerHost(config, sessions, name, on_change=scheduling)
+                host = SchedulerHost(settings, sessions, name, on_change=scheduling)
                 scheduler_thread = threading.Thread(
                     target=run_host, args=(host, stop), name="scheduler", daemon=True
                 )
                 scheduler_thread.start()
             log.info("worker ready", extra={"fields": {"name": name}})
             while not stop.is_set():
-                worked = run_pending(config, sessions, stop, heartbeat=heartbeat)
+                worked = run_pending(settings, sessions, stop, heartbeat=heartbeat)
                 if once:
                     break
                 if not worked:

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
-
 from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload
 
 from emails import Message, Recipient, compile_variant, fill
+from webapp.config import Settings
 from webapp.delivery.variants import parse_variant_key
 from webapp.editions.records import get_edition
 from webapp.mailer import edition_content, links, mail_settings
@@ -24,13 +22,13 @@ def find_delivery(session: Session, token: str) -> Delivery | None:
     return session.scalar(stmt)
 
 
-def delivery_message(session: Session, config: Mapping[str, Any], delivery: Delivery) -> Message:
+def delivery_message(session: Session, settings: Settings, delivery: Delivery) -> Message:
     """The delivery's email, rebuilt from its edition and variant (links untracked)."""
     edition = get_edition(session, delivery.edition.month)
     assert edition is not None
     language, topics = parse_variant_key(delivery.variant_key)
     variant = compile_variant(
-        edition_content(edition), topics, language, settings=mail_settings(config)
+        edition_content(edition), topics, language, settings=mail_settings(settings)
     )
     reader = delivery.subscriber
     recipient = Recipient(
@@ -41,7 +39,7 @@ def delivery_message(session: Session, config: Mapping[str, Any], delivery: Deli
         language=language,
         tracking=False,
     )
-    return fill(variant, recipient, links(config))
+    return fill(variant, recipient, links(settings))
 
 
 def link_target(session: Session, token: str, number: int) -> str | None:

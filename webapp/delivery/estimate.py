@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 from sqlalchemy.orm import Session
 
 from emails.transports.ses import AccountQuota, account_quota
+from webapp.config import Settings
 from webapp.delivery.runner import OUTBOX_RATE
 from webapp.delivery.variants import count_variants
 from webapp.models import Edition
@@ -35,15 +35,15 @@ class SendEstimate:
         return self.remaining_24h is not None and self.readers > self.remaining_24h
 
 
-def ses_account(config: Mapping[str, Any]) -> AccountQuota:
+def ses_account(settings: Settings) -> AccountQuota:
     """GetAccount with short timeouts: a page is waiting for the answer."""
     import boto3
     from botocore.config import Config
 
     client = boto3.client(
         "sesv2",
-        region_name=config["SES_REGION"],
-        endpoint_url=config["SES_ENDPOINT_URL"],
+        region_name=settings.ses_region,
+        endpoint_url=settings.ses_endpoint_url,
         config=Config(retries={"total_max_attempts": 1}, connect_timeout=3, read_timeout=5),
     )
     return account_quota(client)
@@ -51,24 +51,24 @@ def ses_account(config: Mapping[str, Any]) -> AccountQuota:
 
 def estimate_send(
     session: Session,
-    config: Mapping[str, Any],
+    settings: Settings,
     edition: Edition,
     *,
-    account: Callable[[Mapping[str, Any]], AccountQuota] = ses_account,
+    account: Callable[[Settings], AccountQuota] = ses_account,
 ) -> SendEstimate:
     """Readers and variants as the plan would make them now, paced like the delivery engine:
     `SES_MAX_SEND_RATE` when set, else SES's MaxSendRate (or the outbox's own pace)."""
     variants = count_variants(session, edition)
     readers = sum(variants.values())
-    transport = config["MAIL_TRANSPORT"]
-    override = config["SES_MAX_SEND_RATE"]
+    transport = settings.mail_transport
+    override = settings.ses_max_send_rate
     rate: float | None
     remaining: float | None = None
     if transport == "outbox":
         rate, source = (override, "override") if override else (OUTBOX_RATE, "outbox")
     else:
         try:
-            quota = account(config)
+            quota = account(settings)
         except Exception:  # SES unreachable or refusing: the page says "unknown", nothing breaks
             quota = None
         if quota is not None:

@@ -6,8 +6,8 @@ import logging
 import os
 import socket
 import threading
-from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from botocore.exceptions import BotoCoreError, ClientError
 from sqlalchemy import select
@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from emails import make_transport
 from emails.transports.batch import BatchTransport, SesBulkBatch, SingleMessageBatch
 from emails.transports.ses import account_quota
+from webapp.config import Settings
 from webapp.delivery import sending, store
 from webapp.delivery.bucket import DbTokenBucket
 from webapp.delivery.engine import (
@@ -47,7 +48,7 @@ def worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-def ses_client(config: Mapping[str, Any]) -> SESV2Client:
+def ses_client(settings: Settings) -> SESV2Client:
     import boto3
     from botocore.config import Config
 
@@ -57,20 +58,20 @@ def ses_client(config: Mapping[str, Any]) -> SESV2Client:
     # One pooled connection per call in flight. Parameter validation is off: our requests have
     # one fixed shape (checked against botocore's model by the SES simulator in the tests), and
     # walking fifty entries per call cost ~1 ms, ~4% of a message's CPU.
-    settings = Config(
+    client_config = Config(
         retries={"total_max_attempts": 1, "mode": "standard"}, connect_timeout=5, read_timeout=30,
         max_pool_connections=MAX_CONCURRENCY, parameter_validation=False,
     )
     return boto3.client(
         "sesv2",
-        region_name=config["SES_REGION"],
-        endpoint_url=config["SES_ENDPOINT_URL"],
-        config=settings,
+        region_name=settings.ses_region,
+        endpoint_url=settings.ses_endpoint_url,
+        config=client_config,
     )
 
 
 def build_engine(
-    config: Mapping[str, Any],
+    settings: Settings,
     sessions: sessionmaker[Session],
     *,
     stop: threading.Event | None = None,
@@ -80,10 +81,10 @@ def build_engine(
 ) -> DeliveryEngine:
     """The engine for the configured transport, paced to SES's MaxSendRate (or the override)."""
     transport: BatchTransport
-    override = config["SES_MAX_SEND_RATE"]
-    if config["MAIL_TRANSPORT"] == "ses":
-        client = ses_client(config)
-        transport = SesBulkBatch(client, config["SES_CONFIGURATION_SET"])
+    override = settings.ses_max_send_rate
+    if settings.mail_transport == "ses":
+        client = ses_client(settings)
+        transport = SesBulkBatch(client, settings.ses_configuration_set)
         try:
             latency = measure_latency(client.get_account)
             rate = override or account_quota(client).max_send_rate
@@ -92,11 +93,11 @@ def build_engine(
                 raise EngineUnavailable(f"SES GetAccount failed: {error}") from error
             latency, rate = 0.1, override
     else:
-        transport = SingleMessageBatch(make_transport("outbox", directory=config["OUTBOX_DIR"]))
+        transport = SingleMessageBatch(make_transport("outbox", directory=settings.outbox_dir))
         latency = 0.005
         rate = override or OUTBOX_RATE
     engine_config = EngineConfig.for_rate(
-        rate, latency, transport.max_batch, tracking=config["TRACKING"]
+        rate, latency, transport.max_batch, tracking=settings.tracking
     )
     log.info(
         "delivery engine ready",
@@ -107,8 +108,8 @@ def build_engine(
     return DeliveryEngine(
         sessions,
         transport,
-        links(config),
-        mail_settings(config),
+        links(settings),
+        mail_settings(settings),
         engine_config,
         worker=worker or worker_name(),
         stop=stop,
@@ -118,7 +119,7 @@ def build_engine(
     )
 
 
-def resume_after_quota(config: Mapping[str, Any], session: Session) -> list[str]:
+def resume_after_quota(settings: Settings, session: Session) -> list[str]:
     """Editions SES paused for the daily quota resume once the quota has room again."""
     paused = list(
         session.scalars(
@@ -128,9 +129,9 @@ def resume_after_quota(config: Mapping[str, Any], session: Session) -> list[str]
             )
         )
     )
-    if not paused or config["MAIL_TRANSPORT"] != "ses":
+    if not paused or settings.mail_transport != "ses":
         return []
-    if account_quota(ses_client(config)).remaining_24_hours <= 0:
+    if account_quota(ses_client(settings)).remaining_24_hours <= 0:
         return []
     for edition in paused:
         sending.resume(session, edition, actor="system")
@@ -138,7 +139,7 @@ def resume_after_quota(config: Mapping[str, Any], session: Session) -> list[str]
 
 
 def run_pending(
-    config: Mapping[str, Any],
+    settings: Settings,
     sessions: sessionmaker[Session],
     stop: threading.Event,
     *,
@@ -146,7 +147,7 @@ def run_pending(
 ) -> int:
     """Run every send that has queued deliveries; returns how many editions were worked on."""
     with sessions() as session:
-        resumed = resume_after_quota(config, session)
+        resumed = resume_after_quota(settings, session)
         session.commit()
         if resumed:
             log.info("sends resumed after the daily quota", extra={"fields": {"months": resumed}})
@@ -155,7 +156,7 @@ def run_pending(
         return 0
     try:
         engine = build_engine(
-            config,
+            settings,
             sessions,
             stop=stop,
             heartbeat=heartbeat,

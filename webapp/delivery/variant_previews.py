@@ -4,14 +4,13 @@ reader's own email, the preheader and shortened items of a variant, and the test
 from __future__ import annotations
 
 import secrets
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from emails import Recipient, default_preheader, fill
+from webapp.config import Settings
 from webapp.delivery.variants import count_variants, edition_topic_slugs, parse_variant_key
 from webapp.editions.previews import Preview, PreviewError, render_preview
 from webapp.mailer import links
@@ -82,7 +81,7 @@ def variant_readers(session: Session, edition: Edition) -> list[VariantReaders]:
 
 
 def preview_for_reader(
-    session: Session, config: Mapping[str, Any], edition: Edition, address: str
+    session: Session, settings: Settings, edition: Edition, address: str
 ) -> ReaderPreview:
     """This reader's own email (greeting with their name), with links that lead nowhere real."""
     subscriber = session.scalar(
@@ -94,7 +93,7 @@ def preview_for_reader(
     if not slugs:
         raise ReaderGetsNothing(f"none of {address}'s topics has an item in {edition.month}")
     preview = render_preview(
-        session, config, edition.month, topics=",".join(slugs), language=subscriber.language
+        session, settings, edition.month, topics=",".join(slugs), language=subscriber.language
     )
     recipient = Recipient(
         email=subscriber.email,
@@ -104,7 +103,7 @@ def preview_for_reader(
         language=subscriber.language,
         tracking=False,
     )
-    message = fill(preview.variant, recipient, links(config))
+    message = fill(preview.variant, recipient, links(settings))
     eligible = subscriber.status == SubscriberStatus.ACTIVE and not _suppressed(
         session, subscriber
     )

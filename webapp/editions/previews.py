@@ -6,15 +6,14 @@ Test sends are recorded in their own table: never a delivery, never in stats.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from typing import Any
 
 from email_validator import EmailNotValidError, validate_email
 from sqlalchemy.orm import Session
 
 from emails import Message, Recipient, RenderError, Variant, compile_variant, fill
 from webapp.audit import record_audit
+from webapp.config import Settings
 from webapp.editions.records import get_edition
 from webapp.mailer import edition_content, links, mail_settings, parse_topics, transport
 from webapp.models import LANGUAGES, Edition, TestSend, User
@@ -41,7 +40,7 @@ class Preview:
 
 def _variant(
     session: Session,
-    config: Mapping[str, Any],
+    settings: Settings,
     month: str,
     topics: str | None,
     language: str,
@@ -54,7 +53,7 @@ def _variant(
     try:
         slugs = parse_topics(topics, topics_by_slug(session))
         variant = compile_variant(
-            edition_content(edition), slugs, language, settings=mail_settings(config)
+            edition_content(edition), slugs, language, settings=mail_settings(settings)
         )
     except (ValueError, RenderError) as error:
         raise PreviewError(str(error)) from None
@@ -77,21 +76,21 @@ def _recipient(address: str, language: str) -> Recipient:
 
 def render_preview(
     session: Session,
-    config: Mapping[str, Any],
+    settings: Settings,
     month: str,
     *,
     topics: str | None = None,
     language: str = "zh-CN",
 ) -> Preview:
     """The exact message a reader of these topics and language would get (untracked)."""
-    edition, variant = _variant(session, config, month, topics, language)
-    message = fill(variant, _recipient("preview@example.com", language), links(config))
+    edition, variant = _variant(session, settings, month, topics, language)
+    message = fill(variant, _recipient("preview@example.com", language), links(settings))
     return Preview(edition=edition, variant=variant, message=message)
 
 
 def send_test(
     session: Session,
-    config: Mapping[str, Any],
+    settings: Settings,
     month: str,
     to: list[str],
     *,
@@ -108,11 +107,11 @@ def send_test(
             addresses.append(validate_email(address, check_deliverability=False).normalized)
         except EmailNotValidError as error:
             raise PreviewError(f"{address!r} is not a valid email address: {error}") from None
-    edition, variant = _variant(session, config, month, topics, language)
-    outgoing = transport(config)
+    edition, variant = _variant(session, settings, month, topics, language)
+    outgoing = transport(settings)
     sent: list[TestSend] = []
     for address in addresses:
-        message = fill(variant, _recipient(address, language), links(config))
+        message = fill(variant, _recipient(address, language), links(settings))
         message = replace(
             message,
             subject=TEST_SUBJECT_PREFIX[language] + message.subject,
@@ -123,7 +122,7 @@ def send_test(
             to_address=address,
             topics=list(variant.topics),
             language=language,
-            transport=config["MAIL_TRANSPORT"],
+            transport=settings.mail_transport,
             actor=actor.email if isinstance(actor, User) else actor,
         )
         try:

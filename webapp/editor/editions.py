@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 
-from flask import current_app, flash, redirect, render_template, url_for
+from flask import flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
 from emails import default_preheader, default_subject
 from webapp import db
+from webapp.config import current_settings
 from webapp.delivery import sending
 from webapp.delivery.variant_previews import progress_by_edition
 from webapp.editions.importer.errors import ReportFormatError
@@ -111,7 +112,7 @@ def render_edition(edition: Edition, texts: EditionTextsForm | None = None) -> s
         status_label_json=json.dumps({k: str(v) for k, v in status_labels().items()},
                                      ensure_ascii=False),
         button=ButtonForm(),
-        timezone=current_app.config["TIMEZONE"],
+        timezone=current_settings().timezone,
     )
 
 

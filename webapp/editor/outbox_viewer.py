@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from flask import abort, current_app, render_template, request
+from flask import abort, render_template, request
 from werkzeug.wrappers import Response
 
+from webapp.config import current_settings
 from webapp.editions.outbox import OutboxNotFound, list_messages, read_message
 from webapp.editor import bp
 from webapp.editor.common import framed_email
@@ -17,9 +18,9 @@ KEY_HEADERS = ("From", "To", "Subject", "Date", "List-Unsubscribe", "List-Unsubs
 
 
 def _outbox_dir() -> str:
-    if current_app.config["MAIL_TRANSPORT"] != "outbox":
+    if current_settings().mail_transport != "outbox":
         abort(404)
-    directory: str = current_app.config["OUTBOX_DIR"]
+    directory: str = current_settings().outbox_dir
     return directory
 
 

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from flask import current_app, flash, redirect, render_template, request, url_for
+from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from markupsafe import Markup
 from werkzeug.wrappers import Response
 
 from emails import MAX_HTML_BYTES
 from webapp import db
+from webapp.config import current_settings
 from webapp.delivery.variant_previews import (
     ReaderGetsNothing,
     ReaderNotFound,
@@ -72,7 +73,7 @@ def _render(
     edition: Edition, choice: PreviewChoice
 ) -> tuple[Preview | None, ReaderPreview | None, str | None]:
     """The preview asked for, or the reason there is none."""
-    session, config = db.session(), current_app.config
+    session, config = db.session(), current_settings()
     try:
         if choice.reader:
             reader = preview_for_reader(session, config, edition, choice.reader)
@@ -154,7 +155,7 @@ def test_send(month: str) -> str | Response | tuple[str, int]:
         try:
             records = send_test(
                 session,
-                current_app.config,
+                current_settings(),
                 month,
                 address_list(form.addresses.data),
                 topics=",".join(topics),

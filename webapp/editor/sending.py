@@ -7,13 +7,14 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from flask import current_app, flash, jsonify, redirect, render_template, request, url_for
+from flask import flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import format_timedelta
 from flask_babel import gettext as _
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
 from webapp import db
+from webapp.config import current_settings
 from webapp.delivery import sending
 from webapp.delivery.estimate import SendEstimate, estimate_send
 from webapp.delivery.variant_previews import variant_readers
@@ -28,7 +29,7 @@ SENDABLE = {EditionStatus.APPROVED, EditionStatus.SCHEDULED}
 
 
 def _zone() -> ZoneInfo:
-    return ZoneInfo(current_app.config["TIMEZONE"])
+    return ZoneInfo(current_settings().timezone)
 
 
 def duration_text(estimate: SendEstimate) -> str | None:
@@ -44,7 +45,7 @@ def duration_text(estimate: SendEstimate) -> str | None:
 
 def _confirmation(edition: Edition, schedule: ScheduleForm | None = None) -> str:
     session = db.session()
-    estimate = estimate_send(session, current_app.config, edition)
+    estimate = estimate_send(session, current_settings(), edition)
     if schedule is None:
         schedule = ScheduleForm(formdata=None)
         when = (edition.scheduled_at or utcnow() + timedelta(hours=1)).astimezone(_zone())
@@ -58,7 +59,7 @@ def _confirmation(edition: Edition, schedule: ScheduleForm | None = None) -> str
         variants=variant_readers(session, edition),
         schedule=schedule,
         button=ButtonForm(),
-        timezone=current_app.config["TIMEZONE"],
+        timezone=current_settings().timezone,
         sendable=edition.status in SENDABLE,
     )
 
@@ -101,7 +102,7 @@ def schedule(month: str) -> str | Response | tuple[str, int]:
             else:
                 session.commit()
                 flash(_("Scheduled for %(when)s (%(zone)s).",
-                        when=at.strftime("%Y-%m-%d %H:%M"), zone=current_app.config["TIMEZONE"]),
+                        when=at.strftime("%Y-%m-%d %H:%M"), zone=current_settings().timezone),
                       "ok")
                 return redirect(url_for(".edition", month=month))
     return _confirmation(edition, form), 400

@@ -10,6 +10,7 @@ from werkzeug.wrappers import Response
 
 from emails.sns import MAX_BODY_BYTES, CachedCertificates, SnsError
 from webapp import db
+from webapp.config import settings_of
 from webapp.events.ses import HookSettings, receive_sns
 from webapp.extensions import csrf, limiter
 from webapp.hooks import bp
@@ -24,20 +25,20 @@ def _confirm_subscription(url: str) -> None:
 
 def hook_settings(app: Flask) -> HookSettings:
     """Built once per app: the certificate cache must outlive a request."""
-    settings: HookSettings | None = app.extensions.get("yuebao.hooks")
-    if settings is None:
-        config = app.config
-        test_cert = Path(config["SNS_TEST_CERT"]).read_bytes() if config["SNS_TEST_CERT"] else None
-        settings = HookSettings(
-            topic_arns=tuple(config["SNS_TOPIC_ARNS"]),
+    hook: HookSettings | None = app.extensions.get("yuebao.hooks")
+    if hook is None:
+        settings = settings_of(app)
+        cert = settings.sns_test_cert
+        hook = HookSettings(
+            topic_arns=settings.sns_topic_arns,
             fetch_certificate=CachedCertificates(),
             confirm_subscription=_confirm_subscription,
-            test_certificate=test_cert,
-            max_age=timedelta(hours=config["SNS_MAX_AGE_HOURS"]),
-            bounce_suppress_after=config["BOUNCE_SUPPRESS_AFTER"],
+            test_certificate=Path(cert).read_bytes() if cert else None,
+            max_age=timedelta(hours=settings.sns_max_age_hours),
+            bounce_suppress_after=settings.bounce_suppress_after,
         )
-        app.extensions["yuebao.hooks"] = settings
-    return settings
+        app.extensions["yuebao.hooks"] = hook
+    return hook
 
 
 @bp.route("/hooks/ses", methods=["POST"])

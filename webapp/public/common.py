@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import hashlib
 
-from flask import current_app, flash, g, render_template, request
+from flask import flash, g, render_template, request
 from flask_babel import gettext as _
 from flask_babel import refresh
 from flask_limiter.util import get_remote_address
 
 from emails import Message
 from webapp import db
+from webapp.config import current_settings
 from webapp.extensions import limiter
 from webapp.models import ConsentSource, Subscriber, email_key
 from webapp.public import bp
@@ -42,7 +43,7 @@ per_address = limiter.shared_limit(
 
 def send(messages: list[Message]) -> None:
     """Mail what a service returned; call it after the commit."""
-    send_reader_mail(current_app.config, messages)
+    send_reader_mail(current_settings(), messages)
 
 
 def use_reader_language(subscriber: Subscriber) -> None:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from flask import Response, current_app, flash, redirect, render_template, request, url_for
+from flask import Response, flash, redirect, render_template, request, url_for
 from flask_babel import format_date
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response as BaseResponse
 
 from webapp import db
+from webapp.config import current_settings
 from webapp.extensions import limiter
 from webapp.models import Subscriber, SubscriberStatus, email_key
 from webapp.public import bp
@@ -64,7 +65,7 @@ def _preferences_page(
         email_form=email_form or EmailChangeForm(formdata=None),
         pause_form=PauseForm(formdata=None),
         button=ButtonForm(formdata=None),
-        tracking_enabled=current_app.config["TRACKING"],
+        tracking_enabled=current_settings().tracking,
     )
     return page, status
 
@@ -78,7 +79,7 @@ def preferences(token: str) -> tuple[str, int] | BaseResponse:
     if request.method == "GET":
         return _preferences_page(subscriber)
     session = db.session()
-    tracking_on = current_app.config["TRACKING"]
+    tracking_on = current_settings().tracking
     form = PreferencesForm()
     form.set_topics(active_topics(session))
     if form.validate_on_submit():
@@ -115,7 +116,7 @@ def change_email(token: str) -> tuple[str, int] | BaseResponse:
     session = db.session()
     try:
         messages = request_email_change(
-            session, current_app.config, subscriber, form.email.data or "", origin()
+            session, current_settings(), subscriber, form.email.data or "", origin()
         )
     except InvalidAddress:
         form.email.errors.append(_("Please enter a valid email address."))
@@ -174,7 +175,7 @@ def unsubscribe_from_preferences(token: str) -> BaseResponse:
     subscriber = reader_by_token(token)
     if ButtonForm().validate_on_submit():
         session = db.session()
-        messages = unsubscribe(session, current_app.config, subscriber, origin())
+        messages = unsubscribe(session, current_settings(), subscriber, origin())
         session.commit()  # at once: nothing more goes out to this reader
         send(messages)
         flash(_("You have unsubscribed. We will not send you the report any more."), "ok")
@@ -213,7 +214,7 @@ def erase_page(token: str) -> str | tuple[str, int]:
     form = EraseForm()
     if form.validate_on_submit():
         session = db.session()
-        erase(session, current_app.config, subscriber, origin())
+        erase(session, current_settings(), subscriber, origin())
         session.commit()
         return render_template("public/erased.html", just_now=True), 200
     status = 400 if form.is_submitted() else 200

@@ -6,12 +6,13 @@ forms render the same page for every valid address.
 
 from __future__ import annotations
 
-from flask import current_app, render_template, request
+from flask import render_template, request
 from flask_babel import gettext as _
 from sqlalchemy.exc import IntegrityError
 
 from emails import Message
 from webapp import db
+from webapp.config import current_settings
 from webapp.extensions import current_language, limiter
 from webapp.public import bp
 from webapp.public.common import origin, per_address, send, use_reader_language
@@ -71,7 +72,7 @@ def subscribe_page() -> str | tuple[str, int]:
         "public/subscribe.html",
         form=form,
         topics=topics,
-        consent=consent_text(current_app.config["ORG_NAME"]),
+        consent=consent_text(current_settings().org_name),
         consent_version=CONSENT_VERSION,
     )
     return page, status
@@ -80,12 +81,12 @@ def subscribe_page() -> str | tuple[str, int]:
 def _subscribe_once_more_on_a_race(signup: Signup) -> list[Message]:
     session = db.session()
     try:
-        messages = subscribe(session, current_app.config, signup, origin())
+        messages = subscribe(session, current_settings(), signup, origin())
         session.commit()
     except IntegrityError:
         # Two requests for the same new address at once: the other one created the reader.
         session.rollback()
-        messages = subscribe(session, current_app.config, signup, origin())
+        messages = subscribe(session, current_settings(), signup, origin())
         session.commit()
     return messages
 
@@ -103,7 +104,7 @@ def preferences_link() -> str | tuple[str, int]:
         address = (form.email.data or "").strip()
         if not form.website.data:
             session = db.session()
-            messages = request_preferences_link(session, current_app.config, address)
+            messages = request_preferences_link(session, current_settings(), address)
             session.commit()
             send(messages)
         return render_template("public/link_sent.html", address=address)
@@ -128,11 +129,11 @@ def confirm_page(signed: str) -> str | tuple[str, int]:
     try:
         # Mail filters follow links with GET: only the button's POST changes anything.
         if form.validate_on_submit():
-            result = confirm(session, current_app.config, signed, origin())
+            result = confirm(session, current_settings(), signed, origin())
             session.commit()
             send(result.messages)
         else:
-            result = check_confirmation(session, current_app.config, signed)
+            result = check_confirmation(session, current_settings(), signed)
     except (InvalidLink, ExpiredLink) as error:
         session.rollback()
         return _link_problem(error)

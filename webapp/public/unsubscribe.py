@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from flask import current_app, redirect, render_template, request, url_for
+from flask import redirect, render_template, request, url_for
 from werkzeug.wrappers import Response as BaseResponse
 
 from webapp import db
+from webapp.config import current_settings
 from webapp.extensions import csrf, limiter
 from webapp.models import ConsentSource
 from webapp.public import bp
@@ -45,7 +46,7 @@ def one_click_unsubscribe(token: str) -> tuple[str, int] | BaseResponse:
         return render_template("errors/error.html", code=400), 400
     from_page = request.form.get("via") == "page"
     source = ConsentSource.FORM if from_page else ConsentSource.ONE_CLICK
-    messages = unsubscribe(session, current_app.config, subscriber, origin(source))
+    messages = unsubscribe(session, current_settings(), subscriber, origin(source))
     session.commit()  # before answering: nothing more goes out to this reader
     send(messages)
     if from_page:

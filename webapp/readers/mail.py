@@ -7,22 +7,22 @@ so no mail ever points at a change that was rolled back.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping
-from typing import Any
+from collections.abc import Iterable
 
 from emails import Message, render_system_mail
+from webapp.config import Settings
 from webapp.mailer import links, mail_settings, transport
 from webapp.models import Subscriber
 
 log = logging.getLogger(__name__)
 
 
-def confirm_url(config: Mapping[str, Any], signed: str) -> str:
-    return f"{config['BASE_URL']}/confirm/{signed}"
+def confirm_url(settings: Settings, signed: str) -> str:
+    return f"{settings.base_url}/confirm/{signed}"
 
 
 def reader_mail(
-    config: Mapping[str, Any],
+    settings: Settings,
     kind: str,
     subscriber: Subscriber,
     action_url: str,
@@ -37,23 +37,23 @@ def reader_mail(
         "to": address,
         "action_url": action_url,
         "name": subscriber.name or "",
-        "unsubscribe_url": links(config).unsubscribe(subscriber.token),
+        "unsubscribe_url": links(settings).unsubscribe(subscriber.token),
     }
-    return render_system_mail(kind, subscriber.language, context, settings=mail_settings(config))
+    return render_system_mail(kind, subscriber.language, context, settings=mail_settings(settings))
 
 
-def preferences_mail(config: Mapping[str, Any], subscriber: Subscriber) -> Message:
+def preferences_mail(settings: Settings, subscriber: Subscriber) -> Message:
     return reader_mail(
-        config, "preferences_link", subscriber, links(config).preferences(subscriber.token)
+        settings, "preferences_link", subscriber, links(settings).preferences(subscriber.token)
     )
 
 
-def send_reader_mail(config: Mapping[str, Any], messages: Iterable[Message]) -> int:
+def send_reader_mail(settings: Settings, messages: Iterable[Message]) -> int:
     """Send after commit; a failure is logged, never shown (the page must not differ)."""
     pending = list(messages)
     if not pending:
         return 0
-    outgoing = transport(config)
+    outgoing = transport(settings)
     sent = 0
     for message in pending:
         try:

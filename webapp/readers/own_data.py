@@ -12,7 +12,7 @@ import logging
 import os
 import re
 import tempfile
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from email import policy
 from email.message import EmailMessage
 from email.parser import BytesParser
@@ -22,6 +22,7 @@ from typing import Any
 from sqlalchemy import JSON, String, Table, Text, cast, func, or_, select, update
 from sqlalchemy.orm import Session
 
+from webapp.config import Settings
 from webapp.models import (
     Base,
     Delivery,
@@ -122,7 +123,7 @@ def export_json(session: Session, subscriber: Subscriber) -> str:
 
 
 def erase(
-    session: Session, config: Mapping[str, Any], subscriber: Subscriber, origin: Origin
+    session: Session, settings: Settings, subscriber: Subscriber, origin: Origin
 ) -> int:
     """Erase the reader's personal data; returns the number of outbox files redacted.
 
@@ -142,7 +143,7 @@ def erase(
         update(Event).where(Event.subscriber_id == subscriber.id).values(payload=None)
     )
     for key in keys:
-        _keep_hash_only(session, config["ERASURE_KEY"], key)
+        _keep_hash_only(session, settings.erasure_key, key)
     subscriber.email = subscriber.email_key = subscriber.new_email = None
     subscriber.name = subscriber.company = None
     subscriber.status = SubscriberStatus.ERASED
@@ -151,7 +152,7 @@ def erase(
     session.flush()
     for key in keys:
         scrub_address(session, key)
-    return redact_outbox(Path(config["OUTBOX_DIR"]), keys)
+    return redact_outbox(Path(settings.outbox_dir), keys)
 
 
 def _keep_hash_only(session: Session, erasure_key: str, key: str) -> None:

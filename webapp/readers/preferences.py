@@ -5,14 +5,14 @@ Each kind of change appends its own consent ledger entry.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy.orm import Session
 
 from emails import Message
+from webapp.config import Settings
 from webapp.models import Subscriber, SubscriberStatus, email_key, utcnow
 from webapp.readers.consent import ConsentAction, Origin, record_change
 from webapp.readers.links import sign_email_change
@@ -45,7 +45,7 @@ class Preferences:
 
 def request_email_change(
     session: Session,
-    config: Mapping[str, Any],
+    settings: Settings,
     subscriber: Subscriber,
     address: str,
     origin: Origin,
@@ -58,10 +58,11 @@ def request_email_change(
         return []
     other = subscriber_by_address(session, key)
     if other is not None:
-        return [preferences_mail(config, other)] if other.status in SUBSCRIBED else []
+        return [preferences_mail(settings, other)] if other.status in SUBSCRIBED else []
     subscriber.new_email = new
-    signed = sign_email_change(config["SECRET_KEY"], subscriber.id, new)
-    return [reader_mail(config, "email_change", subscriber, confirm_url(config, signed), to=new)]
+    signed = sign_email_change(settings.secret_key, subscriber.id, new)
+    link = confirm_url(settings, signed)
+    return [reader_mail(settings, "email_change", subscriber, link, to=new)]
 
 
 def update_preferences(

@@ -6,7 +6,7 @@ Every change is made on the admin's word, so it goes to the consent ledger with 
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,6 +14,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from webapp.audit import record_audit
+from webapp.config import Settings
 from webapp.models import (
     ConsentRecord,
     ConsentSource,
@@ -221,11 +222,11 @@ def change_topics(
 
 
 def unsubscribe_reader(
-    session: Session, config: Mapping[str, Any], subscriber: Subscriber, *, actor: User
+    session: Session, settings: Settings, subscriber: Subscriber, *, actor: User
 ) -> bool:
     """Unsubscribe on the reader's behalf (a phone call, a letter); False if not subscribed."""
     was = subscriber.status
-    unsubscribe(session, config, subscriber, ADMIN)  # source admin: no mail goes out
+    unsubscribe(session, settings, subscriber, ADMIN)  # source admin: no mail goes out
     if subscriber.status == was:
         return False
     record_audit(

@@ -8,7 +8,7 @@ Nothing here tells the caller whether an address was known: the subscribe form a
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -18,6 +18,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from emails import Message
+from webapp.config import Settings
 from webapp.mailer import links
 from webapp.models import (
     LANGUAGES,
@@ -130,14 +131,14 @@ def subscriber_by_address(session: Session, key: str) -> Subscriber | None:
 
 
 def _confirmation_mail(
-    config: Mapping[str, Any], subscriber: Subscriber, request: ConsentRecord
+    settings: Settings, subscriber: Subscriber, request: ConsentRecord
 ) -> Message:
-    signed = sign_subscribe(config["SECRET_KEY"], subscriber.id, request.id)
-    return reader_mail(config, "confirm", subscriber, confirm_url(config, signed))
+    signed = sign_subscribe(settings.secret_key, subscriber.id, request.id)
+    return reader_mail(settings, "confirm", subscriber, confirm_url(settings, signed))
 
 
 def subscribe(
-    session: Session, config: Mapping[str, Any], signup: Signup, origin: Origin
+    session: Session, settings: Settings, signup: Signup, origin: Origin
 ) -> list[Message]:
     """Start double opt-in for a new address, or mail a known reader their preferences link.
 
@@ -152,7 +153,7 @@ def subscribe(
     subscriber = subscriber_by_address(session, key)
     if subscriber is not None and subscriber.status in SUBSCRIBED:
         # Someone may be typing another person's address: change nothing, tell the owner.
-        return [preferences_mail(config, subscriber)]
+        return [preferences_mail(settings, subscriber)]
     if subscriber is None:
         subscriber = Subscriber(email=address, email_key=key, status=SubscriberStatus.PENDING)
         session.add(subscriber)
@@ -172,11 +173,11 @@ def subscribe(
         {"topics": [t.slug for t in topics], "language": language},
     )
     session.flush()
-    return [_confirmation_mail(config, subscriber, request)]
+    return [_confirmation_mail(settings, subscriber, request)]
 
 
 def request_preferences_link(
-    session: Session, config: Mapping[str, Any], address: str
+    session: Session, settings: Settings, address: str
 ) -> list[Message]:
     """Mail the preferences link to a known reader, a new confirmation to a pending one;
     nothing to an unknown or suppressed address."""
@@ -197,8 +198,8 @@ def request_preferences_link(
             .order_by(ConsentRecord.id.desc())
             .limit(1)
         )
-        return [] if request is None else [_confirmation_mail(config, subscriber, request)]
-    return [preferences_mail(config, subscriber)]
+        return [] if request is None else [_confirmation_mail(settings, subscriber, request)]
+    return [preferences_mail(settings, subscriber)]
 
 
 def _subscribe_confirmation(
@@ -226,9 +227,9 @@ def _subscribe_confirmation(
 
 
 def _email_confirmation(
-    session: Session, config: Mapping[str, Any], subscriber: Subscriber, digest: Any
+    session: Session, settings: Settings, subscriber: Subscriber, digest: Any
 ) -> Confirmation:
-    secret = config["SECRET_KEY"]
+    secret = settings.secret_key
     if subscriber.email and address_digest(secret, subscriber.email) == digest:
         return Confirmation(subscriber, EMAIL_CHANGE, already=True)
     if not subscriber.new_email or address_digest(secret, subscriber.new_email) != digest:
@@ -236,19 +237,19 @@ def _email_confirmation(
     return Confirmation(subscriber, EMAIL_CHANGE)
 
 
-def check_confirmation(session: Session, config: Mapping[str, Any], signed: str) -> Confirmation:
+def check_confirmation(session: Session, settings: Settings, signed: str) -> Confirmation:
     """What a confirmation link would do, without doing it (GET /confirm/ shows a button)."""
-    link = read_signed(config["SECRET_KEY"], signed)
+    link = read_signed(settings.secret_key, signed)
     subscriber = session.get(Subscriber, link.subscriber_id)
     if subscriber is None or subscriber.status == SubscriberStatus.ERASED:
         raise InvalidLink("the reader is no longer there")
     if link.kind == SUBSCRIBE:
         return _subscribe_confirmation(session, subscriber, link.value)
-    return _email_confirmation(session, config, subscriber, link.value)
+    return _email_confirmation(session, settings, subscriber, link.value)
 
 
 def _lift_erasure(
-    session: Session, config: Mapping[str, Any], subscriber: Subscriber, origin: Origin
+    session: Session, settings: Settings, subscriber: Subscriber, origin: Origin
 ) -> None:
     """An erased address that confirms a new subscription is no longer suppressed.
 
@@ -257,7 +258,7 @@ def _lift_erasure(
     """
     if not subscriber.email:
         return
-    hashed = address_hash(config["ERASURE_KEY"], subscriber.email)
+    hashed = address_hash(settings.erasure_key, subscriber.email)
     rows = list(session.scalars(select(Suppression).where(Suppression.address_hash == hashed)))
     for row in rows:
         session.delete(row)
@@ -267,16 +268,16 @@ def _lift_erasure(
 
 
 def confirm(
-    session: Session, config: Mapping[str, Any], signed: str, origin: Origin
+    session: Session, settings: Settings, signed: str, origin: Origin
 ) -> Confirmation:
     """POST /confirm/: activate the reader (and send the welcome) or switch to the new
     address. Twice is harmless. Raises InvalidLink, ExpiredLink or AddressUnavailable."""
-    result = check_confirmation(session, config, signed)
+    result = check_confirmation(session, settings, signed)
     if result.already:
         return result
     subscriber = result.subscriber
     if result.kind == SUBSCRIBE:
-        _lift_erasure(session, config, subscriber, origin)
+        _lift_erasure(session, settings, subscriber, origin)
         was = subscriber.status
         subscriber.status = SubscriberStatus.ACTIVE
         subscriber.confirmed_at = utcnow()
@@ -292,16 +293,15 @@ def confirm(
                 "previous_status": was.value,
             },
         )
-        result.messages.append(
-            reader_mail(config, "welcome", subscriber, links(config).preferences(subscriber.token))
-        )
+        link = links(settings).preferences(subscriber.token)
+        result.messages.append(reader_mail(settings, "welcome", subscriber, link))
         return result
-    _switch_address(session, config, subscriber, origin)
+    _switch_address(session, settings, subscriber, origin)
     return result
 
 
 def _switch_address(
-    session: Session, config: Mapping[str, Any], subscriber: Subscriber, origin: Origin
+    session: Session, settings: Settings, subscriber: Subscriber, origin: Origin
 ) -> None:
     new = subscriber.new_email or ""
     key = email_key(new)
@@ -311,12 +311,12 @@ def _switch_address(
     old = subscriber.email
     subscriber.email, subscriber.email_key, subscriber.new_email = new, key, None
     session.flush()
-    _lift_erasure(session, config, subscriber, origin)
+    _lift_erasure(session, settings, subscriber, origin)
     record_change(session, subscriber, ConsentAction.EMAIL, origin, {"from": old, "to": new})
 
 
 def unsubscribe(
-    session: Session, config: Mapping[str, Any], subscriber: Subscriber, origin: Origin
+    session: Session, settings: Settings, subscriber: Subscriber, origin: Origin
 ) -> list[Message]:
     """Stop all mail to the reader; the caller commits at once, before anything else is sent.
 
@@ -333,9 +333,8 @@ def unsubscribe(
     )
     if origin.source != ConsentSource.FORM or was == SubscriberStatus.PENDING:
         return []
-    return [
-        reader_mail(config, "unsubscribed", subscriber, links(config).unsubscribe(subscriber.token))
-    ]
+    link = links(settings).unsubscribe(subscriber.token)
+    return [reader_mail(settings, "unsubscribed", subscriber, link)]
 
 
 def resubscribe(session: Session, subscriber: Subscriber, origin: Origin) -> bool:

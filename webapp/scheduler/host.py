@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -20,6 +20,7 @@ from apscheduler.triggers.cron import CronTrigger
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from webapp.config import Settings
 from webapp.models import ScheduleRule, utcnow
 from webapp.scheduler import jobs, lease
 
@@ -70,17 +71,17 @@ def job_sync_rule() -> None:
 class SchedulerHost:
     def __init__(
         self,
-        config: Mapping[str, Any],
+        settings: Settings,
         sessions: sessionmaker[Session],
         holder: str,
         *,
         on_change: Callable[[bool], None] | None = None,
     ) -> None:
-        self.config = config
+        self.config = settings
         self.sessions = sessions
         self.holder = holder
         self.on_change = on_change
-        self.zone = ZoneInfo(config["TIMEZONE"])
+        self.zone = ZoneInfo(settings.timezone)
         self.scheduler: BackgroundScheduler | None = None
         self._rule: tuple[int, str, bool] | None = None
         self.job_functions: dict[str, Callable[..., Any]] = {

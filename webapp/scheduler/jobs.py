@@ -1,18 +1,17 @@
-"""The scheduler's jobs, as plain functions of (sessions, config, now) so tests can drive them
+"""The scheduler's jobs, as plain functions of (sessions, settings, now) so tests can drive them
 with any clock."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from webapp.config import Settings
 from webapp.delivery import sending
 from webapp.delivery.heartbeat import requeue_stale_claims
 from webapp.delivery.in_doubt import settle_outbox, settle_ses
@@ -75,10 +74,10 @@ def rule_due(rule: ScheduleRule, zone: ZoneInfo, now: datetime) -> bool:
 
 
 def run_monthly_rule(
-    sessions: sessionmaker[Session], config: Mapping[str, Any], now: datetime
+    sessions: sessionmaker[Session], settings: Settings, now: datetime
 ) -> str | None:
     """'Send the newest approved edition' once this month, when the rule's moment has passed."""
-    zone = ZoneInfo(config["TIMEZONE"])
+    zone = ZoneInfo(settings.timezone)
     with sessions() as session:
         rule = session.scalar(
             select(ScheduleRule).where(ScheduleRule.enabled.is_(True)).with_for_update()
@@ -103,31 +102,31 @@ def run_monthly_rule(
 
 
 def housekeeping(
-    sessions: sessionmaker[Session], config: Mapping[str, Any], now: datetime
+    sessions: sessionmaker[Session], settings: Settings, now: datetime
 ) -> dict[str, int]:
     """Frequent upkeep: stale claims back to the queue, in-doubt deliveries settled, quota
     pauses lifted, ended reader pauses ended."""
     with sessions() as session:
         requeued = requeue_stale_claims(session, now)
-        if config["MAIL_TRANSPORT"] == "outbox":
-            settled = settle_outbox(session, Path(config["OUTBOX_DIR"]), now)
+        if settings.mail_transport == "outbox":
+            settled = settle_outbox(session, Path(settings.outbox_dir), now)
         else:
-            settled = settle_ses(session, timedelta(minutes=config["IN_DOUBT_WAIT_MINUTES"]), now)
+            settled = settle_ses(session, timedelta(minutes=settings.in_doubt_wait_minutes), now)
         resumed = resume_ended_pauses(session, now)
         session.commit()
-        resume_after_quota(config, session)
+        resume_after_quota(settings, session)
         session.commit()
     return {"requeued_claims": requeued, "settled_sent": settled.sent,
             "requeued_in_doubt": settled.requeued, "readers_resumed": resumed}
 
 
 def daily(
-    sessions: sessionmaker[Session], config: Mapping[str, Any], now: datetime
+    sessions: sessionmaker[Session], settings: Settings, now: datetime
 ) -> dict[str, int]:
     """Once a day: purge unconfirmed readers, trim old event payloads."""
     with sessions() as session:
-        purged = purge_unconfirmed(session, config["UNCONFIRMED_RETENTION_DAYS"], now)
-        cutoff = now - timedelta(days=config["EVENT_PAYLOAD_RETENTION_DAYS"])
+        purged = purge_unconfirmed(session, settings.unconfirmed_retention_days, now)
+        cutoff = now - timedelta(days=settings.event_payload_retention_days)
         trimmed = session.execute(
             update(Event)
             .where(Event.occurred_at < cutoff, Event.payload.is_not(None))

@@ -2,10 +2,11 @@ from __future__ import annotations
 
 import base64
 
-from flask import abort, current_app, redirect, request
+from flask import abort, redirect, request
 from werkzeug.wrappers import Response
 
 from webapp import db
+from webapp.config import current_settings
 from webapp.delivery.deliveries import delivery_message, find_delivery
 from webapp.events.tracking import record_click, record_open
 from webapp.models import utcnow
@@ -22,7 +23,7 @@ def view(token: str) -> Response:
     delivery = find_delivery(session, token)
     if delivery is None:
         abort(404)
-    message = delivery_message(session, current_app.config, delivery)
+    message = delivery_message(session, current_settings(), delivery)
     response = email_document(message.html, own_images=True)
     response.headers["X-Robots-Tag"] = "noindex"
     return response
@@ -35,7 +36,7 @@ def open_pixel(token: str) -> Response:
         session,
         token,
         now=utcnow(),
-        enabled=current_app.config["TRACKING"],
+        enabled=current_settings().tracking,
         ip=request.remote_addr,
         user_agent=request.user_agent.string,
     ):
@@ -54,7 +55,7 @@ def click(token: str, number: int) -> Response:
         token,
         number,
         now=utcnow(),
-        enabled=current_app.config["TRACKING"],
+        enabled=current_settings().tracking,
         ip=request.remote_addr,
         user_agent=request.user_agent.string,
     )

@@ -13,7 +13,6 @@ from __future__ import annotations
 import threading
 import time
 from collections import Counter
-from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -21,6 +20,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from tests.tools.bench.simproc import SimulatorProcess
+from webapp.config import Settings
 from webapp.delivery.runner import build_engine
 from webapp.models import Delivery, RateBucket, utcnow
 
@@ -53,14 +53,14 @@ def _settled_rate(sessions: sessionmaker[Session], edition_id: int, since: datet
 
 
 def send_window(
-    config: Mapping[str, Any], sessions: sessionmaker[Session], sim: SimulatorProcess,
+    settings: Settings, sessions: sessionmaker[Session], sim: SimulatorProcess,
     edition_id: int, rate: float, seconds: float, latency: float,
 ) -> dict[str, Any]:
     sim.configure(max_send_rate=rate, latency=latency, jitter=0.0)
     sim.reset()
     _reset_bucket(sessions)
     stop = threading.Event()
-    engine = build_engine(config, sessions, stop=stop)
+    engine = build_engine(settings, sessions, stop=stop)
     before = sim.stats()  # GetAccount calls made while building the engine
     timer = threading.Timer(seconds, stop.set)
     began = utcnow()

@@ -65,6 +65,7 @@ def run_bench(options: BenchOptions) -> dict[str, Any]:
     from webapp import create_app
     from webapp.cli.content import read_report
     from webapp.cli.demo import SAMPLE_REPORT
+    from webapp.config import settings_of
     from webapp.db import database
     from webapp.delivery import sending
     from webapp.editions.records import import_report, suggest_report_topics
@@ -105,14 +106,14 @@ def run_bench(options: BenchOptions) -> dict[str, Any]:
             say("per-reader fill")
             readers = _sample_readers(session, options.fill_sample)
             out.update(pipeline.fill_figures(
-                content, mail_settings(app.config), links(app.config), readers,
+                content, mail_settings(settings_of(app)), links(settings_of(app)), readers,
                 compile_sample=options.compile_sample))
             out["fill_speedup"] = round(out["compile_per_reader_us"] / out["fill_us"], 1)
 
             windows = []
             for rate in options.rates:
                 say(f"sending at {rate:g}/s for {options.window:g} s")
-                windows.append(rates.send_window(app.config, sessions, sim, edition_id, rate,
+                windows.append(rates.send_window(settings_of(app), sessions, sim, edition_id, rate,
                                                  options.window, options.latency))
             out["rates"] = windows
             worst = min(windows, key=lambda w: w["rate_ratio"])
@@ -125,8 +126,8 @@ def run_bench(options: BenchOptions) -> dict[str, Any]:
             sim.configure(max_send_rate=max(options.rates), latency=options.latency)
             sim.reset()
             naive = pipeline.naive_send(
-                _boto_client(sim.endpoint_url), content, mail_settings(app.config),
-                links(app.config), readers, options.window)
+                _boto_client(sim.endpoint_url), content, mail_settings(settings_of(app)),
+                links(settings_of(app)), readers, options.window)
             out.update(naive)
             out["cpu_ratio"] = round(out["naive_cpu_ms_per_msg"] / out["cpu_ms_per_msg"], 1)
 

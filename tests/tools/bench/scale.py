@@ -30,6 +30,7 @@ def peak_rss_mb() -> float:
 
 def main(config: dict[str, Any], edition_id: int, planned: int) -> dict[str, Any]:
     from webapp import create_app
+    from webapp.config import settings_of
     from webapp.db import database
     from webapp.delivery.engine import RunResult
     from webapp.delivery.memory import limit_malloc_arenas
@@ -48,7 +49,7 @@ def main(config: dict[str, Any], edition_id: int, planned: int) -> dict[str, Any
             next_at += step
 
     with app.app_context():
-        engine = build_engine(app.config, database(app).sessionmaker, on_progress=progress)
+        engine = build_engine(settings_of(app), database(app).sessionmaker, on_progress=progress)
         start_rss = rss_mb()
         cpu0, start = time.process_time(), time.monotonic()
         result = engine.run(edition_id)
