@@ -16,8 +16,9 @@ from typing import Any
 import psycopg
 import pytest
 from flask import Flask
+from flask import session as flask_session
 from flask.testing import FlaskClient, FlaskCliRunner
-from playwright.sync_api import Browser, sync_playwright
+from flask_login import login_user
 from sqlalchemy.orm import Session
 
 from tests.factories import Factories
@@ -131,9 +132,16 @@ def factories(session: Session) -> Factories:
 
 
 def _signed_in(app: Flask, user: User) -> FlaskClient:
+    """A client whose session is what a sign-in leaves (Flask-Login's own `login_user`), without
+    paying for a scrypt check per test; the sign-in form has tests of its own (test_auth.py,
+    admin/test_sign_in.py)."""
     client = app.test_client()
-    response = client.post("/login", data={"email": user.email, "password": PASSWORD})
-    assert response.status_code == 302, response.get_data(as_text=True)
+    with app.test_request_context(environ_base=client.environ_base):  # the same address and agent
+        login_user(user)
+        signed_in = dict(flask_session)
+    with client.session_transaction() as cookie_session:
+        cookie_session.update(signed_in)
+    assert client.get("/editor/").status_code == 200, "the session did not sign in"
     return client
 
 
@@ -181,19 +189,3 @@ def approved(factories: Factories, july_items: dict[str, list[dict[str, object]]
     return factories.edition(
         "2024-07", status=EditionStatus.APPROVED, items=july_items  # type: ignore[arg-type]
     )
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    """Debian's headless Chromium through Playwright (`make test` installs it; never skipped,
-    so a machine without it fails loudly instead of passing without browser tests)."""
-    executable = shutil.which("chromium")
-    if executable is None:
-        pytest.fail("chromium is not installed: run `make test`, which installs it")
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(
-            executable_path=executable,
-            args=["--no-sandbox", "--disable-background-networking", "--disable-gpu"],
-        )
-        yield launched
-        launched.close()

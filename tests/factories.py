@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import itertools
 from datetime import date
 from typing import Any
@@ -29,6 +30,12 @@ from webapp.models.base import new_token
 _seq = itertools.count(1)
 
 
+@functools.cache
+def _password_hash(password: str) -> str:
+    """One scrypt hash per password for the whole test session: hashing is slow by design."""
+    return hash_password(password)
+
+
 class Factories:
     def __init__(self, session: Session) -> None:
         self.session = session
@@ -41,7 +48,8 @@ class Factories:
     def user(self, *, role: Role = Role.EDITOR, password: str = "x" * 12, **kw: Any) -> User:
         n = next(_seq)
         kw.setdefault("email", f"user{n}@example.com")
-        return self._save(User(role=role, password_hash=hash_password(password), **kw))  # type: ignore[no-any-return]
+        user = User(role=role, password_hash=_password_hash(password), **kw)
+        return self._save(user)  # type: ignore[no-any-return]
 
     def topic(self, slug: str | None = None, **kw: Any) -> Topic:
         existing = self.session.scalar(select(Topic).where(Topic.slug == slug)) if slug else None

@@ -12,8 +12,8 @@ from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
 from tests.admin.conftest import make_send
-from tests.admin.test_stats import july_send
 from tests.factories import Factories
+from tests.stats.test_figures import july_send
 from webapp.models import WorkerHeartbeat, utcnow
 
 

@@ -12,6 +12,7 @@ from flask import Flask
 from werkzeug.serving import make_server
 
 from tests.conftest import app_config
+from tests.support.browser import chromium  # noqa: F401  (the `browser` fixture)
 from webapp import create_app
 from webapp.config import install, settings_of
 from webapp.db import database

@@ -10,6 +10,7 @@ from playwright.sync_api import Browser
 from emails import EditionContent, MailSettings, Recipient, UrlLinks, compile_variant, fill
 from emails.system import render_system_mail
 from tests.emails.conftest import BASE_URL, ROOT, TOPICS
+from tests.support.browser import chromium  # noqa: F401  (the `browser` fixture)
 
 SCREENSHOTS = ROOT / "var" / "screenshots"
 pytestmark = pytest.mark.browser

@@ -13,9 +13,17 @@ from webapp.audit import record_audit
 from webapp.models import Role, User, utcnow
 
 MIN_PASSWORD_LENGTH = 12
+
+
 # Verified against when the address is unknown, so a wrong address costs as long as a wrong
-# password and response times do not reveal which accounts exist.
-_DUMMY_HASH = generate_password_hash(secrets.token_urlsafe(16))
+# password and response times do not reveal which accounts exist. A fixed scrypt hash (with
+# werkzeug's default parameters) of a random password nobody kept, rather than one made at
+# import: that cost every process, the worker's and each CLI call's, a hash for nothing, and
+# one made on first use would make the first unknown address slower than the rest.
+_DUMMY_HASH = (
+    "scrypt:32768:8:1$JqQjrm2in6ADdvXK$02fb8b28a02c4c2fc5c4e66674b83d253871c8f2e3b7da2d75145890"
+    "be9f54721b069a0c2b7f5e88935a89eb1b320f0777425f9979a9544408ed98ec6ba2aab3"
+)
 
 
 class UserError(ValueError):

@@ -11,7 +11,7 @@ import pytest
 from webapp.editions.importer.parser import parse_report
 from webapp.editions.importer.topics import BODY_MENTIONS, DEFAULT_TOPICS, TopicSpec, suggest_topics
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 SAMPLE_TEXT = (ROOT / "webapp" / "data" / "2024-07-report.txt").read_text(encoding="utf-8")
 EXPECTED_TOPICS = json.loads(
     (ROOT / "tests" / "fixtures" / "2024-07-topics.json").read_text(encoding="utf-8")

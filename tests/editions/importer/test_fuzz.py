@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from webapp.editions.importer.errors import ReportFormatError
 from webapp.editions.importer.parser import SECTION_TITLES, parse_report
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 SAMPLE_LINES = (ROOT / "webapp" / "data" / "2024-07-report.txt").read_text(
     encoding="utf-8").split("\n")
 # Lines that steer the parser into its interesting states.

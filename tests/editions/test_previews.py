@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from webapp.models import AuditEntry, Item, TestSend
 
-SAMPLE = Path(__file__).resolve().parent.parent / "webapp" / "data" / "2024-07-report.txt"
+SAMPLE = Path(__file__).resolve().parents[2] / "webapp" / "data" / "2024-07-report.txt"
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ import pytest
 from webapp.editions.importer.errors import ReportFormatError
 from webapp.editions.importer.parser import SECTION_TITLES, ParsedItem, ParsedReport, parse_report
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 SAMPLE_TEXT = (ROOT / "webapp" / "data" / "2024-07-report.txt").read_text(encoding="utf-8")
 EXPECTED: dict[str, Any] = json.loads(
     (ROOT / "tests" / "fixtures" / "2024-07-report.expected.json").read_text(encoding="utf-8")

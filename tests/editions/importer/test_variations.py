@@ -13,7 +13,7 @@ import pytest
 from webapp.editions.importer.errors import ReportFormatError
 from webapp.editions.importer.parser import ParsedReport, parse_report
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 SAMPLE_TEXT = (ROOT / "webapp" / "data" / "2024-07-report.txt").read_text(encoding="utf-8")
 SAMPLE_LINES = SAMPLE_TEXT.split("\n")
 HEADER = "元宇宙与数字经济月报 | 2024年 7月"

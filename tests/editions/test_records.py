@@ -12,9 +12,9 @@ from tests.factories import Factories
 from webapp.editions.records import get_edition
 from webapp.models import AuditEntry, Edition, EditionStatus, Item
 
-SAMPLE = Path(__file__).resolve().parent.parent / "webapp" / "data" / "2024-07-report.txt"
+SAMPLE = Path(__file__).resolve().parents[2] / "webapp" / "data" / "2024-07-report.txt"
 EXPECTED = json.loads(
-    (Path(__file__).parent / "fixtures" / "2024-07-report.expected.json").read_text()
+    (Path(__file__).resolve().parents[1] / "fixtures" / "2024-07-report.expected.json").read_text()
 )
 
 

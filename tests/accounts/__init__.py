@@ -1,0 +1,1 @@
+"""Tests of webapp/accounts/: console users, sign-in checks, two-factor, password reset."""

@@ -1,0 +1,1 @@
+"""Tests of webapp/editions/: the importer, editions, items, uploads, previews, archive, outbox."""

@@ -1,0 +1,1 @@
+"""Tests of webapp/readers/: subscribing, confirming, preferences, own data, CSV, housekeeping."""

@@ -1,0 +1,1 @@
+"""Tests of webapp/stats/: counters and their recount, figures, progress, reputation."""
