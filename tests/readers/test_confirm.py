@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from tests.factories import Factories
 from tests.mailbox import BROWSER, link_in, outbox, subscribe
+from webapp.config import settings_of
 from webapp.models import ConsentSource, Subscriber, SubscriberStatus
 from webapp.readers.links import (
     ExpiredLink,
@@ -86,7 +87,7 @@ def test_an_expired_link_offers_a_new_one_and_confirms_nothing(
     reader = session.scalar(select(Subscriber))
     assert reader is not None
     with app.app_context(), signed_days_ago(7.1):
-        signed = sign_subscribe(app.config["SECRET_KEY"], reader.id, reader.consents[0].id)
+        signed = sign_subscribe(settings_of(app).secret_key, reader.id, reader.consents[0].id)
     for response in (client.get(f"/confirm/{signed}"), client.post(f"/confirm/{signed}")):
         assert response.status_code == 410
         page = response.get_data(as_text=True)
@@ -135,7 +136,7 @@ def test_an_old_link_cannot_undo_a_later_unsubscribe(
 
 
 def test_address_change_links_expire_sooner_than_subscribe_links(app: Flask) -> None:
-    key = app.config["SECRET_KEY"]
+    key = settings_of(app).secret_key
     with signed_days_ago(3):
         change = sign_email_change(key, 1, "new@example.com")
         subscribe_link = sign_subscribe(key, 1, 1)

@@ -12,7 +12,7 @@ def _line(name: str, value: str, target: str, met: bool | None) -> str:
 
 def text_report(f: dict[str, Any]) -> str:
     rows = [
-        f"yuebao bench — {f['readers']:,} readers on {f['database']}, "
+        f"bench — {f['readers']:,} readers on {f['database']}, "
         f"{f['machine']['cpus']} CPUs, windows of {f['window_s']:g} s, "
         f"SES latency {f['latency_ms']:g} ms",
         "",

@@ -1,4 +1,4 @@
-"""`yuebao bench`: every figure of issue 11 from one run, beside the naive baseline.
+"""The benchmark (`make bench`): every figure of issue 11 from one run, beside the naive baseline.
 
 Order: build the population, plan, per-reader fill, a sending window at each target rate, the
 naive pipeline for the same window, the rest of the send in a worker process of its own (peak
