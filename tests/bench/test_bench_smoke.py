@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from tests.tools.bench.report import text_report
@@ -27,3 +29,25 @@ def test_the_quick_bench_produces_every_figure() -> None:
     assert figures["scale"]["finished"], "the worker sent the rest of the edition"
     assert figures["sns_lost"] == 0 and figures["sns_refused"] == 0
     assert "naive pipeline" in text_report(figures)
+
+
+def test_the_command_passes_options_through_and_prints_only_json(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from click.testing import CliRunner
+
+    from tests.tools.bench import __main__ as command
+
+    seen: list[BenchOptions] = []
+
+    def fake_run(options: BenchOptions) -> dict[str, object]:
+        seen.append(options)
+        if options.log is not None:
+            options.log("progress goes to standard error")
+        return {"readers": options.readers}
+
+    monkeypatch.setattr(command, "run_bench", fake_run)
+    result = CliRunner().invoke(command.main, ["--readers", "50000", "--window", "3", "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout) == {"readers": 50000}
+    assert (seen[0].readers, seen[0].window) == (50000, 3.0)
