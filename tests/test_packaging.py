@@ -11,6 +11,7 @@ import tomllib
 import zipfile
 from pathlib import Path
 
+import pytest
 from babel.messages.mofile import read_mo
 from babel.messages.pofile import read_po
 
@@ -44,6 +45,7 @@ def test_the_committed_catalogue_is_compiled_from_the_po_file() -> None:
     assert compiled == source, "run `make messages` to recompile messages.mo"
 
 
+@pytest.mark.servers  # pip and a virtualenv in subprocesses
 def test_a_plain_install_migrates_and_serves_chinese(tmp_path: Path) -> None:
     dist = tmp_path / "dist"
     _run(sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation",

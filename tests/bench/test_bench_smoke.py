@@ -20,6 +20,7 @@ def aws_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "x")
 
 
+@pytest.mark.servers  # the simulator in its own process, a worker, gunicorn
 def test_the_quick_bench_produces_every_figure() -> None:
     options = BenchOptions(readers=2000, window=2.0, rates=(100.0, 500.0), fill_sample=300,
                            compile_sample=10, sns_events=200)

@@ -26,6 +26,8 @@ from webapp.delivery.runner import build_engine
 from webapp.mailer import edition_content, links, mail_settings
 from webapp.models import Delivery, DeliveryStatus, Edition, EditionStatus, Subscriber
 
+pytestmark = pytest.mark.servers  # starts servers or processes: not under libfaketime
+
 TOPIC_SETS = [
     ["ai"], ["data"], ["ai", "data"], ["investment"], ["fintech", "ai"], ["data", "investment"]
 ]

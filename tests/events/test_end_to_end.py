@@ -35,6 +35,8 @@ from webapp.models import (
     Suppression,
 )
 
+pytestmark = pytest.mark.servers  # starts servers or processes: not under libfaketime
+
 
 @pytest.fixture(autouse=True)
 def aws_credentials(monkeypatch: pytest.MonkeyPatch) -> None:

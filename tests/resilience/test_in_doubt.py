@@ -16,6 +16,8 @@ from webapp.delivery.in_doubt import settle_outbox, settle_ses
 from webapp.models import AuditEntry, Delivery, DeliveryStatus, Edition, EditionStatus, utcnow
 from webapp.models.event import Event
 
+pytestmark = pytest.mark.servers  # starts servers or processes: not under libfaketime
+
 WAIT = timedelta(minutes=30)
 
 

@@ -12,6 +12,8 @@ import pytest
 
 from tests.resilience.conftest import Stage, finish, kill
 
+pytestmark = pytest.mark.servers  # starts servers or processes: not under libfaketime
+
 READERS = 45
 # (point, n): die the n-th time the point is reached.
 FIXED = [(point, n) for point in ("after_claim", "after_call", "before_record") for n in (1, 2, 3)]

@@ -18,6 +18,8 @@ from webapp.models import Delivery, Edition, EditionStatus, ScheduleRule
 from webapp.scheduler import jobs, lease
 from webapp.scheduler.host import SchedulerHost
 
+pytestmark = pytest.mark.servers  # starts servers or processes: not under libfaketime
+
 NOON = datetime(2024, 8, 5, 4, 0, tzinfo=UTC)  # 12:00 in Asia/Shanghai
 
 

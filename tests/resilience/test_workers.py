@@ -7,11 +7,14 @@ import time
 from collections import Counter
 from collections.abc import Callable
 
+import pytest
 from sqlalchemy import func, select
 
 from tests.resilience.conftest import Stage, finish
 from webapp.db import database
 from webapp.models import Delivery
+
+pytestmark = pytest.mark.servers  # starts servers or processes: not under libfaketime
 
 
 def test_three_workers_claim_disjoint_batches_within_one_rate(

@@ -15,6 +15,8 @@ from tests.simulator.conftest import SENDER, bulk_email, ses_client, simple_emai
 from tests.tools.ses_simulator import SesSimulator
 from tests.tools.ses_simulator.model import output_shape, validate
 
+pytestmark = pytest.mark.servers  # starts servers or processes: not under libfaketime
+
 
 def test_get_account_reports_quota_and_validates_against_the_model(
     make_simulator: Callable[..., SesSimulator],

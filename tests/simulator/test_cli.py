@@ -11,7 +11,11 @@ import time
 import urllib.request
 from pathlib import Path
 
+import pytest
+
 from tests.simulator.conftest import ses_client
+
+pytestmark = pytest.mark.servers  # starts servers or processes: not under libfaketime
 
 ROOT = Path(__file__).resolve().parents[2]
 

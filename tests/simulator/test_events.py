@@ -15,6 +15,8 @@ from tests.simulator.sns_verify import verify_sns_signature
 from tests.tools.ses_simulator import SesSimulator, SimulatorConfig
 from tests.tools.ses_simulator.sns import SigningIdentity
 
+pytestmark = pytest.mark.servers  # starts servers or processes: not under libfaketime
+
 
 @pytest.fixture
 def publishing(

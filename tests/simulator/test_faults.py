@@ -16,6 +16,8 @@ from types_boto3_sesv2.client import SESV2Client
 from tests.simulator.conftest import bulk_email, ses_client, simple_email
 from tests.tools.ses_simulator import BULK_STATUSES, SesSimulator
 
+pytestmark = pytest.mark.servers  # starts servers or processes: not under libfaketime
+
 
 def error_of(error: ClientError) -> tuple[str, int]:
     return error.response["Error"]["Code"], error.response["ResponseMetadata"]["HTTPStatusCode"]

@@ -13,6 +13,8 @@ from tests.simulator.conftest import bulk_email, ses_client, simple_email
 from tests.tools.ses_simulator import SesSimulator
 from tests.tools.ses_simulator.records import SendLimits, Throttled
 
+pytestmark = pytest.mark.servers  # starts servers or processes: not under libfaketime
+
 RATE = "Maximum sending rate exceeded."
 DAILY = "Daily message quota exceeded."
 

@@ -24,6 +24,8 @@ from tests.tools.ses_simulator.model import (
     validate,
 )
 
+pytestmark = pytest.mark.servers  # starts servers or processes: not under libfaketime
+
 Path = tuple[str | int, ...]
 
 HEADERS = [{"Name": "X-Edition", "Value": "2024-07"}]

@@ -8,10 +8,13 @@ import time
 import tracemalloc
 from collections.abc import Callable
 
+import pytest
 from botocore.exceptions import ClientError
 
 from tests.simulator.conftest import bulk_email, ses_client, simple_email
 from tests.tools.ses_simulator import RequestDigest, SesSimulator
+
+pytestmark = pytest.mark.servers  # starts servers or processes: not under libfaketime
 
 
 def send_bulk(sim: SesSimulator, recipients: int, prefix: str = "r") -> None:
