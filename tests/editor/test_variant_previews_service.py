@@ -10,8 +10,6 @@ from flask import Flask
 from sqlalchemy.orm import Session
 
 from tests.factories import Factories
-from webapp.editions.previews import render_preview
-from webapp.editions.records import get_edition
 from webapp.delivery.variant_previews import (
     ReaderGetsNothing,
     ReaderNotFound,
@@ -21,6 +19,8 @@ from webapp.delivery.variant_previews import (
     shortened_items,
     variant_readers,
 )
+from webapp.editions.previews import render_preview
+from webapp.editions.records import get_edition
 from webapp.models import Delivery, DeliveryStatus, Edition, SubscriberStatus, Suppression
 
 
