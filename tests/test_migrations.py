@@ -38,6 +38,7 @@ EXPECTED_TABLES = {
     "delivery_outcomes",
     "item_clicks",
     "reader_months",
+    "reader_month_changes",
     "edition_tallies",
     "edition_minutes",
     "edition_tally_changes",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 import threading
+from collections import Counter
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -39,11 +40,12 @@ from webapp.models import (
     utcnow,
 )
 from webapp.models.base import new_token
-from webapp.models.stats import TALLY_FIGURES
+from webapp.models.stats import DEPARTURES, MONTH_FIGURES, RECEIVING, TALLY_FIGURES
 from webapp.readers.consent import Origin
 from webapp.readers.own_data import erase
 from webapp.readers.subscriptions import unsubscribe
 from webapp.stats import tallies
+from webapp.stats.aggregates import reader_months
 from webapp.stats.figures import Funnel, edition_funnel
 
 pytestmark = pytest.mark.postgres  # the triggers are written once per backend
@@ -66,6 +68,35 @@ def assert_tallies_match(session: Session, edition_ids: list[int]) -> None:
         assert tallies.minutes(session, edition_id) == tallies.recount_minutes(session, edition_id)
 
 
+def reader_statuses(session: Session) -> dict[int, SubscriberStatus]:
+    """Every reader's status as stored (selecting flushes the session's pending changes)."""
+    return dict(session.execute(select(Subscriber.id, Subscriber.status)).tuples().all())
+
+
+def joins_and_departures(
+    before: dict[int, SubscriberStatus], after: dict[int, SubscriberStatus]
+) -> Counter[str]:
+    """What reader_months should count for the changes between two snapshots (each reader
+    changes at most once between them); readers deleted meanwhile count nothing."""
+    counted: Counter[str] = Counter()
+    for reader, status in after.items():
+        old = before.get(reader)
+        was = old in RECEIVING
+        if status in RECEIVING and not was:
+            counted["joined"] += 1
+        elif was and status in DEPARTURES:
+            counted[DEPARTURES[status]] += 1
+    return counted
+
+
+def reader_month_totals(session: Session) -> Counter[str]:
+    """reader_months over all months (a run may cross midnight at a month's end)."""
+    totals: Counter[str] = Counter()
+    for figures in reader_months(session).values():
+        totals.update(figures)
+    return Counter({name: totals[name] for name in MONTH_FIGURES if totals[name]})
+
+
 def test_the_funnel_figures_and_the_tallied_ones_are_the_same_list() -> None:
     assert tuple(f.name for f in Funnel.__dataclass_fields__.values()) == TALLY_FIGURES
 
@@ -76,6 +107,7 @@ class Operations:
     def __init__(self, app: Flask, session: Session, chance: random.Random) -> None:
         self.app, self.session, self.chance = app, session, chance
         self.moment = utcnow() - timedelta(days=1)
+        self.status_changes = Counter[str]()  # by how they were made
 
     def editions(self, *statuses: EditionStatus) -> list[Edition]:
         stmt = select(Edition).where(Edition.status.in_(statuses)).order_by(Edition.id)
@@ -126,7 +158,11 @@ class Operations:
 
     def ses_event(self) -> None:
         statuses = (DeliveryStatus.SENT, DeliveryStatus.IN_DOUBT, DeliveryStatus.SENDING)
+        readers: set[int] = set()
         for delivery in self.some(self.deliveries(*statuses), 3):
+            if delivery.subscriber_id in readers:
+                continue  # one status change per reader and operation (see the recount)
+            readers.add(delivery.subscriber_id)
             kind, bounce_type = self.chance.choice((
                 ("send", None), ("delivery", None), ("delivery", None), ("complaint", None),
                 ("bounce", "Permanent"), ("bounce", "Transient"),
@@ -163,6 +199,31 @@ class Operations:
             origin = Origin(ConsentSource.FORM)
             erase(self.session, settings_of(self.app), self.chance.choice(readers), origin)
 
+    def status_readers(self) -> list[Subscriber]:
+        stmt = select(Subscriber).where(Subscriber.status != SubscriberStatus.ERASED)
+        return list(self.session.scalars(stmt.order_by(Subscriber.id)))
+
+    def change_status_in_core(self) -> None:
+        """A status changed without the ORM (another process, a script, psql): still counted."""
+        readers = self.status_readers()
+        if readers:
+            reader, status = self.chance.choice(readers), self.chance.choice(list(SubscriberStatus))
+            table = Subscriber.__table__
+            self.session.connection().execute(
+                update(table)  # type: ignore[arg-type]
+                .where(table.c.id == reader.id)  # type: ignore[attr-defined]
+                .values(status=status)
+            )
+            self.status_changes["core"] += reader.status != status
+            self.session.expire(reader)
+
+    def change_status_through_the_orm(self) -> None:
+        readers = self.status_readers()
+        if readers:
+            reader, status = self.chance.choice(readers), self.chance.choice(list(SubscriberStatus))
+            self.status_changes["orm"] += reader.status != status
+            reader.status = status
+
     def cancel(self) -> None:
         for edition in self.editions(EditionStatus.SENDING, EditionStatus.PAUSED)[:1]:
             sending.cancel(self.session, edition, actor="test")
@@ -185,11 +246,12 @@ class Operations:
             (self.return_stale_claims, 2), (self.resolve_in_doubt, 1), (self.ses_event, 6),
             (self.open_or_click, 5), (self.leave, 2), (self.erase, 1), (self.cancel, 1),
             (self.delete_reader, 1), (self.delete_deliveries, 1),
+            (self.change_status_in_core, 3), (self.change_status_through_the_orm, 3),
         ]
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
-def test_after_any_mix_of_operations_the_tallies_equal_a_recount(
+def test_after_any_mix_of_operations_the_counters_equal_a_recount(
     app: Flask, factories: Factories, session: Session, seed: int
 ) -> None:
     chance = random.Random(seed)
@@ -202,17 +264,27 @@ def test_after_any_mix_of_operations_the_tallies_equal_a_recount(
     choices, weights = zip(*operations.all(), strict=True)
     operations.plan()
     session.commit()
+    # reader_months against the status changes seen between operations, however made.
+    expected = reader_month_totals(session)
+    assert expected["joined"] == 30
     for _ in range(70):
         operation = chance.choices(choices, weights)[0]
+        before = reader_statuses(session)
         operation()
+        changed = joins_and_departures(before, reader_statuses(session))
         ending = chance.random()
         if ending < 0.3:  # a transaction sees its own changes before it commits
             assert_tallies_match(session, ids)
+            assert reader_month_totals(session) == expected + changed, operation.__name__
         if ending < 0.9:
             session.commit()
+            expected += changed
         else:
             session.rollback()
         assert_tallies_match(session, ids)
+        assert reader_month_totals(session) == expected, operation.__name__
+    assert sum(expected[name] for name in DEPARTURES.values()) > 0
+    assert operations.status_changes["core"] > 0 and operations.status_changes["orm"] > 0
 
     figures = tallies.tallies(session, ids, by_variant=False)
     assert sum(f["planned"] for f in figures.values()) > 0

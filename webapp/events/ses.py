@@ -7,9 +7,9 @@ suppressing a bouncing or complaining address — happen in the same transaction
 The hook is on the hot path (SES reports every send and every delivery), so the usual event
 costs four statements written in Core on the session's connection: the receipt (INSERT … ON
 CONFLICT DO NOTHING RETURNING tells a repeat apart in the same round trip), the delivery's
-columns, the event row, and the delivery's changed columns. Bounces and complaints, which are
-rare, go through the ORM: the reader's status change must be seen by the session listener
-that counts readers leaving (webapp.stats.aggregates).
+columns, the event row, and the delivery's changed columns. Bounces and complaints change the
+reader's status in Core too. None of this counts anything itself: database triggers keep the
+stats counters from these rows (hard bounces, readers leaving; webapp.stats.aggregates).
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ from emails.sns import (
     verify_message,
 )
 from webapp.models import (
+    ConsentRecord,
     ConsentSource,
     Delivery,
     DeliveryStatus,
@@ -44,15 +45,16 @@ from webapp.models import (
     utcnow,
 )
 from webapp.models.event import Event, SnsReceipt
-from webapp.readers.consent import record_consent
+from webapp.models.stats import DeliveryOutcome
 from webapp.readers.suppressions import suppress
-from webapp.stats.aggregates import note_ses_event
+from webapp.stats.reputation import check_thresholds
 
 log = logging.getLogger(__name__)
 
 _DELIVERIES: Table = Delivery.__table__  # type: ignore[assignment]
 _EVENTS: Table = Event.__table__  # type: ignore[assignment]
 _RECEIPTS: Table = SnsReceipt.__table__  # type: ignore[assignment]
+_SUBSCRIBERS: Table = Subscriber.__table__  # type: ignore[assignment]
 
 # SES only reports on a message it took: these settle an in-doubt delivery as sent.
 _SETTLING_KINDS = frozenset({"send", "delivery", "bounce", "complaint", "delivery_delay"})
@@ -172,6 +174,14 @@ def _match_delivery(connection: Connection, event: SesEvent) -> MatchedDelivery 
     return MatchedDelivery(*row) if row is not None else None
 
 
+class Reader(NamedTuple):
+    """The columns of a subscriber that a bounce or complaint reads."""
+
+    id: int
+    email: str | None
+    status: SubscriberStatus
+
+
 def _subscriber_id(
     connection: Connection, delivery: MatchedDelivery | None, event: SesEvent
 ) -> int | None:
@@ -199,6 +209,9 @@ def record_ses_event(
     connection = session.connection()
     delivery = _match_delivery(connection, event)
     subscriber_id = _subscriber_id(connection, delivery, event)
+    # Read before the event row goes in: storing a permanent bounce sets the delivery's
+    # hard_bounced_at (a trigger, migration 0012).
+    reputation_added = _reputation_added(connection, delivery, event)
     connection.execute(
         _INSERT_EVENT,
         {
@@ -225,16 +238,36 @@ def record_ses_event(
         )
         return
     if delivery is not None:
-        note_ses_event(session, delivery, event)  # stats aggregates, before first-seen changes
+        if any(reputation_added):  # before the complaint's first-seen time is set
+            hard_bounces, complaints = reputation_added
+            check_thresholds(session, delivery.edition_id, hard_bounces_added=hard_bounces,
+                             complaints_added=complaints)
         _update_delivery(session, connection, delivery.id, _delivery_changes(delivery, event))
     if event.kind == "bounce":
-        _bounce(session, _subscriber(session, subscriber_id), event, bounce_suppress_after)
+        _bounce(session, _reader(connection, subscriber_id), event, bounce_suppress_after)
     elif event.kind == "complaint":
         for address in event.recipients:
             suppress(session, address, reason="complaint", source="ses")
-        _mark_reader(session, _subscriber(session, subscriber_id), SubscriberStatus.COMPLAINED,
+        _mark_reader(session, _reader(connection, subscriber_id), SubscriberStatus.COMPLAINED,
                      ConsentSource.COMPLAINT, event)
     session.flush()
+
+
+def _reputation_added(
+    connection: Connection, delivery: MatchedDelivery | None, event: SesEvent
+) -> tuple[int, int]:
+    """(hard bounces, complaints) this event adds to its edition: its delivery's first of each."""
+    if delivery is None:
+        return 0, 0
+    hard = 0
+    if event.permanent_bounce:
+        stored = connection.execute(
+            select(DeliveryOutcome.hard_bounced_at).where(
+                DeliveryOutcome.delivery_id == delivery.id
+            )
+        ).scalar()
+        hard = int(stored is None)
+    return hard, int(event.kind == "complaint" and delivery.complained_at is None)
 
 
 def _first(current: datetime | None, seen: datetime) -> datetime:
@@ -304,24 +337,32 @@ def _update_delivery(
         session.expire(cached, [*changes, "updated_at"])
 
 
-def _subscriber(session: Session, subscriber_id: int | None) -> Subscriber | None:
-    return session.get(Subscriber, subscriber_id) if subscriber_id is not None else None
+_READER_BY_ID = select(_SUBSCRIBERS.c.id, _SUBSCRIBERS.c.email, _SUBSCRIBERS.c.status).where(
+    _SUBSCRIBERS.c.id == bindparam("id")
+)
+
+
+def _reader(connection: Connection, subscriber_id: int | None) -> Reader | None:
+    if subscriber_id is None:
+        return None
+    row = connection.execute(_READER_BY_ID, {"id": subscriber_id}).first()
+    return Reader(*row) if row is not None else None
 
 
 def _bounce(
-    session: Session, subscriber: Subscriber | None, event: SesEvent, suppress_after: int
+    session: Session, reader: Reader | None, event: SesEvent, suppress_after: int
 ) -> None:
     if event.permanent_bounce:
         for address in event.recipients:
             suppress(session, address, reason="bounce", source="ses")
-        _mark_reader(session, subscriber, SubscriberStatus.BOUNCED, ConsentSource.BOUNCE, event)
+        _mark_reader(session, reader, SubscriberStatus.BOUNCED, ConsentSource.BOUNCE, event)
         return
-    if subscriber is None or subscriber.email is None:
+    if reader is None or reader.email is None:
         return
-    if _transient_bounces_in_a_row(session, subscriber.id, suppress_after) >= suppress_after:
-        suppress(session, subscriber.email, reason="bounce", source="ses",
+    if _transient_bounces_in_a_row(session, reader.id, suppress_after) >= suppress_after:
+        suppress(session, reader.email, reason="bounce", source="ses",
                  note=f"{suppress_after} transient bounces in a row")
-        _mark_reader(session, subscriber, SubscriberStatus.BOUNCED, ConsentSource.BOUNCE, event)
+        _mark_reader(session, reader, SubscriberStatus.BOUNCED, ConsentSource.BOUNCE, event)
 
 
 def _transient_bounces_in_a_row(session: Session, subscriber_id: int, limit: int) -> int:
@@ -344,19 +385,33 @@ def _transient_bounces_in_a_row(session: Session, subscriber_id: int, limit: int
 
 def _mark_reader(
     session: Session,
-    subscriber: Subscriber | None,
+    reader: Reader | None,
     status: SubscriberStatus,
     source: ConsentSource,
     event: SesEvent,
 ) -> None:
-    if subscriber is None or subscriber.status in (status, SubscriberStatus.ERASED):
+    """Set the reader's status in Core, unless already there or erased, and record it in the
+    consent ledger. The status WHERE repeats the check: another event may have set it since."""
+    unchanged = (status, SubscriberStatus.ERASED)
+    if reader is None or reader.status in unchanged:
         return
-    subscriber.status = status
-    record_consent(
-        session,
-        subscriber,
-        status.value,
-        source,
-        text_version=None,
-        detail={"ses_message_id": event.message_id, "bounce_type": event.bounce_type},
+    changed = session.connection().execute(
+        update(_SUBSCRIBERS)
+        .where(_SUBSCRIBERS.c.id == reader.id, _SUBSCRIBERS.c.status.not_in(unchanged))
+        .values(status=status, updated_at=utcnow())
+    )
+    if not changed.rowcount:
+        return
+    # Core writes bypass the identity map: a caller holding this reader reloads them.
+    cached = session.identity_map.get(identity_key(Subscriber, reader.id))
+    if cached is not None:
+        session.expire(cached, ["status", "updated_at", "consents"])
+    session.add(
+        ConsentRecord(  # what record_consent writes, for a reader we hold by id only
+            subscriber_id=reader.id,
+            action=status.value,
+            source=source,
+            text_version=None,
+            detail={"ses_message_id": event.message_id, "bounce_type": event.bounce_type},
+        )
     )

@@ -21,6 +21,7 @@ from webapp.models.stats import (
     EditionTallyChange,
     ItemClick,
     ReaderMonth,
+    ReaderMonthChange,
 )
 from webapp.models.subscriber import (
     LANGUAGES,
@@ -61,6 +62,7 @@ __all__ = [
     "Lease",
     "RateBucket",
     "ReaderMonth",
+    "ReaderMonthChange",
     "Role",
     "ScheduleRule",
     "Section",

@@ -3,8 +3,9 @@
 The deliveries table already holds one row per (edition, reader) with first-seen times of
 delivery, bounce, complaint, open and click; delivery_outcomes, item_clicks and reader_months
 hold the rest, each row standing for one reader (never one hit). The tallies count those rows
-per edition and variant, and per minute, kept by database triggers (migration 0010), so a stats
-page reads a few dozen rows per edition however many readers it went to.
+per edition and variant, and per minute. Every counter here is kept by database triggers
+(migrations 0010 and 0012; webapp.stats.aggregates says why), never by the app, so a stats page
+reads a few dozen rows per edition however many readers it went to.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ DEPARTURES = {
     SubscriberStatus.COMPLAINED: "complained",
     SubscriberStatus.ERASED: "erased",
 }
+MONTH_FIGURES = ("joined", *DEPARTURES.values())  # the counters of a reader_months row
 
 
 # The funnel's figures, in webapp.stats.figures.Funnel's order: one column each in the tallies.
@@ -99,6 +101,21 @@ class ReaderMonth(Base):
     bounced: Mapped[int] = mapped_column(Integer, default=0)
     complained: Mapped[int] = mapped_column(Integer, default=0)
     erased: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class ReaderMonthChange(Base):
+    """PostgreSQL: one transaction's joins and departures, folded into `reader_months` when it
+    commits (the month's row is locked only then). Empty on SQLite."""
+
+    __tablename__ = "reader_month_changes"
+
+    txid: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    month: Mapped[str] = mapped_column(String(7), primary_key=True)
+    joined: Mapped[int] = _counter()
+    unsubscribed: Mapped[int] = _counter()
+    bounced: Mapped[int] = _counter()
+    complained: Mapped[int] = _counter()
+    erased: Mapped[int] = _counter()
 
 
 class _Figures:

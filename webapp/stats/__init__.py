@@ -1,6 +1,7 @@
 """Stats: the figures editors and admins read, kept cheap to read at any size.
 
-Send progress, the counters (tallies and aggregates), per-edition, per-topic and per-item figures,
+Send progress, the counters (tallies and aggregates, all kept by database triggers: see
+webapp.stats.aggregates for why), per-edition, per-topic and per-item figures,
 sender reputation against SES's thresholds, CSV exports and worker status. Read-only towards the
 rest of the flow: stats imports no other domain package that imports it back.
 """

@@ -4,7 +4,7 @@ Every figure is read from aggregates, never from the raw `events` table: the fun
 progress and timeline from the tallies the database keeps per edition and variant and per
 minute (webapp.stats.tallies: counts of the per-reader first-seen columns of `deliveries` and
 of `delivery_outcomes`, a row per variant however many readers), items from `item_clicks`,
-growth from `reader_months` (see webapp.stats.aggregates for how those are kept current).
+growth from `reader_months` (webapp.stats.aggregates: all kept by database triggers).
 """
 
 from __future__ import annotations
@@ -22,7 +22,6 @@ from webapp.delivery.variants import parse_variant_key
 from webapp.models import (
     Edition,
     ItemClick,
-    ReaderMonth,
     Subscriber,
     Topic,
     subscriber_topics,
@@ -30,6 +29,7 @@ from webapp.models import (
 )
 from webapp.models.stats import DEPARTURES, RECEIVING, month_of
 from webapp.stats import tallies
+from webapp.stats.aggregates import reader_months
 from webapp.stats.progress import send_progress
 
 
@@ -333,22 +333,22 @@ def reader_growth(
     """
     now = now or utcnow()
     wanted = _months_back(now, months)
-    rows = {row.month: row for row in session.scalars(select(ReaderMonth))}
+    rows = reader_months(session)
     receiving = (
         session.scalar(select(func.count(Subscriber.id)).where(Subscriber.status.in_(RECEIVING)))
         or 0
     )
     later_net = sum(
-        row.joined - sum(getattr(row, c) for c in DEPARTURES.values())
+        row["joined"] - sum(row[c] for c in DEPARTURES.values())
         for month, row in rows.items()
         if month > month_of(now)
     )
     readers_at_end = receiving - later_net
     result: list[GrowthMonth] = []
     for month in reversed(wanted):
-        row = rows.get(month)
-        joined = row.joined if row else 0
-        left = {c: (getattr(row, c) if row else 0) for c in DEPARTURES.values()}
+        row = rows.get(month, {})
+        joined = row.get("joined", 0)
+        left = {c: row.get(c, 0) for c in DEPARTURES.values()}
         result.append(GrowthMonth(month, joined, left, readers_at_end))
         readers_at_end -= joined - sum(left.values())
     return result[::-1]

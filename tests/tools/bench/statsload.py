@@ -1,10 +1,10 @@
 """Dashboard stats over a sent edition with ~3 events per delivery, bulk-loaded in SQL.
 
 The load writes what the event and tracking services would have left: the events, the
-first-seen columns of `deliveries`, the outcomes of hard bounces and unsubscribes, and the
-clicks per item, so the dashboard's queries read as many rows as they would in use. The stats
-tallies follow by themselves (the database's triggers count each of these statements, see
-migration 0010); `stats_latency` checks them against a recount before timing.
+first-seen columns of `deliveries` and the unsubscribes' outcomes, so the dashboard's queries
+read as many rows as they would in use. The counters follow by themselves (the database's
+triggers count each of these statements: the tallies, migration 0010; hard bounces and clicks
+per item, 0012); `stats_latency` checks the tallies against a recount before timing.
 """
 
 from __future__ import annotations
@@ -23,7 +23,6 @@ from webapp.models import (
     Edition,
     Event,
     Item,
-    ItemClick,
     Section,
 )
 from webapp.stats import tallies
@@ -70,23 +69,15 @@ def load_events(session: Session, edition_id: int) -> int:
         if column:
             session.execute(update(Delivery).where(sent, chosen)
                             .values({column: Delivery.sent_at}))
-    # What webapp.stats.aggregates keeps beside them: hard bounces and unsubscribes per
-    # delivery (different readers here), and the item each clicking reader followed.
+    # Hard bounces and clicks per item were counted by the triggers as the events went in
+    # (migration 0012); unsubscribes are credited when a reader's status changes, which this
+    # load does not do, so their outcome rows are written here (different readers).
     no_time = literal(None, Delivery.sent_at.type)
-    outcomes = (
-        select(Delivery.id, Delivery.edition_id, Delivery.sent_at, no_time)
-        .where(sent, _roll() >= 1000 - HARD_BOUNCES),
-        select(Delivery.id, Delivery.edition_id, no_time, Delivery.sent_at)
-        .where(sent, _roll() >= 500, _roll() < 500 + UNSUBSCRIBES),
+    unsubscribed = select(Delivery.id, Delivery.edition_id, no_time, Delivery.sent_at).where(
+        sent, _roll() >= 500, _roll() < 500 + UNSUBSCRIBES
     )
-    for rows in outcomes:
-        session.execute(insert(DeliveryOutcome).from_select(
-            ["delivery_id", "edition_id", "hard_bounced_at", "unsubscribed_at"], rows))
-    clicks = select(
-        Delivery.id, item_number, Delivery.edition_id, literal(1), Delivery.sent_at
-    ).where(sent, _roll() < 120)
-    session.execute(insert(ItemClick).from_select(
-        ["delivery_id", "item_number", "edition_id", "clicks", "first_clicked_at"], clicks))
+    session.execute(insert(DeliveryOutcome).from_select(
+        ["delivery_id", "edition_id", "hard_bounced_at", "unsubscribed_at"], unsubscribed))
     session.commit()
     return session.scalar(select(func.count(Event.id)).where(Event.edition_id == edition_id)) or 0
 
