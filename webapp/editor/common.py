@@ -17,9 +17,8 @@ from webapp.delivery.sending import (
     ScheduleInPast,
     WrongEditionState,
 )
-from webapp.editions.items import EditionLocked, ItemInvalid
-from webapp.editions.records import get_edition
-from webapp.editions.upload import EditionExists
+from webapp.editions.items import ItemInvalid
+from webapp.editions.records import EditionExists, EditionLocked, get_edition
 from webapp.labels import status_labels
 from webapp.models import Edition, EditionStatus, User
 from webapp.security import email_document
