@@ -10,7 +10,6 @@ from sqlalchemy.orm import Session
 
 from tests.factories import Factories
 from webapp.editions.items import (
-    EditionLocked,
     ItemFields,
     ItemInvalid,
     ItemNotFound,
@@ -21,7 +20,7 @@ from webapp.editions.items import (
     update_item,
     update_texts,
 )
-from webapp.editions.records import get_edition
+from webapp.editions.records import EditionLocked, get_edition
 from webapp.models import AuditEntry, Edition, EditionStatus, Item, utcnow
 
 

@@ -107,13 +107,16 @@ def test_reimport_is_refused_without_replace_and_changes_nothing(
 @pytest.mark.parametrize(
     "status", [EditionStatus.SCHEDULED, EditionStatus.SENDING, EditionStatus.SENT]
 )
+@pytest.mark.parametrize("replace", [["--replace"], []])
 def test_replace_only_works_on_draft_or_approved(
-    runner: FlaskCliRunner, session: Session, factories: Factories, status: EditionStatus
+    runner: FlaskCliRunner, session: Session, factories: Factories, status: EditionStatus,
+    replace: list[str],
 ) -> None:
     factories.edition("2024-07", status=status, items={"policy": [{"title": "Kept"}]})
-    result = runner.invoke(args=["import-report", str(SAMPLE), "--replace"])
+    result = runner.invoke(args=["import-report", str(SAMPLE), *replace])
     assert result.exit_code != 0
     assert "only a draft or approved edition can be replaced" in result.output
+    assert "use --replace" not in result.output  # it would not help
     session.expire_all()
     assert [i.title for i in session.scalars(select(Item))] == ["Kept"]
 

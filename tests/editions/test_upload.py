@@ -9,9 +9,8 @@ from sqlalchemy.orm import Session
 from tests.editor.conftest import SAMPLE
 from tests.factories import Factories
 from webapp.editions.importer.errors import ReportFormatError
-from webapp.editions.items import EditionLocked
+from webapp.editions.records import EditionExists, EditionLocked
 from webapp.editions.upload import (
-    EditionExists,
     decode_report,
     import_report_text,
     lines_around,

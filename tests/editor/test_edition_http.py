@@ -173,6 +173,15 @@ def test_an_edition_without_topics_cannot_be_approved(
     assert _reload(session).status == EditionStatus.DRAFT
 
 
+def test_an_edition_without_items_cannot_be_approved(
+    editor_client: FlaskClient, factories: Factories, session: Session
+) -> None:
+    factories.edition()
+    page = editor_client.post("/editor/editions/2024-07/approve?lang=en", follow_redirects=True)
+    assert "The edition has no items yet." in page.get_data(as_text=True)
+    assert _reload(session).status == EditionStatus.DRAFT
+
+
 @pytest.mark.parametrize("status", [EditionStatus.SENT, EditionStatus.SENDING,
                                     EditionStatus.SCHEDULED])
 def test_edits_to_a_sent_or_sending_edition_are_refused(

@@ -141,6 +141,18 @@ def test_a_draft_cannot_be_sent(
     assert editor_client.get("/editor/editions/2099-01/progress").status_code == 404
 
 
+def test_sending_an_empty_draft_is_refused_for_its_state(
+    editor_client: FlaskClient, factories: Factories, session: Session
+) -> None:
+    # The state is why it cannot be sent, whatever else the edition lacks.
+    draft = factories.edition()
+    refused = editor_client.post("/editor/editions/2024-07/send?lang=en", follow_redirects=True)
+    text = refused.get_data(as_text=True)
+    assert "cannot be done while the edition is Draft" in text
+    assert "no items yet" not in text
+    assert _edition(session, draft.id).status == EditionStatus.DRAFT
+
+
 def test_a_scheduled_edition_can_be_cancelled_from_the_send_page(
     editor_client: FlaskClient, approved: Edition, session: Session
 ) -> None:

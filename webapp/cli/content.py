@@ -9,7 +9,12 @@ from flask.cli import with_appcontext
 from webapp import db
 from webapp.editions.importer.errors import ReportFormatError
 from webapp.editions.importer.parser import ParsedReport, parse_report
-from webapp.editions.records import EditionError, import_report, suggest_report_topics
+from webapp.editions.records import (
+    EditionError,
+    EditionExists,
+    import_report,
+    suggest_report_topics,
+)
 
 
 def read_report(path: Path, month: str | None) -> ParsedReport:
@@ -37,6 +42,9 @@ def import_report_command(
         suggested = suggest_report_topics(session, read_report(path, month))
         if not dry_run:
             edition = import_report(session, suggested, replace=replace)
+    except EditionExists as error:
+        session.rollback()
+        raise click.ClickException(f"{path}: {error}; use --replace to replace it") from None
     except (ReportFormatError, EditionError) as error:
         session.rollback()
         raise click.ClickException(f"{path}: {error}") from None

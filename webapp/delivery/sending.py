@@ -7,8 +7,9 @@ starts from and changes nothing when it is not allowed; the caller commits.
 
 from __future__ import annotations
 
+from collections.abc import Set
 from datetime import datetime
-from typing import Any, cast
+from typing import Any, Literal, cast
 
 from sqlalchemy import CursorResult, func, select, update
 from sqlalchemy.orm import Session
@@ -27,26 +28,100 @@ from webapp.models import (
 )
 
 Actor = User | str
+SendAction = Literal["approve", "schedule", "send", "pause", "resume", "cancel"]
 
 
 class SendError(ValueError):
-    """A send operation not allowed in the edition's state; nothing was changed."""
+    """A send operation refused; nothing was changed.
+
+    Each reason is a subclass carrying what a page needs to say it; `str()` is an English
+    sentence for the CLI and the logs.
+    """
+
+
+class EditionNotFound(SendError):
+    def __init__(self, month: str) -> None:
+        self.month = month
+        super().__init__(f"there is no edition for {month}")
+
+
+class WrongEditionState(SendError):
+    """The action is not allowed from the edition's current status."""
+
+    def __init__(
+        self, edition: Edition, allowed: Set[EditionStatus], action: SendAction
+    ) -> None:
+        self.month = edition.month
+        self.status = edition.status
+        self.allowed = frozenset(allowed)
+        self.action = action
+        names = " or ".join(sorted(s.value for s in allowed))
+        super().__init__(
+            f"cannot {action} the {edition.month} edition: it is {edition.status.value}, "
+            f"not {names}"
+        )
+
+
+class EditionHasNoItems(SendError):
+    def __init__(self, month: str) -> None:
+        self.month = month
+        super().__init__(f"the {month} edition has no items")
+
+
+class NoItemHasTopic(SendError):
+    """Readers get the items of their topics, so an edition without any topic reaches nobody."""
+
+    def __init__(self, month: str) -> None:
+        self.month = month
+        super().__init__(f"no item of the {month} edition has a topic; no reader would get it")
+
+
+class ScheduleWithoutTimeZone(SendError):
+    def __init__(self, at: datetime) -> None:
+        self.at = at
+        super().__init__("the scheduled time needs a time zone")
+
+
+class ScheduleInPast(SendError):
+    def __init__(self, at: datetime, now: datetime) -> None:
+        self.at = at
+        self.now = now
+        super().__init__("the scheduled time is in the past")
+
+
+RuleProblem = Literal["incomplete", "day", "time"]
+_RULE_PROBLEMS: dict[RuleProblem, str] = {
+    "incomplete": "give both the day (1–28) and the time (HH:MM)",
+    "day": "the day must be between 1 and 28, so every month has it",
+    "time": "the time must be HH:MM",
+}
+
+
+class ScheduleRuleInvalid(SendError):
+    """The monthly rule's day or time cannot be used; `reason` says which."""
+
+    def __init__(self, reason: RuleProblem, *, day: int | None, time: str | None) -> None:
+        self.reason = reason
+        self.day = day
+        self.time = time
+        super().__init__(_RULE_PROBLEMS[reason])
+
+
+class NoScheduleRule(SendError):
+    def __init__(self) -> None:
+        super().__init__("there is no monthly rule to switch off")
 
 
 def load_edition(session: Session, month: str) -> Edition:
     edition = get_edition(session, month)
     if edition is None:
-        raise SendError(f"there is no edition for {month}")
+        raise EditionNotFound(month)
     return edition
 
 
-def _require(edition: Edition, allowed: set[EditionStatus], action: str) -> None:
+def _require(edition: Edition, allowed: set[EditionStatus], action: SendAction) -> None:
     if edition.status not in allowed:
-        names = " or ".join(sorted(s.value for s in allowed))
-        raise SendError(
-            f"cannot {action} the {edition.month} edition: it is {edition.status.value}, "
-            f"not {names}"
-        )
+        raise WrongEditionState(edition, allowed, action)
 
 
 def _item_count(edition: Edition) -> int:
@@ -56,11 +131,9 @@ def _item_count(edition: Edition) -> int:
 def approve(session: Session, edition: Edition, *, actor: Actor) -> None:
     _require(edition, {EditionStatus.DRAFT}, "approve")
     if _item_count(edition) == 0:
-        raise SendError(f"the {edition.month} edition has no items")
+        raise EditionHasNoItems(edition.month)
     if not any(item.topics for section in edition.sections for item in section.items):
-        raise SendError(
-            f"no item of the {edition.month} edition has a topic; no reader would get it"
-        )
+        raise NoItemHasTopic(edition.month)
     edition.status = EditionStatus.APPROVED
     edition.approved_at = utcnow()
     record_audit(session, "edition.approve", actor=actor, target=edition.month)
@@ -70,9 +143,10 @@ def schedule(session: Session, edition: Edition, at: datetime, *, actor: Actor) 
     """Record when the edition goes out (the scheduler starts it then)."""
     _require(edition, {EditionStatus.APPROVED, EditionStatus.SCHEDULED}, "schedule")
     if at.tzinfo is None:
-        raise SendError("the scheduled time needs a time zone")
-    if at <= utcnow():
-        raise SendError("the scheduled time is in the past")
+        raise ScheduleWithoutTimeZone(at)
+    now = utcnow()
+    if at <= now:
+        raise ScheduleInPast(at, now)
     edition.status = EditionStatus.SCHEDULED
     edition.scheduled_at = at
     record_audit(session, "edition.schedule", actor=actor, target=edition.month,
@@ -167,19 +241,19 @@ def set_schedule_rule(
     rule = session.scalar(select(ScheduleRule).limit(1))
     if enabled:
         if day is None or time is None:
-            raise SendError("give both the day (1–28) and the time (HH:MM)")
+            raise ScheduleRuleInvalid("incomplete", day=day, time=time)
         if not 1 <= day <= 28:
-            raise SendError("the day must be between 1 and 28, so every month has it")
+            raise ScheduleRuleInvalid("day", day=day, time=time)
         try:
             hour, minute = (int(part) for part in time.split(":"))
         except ValueError:
-            raise SendError("the time must be HH:MM") from None
+            raise ScheduleRuleInvalid("time", day=day, time=time) from None
         if not (0 <= hour < 24 and 0 <= minute < 60):
-            raise SendError("the time must be HH:MM")
+            raise ScheduleRuleInvalid("time", day=day, time=time)
         time = f"{hour:02d}:{minute:02d}"
     if rule is None:
         if not enabled:
-            raise SendError("there is no monthly rule to switch off")
+            raise NoScheduleRule()
         rule = ScheduleRule(day=day, time=time, enabled=True)
         session.add(rule)
     elif enabled:

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from webapp.audit import record_audit
 from webapp.editions.importer.parser import SECTION_TITLES
 from webapp.editions.importer.topics import suggest_topics
-from webapp.editions.records import EditionError
+from webapp.editions.records import EditionError, EditionLocked
 from webapp.models import SECTION_KEYS, Edition, EditionStatus, Item, Section, User
 from webapp.readers.topics import keyword_rules, topics_by_slug
 
@@ -24,18 +24,6 @@ Actor = User | str
 
 MAX_SUBJECT = 300  # the columns' sizes
 MAX_PREHEADER = 300
-
-
-class EditionLocked(EditionError):
-    """The edition is scheduled, sending, sent, paused or cancelled: its content is final."""
-
-    def __init__(self, edition: Edition) -> None:
-        self.month = edition.month
-        self.status = edition.status
-        super().__init__(
-            f"the {edition.month} edition is {edition.status.value}; only a draft or approved "
-            "edition can be edited"
-        )
 
 
 class ItemInvalid(EditionError):

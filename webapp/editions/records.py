@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session, selectinload
 from webapp.audit import record_audit
 from webapp.editions.importer.parser import ParsedItem, ParsedReport
 from webapp.editions.importer.topics import suggest_topics
-from webapp.models import EDITABLE_STATUSES, Edition, EditionStatus, Item, Section, User
+from webapp.models import Edition, EditionStatus, Item, Section, User
 from webapp.readers.topics import keyword_rules, topics_by_slug
 
 DEFAULT_TITLE = "月报"
@@ -19,6 +19,28 @@ DEFAULT_TITLE = "月报"
 
 class EditionError(ValueError):
     """An edition operation refused; the message says why and nothing was changed."""
+
+
+class EditionLocked(EditionError):
+    """The edition is scheduled, sending, sent, paused or cancelled: its content is final."""
+
+    def __init__(self, edition: Edition, *, change: Literal["edit", "replace"] = "edit") -> None:
+        self.month = edition.month
+        self.status = edition.status
+        self.change = change
+        super().__init__(
+            f"the {edition.month} edition is {edition.status.value}; only a draft or approved "
+            f"edition can be {change}d"
+        )
+
+
+class EditionExists(EditionError):
+    """The month already has an edition and the caller did not ask to replace it."""
+
+    def __init__(self, month: str, status: EditionStatus) -> None:
+        self.month = month
+        self.status = status
+        super().__init__(f"an edition for {month} already exists ({status.value})")
 
 
 @dataclass(frozen=True)
@@ -94,22 +116,16 @@ def import_report(
 ) -> Edition:
     """Store the report as a `draft` edition; the caller commits, so it is all or nothing.
 
-    A month that already has an edition is refused unless `replace`, and even then only while
-    the edition is still editable (draft or approved): what was scheduled or sent stays as is.
+    A month's edition past approval is never replaced (EditionLocked: what was scheduled or
+    sent stays as is); a draft or approved one only when `replace` (else EditionExists).
     """
     report = suggested.report
     existing = session.scalar(select(Edition).where(Edition.month == report.month))
     if existing is not None:
+        if not existing.editable:
+            raise EditionLocked(existing, change="replace")
         if not replace:
-            raise EditionError(
-                f"an edition for {report.month} already exists ({existing.status.value}); "
-                "use --replace to replace it"
-            )
-        if existing.status not in EDITABLE_STATUSES:
-            raise EditionError(
-                f"the {report.month} edition is {existing.status.value}; only a draft or "
-                "approved edition can be replaced"
-            )
+            raise EditionExists(existing.month, existing.status)
         session.delete(existing)
         session.flush()
 

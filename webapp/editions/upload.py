@@ -4,23 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from webapp.editions.importer.errors import ReportFormatError
 from webapp.editions.importer.parser import parse_report
-from webapp.editions.items import EditionLocked
-from webapp.editions.records import EditionError, import_report, suggest_report_topics
-from webapp.models import Edition, EditionStatus, User
-
-
-class EditionExists(EditionError):
-    """The month already has an edition and the editor did not ask to replace it."""
-
-    def __init__(self, month: str, status: EditionStatus) -> None:
-        self.month = month
-        self.status = status
-        super().__init__(f"an edition for {month} already exists ({status.value})")
+from webapp.editions.records import import_report, suggest_report_topics
+from webapp.models import Edition, User
 
 
 @dataclass(frozen=True)
@@ -48,17 +37,10 @@ def import_report_text(
 ) -> Edition:
     """Parse, suggest topics and store a draft edition; the caller commits.
 
-    Raises ReportFormatError (with the line) for text the importer cannot read, EditionExists
-    when the month has an edition and `replace` is off, EditionLocked when that edition is past
-    approval (a scheduled or sent edition is never replaced).
+    Raises ReportFormatError (with the line) for text the importer cannot read, and
+    import_report's EditionExists or EditionLocked for a month that has an edition.
     """
     report = parse_report(text, month=month)
-    existing = session.scalar(select(Edition).where(Edition.month == report.month))
-    if existing is not None:
-        if not existing.editable:
-            raise EditionLocked(existing)
-        if not replace:
-            raise EditionExists(existing.month, existing.status)
     return import_report(session, suggest_report_topics(session, report), replace=replace,
                          actor=actor)
 

@@ -137,7 +137,7 @@ def edition(month: str) -> str | Response | tuple[str, int]:
             )
         except EditionError as error:
             session.rollback()
-            flash(explain(error, edition), "error")
+            flash(explain(error), "error")
         else:
             session.commit()
             flash(_("Saved."), "ok")
@@ -156,7 +156,7 @@ def approve(month: str) -> Response:
         sending.approve(session, edition, actor=actor())
     except sending.SendError as error:
         session.rollback()
-        flash(explain(error, edition), "error")
+        flash(explain(error), "error")
     else:
         session.commit()
         flash(_("Approved. Preview it once more, send a test, then send it."), "ok")

@@ -116,7 +116,7 @@ def _save(edition: Edition, form: ItemForm, item: Item | None) -> Response | Non
         return None
     except EditionError as error:
         session.rollback()
-        flash(explain(error, edition), "error")
+        flash(explain(error), "error")
         return None
     session.commit()
     flash(_("Item saved."), "ok")
@@ -178,7 +178,7 @@ def remove_item(month: str, item_id: int) -> Response:
         delete_item(session, edition, item.id, actor=actor())
     except EditionError as error:
         session.rollback()
-        flash(explain(error, edition), "error")
+        flash(explain(error), "error")
     else:
         session.commit()
         flash(_("Item deleted."), "ok")
@@ -198,7 +198,7 @@ def reorder_item(month: str, item_id: int) -> Response:
         move_item(session, edition, item.id, offset, actor=actor())
     except EditionError as error:
         session.rollback()
-        flash(explain(error, edition), "error")
+        flash(explain(error), "error")
     else:
         session.commit()
         note_back_to_draft(was_approved, edition)

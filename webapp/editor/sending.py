@@ -75,7 +75,7 @@ def send(month: str) -> str | Response:
         plan = sending.start_send(session, edition, actor=actor())
     except sending.SendError as error:
         session.rollback()
-        flash(explain(error, edition), "error")
+        flash(explain(error), "error")
         return redirect(url_for(".send", month=month))
     session.commit()
     flash(_("Sending started: %(planned)s deliveries planned.", planned=plan.planned), "ok")
@@ -90,21 +90,21 @@ def schedule(month: str) -> str | Response | tuple[str, int]:
     if form.validate_on_submit():
         assert form.date.data is not None and form.time.data is not None
         at = datetime.combine(form.date.data, form.time.data, tzinfo=_zone())
-        if at <= utcnow():
-            form.time.errors = [_("Choose a time in the future.")]
+        session = db.session()
+        try:
+            sending.schedule(session, edition, at, actor=actor())
+        except sending.ScheduleInPast as error:
+            session.rollback()
+            form.time.errors = [explain(error)]  # next to the field, the form kept
+        except sending.SendError as error:
+            session.rollback()
+            flash(explain(error), "error")
         else:
-            session = db.session()
-            try:
-                sending.schedule(session, edition, at, actor=actor())
-            except sending.SendError as error:
-                session.rollback()
-                flash(explain(error, edition), "error")
-            else:
-                session.commit()
-                flash(_("Scheduled for %(when)s (%(zone)s).",
-                        when=at.strftime("%Y-%m-%d %H:%M"), zone=current_settings().timezone),
-                      "ok")
-                return redirect(url_for(".edition", month=month))
+            session.commit()
+            flash(_("Scheduled for %(when)s (%(zone)s).",
+                    when=at.strftime("%Y-%m-%d %H:%M"), zone=current_settings().timezone),
+                  "ok")
+            return redirect(url_for(".edition", month=month))
     return _confirmation(edition, form), 400
 
 
@@ -137,7 +137,7 @@ def _control(month: str, action: str) -> Response:
             message = _("Cancelled: %(skipped)s unsent deliveries skipped.", skipped=skipped)
     except sending.SendError as error:
         session.rollback()
-        flash(explain(error, edition), "error")
+        flash(explain(error), "error")
     else:
         session.commit()
         flash(message, "ok")

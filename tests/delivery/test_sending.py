@@ -1,0 +1,181 @@
+"""The send state machine's refusals: each reason its own exception, carrying what a page or
+the CLI needs to say it, and nothing changed in the database."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import pytest
+import time_machine
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from tests.factories import Factories
+from webapp.delivery import sending
+from webapp.delivery.sending import (
+    EditionHasNoItems,
+    EditionNotFound,
+    NoItemHasTopic,
+    NoScheduleRule,
+    ScheduleInPast,
+    ScheduleRuleInvalid,
+    ScheduleWithoutTimeZone,
+    SendError,
+    WrongEditionState,
+)
+from webapp.models import AuditEntry, Delivery, Edition, EditionStatus, ScheduleRule
+
+NOW = datetime(2030, 1, 10, 4, tzinfo=UTC)
+
+
+@pytest.fixture
+def frozen() -> Iterator[None]:
+    with time_machine.travel(NOW, tick=False):
+        yield
+
+
+def _footprint(session: Session) -> tuple[list[tuple[str, EditionStatus]], int, int, int]:
+    """What a refusal must leave as it was: every edition's status, audit entries, deliveries
+    and schedule rules, as committed."""
+    session.commit()  # a refused call left nothing pending that this would store
+    session.expire_all()
+    editions = list(session.execute(select(Edition.month, Edition.status)).tuples())
+    count = {model: session.scalar(select(func.count()).select_from(model)) or 0
+             for model in (AuditEntry, Delivery, ScheduleRule)}
+    return editions, count[AuditEntry], count[Delivery], count[ScheduleRule]
+
+
+def test_an_unknown_month_is_edition_not_found(session: Session) -> None:
+    with pytest.raises(EditionNotFound) as refused:
+        sending.load_edition(session, "1999-01")
+    assert refused.value.month == "1999-01"
+    assert str(refused.value) == "there is no edition for 1999-01"
+
+
+@pytest.mark.parametrize(
+    ("status", "action", "allowed"),
+    [
+        (EditionStatus.APPROVED, "approve", {EditionStatus.DRAFT}),
+        (EditionStatus.DRAFT, "schedule", {EditionStatus.APPROVED, EditionStatus.SCHEDULED}),
+        (EditionStatus.DRAFT, "send", {EditionStatus.APPROVED, EditionStatus.SCHEDULED}),
+        (EditionStatus.APPROVED, "pause", {EditionStatus.SENDING}),
+        (EditionStatus.SENT, "resume", {EditionStatus.PAUSED}),
+        (EditionStatus.SENT, "cancel",
+         {EditionStatus.SCHEDULED, EditionStatus.SENDING, EditionStatus.PAUSED}),
+    ],
+)
+@pytest.mark.usefixtures("frozen")
+def test_an_action_from_the_wrong_state_names_the_state_and_the_allowed_ones(
+    session: Session, factories: Factories, status: EditionStatus, action: str,
+    allowed: set[EditionStatus],
+) -> None:
+    edition = factories.edition(status=status, items={"policy": [{"topics": ["ai"]}]})
+    before = _footprint(session)
+    calls = {
+        "approve": lambda: sending.approve(session, edition, actor="test"),
+        "schedule": lambda: sending.schedule(session, edition, datetime(2030, 2, 1, tzinfo=UTC),
+                                             actor="test"),
+        "send": lambda: sending.start_send(session, edition, actor="test"),
+        "pause": lambda: sending.pause(session, edition, actor="test"),
+        "resume": lambda: sending.resume(session, edition, actor="test"),
+        "cancel": lambda: sending.cancel(session, edition, actor="test"),
+    }
+    with pytest.raises(WrongEditionState) as refused:
+        calls[action]()
+    error = refused.value
+    assert (error.month, error.status, error.action) == ("2024-07", status, action)
+    assert error.allowed == allowed
+    assert f"cannot {action} the 2024-07 edition: it is {status.value}" in str(error)
+    assert _footprint(session) == before
+
+
+def test_approving_an_edition_without_items_is_refused_as_such(
+    session: Session, factories: Factories
+) -> None:
+    edition = factories.edition()
+    before = _footprint(session)
+    with pytest.raises(EditionHasNoItems) as refused:
+        sending.approve(session, edition, actor="test")
+    assert refused.value.month == "2024-07"
+    assert str(refused.value) == "the 2024-07 edition has no items"
+    assert _footprint(session) == before
+
+
+def test_approving_an_edition_whose_items_have_no_topic_is_refused_as_such(
+    session: Session, factories: Factories
+) -> None:
+    # One item without a topic is fine; it is an edition no reader would get that is refused.
+    edition = factories.edition(items={"policy": [{}, {}]})
+    before = _footprint(session)
+    with pytest.raises(NoItemHasTopic) as refused:
+        sending.approve(session, edition, actor="test")
+    assert refused.value.month == "2024-07"
+    assert _footprint(session) == before
+
+    partly = factories.edition("2024-08", items={"policy": [{}, {"topics": ["ai"]}]})
+    sending.approve(session, partly, actor="test")
+    assert partly.status == EditionStatus.APPROVED
+
+
+@pytest.mark.usefixtures("frozen")
+def test_a_schedule_in_the_past_carries_the_time_asked_for(
+    session: Session, approved: Edition
+) -> None:
+    before = _footprint(session)
+    for at in (datetime(2030, 1, 9, tzinfo=UTC), NOW):
+        with pytest.raises(ScheduleInPast) as refused:
+            sending.schedule(session, approved, at, actor="test")
+        assert (refused.value.at, refused.value.now) == (at, NOW)
+    assert _footprint(session) == before
+
+
+@pytest.mark.usefixtures("frozen")
+def test_a_schedule_without_a_time_zone_is_refused(session: Session, approved: Edition) -> None:
+    before = _footprint(session)
+    naive = datetime(2030, 2, 1, 9, 30)
+    with pytest.raises(ScheduleWithoutTimeZone) as refused:
+        sending.schedule(session, approved, naive, actor="test")
+    assert refused.value.at == naive
+    assert _footprint(session) == before
+
+
+@pytest.mark.parametrize(
+    ("day", "time", "reason", "text"),
+    [
+        (None, "09:00", "incomplete", "give both the day (1–28) and the time (HH:MM)"),
+        (5, None, "incomplete", "give both the day (1–28) and the time (HH:MM)"),
+        (29, "09:00", "day", "the day must be between 1 and 28, so every month has it"),
+        (0, "09:00", "day", "the day must be between 1 and 28, so every month has it"),
+        (5, "nine", "time", "the time must be HH:MM"),
+        (5, "24:00", "time", "the time must be HH:MM"),
+    ],
+)
+def test_a_schedule_rule_that_cannot_be_used_says_why(
+    session: Session, day: int | None, time: str | None, reason: str, text: str
+) -> None:
+    session.add(ScheduleRule(day=1, time="08:00", enabled=False))
+    before = _footprint(session)
+    with pytest.raises(ScheduleRuleInvalid) as refused:
+        sending.set_schedule_rule(session, day=day, time=time, actor="test")
+    error = refused.value
+    assert (error.reason, error.day, error.time, str(error)) == (reason, day, time, text)
+    assert _footprint(session) == before
+    rule = session.scalar(select(ScheduleRule))
+    assert rule is not None and (rule.day, rule.time, rule.enabled) == (1, "08:00", False)
+
+
+def test_switching_off_a_rule_that_does_not_exist_is_refused(session: Session) -> None:
+    before = _footprint(session)
+    with pytest.raises(NoScheduleRule):
+        sending.set_schedule_rule(session, day=None, time=None, enabled=False, actor="test")
+    assert _footprint(session) == before
+
+
+def test_every_refusal_the_module_defines_is_a_send_error() -> None:
+    """The CLI, the scheduler and the worker catch SendError; no reason may slip past them."""
+    refusals = [value for value in vars(sending).values()
+                if isinstance(value, type) and issubclass(value, Exception)
+                and value.__module__ == sending.__name__]
+    assert len(refusals) == 9
+    assert all(issubclass(kind, SendError) for kind in refusals)
