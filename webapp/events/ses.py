@@ -35,7 +35,6 @@ from emails.sns import (
     verify_message,
 )
 from webapp.models import (
-    ConsentRecord,
     ConsentSource,
     Delivery,
     DeliveryStatus,
@@ -46,6 +45,7 @@ from webapp.models import (
 )
 from webapp.models.event import Event, SnsReceipt
 from webapp.models.stats import DeliveryOutcome
+from webapp.readers.consent import record_consent
 from webapp.readers.suppressions import suppress
 from webapp.stats.reputation import check_thresholds
 
@@ -406,12 +406,11 @@ def _mark_reader(
     cached = session.identity_map.get(identity_key(Subscriber, reader.id))
     if cached is not None:
         session.expire(cached, ["status", "updated_at", "consents"])
-    session.add(
-        ConsentRecord(  # what record_consent writes, for a reader we hold by id only
-            subscriber_id=reader.id,
-            action=status.value,
-            source=source,
-            text_version=None,
-            detail={"ses_message_id": event.message_id, "bounce_type": event.bounce_type},
-        )
+    record_consent(
+        session,
+        reader.id,
+        status.value,
+        source,
+        text_version=None,
+        detail={"ses_message_id": event.message_id, "bounce_type": event.bounce_type},
     )

@@ -50,7 +50,7 @@ class Origin:
 
 def record_consent(
     session: Session,
-    subscriber: Subscriber,
+    subscriber: Subscriber | int,
     action: str,
     source: ConsentSource,
     *,
@@ -59,9 +59,11 @@ def record_consent(
     text_version: str | None = CONSENT_VERSION,
     detail: dict[str, Any] | None = None,
 ) -> ConsentRecord:
-    """Append one entry; it commits with the change it records."""
+    """Append one entry; it commits with the change it records.
+
+    `subscriber` may be a reader's id, for callers that change readers in Core (the SES hook).
+    """
     record = ConsentRecord(
-        subscriber=subscriber,
         action=str(action),
         source=source,
         ip=ip[:64] if ip else None,
@@ -69,6 +71,10 @@ def record_consent(
         text_version=text_version,
         detail=detail,
     )
+    if isinstance(subscriber, int):
+        record.subscriber_id = subscriber
+    else:
+        record.subscriber = subscriber
     session.add(record)
     return record
 
