@@ -90,7 +90,6 @@ def app_config(database_url: str, tmp_path: Path, **extra: Any) -> dict[str, Any
         "SECRET_KEY": "test-secret-key",
         "ERASURE_KEY": "test-erasure-key",
         "YUEBAO_VAR_DIR": str(tmp_path / "var"),
-        "VAR_DIR": str(tmp_path / "var"),
         "OUTBOX_DIR": str(tmp_path / "var" / "outbox"),
         "WTF_CSRF_ENABLED": False,
         "RATELIMIT_ENABLED": False,

@@ -100,8 +100,12 @@ class Settings:
         return self.yuebao_env == "production"
 
 
-# The environment variable of each setting is its name in capitals (DESIGN.md's table).
-SETTING_NAMES = {f.name.upper(): f.name for f in fields(Settings)}
+# The environment variable of each setting: its name in capitals (DESIGN.md's table), but for
+# the runtime directory, which carries the product's prefix.
+SETTING_NAMES = {
+    ("YUEBAO_VAR_DIR" if f.name == "var_dir" else f.name.upper()): f.name
+    for f in fields(Settings)
+}
 
 
 def load_settings(
@@ -211,10 +215,7 @@ def flask_config(settings: Settings, overrides: Mapping[str, Any] | None = None)
         "RATELIMIT_STORAGE_URI": settings.ratelimit_storage_uri,
     }
     if overrides:
-        config.update(
-            {k: v for k, v in overrides.items()
-             if k not in SETTING_NAMES and k not in ("YUEBAO_VAR_DIR", "VAR_DIR")}
-        )
+        config.update({k: v for k, v in overrides.items() if k not in SETTING_NAMES})
     return config
 
 
