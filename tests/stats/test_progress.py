@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 import time_machine
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from tests.factories import Factories
@@ -33,7 +33,7 @@ def test_progress_counts_every_state_and_the_rate(
     assert (progress["status"], progress["planned"], progress["queued"]) == ("sending", 4, 4)
     assert progress["rate_per_s"] == 0.0 and progress["finished_at"] is None
 
-    ids = sorted(session.scalars(Delivery.__table__.select().with_only_columns(Delivery.id)))
+    ids = sorted(session.scalars(select(Delivery.id)))
     session.execute(update(Delivery).where(Delivery.id.in_(ids[:3]))
                     .values(status=DeliveryStatus.SENT))
     session.execute(update(Delivery).where(Delivery.id == ids[3])
