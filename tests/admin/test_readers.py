@@ -94,7 +94,7 @@ def test_an_admin_adds_a_reader_with_a_note_on_their_consent(
     session.commit()
     blocked = admin_client.post("/admin/subscribers/new",
                                 data={**form, "email": "blocked@example.com", "lang": "en"})
-    assert "suppressed" in blocked.get_data(as_text=True)
+    assert "blocked@example.com 在禁发名单上" in blocked.get_data(as_text=True)
     session.expire_all()
     assert session.scalar(select(Subscriber).where(Subscriber.email_key == "x@example.com")) is None
 

@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from emails import Message, render_system_mail
-from webapp.accounts.users import MIN_PASSWORD_LENGTH, UserError, hash_password
+from webapp.accounts.users import MIN_PASSWORD_LENGTH, PasswordTooShort, hash_password
 from webapp.audit import record_audit
 from webapp.config import Settings
 from webapp.mailer import mail_settings
@@ -87,6 +87,6 @@ def request_reset(
 def set_password(session: Session, user: User, password: str) -> None:
     """Set a new password from a reset link; the caller commits."""
     if len(password) < MIN_PASSWORD_LENGTH:
-        raise UserError(f"the password must have at least {MIN_PASSWORD_LENGTH} characters")
+        raise PasswordTooShort(MIN_PASSWORD_LENGTH)
     user.password_hash = hash_password(password)
     record_audit(session, "user.password_reset", actor=user, target=user.email)

@@ -27,7 +27,30 @@ _DUMMY_HASH = (
 
 
 class UserError(ValueError):
-    """A user operation that cannot be done, with a message to show as is."""
+    """A user operation that cannot be done; each subclass is one reason, `field` the form
+    field it belongs to. `str()` is the English sentence the CLI prints."""
+
+    field = "email"
+
+
+class UserAddressInvalid(UserError):
+    def __init__(self, detail: str) -> None:
+        super().__init__(f"not a valid email address: {detail}")
+        self.detail = detail
+
+
+class PasswordTooShort(UserError):
+    field = "password"
+
+    def __init__(self, minimum: int) -> None:
+        super().__init__(f"the password must have at least {minimum} characters")
+        self.minimum = minimum
+
+
+class UserExists(UserError):
+    def __init__(self, address: str) -> None:
+        super().__init__(f"a user with the address {address} already exists")
+        self.address = address
 
 
 def hash_password(password: str) -> str:
@@ -39,7 +62,7 @@ def normalize_user_email(address: str) -> str:
     try:
         result = validate_email(address, check_deliverability=False)
     except EmailNotValidError as error:
-        raise UserError(f"not a valid email address: {error}") from None
+        raise UserAddressInvalid(str(error)) from None
     return result.normalized.lower()
 
 
@@ -49,9 +72,9 @@ def create_user(
     """Add a console user; the caller commits."""
     address = normalize_user_email(email)
     if len(password) < MIN_PASSWORD_LENGTH:
-        raise UserError(f"the password must have at least {MIN_PASSWORD_LENGTH} characters")
+        raise PasswordTooShort(MIN_PASSWORD_LENGTH)
     if session.scalar(select(User.id).where(User.email == address)) is not None:
-        raise UserError(f"a user with the address {address} already exists")
+        raise UserExists(address)
     user = User(email=address, role=role, password_hash=hash_password(password), active=True)
     session.add(user)
     session.flush()

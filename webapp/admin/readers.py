@@ -21,6 +21,7 @@ from webapp import db
 from webapp.admin import bp
 from webapp.admin.dashboard import csv_response
 from webapp.admin.forms import ButtonForm, ImportForm, NewReaderForm, ReaderTopicsForm
+from webapp.admin.refusals import explain, show_on
 from webapp.config import current_settings
 from webapp.models import LANGUAGES, Subscriber, SubscriberStatus
 from webapp.readers.links import rotate_preferences_token
@@ -99,11 +100,11 @@ def reader_new() -> str | BaseResponse:
             subscriber = add_reader(session, wanted, actor=current_user)
         except ReaderExists as exists:
             session.rollback()
-            flash(_("This address is a reader already."), "error")
+            flash(explain(exists), "error")
             return redirect(url_for("admin.reader", subscriber_id=exists.subscriber.id))
         except ReaderAdminError as error:
             session.rollback()
-            form.email.errors.append(str(error))
+            show_on(form, error, "email")
         else:
             session.commit()
             flash(_("Reader added."), "ok")
@@ -142,9 +143,9 @@ def reader_topics(subscriber_id: int) -> BaseResponse:
                 form.language.data or "",
                 actor=current_user,
             )
-        except ReaderAdminError:
+        except ReaderAdminError as error:
             session.rollback()
-            flash(_("Choose at least one topic."), "error")
+            flash(explain(error), "error")
         else:
             session.commit()
             flash(_("Saved.") if changed else _("Nothing changed."), "ok")

@@ -10,6 +10,7 @@ from werkzeug.wrappers import Response
 from webapp import db
 from webapp.admin import bp
 from webapp.admin.forms import RemoveSuppressionForm, SuppressionForm
+from webapp.admin.refusals import show_on
 from webapp.config import current_settings
 from webapp.models import Suppression
 from webapp.readers.suppression_admin import (
@@ -40,9 +41,9 @@ def suppressions() -> str | Response:
             add_suppression(
                 session, form.email.data or "", form.note.data or "", actor=current_user
             )
-        except SuppressionError:
+        except SuppressionError as error:
             session.rollback()
-            form.email.errors.append(_("Please enter a valid email address."))
+            show_on(form, error, "email")
         else:
             session.commit()
             flash(_("The address is suppressed: nothing will be sent to it."), "ok")
@@ -60,9 +61,9 @@ def suppression_remove(suppression_id: int) -> str | Response:
     if form.validate_on_submit():
         try:
             remove_suppression(session, row, form.reason.data or "", actor=current_user)
-        except SuppressionError:
+        except SuppressionError as error:
             session.rollback()
-            form.reason.errors.append(_("Please give a reason."))
+            show_on(form, error, "reason")
         else:
             session.commit()
             flash(_("The suppression is lifted."), "ok")

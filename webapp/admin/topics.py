@@ -10,6 +10,7 @@ from werkzeug.wrappers import Response
 from webapp import db
 from webapp.admin import bp
 from webapp.admin.forms import ButtonForm, MoveForm, NewTopicForm, TopicForm
+from webapp.admin.refusals import explain, show_on
 from webapp.models import Topic
 from webapp.readers.topic_admin import (
     TopicError,
@@ -51,7 +52,7 @@ def topics() -> str | Response:
             topic = create_topic(session, form.slug.data or "", _text(form), actor=current_user)
         except TopicError as error:
             session.rollback()
-            form.slug.errors.append(str(error))
+            show_on(form, error, "slug")
         else:
             session.commit()
             flash(_("Topic added."), "ok")
@@ -78,7 +79,7 @@ def topic(topic_id: int) -> str | Response:
             changed = update_topic(session, row, _text(form), actor=current_user)
         except TopicError as error:
             session.rollback()
-            form.name_zh.errors.append(str(error))
+            show_on(form, error, "name_zh")
         else:
             session.commit()
             flash(_("Saved.") if changed else _("Nothing changed."), "ok")
@@ -116,9 +117,9 @@ def _set_retired(topic_id: int, retired: bool) -> Response:
     if ButtonForm().validate_on_submit():
         try:
             set_retired(session, row, retired, actor=current_user)
-        except TopicError:
+        except TopicError as error:
             session.rollback()
-            flash(_("Readers need at least one topic to choose."), "error")
+            flash(explain(error), "error")
         else:
             session.commit()
             flash(

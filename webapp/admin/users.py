@@ -13,8 +13,6 @@ from werkzeug.wrappers import Response
 from webapp import db
 from webapp.accounts.password_reset import reset_mail
 from webapp.accounts.user_admin import (
-    LastAdmin,
-    OwnAccount,
     change_role,
     invite_user,
     reset_two_factor,
@@ -23,6 +21,7 @@ from webapp.accounts.user_admin import (
 from webapp.accounts.users import UserError, create_user, generate_password, list_users
 from webapp.admin import bp
 from webapp.admin.forms import ButtonForm, NewUserForm, RoleForm
+from webapp.admin.refusals import explain, show_on
 from webapp.config import current_settings
 from webapp.extensions import current_language
 from webapp.models import Role, User
@@ -61,7 +60,7 @@ def users() -> str | Response:
                 user = invite_user(session, form.email.data or "", role, actor=current_user)
         except UserError as error:
             session.rollback()
-            form.email.errors.append(str(error))
+            show_on(form, error, "email")
             return _page(form)
         session.commit()
         if form.mode.data == "password":
@@ -85,12 +84,9 @@ def _attempt(change: Callable[[], bool]) -> None:
     session = db.session()
     try:
         changed = change()
-    except OwnAccount:
+    except UserError as error:
         session.rollback()
-        flash(_("You cannot change your own account here."), "error")
-    except LastAdmin:
-        session.rollback()
-        flash(_("The console needs at least one active admin."), "error")
+        flash(explain(error), "error")
     else:
         if changed:
             session.commit()

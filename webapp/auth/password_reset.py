@@ -20,7 +20,7 @@ from webapp.accounts.password_reset import (
     request_reset,
     set_password,
 )
-from webapp.accounts.users import UserError
+from webapp.accounts.users import PasswordTooShort
 from webapp.auth import bp
 from webapp.auth.forms import NewPasswordForm, ResetRequestForm
 from webapp.config import current_settings
@@ -64,8 +64,10 @@ def password_reset_link(signed: str) -> str | tuple[str, int] | Response:
     if form.validate_on_submit():
         try:
             set_password(session, user, form.password.data or "")
-        except UserError:
-            form.password.errors.append(_("Please choose a longer password."))
+        except PasswordTooShort as error:
+            form.password.errors.append(
+                _("Choose a password of at least %(count)d characters.", count=error.minimum)
+            )
         else:
             session.commit()
             flash(_("Your new password is saved. Please sign in."), "ok")

@@ -27,12 +27,46 @@ MAX_PREHEADER = 300
 
 
 class ItemInvalid(EditionError):
-    """An item's fields cannot be stored; `field` names the one at fault."""
+    """An item's fields (or the edition's texts) cannot be stored; `field` names the one at
+    fault, and each subclass is one reason."""
 
-    def __init__(self, field: str, reason: str) -> None:
+    def __init__(self, field: str, message: str) -> None:
         self.field = field
-        self.reason = reason
-        super().__init__(f"{field}: {reason}")
+        super().__init__(f"{field}: {message}")
+
+
+class UnknownSection(ItemInvalid):
+    def __init__(self, section: str) -> None:
+        self.section = section
+        super().__init__("section", f"unknown section {section!r}")
+
+
+class TitleMissing(ItemInvalid):
+    def __init__(self) -> None:
+        super().__init__("title", "an item needs a title")
+
+
+class LinkNotWeb(ItemInvalid):
+    """The link is not an http:// or https:// address."""
+
+    def __init__(self) -> None:
+        super().__init__("url", "the link must be an http:// or https:// address")
+
+
+class UnknownTopic(ItemInvalid):
+    """No such topic, or a retired one the item does not have already."""
+
+    def __init__(self, slug: str) -> None:
+        self.slug = slug
+        super().__init__("topics", f"unknown topic {slug!r}")
+
+
+class TextTooLong(ItemInvalid):
+    """The subject or preheader is longer than its column."""
+
+    def __init__(self, field: str, limit: int) -> None:
+        self.limit = limit
+        super().__init__(field, f"at most {limit} characters")
 
 
 class ItemNotFound(LookupError):
@@ -76,19 +110,19 @@ def _blank_to_none(value: str | None) -> str | None:
 
 def _check(session: Session, fields: ItemFields, current: Item | None) -> None:
     if fields.section not in SECTION_KEYS:
-        raise ItemInvalid("section", f"unknown section {fields.section!r}")
+        raise UnknownSection(fields.section)
     if not fields.title.strip():
-        raise ItemInvalid("title", "an item needs a title")
+        raise TitleMissing
     parts = urlsplit(fields.url.strip())
     if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise ItemInvalid("url", "the link must be an http:// or https:// address")
+        raise LinkNotWeb
     known = topics_by_slug(session)
     kept = {t.slug for t in current.topics} if current is not None else set()
     for slug in fields.topics:
         topic = known.get(slug)
         # A retired topic may stay on an item that has it, but is not given to new ones.
         if topic is None or (topic.retired and slug not in kept):
-            raise ItemInvalid("topics", f"unknown topic {slug!r}")
+            raise UnknownTopic(slug)
 
 
 def _section(edition: Edition, key: str) -> Section:
@@ -144,9 +178,9 @@ def update_texts(
     _require_editable(edition)
     subject, preheader, intro = subject.strip(), preheader.strip(), intro.strip()
     if len(subject) > MAX_SUBJECT:
-        raise ItemInvalid("subject", f"at most {MAX_SUBJECT} characters")
+        raise TextTooLong("subject", MAX_SUBJECT)
     if len(preheader) > MAX_PREHEADER:
-        raise ItemInvalid("preheader", f"at most {MAX_PREHEADER} characters")
+        raise TextTooLong("preheader", MAX_PREHEADER)
     if (subject, preheader, intro) == (edition.subject, edition.preheader, edition.intro):
         return False
     edition.subject, edition.preheader, edition.intro = subject, preheader, intro

@@ -17,7 +17,13 @@ from webapp.delivery.sending import (
     ScheduleInPast,
     WrongEditionState,
 )
-from webapp.editions.items import ItemInvalid
+from webapp.editions.items import (
+    LinkNotWeb,
+    TextTooLong,
+    TitleMissing,
+    UnknownSection,
+    UnknownTopic,
+)
 from webapp.editions.records import EditionExists, EditionLocked, get_edition
 from webapp.labels import status_labels
 from webapp.models import Edition, EditionStatus, User
@@ -61,8 +67,24 @@ def _exists(error: EditionExists) -> str:
     ))
 
 
-def _item_invalid(error: ItemInvalid) -> str:
-    return str(_("This item cannot be saved: %(reason)s", reason=error.reason))
+def _unknown_section(error: UnknownSection) -> str:
+    return str(_("There is no section “%(section)s”.", section=error.section))
+
+
+def _title_missing(error: TitleMissing) -> str:
+    return str(_("An item needs a title."))
+
+
+def _link_not_web(error: LinkNotWeb) -> str:
+    return str(_("The link must be an address starting with http:// or https://."))
+
+
+def _unknown_topic(error: UnknownTopic) -> str:
+    return str(_("There is no topic “%(topic)s” to choose.", topic=error.slug))
+
+
+def _too_long(error: TextTooLong) -> str:
+    return str(_("At most %(limit)d characters.", limit=error.limit))
 
 
 def _wrong_state(error: WrongEditionState) -> str:
@@ -88,7 +110,11 @@ def _in_past(error: ScheduleInPast) -> str:
 _REFUSALS: dict[type[Exception], Callable[[Any], str]] = {
     EditionLocked: _locked,
     EditionExists: _exists,
-    ItemInvalid: _item_invalid,
+    UnknownSection: _unknown_section,
+    TitleMissing: _title_missing,
+    LinkNotWeb: _link_not_web,
+    UnknownTopic: _unknown_topic,
+    TextTooLong: _too_long,
     WrongEditionState: _wrong_state,
     EditionHasNoItems: _no_items,
     NoItemHasTopic: _no_topic,

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, selectinload
 from webapp.audit import record_audit
 from webapp.config import Settings
 from webapp.models import (
+    LANGUAGES,
     ConsentRecord,
     ConsentSource,
     Delivery,
@@ -32,6 +33,7 @@ from webapp.models import (
 from webapp.paging import Page, contains_pattern, paginate
 from webapp.readers.consent import ConsentAction, Origin, record_change, record_consent
 from webapp.readers.subscriptions import (
+    InvalidAddress,
     SubscriptionError,
     address_suppressed,
     choose_language,
@@ -47,13 +49,62 @@ MAX_EVENTS = 200
 
 
 class ReaderAdminError(ValueError):
-    """A change the console cannot make; the message says why."""
+    """A change the console cannot make; each subclass is one reason, `field` the form field
+    it belongs to."""
+
+    field = "email"
 
 
 class ReaderExists(ReaderAdminError):
     def __init__(self, subscriber: Subscriber) -> None:
         super().__init__(f"{subscriber.email} is already a reader")
         self.subscriber = subscriber
+
+
+class ReaderAddressInvalid(ReaderAdminError):
+    """Not an address mail can be sent to; `detail` is the validator's English reason."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(f"not a valid email address: {detail}")
+        self.detail = detail
+
+
+class ReaderSuppressed(ReaderAdminError):
+    def __init__(self, address: str) -> None:
+        super().__init__(f"{address} is suppressed and cannot be added")
+        self.address = address
+
+
+class NoListedTopic(ReaderAdminError):
+    """No topic chosen, or one that is not (or no longer) on the forms."""
+
+    field = "topics"
+
+    def __init__(self) -> None:
+        super().__init__("choose at least one of the listed topics")
+
+
+class LanguageUnknown(ReaderAdminError):
+    field = "language"
+
+    def __init__(self) -> None:
+        super().__init__(f"the language must be one of {', '.join(LANGUAGES)}")
+
+
+class ConsentNotStated(ReaderAdminError):
+    """The admin did not say how the reader agreed (the ledger needs it)."""
+
+    field = "consent_note"
+
+    def __init__(self) -> None:
+        super().__init__("say how the reader agreed to receive the report")
+
+
+class ReaderErased(ReaderAdminError):
+    field = "topics"
+
+    def __init__(self) -> None:
+        super().__init__("this reader was erased")
 
 
 @dataclass(frozen=True)
@@ -125,8 +176,15 @@ def _topics(session: Session, slugs: Sequence[str]) -> list[Topic]:
     available = {t.slug: t for t in active_topics(session)}
     unknown = [s for s in slugs if s not in available]
     if unknown or not slugs:
-        raise ReaderAdminError("choose at least one of the listed topics")
+        raise NoListedTopic
     return [available[s] for s in dict.fromkeys(slugs)]
+
+
+def _language(code: str) -> str:
+    try:
+        return choose_language(code)
+    except SubscriptionError:
+        raise LanguageUnknown from None
 
 
 @dataclass(frozen=True)
@@ -143,18 +201,18 @@ def add_reader(session: Session, wanted: NewReader, *, actor: User) -> Subscribe
     """Add an active reader on the admin's word that they agreed; the caller commits."""
     try:
         address = normalize_address(wanted.email)
-        language = choose_language(wanted.language)
-    except SubscriptionError as error:
-        raise ReaderAdminError(str(error)) from None
+    except InvalidAddress as error:
+        raise ReaderAddressInvalid(str(error)) from None
+    language = _language(wanted.language)
     key = email_key(address)
     existing = subscriber_by_address(session, key)
     if existing is not None:
         raise ReaderExists(existing)
     if address_suppressed(session, key):
-        raise ReaderAdminError(f"{address} is suppressed and cannot be added")
+        raise ReaderSuppressed(address)
     note = " ".join(wanted.consent_note.split())
     if not note:
-        raise ReaderAdminError("say how the reader agreed to receive the report")
+        raise ConsentNotStated
     subscriber = Subscriber(
         email=address,
         email_key=key,
@@ -190,12 +248,9 @@ def change_topics(
 ) -> bool:
     """Set the reader's topics and language; False when nothing changed. The caller commits."""
     if subscriber.status == SubscriberStatus.ERASED:
-        raise ReaderAdminError("this reader was erased")
+        raise ReaderErased
     topics = _topics(session, slugs)
-    try:
-        language = choose_language(language)
-    except SubscriptionError as error:
-        raise ReaderAdminError(str(error)) from None
+    language = _language(language)
     before = sorted(t.slug for t in subscriber.topics)
     after = sorted(t.slug for t in topics)
     changed: dict[str, Any] = {}

@@ -15,7 +15,18 @@ MAX_NOTE = 500
 
 
 class SuppressionError(ValueError):
-    """A suppression change the console cannot make; the message says why."""
+    """A suppression change the console cannot make; each subclass is one reason."""
+
+
+class SuppressionAddressInvalid(SuppressionError):
+    def __init__(self, detail: str) -> None:
+        super().__init__(f"not a valid email address: {detail}")
+        self.detail = detail
+
+
+class LiftWithoutReason(SuppressionError):
+    def __init__(self) -> None:
+        super().__init__("give a reason for lifting the suppression")
 
 
 def search_suppressions(
@@ -45,7 +56,7 @@ def add_suppression(session: Session, address: str, note: str, *, actor: User) -
     try:
         normalized = normalize_address(address)
     except InvalidAddress as error:
-        raise SuppressionError(f"not a valid email address: {error}") from None
+        raise SuppressionAddressInvalid(str(error)) from None
     key = email_key(normalized)
     existing = session.scalar(select(Suppression).where(Suppression.email_key == key))
     if existing is not None:
@@ -74,7 +85,7 @@ def remove_suppression(
     """
     reason = " ".join(reason.split())
     if not reason:
-        raise SuppressionError("give a reason for lifting the suppression")
+        raise LiftWithoutReason
     target = suppression.email_key or f"hash:{(suppression.address_hash or '')[:12]}"
     record_audit(
         session,

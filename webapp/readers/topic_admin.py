@@ -23,7 +23,46 @@ MAX_KEYWORD = 60
 
 
 class TopicError(ValueError):
-    """A topic change the console cannot make; the message says why."""
+    """A topic change the console cannot make; each subclass is one reason, `field` the form
+    field it belongs to."""
+
+    field = "name_zh"
+
+
+class TopicNamesMissing(TopicError):
+    def __init__(self) -> None:
+        super().__init__("a topic needs a Chinese and an English name")
+
+
+class TopicTextTooLong(TopicError):
+    """A name or keyword is longer than `limit` characters."""
+
+    def __init__(self, field: str, limit: int) -> None:
+        super().__init__(f"{field}: at most {limit} characters")
+        self.field = field
+        self.limit = limit
+
+
+class TopicSlugInvalid(TopicError):
+    field = "slug"
+
+    def __init__(self) -> None:
+        super().__init__("the short name uses lower-case letters, digits and hyphens")
+
+
+class TopicExists(TopicError):
+    field = "slug"
+
+    def __init__(self, slug: str) -> None:
+        super().__init__(f"a topic {slug!r} exists already")
+        self.slug = slug
+
+
+class LastActiveTopic(TopicError):
+    """Retiring it would leave readers nothing to choose."""
+
+    def __init__(self) -> None:
+        super().__init__("readers need at least one topic to choose")
 
 
 @dataclass(frozen=True)
@@ -46,12 +85,13 @@ def parse_keywords(text: str) -> list[str]:
 def _apply(topic: Topic, text: TopicText) -> dict[str, object]:
     name_zh, name_en = " ".join(text.name_zh.split()), " ".join(text.name_en.split())
     if not name_zh or not name_en:
-        raise TopicError("a topic needs a Chinese and an English name")
-    if len(name_zh) > MAX_NAME or len(name_en) > MAX_NAME:
-        raise TopicError(f"names have at most {MAX_NAME} characters")
+        raise TopicNamesMissing
+    for field, name in (("name_zh", name_zh), ("name_en", name_en)):
+        if len(name) > MAX_NAME:
+            raise TopicTextTooLong(field, MAX_NAME)
     keywords = [k for k in dict.fromkeys(k.strip() for k in text.keywords) if k]
     if any(len(k) > MAX_KEYWORD for k in keywords):
-        raise TopicError(f"keywords have at most {MAX_KEYWORD} characters")
+        raise TopicTextTooLong("keywords", MAX_KEYWORD)
     wanted: dict[str, object] = {
         "name_zh": name_zh,
         "name_en": name_en,
@@ -73,9 +113,9 @@ def all_topics(session: Session) -> list[Topic]:
 def create_topic(session: Session, slug: str, text: TopicText, *, actor: User) -> Topic:
     slug = slug.strip().lower()
     if not SLUG.match(slug) or len(slug) > 64:
-        raise TopicError("the short name uses lower-case letters, digits and hyphens")
+        raise TopicSlugInvalid
     if session.scalar(select(Topic.id).where(Topic.slug == slug)) is not None:
-        raise TopicError(f"a topic {slug!r} exists already")
+        raise TopicExists(slug)
     last = session.scalar(select(func.max(Topic.position))) or 0
     topic = Topic(slug=slug, position=last + 1, retired=False, keywords=[])
     _apply(topic, text)
@@ -142,7 +182,7 @@ def set_retired(session: Session, topic: Topic, retired: bool, *, actor: User) -
     if topic.retired == retired:
         return False
     if retired and len([t for t in all_topics(session) if not t.retired]) <= 1:
-        raise TopicError("readers need at least one topic to choose")
+        raise LastActiveTopic
     topic.retired = retired
     if not retired:
         topic.position = (session.scalar(select(func.max(Topic.position))) or 0) + 1

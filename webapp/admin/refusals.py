@@ -1,0 +1,89 @@
+"""Saying in the page's language why a service refused an admin's change.
+
+The services raise one exception class per reason, carrying what the sentence needs; this is the
+one place those become the admin's words, so no view re-derives a reason or shows the English
+`str()` meant for the CLI and the logs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from flask_babel import gettext as _
+from flask_wtf import FlaskForm
+
+from webapp.accounts.user_admin import LastAdmin, OwnAccount
+from webapp.accounts.users import PasswordTooShort, UserAddressInvalid, UserExists
+from webapp.readers.reader_admin import (
+    ConsentNotStated,
+    LanguageUnknown,
+    NoListedTopic,
+    ReaderAddressInvalid,
+    ReaderErased,
+    ReaderExists,
+    ReaderSuppressed,
+)
+from webapp.readers.suppression_admin import LiftWithoutReason, SuppressionAddressInvalid
+from webapp.readers.topic_admin import (
+    LastActiveTopic,
+    TopicExists,
+    TopicNamesMissing,
+    TopicSlugInvalid,
+    TopicTextTooLong,
+)
+
+
+def _address(error: Any) -> str:
+    return str(_("Please enter a valid email address."))
+
+
+def _too_long(error: TopicTextTooLong) -> str:
+    return str(_("At most %(limit)d characters.", limit=error.limit))
+
+
+def _password(error: PasswordTooShort) -> str:
+    return str(_("Choose a password of at least %(count)d characters.", count=error.minimum))
+
+
+_REFUSALS: dict[type[Exception], Callable[[Any], str]] = {
+    ReaderAddressInvalid: _address,
+    ReaderExists: lambda e: str(_("This address is a reader already.")),
+    ReaderSuppressed: lambda e: str(
+        _("%(email)s is on the suppression list: nothing may be sent to it.", email=e.address)
+    ),
+    NoListedTopic: lambda e: str(_("Choose at least one topic.")),
+    LanguageUnknown: lambda e: str(_("Choose a language from the list.")),
+    ConsentNotStated: lambda e: str(_("Say how the reader agreed to receive the report.")),
+    ReaderErased: lambda e: str(_("This reader was erased: there is nothing left to change.")),
+    TopicNamesMissing: lambda e: str(_("A topic needs a Chinese and an English name.")),
+    TopicTextTooLong: _too_long,
+    TopicSlugInvalid: lambda e: str(
+        _("The short name uses lower-case letters, digits and hyphens, such as data-privacy.")
+    ),
+    TopicExists: lambda e: str(_("A topic with the short name %(slug)s exists already.",
+                                 slug=e.slug)),
+    LastActiveTopic: lambda e: str(_("Readers need at least one topic to choose.")),
+    UserAddressInvalid: _address,
+    UserExists: lambda e: str(_("A console user with this address exists already.")),
+    PasswordTooShort: _password,
+    OwnAccount: lambda e: str(_("You cannot change your own account here.")),
+    LastAdmin: lambda e: str(_("The console needs at least one active admin.")),
+    SuppressionAddressInvalid: _address,
+    LiftWithoutReason: lambda e: str(_("Please give a reason.")),
+}
+
+
+def explain(error: Exception) -> str:
+    """A refusal from a service, as the admin should read it."""
+    for kind in type(error).__mro__:
+        if kind in _REFUSALS:
+            return _REFUSALS[kind](error)
+    return str(error)
+
+
+def show_on(form: FlaskForm, error: Exception, default: str) -> None:
+    """Put the refusal next to the field it is about (the error's `field`, else `default`)."""
+    name = getattr(error, "field", default)
+    field = form[name] if name in form else form[default]
+    field.errors = [*field.errors, explain(error)]
