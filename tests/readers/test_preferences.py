@@ -94,6 +94,22 @@ def test_each_change_is_saved_with_its_own_ledger_entry(
     assert [r.action for r in _actions(session, reader)][-1] == "tracking"
 
 
+def test_a_retired_topic_the_reader_has_is_kept_when_they_change_their_choices(
+    client: FlaskClient, factories: Factories, session: Session
+) -> None:
+    # Retired topics are not on the form; restoring one must give it back to its readers.
+    reader = factories.subscriber(email="kept@example.com", topics=["ai", "legacy"])
+    factories.topic("legacy").retired = True
+    session.commit()
+    response = client.post(f"/p/{reader.token}",
+                           data={**FORM, "topics": ["data"], "language": "en"}, headers=BROWSER)
+    assert response.status_code == 303
+    session.refresh(reader)
+    assert sorted(t.slug for t in reader.topics) == ["data", "legacy"]
+    assert _actions(session, reader)[-2].detail == {"from": ["ai", "legacy"],
+                                                    "to": ["data", "legacy"]}
+
+
 def test_no_topic_is_refused(client: FlaskClient, reader: Subscriber, session: Session) -> None:
     response = client.post(f"/p/{reader.token}", data={**FORM, "topics": []})
     assert response.status_code == 400 and "请至少选择一个主题。" in response.get_data(as_text=True)

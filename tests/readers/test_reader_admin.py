@@ -35,6 +35,7 @@ from webapp.models.base import new_token
 from webapp.readers.consent import CONSENT_VERSION
 from webapp.readers.reader_admin import (
     MAX_EVENTS,
+    AddressErased,
     NewReader,
     ReaderAdminError,
     ReaderExists,
@@ -45,8 +46,11 @@ from webapp.readers.reader_admin import (
     search_readers,
     unsubscribe_reader,
 )
+from webapp.readers.suppressions import address_hash
+from webapp.readers.topic_admin import set_retired
 
 NOW = datetime(2026, 11, 22, 9, 30, tzinfo=UTC)
+KEY = "test-erasure-key"
 NEW = NewReader(
     email="New.Reader@Example.com",
     topics=["ai", "data"],
@@ -202,7 +206,7 @@ def test_an_admin_adds_an_active_reader_with_a_note_on_their_consent(
     session: Session, admin: User
 ) -> None:
     with time_machine.travel(NOW, tick=False):
-        added = add_reader(session, NEW, actor=admin)
+        added = add_reader(session, NEW, actor=admin, erasure_key=KEY)
         session.commit()
 
     reader = _reader(session, "new.reader@example.com")
@@ -233,7 +237,7 @@ def test_an_added_reader_is_kept_only_if_the_caller_commits(
     session: Session, admin: User
 ) -> None:
     before = _rows(session)
-    add_reader(session, NEW, actor=admin)
+    add_reader(session, NEW, actor=admin, erasure_key=KEY)
     session.rollback()
     assert _rows(session) == before
 
@@ -242,7 +246,7 @@ def test_a_topic_given_twice_is_chosen_once_and_a_long_note_is_cut(
     session: Session, admin: User
 ) -> None:
     wanted = replace(NEW, topics=["data", "ai", "data"], consent_note="x" * 600)
-    add_reader(session, wanted, actor=admin)
+    add_reader(session, wanted, actor=admin, erasure_key=KEY)
     session.commit()
     reader = _reader(session, "new.reader@example.com")
     assert sorted(t.slug for t in reader.topics) == ["ai", "data"]
@@ -269,7 +273,7 @@ def test_a_reader_the_console_cannot_add_is_refused_and_nothing_is_written(
 ) -> None:
     before = _rows(session)
     with pytest.raises(ReaderAdminError):
-        add_reader(session, replace(NEW, **change), actor=admin)
+        add_reader(session, replace(NEW, **change), actor=admin, erasure_key=KEY)
     session.commit()  # even a caller that commits anyway writes nothing
     assert _rows(session) == before
 
@@ -280,7 +284,7 @@ def test_a_retired_topic_cannot_be_chosen_for_a_new_reader(
     factories.topic("legacy", retired=True)
     before = _rows(session)
     with pytest.raises(ReaderAdminError):
-        add_reader(session, replace(NEW, topics=["ai", "legacy"]), actor=admin)
+        add_reader(session, replace(NEW, topics=["ai", "legacy"]), actor=admin, erasure_key=KEY)
     session.commit()
     assert _rows(session) == before
 
@@ -293,7 +297,7 @@ def test_an_existing_reader_is_not_added_again_and_is_named(
                                     status=SubscriberStatus.UNSUBSCRIBED)
     before = _rows(session)
     with pytest.raises(ReaderAdminError) as refused:
-        add_reader(session, NEW, actor=admin)
+        add_reader(session, NEW, actor=admin, erasure_key=KEY)
     assert isinstance(refused.value, ReaderExists)
     assert refused.value.subscriber.id == existing.id
     session.commit()
@@ -307,12 +311,42 @@ def test_a_suppressed_address_cannot_be_added(session: Session, admin: User) -> 
     session.commit()
     before = _rows(session)
     with pytest.raises(ReaderAdminError):
-        add_reader(session, NEW, actor=admin)
+        add_reader(session, NEW, actor=admin, erasure_key=KEY)
     session.commit()
     assert _rows(session) == before
 
 
+def test_an_address_erased_at_the_readers_request_cannot_be_added_by_hand(
+    session: Session, admin: User
+) -> None:
+    # Only its keyed hash is left; the admin's word does not outweigh the reader's own.
+    session.add(Suppression(address_hash=address_hash(KEY, "New.Reader@example.com"),
+                            reason="erased", source="reader"))
+    session.commit()
+    before = _rows(session)
+    with pytest.raises(AddressErased):
+        add_reader(session, NEW, actor=admin, erasure_key=KEY)
+    session.commit()
+    assert _rows(session) == before
+    add_reader(session, NEW, actor=admin, erasure_key="another-key")  # the hash is keyed
+
+
 # Changing topics and language
+
+
+def test_a_change_keeps_the_retired_topics_the_reader_has(
+    session: Session, factories: Factories, admin: User
+) -> None:
+    reader = factories.subscriber(topics=["ai", "fintech"], language="zh-CN")
+    set_retired(session, factories.topic("fintech"), True, actor=admin)
+    session.commit()
+    assert change_topics(session, reader, ["ai"], "en", actor=admin)
+    session.commit()
+    session.expire_all()
+    assert sorted(t.slug for t in reader.topics) == ["ai", "fintech"]
+    ledger = session.scalars(select(ConsentRecord.action)
+                             .where(ConsentRecord.subscriber_id == reader.id))
+    assert "topics" not in list(ledger)  # only the language changed
 
 
 def test_an_admin_changes_a_readers_topics_and_language(
