@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import logging
 from collections import Counter
 from datetime import timedelta
 from typing import Any
@@ -252,23 +251,3 @@ def test_readers_joining_and_leaving_are_counted_per_month_as_statuses_change(
     assert growth[-2].readers == 0 and growth[-1].churned == 3
     assert session.scalar(select(Subscriber.status).where(Subscriber.email == "b@example.com")) \
         == SubscriberStatus.PAUSED
-
-
-def test_crossing_a_reputation_threshold_is_logged_once(
-    factories: Factories, session: Session, caplog: pytest.LogCaptureFixture
-) -> None:
-    send = make_send(factories, session, {f"r{n}": {"topics": ["ai"]} for n in range(100)})
-    caplog.set_level(logging.WARNING, logger="webapp.stats.reputation")
-    for n in range(4):
-        send.bounce(f"r{n}", "Permanent")
-    send.bounce("r4", "Transient")  # soft bounces do not count towards SES's bounce rate
-    assert [r for r in caplog.records if "reputation alert" in r.getMessage()] == []
-    send.bounce("r5", "Permanent")  # 5 of 100: at the review threshold
-    send.bounce("r5", "Permanent")  # the same reader again changes nothing
-    send.bounce("r6", "Permanent")
-    send.complain("r7")  # 1 of 100 is far above 0.1%
-    alerts = [r for r in caplog.records if "reputation alert" in r.getMessage()]
-    assert [(r.fields["kind"], r.fields["rate"]) for r in alerts] == [  # type: ignore[attr-defined]
-        ("bounce", 0.05), ("complaint", 0.01)
-    ]
-    assert edition_funnel(session, send.edition.id).hard_bounced == 6
