@@ -14,14 +14,7 @@ from tests.factories import Factories
 from webapp.models import Edition, EditionStatus
 from webapp.stats.export import EDITION_COLUMNS, ITEM_COLUMNS, editions_csv, items_csv
 
-# A carriage return alone is not quoted (the writer's line ending is "\n"), so it ends the row
-# where a spreadsheet reads it: the cell after it is a new row's first, neutralised or not.
-CR_SPLITS_THE_ROW = pytest.mark.xfail(
-    raises=AssertionError,
-    strict=True,
-    reason="a bare CR in a text cell is written unquoted and splits the row",
-)
-FORMULA_STARTS = ["=", "+", "-", "@", "\t", pytest.param("\r", marks=CR_SPLITS_THE_ROW)]
+FORMULA_STARTS = ["=", "+", "-", "@", "\t", "\r"]
 
 
 def read(text: str) -> list[dict[str, str]]:
@@ -117,7 +110,6 @@ def test_text_a_spreadsheet_would_run_is_neutralised_in_every_text_cell(
     assert row["url"] == f"'{start}HYPERLINK(\"https://evil.example\")"
 
 
-@CR_SPLITS_THE_ROW
 def test_a_line_break_inside_a_title_stays_inside_its_cell(
     factories: Factories, session: Session
 ) -> None:
