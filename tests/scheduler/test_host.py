@@ -4,12 +4,14 @@ error while it has time left. The clock is injected; APScheduler runs for real, 
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,7 +22,10 @@ from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+from tests.conftest import app_config, new_postgres_database
 from tests.factories import Factories
+from tests.tools.postgres import PostgresServer, PostgresUnavailable
+from webapp import create_app, migrate
 from webapp.config import settings_of
 from webapp.db import database
 from webapp.models import Edition, EditionStatus, Lease
@@ -234,3 +239,54 @@ def test_a_daily_run_missed_while_no_scheduler_ran_runs_when_one_is_back(
         assert job is not None and job.next_run_time > datetime.now(UTC)  # tomorrow's
     finally:
         second.close()
+
+
+@pytest.fixture
+def own_postgres() -> Iterator[PostgresServer]:
+    """A server of this test's own, since it is restarted."""
+    server = PostgresServer()
+    try:
+        server.start()
+    except PostgresUnavailable as error:
+        pytest.skip(str(error))
+    try:
+        yield server
+    finally:
+        with contextlib.suppress(PostgresUnavailable):  # already stopped if the test failed
+            server.stop()
+
+
+def test_a_postgresql_restart_is_ridden_out_and_the_due_send_still_starts(
+    own_postgres: PostgresServer, tmp_path: Path,
+) -> None:
+    url = new_postgres_database(own_postgres, None)
+    migrate.upgrade(url)
+    app = create_app(app_config(url, tmp_path))
+    sessions = database(app).sessionmaker
+    clock = Clock(NOON)
+    scheduler_host = SchedulerHost(settings_of(app), sessions, "worker-a", clock=clock)
+    try:
+        assert scheduler_host.tick()
+        wait_for(lambda: scheduler_host.last_run is not None)
+        with sessions() as own:
+            schedule(Factories(own), NOON)
+
+        own_postgres.pause()
+        clock.advance(timedelta(seconds=5))
+        assert scheduler_host.tick() and scheduler_host.running  # renewal failed, lease held
+        # APScheduler wakes up to an unreachable job store as well.
+        assert scheduler_host.scheduler is not None
+        scheduler_host.scheduler.wakeup()
+        own_postgres.resume()
+
+        clock.advance(timedelta(seconds=5))
+        scheduler_host.tick()  # renewed, or (its thread died) given up to start again
+        clock.advance(timedelta(seconds=5))
+        assert scheduler_host.tick() and scheduler_host.running
+        scheduler = scheduler_host.scheduler
+        assert scheduler is not None
+        scheduler.modify_job("start_due_sends", next_run_time=datetime.now(UTC))
+        wait_for(lambda: status(sessions, "2024-07") == EditionStatus.SENDING)
+    finally:
+        scheduler_host.close()
+        database(app).engine.dispose()
