@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from tests.admin.conftest import make_send
 from tests.factories import Factories
 from webapp.config import install, settings_of
+from webapp.events.ses import store_receipt
 from webapp.models import utcnow
 from webapp.stats.workers import EVENTS_STALE_AFTER, ses_event_lag
 
@@ -31,7 +32,9 @@ def test_event_lag_is_stale_when_messages_sent_long_ago_have_had_no_ses_event(
     assert lag.newest_at is None and lag.stale
     assert lag.unanswered_since == (now - timedelta(hours=1)).replace(second=0, microsecond=0)
 
-    send.deliver("a")  # stored as it arrives, now
+    # The hook stores the SNS notification's receipt with the SES event it carries, now.
+    store_receipt(session, {"MessageId": "sns-1", "Type": "Notification", "TopicArn": "arn"})
+    send.deliver("a")
     lag = ses_event_lag(session, now + timedelta(seconds=1))
     assert lag.newest_at is not None and not lag.stale and lag.unanswered_since is None
     age = lag.age(now + timedelta(minutes=3))

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from webapp.models import Edition, EditionMinute, Event, Lease, WorkerHeartbeat, utcnow
+from webapp.models import Edition, EditionMinute, Lease, SnsReceipt, WorkerHeartbeat, utcnow
 from webapp.models.worker import SCHEDULER_STALE_AFTER
 
 LIVE_WITHIN = timedelta(seconds=30)
@@ -79,7 +79,7 @@ def scheduler_status(session: Session, now: datetime | None = None) -> Scheduler
 
 @dataclass(frozen=True)
 class EventLag:
-    newest_at: datetime | None  # when the newest SES event was stored
+    newest_at: datetime | None  # when the newest SES event arrived
     unanswered_since: datetime | None  # the first message sent after it (minute precision)
     stale: bool  # messages sent EVENTS_STALE_AFTER ago, and no SES event since
 
@@ -88,15 +88,21 @@ class EventLag:
 
 
 def ses_event_lag(session: Session, now: datetime | None = None) -> EventLag:
-    """How far behind SES events are: the newest one stored, and messages sent since.
+    """How far behind SES events are: the newest one that arrived, and messages sent since.
 
-    Events are stored as they arrive (there is no queue of unprocessed ones), so the lag is
-    seen as sending without hearing back. Both reads stay cheap at any size: the newest SES
-    event walks the primary key backwards; sent messages come from the per-minute tallies.
+    Events are stored as they arrive (there is no queue of unprocessed ones), so the lag shows
+    as sending without hearing back. Both reads cost the same at any size: each SES event
+    arrives as an SNS notification whose receipt is stored with it, and the newest receipt is
+    the last row of its primary key (the newest SES row of `events` would mean walking back
+    past every open and click since: 0.1 s for 300,000 on SQLite); messages sent come from
+    the per-minute tallies.
     """
     now = now or utcnow()
     newest_at = session.scalar(
-        select(Event.received_at).where(Event.source == "ses").order_by(Event.id.desc()).limit(1)
+        select(SnsReceipt.received_at)
+        .where(SnsReceipt.type == "Notification")
+        .order_by(SnsReceipt.id.desc())
+        .limit(1)
     )
     sent_after = select(func.min(EditionMinute.minute)).where(EditionMinute.sent > 0)
     if newest_at is not None:
