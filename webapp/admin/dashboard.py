@@ -6,7 +6,9 @@ from flask import Response, abort, render_template, request
 
 from webapp import db
 from webapp.admin import bp
+from webapp.config import current_settings
 from webapp.editions.records import get_edition
+from webapp.models import utcnow
 from webapp.readers.subscribers import count_by_status
 from webapp.readers.topics import topics_by_slug
 from webapp.stats.export import editions_csv, items_csv
@@ -23,7 +25,7 @@ from webapp.stats.reputation import (
     Reputation,
     recent_reputation,
 )
-from webapp.stats.workers import worker_status
+from webapp.stats.workers import scheduler_status, ses_event_lag, worker_status
 
 EDITIONS_SHOWN = 12
 
@@ -40,6 +42,9 @@ def home() -> str:
     if chosen is not None:
         loaded = get_edition(session, chosen.month)
         report = edition_report(session, loaded) if loaded is not None else None
+    now = utcnow()
+    # Only the SES transport reports events back; with the others there is no lag to show.
+    ses = current_settings().mail_transport == "ses"
     return render_template(
         "admin/dashboard.html",
         editions=[(e, f, Reputation.of(f)) for e, f in editions],
@@ -48,7 +53,10 @@ def home() -> str:
         growth=reader_growth(session),
         popularity=topic_popularity(session),
         reputation=recent_reputation(session),
-        workers=worker_status(session),
+        workers=worker_status(session, now),
+        scheduler=scheduler_status(session, now),
+        event_lag=ses_event_lag(session, now) if ses else None,
+        now=now,
         topics=topics_by_slug(session),
         thresholds={"bounce": BOUNCE_REVIEW, "complaint": COMPLAINT_REVIEW, "volume": MIN_VOLUME},
     )
