@@ -10,7 +10,7 @@ from typing import Final
 from emails.compiler import RenderError, render_html
 from emails.content import EditionContent, MailSettings, UrlLinks
 from emails.i18n import format_month, strings
-from emails.mime import ONE_CLICK, list_id
+from emails.mime import ONE_CLICK, feedback_id, list_id
 from emails.shorten import shorten_summaries
 from emails.slots import SlotMarkers, SlotTemplate
 from emails.text import edition_text
@@ -217,7 +217,7 @@ def compile_variant(
         headers=(
             ("List-Unsubscribe-Post", ONE_CLICK),
             ("List-Id", list_id(settings.list_id)),
-            ("Feedback-ID", settings.feedback_id),
+            ("Feedback-ID", feedback_id("edition", settings.feedback_id)),
         ),
         tags=(("kind", "edition"), ("edition", edition.month)),
     )

@@ -158,7 +158,9 @@ def load_settings(
         org_name=env.get("ORG_NAME", "yuebao"),
         org_postal_address=env.get("ORG_POSTAL_ADDRESS", ""),
         list_id=env.get("LIST_ID", "<monthly.yuebao.localhost>"),
-        feedback_id=env.get("FEEDBACK_ID", "edition:yuebao"),
+        # The sender id, last field of every Feedback-ID; the mail type goes before it. It was
+        # once configured whole as `edition:<id>`, which would now read `edition:edition:<id>`.
+        feedback_id=env.get("FEEDBACK_ID", "yuebao").removeprefix("edition:"),
         unsubscribe_mailto=env.get("UNSUBSCRIBE_MAILTO") or None,
         ses_region=env.get("SES_REGION", "us-east-1"),
         ses_configuration_set=env.get("SES_CONFIGURATION_SET") or None,
