@@ -9,7 +9,6 @@ import pytest
 from webapp import create_app
 from webapp.config import ConfigError, Settings, flask_config, load_settings, settings_of
 
-
 # What a production deployment must set beside its secrets.
 PRODUCTION = {
     "YUEBAO_ENV": "production",
