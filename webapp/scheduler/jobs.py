@@ -68,8 +68,7 @@ def start_due_sends(sessions: sessionmaker[Session], now: datetime) -> list[str]
 def rule_due(rule: ScheduleRule, zone: ZoneInfo, now: datetime) -> bool:
     """Has this month's moment of the rule passed (in the configured zone)?"""
     local = now.astimezone(zone)
-    hour, minute = (int(part) for part in rule.time.split(":"))
-    moment = local.replace(day=rule.day, hour=hour, minute=minute, second=0, microsecond=0)
+    moment = sending.rule_moment(rule.day, rule.time, zone, now)
     return local >= moment and rule.last_run_month != local.strftime("%Y-%m")
 
 
@@ -96,7 +95,7 @@ def run_monthly_rule(
             log.warning("monthly rule: no approved edition to send")
             return None
         edition = sending.load_edition(session, newest.month)
-        sending.start_send(session, edition, actor="schedule rule")
+        sending.start_send(session, edition, actor=sending.RULE_ACTOR)
         session.commit()
         return edition.month
 
