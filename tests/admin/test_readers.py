@@ -186,7 +186,7 @@ def test_reader_export_is_csv_with_formulas_neutralised(
 ) -> None:
     factories.subscriber(email="ann@example.com", name="=cmd|' /C calc'!A0", topics=["ai"])
     response = admin_client.get("/admin/subscribers/export.csv")
-    assert response.mimetype == "text/csv"
+    assert response.headers["Content-Type"] == "text/csv; charset=utf-8"
     assert "attachment" in response.headers["Content-Disposition"]
     rows = list(csv.reader(io.StringIO(response.get_data(as_text=True).lstrip("\ufeff"))))
     assert rows[0] == ["email", "name", "topics", "language", "status"]

@@ -64,7 +64,7 @@ def home() -> str:
 
 def csv_response(text: str, name: str) -> Response:
     # A BOM so spreadsheet programs read the Chinese titles as UTF-8.
-    response = Response("\ufeff" + text, mimetype="text/csv; charset=utf-8")
+    response = Response("\ufeff" + text, content_type="text/csv; charset=utf-8")
     response.headers["Content-Disposition"] = f'attachment; filename="{name}"'
     return response
 

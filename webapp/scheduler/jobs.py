@@ -78,11 +78,6 @@ def _start_scheduled(sessions: sessionmaker[Session], edition_id: int) -> str | 
         return loaded.month
 
 
-def _moment(rule: ScheduleRule, local: datetime) -> datetime:
-    hour, minute = (int(part) for part in rule.time.split(":"))
-    return local.replace(day=rule.day, hour=hour, minute=minute, second=0, microsecond=0)
-
-
 def rule_due_month(rule: ScheduleRule, zone: ZoneInfo, now: datetime) -> str | None:
     """The month (YYYY-MM, in the configured zone) whose moment of the rule has passed and
     not run yet, or None.
@@ -93,11 +88,13 @@ def rule_due_month(rule: ScheduleRule, zone: ZoneInfo, now: datetime) -> str | N
     made after that moment.
     """
     local = now.astimezone(zone)
-    moment = _moment(rule, local)
+    moment = sending.rule_moment(rule.day, rule.time, zone, local)
     if local >= moment:
         month = local.strftime("%Y-%m")
         return month if rule.last_run_month != month else None
-    previous = _moment(rule, local.replace(day=1) - timedelta(days=1))
+    previous = sending.rule_moment(
+        rule.day, rule.time, zone, local.replace(day=1) - timedelta(days=1)
+    )
     month = previous.strftime("%Y-%m")
     if rule.last_run_month is not None and rule.last_run_month >= month:
         return None
@@ -132,7 +129,7 @@ def run_monthly_rule(
             log.warning("monthly rule: no approved edition to send")
             return None
         edition = sending.load_edition(session, newest.month)
-        sending.start_send(session, edition, actor="schedule rule")
+        sending.start_send(session, edition, actor=sending.RULE_ACTOR)
         session.commit()
         return edition.month
 
