@@ -7,7 +7,7 @@ can show the scheduler's last tick and flag it when stale.
 
 Both columns are empty until the holder's next renewal (within seconds of the upgrade).
 
-Revision ID: 0014
+Revision ID: 0013
 Revises: 0012
 Create Date: 2026-12-07
 """
@@ -19,7 +19,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0014"
+revision: str = "0013"
 down_revision: str | None = "0012"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
