@@ -11,7 +11,6 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tests.factories import Factories
-from webapp.delivery.heartbeat import beat, requeue_stale_claims
 from webapp.delivery.in_doubt import settle_outbox, settle_ses
 from webapp.models import AuditEntry, Delivery, DeliveryStatus, Edition, EditionStatus, utcnow
 from webapp.models.event import Event
@@ -110,19 +109,3 @@ def test_resend_puts_them_back_in_the_queue(
     session.expire_all()
     assert session.get(Delivery, row.id).status == DeliveryStatus.QUEUED  # type: ignore[union-attr]
 
-
-@pytest.mark.postgres
-def test_claims_of_dead_workers_go_back_but_live_ones_stay(
-    session: Session, factories: Factories
-) -> None:
-    alive, dead = _deliveries(factories, 2, DeliveryStatus.SENDING)
-    alive.claimed_by, dead.claimed_by = "host-a:1", "host-b:2"
-    now = utcnow()
-    beat(session, "host-a:1", now=now)
-    beat(session, "host-b:2", now=now - timedelta(minutes=5))
-    session.commit()
-    assert requeue_stale_claims(session, now) == 1
-    session.commit()
-    session.expire_all()
-    assert session.get(Delivery, alive.id).status == DeliveryStatus.SENDING  # type: ignore[union-attr]
-    assert session.get(Delivery, dead.id).status == DeliveryStatus.QUEUED  # type: ignore[union-attr]
