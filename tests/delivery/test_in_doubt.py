@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 import time_machine
-from sqlalchemy import select
+from flask import Flask
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from emails import Message
@@ -16,8 +18,18 @@ from emails.transports.batch import DELIVERY_TAG
 from emails.transports.outbox import OutboxTransport
 from tests.delivery.conftest import refresh
 from tests.factories import Factories
+from webapp.db import database
+from webapp.delivery import store
 from webapp.delivery.in_doubt import outbox_file, resolve_in_doubt, settle_outbox, settle_ses
-from webapp.models import AuditEntry, Delivery, DeliveryStatus, Edition, EditionStatus, User
+from webapp.models import (
+    AuditEntry,
+    Delivery,
+    DeliveryStatus,
+    Edition,
+    EditionStatus,
+    User,
+    WorkerHeartbeat,
+)
 from webapp.models.event import Event
 
 NOW = datetime(2024, 7, 20, 2, 0, tzinfo=UTC)
@@ -74,7 +86,7 @@ def test_the_outbox_file_is_the_evidence(
                                  claimed_by="host-a:1")
     _written_to_outbox(tmp_path, written.id)
 
-    result = settle_outbox(session, tmp_path, NOW)
+    result = settle_outbox(session, tmp_path, WAIT, NOW)
     session.commit()
 
     assert (result.sent, result.requeued, result.still_in_doubt) == (1, 1, 0)
@@ -83,6 +95,45 @@ def test_the_outbox_file_is_the_evidence(
     back = _row(session, missing.id)
     assert (back.status, back.claimed_by, back.in_doubt_at) == (DeliveryStatus.QUEUED, None, None)
     assert _row(session, claimed.id).status == DeliveryStatus.SENDING
+
+
+def test_a_live_workers_delivery_is_left_to_it_until_the_wait_is_over(
+    session: Session, factories: Factories, sending_edition: Edition, tmp_path: Path
+) -> None:
+    # In doubt means "about to be written": the worker that owns it may be writing right now.
+    session.add(WorkerHeartbeat(name="host-b:2", hostname="host-b", pid=2, heartbeat_at=NOW))
+    session.commit()
+    writing = _in_doubt(factories, sending_edition, at=NOW - timedelta(seconds=1))
+
+    assert settle_outbox(session, tmp_path, WAIT, NOW).requeued == 0
+    session.commit()
+    assert _row(session, writing.id).status == DeliveryStatus.IN_DOUBT
+
+    later = NOW + WAIT + timedelta(seconds=2)
+    session.execute(update(WorkerHeartbeat).values(heartbeat_at=later))
+    assert settle_outbox(session, tmp_path, WAIT, later).requeued == 1
+    session.commit()
+    assert _row(session, writing.id).status == DeliveryStatus.QUEUED
+
+
+@pytest.mark.postgres
+def test_a_send_recorded_while_housekeeping_looks_is_never_turned_back(
+    app: Flask, session: Session, factories: Factories, sending_edition: Edition, tmp_path: Path
+) -> None:
+    row = factories.delivery(sending_edition, status=DeliveryStatus.IN_DOUBT, in_doubt_at=NOW)
+
+    class WorkerFinishesMeanwhile(type(tmp_path)):  # type: ignore[misc]
+        def glob(self, pattern: str) -> Iterator[Path]:
+            # While housekeeping looks for the file, the worker writes it and records the send.
+            (tmp_path / f"20240720T020000000000Z-d{row.id}-x.eml").write_text("x")
+            with database(app).sessionmaker() as worker:
+                store.mark_sent(worker, row.id, None)
+                worker.commit()
+            return iter([])  # what the look saw a moment before
+
+    settle_outbox(session, WorkerFinishesMeanwhile(tmp_path), WAIT, NOW)
+    session.commit()
+    assert _row(session, row.id).status == DeliveryStatus.SENT
 
 
 # --- SES: re-queued only when SES demonstrably never took it --------------------------------

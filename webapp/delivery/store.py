@@ -94,10 +94,15 @@ def set_status(
     *,
     error: str | None = None,
     failed_attempt: bool = False,
-) -> None:
-    """Move deliveries to `status` (one UPDATE for the lot)."""
+    only_from: DeliveryStatus | None = None,
+) -> int:
+    """Move deliveries to `status` (one UPDATE for the lot); returns how many moved.
+
+    `only_from` moves only those still in that status, for callers that chose the ids a moment
+    earlier and must not overwrite what another process recorded since.
+    """
     if not ids:
-        return
+        return 0
     values: dict[str, object] = {"status": status, "error": error, "updated_at": utcnow()}
     if failed_attempt:
         values["attempts"] = Delivery.attempts + 1
@@ -105,7 +110,13 @@ def set_status(
         values.update(claimed_by=None, claimed_at=None, in_doubt_at=None)
     elif status == DeliveryStatus.IN_DOUBT:
         values["in_doubt_at"] = utcnow()
-    session.execute(update(Delivery).where(Delivery.id.in_(ids)).values(**values))
+    elif status == DeliveryStatus.SENT:
+        values["sent_at"] = utcnow()
+    stmt = update(Delivery).where(Delivery.id.in_(ids))
+    if only_from is not None:
+        stmt = stmt.where(Delivery.status == only_from)
+    result = session.execute(stmt.values(**values))
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 def mark_sent(session: Session, delivery_id: int, message_id: str | None) -> None:
