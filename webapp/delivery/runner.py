@@ -29,6 +29,7 @@ from webapp.delivery.engine import (
     measure_latency,
 )
 from webapp.delivery.heartbeat import Heartbeat
+from webapp.delivery.outages import Outage
 from webapp.mailer import links, mail_settings
 from webapp.models import Edition, EditionStatus
 
@@ -78,6 +79,7 @@ def build_engine(
     on_progress: Callable[[RunResult], None] | None = None,
     heartbeat: Progress | None = None,
     worker: str | None = None,
+    outage: Outage | None = None,
 ) -> DeliveryEngine:
     """The engine for the configured transport, paced to SES's MaxSendRate (or the override)."""
     transport: BatchTransport
@@ -97,7 +99,8 @@ def build_engine(
         latency = 0.005
         rate = override or OUTBOX_RATE
     engine_config = EngineConfig.for_rate(
-        rate, latency, transport.max_batch, tracking=settings.tracking
+        rate, latency, transport.max_batch, tracking=settings.tracking,
+        db_grace=settings.worker_db_grace_seconds,
     )
     log.info(
         "delivery engine ready",
@@ -116,6 +119,7 @@ def build_engine(
         on_progress=on_progress,
         bucket=bucket,
         heartbeat=heartbeat,
+        outage=outage,
     )
 
 
@@ -144,14 +148,29 @@ def run_pending(
     stop: threading.Event,
     *,
     heartbeat: Heartbeat | None = None,
+    outage: Outage | None = None,
 ) -> int:
-    """Run every send that has queued deliveries; returns how many editions were worked on."""
-    with sessions() as session:
-        resumed = resume_after_quota(settings, session)
-        session.commit()
-        if resumed:
-            log.info("sends resumed after the daily quota", extra={"fields": {"months": resumed}})
-        pending = store.editions_with_work(session)
+    """Run every send that has queued deliveries; returns how many editions were worked on.
+
+    Database failures are ridden out through `outage` (one for the whole worker): DatabaseLost
+    once they outlast its grace.
+    """
+    outage = outage or Outage(settings.worker_db_grace_seconds, stop=stop)
+
+    def editions_with_work() -> list[int]:
+        with sessions() as session:
+            return store.editions_with_work(session)
+
+    def resume() -> list[str]:
+        with sessions() as session:
+            resumed = resume_after_quota(settings, session)
+            session.commit()
+            return resumed
+
+    resumed = outage.retry(resume, "resume after quota")
+    if resumed:
+        log.info("sends resumed after the daily quota", extra={"fields": {"months": resumed}})
+    pending = outage.retry(editions_with_work, "look for work")
     if not pending:
         return 0
     try:
@@ -161,6 +180,7 @@ def run_pending(
             stop=stop,
             heartbeat=heartbeat,
             worker=heartbeat.name if heartbeat else None,
+            outage=outage,
         )
     except EngineUnavailable as error:
         log.warning("sending postponed", extra={"fields": {"reason": str(error)}})
