@@ -14,15 +14,21 @@ from flask import Flask, current_app, g
 from sqlalchemy import Engine, create_engine, event, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+from webapp.sqlite_writes import connection_factory
+
 _EXTENSION = "yuebao.db"
+
+
+BUSY_TIMEOUT = 10.0  # seconds a SQLite writer waits for another process's write lock
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     # WAL lets the web app read while the worker writes; the busy timeout makes a writer wait
-    # for the lock instead of failing with "database is locked".
+    # for another process's lock instead of failing with "database is locked" (the threads of
+    # one process queue on webapp.sqlite_writes' lock instead).
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT * 1000)}")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
 
@@ -31,11 +37,14 @@ def make_engine(url: str) -> Engine:
     """An engine with the settings each backend needs."""
     if url.startswith("sqlite"):
         path = make_url(url).database
-        if path and path != ":memory:":
+        connect_args: dict[str, Any] = {"timeout": BUSY_TIMEOUT}
+        if path and path != ":memory:" and not path.startswith("file:"):
             # The default database lives under var/, which a fresh clone does not have yet.
             with contextlib.suppress(OSError):
                 Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"timeout": 10})
+            # One writer at a time per process: threads queue instead of failing as "locked".
+            connect_args["factory"] = connection_factory(path, BUSY_TIMEOUT)
+        engine = create_engine(url, connect_args=connect_args)
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     if url.startswith("postgresql://") or url.startswith("postgres://"):
