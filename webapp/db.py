@@ -33,6 +33,10 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+_POSTGRES_CONNECT_ARGS = {"connect_timeout": 10, "keepalives": 1, "keepalives_idle": 30,
+                          "keepalives_interval": 10, "keepalives_count": 3}
+
+
 def make_engine(url: str) -> Engine:
     """An engine with the settings each backend needs."""
     if url.startswith("sqlite"):
@@ -50,7 +54,11 @@ def make_engine(url: str) -> Engine:
     if url.startswith("postgresql://") or url.startswith("postgres://"):
         # psycopg 3 is the driver we ship; plain postgresql:// would ask for psycopg2.
         url = "postgresql+psycopg://" + url.split("://", 1)[1]
-    return create_engine(url, pool_pre_ping=True)
+    # After a restart or failover every pooled connection is dead: pre-ping replaces them at
+    # checkout. A server that does not answer at all (a failed-over address) fails a connect
+    # in 10 s and a query within about a minute (TCP keepalives) instead of hanging a worker
+    # past WORKER_DB_GRACE_SECONDS.
+    return create_engine(url, pool_pre_ping=True, connect_args=_POSTGRES_CONNECT_ARGS)
 
 
 class Database:
