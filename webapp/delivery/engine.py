@@ -44,7 +44,7 @@ from emails.transports.errors import (
     entry_outcome,
 )
 from webapp.delivery import sending, store
-from webapp.delivery.outages import Outage, is_operational
+from webapp.delivery.outages import Outage, describe, is_operational
 from webapp.delivery.store import ClaimedDelivery
 from webapp.delivery.variants import parse_variant_key
 from webapp.editions.records import get_edition
@@ -256,7 +256,7 @@ class DeliveryEngine:
             if is_operational(error):  # the worker is stopping while the database is away
                 raise
             log.exception("a batch could not be prepared", extra={"fields": {"ids": len(ids)}})
-            reason = f"database error: {error}"[:500]
+            reason = f"database error: {describe(error)}"
 
             def give_back(session: Session, tally: RunResult) -> bool:
                 store.release_claims(session, ids, self.worker)
@@ -280,8 +280,6 @@ class DeliveryEngine:
         stay `sending` until each chunk is marked in doubt just before it leaves)."""
         claimed = store.load_claimed(session, ids)
         gone = [c.id for c in claimed if not c.eligible or not c.email]
-        store.set_status(session, gone, DeliveryStatus.SKIPPED, error="unsubscribed or suppressed")
-        result.skipped += len(gone)
         by_variant: dict[str, list[ClaimedDelivery]] = defaultdict(list)
         for delivery in claimed:
             if delivery.eligible and delivery.email:
@@ -294,6 +292,7 @@ class DeliveryEngine:
                 # Nothing was handed over: every claimed row goes back, the edition pauses.
                 back = [d.id for d in claimed if d.eligible and d.email]
                 store.set_status(session, back, DeliveryStatus.QUEUED)
+                self._skip(session, gone, result)
                 reason = f"variant {key} cannot be rendered: {error}"
                 self._pause_edition(session, edition_id, reason, result)
                 return []
@@ -302,7 +301,13 @@ class DeliveryEngine:
                 chunk = _Chunk(variant, part)
                 chunk.entries = [BatchEntry(d.id, self._recipient(d)) for d in part]
                 chunks.append(chunk)
+        # Written after the variants were compiled: on SQLite the first write takes the lock.
+        self._skip(session, gone, result)
         return chunks
+
+    def _skip(self, session: Session, ids: list[int], result: RunResult) -> None:
+        store.set_status(session, ids, DeliveryStatus.SKIPPED, error="unsubscribed or suppressed")
+        result.skipped += len(ids)
 
     def _variant(self, content: EditionContent, key: str) -> Variant:
         """Compiled once while in use (~100 KB each; see emails.cache.Recent)."""
@@ -433,7 +438,7 @@ class DeliveryEngine:
         log.error("deliveries failed on a database error", exc_info=error,
                   extra={"fields": {"ids": ids}})
         store.set_status(session, ids, DeliveryStatus.FAILED,
-                         error=f"database error: {error}"[:500], failed_attempt=True)
+                         error=f"database error: {describe(error)}", failed_attempt=True)
         result.failed += len(ids)
         return False
 

@@ -90,15 +90,15 @@ class Outage:
             log.error(
                 "database unreachable for longer than WORKER_DB_GRACE_SECONDS; giving up",
                 extra={"fields": {"what": what, "seconds": round(down, 1), "grace": self.grace,
-                                  "error": _brief(error)}},
+                                  "error": describe(error)}},
             )
             raise DatabaseLost(
                 f"the database failed for {down:.0f} s (more than WORKER_DB_GRACE_SECONDS="
-                f"{self.grace:g}): {_brief(error)}"
+                f"{self.grace:g}): {describe(error)}"
             ) from error
         log.warning(
             "database error, retrying",
-            extra={"fields": {"what": what, "seconds": round(down, 1), "error": _brief(error)}},
+            extra={"fields": {"what": what, "seconds": round(down, 1), "error": describe(error)}},
         )
         ceiling = min(self.backoff_max, self.backoff_base * 2 ** min(failures, 16))
         return random.uniform(ceiling / 2, ceiling)
@@ -123,6 +123,8 @@ class Outage:
             return value
 
 
-def _brief(error: BaseException) -> str:
+def describe(error: BaseException) -> str:
+    """The driver's first line, without the statement and its parameters (which can hold
+    readers' addresses): fit for a log line, a pause reason or a delivery's error."""
     text = str(getattr(error, "orig", None) or error).strip().splitlines()
     return text[0][:300] if text else type(error).__name__
