@@ -207,3 +207,22 @@ def test_a_worker_that_lost_its_database_exits_with_its_own_status(
     result = runner.invoke(args=["worker", "--no-scheduler", "--poll", "0.01"])
     assert result.exit_code == EXIT_DATABASE_LOST == 75, result.output
     assert "database unreachable for longer than WORKER_DB_GRACE_SECONDS" in caplog.text
+
+
+def test_the_worker_keeps_going_after_a_database_error_anywhere_in_its_loop(
+    runner: FlaskCliRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[int] = []
+
+    def run_pending(*_args: Any, **_kwargs: Any) -> int:
+        calls.append(1)
+        if len(calls) == 1:
+            raise _lost_connection()
+        return 0
+
+    monkeypatch.setattr("webapp.cli.worker.run_pending", run_pending)
+    monkeypatch.setattr("webapp.cli.worker.Outage",
+                        functools.partial(outages.Outage, backoff_base=0.01, backoff_max=0.02))
+    result = runner.invoke(args=["worker", "--once", "--no-scheduler"])
+    assert result.exit_code == 0, result.output
+    assert len(calls) == 2

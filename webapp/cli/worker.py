@@ -73,18 +73,24 @@ def worker_command(once: bool, poll: float, no_scheduler: bool) -> None:
             log.info("worker ready", extra={"fields": {"name": name}})
             try:
                 while not stop.is_set():
-                    worked = run_pending(settings, sessions, stop, heartbeat=heartbeat,
-                                         outage=outage)
+                    try:
+                        worked = run_pending(settings, sessions, stop, heartbeat=heartbeat,
+                                             outage=outage)
+                    except SQLAlchemyError as error:
+                        if not is_operational(error):
+                            raise
+                        if stop.is_set():
+                            # Stopping while the database is away: what was claimed goes back
+                            # when the next worker starts; what was handed over is in doubt.
+                            log.warning("worker stopping without the database")
+                            break
+                        # Whatever step let it through, the worker waits and looks again.
+                        stop.wait(outage.failed(error, "run the sends"))
+                        continue
                     if once:
                         break
                     if not worked:
                         stop.wait(poll)
-            except SQLAlchemyError as error:
-                if not (stop.is_set() and is_operational(error)):
-                    raise
-                # Asked to stop while the database was away: what was claimed goes back when
-                # the next worker starts; what was handed over is in doubt, never lost.
-                log.warning("worker stopping without the database", exc_info=True)
             finally:
                 stop.set()
                 if scheduler_thread is not None:
