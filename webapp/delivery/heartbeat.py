@@ -141,12 +141,18 @@ class Heartbeat:
     def __exit__(self, *_exc: object) -> None:
         self._stop.set()
         self._thread.join(timeout=self.interval + 1)
-        with self.sessions() as session:
-            # Nothing of ours may stay claimed after a clean stop.
-            session.execute(
-                update(Delivery)
-                .where(Delivery.status == DeliveryStatus.SENDING, Delivery.claimed_by == self.name)
-                .values(status=DeliveryStatus.QUEUED, claimed_by=None, claimed_at=None)
-            )
-            sign_off(session, self.name)
-            session.commit()
+        try:
+            with self.sessions() as session:
+                # Nothing of ours may stay claimed after a clean stop.
+                session.execute(
+                    update(Delivery)
+                    .where(Delivery.status == DeliveryStatus.SENDING,
+                           Delivery.claimed_by == self.name)
+                    .values(status=DeliveryStatus.QUEUED, claimed_by=None, claimed_at=None)
+                )
+                sign_off(session, self.name)
+                session.commit()
+        except SQLAlchemyError:
+            # The database is gone (the worker is leaving because of it): the claims go back
+            # when the next worker starts, or once this heartbeat is stale.
+            log.warning("claims not returned on the way out", exc_info=True)

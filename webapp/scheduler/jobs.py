@@ -148,8 +148,7 @@ def housekeeping(
             settled = settle_ses(session, wait, now)
         resumed = resume_ended_pauses(session, now)
         session.commit()
-        resume_after_quota(settings, session)
-        session.commit()
+    resume_after_quota(settings, sessions)  # asks SES, so with no transaction open
     return {"requeued_claims": requeued, "settled_sent": settled.sent,
             "requeued_in_doubt": settled.requeued, "readers_resumed": resumed}
 
