@@ -284,3 +284,24 @@ def test_each_reader_gets_exactly_the_message_filled_for_them_through_bulk_templ
             ), links(settings_of(app)))
             assert message.text == expected.text, message.recipient
             assert message.html == expected.html, message.recipient
+
+
+@pytest.mark.usefixtures("approved")
+def test_a_reader_who_changes_language_after_the_plan_gets_the_planned_message(
+    database_url: str, tmp_path: Path, session: Session, factories: Factories,
+    simulator: Callable[..., SesSimulator],
+) -> None:
+    """The plan fixed each reader's variant (language and topics); a change made on the
+    preferences page mid-send applies from the next edition and never stops the send."""
+    sim = simulator()
+    reader = factories.subscriber(topics=["ai"], language="zh-CN", email="switch@example.com")
+    factories.subscriber(topics=["ai"], language="zh-CN", email="stays@example.com")
+    app = ses_app(database_url, tmp_path, sim)
+    edition_id = _start(app)
+    reader.language = "en"
+    session.commit()
+    result = _run(app, edition_id)
+    assert result.finished and result.failed == 0
+    assert _statuses(session) == Counter({"sent": 2})
+    (message,) = sim.messages_to("switch@example.com")
+    assert "Dear" not in (message.text or "")  # the zh-CN variant it was planned with

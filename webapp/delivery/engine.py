@@ -320,12 +320,15 @@ class DeliveryEngine:
 
     def _recipient(self, delivery: ClaimedDelivery) -> Recipient:
         assert delivery.email is not None
+        # The plan fixed the reader's variant, language included: a language chosen since
+        # applies from the next edition, as a change of topics does.
+        language, _topics = parse_variant_key(delivery.variant_key)
         return Recipient(
             email=delivery.email,
             name=delivery.name,
             subscriber_token=delivery.subscriber_token,
             delivery_token=delivery.token,
-            language=delivery.language,
+            language=language,
             tracking=self.config.tracking and delivery.tracking,
         )
 
