@@ -31,6 +31,14 @@ PASSWORD = "correct horse battery staple"
 _counter = itertools.count()
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--rehearsal-size", type=int, default=400,
+        help="readers in tests/rehearsal (default 400, within `make test`'s budget; the long "
+        "run is 5000)",
+    )
+
+
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     # Database-sensitive tests (marked `postgres`) run on both backends; the rest on SQLite.
     if "backend" in metafunc.fixturenames:

@@ -1,0 +1,1 @@
+"""The rehearsal: a month in the life of an installation, run as one test per database."""

@@ -1,0 +1,423 @@
+"""A month in the life, as a test: one monthly send to `--rehearsal-size` readers (400 by
+default, 5,000 for the long run) while everything that goes wrong in real operation does.
+
+The installation is the real one, on loopback: gunicorn serving the app and `/hooks/ses`, one
+`yuebao worker` whose scheduler starts the send, the SES simulator (SendBulkEmail, SendEmail,
+GetAccount; SNS events signed and posted to the hook), and the database (SQLite or
+PostgreSQL). The sample report is imported, approved and scheduled a few seconds ahead. While
+the send runs, readers act over HTTP like a browser and a mail client: new readers subscribe
+and confirm from the mail they get; readers change topics, unsubscribe (one-click POST to the
+`List-Unsubscribe` URL of the message they got, or the button on the page), pause, and erase
+themselves. Meanwhile the simulator throttles (a 429 storm), fails (a 5xx burst), slows down
+(2 s per call) and pauses the account, then resumes; the worker is killed with kill -9 twice
+and gunicorn once, each restarted; on PostgreSQL the server restarts mid-send. Then, as its
+housekeeping does once STALE_AFTER and IN_DOUBT_WAIT_MINUTES have passed, what the killed
+workers left claimed or in doubt is settled (the clock is passed to it, not waited for).
+
+"Eligible when their batch went out" is decided from what each side observed, not guessed:
+the engine reads a reader's status again when it prepares their batch, which is after the
+claim (`claimed_at`, kept on the row) and before SES accepted the message (the simulator's own
+timestamp). The test keeps, for each action, when its first attempt left and when its answer
+came back; the change committed in between. So a reader whose leaving (unsubscribe, pause,
+erasure) was answered before their delivery was claimed must have got nothing; one whose
+leaving started after SES accepted their message must have it; in between (their batch was
+in flight) either is right, but never two. Every reader who never left and had a delivery
+planned gets exactly one message, every `sent` delivery is exactly one accepted message
+carrying its own delivery tag, and every `skipped` one none. Readers who joined after the
+plan get no edition, and each got their confirmation mail.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from emails.ses_events import parse_ses_event
+from tests.factories import Factories
+from tests.rehearsal import readers
+from tests.rehearsal.readers import LEAVING, Action, Browser
+from tests.rehearsal.stage import BASE_URL, Stage
+from tests.tools.ses_simulator import SentMessage
+from tests.tools.ses_simulator.faults import bare
+from webapp.cli.content import read_report
+from webapp.cli.demo import SAMPLE_REPORT
+from webapp.config import settings_of
+from webapp.delivery import sending
+from webapp.delivery.heartbeat import STALE_AFTER, requeue_stale_claims
+from webapp.delivery.in_doubt import settle_ses
+from webapp.editions.records import import_report, suggest_report_topics
+from webapp.models import (
+    Delivery,
+    DeliveryStatus,
+    EditionStatus,
+    Subscriber,
+    SubscriberStatus,
+    utcnow,
+)
+from webapp.models.event import Event, SnsReceipt
+from webapp.stats import tallies
+from webapp.stats.workers import scheduler_status
+
+pytestmark = [pytest.mark.servers, pytest.mark.postgres]  # both databases; not under libfaketime
+
+MONTH = "2024-07"
+SEND_SECONDS = 20  # the send's length at full speed, whatever the size
+
+
+@dataclass
+class Cast:
+    """Who is who: every reader's address and token as planned (erasure removes the address
+    from the database, not from what SES was given)."""
+
+    addresses: dict[int, str]
+    tokens: dict[int, str]
+    topics: list[str]
+
+
+def _arrange(stage: Stage, size: int) -> Cast:
+    with stage.sessions() as session:
+        suggested = suggest_report_topics(session, read_report(SAMPLE_REPORT, None))
+        edition = import_report(session, suggested, actor="editor")
+        sending.approve(session, edition, actor="editor")
+        session.commit()
+        slugs = sorted({t.slug for s in edition.sections for i in s.items for t in i.topics})
+        sets = [[slug] for slug in slugs] + [slugs[:2], slugs[2:5], slugs]
+        ids = Factories(session).many_subscribers(size, sets, prefix="reader")
+        rows = session.execute(
+            select(Subscriber.id, Subscriber.email, Subscriber.token)
+            .where(Subscriber.id.in_(ids))
+        ).tuples().all()
+    return Cast({i: e or "" for i, e, _ in rows}, {i: t for i, _, t in rows}, slugs)
+
+
+def _schedule(stage: Stage, seconds: float) -> None:
+    with stage.sessions() as session:
+        edition = sending.load_edition(session, MONTH)
+        sending.schedule(session, edition, utcnow() + timedelta(seconds=seconds), actor="editor")
+        session.commit()
+
+
+class Cohort:
+    """The readers' actions, run by a few threads at planned moments during the send."""
+
+    def __init__(self, stage: Stage, cast: Cast, size: int, rng: random.Random) -> None:
+        self.stage, self.cast = stage, cast
+        self.actions: list[Action] = []
+        self._plan: list[tuple[float, Action, Callable[[Action, Browser], None]]] = []
+        each = max(5, size // 25)
+        chosen = rng.sample(sorted(cast.addresses), each * 5)
+        span = SEND_SECONDS + 10.0
+        kinds = [*LEAVING, "topics"]
+        for n, reader in enumerate(chosen):
+            kind = kinds[n % len(kinds)]
+            action = Action(kind, reader, cast.addresses[reader])
+            self._add(rng.uniform(0, span), action, self._leave_or_change)
+        for n in range(max(5, size // 50)):
+            action = Action("subscribe", None, f"newcomer{n}@example.org")
+            self._add(rng.uniform(0, span), action, self._subscribe)
+        self._threads = ThreadPoolExecutor(max_workers=4, thread_name_prefix="reader")
+        self._start = 0.0
+
+    def _add(self, at: float, action: Action, run: Callable[[Action, Browser], None]) -> None:
+        self.actions.append(action)
+        self._plan.append((at, action, run))
+
+    def start(self) -> None:
+        self._start = time.monotonic()
+        for n, (at, action, run) in enumerate(sorted(self._plan, key=lambda p: p[0])):
+            browser = Browser(self.stage.url, f"10.16.{n // 250}.{n % 250 + 1}")
+            self._threads.submit(self._at, at, action, run, browser)
+
+    def _at(self, at: float, action: Action, run: Callable[[Action, Browser], None],
+            browser: Browser) -> None:
+        time.sleep(max(0.0, self._start + at - time.monotonic()))
+        try:
+            run(action, browser)
+        except Exception as error:  # kept for the assertions: a thread must not hide it
+            action.problem = f"{type(error).__name__}: {error}"
+
+    def wait(self) -> None:
+        self._threads.shutdown(wait=True)
+
+    def _leave_or_change(self, action: Action, browser: Browser) -> None:
+        assert action.reader is not None
+        token = self.cast.tokens[action.reader]
+        if action.kind == "one-click":
+            got = _editions_to(self.stage, action.address)
+            header = got[0].header("List-Unsubscribe") if got else f"<{BASE_URL}/u/{token}>"
+            assert header is not None
+            readers.attempt(action, lambda: readers.one_click(browser, header))
+        elif action.kind == "unsubscribe-page":
+            readers.attempt(action, lambda: readers.unsubscribe_on_page(browser, token))
+        elif action.kind == "pause":
+            readers.attempt(action, lambda: readers.pause(browser, token))
+        elif action.kind == "erase":
+            readers.attempt(action, lambda: readers.erase(browser, token))
+        else:
+            topics = self.cast.topics[1:3]
+            readers.attempt(action, lambda: readers.change_topics(browser, token, topics))
+
+    def _subscribe(self, action: Action, browser: Browser) -> None:
+        readers.attempt(action, lambda: readers.subscribe(browser, action.address,
+                                                          self.cast.topics[:2]))
+        if action.status != 200:
+            return
+        deadline = time.monotonic() + 90
+        link = None
+        while link is None and time.monotonic() < deadline:
+            mails = [m for m in self.stage.sim.messages_to(action.address)
+                     if m.kind == "SendEmail"]
+            link = next((readers.confirm_link(m.text) for m in mails
+                         if readers.confirm_link(m.text)), None)
+            time.sleep(0.2)
+        if link is None:
+            action.problem = "no confirmation mail"
+            return
+        confirming = Action("confirm", None, action.address)
+        self.actions.append(confirming)
+        readers.attempt(confirming, lambda: readers.confirm(browser, link))
+
+
+def _editions_to(stage: Stage, address: str) -> list[SentMessage]:
+    return [m for m in stage.sim.messages_to(address) if m.kind == "SendBulkEmail"]
+
+
+class Conductor:
+    """Trouble at points of the send's progress, one after the other."""
+
+    def __init__(self, stage: Stage, edition_id: int, size: int, rate: float,
+                 restart_database: Callable[[], None] | None) -> None:
+        self.stage, self.edition_id, self.size, self.rate = stage, edition_id, size, rate
+        self.restart_database = restart_database
+        self.log: list[str] = []
+
+    def done(self) -> int:
+        counts = self.stage.statuses(self.edition_id)
+        return sum(counts.get(s, 0) for s in ("sent", "skipped", "failed"))
+
+    def at(self, fraction: float, what: str, trouble: Callable[[], None]) -> None:
+        self.stage.wait_until(lambda: self.done() >= fraction * self.size,
+                              f"{fraction:.0%} done before: {what}", timeout=120)
+        self.log.append(f"{time.strftime('%X')} {self.done()} done: {what}")
+        trouble()
+
+    def run(self) -> None:
+        self.at(0.05, "a 429 storm", self._throttle)
+        self.at(0.12, "a burst of 503s and 500s", self._server_errors)
+        self.at(0.2, "kill -9 the worker", self._kill_worker)
+        self.at(0.3, "2 s latency spike", self._latency)
+        self.at(0.4, "kill -9 gunicorn", self._kill_web)
+        self.at(0.5, "the account's sending paused, then resumed", self._account_pause)
+        if self.restart_database is not None:
+            self.at(0.6, "PostgreSQL restarts", self.restart_database)
+        self.at(0.7, "kill -9 the worker again", self._kill_worker)
+
+    def _throttle(self) -> None:
+        # Calls paced for `rate` meet an account allowing a tenth of it: TooManyRequests.
+        self.stage.sim.set_limits(max_send_rate=max(1.0, self.rate / 10))
+        time.sleep(1.5)
+        self.stage.sim.set_limits(max_send_rate=10_000)
+
+    def _server_errors(self) -> None:
+        self.stage.sim.faults.fail_next(3, status=503)
+        self.stage.sim.faults.fail_next(2, status=500)
+
+    def _kill_worker(self) -> None:
+        self.stage.kill_worker()
+        self.stage.start_worker()
+
+    def _latency(self) -> None:
+        self.stage.sim.config.latency = 2.0
+        time.sleep(3.0)
+        self.stage.sim.config.latency = 0.0
+
+    def _kill_web(self) -> None:
+        self.stage.kill_web()
+        time.sleep(0.5)  # SNS and readers find nobody there for a moment
+        self.stage.start_web()
+
+    def _account_pause(self) -> None:
+        self.stage.sim.faults.pause_sending(True)
+        with self.stage.sessions() as session:
+            self.stage.wait_until(
+                lambda: self.stage.edition(session, MONTH).status == EditionStatus.PAUSED,
+                "the edition paused with the account", timeout=60)
+            reason = self.stage.edition(session, MONTH).pause_reason or ""
+            self.log.append(f"paused: {reason}")
+            self.stage.sim.faults.pause_sending(False)
+            sending.resume(session, self.stage.edition(session, MONTH), actor="editor")
+            session.commit()
+
+
+def _settle_what_the_killed_left(stage: Stage, edition_id: int) -> None:
+    """Once nothing moves: what the housekeeping does when STALE_AFTER and
+    IN_DOUBT_WAIT_MINUTES have passed, with the worker stopped so no live claim is touched."""
+    counts = stage.statuses(edition_id)
+    if not (counts.get("sending") or counts.get("in_doubt")):
+        return
+    assert stage.sim.flush_events(timeout=60)
+    stage.stop_worker()
+    wait = timedelta(minutes=settings_of(stage.app).in_doubt_wait_minutes)
+    later = utcnow() + max(STALE_AFTER, wait) + timedelta(minutes=1)
+    with stage.sessions() as session:
+        requeue_stale_claims(session, later)
+        settle_ses(session, wait, later)
+        session.commit()
+    stage.start_worker()
+
+
+def test_a_month_in_the_life(stage: Stage, backend: str, request: pytest.FixtureRequest,
+                             rehearsal_size: int) -> None:
+    size, rng = rehearsal_size, random.Random(16)
+    rate = max(20.0, size / SEND_SECONDS)
+    stage.env["SES_MAX_SEND_RATE"] = str(rate)
+    cast = _arrange(stage, size)
+    restart_database = None
+    if backend == "postgresql":
+        server = request.getfixturevalue("postgres_server")
+
+        def restart_database() -> None:
+            server.halt()
+            server.start_again()
+
+    stage.start_web()
+    stage.start_worker()
+    with stage.sessions() as session:
+        stage.wait_until(lambda: scheduler_status(session).holder is not None,
+                         "a worker holds the scheduler lease", timeout=60)
+    _schedule(stage, 3)
+    cohort = Cohort(stage, cast, size, rng)
+    cohort.start()
+    with stage.sessions() as session:
+        stage.wait_until(lambda: stage.edition(session, MONTH).status != EditionStatus.SCHEDULED,
+                         "the scheduler starts the send", timeout=40)
+        edition_id = stage.edition(session, MONTH).id
+    conductor = Conductor(stage, edition_id, size, rate, restart_database)
+    conductor.run()
+    stage.wait_until(lambda: not stage.statuses(edition_id).get("queued"),
+                     "nothing is left queued", timeout=180)
+    cohort.wait()
+    _settle_what_the_killed_left(stage, edition_id)
+    with stage.sessions() as session:
+        stage.wait_until(lambda: stage.edition(session, MONTH).status == EditionStatus.SENT,
+                         f"the edition is sent: {stage.statuses(edition_id)}", timeout=180)
+    assert stage.sim.flush_events(timeout=120), "SNS could not post every event"
+
+    _check_readers(stage, cohort, cast)
+    _check_events(stage)
+    _check_tallies(stage, edition_id)
+    _check_scheduler(stage)
+    stage.stop_worker()
+    stage.stop_web()
+    _check_processes(stage)
+    print("\n".join(conductor.log))  # noqa: T201 — shown with -s, for the long run's figures
+
+
+def _check_readers(stage: Stage, cohort: Cohort, cast: Cast) -> None:
+    problems = [a for a in cohort.actions if a.problem]
+    assert not problems, problems
+    # Every confirmation mail was sent, and every newcomer could confirm with it.
+    joined = [a.address for a in cohort.actions if a.kind == "confirm"]
+    assert sorted(joined) == sorted(a.address for a in cohort.actions if a.kind == "subscribe")
+    with stage.sessions() as session:
+        newcomers = dict(session.execute(
+            select(Subscriber.email, Subscriber.status).where(Subscriber.email.in_(joined))
+        ).tuples().all())
+        addresses = dict(cast.addresses)
+        addresses.update(session.execute(
+            select(Subscriber.id, Subscriber.email).where(Subscriber.email.in_(joined))
+        ).tuples().all())
+    assert set(newcomers.values()) == {SubscriberStatus.ACTIVE}, newcomers
+
+    editions: dict[str, list[SentMessage]] = {}
+    for message in stage.sim.messages:
+        if message.kind == "SendBulkEmail":
+            editions.setdefault(bare(message.recipient), []).append(message)
+    left = {a.reader: a for a in cohort.actions if a.kind in LEAVING}
+    deliveries = stage.deliveries()
+    planned = {d.subscriber_id for d in deliveries}
+    assert {d.status for d in deliveries} <= {DeliveryStatus.SENT, DeliveryStatus.SKIPPED}
+    wrong: list[str] = []
+    for delivery in deliveries:
+        address = bare(addresses[delivery.subscriber_id])
+        got = editions.get(address, [])
+        leaving = left.get(delivery.subscriber_id)
+        sent = delivery.status == DeliveryStatus.SENT
+        if sent and [m.tags.get("delivery") for m in got] != [str(delivery.id)]:
+            wrong.append(f"{address}: sent, but SES took {len(got)} messages")
+        if not sent and got:
+            wrong.append(f"{address}: skipped, but SES took {len(got)} messages")
+        if leaving is None:
+            if not sent:
+                wrong.append(f"{address}: never left, yet skipped")
+            continue
+        assert leaving.started and leaving.answered and delivery.claimed_at
+        if leaving.answered < delivery.claimed_at and got:
+            wrong.append(f"{address}: {leaving.kind} answered at {leaving.answered:%X.%f}, "
+                         f"before the claim at {delivery.claimed_at:%X.%f}, yet sent")
+        if got and leaving.started > got[0].timestamp and not sent:
+            wrong.append(f"{address}: left after SES took the message, yet skipped")
+        if not sent and leaving.started > delivery.updated_at:
+            wrong.append(f"{address}: skipped before the reader left")
+    assert not wrong, wrong
+    # Whoever had no delivery planned got no edition (newcomers after the plan).
+    strays = {bare(addresses[i]) for i in addresses if i not in planned} & set(editions)
+    assert not strays
+
+
+def _check_events(stage: Stage) -> None:
+    assert not stage.sim.events_dropped
+    posted: dict[str, tuple[str, str]] = {}
+    for envelope in stage.sim.notifications:  # a repeat after a lost answer is the same id
+        event = parse_ses_event(json.loads(envelope["Message"]))
+        posted[envelope["MessageId"]] = (event.kind, event.message_id)
+    with stage.sessions() as session:
+        stored = Counter(session.execute(
+            select(Event.kind, Event.ses_message_id).where(Event.source == "ses")
+        ).tuples().all())
+        receipts = session.scalar(select(func.count(SnsReceipt.id)))
+    assert stored == Counter(posted.values())
+    assert set(stored.values()) == {1}
+    assert receipts == len(posted)
+
+
+def _check_tallies(stage: Stage, edition_id: int) -> None:
+    with stage.sessions() as session:
+        kept = tallies.tallies(session, [edition_id], by_variant=True)
+        assert kept == tallies.recount(session, [edition_id])
+        assert tallies.minutes(session, edition_id) == tallies.recount_minutes(session, edition_id)
+
+
+def _check_scheduler(stage: Stage) -> None:
+    assert stage.worker is not None
+    pid = stage.worker.pid
+
+    def holding() -> bool:
+        with stage.sessions() as session:
+            status = scheduler_status(session)
+            return (status.holder or "").endswith(f":{pid}") and status.last_tick_at is not None
+
+    stage.wait_until(holding, "the running worker's scheduler holds the lease and ticks",
+                     timeout=60)
+    with stage.sessions() as session:
+        status = scheduler_status(session)
+        assert not status.stale
+        assert status.last_tick_at is not None
+        assert datetime.now(UTC) - status.last_tick_at < timedelta(minutes=1)
+
+
+def _check_processes(stage: Stage) -> None:
+    by_us = {"kill -9": -9, "SIGTERM": 0}
+    assert [e for e in stage.exits if by_us.get(e.how) != e.status] == []
+    assert Counter(e.name for e in stage.exits if e.how == "kill -9") == {"worker": 2,
+                                                                           "gunicorn": 1}
