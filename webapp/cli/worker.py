@@ -11,6 +11,7 @@ from flask.cli import with_appcontext
 from webapp import db
 from webapp.config import current_settings
 from webapp.delivery.heartbeat import Heartbeat, requeue_stale_claims
+from webapp.delivery.jobs import JobRunner
 from webapp.delivery.locks import WorkerLockHeld, worker_lock
 from webapp.delivery.memory import limit_malloc_arenas
 from webapp.delivery.runner import run_pending, worker_name
@@ -20,8 +21,9 @@ from webapp.scheduler.host import SchedulerHost, run_host
 log = logging.getLogger("webapp.worker")
 
 
-@click.command("worker", help="Send queued editions and, if it holds the lease, run the "
-               "scheduler. SIGTERM finishes the batch in flight and exits.")
+@click.command("worker", help="Send queued editions and system mails, redact erased readers' "
+               "outbox files and, if it holds the lease, run the scheduler. SIGTERM finishes "
+               "the batch in flight and exits.")
 @click.option("--once", is_flag=True, help="Run what is waiting now, then stop.")
 @click.option("--poll", default=2.0, show_default=True, help="Seconds between looks for work.")
 @click.option("--no-scheduler", is_flag=True, help="Only send; never run the scheduler.")
@@ -58,16 +60,28 @@ def worker_command(once: bool, poll: float, no_scheduler: bool) -> None:
                     target=run_host, args=(host, stop), name="scheduler", daemon=True
                 )
                 scheduler_thread.start()
+            # System mails and erasures' redactions have a thread of their own: a confirmation
+            # goes out within seconds even while an edition takes hours to send.
+            jobs = JobRunner(settings, sessions, worker=name)
+            jobs_thread = None
+            if not once:
+                jobs_thread = threading.Thread(
+                    target=jobs.run_until, args=(stop, poll), name="jobs", daemon=True
+                )
+                jobs_thread.start()
             log.info("worker ready", extra={"fields": {"name": name}})
             while not stop.is_set():
                 worked = run_pending(settings, sessions, stop, heartbeat=heartbeat)
                 if once:
+                    while jobs.run_once().worked and not stop.is_set():
+                        pass
                     break
                 if not worked:
                     stop.wait(poll)
             stop.set()
-            if scheduler_thread is not None:
-                scheduler_thread.join(timeout=10)
+            for thread in (jobs_thread, scheduler_thread):
+                if thread is not None:
+                    thread.join(timeout=10)
     except WorkerLockHeld as error:
         raise click.ClickException(str(error)) from None
     log.info("worker stopped")

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from webapp.audit import record_audit
 from webapp.delivery import store
-from webapp.models import Delivery, DeliveryStatus, Edition, User, utcnow
+from webapp.models import Delivery, DeliveryStatus, Edition, OutboxFile, User, utcnow
 from webapp.models.event import Event
 
 
@@ -44,6 +44,9 @@ def settle_outbox(session: Session, directory: Path, now: datetime | None = None
         path = outbox_file(directory, delivery.id)
         if path is not None:
             delivery.status, delivery.sent_at, delivery.error = DeliveryStatus.SENT, now, None
+            # Written before the crash that left it in doubt: index it now, for erasure.
+            if session.get(OutboxFile, path.name) is None:
+                store.index_outbox_files(session, [(delivery.id, path.name)])
             sent += 1
         else:
             delivery.status, delivery.claimed_by, delivery.in_doubt_at = (
