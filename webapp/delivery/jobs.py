@@ -282,7 +282,7 @@ def index_older_files(sessions: sessionmaker[Session], directory: Path) -> int:
             readers_of_deliveries = dict(
                 session.execute(
                     select(Delivery.id, Delivery.subscriber_id).where(Delivery.id.in_(deliveries))
-                ).tuples()
+                ).tuples().all()
             )
             keys = {email_key(a) for a in addressed.values() if a}
             readers_by_key = dict(
@@ -290,7 +290,7 @@ def index_older_files(sessions: sessionmaker[Session], directory: Path) -> int:
                     select(Subscriber.email_key, Subscriber.id).where(
                         Subscriber.email_key.in_(keys)
                     )
-                ).tuples()
+                ).tuples().all()
             )
             rows = []
             for name in todo:

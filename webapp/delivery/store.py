@@ -164,7 +164,7 @@ def index_outbox_files(session: Session, files: Sequence[tuple[int, str]]) -> No
             select(Delivery.id, Delivery.subscriber_id).where(
                 Delivery.id.in_([delivery_id for delivery_id, _ in files])
             )
-        ).tuples()
+        ).tuples().all()
     )
     session.execute(
         insert(OutboxFile),
