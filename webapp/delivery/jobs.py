@@ -48,7 +48,7 @@ CLAIM_SIZE = 20  # jobs claimed at once: a few seconds of work at most
 LEASE = timedelta(minutes=5)  # a claimed job is taken again after this if never recorded
 BACKOFF_BASE = timedelta(seconds=30)
 BACKOFF_MAX = timedelta(hours=1)
-MAX_ATTEMPTS = 12  # about six hours of retries before a job is given up
+MAX_ATTEMPTS = 12  # about five hours of retries (30 s, doubling to an hour) before giving up
 
 
 class PermanentJobError(Exception):
