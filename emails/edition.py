@@ -10,14 +10,17 @@ from typing import Final
 from emails.compiler import RenderError, render_html
 from emails.content import EditionContent, MailSettings, UrlLinks
 from emails.i18n import format_month, strings
-from emails.mime import ONE_CLICK, list_id
+from emails.mime import ONE_CLICK, feedback_id, list_id
 from emails.shorten import shorten_summaries
 from emails.slots import SlotMarkers, SlotTemplate
 from emails.text import edition_text
 from emails.views import SectionView, build_sections, variant_key, variant_topics
 
 MAX_HTML_BYTES: Final = 100_000  # Gmail clips above ~102 KB; measured on the filled UTF-8 HTML
-MAX_URL_LENGTH: Final = 256  # per-reader URLs (after HTML escaping) may not be longer
+MAX_URL_LENGTH: Final = 256  # per-reader URLs (after HTML escaping) may not be longer…
+# …unless BASE_URL itself is long (up to 200 characters is supported): then BASE_URL plus the
+# longest per-reader path, `/c/<64-character delivery token>/<item number>`, with room to spare.
+MAX_PATH_CHARS: Final = 80
 MAX_NAME_CHARS: Final = 100  # longer names are cut when filling
 TOC_MIN_ITEMS: Final = 7  # a table of contents only when there are more than six items
 TEMPLATE: Final = "edition.mjml"
@@ -58,6 +61,12 @@ class Variant:
     unsubscribe_mailto: str | None
     headers: tuple[tuple[str, str], ...]  # headers shared by every reader
     tags: tuple[tuple[str, str], ...]
+    url_limit: int = MAX_URL_LENGTH  # the longest per-reader URL the size guard allowed for
+
+
+def url_limit(base_url: str) -> int:
+    """The longest per-reader URL, after HTML escaping, under this BASE_URL."""
+    return max(MAX_URL_LENGTH, len(base_url.rstrip("/")) + MAX_PATH_CHARS)
 
 
 def _greeting(language: str) -> tuple[str, str, str]:
@@ -66,19 +75,21 @@ def _greeting(language: str) -> tuple[str, str, str]:
     return prefix, suffix, t["greeting_anonymous"]
 
 
-def slot_budgets(links: Sequence[LinkSlot], language: str, archive_url: str) -> dict[str, int]:
-    """The most UTF-8 bytes each HTML slot can take for any reader."""
+def slot_budgets(
+    links: Sequence[LinkSlot], language: str, archive_url: str, limit: int = MAX_URL_LENGTH
+) -> dict[str, int]:
+    """The most UTF-8 bytes each HTML slot can take for any reader (URLs up to `limit`)."""
     prefix, suffix, anonymous = _greeting(language)
     named = len(html.escape(prefix + suffix).encode()) + MAX_NAME_CHARS * len("&quot;")
     budgets = {
         "greeting": max(named, len(html.escape(anonymous).encode())),
-        "unsubscribe": MAX_URL_LENGTH,
-        "preferences": MAX_URL_LENGTH,
-        "view": max(MAX_URL_LENGTH, len(html.escape(archive_url).encode())),
-        "pixel": len(PIXEL_HTML.format("x" * MAX_URL_LENGTH)),
+        "unsubscribe": limit,
+        "preferences": limit,
+        "view": max(limit, len(html.escape(archive_url).encode())),
+        "pixel": len(PIXEL_HTML.format("x" * limit)),
     }
     for link in links:
-        budgets[link.slot] = max(MAX_URL_LENGTH, len(link.url_html.encode()))
+        budgets[link.slot] = max(limit, len(link.url_html.encode()))
     return budgets
 
 
@@ -186,7 +197,8 @@ def compile_variant(
     links = tuple(
         LinkSlot(i.slot, i.number, i.url, html.escape(i.url)) for s in sections for i in s.items
     )
-    budgets = slot_budgets(links, language, archive_url)
+    limit = url_limit(settings.base_url)
+    budgets = slot_budgets(links, language, archive_url, limit)
     summaries: dict[int, str] = {}
     for _ in range(12):
         html_part, text_part = _compile(edition, sections, language, settings, preheader)
@@ -217,9 +229,10 @@ def compile_variant(
         headers=(
             ("List-Unsubscribe-Post", ONE_CLICK),
             ("List-Id", list_id(settings.list_id)),
-            ("Feedback-ID", settings.feedback_id),
+            ("Feedback-ID", feedback_id("edition", settings.feedback_id)),
         ),
         tags=(("kind", "edition"), ("edition", edition.month)),
+        url_limit=limit,
     )
 
 

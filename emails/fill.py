@@ -7,19 +7,19 @@ from dataclasses import dataclass
 from html import escape
 
 from emails.content import Links, Recipient
-from emails.edition import MAX_NAME_CHARS, MAX_URL_LENGTH, PIXEL_HTML, Variant
+from emails.edition import MAX_NAME_CHARS, PIXEL_HTML, Variant
 from emails.mime import Message, list_unsubscribe
 
 _ESCAPED = re.compile(r"[&<>\"']")  # what html.escape changes
 
 
-def _checked(url: str) -> str:
+def _checked(url: str, limit: int) -> str:
     """HTML-escape a per-reader URL and hold it to the budget the size guard assumed."""
     # Tokens and paths need no escaping; looking is cheaper than five replaces, and this runs
     # for every link of every reader.
     value = url if _ESCAPED.search(url) is None else escape(url)
-    if len(value) > MAX_URL_LENGTH or not value.isascii():
-        raise ValueError(f"per-reader URL longer than {MAX_URL_LENGTH} ASCII chars: {url[:80]}…")
+    if len(value) > limit or not value.isascii():
+        raise ValueError(f"per-reader URL longer than {limit} ASCII chars: {url[:80]}…")
     return value
 
 
@@ -46,13 +46,14 @@ def reader_values(variant: Variant, recipient: Recipient, links: Links) -> Reade
     preferences = links.preferences(subscriber)
     view = links.view(delivery) if delivery else variant.archive_url
 
+    limit = variant.url_limit
     name = " ".join(recipient.name.split())[:MAX_NAME_CHARS] if recipient.name else ""
     prefix, suffix, anonymous = variant.greeting
     html_values = {
         "greeting": escape(f"{prefix}{name}{suffix}") if name else escape(anonymous),
-        "unsubscribe": _checked(unsubscribe),
-        "preferences": _checked(preferences),
-        "view": escape(view) if delivery is None else _checked(view),
+        "unsubscribe": _checked(unsubscribe, limit),
+        "preferences": _checked(preferences, limit),
+        "view": escape(view) if delivery is None else _checked(view, limit),
         "pixel": "",
     }
     text_values = {
@@ -62,11 +63,11 @@ def reader_values(variant: Variant, recipient: Recipient, links: Links) -> Reade
         "view": view,
     }
     if recipient.tracking and delivery is not None:
-        html_values["pixel"] = PIXEL_HTML.format(_checked(links.open_pixel(delivery)))
+        html_values["pixel"] = PIXEL_HTML.format(_checked(links.open_pixel(delivery), limit))
         for link in variant.links:
             url = links.click(delivery, link.number)
             text_values[link.slot] = url
-            html_values[link.slot] = _checked(url)
+            html_values[link.slot] = _checked(url, limit)
     else:
         for link in variant.links:
             text_values[link.slot] = link.url

@@ -5,10 +5,53 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from email.message import EmailMessage
-from email.policy import SMTP
+from email.policy import EmailPolicy
 from email.utils import format_datetime, make_msgid
+from typing import Any, Final
 
 ONE_CLICK = "List-Unsubscribe=One-Click"
+# Receivers read these as machine values: a folded `<https://…>` that no longer fits 78 columns
+# would be written as an RFC 2047 encoded word, which no mail client takes for a link. They are
+# written on one line as given; RFC 5322 allows 998 characters per line, SES 870 per value.
+VERBATIM_HEADERS: Final = frozenset({"list-unsubscribe", "list-unsubscribe-post", "list-id",
+                                     "feedback-id"})
+MAX_VERBATIM_CHARS: Final = 870
+# Gmail's Feedback-ID is `…:<mail type>:<sender id>`; complaint figures are grouped per type.
+MAIL_TYPES: Final = ("edition", "confirmation", "system")
+
+
+class VerbatimHeaderError(ValueError):
+    """A list or feedback header that cannot be written as one plain ASCII line."""
+
+
+def check_verbatim(name: str, value: str) -> str:
+    """`value` if it can go out unchanged on one line, else a VerbatimHeaderError."""
+    if not (value.isascii() and value.isprintable()):
+        raise VerbatimHeaderError(f"{name} must be printable ASCII on one line: {value[:80]!r}")
+    if len(value) > MAX_VERBATIM_CHARS:
+        raise VerbatimHeaderError(
+            f"{name} is {len(value)} characters; at most {MAX_VERBATIM_CHARS} fit one header line"
+        )
+    return value
+
+
+class _MailPolicy(EmailPolicy):
+    """The SMTP policy, except that VERBATIM_HEADERS are written unfolded, never encoded."""
+
+    def fold(self, name: str, value: Any) -> str:
+        if name.lower() in VERBATIM_HEADERS:
+            return f"{name}: {check_verbatim(name, str(value))}{self.linesep}"
+        folded: str = super().fold(name, value)
+        return folded
+
+    def fold_binary(self, name: str, value: Any) -> bytes:
+        if name.lower() in VERBATIM_HEADERS:
+            return self.fold(name, value).encode("ascii")
+        folded: bytes = super().fold_binary(name, value)
+        return folded
+
+
+POLICY: Final = _MailPolicy(linesep="\r\n")
 
 
 @dataclass(frozen=True)
@@ -24,11 +67,17 @@ class Message:
     tags: dict[str, str] = field(default_factory=dict)
     reply_to: str | None = None
 
+    def __post_init__(self) -> None:
+        for name, value in self.headers.items():
+            if name.lower() in VERBATIM_HEADERS:
+                check_verbatim(name, value)
+
     def to_email(
         self, *, message_id: str | None = None, date: datetime | None = None
     ) -> EmailMessage:
-        """multipart/alternative (text, then HTML); the subject is RFC 2047-encoded on output."""
-        mail = EmailMessage(policy=SMTP)
+        """multipart/alternative (text, then HTML); the subject is RFC 2047-encoded on output,
+        the list and feedback headers are written as they are (VERBATIM_HEADERS)."""
+        mail = EmailMessage(policy=POLICY)
         mail["From"] = self.sender
         mail["To"] = self.to
         mail["Subject"] = self.subject
@@ -69,3 +118,10 @@ def list_unsubscribe(url: str, mailto: str | None) -> str:
 def list_id(value: str) -> str:
     """List-Id wants `<list.example.com>`; wrap a bare identifier."""
     return value if "<" in value else f"<{value}>"
+
+
+def feedback_id(mail_type: str, sender_id: str) -> str:
+    """The Feedback-ID of one mail type (`edition`, `confirmation`, `system`) for a sender."""
+    if mail_type not in MAIL_TYPES:
+        raise ValueError(f"unknown mail type {mail_type!r}; types are {list(MAIL_TYPES)}")
+    return f"{mail_type}:{sender_id}"

@@ -10,7 +10,7 @@ from typing import Final
 from emails.compiler import render_html
 from emails.content import MailSettings
 from emails.i18n import strings
-from emails.mime import ONE_CLICK, Message, list_unsubscribe
+from emails.mime import ONE_CLICK, Message, feedback_id, list_unsubscribe
 from emails.slots import SlotMarkers, SlotTemplate
 from emails.text import system_text
 
@@ -28,6 +28,9 @@ FOOTER_LINKS: Final[dict[str, tuple[tuple[str, str], ...]]] = {
     "password_reset": (),
 }
 KINDS: Final = tuple(FOOTER_LINKS)
+# The Feedback-ID mail type: confirmations apart, as a flood of complaints about them means
+# someone is subscribing other people's addresses; the other system mails together.
+MAIL_TYPE: Final = {kind: "confirmation" if kind == "confirm" else "system" for kind in KINDS}
 
 
 @lru_cache(maxsize=64)
@@ -98,7 +101,7 @@ def render_system_mail(
     }
     html_values = {key: escape(value) for key, value in text_values.items()}
 
-    headers = {"Feedback-ID": settings.feedback_id}
+    headers = {"Feedback-ID": feedback_id(MAIL_TYPE[kind], settings.feedback_id)}
     if "unsubscribe_url" in needed:
         headers["List-Unsubscribe"] = list_unsubscribe(
             context["unsubscribe_url"], settings.unsubscribe_mailto

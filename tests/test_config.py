@@ -1,12 +1,25 @@
 from __future__ import annotations
 
 import dataclasses
+import logging
 from pathlib import Path
 
 import pytest
 
 from webapp import create_app
 from webapp.config import ConfigError, Settings, flask_config, load_settings, settings_of
+
+# What a production deployment must set beside its secrets.
+PRODUCTION = {
+    "YUEBAO_ENV": "production",
+    "SECRET_KEY": "s" * 40,
+    "ERASURE_KEY": "e" * 40,
+    "DATABASE_URL": "postgresql://db/yuebao",
+    "BASE_URL": "https://newsletter.meritsandtree.com",
+    "MAIL_FROM": "植德月报 <report@meritsandtree.com>",
+    "ORG_POSTAL_ADDRESS": "北京市东城区东直门南大街 1 号",
+    "UNSUBSCRIBE_MAILTO": "unsubscribe@meritsandtree.com",
+}
 
 
 def test_development_generates_and_keeps_secrets(tmp_path: Path) -> None:
@@ -23,13 +36,7 @@ def test_development_generates_and_keeps_secrets(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("missing", ["SECRET_KEY", "DATABASE_URL", "ERASURE_KEY"])
 def test_production_refuses_missing_secrets(missing: str, tmp_path: Path) -> None:
-    env = {
-        "YUEBAO_ENV": "production",
-        "YUEBAO_VAR_DIR": str(tmp_path),
-        "SECRET_KEY": "s" * 40,
-        "ERASURE_KEY": "e" * 40,
-        "DATABASE_URL": "postgresql://db/yuebao",
-    }
+    env = {**PRODUCTION, "YUEBAO_VAR_DIR": str(tmp_path)}
     del env[missing]
     with pytest.raises(ConfigError, match=missing):
         load_settings(env)
@@ -37,29 +44,69 @@ def test_production_refuses_missing_secrets(missing: str, tmp_path: Path) -> Non
 
 
 def test_production_turns_on_secure_cookies_and_hsts(tmp_path: Path) -> None:
-    app = create_app(
-        {
-            "YUEBAO_ENV": "production",
-            "SECRET_KEY": "s" * 40,
-            "ERASURE_KEY": "e" * 40,
-            "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
-        }
-    )
+    app = create_app({**PRODUCTION, "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}"})
     assert app.config["SESSION_COOKIE_SECURE"] is True
     response = app.test_client().get("/login")
     assert "max-age" in response.headers["Strict-Transport-Security"]
 
 
 def test_production_refuses_the_test_certificate() -> None:
-    env = {
-        "YUEBAO_ENV": "production",
-        "SECRET_KEY": "s" * 40,
-        "ERASURE_KEY": "e" * 40,
-        "DATABASE_URL": "postgresql://db/yuebao",
-        "SNS_TEST_CERT": "/tmp/cert.pem",
-    }
+    env = {**PRODUCTION, "SNS_TEST_CERT": "/tmp/cert.pem"}
     with pytest.raises(ConfigError, match="SNS_TEST_CERT"):
         load_settings(env)
+
+
+def test_production_accepts_a_real_domain() -> None:
+    settings = load_settings(PRODUCTION)
+    assert settings.base_url == "https://newsletter.meritsandtree.com"
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("BASE_URL", None),  # the embedded default, http://127.0.0.1:5000
+        ("BASE_URL", "http://newsletter.meritsandtree.com"),
+        ("BASE_URL", "https://127.0.0.1"),
+        ("BASE_URL", "https://localhost:8443"),
+        ("BASE_URL", "https://[::1]/news"),
+        ("MAIL_FROM", None),  # the embedded default, newsletter@localhost
+        ("MAIL_FROM", "report@localhost"),
+        ("MAIL_FROM", "月报 <report@mailhost>"),
+        ("MAIL_FROM", "report"),
+        ("ORG_POSTAL_ADDRESS", None),
+        ("ORG_POSTAL_ADDRESS", "  "),
+    ],
+)
+def test_production_refuses_unsafe_mail_settings(name: str, value: str | None) -> None:
+    env = dict(PRODUCTION)
+    del env[name]
+    if value is not None:
+        env[name] = value
+    with pytest.raises(ConfigError, match=name):
+        load_settings(env)
+
+
+def test_production_warns_without_an_unsubscribe_mailto(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    with caplog.at_level(logging.WARNING, logger="webapp.config"):
+        load_settings(PRODUCTION)
+    assert "UNSUBSCRIBE_MAILTO" not in caplog.text
+    env = {k: v for k, v in PRODUCTION.items() if k != "UNSUBSCRIBE_MAILTO"}
+    with caplog.at_level(logging.WARNING, logger="webapp.config"):
+        load_settings(env)
+    assert "UNSUBSCRIBE_MAILTO is unset" in caplog.text
+
+
+@pytest.mark.parametrize("name", ["LIST_ID", "FEEDBACK_ID"])
+def test_header_settings_must_be_plain_ascii(name: str, tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=name):
+        load_settings({"YUEBAO_VAR_DIR": str(tmp_path), name: "月报.example.com"})
+
+
+def test_a_feedback_id_set_whole_is_read_as_the_sender_id(tmp_path: Path) -> None:
+    env = {"YUEBAO_VAR_DIR": str(tmp_path), "FEEDBACK_ID": "edition:meritsandtree"}
+    assert load_settings(env).feedback_id == "meritsandtree"
 
 
 @pytest.mark.parametrize(

@@ -53,7 +53,15 @@ def test_token_pages_send_no_referrer(client: FlaskClient, token: str) -> None:
 
 
 def test_production_adds_hsts(tmp_path: Path, database_url: str) -> None:
-    app = create_app(app_config(database_url, tmp_path, YUEBAO_ENV="production"))
+    app = create_app(
+        app_config(
+            database_url,
+            tmp_path,
+            YUEBAO_ENV="production",
+            MAIL_FROM="report@news.example.com",
+            ORG_POSTAL_ADDRESS="1 Example Street",
+        )
+    )
     response = app.test_client().get("/")
     assert response.headers["Strict-Transport-Security"].startswith("max-age=")
 

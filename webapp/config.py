@@ -9,16 +9,22 @@ pydantic-settings: the parsing is a dozen small rules and the refusals are ours 
 
 from __future__ import annotations
 
+import ipaddress
+import logging
 import os
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
+from email.utils import parseaddr
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from flask import Flask, current_app
 
 ENVIRONMENTS = ("development", "production")
+
+log = logging.getLogger(__name__)
 
 
 class ConfigError(RuntimeError):
@@ -158,7 +164,9 @@ def load_settings(
         org_name=env.get("ORG_NAME", "yuebao"),
         org_postal_address=env.get("ORG_POSTAL_ADDRESS", ""),
         list_id=env.get("LIST_ID", "<monthly.yuebao.localhost>"),
-        feedback_id=env.get("FEEDBACK_ID", "edition:yuebao"),
+        # The sender id, last field of every Feedback-ID; the mail type goes before it. It was
+        # once configured whole as `edition:<id>`, which would now read `edition:edition:<id>`.
+        feedback_id=env.get("FEEDBACK_ID", "yuebao").removeprefix("edition:"),
         unsubscribe_mailto=env.get("UNSUBSCRIBE_MAILTO") or None,
         ses_region=env.get("SES_REGION", "us-east-1"),
         ses_configuration_set=env.get("SES_CONFIGURATION_SET") or None,
@@ -194,7 +202,60 @@ def load_settings(
             if k in SETTING_NAMES and not isinstance(v, str)
         }
         settings = replace(settings, **final)
+    _check_header_values(settings)
+    if settings.production:
+        _refuse_unsafe_production(settings)
     return settings
+
+
+def _check_header_values(settings: Settings) -> None:
+    """LIST_ID and FEEDBACK_ID go out verbatim in every mail: refuse at start what cannot."""
+    for name, value in (("LIST_ID", settings.list_id), ("FEEDBACK_ID", settings.feedback_id)):
+        if not value or not (value.isascii() and value.isprintable()) or len(value) > 200:
+            raise ConfigError(f"{name} must be printable ASCII of at most 200 characters")
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return address.is_loopback or address.is_unspecified
+
+
+def _refuse_unsafe_production(settings: Settings) -> None:
+    """Settings that work on a laptop but would send mail nobody can act on, or break the law
+    of several markets (no postal address in the footer)."""
+    url = urlsplit(settings.base_url)
+    if url.scheme != "https" or not url.hostname:
+        raise ConfigError(
+            f"BASE_URL must be an https:// URL when YUEBAO_ENV=production, "
+            f"not {settings.base_url!r}"
+        )
+    if _is_loopback(url.hostname):
+        raise ConfigError(
+            f"BASE_URL must be the public address readers reach, not the loopback "
+            f"{url.hostname!r}, when YUEBAO_ENV=production"
+        )
+    address = parseaddr(settings.mail_from)[1]
+    domain = address.rpartition("@")[2].lower().rstrip(".")
+    if "@" not in address or "." not in domain or _is_loopback(domain):
+        raise ConfigError(
+            f"MAIL_FROM must be an address at your sending domain (e.g. 月报 <report@example.com>) "
+            f"when YUEBAO_ENV=production, not {settings.mail_from!r}"
+        )
+    if not settings.org_postal_address.strip():
+        raise ConfigError(
+            "ORG_POSTAL_ADDRESS must be set when YUEBAO_ENV=production: "
+            "every email's footer carries it"
+        )
+    if not settings.unsubscribe_mailto:
+        log.warning(
+            "UNSUBSCRIBE_MAILTO is unset: List-Unsubscribe carries only the https one-click "
+            "URL; some receivers also want a mailto: address"
+        )
 
 
 def flask_config(settings: Settings, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:

@@ -134,7 +134,10 @@ def _bulk_entry(entry: BatchEntry, values: ReaderValues, shared: frozenset[str])
             }
         },
         "ReplacementHeaders": [
-            {"Name": "List-Unsubscribe", "Value": header_value(values.list_unsubscribe)}
+            {
+                "Name": "List-Unsubscribe",
+                "Value": header_value("List-Unsubscribe", values.list_unsubscribe),
+            }
         ],
     }
 
@@ -166,7 +169,8 @@ class SesBulkBatch:
             "TemplateContent": content,
             "TemplateData": json.dumps({_BRACE: "{"}),
             "Headers": [
-                {"Name": name, "Value": header_value(value)} for name, value in variant.headers
+                {"Name": name, "Value": header_value(name, value)}
+                for name, value in variant.headers
             ],
         }
         request: dict[str, Any] = {

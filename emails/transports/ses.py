@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import boto3
 
-from emails.mime import Message
+from emails.mime import VERBATIM_HEADERS, Message, check_verbatim
 from emails.transports import SendResult
 
 if TYPE_CHECKING:
@@ -26,8 +26,12 @@ def tag_text(value: str) -> str:
     return _TAG_UNSAFE.sub("_", value)[:256]
 
 
-def header_value(value: str) -> str:
-    """SES header values must be printable ASCII: RFC 2047-encode anything else, unfolded."""
+def header_value(name: str, value: str) -> str:
+    """SES header values must be printable ASCII: RFC 2047-encode anything else, unfolded.
+
+    The list and feedback headers are sent as they are or refused (VERBATIM_HEADERS)."""
+    if name.lower() in VERBATIM_HEADERS:
+        return check_verbatim(name, value)
     if value.isascii() and value.isprintable():
         return value
     return Header(value, "utf-8").encode(linesep=" ")
@@ -74,7 +78,7 @@ class SesTransport:
                         "Html": {"Data": message.html, "Charset": utf8},
                     },
                     "Headers": [
-                        {"Name": name, "Value": header_value(value)}
+                        {"Name": name, "Value": header_value(name, value)}
                         for name, value in message.headers.items()
                         if name.lower() not in _RESERVED
                     ],

@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -91,7 +92,7 @@ def variant_key(reader: Subscriber) -> str:
 def make_send(
     factories: Factories,
     session: Session,
-    readers: dict[str, dict[str, object]],
+    readers: dict[str, dict[str, Any]],
     *,
     month: str = "2024-07",
     failed: tuple[str, ...] = (),

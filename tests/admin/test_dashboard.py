@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from tests.admin.conftest import make_send
 from tests.factories import Factories
 from tests.stats.test_figures import july_send
-from webapp.models import WorkerHeartbeat, utcnow
+from webapp.models import Lease, WorkerHeartbeat, utcnow
 
 
 def _cells(page: str, row_label: str) -> list[str]:
@@ -82,7 +82,8 @@ def test_stats_exports_are_csv_with_formulas_neutralised(
 
     def rows(path: str) -> list[list[str]]:
         response = admin_client.get(path)
-        assert response.status_code == 200 and response.mimetype == "text/csv"
+        assert response.status_code == 200
+        assert response.headers["Content-Type"] == "text/csv; charset=utf-8"
         return list(csv.reader(io.StringIO(response.get_data(as_text=True).lstrip("\ufeff"))))
 
     editions = rows("/admin/stats/editions.csv")
@@ -95,3 +96,43 @@ def test_stats_exports_are_csv_with_formulas_neutralised(
     assert items[1][:9] == ["2024-07", "1", "政策速递", "AI rules", "https://example.com/1", "ai",
                             "4", "1", "2"]
     assert admin_client.get("/admin/stats/1999-01/items.csv").status_code == 404
+
+
+def _health_row(page: str, name: str) -> str:
+    row = re.search(rf'<tr id="health-{name}">(.*?)</tr>', page, re.S)
+    assert row is not None, name
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", row[1])).strip()
+
+
+def test_the_scheduler_panel_shows_its_holder_and_last_tick_and_goes_red_when_stale(
+    admin_client: FlaskClient, session: Session
+) -> None:
+    now = utcnow()
+    session.add(Lease(name="scheduler", holder="a:1", expires_at=now + timedelta(seconds=25),
+                      acquired_at=now - timedelta(hours=3),
+                      last_tick_at=now - timedelta(seconds=20)))
+    session.commit()
+    page = admin_client.get("/admin/?lang=en").get_data(as_text=True)
+    row = _health_row(page, "scheduler")
+    assert row.startswith("Scheduler Running Held by a:1 since")
+    assert "Last tick:" in row and "20 seconds ago" in row
+    assert "tile-warn" not in page
+
+    # Its worker still renews the lease, but no job has succeeded for five minutes.
+    lease = session.get(Lease, "scheduler")
+    assert lease is not None
+    lease.last_tick_at = now - timedelta(minutes=5)
+    session.commit()
+    page = admin_client.get("/admin/?lang=en").get_data(as_text=True)
+    row = _health_row(page, "scheduler")
+    assert row.startswith("Scheduler Stale Held by a:1") and "5 minutes ago" in row
+    assert re.search(r'<tr id="health-scheduler">.*?status-failed', page, re.S)
+    assert 'class="tile tile-warn" id="scheduler-tile"' in page
+
+    # The lease lapsed: nobody runs the schedule.
+    lease.expires_at = now - timedelta(seconds=1)
+    session.commit()
+    page = admin_client.get("/admin/?lang=en").get_data(as_text=True)
+    assert _health_row(page, "scheduler").startswith("Scheduler Not running No worker holds")
+    zh = admin_client.get("/admin/?lang=zh_CN").get_data(as_text=True)
+    assert 'id="health-scheduler"' in zh

@@ -29,6 +29,7 @@ from webapp.editions.items import (
 from webapp.editor.common import explain as editor_explain
 from webapp.models import Edition, EditionStatus, Subscriber
 from webapp.readers.reader_admin import (
+    AddressErased,
     ConsentNotStated,
     LanguageUnknown,
     NoListedTopic,
@@ -56,6 +57,7 @@ ADMIN_REFUSALS: list[Exception] = [
     ReaderExists(Subscriber(email="someone@example.com")),
     ReaderAddressInvalid("The email address is not valid."),
     ReaderSuppressed("someone@example.com"),
+    AddressErased("someone@example.com"),
     NoListedTopic(),
     LanguageUnknown(),
     ConsentNotStated(),

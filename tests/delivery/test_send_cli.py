@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import email
 import json
+import re
 from email import policy
 from email.message import EmailMessage
 from pathlib import Path
@@ -12,8 +13,11 @@ from flask.testing import FlaskClient, FlaskCliRunner
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from tests.conftest import app_config
 from tests.factories import Factories
+from webapp import create_app
 from webapp.config import settings_of
+from webapp.db import database
 from webapp.delivery.locks import WorkerLockHeld, worker_lock
 from webapp.models import Delivery, Edition, EditionStatus
 
@@ -175,3 +179,31 @@ def test_readers_who_opted_out_of_tracking_get_plain_links(
         bodies[message["To"]] = part.get_content()
     assert "/o/" not in bodies["private@example.com"] and "/c/" not in bodies["private@example.com"]
     assert "/o/" in bodies["tracked@example.com"] and "/c/" in bodies["tracked@example.com"]
+
+
+def test_a_long_base_url_keeps_one_click_unsubscribe_a_plain_header_line(
+    database_url: str, tmp_path: Path
+) -> None:
+    """With a real domain the one-click URL no longer fits 78 columns; it must not become an
+    RFC 2047 encoded word (receivers would see no link)."""
+    base = "https://newsletter.meritsandtree.com/" + "n" * 163
+    assert len(base) == 200
+    app = create_app(app_config(database_url, tmp_path, BASE_URL=base,
+                                UNSUBSCRIBE_MAILTO="unsubscribe@meritsandtree.com"))
+    runner = app.test_cli_runner()
+    for args in (["demo", "load"], ["approve", "2024-07"], ["send", "2024-07", "--now", "--wait"]):
+        result = runner.invoke(args=args)
+        assert result.exit_code == 0, result.output
+    files = sorted((tmp_path / "var" / "outbox").glob("*.eml"))
+    assert files
+    line = re.compile(
+        rb"\r\nList-Unsubscribe: <" + re.escape(base.encode()) + rb"/u/[A-Za-z0-9_-]+>, "
+        rb"<mailto:unsubscribe@meritsandtree\.com>\r\n"
+    )
+    for path in files:
+        raw = path.read_bytes()
+        assert line.search(raw), raw[:1500]
+        assert b"\r\nList-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n" in raw
+        assert b"\r\nFeedback-ID: edition:yuebao\r\n" in raw
+        assert re.search(rb"\r\nList-Id: <[!-~]+>\r\n", raw)
+    database(app).engine.dispose()

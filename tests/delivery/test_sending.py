@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
@@ -27,6 +28,7 @@ from webapp.delivery.sending import (
 from webapp.models import AuditEntry, Delivery, Edition, EditionStatus, ScheduleRule
 
 NOW = datetime(2030, 1, 10, 4, tzinfo=UTC)
+SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 
 @pytest.fixture
@@ -157,7 +159,7 @@ def test_a_schedule_rule_that_cannot_be_used_says_why(
     session.add(ScheduleRule(day=1, time="08:00", enabled=False))
     before = _footprint(session)
     with pytest.raises(ScheduleRuleInvalid) as refused:
-        sending.set_schedule_rule(session, day=day, time=time, actor="test")
+        sending.set_schedule_rule(session, day=day, time=time, actor="test", zone=SHANGHAI)
     error = refused.value
     assert (error.reason, error.day, error.time, str(error)) == (reason, day, time, text)
     assert _footprint(session) == before
@@ -168,7 +170,8 @@ def test_a_schedule_rule_that_cannot_be_used_says_why(
 def test_switching_off_a_rule_that_does_not_exist_is_refused(session: Session) -> None:
     before = _footprint(session)
     with pytest.raises(NoScheduleRule):
-        sending.set_schedule_rule(session, day=None, time=None, enabled=False, actor="test")
+        sending.set_schedule_rule(session, day=None, time=None, enabled=False, actor="test",
+                                  zone=SHANGHAI)
     assert _footprint(session) == before
 
 

@@ -39,7 +39,7 @@ def make_settings(**changes: str | None) -> MailSettings:
         "mail_from": "植德月报 <report@example.com>",
         "reply_to": "contact@example.com",
         "list_id": "monthly.yuebao.example.com",
-        "feedback_id": "edition:yuebao",
+        "feedback_id": "yuebao",
         "unsubscribe_mailto": None,
         "base_url": BASE_URL,
     }

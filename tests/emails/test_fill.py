@@ -9,7 +9,7 @@ import pytest
 from emails import MailSettings, Recipient, UrlLinks, compile_variant, fill
 from emails.edition import MAX_NAME_CHARS, MAX_URL_LENGTH
 from emails.slots import SlotMarkers
-from tests.emails.conftest import BASE_URL, make_edition, make_item
+from tests.emails.conftest import BASE_URL, make_edition, make_item, make_settings
 
 
 def test_slot_markers_split_into_chunks_and_names() -> None:
@@ -37,6 +37,21 @@ def test_an_over_long_reader_url_is_refused_rather_than_risking_the_clip(
     fill(variant, reader(subscriber_token="t" * (MAX_URL_LENGTH - 40)), UrlLinks(BASE_URL))
     with pytest.raises(ValueError, match="longer than"):
         fill(variant, reader(subscriber_token="t" * MAX_URL_LENGTH), UrlLinks(BASE_URL))
+
+
+def test_a_base_url_of_200_characters_fits_the_longest_reader_urls(
+    reader: Callable[..., Recipient],
+) -> None:
+    base = "https://newsletter.meritsandtree.com/" + "n" * 163
+    edition = make_edition({"policy": [make_item(n, {"a"}) for n in (*range(1, 20), 9999)]})
+    variant = compile_variant(edition, {"a"}, "zh-CN", settings=make_settings(base_url=base))
+    # Delivery tokens are 64 hex characters (made by the database); a four-digit item number.
+    recipient = reader(subscriber_token="s" * 43, delivery_token="d" * 64)
+    message = fill(variant, recipient, UrlLinks(base))
+    assert f"{base}/c/{'d' * 64}/9999" in message.html
+    assert len(message.html.encode()) <= variant.max_html_bytes
+    with pytest.raises(ValueError, match="longer than"):
+        fill(variant, reader(subscriber_token="t" * 100), UrlLinks(base))
 
 
 def test_names_are_cut_and_cannot_break_lines(

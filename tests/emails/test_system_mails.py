@@ -35,7 +35,8 @@ def test_each_kind_in_each_language(kind: str, language: str, settings: MailSett
     assert f'href="{BASE_URL}/confirm/signed.token?x=1&amp;y=2"' in message.html
     assert f"{BASE_URL}/confirm/signed.token?x=1&y=2" in message.text
     assert f'lang="{language}"' in message.html
-    assert message.headers["Feedback-ID"] == settings.feedback_id
+    mail_type = "confirmation" if kind == "confirm" else "system"
+    assert message.headers["Feedback-ID"] == f"{mail_type}:{settings.feedback_id}"
     assert message.tags == {"kind": kind}
 
 

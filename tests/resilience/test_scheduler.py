@@ -6,6 +6,7 @@ import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
+import time_machine
 from flask import Flask
 from flask.testing import FlaskCliRunner
 from sqlalchemy import func, select, text
@@ -90,8 +91,10 @@ def test_the_monthly_rule_sends_the_newest_approved_edition_once(
                           ("2024-07", EditionStatus.APPROVED), ("2024-08", EditionStatus.DRAFT)]:
         factories.edition(month, status=status, items={"policy": [{"topics": ["ai"]}]})
     factories.subscriber(topics=["ai"])
-    result = runner.invoke(args=["schedule-rule", "--day", "5", "--time", "12:00"])
+    with time_machine.travel(NOON - timedelta(days=1), tick=False):
+        result = runner.invoke(args=["schedule-rule", "--day", "5", "--time", "12:00"])
     assert result.exit_code == 0 and "every month on day 5 at 12:00" in result.output
+    assert "starting 2024-08" in result.output
     sessions = database(app).sessionmaker
     assert jobs.run_monthly_rule(sessions, settings_of(app), NOON - timedelta(minutes=1)) is None
     assert jobs.run_monthly_rule(sessions, settings_of(app), NOON) == "2024-07"
@@ -100,6 +103,46 @@ def test_the_monthly_rule_sends_the_newest_approved_edition_once(
     assert _status(session, "2024-08") == EditionStatus.DRAFT
     # Next month, the next newest approved one.
     assert jobs.run_monthly_rule(sessions, settings_of(app), NOON + timedelta(days=31)) == "2024-05"
+
+
+def _rule_at(runner: FlaskCliRunner, moment: datetime, *extra: str) -> str:
+    with time_machine.travel(moment, tick=False):
+        result = runner.invoke(args=["schedule-rule", "--day", "5", "--time", "12:00", *extra])
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def test_a_rule_set_after_its_day_starts_next_month(
+    app: Flask, runner: FlaskCliRunner, factories: Factories
+) -> None:
+    factories.edition("2024-07", status=EditionStatus.APPROVED,
+                      items={"policy": [{"topics": ["ai"]}]})
+    factories.subscriber(topics=["ai"])
+    later = NOON + timedelta(days=5)  # 10 August, the 5th has passed
+    assert "starting 2024-09" in _rule_at(runner, later)
+    sessions = database(app).sessionmaker
+    assert jobs.run_monthly_rule(sessions, settings_of(app), later) is None
+    assert jobs.run_monthly_rule(sessions, settings_of(app), later + timedelta(days=10)) is None
+    september = datetime(2024, 9, 5, 4, 0, tzinfo=UTC)
+    assert jobs.run_monthly_rule(sessions, settings_of(app), september) == "2024-07"
+
+
+def test_this_month_sends_at_once_but_still_once_a_month(
+    app: Flask, runner: FlaskCliRunner, factories: Factories
+) -> None:
+    for month in ("2024-06", "2024-07"):
+        factories.edition(month, status=EditionStatus.APPROVED,
+                          items={"policy": [{"topics": ["ai"]}]})
+    factories.subscriber(topics=["ai"])
+    later = NOON + timedelta(days=5)
+    sessions = database(app).sessionmaker
+    _rule_at(runner, later)  # first without: this month is skipped…
+    assert "starting 2024-08" in _rule_at(runner, later, "--this-month")  # …then asked for
+    with time_machine.travel(later, tick=False):
+        assert jobs.run_monthly_rule(sessions, settings_of(app), later) == "2024-07"
+    # Set again with --this-month after it has sent: no second edition this month.
+    assert "starting 2024-09" in _rule_at(runner, later + timedelta(hours=1), "--this-month")
+    assert jobs.run_monthly_rule(sessions, settings_of(app), later + timedelta(hours=2)) is None
 
 
 def test_schedule_rule_refuses_impossible_days(runner: FlaskCliRunner) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import logging
 from collections import Counter
 from datetime import timedelta
 from typing import Any
@@ -12,7 +11,7 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskCliRunner
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tests.admin.conftest import Send, make_send
@@ -35,7 +34,6 @@ from webapp.readers.consent import Origin
 from webapp.readers.own_data import erase
 from webapp.readers.subscribers_csv import import_subscribers_csv
 from webapp.readers.subscriptions import unsubscribe
-from webapp.stats.aggregates import reader_months
 from webapp.stats.figures import (
     Funnel,
     edition_funnel,
@@ -253,54 +251,3 @@ def test_readers_joining_and_leaving_are_counted_per_month_as_statuses_change(
     assert growth[-2].readers == 0 and growth[-1].churned == 3
     assert session.scalar(select(Subscriber.status).where(Subscriber.email == "b@example.com")) \
         == SubscriberStatus.PAUSED
-
-
-def test_a_status_changed_in_core_counts_like_one_changed_through_the_orm(
-    app: Flask, session: Session, factories: Factories
-) -> None:
-    # No process-wide flush listener does the counting (the database does, migration 0012).
-    assert not session.dispatch.before_flush
-    ann, bob, cat = (factories.subscriber(topics=["ai"], email=f"{name}@example.com")
-                     for name in ("ann", "bob", "cat"))
-    session.commit()
-    month = utcnow().strftime("%Y-%m")
-    before = reader_months(session)[month]
-    table = Subscriber.__table__
-    session.connection().execute(
-        update(table)  # type: ignore[arg-type]
-        .where(table.c.id.in_([ann.id, cat.id]))  # type: ignore[attr-defined]
-        .values(status=SubscriberStatus.UNSUBSCRIBED)
-    )
-    bob.status = SubscriberStatus.UNSUBSCRIBED
-    session.flush()
-    assert reader_months(session)[month]["unsubscribed"] == before["unsubscribed"] + 3
-    session.commit()
-    session.connection().execute(
-        update(table).where(table.c.id == cat.id)  # type: ignore[arg-type,attr-defined]
-        .values(status=SubscriberStatus.ACTIVE)
-    )
-    session.commit()
-    after = reader_months(session)[month]
-    assert (after["joined"], after["unsubscribed"]) == (
-        before["joined"] + 1, before["unsubscribed"] + 3
-    )
-
-
-def test_crossing_a_reputation_threshold_is_logged_once(
-    factories: Factories, session: Session, caplog: pytest.LogCaptureFixture
-) -> None:
-    send = make_send(factories, session, {f"r{n}": {"topics": ["ai"]} for n in range(100)})
-    caplog.set_level(logging.WARNING, logger="webapp.stats.reputation")
-    for n in range(4):
-        send.bounce(f"r{n}", "Permanent")
-    send.bounce("r4", "Transient")  # soft bounces do not count towards SES's bounce rate
-    assert [r for r in caplog.records if "reputation alert" in r.getMessage()] == []
-    send.bounce("r5", "Permanent")  # 5 of 100: at the review threshold
-    send.bounce("r5", "Permanent")  # the same reader again changes nothing
-    send.bounce("r6", "Permanent")
-    send.complain("r7")  # 1 of 100 is far above 0.1%
-    alerts = [r for r in caplog.records if "reputation alert" in r.getMessage()]
-    assert [(r.fields["kind"], r.fields["rate"]) for r in alerts] == [  # type: ignore[attr-defined]
-        ("bounce", 0.05), ("complaint", 0.01)
-    ]
-    assert edition_funnel(session, send.edition.id).hard_bounced == 6

@@ -12,9 +12,10 @@ from webapp import db
 from webapp.admin import bp
 from webapp.admin.forms import ButtonForm
 from webapp.audit import record_audit
+from webapp.config import current_settings
 from webapp.delivery.jobs import retry_job
 from webapp.editions.records import get_edition
-from webapp.models import BackgroundJob, JobStatus
+from webapp.models import BackgroundJob, JobStatus, utcnow
 from webapp.readers.subscribers import count_by_status
 from webapp.readers.topics import topics_by_slug
 from webapp.stats.export import editions_csv, items_csv
@@ -32,7 +33,7 @@ from webapp.stats.reputation import (
     Reputation,
     recent_reputation,
 )
-from webapp.stats.workers import worker_status
+from webapp.stats.workers import scheduler_status, ses_event_lag, worker_status
 
 EDITIONS_SHOWN = 12
 
@@ -49,6 +50,9 @@ def home() -> str:
     if chosen is not None:
         loaded = get_edition(session, chosen.month)
         report = edition_report(session, loaded) if loaded is not None else None
+    now = utcnow()
+    # Only the SES transport reports events back; with the others there is no lag to show.
+    ses = current_settings().mail_transport == "ses"
     return render_template(
         "admin/dashboard.html",
         editions=[(e, f, Reputation.of(f)) for e, f in editions],
@@ -57,7 +61,10 @@ def home() -> str:
         growth=reader_growth(session),
         popularity=topic_popularity(session),
         reputation=recent_reputation(session),
-        workers=worker_status(session),
+        workers=worker_status(session, now),
+        scheduler=scheduler_status(session, now),
+        event_lag=ses_event_lag(session, now) if ses else None,
+        now=now,
         mails=mail_counts(session),
         troubled=troubled_jobs(session),
         button=ButtonForm(),
@@ -84,7 +91,7 @@ def job_retry(job_id: int) -> BaseResponse:
 
 def csv_response(text: str, name: str) -> Response:
     # A BOM so spreadsheet programs read the Chinese titles as UTF-8.
-    response = Response("\ufeff" + text, mimetype="text/csv; charset=utf-8")
+    response = Response("\ufeff" + text, content_type="text/csv; charset=utf-8")
     response.headers["Content-Disposition"] = f'attachment; filename="{name}"'
     return response
 

@@ -97,7 +97,9 @@ def reader_new() -> str | BaseResponse:
             company=form.company.data,
         )
         try:
-            subscriber = add_reader(session, wanted, actor=current_user)
+            subscriber = add_reader(
+                session, wanted, actor=current_user, erasure_key=current_settings().erasure_key
+            )
         except ReaderExists as exists:
             session.rollback()
             flash(explain(exists), "error")

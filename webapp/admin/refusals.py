@@ -16,6 +16,7 @@ from flask_wtf import FlaskForm
 from webapp.accounts.user_admin import LastAdmin, OwnAccount
 from webapp.accounts.users import PasswordTooShort, UserAddressInvalid, UserExists
 from webapp.readers.reader_admin import (
+    AddressErased,
     ConsentNotStated,
     LanguageUnknown,
     NoListedTopic,
@@ -51,6 +52,10 @@ _REFUSALS: dict[type[Exception], Callable[[Any], str]] = {
     ReaderExists: lambda e: str(_("This address is a reader already.")),
     ReaderSuppressed: lambda e: str(
         _("%(email)s is on the suppression list: nothing may be sent to it.", email=e.address)
+    ),
+    AddressErased: lambda e: str(
+        _("%(email)s was erased at the reader's request: only they can subscribe again.",
+          email=e.address)
     ),
     NoListedTopic: lambda e: str(_("Choose at least one topic.")),
     LanguageUnknown: lambda e: str(_("Choose a language from the list.")),

@@ -8,6 +8,7 @@ from flask.cli import FlaskGroup
 
 def init_app(app: Flask) -> None:
     from webapp.cli import (
+        backup,
         content,
         database,
         demo,
@@ -22,6 +23,8 @@ def init_app(app: Flask) -> None:
 
     for command in (
         database.db_group,
+        backup.backup_command,
+        backup.restore_command,
         users.users_group,
         content.import_report_command,
         editions.preview_command,

@@ -17,8 +17,8 @@ from webapp.delivery.heartbeat import Heartbeat
 from webapp.delivery.in_doubt import resolve_in_doubt
 from webapp.delivery.locks import WorkerLockHeld, worker_lock
 from webapp.delivery.runner import EngineUnavailable, build_engine, worker_name
-from webapp.delivery.sending import SendError, set_schedule_rule
-from webapp.models import Edition, EditionStatus
+from webapp.delivery.sending import SendError, first_month, set_schedule_rule
+from webapp.models import Edition, EditionStatus, utcnow
 from webapp.stats.progress import send_progress
 
 MONTH = click.argument("month")
@@ -222,15 +222,23 @@ def in_doubt_command(month: str, choice: str | None) -> None:
 @click.option("--day", type=click.IntRange(1, 28), help="Day of the month (1–28).")
 @click.option("--time", "at", help="HH:MM in TIMEZONE.")
 @click.option("--off", is_flag=True, help="Switch the monthly rule off.")
+@click.option("--this-month", is_flag=True,
+              help="Send this month too, even if the day has passed (once a month still).")
 @with_appcontext
-def schedule_rule_command(day: int | None, at: str | None, off: bool) -> None:
-    """Every month, send the newest approved edition on --day at --time."""
+def schedule_rule_command(day: int | None, at: str | None, off: bool, this_month: bool) -> None:
+    """Every month, send the newest approved edition on --day at --time.
+
+    A rule set after this month's day starts next month, unless --this-month."""
     session = db.session()
+    zone = ZoneInfo(current_settings().timezone)
+    now = utcnow()
     try:
-        rule = set_schedule_rule(session, day=day, time=at, enabled=not off, actor="cli")
+        rule = set_schedule_rule(session, day=day, time=at, enabled=not off, actor="cli",
+                                 zone=zone, now=now, this_month=this_month)
     except SendError as error:
         raise click.ClickException(str(error)) from None
     _commit_or_fail(
         "monthly rule off" if not rule.enabled
-        else f"every month on day {rule.day} at {rule.time} ({current_settings().timezone})"
+        else f"every month on day {rule.day} at {rule.time} ({current_settings().timezone}), "
+        f"starting {first_month(rule, zone, now)}"
     )

@@ -8,8 +8,9 @@ starts from and changes nothing when it is not allowed; the caller commits.
 from __future__ import annotations
 
 from collections.abc import Set
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Literal, cast
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import CursorResult, func, select, update
 from sqlalchemy.orm import Session
@@ -18,6 +19,7 @@ from webapp.audit import record_audit
 from webapp.delivery.plan import PlanResult, plan_deliveries
 from webapp.editions.records import get_edition
 from webapp.models import (
+    AuditEntry,
     Delivery,
     DeliveryStatus,
     Edition,
@@ -28,6 +30,7 @@ from webapp.models import (
 )
 
 Actor = User | str
+RULE_ACTOR = "schedule rule"  # who starts the monthly rule's sends, in the audit log
 SendAction = Literal["approve", "schedule", "send", "pause", "resume", "cancel"]
 
 
@@ -229,6 +232,24 @@ def finish_if_done(session: Session, edition: Edition) -> bool:
     return True
 
 
+def rule_moment(day: int, time: str, zone: ZoneInfo, now: datetime) -> datetime:
+    """This month's moment of a rule on `day` at `time` (HH:MM), in `zone`."""
+    local = now.astimezone(zone)
+    hour, minute = (int(part) for part in time.split(":"))
+    return local.replace(day=day, hour=hour, minute=minute, second=0, microsecond=0)
+
+
+def _rule_sent_this_month(session: Session, zone: ZoneInfo, now: datetime) -> bool:
+    """Did the rule start a send this month? (last_run_month also marks a skipped month.)"""
+    month_start = now.astimezone(zone).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    stmt = select(AuditEntry.id).where(
+        AuditEntry.action == "edition.send",
+        AuditEntry.actor == RULE_ACTOR,
+        AuditEntry.at >= month_start,
+    )
+    return session.scalar(stmt.limit(1)) is not None
+
+
 def set_schedule_rule(
     session: Session,
     *,
@@ -236,8 +257,16 @@ def set_schedule_rule(
     time: str | None,
     enabled: bool = True,
     actor: Actor,
+    zone: ZoneInfo,
+    now: datetime | None = None,
+    this_month: bool = False,
 ) -> ScheduleRule:
-    """Create, change or switch off the one monthly rule (the scheduler picks it up)."""
+    """Create, change or switch off the one monthly rule (the scheduler picks it up).
+
+    A rule set after this month's moment starts next month: sending at once would surprise
+    whoever set it, perhaps with last month's edition. `this_month` asks for this month's
+    send anyway (still once a month: not if the rule has already sent this month).
+    """
     rule = session.scalar(select(ScheduleRule).limit(1))
     if enabled:
         if day is None or time is None:
@@ -260,6 +289,24 @@ def set_schedule_rule(
         rule.day, rule.time, rule.enabled = day, time, True  # type: ignore[assignment]
     else:
         rule.enabled = False
-    record_audit(session, "schedule.rule", actor=actor, target="monthly",
-                 detail={"day": rule.day, "time": rule.time, "enabled": rule.enabled})
+    detail: dict[str, Any] = {"day": rule.day, "time": rule.time, "enabled": rule.enabled}
+    if enabled:
+        now = now or utcnow()
+        month = now.astimezone(zone).strftime("%Y-%m")
+        if not this_month and now >= rule_moment(rule.day, rule.time, zone, now):
+            rule.last_run_month = month  # this month counts as done
+        elif (this_month and rule.last_run_month == month
+              and not _rule_sent_this_month(session, zone, now)):
+            rule.last_run_month = None  # skipped when set earlier this month, not sent
+        detail["first_month"] = first_month(rule, zone, now)
+    record_audit(session, "schedule.rule", actor=actor, target="monthly", detail=detail)
     return rule
+
+
+def first_month(rule: ScheduleRule, zone: ZoneInfo, now: datetime) -> str:
+    """The month of the rule's next send, YYYY-MM."""
+    local = now.astimezone(zone)
+    month = local.strftime("%Y-%m")
+    if rule.last_run_month != month:
+        return month
+    return (local.replace(day=1) + timedelta(days=32)).strftime("%Y-%m")

@@ -3,7 +3,7 @@ sending rate, and the monthly schedule rule."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import Boolean, Float, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
@@ -28,6 +28,11 @@ class WorkerHeartbeat(Base):
     scheduler: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
+# The scheduler runs a job every 15 seconds: a holder none of whose jobs has succeeded for this
+# long is not scheduling anything. Its worker restarts it; the admin console shows it red.
+SCHEDULER_STALE_AFTER = timedelta(minutes=2)
+
+
 class Lease(Base):
     """A named lease: its holder alone may act (the scheduler); it lapses if not renewed."""
 
@@ -36,6 +41,10 @@ class Lease(Base):
     name: Mapped[str] = mapped_column(String(50), primary_key=True)
     holder: Mapped[str] = mapped_column(String(100))
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Written at each renewal, so the console (another process) sees whether the holder's
+    # scheduler works, not only that its worker is alive.
+    acquired_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_tick_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # last job that succeeded
 
 
 class RateBucket(Base):

@@ -15,7 +15,8 @@ import os
 import re
 import tempfile
 from collections.abc import Iterable, Sequence
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from email import policy
 from email.message import EmailMessage
 from email.parser import BytesParser
@@ -29,6 +30,7 @@ from webapp.config import Settings
 from webapp.models import (
     BackgroundJob,
     Base,
+    ConsentSource,
     Delivery,
     Edition,
     Event,
@@ -41,6 +43,7 @@ from webapp.models import (
     utcnow,
 )
 from webapp.readers.consent import ConsentAction, Origin, record_consent, redact_consents
+from webapp.readers.erasure_journal import ErasureEntry, append_erasure, journal_path
 from webapp.readers.suppressions import address_hash
 
 log = logging.getLogger(__name__)
@@ -175,7 +178,85 @@ def erase(
     session.flush()
     for key in keys:
         scrub_address(session, key)
+    # Before the commit: should the commit fail, a later restore erases a reader who asked to
+    # be erased, which errs on the reader's side.
+    append_erasure(journal_path(settings.var_dir), ErasureEntry(
+        at=utcnow(), subscriber_id=subscriber.id,
+        hashes=tuple(address_hash(settings.erasure_key, key) for key in keys),
+    ))
     session.add(BackgroundJob(kind=JobKind.REDACT_OUTBOX, subscriber_id=subscriber.id))
+
+
+@dataclass(frozen=True)
+class Reapplied:
+    erased: int  # readers in the restored database erased again
+    suppressed: int  # hashes suppressed of readers who came after the backup
+    skipped: int  # entries the restored database already reflects
+
+
+def _live_hashes(session: Session, erasure_key: str) -> dict[str, int]:
+    """The address hash of every reader not erased, to their id."""
+    rows = session.execute(
+        select(Subscriber.id, Subscriber.email, Subscriber.new_email)
+        .where(Subscriber.status != SubscriberStatus.ERASED)
+    )
+    found: dict[str, int] = {}
+    for reader_id, address, new_address in rows:
+        for value in (address, new_address):
+            if value:
+                found[address_hash(erasure_key, value)] = reader_id
+    return found
+
+
+# Journal lines are written just before their erasure commits: an entry this much older than
+# the backup's mark may still have committed after the copy was taken.
+REAPPLY_MARGIN = timedelta(minutes=10)
+
+
+def reapply_erasures(
+    session: Session, settings: Settings, entries: Iterable[ErasureEntry],
+    since: datetime | None,
+) -> Reapplied:
+    """Erase again, in a restored database, the readers the journal says were erased after
+    the backup (`since`; None: every entry). The caller commits.
+
+    An entry applies to its reader only while their address still hashes to one of the
+    entry's hashes: a reader erased before the backup and subscribed anew since is left alone.
+    """
+    erased = suppressed = skipped = 0
+    origin = Origin(ConsentSource.ADMIN)
+    by_hash: dict[str, int] | None = None
+    for entry in entries:
+        if since is not None and entry.at < since - REAPPLY_MARGIN:
+            continue
+        subscriber = session.get(Subscriber, entry.subscriber_id)
+        if subscriber is None:
+            # The reader came after the backup. Their address may still be in it on another
+            # row (a pending sign-up purged since, say): hash every live address once to find it.
+            if by_hash is None:
+                by_hash = _live_hashes(session, settings.erasure_key)
+            for hashed in entry.hashes:
+                if hashed in by_hash:
+                    other = session.get(Subscriber, by_hash.pop(hashed))
+                    if other is not None and other.status != SubscriberStatus.ERASED:
+                        erase(session, settings, other, origin)
+                        erased += 1
+                if session.scalar(
+                    select(Suppression.id).where(Suppression.address_hash == hashed)
+                ) is None:
+                    session.add(Suppression(address_hash=hashed, reason="erased",
+                                            source="reader"))
+                    suppressed += 1
+            session.flush()
+            continue
+        addresses = [a for a in (subscriber.email, subscriber.new_email) if a]
+        own = {address_hash(settings.erasure_key, a) for a in addresses}
+        if subscriber.status == SubscriberStatus.ERASED or not own & set(entry.hashes):
+            skipped += 1
+            continue
+        erase(session, settings, subscriber, origin)
+        erased += 1
+    return Reapplied(erased=erased, suppressed=suppressed, skipped=skipped)
 
 
 def _keep_hash_only(session: Session, erasure_key: str, key: str) -> None:

@@ -28,6 +28,7 @@ from webapp.readers.subscriptions import (
     normalize_address,
     subscriber_by_address,
 )
+from webapp.readers.topics import with_retired
 
 PAUSE_MONTHS = (1, 2, 3)
 
@@ -75,7 +76,7 @@ def update_preferences(
     """Apply the preferences form; one ledger entry per kind of change. Returns the changes."""
     if subscriber.status == SubscriberStatus.ERASED:
         raise NotSubscribed("this subscription was erased")
-    topics = choose_topics(session, wanted.topics)
+    topics = with_retired(choose_topics(session, wanted.topics), list(subscriber.topics))
     language = choose_language(wanted.language)
     changes: list[ConsentAction] = []
     before = sorted(t.slug for t in subscriber.topics)

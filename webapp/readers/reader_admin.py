@@ -42,7 +42,8 @@ from webapp.readers.subscriptions import (
     subscriber_by_address,
     unsubscribe,
 )
-from webapp.readers.topics import active_topics
+from webapp.readers.suppressions import is_suppressed
+from webapp.readers.topics import active_topics, with_retired
 
 ADMIN = Origin(ConsentSource.ADMIN)
 MAX_EVENTS = 200
@@ -72,6 +73,14 @@ class ReaderAddressInvalid(ReaderAdminError):
 class ReaderSuppressed(ReaderAdminError):
     def __init__(self, address: str) -> None:
         super().__init__(f"{address} is suppressed and cannot be added")
+        self.address = address
+
+
+class AddressErased(ReaderAdminError):
+    """The reader erased themselves: only they can come back, by subscribing again."""
+
+    def __init__(self, address: str) -> None:
+        super().__init__(f"{address} was erased at the reader's request and cannot be added")
         self.address = address
 
 
@@ -197,8 +206,14 @@ class NewReader:
     company: str | None = None
 
 
-def add_reader(session: Session, wanted: NewReader, *, actor: User) -> Subscriber:
-    """Add an active reader on the admin's word that they agreed; the caller commits."""
+def add_reader(
+    session: Session, wanted: NewReader, *, actor: User, erasure_key: str
+) -> Subscriber:
+    """Add an active reader on the admin's word that they agreed; the caller commits.
+
+    An address erased at the reader's request is refused (as the CSV import does): the admin's
+    word does not outweigh the reader's own.
+    """
     try:
         address = normalize_address(wanted.email)
     except InvalidAddress as error:
@@ -210,6 +225,8 @@ def add_reader(session: Session, wanted: NewReader, *, actor: User) -> Subscribe
         raise ReaderExists(existing)
     if address_suppressed(session, key):
         raise ReaderSuppressed(address)
+    if is_suppressed(session, address, erasure_key):
+        raise AddressErased(address)
     note = " ".join(wanted.consent_note.split())
     if not note:
         raise ConsentNotStated
@@ -249,7 +266,7 @@ def change_topics(
     """Set the reader's topics and language; False when nothing changed. The caller commits."""
     if subscriber.status == SubscriberStatus.ERASED:
         raise ReaderErased
-    topics = _topics(session, slugs)
+    topics = with_retired(_topics(session, slugs), list(subscriber.topics))
     language = _language(language)
     before = sorted(t.slug for t in subscriber.topics)
     after = sorted(t.slug for t in topics)

@@ -322,7 +322,7 @@ def export_rows(session: Session) -> Iterable[list[str]]:
 
 def export_subscribers_csv(session: Session, out: TextIO) -> int:
     """Write every reader, whatever the status, as CSV; returns the number of rows."""
-    writer = csv.writer(out, lineterminator="\n")
+    writer = csv.writer(out, lineterminator="\r\n")  # RFC 4180; a bare CR in a cell is quoted
     writer.writerow(COLUMNS)
     count = 0
     for row in export_rows(session):

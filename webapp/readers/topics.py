@@ -19,6 +19,13 @@ def topics_by_slug(session: Session) -> dict[str, Topic]:
     return {topic.slug: topic for topic in session.scalars(select(Topic))}
 
 
+def with_retired(chosen: list[Topic], current: list[Topic]) -> list[Topic]:
+    """The topics chosen on a form plus the retired ones the reader has: retired topics are not
+    on the forms, and a reader keeps them so that restoring a topic gives it back."""
+    kept = [t for t in current if t.retired and t not in chosen]
+    return [*chosen, *kept]
+
+
 def keyword_rules(session: Session) -> dict[str, list[str]]:
     """The suggester's rules, in topic order: slug -> keywords."""
     return {topic.slug: list(topic.keywords or []) for topic in active_topics(session)}

@@ -39,52 +39,85 @@ def start_due_sends(sessions: sessionmaker[Session], now: datetime) -> list[str]
             )
         )
     for edition_id in due:
-        with sessions() as session:
-            edition = session.scalar(
-                select(Edition).where(Edition.id == edition_id).with_for_update(skip_locked=True)
-            )
-            if edition is None or edition.status != EditionStatus.SCHEDULED:
-                continue
-            # scheduled → approved under a condition, then start_send takes it to sending, all
-            # in one transaction: on SQLite (no row locks) this conditional UPDATE is what lets
-            # only one of two schedulers through; the loser updates no row.
-            claimed = session.execute(
-                update(Edition)
-                .where(Edition.id == edition_id, Edition.status == EditionStatus.SCHEDULED)
-                .values(status=EditionStatus.APPROVED)
-            )
-            if not getattr(claimed, "rowcount", 0):
-                continue
-            session.refresh(edition)
-            loaded = sending.load_edition(session, edition.month)
-            plan = sending.start_send(session, loaded, actor="scheduler")
-            session.commit()
-            log.info("scheduled send started",
-                     extra={"fields": {"month": loaded.month, **plan.as_json()}})
-            started.append(loaded.month)
+        # One edition that cannot start (its transaction rolled back, so it stays scheduled
+        # and is tried again at the next run) must not hold back the others.
+        try:
+            month = _start_scheduled(sessions, edition_id)
+        except Exception:
+            log.exception("scheduled send could not start; trying again at the next run",
+                          extra={"fields": {"edition_id": edition_id}})
+            continue
+        if month is not None:
+            started.append(month)
     return started
 
 
-def rule_due(rule: ScheduleRule, zone: ZoneInfo, now: datetime) -> bool:
-    """Has this month's moment of the rule passed (in the configured zone)?"""
+def _start_scheduled(sessions: sessionmaker[Session], edition_id: int) -> str | None:
+    with sessions() as session:
+        edition = session.scalar(
+            select(Edition).where(Edition.id == edition_id).with_for_update(skip_locked=True)
+        )
+        if edition is None or edition.status != EditionStatus.SCHEDULED:
+            return None
+        # scheduled → approved under a condition, then start_send takes it to sending, all
+        # in one transaction: on SQLite (no row locks) this conditional UPDATE is what lets
+        # only one of two schedulers through; the loser updates no row.
+        claimed = session.execute(
+            update(Edition)
+            .where(Edition.id == edition_id, Edition.status == EditionStatus.SCHEDULED)
+            .values(status=EditionStatus.APPROVED)
+        )
+        if not getattr(claimed, "rowcount", 0):
+            return None
+        session.refresh(edition)
+        loaded = sending.load_edition(session, edition.month)
+        plan = sending.start_send(session, loaded, actor="scheduler")
+        session.commit()
+        log.info("scheduled send started",
+                 extra={"fields": {"month": loaded.month, **plan.as_json()}})
+        return loaded.month
+
+
+def rule_due_month(rule: ScheduleRule, zone: ZoneInfo, now: datetime) -> str | None:
+    """The month (YYYY-MM, in the configured zone) whose moment of the rule has passed and
+    not run yet, or None.
+
+    That is this month's once its moment has passed. Before it, last month's, if that one never
+    ran: a run that failed (or a scheduler that was down) at the end of a month, e.g. a rule on
+    the 28th at 23:59 in February, is not skipped by the month turning — unless the rule was
+    made after that moment.
+    """
     local = now.astimezone(zone)
-    hour, minute = (int(part) for part in rule.time.split(":"))
-    moment = local.replace(day=rule.day, hour=hour, minute=minute, second=0, microsecond=0)
-    return local >= moment and rule.last_run_month != local.strftime("%Y-%m")
+    moment = sending.rule_moment(rule.day, rule.time, zone, local)
+    if local >= moment:
+        month = local.strftime("%Y-%m")
+        return month if rule.last_run_month != month else None
+    previous = sending.rule_moment(
+        rule.day, rule.time, zone, local.replace(day=1) - timedelta(days=1)
+    )
+    month = previous.strftime("%Y-%m")
+    if rule.last_run_month is not None and rule.last_run_month >= month:
+        return None
+    return month if rule.created_at <= previous else None
 
 
 def run_monthly_rule(
     sessions: sessionmaker[Session], settings: Settings, now: datetime
 ) -> str | None:
-    """'Send the newest approved edition' once this month, when the rule's moment has passed."""
+    """'Send the newest approved edition' once a month, when the rule's moment has passed.
+
+    The month is marked as run in the same transaction that starts the send: if anything fails,
+    neither happens and the next run (every minute) tries again.
+    """
     zone = ZoneInfo(settings.timezone)
     with sessions() as session:
         rule = session.scalar(
             select(ScheduleRule).where(ScheduleRule.enabled.is_(True)).with_for_update()
         )
-        if rule is None or not rule_due(rule, zone, now):
+        month = rule_due_month(rule, zone, now) if rule is not None else None
+        if rule is None or month is None:
             return None
-        rule.last_run_month = now.astimezone(zone).strftime("%Y-%m")
+        rule.last_run_month = month
         newest = session.scalar(
             select(Edition)
             .where(Edition.status == EditionStatus.APPROVED)
@@ -96,7 +129,7 @@ def run_monthly_rule(
             log.warning("monthly rule: no approved edition to send")
             return None
         edition = sending.load_edition(session, newest.month)
-        sending.start_send(session, edition, actor="schedule rule")
+        sending.start_send(session, edition, actor=sending.RULE_ACTOR)
         session.commit()
         return edition.month
 

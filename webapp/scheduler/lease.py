@@ -15,19 +15,25 @@ SCHEDULER = "scheduler"
 
 def acquire(
     sessions: sessionmaker[Session], holder: str, ttl: timedelta, now: datetime,
-    name: str = SCHEDULER,
+    name: str = SCHEDULER, *, last_tick: datetime | None = None,
 ) -> bool:
     """Take or renew the lease; True if `holder` holds it until now + ttl.
 
     The row lock (PostgreSQL) or the database write lock (SQLite) makes two workers that try
-    at the same moment see each other: only one of them gets it.
+    at the same moment see each other: only one of them gets it. A renewal also records
+    `last_tick`, when the holder's scheduler last ran a job successfully.
     """
     with sessions() as session:
         row = session.scalar(select(Lease).where(Lease.name == name).with_for_update())
         if row is None:
-            session.add(Lease(name=name, holder=holder, expires_at=now + ttl))
+            session.add(Lease(name=name, holder=holder, expires_at=now + ttl, acquired_at=now,
+                              last_tick_at=last_tick))
         elif row.holder == holder or row.expires_at <= now:
+            if row.holder != holder or row.acquired_at is None:
+                row.acquired_at, row.last_tick_at = now, None
             row.holder, row.expires_at = holder, now + ttl
+            if last_tick is not None:
+                row.last_tick_at = last_tick
         else:
             return False
         try:

@@ -34,7 +34,7 @@ def _rate(value: float | None) -> str:
 
 def _write(header: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
+    writer = csv.writer(out, lineterminator="\r\n")  # RFC 4180; a bare CR in a cell is quoted
     writer.writerow(header)
     for row in rows:
         writer.writerow([safe_cell(v) if isinstance(v, str) else v for v in row])
