@@ -20,7 +20,14 @@ from tests.factories import Factories
 from tests.mailbox import SIGNUP, link_in, outbox, run_jobs, subscribe
 from webapp.config import settings_of
 from webapp.db import database
-from webapp.delivery.jobs import BACKOFF_BASE, LEASE, MAX_ATTEMPTS, JobRunner, claim_jobs
+from webapp.delivery.jobs import (
+    BACKOFF_BASE,
+    LEASE,
+    MAX_ATTEMPTS,
+    JobRunner,
+    claim_jobs,
+    purge_finished_jobs,
+)
 from webapp.models import (
     BackgroundJob,
     ConsentSource,
@@ -296,3 +303,16 @@ def test_the_worker_command_sends_queued_mails(
     assert [m["To"] for m in outbox(app, drain=False)] == ["ann@example.com"]
     [job] = mail_jobs(session)
     assert job.status == JobStatus.DONE
+
+
+def test_finished_jobs_are_forgotten_after_a_month(session: Session) -> None:
+    old = T0 - timedelta(days=31)
+    for status in (JobStatus.DONE, JobStatus.FAILED, JobStatus.PENDING):
+        session.add(BackgroundJob(kind=JobKind.MAIL, status=status, created_at=old,
+                                  updated_at=old, next_attempt_at=old))
+    session.add(BackgroundJob(kind=JobKind.MAIL, status=JobStatus.DONE, updated_at=T0))
+    session.commit()
+    assert purge_finished_jobs(session, T0) == 2
+    session.commit()
+    left = sorted(j.status.value for j in session.scalars(select(BackgroundJob)))
+    assert left == ["done", "pending"]  # the recent one, and the one still to send

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
-from sqlalchemy import insert, select
+from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from emails import Transport
@@ -48,6 +48,7 @@ CLAIM_SIZE = 20  # jobs claimed at once: a few seconds of work at most
 LEASE = timedelta(minutes=5)  # a claimed job is taken again after this if never recorded
 BACKOFF_BASE = timedelta(seconds=30)
 BACKOFF_MAX = timedelta(hours=1)
+KEPT_AFTER = timedelta(days=30)  # finished jobs stay this long (visible, then gone)
 MAX_ATTEMPTS = 12  # about five hours of retries (30 s, doubling to an hour) before giving up
 
 
@@ -325,3 +326,13 @@ def retry_job(session: Session, job: BackgroundJob, now: datetime | None = None)
     """An admin's "try again" for a job given up: due at once, attempts counted afresh."""
     job.status, job.attempts = JobStatus.PENDING, 0
     job.next_attempt_at = now or utcnow()
+
+
+def purge_finished_jobs(session: Session, now: datetime) -> int:
+    """Delete jobs done or given up more than KEPT_AFTER ago (run daily): a mail given up still
+    holds its message, which is personal data; a month is long enough to look into it."""
+    stmt = delete(BackgroundJob).where(
+        BackgroundJob.status.in_([JobStatus.DONE, JobStatus.FAILED]),
+        BackgroundJob.updated_at < now - KEPT_AFTER,
+    )
+    return int(getattr(session.execute(stmt), "rowcount", 0) or 0)
