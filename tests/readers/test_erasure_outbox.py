@@ -18,6 +18,7 @@ from tests.factories import Factories
 from tests.mailbox import link_in, outbox, run_jobs, subscribe
 from webapp.config import settings_of
 from webapp.db import database
+from webapp.delivery import store
 from webapp.delivery.jobs import index_older_files
 from webapp.models import (
     BackgroundJob,
@@ -146,3 +147,21 @@ def test_files_written_before_the_index_are_indexed_once_by_the_worker(
     theirs = [row for row in rows.values() if row.subscriber_id == erin.id]
     assert len(theirs) == 3 and sum(1 for row in theirs if row.delivery_id) == 1
     assert index_older_files(database(app).sessionmaker, directory) == 0
+
+
+def test_a_file_written_after_the_erasure_is_redacted_too(
+    app: Flask, client: FlaskClient, session: Session, erin: Subscriber
+) -> None:
+    [delivery] = session.scalars(select(Delivery))
+    client.post(f"/p/{erin.token}/erase", data={"understood": "y"})
+    run_jobs(app)
+    # The engine had claimed Erin's delivery before she left and writes it only now.
+    late = f"20310101T000000000000Z-d{delivery.id}-late_example.com.eml"
+    directory = Path(settings_of(app).outbox_dir)
+    (directory / late).write_bytes(
+        b"From: n@example.com\r\nTo: " + ADDRESS.encode() + b"\r\nSubject: x\r\n\r\nhi\r\n"
+    )
+    store.index_outbox_files(session, [(delivery.id, late)])
+    session.commit()
+    assert run_jobs(app).done == 1
+    assert ADDRESS.encode() not in (directory / late).read_bytes()

@@ -9,10 +9,12 @@ from sqlalchemy import Integer, String, bindparam, column, exists, insert, selec
 from sqlalchemy.orm import Session
 
 from webapp.models import (
+    BackgroundJob,
     Delivery,
     DeliveryStatus,
     Edition,
     EditionStatus,
+    JobKind,
     OutboxFile,
     Subscriber,
     SubscriberStatus,
@@ -173,6 +175,16 @@ def index_outbox_files(session: Session, files: Sequence[tuple[int, str]]) -> No
             for delivery_id, name in files
         ],
     )
+    # A reader erased while their message was on its way: its file came after the erasure's
+    # redaction, so it gets one of its own.
+    erased = session.scalars(
+        select(Subscriber.id).where(
+            Subscriber.id.in_(set(readers.values())),
+            Subscriber.status == SubscriberStatus.ERASED,
+        )
+    )
+    for reader_id in erased:
+        session.add(BackgroundJob(kind=JobKind.REDACT_OUTBOX, subscriber_id=reader_id))
 
 
 def attempts_of(session: Session, ids: Sequence[int]) -> dict[int, int]:
