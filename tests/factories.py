@@ -179,3 +179,18 @@ class Factories:
             self.session.execute(insert(DeliveryOutcome), bounces)
         self.session.commit()
         return list(self.session.scalars(mine.order_by(Delivery.id)))
+
+    def delivery(
+        self,
+        edition: Edition,
+        subscriber: Subscriber | None = None,
+        *,
+        status: DeliveryStatus = DeliveryStatus.QUEUED,
+        **kw: Any,
+    ) -> Delivery:
+        """A delivery of `edition` as the plan writes it (a new `ai` reader unless given)."""
+        subscriber = subscriber or self.subscriber(topics=["ai"])
+        kw.setdefault("variant_key", f"{subscriber.language}:ai")
+        kw.setdefault("token", new_token())
+        row = Delivery(edition_id=edition.id, subscriber_id=subscriber.id, status=status, **kw)
+        return self._save(row)  # type: ignore[no-any-return]

@@ -111,7 +111,8 @@ def test_a_feedback_id_set_whole_is_read_as_the_sender_id(tmp_path: Path) -> Non
 
 @pytest.mark.parametrize(
     ("name", "value"),
-    [("YUEBAO_ENV", "staging"), ("MAIL_TRANSPORT", "smtp"), ("TRUSTED_PROXIES", "two")],
+    [("YUEBAO_ENV", "staging"), ("MAIL_TRANSPORT", "smtp"), ("TRUSTED_PROXIES", "two"),
+     ("WORKER_DB_GRACE_SECONDS", "two minutes"), ("WORKER_DB_GRACE_SECONDS", "-1")],
 )
 def test_bad_values_are_named(name: str, value: str, tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=name):
@@ -127,6 +128,7 @@ def test_defaults_follow_the_design(tmp_path: Path) -> None:
     assert settings.tracking is True
     assert settings.bounce_suppress_after == 3
     assert settings.in_doubt_wait_minutes == 30
+    assert settings.worker_db_grace_seconds == 120
     assert settings.unconfirmed_retention_days == 7
     assert settings.sns_max_age_hours == 24
     assert settings.unsubscribe_mailto is None
@@ -135,9 +137,11 @@ def test_defaults_follow_the_design(tmp_path: Path) -> None:
 
 def test_settings_are_typed_frozen_and_read_once(tmp_path: Path) -> None:
     env = {"YUEBAO_VAR_DIR": str(tmp_path), "TRACKING": "off", "SES_MAX_SEND_RATE": "14.5",
-           "SNS_TOPIC_ARNS": "arn:a,arn:b", "BOUNCE_SUPPRESS_AFTER": "5"}
+           "SNS_TOPIC_ARNS": "arn:a,arn:b", "BOUNCE_SUPPRESS_AFTER": "5",
+           "WORKER_DB_GRACE_SECONDS": "300"}
     settings = load_settings(env)
     assert (settings.tracking, settings.ses_max_send_rate) == (False, 14.5)
+    assert settings.worker_db_grace_seconds == 300
     assert settings.sns_topic_arns == ("arn:a", "arn:b")
     assert settings.bounce_suppress_after == 5
     with pytest.raises(dataclasses.FrozenInstanceError):

@@ -49,6 +49,13 @@ def _float(name: str, value: str) -> float:
         raise ConfigError(f"{name} must be a number, not {value!r}") from None
 
 
+def _seconds(name: str, value: str) -> float:
+    seconds = _float(name, value)
+    if seconds < 0:
+        raise ConfigError(f"{name} must be zero or more seconds, not {value!r}")
+    return seconds
+
+
 def _secret_file(var_dir: Path, name: str) -> str:
     """A secret kept in `var/` so development sessions and links survive restarts."""
     path = var_dir / name
@@ -100,6 +107,7 @@ class Settings:
     sns_test_cert: str | None
     bounce_suppress_after: int
     in_doubt_wait_minutes: int
+    worker_db_grace_seconds: float
 
     @property
     def production(self) -> bool:
@@ -193,6 +201,9 @@ def load_settings(
         ),
         in_doubt_wait_minutes=_int(
             "IN_DOUBT_WAIT_MINUTES", env.get("IN_DOUBT_WAIT_MINUTES", "30")
+        ),
+        worker_db_grace_seconds=_seconds(
+            "WORKER_DB_GRACE_SECONDS", env.get("WORKER_DB_GRACE_SECONDS", "120")
         ),
     )
     if overrides:

@@ -14,34 +14,51 @@ from flask import Flask, current_app, g
 from sqlalchemy import Engine, create_engine, event, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+from webapp.sqlite_writes import connection_factory
+
 _EXTENSION = "yuebao.db"
+
+
+BUSY_TIMEOUT = 10.0  # seconds a SQLite writer waits for another process's write lock
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     # WAL lets the web app read while the worker writes; the busy timeout makes a writer wait
-    # for the lock instead of failing with "database is locked".
+    # for another process's lock instead of failing with "database is locked" (the threads of
+    # one process queue on webapp.sqlite_writes' lock instead).
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT * 1000)}")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
+
+
+_POSTGRES_CONNECT_ARGS = {"connect_timeout": 10, "keepalives": 1, "keepalives_idle": 30,
+                          "keepalives_interval": 10, "keepalives_count": 3}
 
 
 def make_engine(url: str) -> Engine:
     """An engine with the settings each backend needs."""
     if url.startswith("sqlite"):
         path = make_url(url).database
-        if path and path != ":memory:":
+        connect_args: dict[str, Any] = {"timeout": BUSY_TIMEOUT}
+        if path and path != ":memory:" and not path.startswith("file:"):
             # The default database lives under var/, which a fresh clone does not have yet.
             with contextlib.suppress(OSError):
                 Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"timeout": 10})
+            # One writer at a time per process: threads queue instead of failing as "locked".
+            connect_args["factory"] = connection_factory(path, BUSY_TIMEOUT)
+        engine = create_engine(url, connect_args=connect_args)
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     if url.startswith("postgresql://") or url.startswith("postgres://"):
         # psycopg 3 is the driver we ship; plain postgresql:// would ask for psycopg2.
         url = "postgresql+psycopg://" + url.split("://", 1)[1]
-    return create_engine(url, pool_pre_ping=True)
+    # After a restart or failover every pooled connection is dead: pre-ping replaces them at
+    # checkout. A server that does not answer at all (a failed-over address) fails a connect
+    # in 10 s and a query within about a minute (TCP keepalives) instead of hanging a worker
+    # past WORKER_DB_GRACE_SECONDS.
+    return create_engine(url, pool_pre_ping=True, connect_args=_POSTGRES_CONNECT_ARGS)
 
 
 class Database:

@@ -7,16 +7,25 @@ the refusals' own classes and wording are the service's to choose.
 
 from __future__ import annotations
 
+import threading
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from flask import Flask
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tests.factories import Factories
-from webapp.accounts.user_admin import change_role, invite_user, reset_two_factor, set_active
+from webapp.accounts.user_admin import (
+    LastAdmin,
+    change_role,
+    invite_user,
+    reset_two_factor,
+    set_active,
+)
 from webapp.accounts.users import UserError
+from webapp.db import database
 from webapp.models import AuditEntry, Role, User
 
 ENROLLED_AT = datetime(2030, 3, 1, 9, tzinfo=UTC)
@@ -245,3 +254,36 @@ def test_nobody_resets_their_own_two_factor_sign_in(
     session.expire_all()
     assert (admin.totp_secret, admin.totp_enabled_at) == ("JBSWY3DPEHPK3PXP", ENROLLED_AT)
     assert audit(session) == []
+
+
+@pytest.mark.postgres
+def test_two_admins_removing_each_other_at_once_leave_one(
+    app: Flask, factories: Factories, backend: str
+) -> None:
+    # Each request counts the active admins; without a lock both would count two and both go on.
+    first, second = factories.user(role=Role.ADMIN), factories.user(role=Role.ADMIN)
+    sessions = database(app).sessionmaker
+    with sessions() as one, sessions() as other:
+        change_role(one, one.get_one(User, second.id), Role.EDITOR,
+                    actor=one.get_one(User, first.id))
+        one.flush()
+        outcome: list[BaseException | bool] = []
+
+        def deactivate() -> None:
+            try:
+                outcome.append(set_active(other, other.get_one(User, first.id), False,
+                                          actor=other.get_one(User, second.id)))
+                other.commit()
+            except BaseException as error:
+                other.rollback()
+                outcome.append(error)
+
+        worker = threading.Thread(target=deactivate)
+        worker.start()
+        worker.join(0.5)  # on PostgreSQL it waits for the first transaction's row locks
+        one.commit()
+        worker.join(15)
+    assert len(outcome) == 1 and isinstance(outcome[0], LastAdmin), outcome
+    with sessions() as fresh:
+        admins = fresh.scalars(select(User).where(User.role == Role.ADMIN, User.active))
+        assert [u.id for u in admins] == [first.id]

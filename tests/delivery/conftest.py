@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 import pytest
 from flask import Flask
@@ -17,6 +18,7 @@ from webapp.config import settings_of
 from webapp.db import database
 from webapp.delivery.engine import DeliveryEngine, EngineConfig
 from webapp.mailer import links, mail_settings
+from webapp.models import Edition, EditionStatus
 
 Script = Callable[[Variant, Sequence[BatchEntry], int], list[EntryResult]]
 
@@ -70,6 +72,17 @@ def readers(factories: Factories) -> list[int]:
         )
         ids.append(reader.id)
     return ids
+
+
+@pytest.fixture
+def sending_edition(factories: Factories) -> Edition:
+    """July's edition mid-send with one `ai` item; each test adds the deliveries it needs."""
+    return factories.edition(
+        "2024-07",
+        status=EditionStatus.SENDING,
+        send_started_at=datetime(2024, 7, 20, 1, 0, tzinfo=UTC),
+        items={"policy": [{"topics": ["ai"]}]},
+    )
 
 
 def refresh(session: Session) -> Session:

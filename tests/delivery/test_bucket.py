@@ -68,3 +68,20 @@ def test_the_schedule_never_trips_a_one_second_allowance_despite_latency_spread(
         ses.check(chunk, now=arrival)
         ses.commit(chunk, now=arrival)
         clock.now += 0.01 * (call % 3)  # and the worker is sometimes a little slow
+
+
+def test_a_reservation_waits_for_its_slot_after_its_transaction(app: Flask) -> None:
+    # The wait can be most of a second per call: with the reservation's transaction still open
+    # it would hold SQLite's write lock (or PostgreSQL's row lock) the whole time.
+    clock = FakeClock()
+    engine = database(app).engine
+    open_during_waits: list[int] = []
+
+    def sleep(seconds: float) -> None:
+        open_during_waits.append(engine.pool.checkedout())  # type: ignore[attr-defined]
+        clock.sleep(seconds)
+
+    bucket = DbTokenBucket(database(app).sessionmaker, 10, clock=clock, sleep=sleep)
+    for _ in range(4):
+        bucket.acquire(5)
+    assert len(open_during_waits) >= 3 and set(open_during_waits) == {0}

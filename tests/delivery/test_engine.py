@@ -1,11 +1,13 @@
 from __future__ import annotations
 
+import sqlite3
+import threading
 from collections import Counter
 from collections.abc import Sequence
 
 import pytest
 from flask import Flask
-from sqlalchemy import select
+from sqlalchemy import make_url, select
 from sqlalchemy.orm import Session
 
 from emails import Variant
@@ -19,6 +21,7 @@ from emails.transports.errors import (
 )
 from tests.delivery.conftest import FakeBatch, make_engine, refresh
 from tests.factories import Factories
+from webapp.config import settings_of
 from webapp.delivery import sending
 from webapp.delivery.engine import QUOTA_PAUSE_PREFIX
 from webapp.models import (
@@ -269,3 +272,52 @@ def test_the_heartbeat_shows_the_edition_and_the_rate_achieved(
     assert seen and all(edition_id == edition.id for edition_id, _ in seen)
     assert seen[-1][1] > 0
     assert (beat.edition_id, beat.rate) == (None, 0.0)  # idle again afterwards
+
+
+class _ProbingStop(threading.Event):
+    """The engine's stop event; each backoff first checks that another connection could take
+    SQLite's write lock at that moment."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__()
+        self.path = path
+        self.waits = 0
+        self.refused: list[str] = []
+
+    def wait(self, timeout: float | None = None) -> bool:
+        self.waits += 1
+        probe = sqlite3.connect(self.path, timeout=0.05)
+        try:
+            probe.execute("BEGIN IMMEDIATE")
+            probe.rollback()
+        except sqlite3.OperationalError as error:
+            self.refused.append(str(error))
+        finally:
+            probe.close()
+        return super().wait(0)
+
+
+@pytest.mark.usefixtures("approved")
+def test_backoffs_wait_with_no_transaction_open(
+    app: Flask, session: Session, readers: list[int]
+) -> None:
+    # A backoff taken inside the settling transaction held SQLite's write lock for up to 30 s:
+    # the web app's and the other threads' writes failed as "database is locked".
+    edition = _start(session)
+    errors = [Throttled("TooManyRequestsException: Maximum sending rate exceeded."),
+              Transient("InternalFailure"), Throttled("again")]
+    answers = iter(["SUCCESS", "ACCOUNT_THROTTLED", "SUCCESS", "FAILED"] + ["SUCCESS"] * 50)
+
+    def script(variant: Variant, entries: Sequence[BatchEntry], n: int) -> list[EntryResult]:
+        if errors:
+            raise errors.pop(0)
+        return [EntryResult(next(answers), f"m{e.delivery_id}") for e in entries]
+
+    engine = make_engine(app, FakeBatch(script), chunk=4)
+    probe = _ProbingStop(str(make_url(settings_of(app).database_url).database))
+    engine.stop = probe
+    result = engine.run(edition.id)
+    assert result.finished and result.failed == 0
+    assert probe.waits >= 4  # three call errors and at least one chunk with entries to retry
+    assert probe.refused == []
+    assert _statuses(session) == Counter({"sent": 10})

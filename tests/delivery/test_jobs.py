@@ -12,6 +12,7 @@ from botocore.exceptions import ClientError
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 from sqlalchemy import func, select
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from emails import Message, Transport, make_transport
@@ -28,6 +29,7 @@ from webapp.delivery.jobs import (
     claim_jobs,
     purge_finished_jobs,
 )
+from webapp.delivery.outages import Outage
 from webapp.models import (
     BackgroundJob,
     ConsentSource,
@@ -316,3 +318,20 @@ def test_finished_jobs_are_forgotten_after_a_month(session: Session) -> None:
     session.commit()
     left = sorted(j.status.value for j in session.scalars(select(BackgroundJob)))
     assert left == ["done", "pending"]  # the recent one, and the one still to send
+
+
+def test_the_jobs_thread_rides_out_a_lost_database_then_leaves_the_exit_to_the_worker(
+    app: Flask, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    worker = runner_for(app)
+    stop = threading.Event()
+    outage = Outage(0.05, stop=stop, backoff_base=0.001, backoff_max=0.002)
+    rounds = []
+
+    def database_away(size: int = 20) -> object:
+        rounds.append(size)
+        raise OperationalError("SELECT 1", {}, Exception("server closed the connection"))
+
+    monkeypatch.setattr(worker, "run_once", database_away)
+    worker.run_until(stop, poll=0.001, outage=outage)  # returns once the grace is spent
+    assert len(rounds) > 1 and outage.ongoing and not stop.is_set()

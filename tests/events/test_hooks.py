@@ -1,14 +1,18 @@
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import func, select
+from flask import Flask
+from sqlalchemy import func, make_url, select
 from sqlalchemy.orm import Session
 from werkzeug.test import TestResponse
 
 from tests.support.sns import CERT_URL, TOPIC, Signer, ses_event
+from webapp.config import settings_of
 from webapp.models import (
     ConsentRecord,
     ConsentSource,
@@ -179,3 +183,36 @@ def test_events_for_unknown_messages_are_stored_unmatched(
     assert post(signer.notification(ses_event("Delivery", "nobody-knows"))).status_code == 200
     event = session.scalar(select(Event))
     assert event is not None and event.delivery_id is None and event.kind == "delivery"
+
+
+def test_a_subscription_is_confirmed_with_no_transaction_open(
+    hook_app: Flask, post: Post, signer: Signer, session: Session
+) -> None:
+    # The call to SNS (up to 10 s) ran after the receipt's INSERT: on SQLite every other
+    # writer waited on it, and failed as "database is locked" past the busy timeout.
+    refused: list[str] = []
+    confirmed: list[str] = []
+
+    def confirm(url: str) -> None:
+        probe = sqlite3.connect(str(make_url(settings_of(hook_app).database_url).database),
+                                timeout=0.05)
+        try:
+            probe.execute("BEGIN IMMEDIATE")
+            probe.rollback()
+        except sqlite3.OperationalError as error:
+            refused.append(str(error))
+        finally:
+            probe.close()
+        confirmed.append(url)
+
+    hook = hook_app.extensions["yuebao.hooks"]
+    hook_app.extensions["yuebao.hooks"] = replace(hook, confirm_subscription=confirm)
+    url = "https://sns.us-east-1.amazonaws.com/?Action=ConfirmSubscription&Token=tok"
+    envelope = signer.sign({
+        "Type": "SubscriptionConfirmation", "MessageId": "c1", "TopicArn": TOPIC,
+        "Message": "confirm", "SubscribeURL": url, "Token": "tok",
+        "Timestamp": datetime.now(UTC).isoformat(), "SigningCertURL": CERT_URL,
+    })
+    assert post(envelope).json == {"result": "confirmed"}
+    assert confirmed == [url] and refused == []
+    assert _count(session, SnsReceipt) == 1

@@ -1,9 +1,9 @@
-"""The in-doubt rule and stale claims, on the database directly."""
+"""The `in-doubt` command: what an editor sees and chooses for deliveries left in doubt.
+
+The settling rules themselves are tested on the database in tests/delivery/test_in_doubt.py.
+"""
 
 from __future__ import annotations
-
-from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from flask.testing import FlaskCliRunner
@@ -11,14 +11,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tests.factories import Factories
-from webapp.delivery.heartbeat import beat, requeue_stale_claims
-from webapp.delivery.in_doubt import settle_outbox, settle_ses
-from webapp.models import AuditEntry, Delivery, DeliveryStatus, Edition, EditionStatus, utcnow
-from webapp.models.event import Event
+from webapp.models import AuditEntry, Delivery, DeliveryStatus, Edition, EditionStatus
 
 pytestmark = pytest.mark.servers  # starts servers or processes: not under libfaketime
-
-WAIT = timedelta(minutes=30)
 
 
 def _deliveries(factories: Factories, count: int, status: DeliveryStatus) -> list[Delivery]:
@@ -32,52 +27,6 @@ def _deliveries(factories: Factories, count: int, status: DeliveryStatus) -> lis
     factories.session.add_all(rows)
     factories.session.commit()
     return rows
-
-
-def _send_event(session: Session, delivery: Delivery, received: object) -> None:
-    session.add(Event(kind="send", source="ses", delivery_id=delivery.id,
-                      edition_id=delivery.edition_id, occurred_at=received,
-                      received_at=received))
-
-
-@pytest.mark.postgres
-def test_requeued_only_with_evidence_that_ses_did_not_take_it(
-    session: Session, factories: Factories
-) -> None:
-    went_in_doubt = utcnow() - timedelta(hours=2)
-    lost, other, also_lost = _deliveries(factories, 3, DeliveryStatus.IN_DOUBT)
-    for row in (lost, also_lost):
-        row.in_doubt_at = went_in_doubt
-    other.status = DeliveryStatus.SENT
-    session.commit()
-    now = utcnow()
-
-    # No Send event at all since: the hook may have been down — no evidence, stays in doubt.
-    assert settle_ses(session, WAIT, now).requeued == 0
-
-    # The hook received Send events of this send after both went in doubt, but none for them.
-    _send_event(session, other, went_in_doubt + timedelta(seconds=5))
-    session.commit()
-    too_soon = went_in_doubt + timedelta(minutes=10)
-    assert settle_ses(session, WAIT, too_soon).requeued == 0
-    result = settle_ses(session, WAIT, now)
-    session.commit()
-    assert result.requeued == 2 and result.still_in_doubt == 0
-    session.expire_all()
-    assert session.get(Delivery, lost.id).status == DeliveryStatus.QUEUED  # type: ignore[union-attr]
-
-
-def test_the_outbox_file_is_the_evidence(
-    session: Session, factories: Factories, tmp_path: Path
-) -> None:
-    written, missing = _deliveries(factories, 2, DeliveryStatus.IN_DOUBT)
-    (tmp_path / f"20240701T000000000000Z-d{written.id}-abc_localhost.eml").write_text("x")
-    result = settle_outbox(session, tmp_path)
-    session.commit()
-    assert (result.sent, result.requeued) == (1, 1)
-    session.expire_all()
-    assert session.get(Delivery, written.id).status == DeliveryStatus.SENT  # type: ignore[union-attr]
-    assert session.get(Delivery, missing.id).status == DeliveryStatus.QUEUED  # type: ignore[union-attr]
 
 
 def test_editors_resolve_what_stays_in_doubt(
@@ -110,19 +59,3 @@ def test_resend_puts_them_back_in_the_queue(
     session.expire_all()
     assert session.get(Delivery, row.id).status == DeliveryStatus.QUEUED  # type: ignore[union-attr]
 
-
-@pytest.mark.postgres
-def test_claims_of_dead_workers_go_back_but_live_ones_stay(
-    session: Session, factories: Factories
-) -> None:
-    alive, dead = _deliveries(factories, 2, DeliveryStatus.SENDING)
-    alive.claimed_by, dead.claimed_by = "host-a:1", "host-b:2"
-    now = utcnow()
-    beat(session, "host-a:1", now=now)
-    beat(session, "host-b:2", now=now - timedelta(minutes=5))
-    session.commit()
-    assert requeue_stale_claims(session, now) == 1
-    session.commit()
-    session.expire_all()
-    assert session.get(Delivery, alive.id).status == DeliveryStatus.SENDING  # type: ignore[union-attr]
-    assert session.get(Delivery, dead.id).status == DeliveryStatus.QUEUED  # type: ignore[union-attr]

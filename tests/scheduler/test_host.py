@@ -271,13 +271,13 @@ def test_a_postgresql_restart_is_ridden_out_and_the_due_send_still_starts(
         with sessions() as own:
             schedule(Factories(own), NOON)
 
-        own_postgres.pause()
+        own_postgres.halt()
         clock.advance(timedelta(seconds=5))
         assert scheduler_host.tick() and scheduler_host.running  # renewal failed, lease held
         # APScheduler wakes up to an unreachable job store as well.
         assert scheduler_host.scheduler is not None
         scheduler_host.scheduler.wakeup()
-        own_postgres.resume()
+        own_postgres.start_again()
 
         clock.advance(timedelta(seconds=5))
         scheduler_host.tick()  # renewed, or (its thread died) given up to start again

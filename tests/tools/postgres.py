@@ -63,13 +63,14 @@ class PostgresServer:
     def start(self) -> None:
         self._run("initdb", "-D", str(self.data), "-A", "trust", "-U", "postgres",
                   "-E", "UTF8", "--locale=C", "--no-sync")
-        self.resume()
+        self.start_again()
 
-    def pause(self) -> None:
-        """Stop the server and keep its data, as a restart or failover would (`resume` it)."""
+    def halt(self) -> None:
+        """Stop the server as a restart or failover does (every connection cut), keeping its
+        data for `start_again`."""
         self._run("pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "stop")
 
-    def resume(self) -> None:
+    def start_again(self) -> None:
         options = (
             f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.root} "
             "-c fsync=off -c synchronous_commit=off -c full_page_writes=off "

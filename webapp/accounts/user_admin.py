@@ -6,7 +6,7 @@ and nobody deactivates or demotes themselves.
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from sqlalchemy import false, select, update
 from sqlalchemy.orm import Session
 
 from webapp.accounts.users import UserError, create_user, generate_password
@@ -23,8 +23,26 @@ class LastAdmin(UserError):
 
 
 def _active_admins(session: Session) -> int:
-    stmt = select(func.count(User.id)).where(User.role == Role.ADMIN, User.active.is_(True))
-    return session.scalar(stmt) or 0
+    """How many active admins there are, their rows locked until the caller's commit.
+
+    Without the lock two admins demoting or deactivating each other at the same moment would
+    each count two and both go ahead, leaving none (PostgreSQL; SQLite has one writer anyway).
+    With it the second waits, then counts what the first committed. SQLite ignores FOR UPDATE
+    and runs reads outside any transaction until the first write, so there an empty UPDATE
+    first takes the one write lock: the count that follows is what the change is written
+    against, and no other writer can come between.
+    """
+    if session.get_bind().dialect.name == "sqlite":
+        session.execute(
+            update(User).where(false()).values(active=User.active),
+            execution_options={"synchronize_session": False},
+        )
+    stmt = (
+        select(User.id)
+        .where(User.role == Role.ADMIN, User.active.is_(True))
+        .with_for_update()
+    )
+    return len(session.scalars(stmt).all())
 
 
 def _guard(user: User, actor: User, what: str) -> None:

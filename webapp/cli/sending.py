@@ -16,6 +16,7 @@ from webapp.delivery.engine import RunResult
 from webapp.delivery.heartbeat import Heartbeat
 from webapp.delivery.in_doubt import resolve_in_doubt
 from webapp.delivery.locks import WorkerLockHeld, worker_lock
+from webapp.delivery.outages import DatabaseLost
 from webapp.delivery.runner import EngineUnavailable, build_engine, worker_name
 from webapp.delivery.sending import SendError, first_month, set_schedule_rule
 from webapp.models import Edition, EditionStatus, utcnow
@@ -120,6 +121,8 @@ def _wait(edition_id: int, planned: int) -> None:
         return
     except EngineUnavailable as error:
         raise click.ClickException(f"{error}; the worker will send when SES answers") from None
+    except DatabaseLost as error:
+        raise click.ClickException(f"{error}; a worker will send the rest") from None
     if outcome.paused_reason:
         click.echo(f"paused: {outcome.paused_reason}")
     _print_status(edition_id)
@@ -141,6 +144,7 @@ def _follow(edition_id: int) -> None:
         ):
             click.echo()
             break
+        session.rollback()  # never wait with a transaction open
         time.sleep(1)
     _print_status(edition_id)
 

@@ -2,11 +2,13 @@ from __future__ import annotations
 
 import logging
 import signal
+import sys
 import threading
 from types import FrameType
 
 import click
 from flask.cli import with_appcontext
+from sqlalchemy.exc import SQLAlchemyError
 
 from webapp import db
 from webapp.config import current_settings
@@ -14,6 +16,7 @@ from webapp.delivery.heartbeat import Heartbeat, requeue_stale_claims
 from webapp.delivery.jobs import JobRunner
 from webapp.delivery.locks import WorkerLockHeld, worker_lock
 from webapp.delivery.memory import limit_malloc_arenas
+from webapp.delivery.outages import EXIT_DATABASE_LOST, DatabaseLost, Outage, is_operational
 from webapp.delivery.runner import run_pending, worker_name
 from webapp.logs import configure_logging
 from webapp.scheduler.host import SchedulerHost, run_host
@@ -23,7 +26,9 @@ log = logging.getLogger("webapp.worker")
 
 @click.command("worker", help="Send queued editions and system mails, redact erased readers' "
                "outbox files and, if it holds the lease, run the scheduler. SIGTERM finishes "
-               "the batch in flight and exits.")
+               "the batch in flight and exits. A database outage longer than "
+               "WORKER_DB_GRACE_SECONDS ends it with status 75, for its supervisor to restart "
+               "it.")
 @click.option("--once", is_flag=True, help="Run what is waiting now, then stop.")
 @click.option("--poll", default=2.0, show_default=True, help="Seconds between looks for work.")
 @click.option("--no-scheduler", is_flag=True, help="Only send; never run the scheduler.")
@@ -42,11 +47,18 @@ def worker_command(once: bool, poll: float, no_scheduler: bool) -> None:
     settings = current_settings()
     sessions = db.database().sessionmaker
     name = worker_name()
+    # One for the whole worker: a database restart is ridden out for WORKER_DB_GRACE_SECONDS.
+    outage = Outage(settings.worker_db_grace_seconds, stop=stop)
+
+    def requeue() -> int:
+        with sessions() as session:  # claims of workers that died go back to the queue
+            returned = requeue_stale_claims(session)
+            session.commit()
+            return returned
+
     try:
         with worker_lock(settings.database_url), Heartbeat(sessions, name) as heartbeat:
-            with sessions() as session:  # claims of workers that died go back to the queue
-                returned = requeue_stale_claims(session)
-                session.commit()
+            returned = outage.retry(requeue, "return stale claims")
             if returned:
                 log.info("stale claims returned", extra={"fields": {"deliveries": returned}})
             scheduler_thread = None
@@ -66,22 +78,43 @@ def worker_command(once: bool, poll: float, no_scheduler: bool) -> None:
             jobs_thread = None
             if not once:
                 jobs_thread = threading.Thread(
-                    target=jobs.run_until, args=(stop, poll), name="jobs", daemon=True
+                    target=jobs.run_until, args=(stop, poll, outage), name="jobs", daemon=True
                 )
                 jobs_thread.start()
             log.info("worker ready", extra={"fields": {"name": name}})
-            while not stop.is_set():
-                worked = run_pending(settings, sessions, stop, heartbeat=heartbeat)
-                if once:
-                    while jobs.run_once().worked and not stop.is_set():
-                        pass
-                    break
-                if not worked:
-                    stop.wait(poll)
-            stop.set()
-            for thread in (jobs_thread, scheduler_thread):
-                if thread is not None:
-                    thread.join(timeout=10)
+            try:
+                while not stop.is_set():
+                    try:
+                        worked = run_pending(settings, sessions, stop, heartbeat=heartbeat,
+                                             outage=outage)
+                    except SQLAlchemyError as error:
+                        if not is_operational(error):
+                            raise
+                        if stop.is_set():
+                            # Stopping while the database is away: what was claimed goes back
+                            # when the next worker starts; what was handed over is in doubt.
+                            log.warning("worker stopping without the database")
+                            break
+                        # Whatever step let it through, the worker waits and looks again.
+                        stop.wait(outage.failed(error, "run the sends"))
+                        continue
+                    if once:
+                        while outage.retry(jobs.run_once, "run background jobs").worked:
+                            if stop.is_set():
+                                break
+                        break
+                    if not worked:
+                        stop.wait(poll)
+            finally:
+                stop.set()
+                for thread in (jobs_thread, scheduler_thread):
+                    if thread is not None:
+                        thread.join(timeout=10)
     except WorkerLockHeld as error:
         raise click.ClickException(str(error)) from None
+    except DatabaseLost as error:
+        # Logged with its figures where it was decided; the distinct status tells the
+        # supervisor (systemd Restart=always) to start a fresh worker.
+        log.error("worker exiting: database lost", extra={"fields": {"reason": str(error)}})
+        sys.exit(EXIT_DATABASE_LOST)
     log.info("worker stopped")

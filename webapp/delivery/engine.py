@@ -16,8 +16,10 @@ from collections import defaultdict
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Protocol
 
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from emails import (
@@ -42,6 +44,7 @@ from emails.transports.errors import (
     entry_outcome,
 )
 from webapp.delivery import sending, store
+from webapp.delivery.outages import Outage, describe, is_operational
 from webapp.delivery.store import ClaimedDelivery
 from webapp.delivery.variants import parse_variant_key
 from webapp.editions.records import get_edition
@@ -56,6 +59,13 @@ VARIANT_CACHE = 16  # compiled variants a worker keeps
 MAX_CONCURRENCY = 32  # calls in flight at most (and HTTP connections kept open for them)
 MAX_CLAIM = 2000  # deliveries claimed at once: about a second's work, little memory
 QUOTA_PAUSE_PREFIX = "quota: "
+DB_GRACE_SECONDS = 120.0  # WORKER_DB_GRACE_SECONDS's default
+
+
+def call_size(rate: float, max_batch: int) -> int:
+    """Recipients per call: never more than half a second's worth of the rate, so an evenly
+    paced call that arrives early still finds room in SES's one-second allowance."""
+    return max(1, min(max_batch, int(rate / 2)))
 
 
 @dataclass
@@ -67,13 +77,13 @@ class EngineConfig:
     tracking: bool = True
     backoff_base: float = 0.5
     backoff_max: float = 30.0
+    db_grace: float = DB_GRACE_SECONDS  # seconds of database failures in a row ridden out
 
     @classmethod
     def for_rate(cls, rate: float, latency: float, max_batch: int, **kw: object) -> EngineConfig:
-        """Chunks never exceed half a second's worth of the rate, so an evenly paced call that
-        arrives early still finds room in SES's one-second allowance; enough calls in flight to
-        keep the rate busy while each waits `latency` for its answer."""
-        chunk = max(1, min(max_batch, int(rate / 2)))
+        """Chunks of `call_size`; enough calls in flight to keep the rate busy while each waits
+        `latency` for its answer."""
+        chunk = call_size(rate, max_batch)
         # A bulk call takes SES's own work for its recipients on top of the round trip that
         # GetAccount measured: CALL_WORK covers it, or calls in flight fall short of the rate.
         in_flight = math.ceil(rate * (latency + CALL_WORK) / chunk) + 1
@@ -96,6 +106,12 @@ class RunResult:
     paused_reason: str | None = None
     stopped: bool = False
     finished: bool = False
+
+    def add(self, other: RunResult) -> None:
+        """Take in the tallies of one settled unit (counted only once it committed)."""
+        for name in ("sent", "failed", "skipped", "in_doubt", "retried"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.paused_reason = other.paused_reason or self.paused_reason
 
 
 @dataclass
@@ -130,6 +146,7 @@ class DeliveryEngine:
         on_progress: Callable[[RunResult], None] | None = None,
         bucket: Bucket | None = None,
         heartbeat: Progress | None = None,
+        outage: Outage | None = None,
     ) -> None:
         self.sessions = sessions
         self.transport = transport
@@ -143,39 +160,42 @@ class DeliveryEngine:
             config.rate, capacity=max(config.rate, config.chunk_size)
         )
         self.heartbeat = heartbeat
+        # Shared with the worker's loop when it passes one: the grace counts every thread's
+        # failures in a row.
+        self.outage = outage or Outage(config.db_grace, stop=self.stop,
+                                       backoff_base=config.backoff_base,
+                                       backoff_max=config.backoff_max)
         self._variants: Recent[str, Variant] = Recent(VARIANT_CACHE)
         self._failures_in_a_row = 0
 
     # --- the loop -----------------------------------------------------------------------
 
     def run(self, edition_id: int) -> RunResult:
-        """Send this edition until done, paused, cancelled or asked to stop."""
+        """Send this edition until done, paused, cancelled or asked to stop.
+
+        Each unit of work (a claim, a batch's preparation, a chunk's settlement) is its own
+        short transaction, retried through `self.outage` when the database fails; nothing
+        waits with a transaction open.
+        """
         result = RunResult()
-        with self.sessions() as session:
-            edition = session.get(Edition, edition_id)
-            if edition is None:
-                raise ValueError(f"no edition {edition_id}")
-            loaded = get_edition(session, edition.month)
-            assert loaded is not None
-            content = edition_content(loaded)
+        content = self.outage.retry(lambda: self._content(edition_id), "load the edition")
         batch_size = self.config.chunk_size * self.config.concurrency * self.config.batch_chunks
         if self.heartbeat is not None:
             self.heartbeat.edition_id, self.heartbeat.rate = edition_id, 0.0
         started = time.monotonic()
         with ThreadPoolExecutor(max_workers=self.config.concurrency) as pool:
             while not self.stop.is_set():
-                with self.sessions() as session:
-                    edition = session.get(Edition, edition_id)
-                    if edition is None or edition.status != EditionStatus.SENDING:
-                        break
-                    ids = store.claim_batch(session, edition_id, batch_size, self.worker)
-                    session.commit()
-                    if not ids:
-                        result.finished = sending.finish_if_done(session, edition)
-                        session.commit()
-                        break
-                    chunks = self._prepare(session, edition_id, content, ids, result)
-                    session.commit()
+                ids = self.outage.retry(
+                    lambda: self._claim(edition_id, batch_size), "claim a batch"
+                )
+                if ids is None:
+                    break
+                if not ids:
+                    result.finished = self.outage.retry(
+                        lambda: self._finish(edition_id), "finish the send"
+                    )
+                    break
+                chunks = self._prepare_batch(edition_id, content, ids, result)
                 if chunks:
                     self._send_chunks(pool, edition_id, chunks, result)
                 if self.heartbeat is not None:  # the rate actually achieved, for the consoles
@@ -190,6 +210,64 @@ class DeliveryEngine:
             self.heartbeat.edition_id, self.heartbeat.rate = None, 0.0
         return result
 
+    def _content(self, edition_id: int) -> EditionContent:
+        with self.sessions() as session:
+            edition = session.get(Edition, edition_id)
+            if edition is None:
+                raise ValueError(f"no edition {edition_id}")
+            loaded = get_edition(session, edition.month)
+            assert loaded is not None
+            return edition_content(loaded)
+
+    def _claim(self, edition_id: int, size: int) -> list[int] | None:
+        """The next batch, claimed and committed; None once the edition is not sending."""
+        with self.sessions() as session:
+            edition = session.get(Edition, edition_id)
+            if edition is None or edition.status != EditionStatus.SENDING:
+                return None
+            ids = store.claim_batch(session, edition_id, size, self.worker)
+            session.commit()
+            return ids
+
+    def _finish(self, edition_id: int) -> bool:
+        with self.sessions() as session:
+            edition = session.get(Edition, edition_id)
+            finished = edition is not None and sending.finish_if_done(session, edition)
+            session.commit()
+            return finished
+
+    def _prepare_batch(
+        self, edition_id: int, content: EditionContent, ids: list[int], result: RunResult
+    ) -> list[_Chunk]:
+        """`_prepare` as one unit: retried whole, its tallies counted once it committed. A
+        data error pauses the edition with the database's words (retrying would only repeat
+        it) and hands the batch back for when an editor resumes."""
+
+        def prepare() -> tuple[list[_Chunk], RunResult]:
+            tally = RunResult()
+            with self.sessions() as session:
+                chunks = self._prepare(session, edition_id, content, ids, tally)
+                session.commit()
+            return chunks, tally
+
+        try:
+            chunks, tally = self.outage.retry(prepare, "prepare a batch")
+        except SQLAlchemyError as error:
+            if is_operational(error):  # the worker is stopping while the database is away
+                raise
+            log.exception("a batch could not be prepared", extra={"fields": {"ids": len(ids)}})
+            reason = f"database error: {describe(error)}"
+
+            def give_back(session: Session, tally: RunResult) -> bool:
+                store.release_claims(session, ids, self.worker)
+                self._pause_edition(session, edition_id, reason, tally)
+                return False
+
+            self._settle(give_back, result, "hand a batch back")
+            return []
+        result.add(tally)
+        return chunks
+
     def _prepare(
         self,
         session: Session,
@@ -202,8 +280,6 @@ class DeliveryEngine:
         stay `sending` until each chunk is marked in doubt just before it leaves)."""
         claimed = store.load_claimed(session, ids)
         gone = [c.id for c in claimed if not c.eligible or not c.email]
-        store.set_status(session, gone, DeliveryStatus.SKIPPED, error="unsubscribed or suppressed")
-        result.skipped += len(gone)
         by_variant: dict[str, list[ClaimedDelivery]] = defaultdict(list)
         for delivery in claimed:
             if delivery.eligible and delivery.email:
@@ -216,6 +292,7 @@ class DeliveryEngine:
                 # Nothing was handed over: every claimed row goes back, the edition pauses.
                 back = [d.id for d in claimed if d.eligible and d.email]
                 store.set_status(session, back, DeliveryStatus.QUEUED)
+                self._skip(session, gone, result)
                 reason = f"variant {key} cannot be rendered: {error}"
                 self._pause_edition(session, edition_id, reason, result)
                 return []
@@ -224,7 +301,13 @@ class DeliveryEngine:
                 chunk = _Chunk(variant, part)
                 chunk.entries = [BatchEntry(d.id, self._recipient(d)) for d in part]
                 chunks.append(chunk)
+        # Written after the variants were compiled: on SQLite the first write takes the lock.
+        self._skip(session, gone, result)
         return chunks
+
+    def _skip(self, session: Session, ids: list[int], result: RunResult) -> None:
+        store.set_status(session, ids, DeliveryStatus.SKIPPED, error="unsubscribed or suppressed")
+        result.skipped += len(ids)
 
     def _variant(self, content: EditionContent, key: str) -> Variant:
         """Compiled once while in use (~100 KB each; see emails.cache.Recent)."""
@@ -253,38 +336,111 @@ class DeliveryEngine:
     ) -> None:
         """Each chunk is paced, marked in doubt and sent by a pool thread, right before its
         call: its slot in the shared schedule is then the moment the request leaves, not the
-        moment it was queued behind other calls."""
+        moment it was queued behind other calls. Backoffs wait here, after the settling
+        transaction committed: a transaction left open through a backoff held SQLite's write
+        lock for up to `backoff_max`, and the other threads' writes failed as "locked"."""
         halt = threading.Event()  # a pause seen while settling: chunks not yet sent stay home
         futures = [(chunk, pool.submit(self._paced_call, chunk, halt)) for chunk in chunks]
-        for chunk, future in futures:
+        try:
+            for chunk, future in futures:
+                self._settle_chunk(edition_id, chunk, future.result, result)
+                if result.paused_reason:
+                    halt.set()
+        finally:
+            halt.set()  # leaving early (the database was lost): what is left stays home
+
+    def _settle_chunk(
+        self,
+        edition_id: int,
+        chunk: _Chunk,
+        answer: Callable[[], list[EntryResult] | None],
+        result: RunResult,
+    ) -> None:
+        settle: Callable[[Session, RunResult], bool]
+        try:
+            answers = answer()
+        except TransportError as error:
+            settle = partial(self._settle_call_error, edition_id=edition_id, chunk=chunk,
+                             error=error)
+        except SQLAlchemyError as error:  # before the call: the chunk never left
+            if is_operational(error):  # the worker is stopping while the database is away
+                raise
+            settle = partial(self._fail_chunk, chunk=chunk, error=error)
+        else:
+            if answers is None:  # never handed over: back to the queue
+                settle = partial(self._release_chunk, chunk=chunk)
+            else:
+                settle = partial(self._settle_answers, edition_id=edition_id, chunk=chunk,
+                                 answers=answers)
+        if self._settle(settle, result, "settle a chunk"):
+            self._back_off()
+
+    def _settle(
+        self, settle: Callable[[Session, RunResult], bool], result: RunResult, what: str
+    ) -> bool:
+        """Run one settling transaction (retried while the database is away); its tallies
+        count once it committed. Returns whether to back off — which the caller does now,
+        with the transaction closed. On a data error the rows keep what was committed before
+        (handed-over deliveries stay in doubt, for SES's events or an editor to settle)."""
+
+        def unit() -> tuple[RunResult, bool]:
+            tally = RunResult()
             with self.sessions() as session:
-                try:
-                    answers = future.result()
-                except TransportError as error:
-                    self._settle_call_error(session, edition_id, chunk, error, result)
-                else:
-                    if answers is None:  # never handed over: back to the queue
-                        store.set_status(session, [d.id for d in chunk.deliveries],
-                                         DeliveryStatus.QUEUED)
-                    else:
-                        self._settle_answers(session, edition_id, chunk, answers, result)
+                back_off = settle(session, tally)
                 session.commit()
-            if result.paused_reason:
-                halt.set()
+            return tally, back_off
+
+        try:
+            tally, back_off = self.outage.retry(unit, what)
+        except SQLAlchemyError:  # the outage let only a data error through
+            log.exception("settling failed on a database error; left as it was")
+            return False
+        result.add(tally)
+        return back_off
 
     def _paced_call(self, chunk: _Chunk, halt: threading.Event) -> list[EntryResult] | None:
         """None if the send stopped or paused before this chunk's turn came."""
         if halt.is_set() or self.stop.is_set():
             return None
-        self.bucket.acquire(len(chunk.entries))
+        self.outage.retry(lambda: self.bucket.acquire(len(chunk.entries)), "reserve a slot")
         if halt.is_set() or self.stop.is_set():
             return None  # its tokens go unused: stopping is rare, a second's rate at most
+        mine = set(self.outage.retry(lambda: self._mark_in_doubt(chunk), "mark in doubt"))
+        if len(mine) < len(chunk.deliveries):
+            # Given back while this worker could not reach the database (another took its
+            # claims for dead): they are someone else's now and must not be sent from here.
+            log.warning("claims lost", extra={"fields": {"ids": len(chunk.deliveries) - len(mine)}})
+            kept = [(d, e) for d, e in zip(chunk.deliveries, chunk.entries, strict=True)
+                    if d.id in mine]
+            chunk.deliveries = [d for d, _ in kept]
+            chunk.entries = [e for _, e in kept]
+            if not kept:
+                return []
+        return self._call(chunk)
+
+    def _mark_in_doubt(self, chunk: _Chunk) -> list[int]:
         with self.sessions() as session:
             # Committed before the call: after a crash the row says "maybe sent", so it is
             # never sent again blindly (unclaimed `sending` rows are safe to re-queue).
-            store.set_status(session, [d.id for d in chunk.deliveries], DeliveryStatus.IN_DOUBT)
+            mine = store.mark_in_doubt(session, [d.id for d in chunk.deliveries], self.worker)
             session.commit()
-        return self._call(chunk)
+            return mine
+
+    def _release_chunk(self, session: Session, result: RunResult, *, chunk: _Chunk) -> bool:
+        store.release_claims(session, [d.id for d in chunk.deliveries], self.worker)
+        return False
+
+    def _fail_chunk(
+        self, session: Session, result: RunResult, *, chunk: _Chunk, error: SQLAlchemyError
+    ) -> bool:
+        """A data error before the call: retrying would repeat it, so these readers fail."""
+        ids = [d.id for d in chunk.deliveries]
+        log.error("deliveries failed on a database error", exc_info=error,
+                  extra={"fields": {"ids": ids}})
+        store.set_status(session, ids, DeliveryStatus.FAILED,
+                         error=f"database error: {describe(error)}", failed_attempt=True)
+        result.failed += len(ids)
+        return False
 
     def _call(self, chunk: _Chunk) -> list[EntryResult]:
         return self.transport.send_batch(chunk.variant, chunk.entries, self.links)
@@ -292,11 +448,13 @@ class DeliveryEngine:
     def _settle_answers(
         self,
         session: Session,
+        result: RunResult,
+        *,
         edition_id: int,
         chunk: _Chunk,
         answers: list[EntryResult],
-        result: RunResult,
-    ) -> None:
+    ) -> bool:
+        """Record each reader's answer; True when the caller should back off (after commit)."""
         retry: list[int] = []
         limited: list[tuple[int, str]] = []
         pause_reason: str | None = None
@@ -337,31 +495,34 @@ class DeliveryEngine:
         result.retried += len(retry)
         if pause_reason:
             self._pause_edition(session, edition_id, pause_reason, result)
-        elif retry or limited:
-            self._back_off()
-        else:
-            self._failures_in_a_row = 0
+            return False
+        if retry or limited:
+            return True
+        self._failures_in_a_row = 0
+        return False
 
     def _settle_call_error(
         self,
         session: Session,
+        result: RunResult,
+        *,
         edition_id: int,
         chunk: _Chunk,
         error: TransportError,
-        result: RunResult,
-    ) -> None:
+    ) -> bool:
+        """Record what a failed call means; True when the caller should back off."""
         ids = [d.id for d in chunk.deliveries]
         if isinstance(error, AnswerUnknown):
             # SES may have taken it: re-sending could reach a reader twice. It stays in doubt
             # until SES's own Send events (or an editor) settle it.
             store.set_status(session, ids, DeliveryStatus.IN_DOUBT, error=error.reason)
             result.in_doubt += len(ids)
-            return
+            return False
         if isinstance(error, Rejected):
             store.set_status(session, ids, DeliveryStatus.FAILED, error=error.reason,
                              failed_attempt=True)
             result.failed += len(ids)
-            return
+            return False
         store.set_status(session, ids, DeliveryStatus.QUEUED)
         result.retried += len(ids)
         if isinstance(error, QuotaExhausted):
@@ -370,7 +531,8 @@ class DeliveryEngine:
             self._pause_edition(session, edition_id, error.reason, result)
         else:  # Throttled or Transient: never a failure, just later
             log.warning("send backing off", extra={"fields": {"reason": error.reason}})
-            self._back_off()
+            return True
+        return False
 
     def _pause_edition(
         self, session: Session, edition_id: int, reason: str, result: RunResult
@@ -382,7 +544,8 @@ class DeliveryEngine:
         result.paused_reason = reason
 
     def _back_off(self) -> None:
-        """Exponential backoff with full jitter; the stop event cuts it short."""
+        """Exponential backoff with full jitter; the stop event cuts it short. Called only
+        with no transaction open."""
         self._failures_in_a_row += 1
         growth = self.config.backoff_base * 2**self._failures_in_a_row
         ceiling = min(self.config.backoff_max, growth)

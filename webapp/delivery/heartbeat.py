@@ -68,6 +68,17 @@ def dead_workers(session: Session, now: datetime, stale_after: timedelta = STALE
     return dead
 
 
+def _names(session: Session) -> set[str]:
+    return set(session.scalars(select(WorkerHeartbeat.name)))
+
+
+def live_workers(
+    session: Session, now: datetime | None = None, stale_after: timedelta = STALE_AFTER
+) -> set[str]:
+    """The workers that may still be writing: a fresh heartbeat and, on this host, a process."""
+    return _names(session) - dead_workers(session, now or utcnow(), stale_after)
+
+
 def requeue_stale_claims(
     session: Session, now: datetime | None = None, stale_after: timedelta = STALE_AFTER
 ) -> int:
@@ -78,7 +89,7 @@ def requeue_stale_claims(
     """
     now = now or utcnow()
     dead = dead_workers(session, now, stale_after)
-    live = {name for name in session.scalars(select(WorkerHeartbeat.name))} - dead
+    live = _names(session) - dead
     claimed_by_nobody_alive = or_(
         Delivery.claimed_by.is_(None),
         Delivery.claimed_by.not_in(live) if live else Delivery.claimed_by.is_not(None),
@@ -130,12 +141,18 @@ class Heartbeat:
     def __exit__(self, *_exc: object) -> None:
         self._stop.set()
         self._thread.join(timeout=self.interval + 1)
-        with self.sessions() as session:
-            # Nothing of ours may stay claimed after a clean stop.
-            session.execute(
-                update(Delivery)
-                .where(Delivery.status == DeliveryStatus.SENDING, Delivery.claimed_by == self.name)
-                .values(status=DeliveryStatus.QUEUED, claimed_by=None, claimed_at=None)
-            )
-            sign_off(session, self.name)
-            session.commit()
+        try:
+            with self.sessions() as session:
+                # Nothing of ours may stay claimed after a clean stop.
+                session.execute(
+                    update(Delivery)
+                    .where(Delivery.status == DeliveryStatus.SENDING,
+                           Delivery.claimed_by == self.name)
+                    .values(status=DeliveryStatus.QUEUED, claimed_by=None, claimed_at=None)
+                )
+                sign_off(session, self.name)
+                session.commit()
+        except SQLAlchemyError:
+            # The database is gone (the worker is leaving because of it): the claims go back
+            # when the next worker starts, or once this heartbeat is stale.
+            log.warning("claims not returned on the way out", exc_info=True)

@@ -13,11 +13,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import exists, func, select, update
+from sqlalchemy import exists, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from webapp.audit import record_audit
 from webapp.delivery import store
+from webapp.delivery.heartbeat import live_workers
 from webapp.models import Delivery, DeliveryStatus, Edition, OutboxFile, User, utcnow
 from webapp.models.event import Event
 
@@ -34,26 +35,52 @@ def outbox_file(directory: Path, delivery_id: int) -> Path | None:
     return matches[0] if matches else None
 
 
-def settle_outbox(session: Session, directory: Path, now: datetime | None = None) -> Settled:
-    """The outbox writes each file atomically and names it by delivery: a file means sent."""
+def settle_outbox(
+    session: Session, directory: Path, wait: timedelta, now: datetime | None = None
+) -> Settled:
+    """The outbox writes each file atomically and names it by delivery: a file means sent.
+
+    A delivery goes in doubt before its file is written, so while its worker is alive the
+    write may be under way: it is settled only once that worker is gone (no write can follow)
+    or it has been in doubt longer than `wait`. And each row changes only if it is still in
+    doubt, so a worker that records the send meanwhile is never overwritten.
+    """
     now = now or utcnow()
+    live = live_workers(session, now)
+    nobody_writing = or_(
+        Delivery.claimed_by.is_(None),
+        Delivery.claimed_by.not_in(live) if live else Delivery.claimed_by.is_not(None),
+        Delivery.in_doubt_at.is_(None),
+        Delivery.in_doubt_at < now - wait,
+    )
+    candidates = list(session.scalars(
+        select(Delivery.id).where(Delivery.status == DeliveryStatus.IN_DOUBT, nobody_writing)
+    ))
     sent = requeued = 0
-    for delivery in session.scalars(
-        select(Delivery).where(Delivery.status == DeliveryStatus.IN_DOUBT)
-    ):
-        path = outbox_file(directory, delivery.id)
-        if path is not None:
-            delivery.status, delivery.sent_at, delivery.error = DeliveryStatus.SENT, now, None
+    for delivery_id in candidates:
+        path = outbox_file(directory, delivery_id)
+        found = path is not None
+        values: dict[str, object] = (
+            {"status": DeliveryStatus.SENT, "sent_at": now, "error": None}
+            if found
+            else {"status": DeliveryStatus.QUEUED, "claimed_by": None, "claimed_at": None,
+                  "in_doubt_at": None}
+        )
+        changed = session.execute(
+            update(Delivery)
+            .where(Delivery.id == delivery_id, Delivery.status == DeliveryStatus.IN_DOUBT)
+            .values(updated_at=now, **values)
+            .execution_options(synchronize_session=False)
+        )
+        if getattr(changed, "rowcount", 0):
+            sent, requeued = (sent + 1, requeued) if found else (sent, requeued + 1)
             # Written before the crash that left it in doubt: index it now, for erasure.
-            if session.get(OutboxFile, path.name) is None:
-                store.index_outbox_files(session, [(delivery.id, path.name)])
-            sent += 1
-        else:
-            delivery.status, delivery.claimed_by, delivery.in_doubt_at = (
-                DeliveryStatus.QUEUED, None, None
-            )
-            requeued += 1
-    return Settled(sent=sent, requeued=requeued)
+            if path is not None and session.get(OutboxFile, path.name) is None:
+                store.index_outbox_files(session, [(delivery_id, path.name)])
+    remaining = session.scalar(
+        select(func.count(Delivery.id)).where(Delivery.status == DeliveryStatus.IN_DOUBT)
+    )
+    return Settled(sent=sent, requeued=requeued, still_in_doubt=remaining or 0)
 
 
 def settle_ses(session: Session, wait: timedelta, now: datetime | None = None) -> Settled:
@@ -73,17 +100,17 @@ def settle_ses(session: Session, wait: timedelta, now: datetime | None = None) -
         hook_alive,
         ~own_send,
     )
-    ids = list(session.scalars(stmt))
-    store.set_status(
+    requeued = store.set_status(
         session,
-        ids,
+        list(session.scalars(stmt)),
         DeliveryStatus.QUEUED,
         error="re-queued: SES reported no Send for it while reporting others",
+        only_from=DeliveryStatus.IN_DOUBT,
     )
     remaining = session.scalar(
         select(func.count(Delivery.id)).where(Delivery.status == DeliveryStatus.IN_DOUBT)
     )
-    return Settled(requeued=len(ids), still_in_doubt=remaining or 0)
+    return Settled(requeued=requeued, still_in_doubt=remaining or 0)
 
 
 def resolve_in_doubt(
@@ -97,19 +124,20 @@ def resolve_in_doubt(
             )
         )
     )
+    # Only those still in doubt: an event may have settled some since they were counted.
     if resend:
-        store.set_status(session, ids, DeliveryStatus.QUEUED)
-    elif ids:
-        session.execute(
-            update(Delivery)
-            .where(Delivery.id.in_(ids))
-            .values(status=DeliveryStatus.SENT, sent_at=utcnow(), error=None)
+        moved = store.set_status(
+            session, ids, DeliveryStatus.QUEUED, only_from=DeliveryStatus.IN_DOUBT
+        )
+    else:
+        moved = store.set_status(
+            session, ids, DeliveryStatus.SENT, only_from=DeliveryStatus.IN_DOUBT
         )
     record_audit(
         session,
         "edition.in_doubt_resend" if resend else "edition.in_doubt_mark_sent",
         actor=actor,
         target=edition.month,
-        detail={"deliveries": len(ids)},
+        detail={"deliveries": moved},
     )
-    return len(ids)
+    return moved

@@ -20,11 +20,13 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 from sqlalchemy import delete, insert, select
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from emails import Transport
 from emails.transports.errors import Rejected, classify_client_error
 from webapp.config import Settings
+from webapp.delivery.outages import DatabaseLost, Outage, is_operational
 from webapp.editions.outbox import delivery_of, message_names, recipient_of
 from webapp.mailer import payload_message, record_outbox_file, transport
 from webapp.models import (
@@ -155,15 +157,30 @@ class JobRunner:
                 result.done += 1
         return result
 
-    def run_until(self, stop: threading.Event, poll: float) -> None:
-        """The worker's jobs thread: run due jobs until stopped. A failure of the loop itself
-        (the database away) is logged and waited out; the thread never ends on it."""
+    def run_until(self, stop: threading.Event, poll: float, outage: Outage | None = None) -> None:
+        """The worker's jobs thread: run due jobs until stopped. The thread never ends on an
+        error: a database that fails is ridden out through the worker's `outage` (shared with
+        its other threads, which end the worker once it lasts too long); anything else is
+        logged and tried again after a pause."""
         quiet = 0
         while not stop.is_set():
             try:
                 worked = self.run_once().worked
                 quiet = 0
-            except Exception:
+                if outage is not None:
+                    outage.succeeded()
+            except SQLAlchemyError as error:
+                if outage is None or not is_operational(error):
+                    quiet += 1
+                    log.exception("background jobs: could not run, trying again")
+                    stop.wait(min(60.0, poll * 2 ** min(quiet, 5)))
+                    continue
+                try:
+                    stop.wait(outage.failed(error, "run background jobs"))
+                except DatabaseLost:
+                    return  # the main thread ends the worker, with its exit status
+                continue
+            except Exception:  # logged; the next round tries again
                 quiet += 1
                 log.exception("background jobs: could not run, trying again")
                 worked = 0

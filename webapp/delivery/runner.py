@@ -10,12 +10,12 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from botocore.exceptions import BotoCoreError, ClientError
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from emails import make_transport
 from emails.transports.batch import BatchTransport, SesBulkBatch, SingleMessageBatch
-from emails.transports.ses import account_quota
+from emails.transports.ses import AccountQuota, account_quota
 from webapp.config import Settings
 from webapp.delivery import sending, store
 from webapp.delivery.bucket import DbTokenBucket
@@ -26,11 +26,13 @@ from webapp.delivery.engine import (
     EngineConfig,
     Progress,
     RunResult,
+    call_size,
     measure_latency,
 )
 from webapp.delivery.heartbeat import Heartbeat
+from webapp.delivery.outages import Outage
 from webapp.mailer import links, mail_settings
-from webapp.models import Edition, EditionStatus
+from webapp.models import Delivery, DeliveryStatus, Edition, EditionStatus
 
 if TYPE_CHECKING:
     from types_boto3_sesv2.client import SESV2Client
@@ -78,6 +80,7 @@ def build_engine(
     on_progress: Callable[[RunResult], None] | None = None,
     heartbeat: Progress | None = None,
     worker: str | None = None,
+    outage: Outage | None = None,
 ) -> DeliveryEngine:
     """The engine for the configured transport, paced to SES's MaxSendRate (or the override)."""
     transport: BatchTransport
@@ -97,7 +100,8 @@ def build_engine(
         latency = 0.005
         rate = override or OUTBOX_RATE
     engine_config = EngineConfig.for_rate(
-        rate, latency, transport.max_batch, tracking=settings.tracking
+        rate, latency, transport.max_batch, tracking=settings.tracking,
+        db_grace=settings.worker_db_grace_seconds,
     )
     log.info(
         "delivery engine ready",
@@ -116,26 +120,53 @@ def build_engine(
         on_progress=on_progress,
         bucket=bucket,
         heartbeat=heartbeat,
+        outage=outage,
     )
 
 
-def resume_after_quota(settings: Settings, session: Session) -> list[str]:
-    """Editions SES paused for the daily quota resume once the quota has room again."""
-    paused = list(
-        session.scalars(
-            select(Edition).where(
-                Edition.status == EditionStatus.PAUSED,
-                Edition.pause_reason.startswith(QUOTA_PAUSE_PREFIX),
-            )
-        )
-    )
-    if not paused or settings.mail_transport != "ses":
+def resume_after_quota(
+    settings: Settings,
+    sessions: sessionmaker[Session],
+    *,
+    account: Callable[[], AccountQuota] | None = None,
+) -> list[str]:
+    """Editions SES paused for the daily quota resume once the quota has room for a whole call.
+
+    A call of 50 does not go through a quota with 30 left: resuming on any room at all paused
+    the edition again at its first call, over and over. GetAccount is asked with no
+    transaction open.
+    """
+    if settings.mail_transport != "ses":
         return []
-    if account_quota(ses_client(settings)).remaining_24_hours <= 0:
+    with sessions() as session:
+        paused = dict(session.execute(
+            select(Edition.id, func.count(Delivery.id))
+            .join(Delivery, (Delivery.edition_id == Edition.id)
+                  & (Delivery.status == DeliveryStatus.QUEUED), isouter=True)
+            .where(Edition.status == EditionStatus.PAUSED,
+                   Edition.pause_reason.startswith(QUOTA_PAUSE_PREFIX))
+            .group_by(Edition.id)
+        ).tuples().all())
+    if not paused:
         return []
-    for edition in paused:
-        sending.resume(session, edition, actor="system")
-    return [e.month for e in paused]
+    try:
+        quota = (account or (lambda: account_quota(ses_client(settings))))()
+    except (BotoCoreError, ClientError) as error:
+        log.warning("quota unknown; paused sends wait", extra={"fields": {"reason": str(error)}})
+        return []
+    call = call_size(settings.ses_max_send_rate or quota.max_send_rate, SesBulkBatch.max_batch)
+    room = quota.remaining_24_hours
+    resumed = []
+    with sessions() as session:
+        for edition_id, queued in paused.items():
+            edition = session.get(Edition, edition_id)
+            still = edition is not None and edition.status == EditionStatus.PAUSED and (
+                edition.pause_reason or "").startswith(QUOTA_PAUSE_PREFIX)
+            if edition is not None and still and room >= min(call, max(queued, 1)):
+                sending.resume(session, edition, actor="system")
+                resumed.append(edition.month)
+        session.commit()
+    return resumed
 
 
 def run_pending(
@@ -144,14 +175,23 @@ def run_pending(
     stop: threading.Event,
     *,
     heartbeat: Heartbeat | None = None,
+    outage: Outage | None = None,
 ) -> int:
-    """Run every send that has queued deliveries; returns how many editions were worked on."""
-    with sessions() as session:
-        resumed = resume_after_quota(settings, session)
-        session.commit()
-        if resumed:
-            log.info("sends resumed after the daily quota", extra={"fields": {"months": resumed}})
-        pending = store.editions_with_work(session)
+    """Run every send that has queued deliveries; returns how many editions were worked on.
+
+    Database failures are ridden out through `outage` (one for the whole worker): DatabaseLost
+    once they outlast its grace.
+    """
+    outage = outage or Outage(settings.worker_db_grace_seconds, stop=stop)
+
+    def editions_with_work() -> list[int]:
+        with sessions() as session:
+            return store.editions_with_work(session)
+
+    resumed = outage.retry(lambda: resume_after_quota(settings, sessions), "resume after quota")
+    if resumed:
+        log.info("sends resumed after the daily quota", extra={"fields": {"months": resumed}})
+    pending = outage.retry(editions_with_work, "look for work")
     if not pending:
         return 0
     try:
@@ -161,6 +201,7 @@ def run_pending(
             stop=stop,
             heartbeat=heartbeat,
             worker=heartbeat.name if heartbeat else None,
+            outage=outage,
         )
     except EngineUnavailable as error:
         log.warning("sending postponed", extra={"fields": {"reason": str(error)}})

@@ -97,10 +97,15 @@ def set_status(
     *,
     error: str | None = None,
     failed_attempt: bool = False,
-) -> None:
-    """Move deliveries to `status` (one UPDATE for the lot)."""
+    only_from: DeliveryStatus | None = None,
+) -> int:
+    """Move deliveries to `status` (one UPDATE for the lot); returns how many moved.
+
+    `only_from` moves only those still in that status, for callers that chose the ids a moment
+    earlier and must not overwrite what another process recorded since.
+    """
     if not ids:
-        return
+        return 0
     values: dict[str, object] = {"status": status, "error": error, "updated_at": utcnow()}
     if failed_attempt:
         values["attempts"] = Delivery.attempts + 1
@@ -108,7 +113,54 @@ def set_status(
         values.update(claimed_by=None, claimed_at=None, in_doubt_at=None)
     elif status == DeliveryStatus.IN_DOUBT:
         values["in_doubt_at"] = utcnow()
-    session.execute(update(Delivery).where(Delivery.id.in_(ids)).values(**values))
+    elif status == DeliveryStatus.SENT:
+        values["sent_at"] = utcnow()
+    stmt = update(Delivery).where(Delivery.id.in_(ids))
+    if only_from is not None:
+        stmt = stmt.where(Delivery.status == only_from)
+    result = session.execute(stmt.values(**values))
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def mark_in_doubt(session: Session, ids: Sequence[int], worker: str) -> list[int]:
+    """Mark this worker's claimed deliveries in doubt, right before their call; returns the ids
+    that were still its own.
+
+    A worker cut off from the database for longer than its heartbeat allows may have had its
+    claims given back (and taken by another worker): only rows still claimed by it may be
+    sent. Rows it already marked count as its own, so a retry after a commit whose answer was
+    lost finds them again.
+    """
+    if not ids:
+        return []
+    stmt = (
+        update(Delivery)
+        .where(
+            Delivery.id.in_(ids),
+            Delivery.claimed_by == worker,
+            Delivery.status.in_([DeliveryStatus.SENDING, DeliveryStatus.IN_DOUBT]),
+        )
+        .values(status=DeliveryStatus.IN_DOUBT, in_doubt_at=utcnow(), error=None,
+                updated_at=utcnow())
+        .returning(Delivery.id)
+        .execution_options(synchronize_session=False)
+    )
+    return list(session.scalars(stmt))
+
+
+def release_claims(session: Session, ids: Sequence[int], worker: str) -> None:
+    """Claimed deliveries that were never handed over go back to the queue — those this worker
+    still holds (another may have taken them while this one was cut off)."""
+    if not ids:
+        return
+    session.execute(
+        update(Delivery)
+        .where(Delivery.id.in_(ids), Delivery.claimed_by == worker,
+               Delivery.status == DeliveryStatus.SENDING)
+        .values(status=DeliveryStatus.QUEUED, claimed_by=None, claimed_at=None,
+                in_doubt_at=None, error=None, updated_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
 
 
 def mark_sent(session: Session, delivery_id: int, message_id: str | None) -> None:

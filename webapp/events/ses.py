@@ -94,15 +94,20 @@ def receive_sns(session: Session, body: bytes, settings: HookSettings) -> str:
         test_certificate=settings.test_certificate,
         max_age=settings.max_age,
     )
-    if not store_receipt(session, envelope):
-        return "duplicate"
     if envelope["Type"] == "SubscriptionConfirmation":
         url = envelope["SubscribeURL"]
         if not _subscribe_url_allowed(url, settings):
             raise SnsError(f"SubscribeURL {url!r} is not Amazon SNS's")
+        # Before anything is written: a call out (up to its timeout) never holds a transaction
+        # open. Confirming a repeat again is harmless; a failed call leaves no receipt, so
+        # SNS's retry confirms.
         settings.confirm_subscription(url)
+        if not store_receipt(session, envelope):
+            return "duplicate"
         log.info("SNS subscription confirmed", extra={"fields": {"topic": envelope["TopicArn"]}})
         return "confirmed"
+    if not store_receipt(session, envelope):
+        return "duplicate"
     if envelope["Type"] == "UnsubscribeConfirmation":
         log.warning("SNS topic unsubscribed us", extra={"fields": {"topic": envelope["TopicArn"]}})
         return "ignored"

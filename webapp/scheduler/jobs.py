@@ -142,14 +142,14 @@ def housekeeping(
     pauses lifted, ended reader pauses ended."""
     with sessions() as session:
         requeued = requeue_stale_claims(session, now)
+        wait = timedelta(minutes=settings.in_doubt_wait_minutes)
         if settings.mail_transport == "outbox":
-            settled = settle_outbox(session, Path(settings.outbox_dir), now)
+            settled = settle_outbox(session, Path(settings.outbox_dir), wait, now)
         else:
-            settled = settle_ses(session, timedelta(minutes=settings.in_doubt_wait_minutes), now)
+            settled = settle_ses(session, wait, now)
         resumed = resume_ended_pauses(session, now)
         session.commit()
-        resume_after_quota(settings, session)
-        session.commit()
+    resume_after_quota(settings, sessions)  # asks SES, so with no transaction open
     return {"requeued_claims": requeued, "settled_sent": settled.sent,
             "requeued_in_doubt": settled.requeued, "readers_resumed": resumed}
 
