@@ -14,13 +14,29 @@ from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
 from webapp.config import settings_of
+from webapp.db import database
+from webapp.delivery.jobs import JobRunner, JobsRun
 
 SIGNUP: dict[str, Any] = {"topics": ["ai", "data"], "language": "zh-CN", "consent": "y"}
 BROWSER = {"User-Agent": "Mozilla/5.0 (Reader test)"}
 
 
-def outbox(app: Flask) -> list[EmailMessage]:
-    """Every message written so far, oldest first."""
+def run_jobs(app: Flask) -> JobsRun:
+    """What the worker would do now: every due background job (system mails, redactions)."""
+    runner = JobRunner(settings_of(app), database(app).sessionmaker, worker="test-worker")
+    total = JobsRun()
+    while (run := runner.run_once()).worked:
+        total.done += run.done
+        total.retried += run.retried
+        total.failed += run.failed
+    return total
+
+
+def outbox(app: Flask, *, drain: bool = True) -> list[EmailMessage]:
+    """Every message written so far, oldest first, once the worker has sent what was queued
+    (unless `drain` is False: what the web process alone left there)."""
+    if drain:
+        run_jobs(app)
     directory = Path(settings_of(app).outbox_dir)
     paths = sorted(directory.glob("*.eml")) if directory.is_dir() else []
     return [

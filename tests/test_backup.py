@@ -13,11 +13,13 @@ from sqlalchemy.orm import Session
 
 from tests.conftest import app_config, new_postgres_database
 from tests.factories import Factories
+from tests.mailbox import outbox, run_jobs
 from webapp import create_app
 from webapp.config import settings_of
 from webapp.db import database
 from webapp.models import ConsentRecord, Edition, Subscriber, SubscriberStatus, Suppression
 from webapp.readers.erasure_journal import journal_path, read_journal
+from webapp.readers.mail import preferences_mail, queued
 from webapp.readers.suppressions import address_hash, is_suppressed
 
 
@@ -67,7 +69,12 @@ def test_a_backup_restores_into_an_empty_database_and_erasures_since_are_applied
     method = "pg_dump -Fc" if backend == "postgresql" else "sqlite online backup"
     assert method in made.output and path.stat().st_size > 0
     at_backup = _readers(session)
-    # After the backup: Bob erases himself, and Dan comes, confirms nothing, and goes.
+    # After the backup: Bob is mailed his preferences link, then erases himself (the worker
+    # has not redacted his file yet when the database is lost), and Dan comes, confirms
+    # nothing, and goes.
+    queued(session, bob, [preferences_mail(settings_of(app), bob)])
+    session.commit()
+    assert [m["To"] for m in outbox(app)] == ["bob@example.com"]
     _erase(client, bob)
     dan = factories.subscriber(email="dan@example.com", topics=["ai"])
     _erase(client, dan)
@@ -94,6 +101,10 @@ def test_a_backup_restores_into_an_empty_database_and_erasures_since_are_applied
         assert sorted(erase_records) == sorted([eve.id, bob.id])
         hashes = restored.scalars(select(Suppression.address_hash))
         assert address_hash(key, "dan@example.com") in set(hashes)
+    # The mail written after the backup is redacted by the restored installation's worker.
+    run_jobs(restored_app)
+    [note] = outbox(restored_app, drain=False)
+    assert note["X-Yuebao-Redacted"] == "erased" and note["To"] is None
 
 
 @pytest.mark.postgres

@@ -1,20 +1,26 @@
-"""The app's side of email: its settings, links and transport, and editions as email content."""
+"""The app's side of email: its settings, links and transport, the queue of system mails and
+the index of outbox files, and editions as email content."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.orm import Session
 
 from emails import (
     EditionContent,
     ItemContent,
     MailSettings,
+    Message,
     SectionContent,
     Transport,
     UrlLinks,
     make_transport,
 )
 from webapp.config import Settings
-from webapp.models import Edition
+from webapp.models import BackgroundJob, Edition, JobKind, OutboxFile, utcnow
 
 
 def mail_settings(settings: Settings) -> MailSettings:
@@ -44,6 +50,73 @@ def transport(settings: Settings) -> Transport:
         endpoint_url=settings.ses_endpoint_url,
         configuration_set=settings.ses_configuration_set,
     )
+
+
+def queue_mail(
+    session: Session,
+    message: Message,
+    *,
+    subscriber_id: int | None = None,
+    now: datetime | None = None,
+) -> BackgroundJob:
+    """Write `message` as a job in the caller's transaction; the worker sends it.
+
+    Committed with the change that calls for it, or rolled back with it: a confirmation never
+    points at a reader who was not saved, and no mail is lost when sending fails or a process
+    dies. `subscriber_id` names the reader it concerns, so erasure can take it back.
+    """
+    job = BackgroundJob(
+        kind=JobKind.MAIL,
+        subscriber_id=subscriber_id,
+        payload=message_payload(message),
+        next_attempt_at=now or utcnow(),
+    )
+    session.add(job)
+    return job
+
+
+def message_payload(message: Message) -> dict[str, Any]:
+    """A message as stored in a job row: its fields, as plain JSON."""
+    return {
+        "sender": message.sender,
+        "to": message.to,
+        "subject": message.subject,
+        "html": message.html,
+        "text": message.text,
+        "headers": dict(message.headers),
+        "tags": dict(message.tags),
+        "reply_to": message.reply_to,
+    }
+
+
+def payload_message(payload: dict[str, Any]) -> Message:
+    """The message back from a job row; ValueError when the row does not hold one."""
+    try:
+        return Message(
+            sender=str(payload["sender"]),
+            to=str(payload["to"]),
+            subject=str(payload["subject"]),
+            html=str(payload["html"]),
+            text=str(payload["text"]),
+            headers={str(k): str(v) for k, v in dict(payload.get("headers") or {}).items()},
+            tags={str(k): str(v) for k, v in dict(payload.get("tags") or {}).items()},
+            reply_to=payload.get("reply_to"),
+        )
+    except (KeyError, TypeError, ValueError) as error:
+        raise ValueError(f"not a stored message: {error!r}") from None
+
+
+def record_outbox_file(
+    session: Session,
+    name: str,
+    *,
+    subscriber_id: int | None = None,
+    delivery_id: int | None = None,
+) -> None:
+    """Index an outbox file by whose message it holds (written before the send is recorded
+    as done, in the same transaction)."""
+    if session.get(OutboxFile, name) is None:
+        session.add(OutboxFile(name=name, subscriber_id=subscriber_id, delivery_id=delivery_id))
 
 
 def edition_content(edition: Edition) -> EditionContent:

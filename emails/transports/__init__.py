@@ -12,6 +12,7 @@ from emails.mime import Message
 @dataclass(frozen=True)
 class SendResult:
     message_id: str  # SES MessageId, or the outbox message's Message-ID without brackets
+    file: str | None = None  # the outbox file's name, for the index of whose message it holds
 
 
 class Transport(Protocol):

@@ -51,6 +51,7 @@ class EntryResult:
     status: str  # SES BulkEmailStatus; the outbox answers SUCCESS
     message_id: str | None = None
     error: str | None = None
+    file: str | None = None  # the outbox file written for this entry
 
 
 class BatchTransport(Protocol):
@@ -78,7 +79,8 @@ class SingleMessageBatch:
         for entry in entries:
             message = fill(variant, entry.recipient, links)
             message = replace(message, tags={**message.tags, DELIVERY_TAG: str(entry.delivery_id)})
-            results.append(EntryResult("SUCCESS", self.transport.send(message).message_id))
+            sent = self.transport.send(message)
+            results.append(EntryResult("SUCCESS", sent.message_id, file=sent.file))
         return results
 
 

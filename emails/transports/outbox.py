@@ -41,4 +41,4 @@ class OutboxTransport:
         except BaseException:
             Path(temp).unlink(missing_ok=True)
             raise
-        return SendResult(message_id=bare_id)
+        return SendResult(message_id=bare_id, file=name)

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from tests.conftest import PASSWORD
 from tests.factories import Factories
+from tests.mailbox import run_jobs
 from webapp.config import settings_of
 from webapp.models import AuditEntry, Role, Suppression, Topic, User
 from webapp.readers.suppressions import address_hash, suppress
@@ -117,6 +118,7 @@ def test_users_are_added_invited_given_roles_and_deactivated(
     invited = admin_client.post("/admin/users", data={
         "email": "boss@example.com", "role": "admin", "mode": "invite"})
     assert invited.status_code == 302
+    run_jobs(app)  # the worker sends the invitation
     mails = list(Path(settings_of(app).outbox_dir).glob("*.eml"))
     assert len(mails) == 1 and "/password-reset/" in mails[0].read_text()
 

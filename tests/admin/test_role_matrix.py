@@ -17,13 +17,14 @@ from werkzeug.routing import Rule
 
 from tests.conftest import PASSWORD, app_config
 from tests.factories import Factories
+from tests.mailbox import run_jobs
 from webapp import create_app
 from webapp.accounts.password_reset import reset_mail
 from webapp.config import settings_of
 from webapp.db import database
 from webapp.extensions import current_language
+from webapp.mailer import queue_mail
 from webapp.models import EditionStatus, Role, User
-from webapp.readers.mail import send_reader_mail
 from webapp.readers.suppressions import suppress
 
 CONSOLES = ("/admin", "/editor")
@@ -52,8 +53,11 @@ def values(app: Flask, factories: Factories, session: Session) -> dict[str, obje
     suppression = suppress(session, "gone@example.com", reason="manual", source="admin")
     session.commit()
     with app.test_request_context():  # one outbox message for the outbox viewer's routes
-        send_reader_mail(settings_of(app), [reset_mail(settings_of(app), user, current_language(),
-                                                 invite=False)])
+        job = queue_mail(
+            session, reset_mail(settings_of(app), user, current_language(), invite=False)
+        )
+    session.commit()
+    run_jobs(app)
     outbox = sorted(Path(settings_of(app).outbox_dir).glob("*.eml"))
     return {
         "month": edition.month,
@@ -63,6 +67,7 @@ def values(app: Flask, factories: Factories, session: Session) -> dict[str, obje
         "suppression_id": suppression.id,
         "user_id": user.id,
         "name": outbox[0].name,
+        "job_id": job.id,
     }
 
 

@@ -1,4 +1,5 @@
-"""System mails to readers: built in the reader's language, sent after commit, failures logged."""
+"""System mails to readers: built in the reader's language, queued with the change, sent by the
+worker, failures logged and retried."""
 
 from __future__ import annotations
 
@@ -6,12 +7,15 @@ import logging
 
 import pytest
 from flask import Flask
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from emails import Message, SendResult
 from tests.factories import Factories
-from tests.mailbox import outbox
+from tests.mailbox import outbox, run_jobs
 from webapp.config import Settings, settings_of
-from webapp.readers.mail import confirm_url, preferences_mail, reader_mail, send_reader_mail
+from webapp.models import BackgroundJob, JobStatus
+from webapp.readers.mail import confirm_url, preferences_mail, queued, reader_mail
 
 SITE = "https://news.example.com"
 
@@ -81,23 +85,25 @@ def test_the_preferences_mail_links_to_the_readers_page_and_their_unsubscribe(
 
 
 def test_mails_go_out_through_the_configured_transport(
-    app: Flask, settings: Settings, factories: Factories
+    app: Flask, settings: Settings, factories: Factories, session: Session
 ) -> None:
     ann = factories.subscriber(email="ann@example.com")
     bob = factories.subscriber(email="bob@example.com")
-    sent = send_reader_mail(settings, [preferences_mail(settings, r) for r in (ann, bob)])
-    assert sent == 2
+    for reader in (ann, bob):
+        queued(session, reader, [preferences_mail(settings, reader)])
+    session.commit()
+    assert run_jobs(app).done == 2
     assert sorted(m["To"] for m in outbox(app)) == ["ann@example.com", "bob@example.com"]
 
 
 def test_nothing_to_send_needs_no_transport(
-    settings: Settings, monkeypatch: pytest.MonkeyPatch
+    app: Flask, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     def unreachable(config: Settings) -> None:
         raise AssertionError("a transport was opened for no mail")
 
-    monkeypatch.setattr("webapp.readers.mail.transport", unreachable)
-    assert send_reader_mail(settings, iter([])) == 0
+    monkeypatch.setattr("webapp.delivery.jobs.transport", unreachable)
+    assert run_jobs(app).worked == 0
 
 
 class _Refusing:
@@ -114,20 +120,30 @@ class _Refusing:
         return SendResult(message_id=f"id-{len(self.delivered)}")
 
 
-def test_a_mail_that_fails_is_logged_and_the_rest_still_go(
+def test_a_mail_that_fails_is_logged_and_retried_and_the_rest_still_go(
+    app: Flask,
     settings: Settings,
     factories: Factories,
+    session: Session,
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     readers = [factories.subscriber(email=f"{n}@example.com") for n in ("ann", "bob", "cat")]
+    for reader in readers:
+        queued(session, reader, [preferences_mail(settings, reader)])
+    session.commit()
     refusing = _Refusing("bob@example.com")
-    monkeypatch.setattr("webapp.readers.mail.transport", lambda config: refusing)
+    monkeypatch.setattr("webapp.delivery.jobs.transport", lambda config: refusing)
 
-    with caplog.at_level(logging.ERROR, logger="webapp.readers.mail"):
-        sent = send_reader_mail(settings, [preferences_mail(settings, r) for r in readers])
+    with caplog.at_level(logging.WARNING, logger="webapp.delivery.jobs"):
+        run = run_jobs(app)
 
-    assert sent == 2
+    assert (run.done, run.retried) == (2, 1)
     assert refusing.delivered == ["ann@example.com", "cat@example.com"]
     [logged] = caplog.records
-    assert "preferences_link" in logged.getMessage() and logged.exc_info is not None
+    assert "background job failed" in logged.getMessage() and logged.exc_info is not None
+    session.expire_all()
+    [waiting] = session.scalars(select(BackgroundJob).where(
+        BackgroundJob.status == JobStatus.PENDING))
+    assert waiting.subscriber_id == readers[1].id
+    assert waiting.last_error == "ConnectionError: SES unreachable"

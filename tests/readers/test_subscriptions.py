@@ -11,12 +11,14 @@ from sqlalchemy.orm import Session
 
 from tests.conftest import app_config
 from tests.factories import Factories
-from tests.mailbox import BROWSER, SIGNUP, link_in, outbox, subscribe
+from tests.mailbox import BROWSER, SIGNUP, link_in, outbox, run_jobs, subscribe
 from webapp import create_app
 from webapp.config import settings_of
 from webapp.models import (
+    BackgroundJob,
     ConsentRecord,
     ConsentSource,
+    JobStatus,
     Subscriber,
     SubscriberStatus,
     Suppression,
@@ -225,14 +227,19 @@ def test_subscribing_is_rate_limited_per_address_and_per_ip(
 
 
 def test_a_mail_that_cannot_be_sent_does_not_change_the_answer(
-    client: FlaskClient, session: Session, monkeypatch: pytest.MonkeyPatch
+    app: Flask, client: FlaskClient, session: Session, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     class Broken:
         def send(self, message: object) -> object:
             raise ConnectionError("SES unreachable")
 
-    monkeypatch.setattr("webapp.readers.mail.transport", lambda config: Broken())
+    monkeypatch.setattr("webapp.delivery.jobs.transport", lambda config: Broken())
     response = subscribe(client, "unlucky@example.com")
     assert response.status_code == 200 and "请查收邮件" in response.get_data(as_text=True)
     reader = _reader(session, "unlucky@example.com")
     assert reader is not None and reader.status == SubscriberStatus.PENDING  # can ask again
+    # The worker could not send it: the mail waits for its next attempt, it is not lost.
+    assert run_jobs(app).retried == 1
+    job = session.scalar(select(BackgroundJob))
+    assert job is not None and job.status == JobStatus.PENDING and job.subscriber_id == reader.id
+    assert job.last_error == "ConnectionError: SES unreachable"

@@ -19,7 +19,7 @@ from emails import Message, render_system_mail
 from webapp.accounts.users import MIN_PASSWORD_LENGTH, PasswordTooShort, hash_password
 from webapp.audit import record_audit
 from webapp.config import Settings
-from webapp.mailer import mail_settings
+from webapp.mailer import mail_settings, queue_mail
 from webapp.models import User, utcnow
 
 SALT = "yuebao.password-reset"
@@ -77,11 +77,22 @@ def reset_mail(settings: Settings, user: User, language: str, *, invite: bool) -
 def request_reset(
     session: Session, settings: Settings, address: str, language: str
 ) -> list[Message]:
-    """The reset mail for an active user with this address; nothing for anyone else."""
+    """Queue the reset mail for an active user with this address (in the caller's
+    transaction); nothing for anyone else."""
     user = session.scalar(select(User).where(User.email == address.strip().lower()))
     if user is None or not user.active:
         return []
-    return [reset_mail(settings, user, language, invite=False)]
+    message = reset_mail(settings, user, language, invite=False)
+    queue_mail(session, message)
+    return [message]
+
+
+def queue_invitation(session: Session, settings: Settings, user: User, language: str) -> Message:
+    """Queue the invitation of a new console user, in the transaction that adds them."""
+    session.flush()  # the link names the user by id
+    message = reset_mail(settings, user, language, invite=True)
+    queue_mail(session, message)
+    return message
 
 
 def set_password(session: Session, user: User, password: str) -> None:

@@ -1,14 +1,21 @@
-"""The dashboard: reputation, workers, every edition's funnel, one edition in detail, growth."""
+"""The dashboard: reputation, workers, system mails, every edition's funnel, one edition in
+detail, growth."""
 
 from __future__ import annotations
 
-from flask import Response, abort, render_template, request
+from flask import Response, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+from werkzeug.wrappers import Response as BaseResponse
 
 from webapp import db
 from webapp.admin import bp
+from webapp.admin.forms import ButtonForm
+from webapp.audit import record_audit
 from webapp.config import current_settings
+from webapp.delivery.jobs import retry_job
 from webapp.editions.records import get_edition
-from webapp.models import utcnow
+from webapp.models import BackgroundJob, JobStatus, utcnow
 from webapp.readers.subscribers import count_by_status
 from webapp.readers.topics import topics_by_slug
 from webapp.stats.export import editions_csv, items_csv
@@ -18,6 +25,7 @@ from webapp.stats.figures import (
     reader_growth,
     topic_popularity,
 )
+from webapp.stats.jobs import mail_counts, troubled_jobs
 from webapp.stats.reputation import (
     BOUNCE_REVIEW,
     COMPLAINT_REVIEW,
@@ -57,9 +65,28 @@ def home() -> str:
         scheduler=scheduler_status(session, now),
         event_lag=ses_event_lag(session, now) if ses else None,
         now=now,
+        mails=mail_counts(session),
+        troubled=troubled_jobs(session),
+        button=ButtonForm(),
         topics=topics_by_slug(session),
         thresholds={"bounce": BOUNCE_REVIEW, "complaint": COMPLAINT_REVIEW, "volume": MIN_VOLUME},
     )
+
+
+@bp.route("/jobs/<int:job_id>/retry", methods=["POST"])
+def job_retry(job_id: int) -> BaseResponse:
+    """Try a given-up job again (after fixing what made it fail, e.g. the SES settings)."""
+    session = db.session()
+    job = session.get(BackgroundJob, job_id)
+    if job is None:
+        abort(404)
+    if ButtonForm().validate_on_submit() and job.status == JobStatus.FAILED:
+        retry_job(session, job)
+        record_audit(session, "job.retry", actor=current_user, target=str(job.id),
+                     detail={"kind": job.kind.value})
+        session.commit()
+        flash(_("The job will be tried again within seconds."), "ok")
+    return redirect(url_for("admin.home") + "#mails-heading", code=303)
 
 
 def csv_response(text: str, name: str) -> Response:

@@ -11,7 +11,7 @@ from flask_login import current_user
 from werkzeug.wrappers import Response
 
 from webapp import db
-from webapp.accounts.password_reset import reset_mail
+from webapp.accounts.password_reset import queue_invitation
 from webapp.accounts.user_admin import (
     change_role,
     invite_user,
@@ -25,7 +25,6 @@ from webapp.admin.refusals import explain, show_on
 from webapp.config import current_settings
 from webapp.extensions import current_language
 from webapp.models import Role, User
-from webapp.readers.mail import send_reader_mail
 
 
 def _user(user_id: int) -> User:
@@ -58,6 +57,7 @@ def users() -> str | Response:
                 )
             else:
                 user = invite_user(session, form.email.data or "", role, actor=current_user)
+                queue_invitation(session, current_settings(), user, current_language())
         except UserError as error:
             session.rollback()
             show_on(form, error, "email")
@@ -65,10 +65,6 @@ def users() -> str | Response:
         session.commit()
         if form.mode.data == "password":
             return render_template("admin/user_created.html", user=user, password=password)
-        send_reader_mail(
-            current_settings(),
-            [reset_mail(current_settings(), user, current_language(), invite=True)],
-        )
         flash(
             _(
                 "%(email)s is invited: they get an email with a link to choose a password.",

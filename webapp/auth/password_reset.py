@@ -25,7 +25,6 @@ from webapp.auth import bp
 from webapp.auth.forms import NewPasswordForm, ResetRequestForm
 from webapp.config import current_settings
 from webapp.extensions import current_language, limiter
-from webapp.readers.mail import send_reader_mail
 
 
 def _address_key() -> str:
@@ -44,9 +43,8 @@ def password_reset() -> str | tuple[str, int]:
     if form.validate_on_submit():
         session = db.session()
         address = form.email.data or ""
-        messages = request_reset(session, current_settings(), address, current_language())
-        session.commit()
-        send_reader_mail(current_settings(), messages)
+        request_reset(session, current_settings(), address, current_language())
+        session.commit()  # with the mail, if any: the worker sends it
         return render_template("auth/reset_sent.html", address=address.strip())
     status = 400 if form.is_submitted() else 200
     return render_template("auth/reset_request.html", form=form), status

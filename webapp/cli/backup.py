@@ -4,12 +4,13 @@ from pathlib import Path
 
 import click
 from flask.cli import with_appcontext
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from webapp import migrate
 from webapp.backup import BackupError, backup, backup_taken_at, restore
 from webapp.config import current_settings
 from webapp.db import database, make_engine
+from webapp.delivery.jobs import index_older_files
 from webapp.readers.erasure_journal import JournalError, journal_path, read_journal
 from webapp.readers.own_data import reapply_erasures
 
@@ -56,6 +57,10 @@ def restore_command(path: Path, journals: tuple[Path, ...]) -> None:
     engine = make_engine(url)
     try:
         since = backup_taken_at(engine)
+        # The restored index of outbox files lacks those written since the backup: index them
+        # while the restored readers still have their addresses, so that the erasures applied
+        # again below redact them too.
+        index_older_files(sessionmaker(engine), Path(settings.outbox_dir))
         with Session(engine) as session:
             result = reapply_erasures(session, settings, sorted(entries, key=lambda e: e.at),
                                       since)

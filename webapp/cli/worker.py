@@ -13,6 +13,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from webapp import db
 from webapp.config import current_settings
 from webapp.delivery.heartbeat import Heartbeat, requeue_stale_claims
+from webapp.delivery.jobs import JobRunner
 from webapp.delivery.locks import WorkerLockHeld, worker_lock
 from webapp.delivery.memory import limit_malloc_arenas
 from webapp.delivery.outages import EXIT_DATABASE_LOST, DatabaseLost, Outage, is_operational
@@ -23,10 +24,11 @@ from webapp.scheduler.host import SchedulerHost, run_host
 log = logging.getLogger("webapp.worker")
 
 
-@click.command("worker", help="Send queued editions and, if it holds the lease, run the "
-               "scheduler. SIGTERM finishes the batch in flight and exits. A database outage "
-               "longer than WORKER_DB_GRACE_SECONDS ends it with status 75, for its "
-               "supervisor to restart it.")
+@click.command("worker", help="Send queued editions and system mails, redact erased readers' "
+               "outbox files and, if it holds the lease, run the scheduler. SIGTERM finishes "
+               "the batch in flight and exits. A database outage longer than "
+               "WORKER_DB_GRACE_SECONDS ends it with status 75, for its supervisor to restart "
+               "it.")
 @click.option("--once", is_flag=True, help="Run what is waiting now, then stop.")
 @click.option("--poll", default=2.0, show_default=True, help="Seconds between looks for work.")
 @click.option("--no-scheduler", is_flag=True, help="Only send; never run the scheduler.")
@@ -70,6 +72,15 @@ def worker_command(once: bool, poll: float, no_scheduler: bool) -> None:
                     target=run_host, args=(host, stop), name="scheduler", daemon=True
                 )
                 scheduler_thread.start()
+            # System mails and erasures' redactions have a thread of their own: a confirmation
+            # goes out within seconds even while an edition takes hours to send.
+            jobs = JobRunner(settings, sessions, worker=name)
+            jobs_thread = None
+            if not once:
+                jobs_thread = threading.Thread(
+                    target=jobs.run_until, args=(stop, poll, outage), name="jobs", daemon=True
+                )
+                jobs_thread.start()
             log.info("worker ready", extra={"fields": {"name": name}})
             try:
                 while not stop.is_set():
@@ -88,13 +99,17 @@ def worker_command(once: bool, poll: float, no_scheduler: bool) -> None:
                         stop.wait(outage.failed(error, "run the sends"))
                         continue
                     if once:
+                        while outage.retry(jobs.run_once, "run background jobs").worked:
+                            if stop.is_set():
+                                break
                         break
                     if not worked:
                         stop.wait(poll)
             finally:
                 stop.set()
-                if scheduler_thread is not None:
-                    scheduler_thread.join(timeout=10)
+                for thread in (jobs_thread, scheduler_thread):
+                    if thread is not None:
+                        thread.join(timeout=10)
     except WorkerLockHeld as error:
         raise click.ClickException(str(error)) from None
     except DatabaseLost as error:

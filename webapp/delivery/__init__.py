@@ -7,4 +7,6 @@ estimate shown before a send (`estimate.py`), a delivery as its reader sees it
 settles them. Two narrow interfaces, as in listmonk: the store hands out batches and records
 outcomes (`store.py`); a batch transport from emails/ pushes messages (SES bulk or outbox).
 A worker rides out a busy or restarting database for WORKER_DB_GRACE_SECONDS (`outages.py`).
+Beside the engine, the worker's background jobs (`jobs.py`): system mails queued with the change
+that calls for them, and the redaction of erased readers' outbox files.
 """

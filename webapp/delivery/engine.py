@@ -462,11 +462,14 @@ class DeliveryEngine:
         limited: list[tuple[int, str]] = []
         pause_reason: str | None = None
         sent: list[tuple[int, str | None]] = []
+        files: list[tuple[int, str]] = []
         for delivery, answer in zip(chunk.deliveries, answers, strict=True):
             outcome = entry_outcome(answer.status)
             reason = f"{answer.status}: {answer.error}" if answer.error else answer.status
             if outcome is EntryOutcome.SENT:
                 sent.append((delivery.id, answer.message_id))
+                if answer.file:
+                    files.append((delivery.id, answer.file))
                 result.sent += 1
             elif outcome is EntryOutcome.FAIL:
                 store.set_status(session, [delivery.id], DeliveryStatus.FAILED, error=reason,
@@ -480,6 +483,7 @@ class DeliveryEngine:
                 retry.append(delivery.id)
                 pause_reason = reason
         store.mark_sent_many(session, sent)
+        store.index_outbox_files(session, files)
         attempts = store.attempts_of(session, [i for i, _ in limited])
         for delivery_id, reason in limited:
             if attempts.get(delivery_id, 0) + 1 >= MAX_FAILED_ATTEMPTS:

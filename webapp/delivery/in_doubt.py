@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from webapp.audit import record_audit
 from webapp.delivery import store
 from webapp.delivery.heartbeat import live_workers
-from webapp.models import Delivery, DeliveryStatus, Edition, User, utcnow
+from webapp.models import Delivery, DeliveryStatus, Edition, OutboxFile, User, utcnow
 from webapp.models.event import Event
 
 
@@ -58,7 +58,8 @@ def settle_outbox(
     ))
     sent = requeued = 0
     for delivery_id in candidates:
-        found = outbox_file(directory, delivery_id) is not None
+        path = outbox_file(directory, delivery_id)
+        found = path is not None
         values: dict[str, object] = (
             {"status": DeliveryStatus.SENT, "sent_at": now, "error": None}
             if found
@@ -73,6 +74,9 @@ def settle_outbox(
         )
         if getattr(changed, "rowcount", 0):
             sent, requeued = (sent + 1, requeued) if found else (sent, requeued + 1)
+            # Written before the crash that left it in doubt: index it now, for erasure.
+            if path is not None and session.get(OutboxFile, path.name) is None:
+                store.index_outbox_files(session, [(delivery_id, path.name)])
     remaining = session.scalar(
         select(func.count(Delivery.id)).where(Delivery.status == DeliveryStatus.IN_DOUBT)
     )

@@ -5,14 +5,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import Integer, String, bindparam, column, exists, select, update, values
+from sqlalchemy import Integer, String, bindparam, column, exists, insert, select, update, values
 from sqlalchemy.orm import Session
 
 from webapp.models import (
+    BackgroundJob,
     Delivery,
     DeliveryStatus,
     Edition,
     EditionStatus,
+    JobKind,
+    OutboxFile,
     Subscriber,
     SubscriberStatus,
     Suppression,
@@ -202,6 +205,38 @@ def mark_sent_many(session: Session, sent: Sequence[tuple[int, str | None]]) -> 
         .values(message_id=bindparam("ses_message_id"), **settled),
         [{"delivery_id": i, "ses_message_id": m} for i, m in sent],
     )
+
+
+def index_outbox_files(session: Session, files: Sequence[tuple[int, str]]) -> None:
+    """Record which outbox file holds which delivery (and so whose message), in the
+    transaction that records them sent: erasure finds a reader's files here, never by reading
+    the whole outbox."""
+    if not files:
+        return
+    readers = dict(
+        session.execute(
+            select(Delivery.id, Delivery.subscriber_id).where(
+                Delivery.id.in_([delivery_id for delivery_id, _ in files])
+            )
+        ).tuples().all()
+    )
+    session.execute(
+        insert(OutboxFile),
+        [
+            {"name": name, "delivery_id": delivery_id, "subscriber_id": readers.get(delivery_id)}
+            for delivery_id, name in files
+        ],
+    )
+    # A reader erased while their message was on its way: its file came after the erasure's
+    # redaction, so it gets one of its own.
+    erased = session.scalars(
+        select(Subscriber.id).where(
+            Subscriber.id.in_(set(readers.values())),
+            Subscriber.status == SubscriberStatus.ERASED,
+        )
+    )
+    for reader_id in erased:
+        session.add(BackgroundJob(kind=JobKind.REDACT_OUTBOX, subscriber_id=reader_id))
 
 
 def attempts_of(session: Session, ids: Sequence[int]) -> dict[int, int]:

@@ -1,4 +1,5 @@
-"""Reading the outbox transport's `.eml` files back, for the editor console's outbox viewer.
+"""Reading the outbox transport's `.eml` files back, for the editor console's outbox viewer
+(and once, after the upgrade that added the index of outbox files, to index older files).
 
 Only names the outbox itself writes are accepted (no separators, no leading dot), and the file
 must sit directly in the outbox directory: a crafted name can never reach another file.
@@ -68,6 +69,32 @@ def _names(directory: Path) -> list[str]:
     with os.scandir(directory) as entries:
         names = [e.name for e in entries if _NAME.fullmatch(e.name) and e.is_file()]
     return sorted(names, reverse=True)
+
+
+def message_names(directory: str | Path) -> list[str]:
+    """Every message file name in the outbox, newest first."""
+    return _names(Path(directory))
+
+
+_DELIVERY = re.compile(r"[0-9]{8}T[0-9]{12}Z-d([0-9]+)-")
+
+
+def delivery_of(name: str) -> int | None:
+    """The delivery whose message the file holds, from the name the outbox gave it."""
+    found = _DELIVERY.match(name)
+    return int(found.group(1)) if found else None
+
+
+def recipient_of(directory: str | Path, name: str) -> str | None:
+    """The `To` address of one message (its headers only are read); None if it is gone."""
+    try:
+        with open(message_path(directory, name), "rb") as handle:
+            headers = BytesHeaderParser(policy=policy.default).parse(handle)
+    except (OutboxNotFound, OSError):
+        return None
+    to = headers.get("To")
+    addresses = getattr(to, "addresses", ())
+    return str(addresses[0].addr_spec) if addresses else (str(to) if to else None)
 
 
 def list_messages(directory: str | Path, page: int = 1, per_page: int = PAGE_SIZE) -> OutboxPage:

@@ -13,6 +13,7 @@ from webapp.models.edition import (
     item_topics,
 )
 from webapp.models.event import Event, SnsReceipt
+from webapp.models.job import BackgroundJob, JobKind, JobStatus, OutboxFile
 from webapp.models.stats import (
     DeliveryOutcome,
     EditionMinute,
@@ -44,6 +45,7 @@ __all__ = [
     "LANGUAGES",
     "SECTION_KEYS",
     "AuditEntry",
+    "BackgroundJob",
     "Base",
     "ConsentRecord",
     "ConsentSource",
@@ -59,7 +61,10 @@ __all__ = [
     "Event",
     "Item",
     "ItemClick",
+    "JobKind",
+    "JobStatus",
     "Lease",
+    "OutboxFile",
     "RateBucket",
     "ReaderMonth",
     "ReaderMonthChange",

@@ -1,5 +1,5 @@
-"""What the readers' pages share: the request's origin, mail after commit, the reader's
-language, and finding the reader by token."""
+"""What the readers' pages share: the request's origin, the reader's language, and finding
+the reader by token."""
 
 from __future__ import annotations
 
@@ -10,15 +10,12 @@ from flask_babel import gettext as _
 from flask_babel import refresh
 from flask_limiter.util import get_remote_address
 
-from emails import Message
 from webapp import db
-from webapp.config import current_settings
 from webapp.extensions import limiter
 from webapp.models import ConsentSource, Subscriber, email_key
 from webapp.public import bp
 from webapp.readers.consent import Origin
 from webapp.readers.links import find_by_preferences_token
-from webapp.readers.mail import send_reader_mail
 from webapp.readers.subscriptions import AddressUnavailable, resubscribe
 
 
@@ -39,11 +36,6 @@ def _address_key() -> str:
 per_address = limiter.shared_limit(
     "5 per hour; 20 per day", scope="reader-mail", key_func=_address_key, methods=["POST"]
 )
-
-
-def send(messages: list[Message]) -> None:
-    """Mail what a service returned; call it after the commit."""
-    send_reader_mail(current_settings(), messages)
 
 
 def use_reader_language(subscriber: Subscriber) -> None:

@@ -18,7 +18,6 @@ from webapp.public.common import (
     origin,
     reader_by_token,
     resubscribe_with_message,
-    send,
     use_reader_language,
 )
 from webapp.public.forms import ButtonForm, EmailChangeForm, EraseForm, PauseForm, PreferencesForm
@@ -115,14 +114,13 @@ def change_email(token: str) -> tuple[str, int] | BaseResponse:
         return redirect(url_for(".preferences", token=token), code=303)
     session = db.session()
     try:
-        messages = request_email_change(
+        request_email_change(
             session, current_settings(), subscriber, form.email.data or "", origin()
         )
     except InvalidAddress:
         form.email.errors.append(_("Please enter a valid email address."))
         return _preferences_page(subscriber, email_form=form, status=400)
     session.commit()
-    send(messages)
     flash(
         _(
             "We have sent a confirmation link to %(address)s. The change takes effect once "
@@ -175,9 +173,8 @@ def unsubscribe_from_preferences(token: str) -> BaseResponse:
     subscriber = reader_by_token(token)
     if ButtonForm().validate_on_submit():
         session = db.session()
-        messages = unsubscribe(session, current_settings(), subscriber, origin())
+        unsubscribe(session, current_settings(), subscriber, origin())
         session.commit()  # at once: nothing more goes out to this reader
-        send(messages)
         flash(_("You have unsubscribed. We will not send you the report any more."), "ok")
     return redirect(url_for(".preferences", token=token), code=303)
 

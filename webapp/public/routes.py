@@ -1,4 +1,5 @@
-"""Subscribe, "send me my link" and confirmation. Thin: parse, one service call, commit, mail.
+"""Subscribe, "send me my link" and confirmation. Thin: parse, one service call, commit (the
+service queued any mail in the same transaction; the worker sends it).
 
 Answers never depend on whether an address is known: the subscribe and "send me my link"
 forms render the same page for every valid address.
@@ -10,12 +11,11 @@ from flask import render_template, request
 from flask_babel import gettext as _
 from sqlalchemy.exc import IntegrityError
 
-from emails import Message
 from webapp import db
 from webapp.config import current_settings
 from webapp.extensions import current_language, limiter
 from webapp.public import bp
-from webapp.public.common import origin, per_address, send, use_reader_language
+from webapp.public.common import origin, per_address, use_reader_language
 from webapp.public.forms import ButtonForm, PreferencesLinkForm, SubscribeForm, consent_text
 from webapp.readers.consent import CONSENT_VERSION
 from webapp.readers.links import EMAIL_CHANGE, ExpiredLink, InvalidLink
@@ -59,13 +59,12 @@ def subscribe_page() -> str | tuple[str, int]:
             company=form.company.data,
         )
         try:
-            messages = _subscribe_once_more_on_a_race(signup)
+            _subscribe_once_more_on_a_race(signup)
         except InvalidAddress:
             form.email.errors.append(_("Please enter a valid email address."))
         except InvalidChoice:
             form.topics.errors.append(_("Please choose at least one topic."))
         else:
-            send(messages)
             return _check_inbox(address)
     status = 400 if form.is_submitted() else 200
     page = render_template(
@@ -78,17 +77,16 @@ def subscribe_page() -> str | tuple[str, int]:
     return page, status
 
 
-def _subscribe_once_more_on_a_race(signup: Signup) -> list[Message]:
+def _subscribe_once_more_on_a_race(signup: Signup) -> None:
     session = db.session()
     try:
-        messages = subscribe(session, current_settings(), signup, origin())
+        subscribe(session, current_settings(), signup, origin())
         session.commit()
     except IntegrityError:
         # Two requests for the same new address at once: the other one created the reader.
         session.rollback()
-        messages = subscribe(session, current_settings(), signup, origin())
+        subscribe(session, current_settings(), signup, origin())
         session.commit()
-    return messages
 
 
 def _check_inbox(address: str) -> str:
@@ -104,9 +102,8 @@ def preferences_link() -> str | tuple[str, int]:
         address = (form.email.data or "").strip()
         if not form.website.data:
             session = db.session()
-            messages = request_preferences_link(session, current_settings(), address)
+            request_preferences_link(session, current_settings(), address)
             session.commit()
-            send(messages)
         return render_template("public/link_sent.html", address=address)
     status = 400 if form.is_submitted() else 200
     return render_template("public/preferences_link.html", form=form), status
@@ -131,7 +128,6 @@ def confirm_page(signed: str) -> str | tuple[str, int]:
         if form.validate_on_submit():
             result = confirm(session, current_settings(), signed, origin())
             session.commit()
-            send(result.messages)
         else:
             result = check_confirmation(session, current_settings(), signed)
     except (InvalidLink, ExpiredLink) as error:

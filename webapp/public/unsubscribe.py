@@ -10,7 +10,7 @@ from webapp.config import current_settings
 from webapp.extensions import csrf, limiter
 from webapp.models import ConsentSource
 from webapp.public import bp
-from webapp.public.common import origin, resubscribe_with_message, send, use_reader_language
+from webapp.public.common import origin, resubscribe_with_message, use_reader_language
 from webapp.public.forms import ButtonForm
 from webapp.readers.links import find_by_unsubscribe_token
 from webapp.readers.subscriptions import unsubscribe
@@ -46,9 +46,8 @@ def one_click_unsubscribe(token: str) -> tuple[str, int] | BaseResponse:
         return render_template("errors/error.html", code=400), 400
     from_page = request.form.get("via") == "page"
     source = ConsentSource.FORM if from_page else ConsentSource.ONE_CLICK
-    messages = unsubscribe(session, current_settings(), subscriber, origin(source))
+    unsubscribe(session, current_settings(), subscriber, origin(source))
     session.commit()  # before answering: nothing more goes out to this reader
-    send(messages)
     if from_page:
         return redirect(url_for(".unsubscribe_page", token=token), code=303)
     use_reader_language(subscriber)

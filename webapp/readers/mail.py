@@ -1,20 +1,19 @@
 """System mails to readers (confirm, welcome, preferences link, address change, unsubscribed).
 
-Services build the messages and return them; the caller commits first and then sends them,
-so no mail ever points at a change that was rolled back.
+Services build each message and queue it as a job in their own transaction (`queued`): it
+is committed with the change or rolled back with it, and the worker sends it with retries
+(webapp.delivery.jobs), so no mail points at a change that was rolled back and none is lost
+when sending fails.
 """
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Iterable
+from sqlalchemy.orm import Session
 
 from emails import Message, render_system_mail
 from webapp.config import Settings
-from webapp.mailer import links, mail_settings, transport
+from webapp.mailer import links, mail_settings, queue_mail
 from webapp.models import Subscriber
-
-log = logging.getLogger(__name__)
 
 
 def confirm_url(settings: Settings, signed: str) -> str:
@@ -48,17 +47,10 @@ def preferences_mail(settings: Settings, subscriber: Subscriber) -> Message:
     )
 
 
-def send_reader_mail(settings: Settings, messages: Iterable[Message]) -> int:
-    """Send after commit; a failure is logged, never shown (the page must not differ)."""
-    pending = list(messages)
-    if not pending:
-        return 0
-    outgoing = transport(settings)
-    sent = 0
-    for message in pending:
-        try:
-            outgoing.send(message)
-            sent += 1
-        except Exception:
-            log.exception("system mail %s could not be sent", message.tags.get("kind"))
-    return sent
+def queued(session: Session, subscriber: Subscriber, messages: list[Message]) -> list[Message]:
+    """Queue each message, about this reader, in the caller's transaction; returns them."""
+    if messages and subscriber.id is None:
+        session.flush()  # a new reader: the job names them by id
+    for message in messages:
+        queue_mail(session, message, subscriber_id=subscriber.id)
+    return messages

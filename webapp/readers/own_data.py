@@ -2,7 +2,9 @@
 
 Erasure removes the personal fields of the reader and of their ledger entries, keeps a keyed
 hash of the address as a suppression (so it is never mailed again unless the person
-subscribes anew), scrubs the address from any other stored text, and redacts outbox files.
+subscribes anew), takes back mails not yet sent to them, scrubs the address from any other
+stored text, and queues the redaction of their outbox files: the worker redacts them through
+the index of outbox files, so the request never reads the outbox, however large.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import logging
 import os
 import re
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email import policy
@@ -21,16 +23,19 @@ from email.parser import BytesParser
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import JSON, String, Table, Text, cast, func, or_, select, update
+from sqlalchemy import JSON, String, Table, Text, cast, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from webapp.config import Settings
 from webapp.models import (
+    BackgroundJob,
     Base,
     ConsentSource,
     Delivery,
     Edition,
     Event,
+    JobKind,
+    OutboxFile,
     Subscriber,
     SubscriberStatus,
     Suppression,
@@ -46,9 +51,19 @@ log = logging.getLogger(__name__)
 REDACTED = "[erased]"
 # Handled field by field in erase(); every other table is scrubbed generically, except what
 # belongs to console accounts: an editor who also reads the report and erases their reader
-# data keeps their sign-in, and the audit log keeps who did what in the console.
+# data keeps their sign-in, and the audit log keeps who did what in the console. Jobs: the
+# reader's own mails are deleted, the others are mails to console users (password resets).
+# The outbox index holds file names only, and grows with the outbox: it is never scanned.
 _NOT_SCRUBBED = frozenset(
-    {"subscribers.*", "consent_records.*", "suppressions.*", "users.*", "audit_log.actor"}
+    {
+        "subscribers.*",
+        "consent_records.*",
+        "suppressions.*",
+        "users.*",
+        "audit_log.actor",
+        "background_jobs.*",
+        "outbox_files.*",
+    }
 )
 
 
@@ -128,19 +143,26 @@ def export_json(session: Session, subscriber: Subscriber) -> str:
 
 def erase(
     session: Session, settings: Settings, subscriber: Subscriber, origin: Origin
-) -> int:
-    """Erase the reader's personal data; returns the number of outbox files redacted.
+) -> None:
+    """Erase the reader's personal data from the database; the caller commits.
 
-    The caller commits. Outbox files are redacted here, before the commit: should the commit
-    fail, the files stay redacted, which errs on the reader's side.
+    Their outbox files are redacted after the commit by a job (webapp.delivery.jobs) that finds
+    them through the index of outbox files: the request costs the same whatever the outbox
+    holds, and the job is committed with the erasure, so it cannot be lost.
     """
     if subscriber.status == SubscriberStatus.ERASED:
-        return 0
+        return
     keys = sorted({email_key(a) for a in (subscriber.email, subscriber.new_email) if a})
     # The erase entry itself carries no IP or user agent: they would be personal data too.
     record_consent(session, subscriber, ConsentAction.ERASE, origin.source, text_version=None)
     session.flush()
     redact_consents(session, subscriber.id)
+    # Mails to them not yet sent go (sent ones keep no message any more).
+    session.execute(
+        delete(BackgroundJob).where(
+            BackgroundJob.subscriber_id == subscriber.id, BackgroundJob.kind == JobKind.MAIL
+        )
+    )
     # Stored SES events and tracking hits carry addresses, IPs and user agents: what happened
     # and when stays (for the edition's figures), the payload goes.
     session.execute(
@@ -156,13 +178,13 @@ def erase(
     session.flush()
     for key in keys:
         scrub_address(session, key)
-    # Before the commit, like the outbox redaction: should the commit fail, a later restore
-    # erases a reader who asked to be erased, which errs on the reader's side.
+    # Before the commit: should the commit fail, a later restore erases a reader who asked to
+    # be erased, which errs on the reader's side.
     append_erasure(journal_path(settings.var_dir), ErasureEntry(
         at=utcnow(), subscriber_id=subscriber.id,
         hashes=tuple(address_hash(settings.erasure_key, key) for key in keys),
     ))
-    return redact_outbox(Path(settings.outbox_dir), keys)
+    session.add(BackgroundJob(kind=JobKind.REDACT_OUTBOX, subscriber_id=subscriber.id))
 
 
 @dataclass(frozen=True)
@@ -299,21 +321,26 @@ def scrub_address(session: Session, key: str) -> int:
     return changed
 
 
-def _mentions(raw: bytes, keys: list[str]) -> bool:
-    lowered = raw.lower()
-    if any(key.encode() in lowered for key in keys):
-        return True
-    # Bodies are usually base64 or quoted-printable: look at the decoded text too.
-    message = BytesParser(policy=policy.default).parsebytes(raw)
-    texts = [str(value) for value in message.values()]
-    for part in message.walk():
-        if part.get_content_maintype() == "text":
-            try:
-                texts.append(part.get_content())
-            except (LookupError, ValueError):
-                continue
-    joined = "\n".join(texts).lower()
-    return any(key in joined for key in keys)
+def reader_files(session: Session, subscriber_id: int) -> list[str]:
+    """The reader's outbox files not yet redacted, from the index: their editions (by
+    delivery) and their system mails (by reader)."""
+    theirs = select(Delivery.id).where(Delivery.subscriber_id == subscriber_id)
+    stmt = (
+        select(OutboxFile.name)
+        .where(
+            OutboxFile.redacted_at.is_(None),
+            or_(OutboxFile.subscriber_id == subscriber_id, OutboxFile.delivery_id.in_(theirs)),
+        )
+        .order_by(OutboxFile.name)
+    )
+    return list(session.scalars(stmt))
+
+
+def mark_redacted(session: Session, names: Sequence[str], now: datetime) -> None:
+    if names:
+        session.execute(
+            update(OutboxFile).where(OutboxFile.name.in_(names)).values(redacted_at=now)
+        )
 
 
 def _redacted_note(raw: bytes) -> bytes:
@@ -332,34 +359,29 @@ def _redacted_note(raw: bytes) -> bytes:
     return note.as_bytes()
 
 
-def redact_outbox(directory: Path, keys: list[str]) -> int:
-    """Overwrite every `.eml` that mentions one of `keys` with a short redacted note.
+def redact_file(directory: Path, name: str) -> bool:
+    """Overwrite one outbox file with a short redacted note; False if it is not there.
 
-    Redacted rather than deleted: the file list still shows that something was sent then.
-    Each file is replaced atomically (temporary file, then os.replace).
+    Redacted rather than deleted: the file list still shows that something was sent then. The
+    file is replaced atomically (temporary file, then os.replace). Only a plain file name
+    directly in the outbox is accepted: the index never leads anywhere else.
     """
-    if not keys or not directory.is_dir():
-        return 0
-    redacted = 0
-    for path in sorted(directory.glob("*.eml")):
-        try:
-            raw = path.read_bytes()
-        except OSError:
-            continue
-        if not _mentions(raw, keys):
-            continue
-        fd, temp = tempfile.mkstemp(dir=directory, prefix=".", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(_redacted_note(raw))
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(temp, path)
-        except BaseException:
-            Path(temp).unlink(missing_ok=True)
-            raise
-        redacted += 1
-    if redacted:
-        log.info("outbox: redacted %d message(s) of an erased reader", redacted)
-    return redacted
-
+    if Path(name).name != name or name.startswith("."):
+        raise ValueError(f"not an outbox file name: {name!r}")
+    path = directory / name
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:  # removed by hand since: nothing left to redact
+        return False
+    fd, temp = tempfile.mkstemp(dir=directory, prefix=".", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(_redacted_note(raw))
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temp, path)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
+    log.info("outbox: redacted a message of an erased reader", extra={"fields": {"file": name}})
+    return True

@@ -16,7 +16,7 @@ from webapp.config import Settings
 from webapp.models import Subscriber, SubscriberStatus, email_key, utcnow
 from webapp.readers.consent import ConsentAction, Origin, record_change
 from webapp.readers.links import sign_email_change
-from webapp.readers.mail import confirm_url, preferences_mail, reader_mail
+from webapp.readers.mail import confirm_url, preferences_mail, queued, reader_mail
 from webapp.readers.subscriptions import (
     SUBSCRIBED,
     InvalidChoice,
@@ -59,11 +59,15 @@ def request_email_change(
         return []
     other = subscriber_by_address(session, key)
     if other is not None:
-        return [preferences_mail(settings, other)] if other.status in SUBSCRIBED else []
+        if other.status not in SUBSCRIBED:
+            return []
+        return queued(session, other, [preferences_mail(settings, other)])
     subscriber.new_email = new
     signed = sign_email_change(settings.secret_key, subscriber.id, new)
     link = confirm_url(settings, signed)
-    return [reader_mail(settings, "email_change", subscriber, link, to=new)]
+    return queued(
+        session, subscriber, [reader_mail(settings, "email_change", subscriber, link, to=new)]
+    )
 
 
 def update_preferences(

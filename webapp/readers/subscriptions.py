@@ -1,7 +1,7 @@
 """A reader's subscription: subscribe, confirm, unsubscribe, resubscribe, housekeeping.
 
-Every change appends to the consent ledger. Functions that mail the reader return the messages
-instead of sending them: the caller commits, then sends (reader_mail.send_reader_mail).
+Every change appends to the consent ledger. Functions that mail the reader queue the messages
+in the same transaction (readers.mail.queued) and return them; the worker sends them.
 Nothing here tells the caller whether an address was known: the subscribe form and the
 "send me my link" form answer the same either way, and so must every caller.
 """
@@ -41,7 +41,7 @@ from webapp.readers.links import (
     read_signed,
     sign_subscribe,
 )
-from webapp.readers.mail import confirm_url, preferences_mail, reader_mail
+from webapp.readers.mail import confirm_url, preferences_mail, queued, reader_mail
 from webapp.readers.suppressions import address_hash
 from webapp.readers.topics import active_topics
 
@@ -153,7 +153,7 @@ def subscribe(
     subscriber = subscriber_by_address(session, key)
     if subscriber is not None and subscriber.status in SUBSCRIBED:
         # Someone may be typing another person's address: change nothing, tell the owner.
-        return [preferences_mail(settings, subscriber)]
+        return queued(session, subscriber, [preferences_mail(settings, subscriber)])
     if subscriber is None:
         subscriber = Subscriber(email=address, email_key=key, status=SubscriberStatus.PENDING)
         session.add(subscriber)
@@ -173,7 +173,7 @@ def subscribe(
         {"topics": [t.slug for t in topics], "language": language},
     )
     session.flush()
-    return [_confirmation_mail(settings, subscriber, request)]
+    return queued(session, subscriber, [_confirmation_mail(settings, subscriber, request)])
 
 
 def request_preferences_link(
@@ -198,8 +198,10 @@ def request_preferences_link(
             .order_by(ConsentRecord.id.desc())
             .limit(1)
         )
-        return [] if request is None else [_confirmation_mail(settings, subscriber, request)]
-    return [preferences_mail(settings, subscriber)]
+        if request is None:
+            return []
+        return queued(session, subscriber, [_confirmation_mail(settings, subscriber, request)])
+    return queued(session, subscriber, [preferences_mail(settings, subscriber)])
 
 
 def _subscribe_confirmation(
@@ -294,7 +296,9 @@ def confirm(
             },
         )
         link = links(settings).preferences(subscriber.token)
-        result.messages.append(reader_mail(settings, "welcome", subscriber, link))
+        result.messages = queued(
+            session, subscriber, [reader_mail(settings, "welcome", subscriber, link)]
+        )
         return result
     _switch_address(session, settings, subscriber, origin)
     return result
@@ -334,7 +338,7 @@ def unsubscribe(
     if origin.source != ConsentSource.FORM or was == SubscriberStatus.PENDING:
         return []
     link = links(settings).unsubscribe(subscriber.token)
-    return [reader_mail(settings, "unsubscribed", subscriber, link)]
+    return queued(session, subscriber, [reader_mail(settings, "unsubscribed", subscriber, link)])
 
 
 def resubscribe(session: Session, subscriber: Subscriber, origin: Origin) -> bool:

@@ -15,6 +15,7 @@ from webapp.config import Settings
 from webapp.delivery import sending
 from webapp.delivery.heartbeat import requeue_stale_claims
 from webapp.delivery.in_doubt import settle_outbox, settle_ses
+from webapp.delivery.jobs import purge_finished_jobs
 from webapp.delivery.runner import resume_after_quota
 from webapp.models import Edition, EditionStatus, ScheduleRule
 from webapp.models.event import Event
@@ -156,7 +157,7 @@ def housekeeping(
 def daily(
     sessions: sessionmaker[Session], settings: Settings, now: datetime
 ) -> dict[str, int]:
-    """Once a day: purge unconfirmed readers, trim old event payloads."""
+    """Once a day: purge unconfirmed readers, trim old event payloads, forget finished jobs."""
     with sessions() as session:
         purged = purge_unconfirmed(session, settings.unconfirmed_retention_days, now)
         cutoff = now - timedelta(days=settings.event_payload_retention_days)
@@ -165,5 +166,7 @@ def daily(
             .where(Event.occurred_at < cutoff, Event.payload.is_not(None))
             .values(payload=None)
         )
+        jobs = purge_finished_jobs(session, now)
         session.commit()
-    return {"purged": purged, "trimmed": int(getattr(trimmed, "rowcount", 0) or 0)}
+    return {"purged": purged, "trimmed": int(getattr(trimmed, "rowcount", 0) or 0),
+            "jobs_forgotten": jobs}

@@ -2,6 +2,7 @@
 
 Send progress, the counters (tallies and aggregates, all kept by database triggers: see
 webapp.stats.aggregates for why), per-edition, per-topic and per-item figures,
-sender reputation against SES's thresholds, CSV exports and worker status. Read-only towards the
+sender reputation against SES's thresholds, CSV exports, worker status and system mails waiting
+or failing. Read-only towards the
 rest of the flow: stats imports no other domain package that imports it back.
 """

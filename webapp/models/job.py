@@ -1,0 +1,74 @@
+"""Background jobs (the transactional outbox) and the index of the outbox transport's files.
+
+A job is written in the same transaction as the change that calls for it — the confirmation
+mail with the new reader, the redaction of outbox files with the erasure — and done by the
+worker afterwards, with retries: a crash of the web process or the worker loses nothing.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from webapp.models.base import Base, UTCDateTime, str_enum, utcnow
+
+
+class JobKind(enum.StrEnum):
+    MAIL = "mail"  # a system mail (confirm, welcome, preferences link, password reset …)
+    REDACT_OUTBOX = "redact_outbox"  # an erased reader's outbox files
+    INDEX_OUTBOX = "index_outbox"  # once, after the upgrade: files written before the index
+
+
+class JobStatus(enum.StrEnum):
+    PENDING = "pending"  # waiting for its next attempt (or being worked on)
+    DONE = "done"
+    FAILED = "failed"  # given up: a permanent error, or too many attempts
+
+
+class BackgroundJob(Base):
+    __tablename__ = "background_jobs"
+    __table_args__ = (
+        # The worker's claim: pending jobs whose next attempt is due, oldest due first.
+        Index("ix_background_jobs_status_next_attempt_at", "status", "next_attempt_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[JobKind] = mapped_column(str_enum(JobKind, "job_kind"))
+    status: Mapped[JobStatus] = mapped_column(
+        str_enum(JobStatus, "job_status"), default=JobStatus.PENDING
+    )
+    # The reader the job concerns: erasure deletes their mails not yet sent.
+    subscriber_id: Mapped[int | None] = mapped_column(
+        ForeignKey("subscribers.id", ondelete="CASCADE"), index=True
+    )
+    # A mail's rendered message (what the mail itself holds, nothing more), cleared once sent;
+    # for a redaction, whose files.
+    payload: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    claimed_by: Mapped[str | None] = mapped_column(String(100))
+    last_error: Mapped[str | None] = mapped_column(Text)
+    done_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class OutboxFile(Base):
+    """Which `.eml` file of the outbox transport holds whose message, written as the file is
+    recorded as sent: erasure redacts a reader's files through it, never by reading them all."""
+
+    __tablename__ = "outbox_files"
+
+    name: Mapped[str] = mapped_column(String(255), primary_key=True)
+    subscriber_id: Mapped[int | None] = mapped_column(
+        ForeignKey("subscribers.id", ondelete="CASCADE"), index=True
+    )
+    delivery_id: Mapped[int | None] = mapped_column(
+        ForeignKey("deliveries.id", ondelete="SET NULL")
+    )
+    written_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    redacted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
