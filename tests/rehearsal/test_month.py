@@ -1,30 +1,42 @@
 """A month in the life, as a test: one monthly send to `--rehearsal-size` readers (400 by
 default, 5,000 for the long run) while everything that goes wrong in real operation does.
 
-The installation is the real one, on loopback: gunicorn serving the app and `/hooks/ses`, one
-`yuebao worker` whose scheduler starts the send, the SES simulator (SendBulkEmail, SendEmail,
-GetAccount; SNS events signed and posted to the hook), and the database (SQLite or
-PostgreSQL). The sample report is imported, approved and scheduled a few seconds ahead. While
-the send runs, readers act over HTTP like a browser and a mail client: new readers subscribe
-and confirm from the mail they get; readers change topics, unsubscribe (one-click POST to the
-`List-Unsubscribe` URL of the message they got, or the button on the page), pause, and erase
-themselves. Meanwhile the simulator throttles (a 429 storm), fails (a 5xx burst), slows down
-(2 s per call) and pauses the account, then resumes; the worker is killed with kill -9 twice
-and gunicorn once, each restarted; on PostgreSQL the server restarts mid-send. Then, as its
-housekeeping does once STALE_AFTER and IN_DOUBT_WAIT_MINUTES have passed, what the killed
-workers left claimed or in doubt is settled (the clock is passed to it, not waited for).
+The installation is the real one, on loopback: gunicorn serving the app and `/hooks/ses`
+behind one trusted proxy, one `yuebao worker` whose scheduler starts the send and whose jobs
+thread sends the system mails, the SES simulator (SendBulkEmail, SendEmail, GetAccount; SNS
+events signed and posted to the hook, retried while nobody answers), and the database (SQLite
+or PostgreSQL). `BASE_URL` is a real domain's 60 characters. The sample report is imported,
+approved and scheduled a few seconds ahead. Around and during the send, readers act over HTTP
+as a browser and a mail client do (own cookies, CSRF tokens, own address): newcomers
+subscribe and confirm with the link in the mail they get; readers change topics and language,
+unsubscribe (one-click POST to the `List-Unsubscribe` URL of the message they got, or the
+button on the page), pause, and erase themselves. At points of the send's progress the
+simulator throttles (a 429 storm), fails (a 5xx burst), slows to 2 s a call and pauses the
+account until an editor resumes the edition; the worker is killed with kill -9 twice and
+gunicorn once, each restarted at once; on PostgreSQL the server restarts. When nothing moves
+any more, what the worker and its housekeeping do once STALE_AFTER, IN_DOUBT_WAIT_MINUTES, a
+job's lease and its retry backoff have passed is done with the clock passed to them (the
+worker stopped meanwhile), not waited for.
 
-"Eligible when their batch went out" is decided from what each side observed, not guessed:
-the engine reads a reader's status again when it prepares their batch, which is after the
-claim (`claimed_at`, kept on the row) and before SES accepted the message (the simulator's own
-timestamp). The test keeps, for each action, when its first attempt left and when its answer
-came back; the change committed in between. So a reader whose leaving (unsubscribe, pause,
-erasure) was answered before their delivery was claimed must have got nothing; one whose
-leaving started after SES accepted their message must have it; in between (their batch was
-in flight) either is right, but never two. Every reader who never left and had a delivery
-planned gets exactly one message, every `sent` delivery is exactly one accepted message
-carrying its own delivery tag, and every `skipped` one none. Readers who joined after the
-plan get no edition, and each got their confirmation mail.
+"Eligible when their batch went out" is decided from what each side observed, not guessed.
+The engine reads a reader's status again when it prepares their batch, which is after the
+claim (`claimed_at`, kept on the row, and set anew if the delivery was ever returned to the
+queue) and before SES accepted the message (the simulator's own timestamp). For each action
+the test keeps when its first attempt left and when its answer came back; the change
+committed in between. So a reader whose leaving (unsubscribe, pause, erasure) was answered
+before their delivery was claimed must have got nothing; one whose leaving started after SES
+accepted their message must have it (`sent`); one skipped must have started leaving before the
+skip was written; in between (their batch was in flight) either is right, but never two.
+Every reader who never left and had a delivery planned gets exactly one message; every `sent`
+delivery is exactly one accepted message carrying its own delivery tag, every `skipped` one
+none; readers who joined after the plan get no edition. Addresses are the ones planned: an
+erasure removes them from the database, not from what SES was given.
+
+Then: every SNS notification posted was stored once as an event (a repeat after a lost answer
+changes nothing), every system mail was sent and none given up, every newcomer is active, the
+running worker's scheduler holds the lease and ticked within the minute, every process ended
+the way the test ended it (kill -9 or SIGTERM, status 0), and the stats tallies equal a
+recount of the rows.
 """
 
 from __future__ import annotations
@@ -41,6 +53,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select, update
+from sqlalchemy.exc import OperationalError
 
 from emails.ses_events import parse_ses_event
 from tests.factories import Factories
@@ -69,7 +82,12 @@ from webapp.models.event import Event, SnsReceipt
 from webapp.stats import tallies
 from webapp.stats.workers import scheduler_status
 
-pytestmark = [pytest.mark.servers, pytest.mark.postgres]  # both databases; not under libfaketime
+pytestmark = [
+    pytest.mark.servers,  # starts servers and processes: not under libfaketime
+    pytest.mark.postgres,  # on both databases
+    # A helper thread (progress, readers) that died would leave the run waiting or blind.
+    pytest.mark.filterwarnings("error::pytest.PytestUnhandledThreadExceptionWarning"),
+]
 
 MONTH = "2024-07"
 SEND_SECONDS = 20  # the send's length at full speed, whatever the size
@@ -123,7 +141,10 @@ class Progress:
     def follow(self, edition_id: int) -> None:
         def poll() -> None:
             while not self._stop.wait(0.2):
-                counts = self.stage.statuses(edition_id)
+                try:
+                    counts = self.stage.statuses(edition_id)
+                except OperationalError:  # the database is restarting: ask again
+                    continue
                 done = sum(counts.get(s, 0) for s in ("sent", "skipped", "failed"))
                 with self._changed:
                     self.share = done / max(1, sum(counts.values()))
@@ -499,5 +520,10 @@ def _check_scheduler(stage: Stage) -> None:
 def _check_processes(stage: Stage) -> None:
     by_us = {"kill -9": -9, "SIGTERM": 0}
     assert [e for e in stage.exits if by_us.get(e.how) != e.status] == []
+    # No thread of a worker ended on an exception, and none gave up on the database.
+    log = stage.read_log("worker")
+    assert "Exception in thread" not in log and "worker exiting" not in log
+    stopped = sum(1 for e in stage.exits if e.name == "worker" and e.how == "SIGTERM")
+    assert log.count('"message": "worker stopped"') == stopped
     assert Counter(e.name for e in stage.exits if e.how == "kill -9") == {"worker": 2,
                                                                            "gunicorn": 1}
