@@ -121,7 +121,13 @@ def pause(browser: Browser, token: str) -> int:
 
 def erase(browser: Browser, token: str) -> int:
     page = f"/p/{token}/erase"
-    return browser.request(page, {"csrf_token": browser.csrf(page), "understood": "y"})[0]
+    status, body = browser.request(page)
+    if status == 410:  # an earlier attempt erased them and its answer was lost
+        return status
+    found = _CSRF.search(body)
+    assert status == 200 and found, f"no form at {page}: HTTP {status}"
+    return browser.request(page, {"csrf_token": html.unescape(found.group(1)),
+                                  "understood": "y"})[0]
 
 
 def change_topics(browser: Browser, token: str, topics: list[str]) -> int:

@@ -423,6 +423,10 @@ def _mail_waiting(stage: Stage) -> int:
 def _check_readers(stage: Stage, cohort: Cohort, cast: Cast) -> None:
     problems = [a for a in cohort.actions if a.problem]
     assert not problems, problems
+    # Every page answered (410 "erased" for an erasure whose first answer was lost).
+    answered = [a for a in cohort.actions
+                if a.status not in ((200, 410) if a.kind == "erase" else (200,))]
+    assert not answered, answered
     # Every system mail was sent (none given up), and every newcomer confirmed with theirs.
     with stage.sessions() as session:
         given_up = session.execute(select(BackgroundJob.kind, BackgroundJob.last_error).where(
