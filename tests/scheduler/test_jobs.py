@@ -17,7 +17,7 @@ from tests.factories import Factories
 from webapp.config import settings_of
 from webapp.db import database
 from webapp.delivery import sending
-from webapp.models import Edition, EditionStatus, ScheduleRule
+from webapp.models import DeliveryStatus, Edition, EditionStatus, ScheduleRule
 from webapp.scheduler import jobs
 
 NOON = datetime(2024, 8, 5, 4, 0, tzinfo=UTC)  # 12:00 in Asia/Shanghai
@@ -101,3 +101,29 @@ def test_a_new_rule_does_not_run_for_the_month_before_it_was_made(
     settings, sessions = settings_of(app), database(app).sessionmaker
     september_first = datetime(2024, 8, 31, 16, 30, tzinfo=UTC)
     assert jobs.run_monthly_rule(sessions, settings, september_first) is None
+
+
+@pytest.mark.postgres
+def test_housekeeping_finishes_a_send_whose_last_deliveries_ses_settled(
+    app: Flask, session: Session, factories: Factories
+) -> None:
+    """A worker killed with a call in flight leaves its deliveries in doubt; SES's Send events
+    settle them after the engine's last look. Nothing is left to send, so no engine will run
+    again for this edition: housekeeping finishes it."""
+    edition = factories.edition("2024-07", status=EditionStatus.SENDING,
+                                items={"policy": [{"topics": ["ai"]}]})
+    edition.send_started_at = NOON
+    other = factories.edition("2024-06", status=EditionStatus.SENDING,
+                              items={"policy": [{"topics": ["ai"]}]})
+    other.send_started_at = NOON
+    factories.delivery(edition, status=DeliveryStatus.SENT, sent_at=NOON)
+    factories.delivery(edition, status=DeliveryStatus.SKIPPED)
+    factories.delivery(other, status=DeliveryStatus.IN_DOUBT, in_doubt_at=NOON)
+    session.commit()
+    later = NOON + timedelta(minutes=1)
+    outcome = jobs.housekeeping(database(app).sessionmaker, settings_of(app), later)
+    assert outcome["sends_finished"] == 1
+    assert _status(session, "2024-07") == EditionStatus.SENT
+    assert _status(session, "2024-06") == EditionStatus.SENDING  # one delivery still in doubt
+    finished = session.scalar(select(Edition.send_finished_at).where(Edition.month == "2024-07"))
+    assert finished == later

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from typing import Any, Literal, cast
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import CursorResult, func, select, update
+from sqlalchemy import CursorResult, exists, func, select, update
 from sqlalchemy.orm import Session
 
 from webapp.audit import record_audit
@@ -220,7 +220,7 @@ def delivery_counts(session: Session, edition_id: int) -> dict[str, int]:
     return counts
 
 
-def finish_if_done(session: Session, edition: Edition) -> bool:
+def finish_if_done(session: Session, edition: Edition, now: datetime | None = None) -> bool:
     """`sending` becomes `sent` once nothing is queued, claimed or in doubt."""
     if edition.status != EditionStatus.SENDING:
         return False
@@ -228,8 +228,24 @@ def finish_if_done(session: Session, edition: Edition) -> bool:
     if counts["queued"] or counts["sending"] or counts["in_doubt"]:
         return False
     edition.status = EditionStatus.SENT
-    edition.send_finished_at = utcnow()
+    edition.send_finished_at = now or utcnow()
     return True
+
+
+_UNSETTLED = (DeliveryStatus.QUEUED, DeliveryStatus.SENDING, DeliveryStatus.IN_DOUBT)
+
+
+def finish_settled_sends(session: Session, now: datetime | None = None) -> list[str]:
+    """Finish every edition in `sending` whose deliveries are all settled; their months.
+
+    The engine finishes a send when its claim comes back empty. Deliveries a killed worker
+    left in doubt that SES's events settle afterwards leave no engine to do it: nothing is
+    queued, so none runs for the edition again. Housekeeping calls this instead.
+    """
+    unsettled = exists().where(Delivery.edition_id == Edition.id, Delivery.status.in_(_UNSETTLED))
+    stmt = select(Edition).where(Edition.status == EditionStatus.SENDING, ~unsettled)
+    done = [e for e in session.scalars(stmt).all() if finish_if_done(session, e, now)]
+    return [edition.month for edition in done]
 
 
 def rule_moment(day: int, time: str, zone: ZoneInfo, now: datetime) -> datetime:

@@ -138,8 +138,9 @@ def run_monthly_rule(
 def housekeeping(
     sessions: sessionmaker[Session], settings: Settings, now: datetime
 ) -> dict[str, int]:
-    """Frequent upkeep: stale claims back to the queue, in-doubt deliveries settled, quota
-    pauses lifted, ended reader pauses ended."""
+    """Frequent upkeep: stale claims back to the queue, in-doubt deliveries settled, sends
+    whose last deliveries were settled finished, quota pauses lifted, ended reader pauses
+    ended."""
     with sessions() as session:
         requeued = requeue_stale_claims(session, now)
         wait = timedelta(minutes=settings.in_doubt_wait_minutes)
@@ -148,10 +149,12 @@ def housekeeping(
         else:
             settled = settle_ses(session, wait, now)
         resumed = resume_ended_pauses(session, now)
+        finished = sending.finish_settled_sends(session, now)
         session.commit()
     resume_after_quota(settings, sessions)  # asks SES, so with no transaction open
     return {"requeued_claims": requeued, "settled_sent": settled.sent,
-            "requeued_in_doubt": settled.requeued, "readers_resumed": resumed}
+            "requeued_in_doubt": settled.requeued, "readers_resumed": resumed,
+            "sends_finished": len(finished)}
 
 
 def daily(
