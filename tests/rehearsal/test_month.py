@@ -66,8 +66,7 @@ from webapp.cli.content import read_report
 from webapp.cli.demo import SAMPLE_REPORT
 from webapp.config import settings_of
 from webapp.delivery import jobs, sending
-from webapp.delivery.heartbeat import STALE_AFTER, requeue_stale_claims
-from webapp.delivery.in_doubt import settle_ses
+from webapp.delivery.heartbeat import STALE_AFTER
 from webapp.editions.records import import_report, suggest_report_topics
 from webapp.models import (
     BackgroundJob,
@@ -79,6 +78,7 @@ from webapp.models import (
     utcnow,
 )
 from webapp.models.event import Event, SnsReceipt
+from webapp.scheduler.jobs import housekeeping
 from webapp.stats import tallies
 from webapp.stats.workers import scheduler_status
 
@@ -322,22 +322,20 @@ class Conductor:
 
 
 def _as_time_passes(stage: Stage, edition_id: int) -> None:
-    """Once nothing moves, what the worker and its housekeeping do when STALE_AFTER,
-    IN_DOUBT_WAIT_MINUTES, a job's lease and its retry backoff have passed: with the worker
+    """Once nothing moves: what the worker and its housekeeping do when STALE_AFTER,
+    IN_DOUBT_WAIT_MINUTES, a job's lease and its retry backoff have passed. With the worker
     stopped (no live claim is touched), the clock is passed to them, not waited for."""
+    assert stage.sim.flush_events(timeout=300), "SNS could not post every event"
     with stage.sessions() as session:
-        waiting_mail = session.scalar(select(func.count(BackgroundJob.id)).where(
-            BackgroundJob.status == JobStatus.PENDING))
-    counts = stage.statuses(edition_id)
-    if not (counts.get("sending") or counts.get("in_doubt") or waiting_mail):
-        return
-    assert stage.sim.flush_events(timeout=300)
+        if (stage.edition(session, MONTH).status == EditionStatus.SENT
+                and not _mail_waiting(stage)):
+            return
     stage.stop_worker()
-    wait = timedelta(minutes=settings_of(stage.app).in_doubt_wait_minutes)
+    settings = settings_of(stage.app)
+    wait = timedelta(minutes=settings.in_doubt_wait_minutes)
     later = utcnow() + max(STALE_AFTER, wait, jobs.LEASE) + timedelta(minutes=1)
+    housekeeping(stage.sessions, settings, later)
     with stage.sessions() as session:
-        requeue_stale_claims(session, later)
-        settle_ses(session, wait, later)
         session.execute(update(BackgroundJob).where(BackgroundJob.status == JobStatus.PENDING)
                         .values(next_attempt_at=utcnow()))
         session.commit()
