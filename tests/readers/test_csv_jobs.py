@@ -15,13 +15,16 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from tests.factories import Factories
+from tests.mailbox import outbox
 from webapp.config import settings_of
 from webapp.db import database
+from webapp.delivery import jobs
 from webapp.delivery.jobs import LEASE, ClaimLost, JobRunner, claim_jobs, hold_claim
 from webapp.models import (
     AuditEntry,
     BackgroundJob,
     ConsentRecord,
+    ConsentSource,
     JobKind,
     JobStatus,
     Subscriber,
@@ -30,7 +33,9 @@ from webapp.models import (
     utcnow,
 )
 from webapp.readers import csv_jobs
+from webapp.readers.consent import Origin
 from webapp.readers.subscribers_csv import export_batch, export_subscribers_csv
+from webapp.readers.subscriptions import Signup, subscribe
 from webapp.readers.suppressions import suppress
 from webapp.scheduler.jobs import daily
 
@@ -217,6 +222,37 @@ def test_a_worker_killed_mid_import_leaves_the_rest_to_another_after_its_lease(
     assert readers_by_address(session) == {"a@example.com": 1, "b@example.com": 1,
                                            "ann@example.com": 1, "c@example.com": 1}
     assert consents(session, "a@example.com") == 1
+
+
+@pytest.mark.postgres
+@pytest.mark.usefixtures("readers_before")
+def test_a_long_import_yields_after_its_slice_so_system_mails_are_not_held_up(
+    app: Flask, admin_client: FlaskClient, session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    page = confirm_import(admin_client)
+    monkeypatch.setattr(csv_jobs, "IMPORT_BATCH", 2)
+    monkeypatch.setattr(jobs, "LONG_WORK_SLICE", 0.0)  # one batch per slice
+    runner = runner_for(app, Clock())
+    first = runner.run_once()
+    assert (first.done, first.paused) == (0, 1)
+    assert status(admin_client, page) | {"id": 0} == {
+        "id": 0, "kind": "csv_import", "status": "pending", "done": 2, "total": 5,
+        "error": None}
+
+    signup = Signup(email="new@example.com", topics=["ai"], language="zh-CN")
+    subscribe(session, settings_of(app), signup, Origin(ConsentSource.FORM))
+    session.commit()
+    second = runner.run_once()
+    assert (second.done, second.paused) == (1, 1)  # the mail, then the import's next slice
+    assert [m["To"] for m in outbox(app, drain=False)] == ["new@example.com"]
+    assert status(admin_client, page)["done"] == 4
+
+    assert runner.run_once().done == 1
+    assert status(admin_client, page)["status"] == "done"
+    assert the_job(session).attempts == 1  # slices are not failed attempts
+    assert readers_by_address(session) == {"a@example.com": 1, "b@example.com": 1,
+                                           "ann@example.com": 1, "c@example.com": 1,
+                                           "new@example.com": 1}
 
 
 @pytest.mark.postgres

@@ -60,6 +60,9 @@ MAX_ATTEMPTS = 12  # about five hours of retries (30 s, doubling to an hour) bef
 # Done after the others of a claim: they take seconds, and their leases must not run out
 # while a long import goes on.
 LONG_WORK = frozenset({JobKind.CSV_IMPORT, JobKind.CSV_EXPORT})
+# Seconds of import work before the job goes back to the queue, due at once: system mails
+# queued meanwhile are claimed before it, so a large import never holds them up for long.
+LONG_WORK_SLICE = 15.0
 
 
 class PermanentJobError(Exception):
@@ -84,16 +87,18 @@ class JobsRun:
     done: int = 0
     retried: int = 0
     failed: int = 0
+    paused: int = 0  # long work that used its slice and is due again at once
 
     @property
     def worked(self) -> int:
-        return self.done + self.retried + self.failed
+        return self.done + self.retried + self.failed + self.paused
 
 
 @dataclass(frozen=True)
 class _Outcome:
     file: str | None = None  # a mail written by the outbox transport
     redacted: list[str] = field(default_factory=list)  # outbox files redacted
+    more: bool = False  # long work stopped after its slice, with more to do
 
 
 def backoff(attempts: int) -> timedelta:
@@ -192,8 +197,12 @@ class JobRunner:
                 )
                 self._record_failure(job, _describe(error), permanent=False, result=result)
             else:
-                self._record_done(job, outcome)
-                result.done += 1
+                if outcome.more:
+                    self._record_pause(job)
+                    result.paused += 1
+                else:
+                    self._record_done(job, outcome)
+                    result.done += 1
         return result
 
     def run_until(self, stop: threading.Event, poll: float, outage: Outage | None = None) -> None:
@@ -238,12 +247,13 @@ class JobRunner:
             return _Outcome()
         if job.kind == JobKind.CSV_IMPORT:
             try:
-                run_csv_import(
-                    self.sessions, self._hold(job), erasure_key=self.settings.erasure_key
+                finished = run_csv_import(
+                    self.sessions, self._hold(job), erasure_key=self.settings.erasure_key,
+                    budget=LONG_WORK_SLICE,
                 )
             except ValueError as error:  # the CSV is gone or unreadable: trying cannot help
                 raise PermanentJobError(str(error)) from None
-            return _Outcome()
+            return _Outcome(more=not finished)
         if job.kind == JobKind.CSV_EXPORT:
             run_csv_export(self.sessions, self._hold(job), var_dir=self.settings.var_dir)
             return _Outcome()
@@ -313,6 +323,17 @@ class JobRunner:
         record_outbox_file(session, name, subscriber_id=reader.id if reader else None)
         if erased and reader is not None and reader.status == SubscriberStatus.ERASED:
             session.add(BackgroundJob(kind=JobKind.REDACT_OUTBOX, subscriber_id=reader.id))
+
+    def _record_pause(self, job: ClaimedJob) -> None:
+        """Long work that used its slice: due again at once, behind what is due already; the
+        claim it took is not counted as an attempt (only failures are)."""
+        with self.sessions() as session:
+            row = session.get(BackgroundJob, job.id)
+            if row is not None and row.claimed_by == self.worker:
+                row.next_attempt_at = self.clock()
+                row.claimed_by = None
+                row.attempts = max(0, row.attempts - 1)
+            session.commit()
 
     def _record_failure(
         self, job: ClaimedJob, error: str, *, permanent: bool, result: JobsRun

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -131,8 +132,10 @@ def run_csv_import(
     *,
     erasure_key: str,
     batch: int | None = None,
-) -> None:
-    """Import the job's CSV from where it stopped, a batch per transaction.
+    budget: float | None = None,
+) -> bool:
+    """Import the job's CSV from where it stopped, a batch per transaction; True once all of
+    it is done, False when `budget` seconds ran out first (the caller queues it again).
 
     The file is parsed once, outside any transaction. Each batch checks its rows against the
     database as it is now (a reader suppressed since the preview is skipped, with the reason),
@@ -151,9 +154,13 @@ def run_csv_import(
     last_line = int((job.result or {}).get("last_line", 0))
     todo = [r for r in records if r.line > last_line]
     size = batch or IMPORT_BATCH
+    began = time.monotonic()
     for start in range(0, len(todo), size):
         import_batch(sessions, hold, todo[start : start + size], erasure_key=erasure_key,
                      skip_invalid=skip_invalid)
+        more = start + size < len(todo)
+        if more and budget is not None and time.monotonic() - began >= budget:
+            return False
     with sessions() as session:
         job = hold(session)
         result = dict(job.result or _empty_result())
@@ -165,6 +172,7 @@ def run_csv_import(
                 "skipped": len(result["skipped"])})
             job.result = {**result, "audited": True}
         session.commit()
+    return True
 
 
 def _empty_result() -> dict[str, Any]:
