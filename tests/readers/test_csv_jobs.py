@@ -376,8 +376,46 @@ def test_an_export_file_whose_job_was_forgotten_is_deleted_too(
     directory = Path(settings_of(app).var_dir, "exports")
     directory.mkdir(parents=True)
     (directory / "readers-999.csv").write_text("x")
-    (directory / "readers-998.csv.part").write_text("x")
+    (directory / "readers-998.csv.2.part").write_text("x")
     (directory / "notes.txt").write_text("kept")
     deleted = daily(database(app).sessionmaker, settings_of(app), utcnow())["exports_deleted"]
     assert deleted == 2
     assert [p.name for p in directory.iterdir()] == ["notes.txt"]
+
+
+@pytest.mark.postgres
+def test_an_export_whose_worker_died_is_written_afresh_by_the_next(
+    app: Flask, admin_client: FlaskClient, session: Session, factories: Factories,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for n in range(5):
+        factories.subscriber(email=f"r{n}@example.com", name=f"R {n}")
+    session.commit()
+    before = io.StringIO()
+    export_subscribers_csv(session, before)
+    page = admin_client.post("/admin/subscribers/export").headers["Location"]
+    monkeypatch.setattr(csv_jobs, "EXPORT_BATCH", 2)
+    calls: list[int] = []
+
+    def killed_on_the_second(*args: Any, **kwargs: Any) -> Any:
+        calls.append(1)
+        if len(calls) == 2:
+            raise Killed
+        return export_batch(*args, **kwargs)
+
+    monkeypatch.setattr(csv_jobs, "export_batch", killed_on_the_second)
+    clock = Clock()
+    with pytest.raises(Killed):
+        runner_for(app, clock, "worker-1").run_once()
+    monkeypatch.setattr(csv_jobs, "export_batch", export_batch)
+    clock.now += LEASE + timedelta(seconds=1)
+    assert runner_for(app, clock, "worker-2").run_once().done == 1
+
+    assert status(admin_client, page)["done"] == 5
+    download = admin_client.get(page + "/download")
+    assert download.data == ("\ufeff" + before.getvalue()).encode("utf-8")
+    job_id = the_job(session).id
+    leftovers = sorted(p.name for p in Path(settings_of(app).var_dir, "exports").iterdir())
+    assert leftovers == [f"readers-{job_id}.csv", f"readers-{job_id}.csv.1.part"]
+    daily(database(app).sessionmaker, settings_of(app), clock.now + timedelta(days=2))
+    assert not Path(settings_of(app).var_dir, "exports", leftovers[1]).exists()

@@ -234,10 +234,12 @@ def run_csv_export(sessions: sessionmaker[Session], hold: Hold, *, var_dir: str 
     with sessions() as session:
         job = hold(session)
         name = f"readers-{job.id}.csv"
+        # One part file per attempt: a worker that outlived its lease never writes into the
+        # file of the one that took the job over.
+        part = directory / f"{name}.{job.attempts}.part"
         job.progress_done = 0
         job.progress_total = session.scalar(select(func.count(Subscriber.id)))
         session.commit()
-    part = directory / f"{name}.part"
     done = after = 0
     # utf-8 with a BOM, so spreadsheet programs read the Chinese as UTF-8, as before.
     with part.open("w", encoding="utf-8", newline="") as out:
@@ -282,7 +284,8 @@ def forget_old_exports(session: Session, var_dir: str | Path, now: datetime) -> 
     )
     for job in session.scalars(stmt):
         name = (job.result or {}).get("file")
-        (directory / f"readers-{job.id}.csv.part").unlink(missing_ok=True)
+        for part in directory.glob(f"readers-{job.id}.csv.*part"):
+            part.unlink(missing_ok=True)
         if not name:
             continue
         path = directory / str(name)
@@ -294,6 +297,6 @@ def forget_old_exports(session: Session, var_dir: str | Path, now: datetime) -> 
 
 
 def _job_id_of(name: str) -> int | None:
-    """The job id in an export file's name (`readers-12.csv`, `readers-12.csv.part`)."""
+    """The job id in an export file's name (`readers-12.csv`, `readers-12.csv.3.part`)."""
     stem = name.removeprefix("readers-").split(".", 1)[0]
     return int(stem) if name.startswith("readers-") and stem.isdigit() else None
