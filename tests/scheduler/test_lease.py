@@ -48,14 +48,10 @@ def test_one_lease_holder_at_a_time_and_takeover_when_it_dies(
     assert lease.holder(sessions, NOON + timedelta(seconds=52)) == "b"
 
 
-def test_nobody_holds_a_lease_never_taken(sessions: sessionmaker[Session]) -> None:
-    assert lease.holder(sessions, NOON) is None
-    assert _row(sessions) is None
-
-
 def test_the_first_worker_takes_the_lease_until_now_plus_ttl(
     sessions: sessionmaker[Session],
 ) -> None:
+    assert lease.holder(sessions, NOON) is None  # never taken
     assert lease.acquire(sessions, "host-a:101", TTL, NOON)
     row = _row(sessions)
     assert row is not None
@@ -147,8 +143,11 @@ def test_leases_of_different_names_are_held_apart(sessions: sessionmaker[Session
     assert not lease.acquire(sessions, "b", TTL, _at(1))
     assert (lease.holder(sessions, _at(1)),
             lease.holder(sessions, _at(1), name="housekeeping")) == ("a", "b")
-    lease.release(sessions, "b", name="housekeeping")
-    assert lease.holder(sessions, _at(1)) == "a"
+    assert lease.acquire(sessions, "a", TTL, _at(20))
+    assert lease.acquire(sessions, "a", TTL, _at(40), name="housekeeping")  # b's lapsed
+    lease.release(sessions, "a", name="housekeeping")
+    assert (lease.holder(sessions, _at(41)),
+            lease.holder(sessions, _at(41), name="housekeeping")) == ("a", None)
 
 
 def test_a_worker_that_loses_the_race_to_write_the_first_lease_does_not_hold_it(
