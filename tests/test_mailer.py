@@ -193,6 +193,7 @@ def test_an_outbox_file_is_indexed_once_by_whose_message_it_holds(
 def test_an_edition_becomes_content_numbered_across_sections(
     session: Session, factories: Factories
 ) -> None:
+    factories.edition("2024-06", items={"policy": [{}, {}]})  # so ids and numbers differ
     edition = factories.edition("2024-07", subject="七月", preheader="本月要点", intro="你好",
                                 items={
         "policy": [{"title": "政策一", "title_en": "Policy one", "topics": ["data", "ai"],
