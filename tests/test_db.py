@@ -93,7 +93,7 @@ def plain_url(postgres_server: PostgresServer) -> str:
                                                                 "postgresql://")
 
 
-@pytest.mark.parametrize("scheme", ["postgresql", "postgres", "postgresql+psycopg"])
+@pytest.mark.parametrize("scheme", ["postgresql", "postgres"])
 def test_postgresql_urls_are_served_by_psycopg_3(plain_url: str, scheme: str) -> None:
     engine = make_engine(plain_url.replace("postgresql://", f"{scheme}://"))
     assert engine.url.drivername == "postgresql+psycopg"
