@@ -4,6 +4,7 @@ and the troubled jobs it lists."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from sqlalchemy import insert
@@ -94,10 +95,11 @@ def test_troubled_jobs_are_the_given_up_then_the_failing_newest_first(session: S
 
 
 def test_a_job_without_a_mail_kind_shows_none(session: Session) -> None:
+    payloads: list[dict[str, Any] | None] = [None, {}, {"tags": {}}, {"tags": {"kind": ""}}]
     session.execute(insert(BackgroundJob), [
         {"kind": JobKind.MAIL, "status": JobStatus.FAILED, "payload": payload, "attempts": 1,
          "last_error": "x", "next_attempt_at": NOON, "created_at": NOON, "updated_at": NOON}
-        for payload in (None, {}, {"tags": {}}, {"tags": {"kind": ""}})
+        for payload in payloads
     ])
     session.commit()
     assert [j.mail_kind for j in troubled_jobs(session)] == [None, None, None, None]
