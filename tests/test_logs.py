@@ -16,6 +16,7 @@ from flask import Flask, g
 from flask.testing import FlaskClient
 
 from tests.conftest import PASSWORD
+from tests.factories import Factories
 from webapp.logs import JsonFormatter, configure_logging
 from webapp.models import User
 
@@ -136,6 +137,19 @@ def test_a_sign_in_leaves_no_password_cookie_or_query_in_the_log(
     for secret in (PASSWORD, "cookie-secret-value", "query-secret", "header-secret",
                    editor.email):
         assert secret not in text, secret
+
+
+def test_a_readers_token_or_a_signed_link_never_reaches_the_log(
+    client: FlaskClient, factories: Factories, request_log: io.StringIO
+) -> None:
+    # These URLs act for a reader (preferences, one-click unsubscribe) or set a password.
+    reader = factories.subscriber()
+    client.get(f"/p/{reader.token}")
+    client.post(f"/u/{reader.token}", data={"List-Unsubscribe": "One-Click"})
+    client.get("/password-reset/signed-link-secret")
+    paths = [entry["path"] for entry in _lines(request_log)]
+    assert paths == ["/p/…", "/u/…", "/password-reset/…"]
+    assert reader.token not in request_log.getvalue()
 
 
 @pytest.fixture
