@@ -168,3 +168,30 @@ def test_a_worker_that_loses_the_race_to_write_the_first_lease_does_not_hold_it(
     assert lease.holder(sessions, _at(1)) == "a"
     with sessions() as session:
         assert session.scalars(select(Lease.holder)).all() == ["a"]
+
+
+def test_two_workers_taking_over_a_lapsed_lease_at_once_leave_one_holder(
+    app: Flask, sessions: sessionmaker[Session], backend: str
+) -> None:
+    if backend == "postgresql":
+        pytest.skip("the row lock makes the second worker wait: this interleaving cannot happen")
+    assert lease.acquire(sessions, "a", TTL, NOON)  # a dies; the lease lapses at +30 s
+    later = _at(31)
+    engine = database(app).engine
+    took: list[bool] = []
+
+    def c_between_bs_read_and_write(_conn: Any, _cursor: Any, statement: str,
+                                    *_: Any) -> None:
+        # b has read the lapsed row and is about to write it: c takes the lease first.
+        if statement.startswith("UPDATE leases") and not took:
+            took.append(False)
+            took[0] = lease.acquire(sessions, "c", TTL, later)
+
+    event.listen(engine, "before_cursor_execute", c_between_bs_read_and_write)
+    try:
+        b_took = lease.acquire(sessions, "b", TTL, later)
+    finally:
+        event.remove(engine, "before_cursor_execute", c_between_bs_read_and_write)
+    assert took == [True] and not b_took
+    row = _row(sessions)
+    assert row is not None and row.holder == "c"
