@@ -29,6 +29,7 @@ def run_jobs(app: Flask) -> JobsRun:
         total.done += run.done
         total.retried += run.retried
         total.failed += run.failed
+        total.paused += run.paused
     return total
 
 

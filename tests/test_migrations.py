@@ -73,14 +73,6 @@ def test_migrations_go_down_and_up_again(empty_database: str) -> None:
     migrate.check(empty_database)
 
 
-def test_sqlite_runs_in_wal_mode_with_a_busy_timeout(tmp_path: Path) -> None:
-    engine = make_engine(f"sqlite:///{tmp_path / 'wal.sqlite3'}")
-    with engine.connect() as conn:
-        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
-        assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 10000
-    engine.dispose()
-
-
 @pytest.mark.postgres
 def test_a_fresh_database_has_the_default_topics(session: Session) -> None:
     stored = list(session.scalars(select(Topic).order_by(Topic.position)))

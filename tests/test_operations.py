@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import json
 import logging
 from pathlib import Path
 
@@ -10,7 +9,6 @@ from flask.testing import FlaskClient
 
 from tests.conftest import app_config
 from webapp import create_app
-from webapp.logs import JsonFormatter
 
 
 @pytest.mark.postgres
@@ -74,21 +72,6 @@ def test_every_response_carries_a_request_id_and_security_headers(client: FlaskC
     assert "script-src 'self'" in response.headers["Content-Security-Policy"]
     assert response.headers["X-Frame-Options"] == "DENY"
     assert "Strict-Transport-Security" not in response.headers  # development
-
-
-def test_log_lines_are_json_with_the_request_id(app: Flask) -> None:
-    formatter = JsonFormatter()
-    record = logging.LogRecord("webapp", logging.INFO, __file__, 1, "hello %s", ("世界",), None)
-    with app.test_request_context("/x", headers={"X-Request-ID": "rid-1"}):
-        from flask import g
-
-        g.request_id = "rid-1"
-        line = formatter.format(record)
-    entry = json.loads(line)
-    assert entry["message"] == "hello 世界"
-    assert entry["request_id"] == "rid-1"
-    assert entry["path"] == "/x"
-    assert "\n" not in line
 
 
 def test_worker_starts_and_stops(runner: object) -> None:

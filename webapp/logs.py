@@ -12,6 +12,19 @@ from datetime import UTC, datetime
 from flask import Flask, Response, g, has_request_context, request
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+# Path parts that open a reader's pages or a console account: never written to a log.
+SECRET_ARGS = ("token", "signed")
+
+
+def loggable_path() -> str:
+    """The request's path with its token or signed link replaced by "…": those URLs act for
+    a reader (preferences, unsubscribe, erase) or set a password, like a password would."""
+    path = request.path
+    for name in SECRET_ARGS:
+        value = (request.view_args or {}).get(name)
+        if isinstance(value, str) and value:
+            path = path.replace(value, "…")
+    return path
 
 
 class JsonFormatter(logging.Formatter):
@@ -25,7 +38,7 @@ class JsonFormatter(logging.Formatter):
         if has_request_context():
             entry["request_id"] = g.get("request_id")
             entry["method"] = request.method
-            entry["path"] = request.path
+            entry["path"] = loggable_path()
         for key, value in getattr(record, "fields", {}).items():
             entry[key] = value
         if record.exc_info:

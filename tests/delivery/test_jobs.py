@@ -148,7 +148,7 @@ def test_a_failing_transport_is_retried_with_backoff_and_succeeds_later(
     assert job.status == JobStatus.PENDING and job.attempts == 1
     assert job.last_error == "ConnectionError: SES unreachable"
     assert job.next_attempt_at == T0 + BACKOFF_BASE
-    dashboard = admin_client.get("/admin/").get_data(as_text=True)
+    dashboard = admin_client.get("/admin/?lang=en").get_data(as_text=True)
     assert "1 failing and being retried, 0 given up" in dashboard
     assert "ConnectionError: SES unreachable" in dashboard
 
@@ -165,7 +165,7 @@ def test_a_failing_transport_is_retried_with_backoff_and_succeeds_later(
     assert job.status == JobStatus.DONE and job.attempts == 3 and job.last_error is None
     assert flaky.attempts == 3
     assert [m["To"] for m in outbox(app, drain=False)] == ["ann@example.com"]
-    dashboard = admin_client.get("/admin/").get_data(as_text=True)
+    dashboard = admin_client.get("/admin/?lang=en").get_data(as_text=True)
     assert "0 failing and being retried, 0 given up" in dashboard
 
 
@@ -216,7 +216,7 @@ def test_a_refused_address_is_given_up_at_once_and_an_admin_can_try_again(
     [job] = mail_jobs(session)
     assert job.status == JobStatus.FAILED and job.attempts == 1
     assert job.last_error == "MessageRejected: Email address is not verified."
-    dashboard = admin_client.get("/admin/").get_data(as_text=True)
+    dashboard = admin_client.get("/admin/?lang=en").get_data(as_text=True)
     assert "0 failing and being retried, 1 given up" in dashboard and "Try again" in dashboard
 
     answer = admin_client.post(f"/admin/jobs/{job.id}/retry")

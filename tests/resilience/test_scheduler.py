@@ -152,18 +152,6 @@ def test_schedule_rule_refuses_impossible_days(runner: FlaskCliRunner) -> None:
     assert runner.invoke(args=["schedule-rule", "--off"]).exit_code != 0  # nothing to switch off
 
 
-@pytest.mark.postgres
-def test_one_lease_holder_at_a_time_and_takeover_when_it_dies(app: Flask) -> None:
-    sessions = database(app).sessionmaker
-    ttl = timedelta(seconds=30)
-    assert lease.acquire(sessions, "a", ttl, NOON)
-    assert not lease.acquire(sessions, "b", ttl, NOON + timedelta(seconds=10))
-    assert lease.acquire(sessions, "a", ttl, NOON + timedelta(seconds=20))  # renewed
-    assert not lease.acquire(sessions, "b", ttl, NOON + timedelta(seconds=45))
-    assert lease.acquire(sessions, "b", ttl, NOON + timedelta(seconds=51))  # a stopped renewing
-    assert lease.holder(sessions, NOON + timedelta(seconds=52)) == "b"
-
-
 def test_the_holder_alone_runs_apscheduler_with_its_jobs_in_our_table(
     app: Flask, session: Session
 ) -> None:

@@ -1,4 +1,5 @@
-"""The admin console: stats and reputation, readers, suppressions, topics, users, audit log."""
+"""The admin console: stats and reputation, readers (and their CSV import and export, done in
+the background), suppressions, topics, users, audit log."""
 
 from __future__ import annotations
 
@@ -25,6 +26,7 @@ def admins_only() -> Response | None:
 from webapp.admin import (  # noqa: E402,F401  (attach to bp)
     audit,
     dashboard,
+    jobs,
     readers,
     suppressions,
     topics,

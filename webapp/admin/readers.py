@@ -1,11 +1,9 @@
-"""Readers: find, look into, add, change topics, unsubscribe, rotate the link, CSV in and out."""
+"""Readers: find, look into, add, change topics, unsubscribe, rotate the link, CSV in (the
+export and the import itself run as background jobs: see webapp.admin.jobs)."""
 
 from __future__ import annotations
 
-import io
-
 from flask import (
-    Response,
     abort,
     flash,
     redirect,
@@ -19,11 +17,11 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from webapp import db
 from webapp.admin import bp
-from webapp.admin.dashboard import csv_response
 from webapp.admin.forms import ButtonForm, ImportForm, NewReaderForm, ReaderTopicsForm
 from webapp.admin.refusals import explain, show_on
 from webapp.config import current_settings
 from webapp.models import LANGUAGES, Subscriber, SubscriberStatus
+from webapp.readers.csv_jobs import queue_import
 from webapp.readers.links import rotate_preferences_token
 from webapp.readers.reader_admin import (
     NewReader,
@@ -36,12 +34,7 @@ from webapp.readers.reader_admin import (
     search_readers,
     unsubscribe_reader,
 )
-from webapp.readers.subscribers_csv import (
-    CsvImportError,
-    export_subscribers_csv,
-    import_subscribers_csv,
-    preview_subscribers_csv,
-)
+from webapp.readers.subscribers_csv import CsvImportError, preview_subscribers_csv
 from webapp.readers.topics import active_topics
 
 MAX_CSV_BYTES = 5 * 1024 * 1024
@@ -72,13 +65,6 @@ def readers() -> str:
         topics=active_topics(session),
         languages=LANGUAGES,
     )
-
-
-@bp.route("/subscribers/export.csv")
-def readers_export() -> Response:
-    out = io.StringIO()
-    export_subscribers_csv(db.session(), out)
-    return csv_response(out.getvalue(), "yuebao-readers.csv")
 
 
 @bp.route("/subscribers/new", methods=["GET", "POST"])
@@ -214,8 +200,10 @@ def readers_import() -> str | BaseResponse:
         return render_template("admin/import.html", form=form)
     erasure_key = current_settings().erasure_key
     if request.form.get("confirm"):
+        # Checked whole again now; the worker imports it in batches, the job's page shows how
+        # far it has gone and then what it did.
         try:
-            result = import_subscribers_csv(
+            job = queue_import(
                 session,
                 text,
                 erasure_key=erasure_key,
@@ -233,16 +221,7 @@ def readers_import() -> str | BaseResponse:
             )
         else:
             session.commit()
-            flash(
-                _(
-                    "Imported: %(created)s new, %(updated)s updated, %(skipped)s rows skipped.",
-                    created=result.created,
-                    updated=result.updated,
-                    skipped=len(result.skipped),
-                ),
-                "ok",
-            )
-            return redirect(url_for("admin.readers"))
+            return redirect(url_for("admin.job", job_id=job.id), code=303)
     try:
         preview = preview_subscribers_csv(session, text, erasure_key=erasure_key)
     except CsvImportError as error:

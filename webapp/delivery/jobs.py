@@ -1,4 +1,5 @@
-"""The worker's background jobs: system mails and the redaction of erased readers' outbox files.
+"""The worker's background jobs: system mails, the redaction of erased readers' outbox files,
+and long work an admin started (a readers' CSV import or export).
 
 Each job is a row written in the same transaction as the change that calls for it (see
 webapp.mailer.queue_mail and webapp.readers.own_data.erase). The worker claims due rows,
@@ -6,6 +7,9 @@ commits, does the work outside any transaction, then records the outcome: done, 
 later with exponential backoff, or given up (a permanent error, or MAX_ATTEMPTS). A worker that
 dies between the claim and the record leaves the row to be claimed again once its lease ends,
 so a mail may (rarely) go twice but is never lost.
+
+Long work renews its claim at each batch and commits its progress with the batch, so it may
+outlast one lease; a worker that finds its claim taken over stops without touching the job.
 """
 
 from __future__ import annotations
@@ -41,6 +45,7 @@ from webapp.models import (
     email_key,
     utcnow,
 )
+from webapp.readers.csv_jobs import run_csv_export, run_csv_import
 from webapp.readers.own_data import mark_redacted, reader_files, redact_file
 
 log = logging.getLogger(__name__)
@@ -52,10 +57,20 @@ BACKOFF_BASE = timedelta(seconds=30)
 BACKOFF_MAX = timedelta(hours=1)
 KEPT_AFTER = timedelta(days=30)  # finished jobs stay this long (visible, then gone)
 MAX_ATTEMPTS = 12  # about five hours of retries (30 s, doubling to an hour) before giving up
+# Done after the others of a claim: they take seconds, and their leases must not run out
+# while a long import goes on.
+LONG_WORK = frozenset({JobKind.CSV_IMPORT, JobKind.CSV_EXPORT})
+# Seconds of import work before the job goes back to the queue, due at once: system mails
+# queued meanwhile are claimed before it, so a large import never holds them up for long.
+LONG_WORK_SLICE = 15.0
 
 
 class PermanentJobError(Exception):
     """Trying again cannot help (the address was refused or suppressed, the row is unusable)."""
+
+
+class ClaimLost(Exception):
+    """The job's lease ran out and another worker took it (or it was given up meanwhile)."""
 
 
 @dataclass(frozen=True)
@@ -72,16 +87,18 @@ class JobsRun:
     done: int = 0
     retried: int = 0
     failed: int = 0
+    paused: int = 0  # long work that used its slice and is due again at once
 
     @property
     def worked(self) -> int:
-        return self.done + self.retried + self.failed
+        return self.done + self.retried + self.failed + self.paused
 
 
 @dataclass(frozen=True)
 class _Outcome:
     file: str | None = None  # a mail written by the outbox transport
     redacted: list[str] = field(default_factory=list)  # outbox files redacted
+    more: bool = False  # long work stopped after its slice, with more to do
 
 
 def backoff(attempts: int) -> timedelta:
@@ -112,7 +129,30 @@ def claim_jobs(session: Session, worker: str, size: int, now: datetime) -> list[
         claimed.append(
             ClaimedJob(job.id, job.kind, job.subscriber_id, job.payload, job.attempts)
         )
-    return claimed
+    # The long ones last (a stable sort keeps the due order among the others).
+    return sorted(claimed, key=lambda job: job.kind in LONG_WORK)
+
+
+def hold_claim(
+    session: Session, job_id: int, worker: str, attempt: int, now: datetime
+) -> BackgroundJob:
+    """The job's row, locked, when this worker's claim still stands, with its lease renewed.
+
+    Long work calls it at the start of every batch's transaction: a worker that outlived its
+    lease and lost the job to another stops there (ClaimLost) instead of doing it twice.
+    """
+    job = session.scalar(
+        select(BackgroundJob).where(BackgroundJob.id == job_id).with_for_update()
+    )
+    if (
+        job is None
+        or job.status != JobStatus.PENDING
+        or job.claimed_by != worker
+        or job.attempts != attempt
+    ):
+        raise ClaimLost(f"job {job_id} is no longer claimed by {worker}")
+    job.next_attempt_at = now + LEASE
+    return job
 
 
 class JobRunner:
@@ -142,6 +182,10 @@ class JobRunner:
         for job in claimed:
             try:
                 outcome = self._perform(job)
+            except ClaimLost:
+                log.warning("background job taken over by another worker", extra={"fields": {
+                    "job": job.id, "kind": job.kind.value}})
+                continue
             except PermanentJobError as error:
                 self._record_failure(job, str(error), permanent=True, result=result)
             except Exception as error:
@@ -153,8 +197,12 @@ class JobRunner:
                 )
                 self._record_failure(job, _describe(error), permanent=False, result=result)
             else:
-                self._record_done(job, outcome)
-                result.done += 1
+                if outcome.more:
+                    self._record_pause(job)
+                    result.paused += 1
+                else:
+                    self._record_done(job, outcome)
+                    result.done += 1
         return result
 
     def run_until(self, stop: threading.Event, poll: float, outage: Outage | None = None) -> None:
@@ -197,7 +245,25 @@ class JobRunner:
         if job.kind == JobKind.INDEX_OUTBOX:
             index_older_files(self.sessions, Path(self.settings.outbox_dir))
             return _Outcome()
+        if job.kind == JobKind.CSV_IMPORT:
+            try:
+                finished = run_csv_import(
+                    self.sessions, self._hold(job), erasure_key=self.settings.erasure_key,
+                    budget=LONG_WORK_SLICE,
+                )
+            except ValueError as error:  # the CSV is gone or unreadable: trying cannot help
+                raise PermanentJobError(str(error)) from None
+            return _Outcome(more=not finished)
+        if job.kind == JobKind.CSV_EXPORT:
+            run_csv_export(self.sessions, self._hold(job), var_dir=self.settings.var_dir)
+            return _Outcome()
         raise PermanentJobError(f"unknown job kind {job.kind}")
+
+    def _hold(self, job: ClaimedJob) -> Callable[[Session], BackgroundJob]:
+        def hold(session: Session) -> BackgroundJob:
+            return hold_claim(session, job.id, self.worker, job.attempts, self.clock())
+
+        return hold
 
     def _send_mail(self, job: ClaimedJob) -> _Outcome:
         try:
@@ -244,8 +310,8 @@ class JobRunner:
             if row is not None:
                 row.status, row.done_at = JobStatus.DONE, now
                 row.last_error = row.claimed_by = None
-                if row.kind == JobKind.MAIL:
-                    row.payload = None  # sent: the message is no longer kept
+                if row.kind in (JobKind.MAIL, JobKind.CSV_IMPORT):
+                    row.payload = None  # sent or imported: the message or the CSV is not kept
             session.commit()
 
     def _index(
@@ -257,6 +323,17 @@ class JobRunner:
         record_outbox_file(session, name, subscriber_id=reader.id if reader else None)
         if erased and reader is not None and reader.status == SubscriberStatus.ERASED:
             session.add(BackgroundJob(kind=JobKind.REDACT_OUTBOX, subscriber_id=reader.id))
+
+    def _record_pause(self, job: ClaimedJob) -> None:
+        """Long work that used its slice: due again at once, behind what is due already; the
+        claim it took is not counted as an attempt (only failures are)."""
+        with self.sessions() as session:
+            row = session.get(BackgroundJob, job.id)
+            if row is not None and row.claimed_by == self.worker:
+                row.next_attempt_at = self.clock()
+                row.claimed_by = None
+                row.attempts = max(0, row.attempts - 1)
+            session.commit()
 
     def _record_failure(
         self, job: ClaimedJob, error: str, *, permanent: bool, result: JobsRun

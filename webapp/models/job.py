@@ -21,6 +21,8 @@ class JobKind(enum.StrEnum):
     MAIL = "mail"  # a system mail (confirm, welcome, preferences link, password reset …)
     REDACT_OUTBOX = "redact_outbox"  # an erased reader's outbox files
     INDEX_OUTBOX = "index_outbox"  # once, after the upgrade: files written before the index
+    CSV_IMPORT = "csv_import"  # readers from a CSV an admin confirmed, in batches
+    CSV_EXPORT = "csv_export"  # every reader as a CSV file under the var dir, to download
 
 
 class JobStatus(enum.StrEnum):
@@ -46,8 +48,14 @@ class BackgroundJob(Base):
         ForeignKey("subscribers.id", ondelete="CASCADE"), index=True
     )
     # A mail's rendered message (what the mail itself holds, nothing more), cleared once sent;
-    # for a redaction, whose files.
+    # a CSV import's text and options, cleared once imported.
     payload: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
+    # Long work (CSV import and export) counts its rows here, committed with each batch: the
+    # console shows done / total, and a worker that dies goes on from `progress_done`.
+    progress_done: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    progress_total: Mapped[int | None] = mapped_column(Integer)
+    # What long work found: an import's counts and skipped rows, an export's file.
+    result: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     claimed_by: Mapped[str | None] = mapped_column(String(100))

@@ -10,7 +10,7 @@ import csv
 import io
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import TextIO
+from typing import Any, TextIO
 
 from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import select
@@ -69,7 +69,7 @@ class CsvImportError(ValueError):
 
 
 @dataclass(frozen=True)
-class _Row:
+class CsvRow:
     line: int
     email: str
     name: str | None
@@ -85,7 +85,7 @@ class ImportResult:
     skipped: list[RowError] = field(default_factory=list)
 
 
-def _parse_row(line: int, raw: dict[str, str | None], topics: dict[str, Topic]) -> _Row:
+def _parse_row(line: int, raw: dict[str, str | None], topics: dict[str, Topic]) -> CsvRow:
     def cell(name: str) -> str:
         return (raw.get(name) or "").strip()
 
@@ -112,10 +112,10 @@ def _parse_row(line: int, raw: dict[str, str | None], topics: dict[str, Topic]) 
     allowed = [s.value for s in IMPORTABLE_STATUSES]
     if status_text not in allowed:
         raise ValueError(f"status must be one of {', '.join(allowed)}, not {status_text!r}")
-    return _Row(line, address, name, slugs, language, SubscriberStatus(status_text))
+    return CsvRow(line, address, name, slugs, language, SubscriberStatus(status_text))
 
 
-def read_rows(text: str, topics: dict[str, Topic]) -> tuple[list[_Row], list[RowError]]:
+def read_rows(text: str, topics: dict[str, Topic]) -> tuple[list[CsvRow], list[RowError]]:
     """Parse and validate every row; duplicates within the file are errors too."""
     reader = csv.DictReader(io.StringIO(text))
     header = [h.strip() for h in (reader.fieldnames or [])]
@@ -125,7 +125,7 @@ def read_rows(text: str, topics: dict[str, Topic]) -> tuple[list[_Row], list[Row
     if unknown:
         raise CsvImportError([RowError(1, f"unknown column(s): {', '.join(unknown)}")])
     reader.fieldnames = header
-    rows: list[_Row] = []
+    rows: list[CsvRow] = []
     errors: list[RowError] = []
     first_line: dict[str, int] = {}
     for raw in reader:
@@ -149,16 +149,26 @@ def read_rows(text: str, topics: dict[str, Topic]) -> tuple[list[_Row], list[Row
 
 @dataclass(frozen=True)
 class _Checked:
-    rows: list[_Row]  # valid rows
+    rows: list[CsvRow]  # valid rows
     errors: list[RowError]  # by line
     existing: dict[str, Subscriber]  # by email key
     topics: dict[str, Topic]
 
 
-def _check(session: Session, text: str, erasure_key: str) -> _Checked:
+def check_csv(session: Session, text: str, erasure_key: str) -> _Checked:
     """Every row checked against the file itself and against the database."""
     topics = topics_by_slug(session)
     rows, errors = read_rows(text, topics)
+    valid, refused, existing = check_rows(session, rows, erasure_key)
+    errors = sorted(errors + refused, key=lambda e: e.line)
+    return _Checked(valid, errors, existing, topics)
+
+
+def check_rows(
+    session: Session, rows: list[CsvRow], erasure_key: str
+) -> tuple[list[CsvRow], list[RowError], dict[str, Subscriber]]:
+    """Rows the database allows (not suppressed, not a reader who left), the others as errors,
+    and the readers they name, by email key."""
     suppressed = suppressed_keys(session, [r.email for r in rows], erasure_key)
     existing = {
         s.email_key: s
@@ -169,7 +179,8 @@ def _check(session: Session, text: str, erasure_key: str) -> _Checked:
         )
         if s.email_key
     }
-    valid: list[_Row] = []
+    valid: list[CsvRow] = []
+    errors: list[RowError] = []
     for row in rows:
         key = email_key(row.email)
         current = existing.get(key)
@@ -188,8 +199,7 @@ def _check(session: Session, text: str, erasure_key: str) -> _Checked:
             )
         else:
             valid.append(row)
-    errors.sort(key=lambda e: e.line)
-    return _Checked(valid, errors, existing, topics)
+    return valid, errors, existing
 
 
 @dataclass(frozen=True)
@@ -211,7 +221,7 @@ class ImportPreview:
         return sum(1 for change in self.changes if change.kind == kind)
 
 
-def _row_change(row: _Row, current: Subscriber | None) -> RowChange:
+def _row_change(row: CsvRow, current: Subscriber | None) -> RowChange:
     after = {
         "name": row.name or "",
         "topics": ";".join(row.topics),
@@ -239,7 +249,7 @@ def preview_subscribers_csv(session: Session, text: str, *, erasure_key: str) ->
 
     Writes nothing. Raises CsvImportError when the header itself is wrong.
     """
-    checked = _check(session, text, erasure_key)
+    checked = check_csv(session, text, erasure_key)
     changes = [_row_change(r, checked.existing.get(email_key(r.email))) for r in checked.rows]
     return ImportPreview(changes, checked.errors)
 
@@ -257,39 +267,17 @@ def import_subscribers_csv(
     Raises CsvImportError listing every bad row unless `skip_invalid`, in which case the bad
     rows are returned in `skipped` and the good ones imported.
     """
-    checked = _check(session, text, erasure_key)
+    checked = check_csv(session, text, erasure_key)
     valid, errors, existing, topics = checked.rows, checked.errors, checked.existing, checked.topics
     if errors and not skip_invalid:
         raise CsvImportError(errors)
 
     result = ImportResult(skipped=errors)
     for row in valid:
-        key = email_key(row.email)
-        subscriber = existing.get(key)
-        if subscriber is None:
-            subscriber = Subscriber(email=row.email, email_key=key)
-            session.add(subscriber)
+        if apply_row(session, row, existing.get(email_key(row.email)), topics):
             result.created += 1
-            action = "import"
         else:
             result.updated += 1
-            action = "import-update"
-        subscriber.name = row.name if row.name is not None else subscriber.name
-        subscriber.language = row.language
-        subscriber.status = row.status
-        subscriber.topics = [topics[slug] for slug in row.topics]
-        session.add(
-            ConsentRecord(
-                subscriber=subscriber,
-                action=action,
-                source=ConsentSource.CSV,
-                detail={
-                    "status": row.status.value,
-                    "topics": list(row.topics),
-                    "language": row.language,
-                },
-            )
-        )
     session.flush()
     record_audit(
         session,
@@ -300,30 +288,91 @@ def import_subscribers_csv(
     return result
 
 
+def apply_row(
+    session: Session, row: CsvRow, subscriber: Subscriber | None, topics: dict[str, Topic]
+) -> bool:
+    """Create or update the reader one valid row names, with its consent record; True when
+    the reader is new. Applying a row again changes nothing more than a second consent record,
+    so the background import commits its progress with each batch and never repeats one."""
+    created = subscriber is None
+    if subscriber is None:
+        subscriber = Subscriber(email=row.email, email_key=email_key(row.email))
+        session.add(subscriber)
+    subscriber.name = row.name if row.name is not None else subscriber.name
+    subscriber.language = row.language
+    subscriber.status = row.status
+    subscriber.topics = [topics[slug] for slug in row.topics]
+    session.add(
+        ConsentRecord(
+            subscriber=subscriber,
+            action="import" if created else "import-update",
+            source=ConsentSource.CSV,
+            detail={
+                "status": row.status.value,
+                "topics": list(row.topics),
+                "language": row.language,
+            },
+        )
+    )
+    return created
+
+
 def safe_cell(value: str) -> str:
     """Neutralise spreadsheet formulas (=, +, -, @ …) so opening the export runs nothing."""
     return "'" + value if value.startswith(_FORMULA_START) else value
 
 
-def export_rows(session: Session) -> Iterable[list[str]]:
-    stmt = select(Subscriber).order_by(Subscriber.id).options(selectinload(Subscriber.topics))
-    for subscriber in session.scalars(stmt):
-        yield [
-            safe_cell(value)
-            for value in (
-                subscriber.email or "",
-                subscriber.name or "",
-                ";".join(topic.slug for topic in subscriber.topics),
-                subscriber.language,
-                subscriber.status.value,
-            )
-        ]
+def _export_row(subscriber: Subscriber) -> list[str]:
+    return [
+        safe_cell(value)
+        for value in (
+            subscriber.email or "",
+            subscriber.name or "",
+            ";".join(topic.slug for topic in subscriber.topics),
+            subscriber.language,
+            subscriber.status.value,
+        )
+    ]
+
+
+def export_batch(session: Session, after_id: int, size: int) -> tuple[list[list[str]], int]:
+    """Up to `size` readers after `after_id`, as CSV rows, and the last id read (`after_id`
+    when there are none left).
+
+    By keyset (`id > last ORDER BY id`), so a long export reads in short transactions and
+    each batch costs the same however far it has gone.
+    """
+    stmt = (
+        select(Subscriber)
+        .where(Subscriber.id > after_id)
+        .order_by(Subscriber.id)
+        .limit(size)
+        .options(selectinload(Subscriber.topics))
+    )
+    readers = list(session.scalars(stmt))
+    return [_export_row(s) for s in readers], (readers[-1].id if readers else after_id)
+
+
+def export_rows(session: Session, size: int = 1000) -> Iterable[list[str]]:
+    after = 0
+    while True:
+        rows, after = export_batch(session, after, size)
+        if not rows:
+            return
+        yield from rows
+
+
+def write_header(out: TextIO) -> Any:
+    """A CSV writer on `out`, with the header row written (RFC 4180 line ends: a bare CR in a
+    cell is quoted)."""
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(COLUMNS)
+    return writer
 
 
 def export_subscribers_csv(session: Session, out: TextIO) -> int:
     """Write every reader, whatever the status, as CSV; returns the number of rows."""
-    writer = csv.writer(out, lineterminator="\r\n")  # RFC 4180; a bare CR in a cell is quoted
-    writer.writerow(COLUMNS)
+    writer = write_header(out)
     count = 0
     for row in export_rows(session):
         writer.writerow(row)

@@ -19,6 +19,7 @@ from webapp.delivery.jobs import purge_finished_jobs
 from webapp.delivery.runner import resume_after_quota
 from webapp.models import Edition, EditionStatus, ScheduleRule
 from webapp.models.event import Event
+from webapp.readers.csv_jobs import forget_old_exports
 from webapp.readers.subscriptions import purge_unconfirmed, resume_ended_pauses
 
 log = logging.getLogger(__name__)
@@ -160,7 +161,8 @@ def housekeeping(
 def daily(
     sessions: sessionmaker[Session], settings: Settings, now: datetime
 ) -> dict[str, int]:
-    """Once a day: purge unconfirmed readers, trim old event payloads, forget finished jobs."""
+    """Once a day: purge unconfirmed readers, trim old event payloads, forget finished jobs,
+    delete CSV exports a day old."""
     with sessions() as session:
         purged = purge_unconfirmed(session, settings.unconfirmed_retention_days, now)
         cutoff = now - timedelta(days=settings.event_payload_retention_days)
@@ -169,7 +171,8 @@ def daily(
             .where(Event.occurred_at < cutoff, Event.payload.is_not(None))
             .values(payload=None)
         )
+        exports = forget_old_exports(session, settings.var_dir, now)  # before their jobs go
         jobs = purge_finished_jobs(session, now)
         session.commit()
     return {"purged": purged, "trimmed": int(getattr(trimmed, "rowcount", 0) or 0),
-            "jobs_forgotten": jobs}
+            "jobs_forgotten": jobs, "exports_deleted": exports}

@@ -21,11 +21,13 @@ from tests.tools.bench.run import BenchOptions, run_bench
 @click.option("--readers", type=click.IntRange(min=1000), help="Override the number of readers.")
 @click.option("--window", type=click.FloatRange(min=1.0), help="Seconds per sending window.")
 @click.option("--postgres", is_flag=True, help="A throwaway PostgreSQL server, not SQLite.")
+@click.option("--stats-only", is_flag=True,
+              help="Only plan, mark every delivery sent, load events and time the dashboard.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def main(mode: str, readers: int | None, window: float | None, postgres: bool,
-                  as_json: bool) -> None:
+         stats_only: bool, as_json: bool) -> None:
     """Measure planning, fill, paced sending, memory, SNS ingest and stats on a synthetic list."""
-    overrides: dict[str, object] = {"postgres": postgres}
+    overrides: dict[str, object] = {"postgres": postgres, "stats_only": stats_only}
     if readers:
         overrides["readers"] = readers
     if window:

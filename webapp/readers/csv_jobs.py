@@ -1,0 +1,302 @@
+"""Readers' CSV as long work for the worker: an import an admin confirmed, and the export.
+
+The console queues a job and answers at once; the worker does it in batches and the console
+shows the progress (`progress_done` of `progress_total` rows). An import commits each batch
+together with its progress (the last line done, the counts so far) in one transaction, so a
+worker that dies goes on from the last batch committed and no row is imported twice. An export
+writes a file under the var dir (a BOM, then the same CSV as `export_subscribers_csv`); the
+daily housekeeping deletes it a day later.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from webapp.audit import record_audit
+from webapp.models import BackgroundJob, JobKind, JobStatus, Subscriber, Topic, User, email_key
+from webapp.readers.subscribers_csv import (
+    CsvImportError,
+    CsvRow,
+    RowError,
+    apply_row,
+    check_csv,
+    check_rows,
+    export_batch,
+    read_rows,
+    write_header,
+)
+from webapp.readers.topics import topics_by_slug
+
+log = logging.getLogger(__name__)
+
+IMPORT_BATCH = 500  # rows per transaction: a fraction of a second of work, then progress shown
+EXPORT_BATCH = 1000
+EXPORT_KEPT = timedelta(days=1)  # an export's file is deleted by the daily housekeeping after
+
+# Given a session, the worker's job row, locked, its claim checked and its lease renewed; it
+# raises when another worker has taken the job over. Every batch starts with it.
+Hold = Callable[[Session], BackgroundJob]
+
+
+def exports_dir(var_dir: str | Path) -> Path:
+    return Path(var_dir) / "exports"
+
+
+def export_file(job: BackgroundJob, var_dir: str | Path) -> Path | None:
+    """The finished export's file, while it is kept."""
+    name = (job.result or {}).get("file")
+    if job.kind != JobKind.CSV_EXPORT or job.status != JobStatus.DONE or not name:
+        return None
+    path = exports_dir(var_dir) / str(name)
+    return path if path.is_file() else None
+
+
+# --- queueing (the console) -----------------------------------------------------------------
+
+
+def queue_import(
+    session: Session, text: str, *, erasure_key: str, skip_invalid: bool, actor: User
+) -> BackgroundJob:
+    """Check the whole file as the preview did and queue its import; the caller commits.
+
+    Bad input is refused here, with every bad row (CsvImportError), and nothing is queued.
+    """
+    checked = check_csv(session, text, erasure_key)
+    if checked.errors and not skip_invalid:
+        raise CsvImportError(checked.errors)
+    job = BackgroundJob(
+        kind=JobKind.CSV_IMPORT,
+        payload={"text": text, "skip_invalid": skip_invalid, "actor_id": actor.id},
+        progress_total=len(checked.rows) + len(checked.errors),  # every data row
+    )
+    session.add(job)
+    session.flush()
+    return job
+
+
+def queue_export(session: Session) -> BackgroundJob:
+    """Queue an export of every reader; the caller commits."""
+    job = BackgroundJob(
+        kind=JobKind.CSV_EXPORT, progress_total=session.scalar(select(func.count(Subscriber.id)))
+    )
+    session.add(job)
+    session.flush()
+    return job
+
+
+@dataclass(frozen=True)
+class Progress:
+    """What the console's progress bar shows, also as JSON."""
+
+    id: int
+    kind: str
+    status: str
+    done: int
+    total: int
+    error: str | None  # the last attempt's error, while it is tried again or once given up
+
+    @classmethod
+    def of(cls, job: BackgroundJob) -> Progress:
+        total = job.progress_total if job.progress_total is not None else job.progress_done
+        return cls(job.id, job.kind.value, job.status.value, job.progress_done,
+                   max(total, job.progress_done), job.last_error)
+
+    def as_json(self) -> dict[str, Any]:
+        return {"id": self.id, "kind": self.kind, "status": self.status, "done": self.done,
+                "total": self.total, "error": self.error}
+
+
+# --- doing it (the worker) ------------------------------------------------------------------
+
+
+def _records(text: str, topics: dict[str, Topic]) -> list[CsvRow | RowError]:
+    """Every data row of the file in line order: a row to import, or why it cannot be."""
+    rows, errors = read_rows(text, topics)
+    records: list[CsvRow | RowError] = [*rows, *errors]
+    return sorted(records, key=lambda r: r.line)
+
+
+def run_csv_import(
+    sessions: sessionmaker[Session],
+    hold: Hold,
+    *,
+    erasure_key: str,
+    batch: int | None = None,
+    budget: float | None = None,
+) -> bool:
+    """Import the job's CSV from where it stopped, a batch per transaction; True once all of
+    it is done, False when `budget` seconds ran out first (the caller queues it again).
+
+    The file is parsed once, outside any transaction. Each batch checks its rows against the
+    database as it is now (a reader suppressed since the preview is skipped, with the reason),
+    applies them and commits with the job's progress, so a batch is imported whole or not at
+    all and a restart begins after the last line committed.
+    """
+    with sessions() as session:
+        job = hold(session)
+        payload = job.payload or {}
+        text = payload.get("text")
+        if not isinstance(text, str):
+            raise ValueError("the import's CSV is gone")
+        records = _records(text, topics_by_slug(session))
+        session.commit()
+    skip_invalid = bool(payload.get("skip_invalid"))
+    last_line = int((job.result or {}).get("last_line", 0))
+    todo = [r for r in records if r.line > last_line]
+    size = batch or IMPORT_BATCH
+    began = time.monotonic()
+    for start in range(0, len(todo), size):
+        import_batch(sessions, hold, todo[start : start + size], erasure_key=erasure_key,
+                     skip_invalid=skip_invalid)
+        more = start + size < len(todo)
+        if more and budget is not None and time.monotonic() - began >= budget:
+            return False
+    with sessions() as session:
+        job = hold(session)
+        result = dict(job.result or _empty_result())
+        if not result.get("audited"):
+            actor_id = payload.get("actor_id")
+            actor = session.get(User, actor_id) if isinstance(actor_id, int) else None
+            record_audit(session, "subscribers.import", actor=actor or "console", detail={
+                "created": result["created"], "updated": result["updated"],
+                "skipped": len(result["skipped"])})
+            job.result = {**result, "audited": True}
+        session.commit()
+    return True
+
+
+def _empty_result() -> dict[str, Any]:
+    return {"created": 0, "updated": 0, "skipped": [], "last_line": 0}
+
+
+def import_batch(
+    sessions: sessionmaker[Session],
+    hold: Hold,
+    records: list[CsvRow | RowError],
+    *,
+    erasure_key: str,
+    skip_invalid: bool,
+) -> None:
+    """Import one batch and record it in the job, in one transaction."""
+    with sessions() as session:
+        job = hold(session)
+        result = dict(job.result or _empty_result())
+        if records[-1].line <= int(result["last_line"]):
+            return  # done already (committed by an attempt that then died)
+        todo = [r for r in records if r.line > int(result["last_line"])]
+        rows = [r for r in todo if isinstance(r, CsvRow)]
+        skipped = [r for r in todo if isinstance(r, RowError)]
+        topics = topics_by_slug(session)
+        usable = []
+        for row in rows:  # a topic retired or deleted since the preview
+            if all(slug in topics and not topics[slug].retired for slug in row.topics):
+                usable.append(row)
+            else:
+                skipped.append(RowError(row.line, "a topic of this row is retired or gone"))
+        valid, refused, existing = check_rows(session, usable, erasure_key)
+        skipped += refused
+        created = updated = 0
+        for row in valid:
+            if apply_row(session, row, existing.get(email_key(row.email)), topics):
+                created += 1
+            else:
+                updated += 1
+        job.result = {
+            **result,
+            "created": int(result["created"]) + created,
+            "updated": int(result["updated"]) + updated,
+            "skipped": [*result["skipped"],
+                        *({"line": e.line, "message": e.message}
+                          for e in sorted(skipped, key=lambda e: e.line))],
+            "last_line": todo[-1].line,
+            "skip_invalid": skip_invalid,
+        }
+        job.progress_done += len(todo)
+        session.commit()
+
+
+def run_csv_export(sessions: sessionmaker[Session], hold: Hold, *, var_dir: str | Path,
+                   batch: int | None = None) -> None:
+    """Write every reader to the job's file, a batch at a time, each read in a short
+    transaction; the progress is recorded after each. A restart writes the file afresh."""
+    directory = exports_dir(var_dir)
+    directory.mkdir(parents=True, exist_ok=True)
+    with sessions() as session:
+        job = hold(session)
+        name = f"readers-{job.id}.csv"
+        # One part file per attempt: a worker that outlived its lease never writes into the
+        # file of the one that took the job over.
+        part = directory / f"{name}.{job.attempts}.part"
+        job.progress_done = 0
+        job.progress_total = session.scalar(select(func.count(Subscriber.id)))
+        session.commit()
+    done = after = 0
+    # utf-8 with a BOM, so spreadsheet programs read the Chinese as UTF-8, as before.
+    with part.open("w", encoding="utf-8", newline="") as out:
+        out.write("\ufeff")
+        writer = write_header(out)
+        while True:
+            with sessions() as session:
+                rows, after = export_batch(session, after, batch or EXPORT_BATCH)
+            if not rows:
+                break
+            writer.writerows(rows)
+            done += len(rows)
+            with sessions() as session:
+                hold(session).progress_done = done
+                session.commit()
+    os.replace(part, directory / name)
+    with sessions() as session:
+        job = hold(session)
+        job.progress_done = done
+        job.progress_total = done
+        job.result = {"file": name, "rows": done}
+        session.commit()
+
+
+def forget_old_exports(session: Session, var_dir: str | Path, now: datetime) -> int:
+    """Delete export files a day after they were made (run daily); returns the files deleted.
+    The job stays, saying the file is gone. A file whose job is gone is deleted too."""
+    directory = exports_dir(var_dir)
+    deleted = 0
+    if directory.is_dir():
+        files = {p: _job_id_of(p.name) for p in directory.iterdir()}
+        ids = {i for i in files.values() if i is not None}
+        known = set(session.scalars(select(BackgroundJob.id).where(BackgroundJob.id.in_(ids))))
+        for path, job_id in files.items():
+            if job_id is not None and job_id not in known:
+                path.unlink(missing_ok=True)
+                deleted += 1
+    stmt = select(BackgroundJob).where(
+        BackgroundJob.kind == JobKind.CSV_EXPORT,
+        BackgroundJob.status.in_([JobStatus.DONE, JobStatus.FAILED]),
+        func.coalesce(BackgroundJob.done_at, BackgroundJob.updated_at) < now - EXPORT_KEPT,
+    )
+    for job in session.scalars(stmt):
+        name = (job.result or {}).get("file")
+        for part in directory.glob(f"readers-{job.id}.csv.*part"):
+            part.unlink(missing_ok=True)
+        if not name:
+            continue
+        path = directory / str(name)
+        if path.is_file():
+            path.unlink()
+            deleted += 1
+        job.result = {**(job.result or {}), "file": None, "expired": True}
+    return deleted
+
+
+def _job_id_of(name: str) -> int | None:
+    """The job id in an export file's name (`readers-12.csv`, `readers-12.csv.3.part`)."""
+    stem = name.removeprefix("readers-").split(".", 1)[0]
+    return int(stem) if name.startswith("readers-") and stem.isdigit() else None
