@@ -28,9 +28,10 @@ before their delivery was claimed must have got nothing; one whose leaving start
 accepted their message must have it (`sent`); one skipped must have started leaving before the
 skip was written; in between (their batch was in flight) either is right, but never two.
 Every reader who never left and had a delivery planned gets exactly one message; every `sent`
-delivery is exactly one accepted message carrying its own delivery tag, every `skipped` one
-none; readers who joined after the plan get no edition. Addresses are the ones planned: an
-erasure removes them from the database, not from what SES was given.
+delivery is exactly one accepted message carrying its own delivery tag and the reader's
+`List-Unsubscribe` on the 60-character domain verbatim, every `skipped` one none; readers
+who joined after the plan get no edition. Addresses are the ones planned: an erasure removes
+them from the database, not from what SES was given.
 
 Then: every SNS notification posted was stored once as an event (a repeat after a lost answer
 changes nothing), every system mail was sent and none given up, every newcomer is active, the
@@ -458,6 +459,9 @@ def _check_readers(stage: Stage, cohort: Cohort, cast: Cast) -> None:
         sent = delivery.status == DeliveryStatus.SENT
         if sent and [m.tags.get("delivery") for m in got] != [str(delivery.id)]:
             wrong.append(f"{address}: sent, but SES took {len(got)} messages")
+        token = cast.tokens.get(delivery.subscriber_id)
+        if got and token and got[0].header("List-Unsubscribe") != f"<{BASE_URL}/u/{token}>":
+            wrong.append(f"{address}: List-Unsubscribe {got[0].header('List-Unsubscribe')}")
         if not sent and got:
             wrong.append(f"{address}: skipped, but SES took {len(got)} messages")
         if leaving is None:
