@@ -188,13 +188,17 @@ def test_only_operational_errors_are_retried() -> None:
 
 @pytest.fixture
 def lost_database(app: Flask, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Every look for work fails as if PostgreSQL were down; the grace is a few retries."""
+    """Every look for work (sends and background jobs) fails as if PostgreSQL were down; the
+    grace is a few retries."""
     install(app, replace(settings_of(app), worker_db_grace_seconds=0.05))
 
-    def down(_session: Session) -> list[int]:
+    def down(*_args: Any, **_kwargs: Any) -> list[int]:
         raise _lost_connection()
 
+    # Every thread that reaches the database fails: one that still succeeded would prove the
+    # database reachable (the worker's threads share one outage).
     monkeypatch.setattr(store, "editions_with_work", down)
+    monkeypatch.setattr("webapp.delivery.jobs.claim_jobs", down)
     monkeypatch.setattr("webapp.cli.worker.Outage",
                         functools.partial(outages.Outage, backoff_base=0.01, backoff_max=0.02))
     yield
