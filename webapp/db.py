@@ -7,16 +7,19 @@ app, the worker and the CLI share them, and the worker can open sessions outside
 from __future__ import annotations
 
 import contextlib
+import logging
 from pathlib import Path
 from typing import Any
 
 from flask import Flask, current_app, g
 from sqlalchemy import Engine, create_engine, event, make_url
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from webapp.sqlite_writes import connection_factory
 
 _EXTENSION = "yuebao.db"
+log = logging.getLogger(__name__)
 
 
 BUSY_TIMEOUT = 10.0  # seconds a SQLite writer waits for another process's write lock
@@ -89,5 +92,14 @@ def session() -> Session:
 
 def _close_session(_exc: BaseException | None) -> None:
     current = g.pop("db_session", None)
-    if current is not None:
+    if current is None:
+        return
+    try:
         current.close()
+    except SQLAlchemyError:
+        # The view has committed (or rolled back) by now: a connection that died on its way
+        # back to the pool (a database restart) must not answer a change that was made with
+        # an error, which the reader would retry.
+        log.warning("database session not closed cleanly", exc_info=True)
+        with contextlib.suppress(SQLAlchemyError):
+            current.invalidate()
