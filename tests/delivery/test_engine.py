@@ -217,6 +217,32 @@ def test_no_answer_leaves_deliveries_in_doubt_not_resent(
 
 
 @pytest.mark.usefixtures("approved")
+def test_an_error_no_one_foresaw_pauses_the_send_instead_of_ending_the_worker(
+    app: Flask, session: Session, readers: list[int]
+) -> None:
+    # A bug in building a call (once: a reader whose language changed after the plan) escaped
+    # and ended the worker; the next worker met it again.
+    edition = _start(session)
+
+    def script(variant: Variant, entries: Sequence[BatchEntry], n: int) -> list[EntryResult]:
+        if n == 1:
+            raise ValueError("en reader given a zh-CN variant")
+        return [EntryResult("SUCCESS", f"m{e.delivery_id}") for e in entries]
+
+    transport = FakeBatch(script)
+    result = make_engine(app, transport, chunk=4).run(edition.id)
+    assert result.paused_reason == (
+        "unexpected error while sending: ValueError: en reader given a zh-CN variant"
+    )
+    first_call = {e.delivery_id for e in transport.calls[0][1]}
+    statuses = _statuses(session)
+    assert statuses["in_doubt"] == len(first_call)  # the call may have left: never resent
+    paused = refresh(session).get(Edition, edition.id)
+    assert paused is not None and paused.status == EditionStatus.PAUSED
+    assert paused.pause_reason == result.paused_reason
+
+
+@pytest.mark.usefixtures("approved")
 def test_pause_and_cancel_take_effect_within_one_batch(
     app: Flask, session: Session, factories: Factories
 ) -> None:

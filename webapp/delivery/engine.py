@@ -369,6 +369,10 @@ class DeliveryEngine:
             if is_operational(error):  # the worker is stopping while the database is away
                 raise
             settle = partial(self._fail_chunk, chunk=chunk, error=error)
+        except Exception as error:  # one no one foresaw must not end the worker
+            log.exception("a call failed unexpectedly; the send is paused",
+                          extra={"fields": {"ids": len(chunk.deliveries)}})
+            settle = partial(self._pause_on_error, edition_id=edition_id, error=error)
         else:
             if answers is None:  # never handed over: back to the queue
                 settle = partial(self._release_chunk, chunk=chunk)
@@ -535,6 +539,16 @@ class DeliveryEngine:
         else:  # Throttled or Transient: never a failure, just later
             log.warning("send backing off", extra={"fields": {"reason": error.reason}})
             return True
+        return False
+
+    def _pause_on_error(
+        self, session: Session, result: RunResult, *, edition_id: int, error: Exception
+    ) -> bool:
+        """An unforeseen error around a call (a bug, an answer no one expected): the chunk's
+        readers stay in doubt — the call may have left — and the send pauses, so the error is
+        not repeated on every chunk; the editor sees why and resumes once it is fixed."""
+        reason = f"unexpected error while sending: {type(error).__name__}: {error}"[:500]
+        self._pause_edition(session, edition_id, reason, result)
         return False
 
     def _pause_edition(
