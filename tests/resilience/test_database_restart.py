@@ -4,6 +4,7 @@ once either way."""
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from collections.abc import Callable
 
@@ -33,6 +34,7 @@ def test_a_restart_within_the_grace_is_ridden_out(
     try:
         setup.wait_until(lambda: setup.statuses().get("sent", 0) >= 25)
         postgres_server.halt()  # every connection cut, new ones refused …
+        time.sleep(1.5)  # … for long enough that the sending worker meets it (a chunk a 0.5 s) …
         postgres_server.start_again()  # … until it is back
         assert worker.wait(timeout=120) == 0, setup.log.read_text()[-3000:]
     finally:
