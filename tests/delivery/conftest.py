@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import threading
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import pytest
 from flask import Flask
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from emails import Links, Variant
@@ -16,9 +18,10 @@ from emails.transports.batch import BatchEntry, EntryResult
 from tests.factories import Factories
 from webapp.config import settings_of
 from webapp.db import database
+from webapp.delivery import sending
 from webapp.delivery.engine import DeliveryEngine, EngineConfig
 from webapp.mailer import links, mail_settings
-from webapp.models import Edition, EditionStatus
+from webapp.models import Delivery, Edition, EditionStatus
 
 Script = Callable[[Variant, Sequence[BatchEntry], int], list[EntryResult]]
 
@@ -88,3 +91,16 @@ def sending_edition(factories: Factories) -> Edition:
 def refresh(session: Session) -> Session:
     session.expire_all()
     return session
+
+
+def start_july(session: Session) -> Edition:
+    """The approved July edition, its send started (deliveries planned)."""
+    edition = sending.load_edition(session, "2024-07")
+    sending.start_send(session, edition, actor="test")
+    session.commit()
+    return edition
+
+
+def delivery_statuses(session: Session) -> Counter[str]:
+    """How many deliveries are in each status, as stored now."""
+    return Counter(d.status.value for d in refresh(session).scalars(select(Delivery)))

@@ -19,7 +19,7 @@ from emails.transports.errors import (
     Throttled,
     Transient,
 )
-from tests.delivery.conftest import FakeBatch, make_engine, refresh
+from tests.delivery.conftest import FakeBatch, delivery_statuses, make_engine, refresh, start_july
 from tests.factories import Factories
 from webapp.config import settings_of
 from webapp.delivery import sending
@@ -35,23 +35,12 @@ from webapp.models import (
 )
 
 
-def _start(session: Session) -> Edition:
-    edition = sending.load_edition(session, "2024-07")
-    sending.start_send(session, edition, actor="test")
-    session.commit()
-    return edition
-
-
-def _statuses(session: Session) -> Counter[str]:
-    return Counter(d.status.value for d in refresh(session).scalars(select(Delivery)))
-
-
 @pytest.mark.postgres
 @pytest.mark.usefixtures("approved")
 def test_every_eligible_reader_gets_exactly_one_message_of_their_variant(
     app: Flask, session: Session, readers: list[int]
 ) -> None:
-    edition = _start(session)
+    edition = start_july(session)
     transport = FakeBatch()
     result = make_engine(app, transport, chunk=5).run(edition.id)
     assert result.finished
@@ -72,7 +61,7 @@ def test_every_eligible_reader_gets_exactly_one_message_of_their_variant(
 def test_readers_who_leave_after_the_plan_are_skipped(
     app: Flask, session: Session, readers: list[int]
 ) -> None:
-    edition = _start(session)
+    edition = start_july(session)
     left = session.get(Subscriber, readers[1])
     bounced = session.get(Subscriber, readers[2])
     assert left is not None and bounced is not None
@@ -83,14 +72,14 @@ def test_readers_who_leave_after_the_plan_are_skipped(
     make_engine(app, transport).run(edition.id)
     emailed = {e.recipient.email for _, entries in transport.calls for e in entries}
     assert left.email not in emailed and bounced.email not in emailed
-    assert _statuses(session) == Counter({"sent": 8, "skipped": 2})
+    assert delivery_statuses(session) == Counter({"sent": 8, "skipped": 2})
 
 
 @pytest.mark.usefixtures("approved")
 def test_throttling_and_server_errors_are_retried_never_failed(
     app: Flask, session: Session, readers: list[int]
 ) -> None:
-    edition = _start(session)
+    edition = start_july(session)
     errors = [Throttled("TooManyRequestsException: Maximum sending rate exceeded."),
               Transient("InternalFailure"), Throttled("again")]
 
@@ -102,12 +91,12 @@ def test_throttling_and_server_errors_are_retried_never_failed(
     transport = FakeBatch(script)
     result = make_engine(app, transport, chunk=4).run(edition.id)
     assert result.finished and result.failed == 0
-    assert _statuses(session) == Counter({"sent": 10})
+    assert delivery_statuses(session) == Counter({"sent": 10})
 
 
 @pytest.mark.usefixtures("approved")
 def test_per_entry_statuses(app: Flask, session: Session, readers: list[int]) -> None:
-    edition = _start(session)
+    edition = start_july(session)
     deliveries = list(session.scalars(select(Delivery).order_by(Delivery.id)))
     rejected, invalid, flaky, broken, throttled = (d.id for d in deliveries[:5])
     seen: Counter[int] = Counter()
@@ -136,7 +125,7 @@ def test_per_entry_statuses(app: Flask, session: Session, readers: list[int]) ->
     assert rows[flaky].status == DeliveryStatus.SENT and seen[flaky] == 2
     assert rows[broken].status == DeliveryStatus.FAILED and seen[broken] == 3
     assert rows[throttled].status == DeliveryStatus.SENT and seen[throttled] == 3
-    assert _statuses(session) == Counter({"sent": 7, "failed": 3})
+    assert delivery_statuses(session) == Counter({"sent": 7, "failed": 3})
 
 
 @pytest.mark.parametrize(
@@ -149,7 +138,7 @@ def test_per_entry_statuses(app: Flask, session: Session, readers: list[int]) ->
 def test_account_level_entry_statuses_pause_without_loss(
     app: Flask, session: Session, readers: list[int], status: str
 ) -> None:
-    edition = _start(session)
+    edition = start_july(session)
     halted = [True]
 
     def script(variant: Variant, entries: Sequence[BatchEntry], n: int) -> list[EntryResult]:
@@ -163,14 +152,14 @@ def test_account_level_entry_statuses_pause_without_loss(
     paused = refresh(session).get(Edition, edition.id)
     assert paused is not None and paused.status == EditionStatus.PAUSED
     assert paused.pause_reason and status in paused.pause_reason
-    counts = _statuses(session)
+    counts = delivery_statuses(session)
     assert counts["failed"] == 0 and counts["sent"] == 0 and counts["queued"] == 10
 
     halted[0] = False
     sending.resume(session, paused, actor="test")
     session.commit()
     assert engine.run(edition.id).finished
-    assert _statuses(session) == Counter({"sent": 10})
+    assert delivery_statuses(session) == Counter({"sent": 10})
 
 
 @pytest.mark.parametrize(
@@ -183,21 +172,21 @@ def test_account_level_entry_statuses_pause_without_loss(
 def test_account_level_call_errors_pause(
     app: Flask, session: Session, readers: list[int], error: Exception, prefix: str
 ) -> None:
-    edition = _start(session)
+    edition = start_july(session)
 
     def script(variant: Variant, entries: Sequence[BatchEntry], n: int) -> list[EntryResult]:
         raise error
 
     result = make_engine(app, FakeBatch(script)).run(edition.id)
     assert result.paused_reason is not None and result.paused_reason.startswith(prefix)
-    assert _statuses(session) == Counter({"queued": 10})
+    assert delivery_statuses(session) == Counter({"queued": 10})
 
 
 @pytest.mark.usefixtures("approved")
 def test_no_answer_leaves_deliveries_in_doubt_not_resent(
     app: Flask, session: Session, readers: list[int]
 ) -> None:
-    edition = _start(session)
+    edition = start_july(session)
 
     def script(variant: Variant, entries: Sequence[BatchEntry], n: int) -> list[EntryResult]:
         if n == 1:
@@ -211,7 +200,7 @@ def test_no_answer_leaves_deliveries_in_doubt_not_resent(
     assert not first_call & set(later)  # never re-sent blindly
     doubt = len(first_call)
     assert result.in_doubt == doubt and not result.finished
-    assert _statuses(session) == Counter({"sent": 10 - doubt, "in_doubt": doubt})
+    assert delivery_statuses(session) == Counter({"sent": 10 - doubt, "in_doubt": doubt})
     still = refresh(session).get(Edition, edition.id)
     assert still is not None and still.status == EditionStatus.SENDING
 
@@ -222,7 +211,7 @@ def test_an_error_no_one_foresaw_pauses_the_send_instead_of_ending_the_worker(
 ) -> None:
     # A bug in building a call (once: a reader whose language changed after the plan) escaped
     # and ended the worker; the next worker met it again.
-    edition = _start(session)
+    edition = start_july(session)
 
     def script(variant: Variant, entries: Sequence[BatchEntry], n: int) -> list[EntryResult]:
         if n == 1:
@@ -235,7 +224,7 @@ def test_an_error_no_one_foresaw_pauses_the_send_instead_of_ending_the_worker(
         "unexpected error while sending: ValueError: en reader given a zh-CN variant"
     )
     first_call = {e.delivery_id for e in transport.calls[0][1]}
-    statuses = _statuses(session)
+    statuses = delivery_statuses(session)
     assert statuses["in_doubt"] == len(first_call)  # the call may have left: never resent
     paused = refresh(session).get(Edition, edition.id)
     assert paused is not None and paused.status == EditionStatus.PAUSED
@@ -248,7 +237,7 @@ def test_pause_and_cancel_take_effect_within_one_batch(
 ) -> None:
     for _ in range(30):
         factories.subscriber(topics=["ai"])
-    edition = _start(session)
+    edition = start_july(session)
     calls = []
 
     def script(variant: Variant, entries: Sequence[BatchEntry], n: int) -> list[EntryResult]:
@@ -269,21 +258,21 @@ def test_pause_and_cancel_take_effect_within_one_batch(
     engine.config.batch_chunks = 1
     engine.run(edition.id)
     assert len(calls) == 1  # the claimed batch was one chunk; nothing after the pause
-    assert _statuses(session) == Counter({"sent": 2, "queued": 28})
+    assert delivery_statuses(session) == Counter({"sent": 2, "queued": 28})
 
     paused = refresh(session).get(Edition, edition.id)
     assert paused is not None
     sending.resume(session, paused, actor="editor")
     session.commit()
     engine.run(edition.id)
-    assert _statuses(session) == Counter({"sent": 30})
+    assert delivery_statuses(session) == Counter({"sent": 30})
 
 
 @pytest.mark.usefixtures("approved")
 def test_the_heartbeat_shows_the_edition_and_the_rate_achieved(
     app: Flask, session: Session, readers: list[int]
 ) -> None:
-    edition = _start(session)
+    edition = start_july(session)
     seen: list[tuple[int | None, float]] = []
 
     class Beat:
@@ -329,7 +318,7 @@ def test_backoffs_wait_with_no_transaction_open(
 ) -> None:
     # A backoff taken inside the settling transaction held SQLite's write lock for up to 30 s:
     # the web app's and the other threads' writes failed as "database is locked".
-    edition = _start(session)
+    edition = start_july(session)
     errors = [Throttled("TooManyRequestsException: Maximum sending rate exceeded."),
               Transient("InternalFailure"), Throttled("again")]
     answers = iter(["SUCCESS", "ACCOUNT_THROTTLED", "SUCCESS", "FAILED"] + ["SUCCESS"] * 50)
@@ -346,4 +335,4 @@ def test_backoffs_wait_with_no_transaction_open(
     assert result.finished and result.failed == 0
     assert probe.waits >= 4  # three call errors and at least one chunk with entries to retry
     assert probe.refused == []
-    assert _statuses(session) == Counter({"sent": 10})
+    assert delivery_statuses(session) == Counter({"sent": 10})

@@ -16,22 +16,11 @@ from flask.testing import FlaskCliRunner
 from sqlalchemy import exc, select
 from sqlalchemy.orm import Session
 
-from tests.delivery.conftest import FakeBatch, make_engine, refresh
+from tests.delivery.conftest import FakeBatch, delivery_statuses, make_engine, refresh, start_july
 from webapp.config import install, settings_of
-from webapp.delivery import outages, sending, store
+from webapp.delivery import outages, store
 from webapp.delivery.outages import EXIT_DATABASE_LOST, DatabaseLost, Outage, is_operational
 from webapp.models import Delivery, DeliveryStatus, Edition, EditionStatus
-
-
-def _start(session: Session) -> Edition:
-    edition = sending.load_edition(session, "2024-07")
-    sending.start_send(session, edition, actor="test")
-    session.commit()
-    return edition
-
-
-def _statuses(session: Session) -> Counter[str]:
-    return Counter(d.status.value for d in refresh(session).scalars(select(Delivery)))
 
 
 def _lost_connection() -> exc.OperationalError:
@@ -66,7 +55,7 @@ def test_a_lost_connection_in_any_unit_of_work_is_ridden_out(
 ) -> None:
     # The claim (main thread), the in-doubt mark before a call (a pool thread) and the
     # settling of answers (main thread) each lose their connection once or twice.
-    edition = _start(session)
+    edition = start_july(session)
     claim = _fail_first(monkeypatch, "claim_batch", _lost_connection)
     mark = _fail_first(monkeypatch, "mark_in_doubt", _lost_connection, times=2)
     settle = _fail_first(monkeypatch, "mark_sent_many", _lost_connection)
@@ -74,7 +63,7 @@ def test_a_lost_connection_in_any_unit_of_work_is_ridden_out(
     result = make_engine(app, transport, chunk=3).run(edition.id)
     assert (len(claim), len(mark), len(settle)) == (1, 2, 1)
     assert result.finished and result.failed == 0 and result.sent == 10
-    assert _statuses(session) == Counter({"sent": 10})
+    assert delivery_statuses(session) == Counter({"sent": 10})
     per_reader = Counter(e.recipient.email for _, entries in transport.calls for e in entries)
     assert len(per_reader) == 10 and set(per_reader.values()) == {1}
 
@@ -83,7 +72,7 @@ def test_a_lost_connection_in_any_unit_of_work_is_ridden_out(
 def test_a_data_error_before_a_call_fails_those_readers_only_and_never_loops(
     app: Flask, session: Session, readers: list[int], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    edition = _start(session)
+    edition = start_july(session)
     raised = _fail_first(
         monkeypatch, "mark_in_doubt",
         lambda: exc.DataError("UPDATE deliveries …", {}, Exception("value too long")),
@@ -105,7 +94,7 @@ def test_a_data_error_before_a_call_fails_those_readers_only_and_never_loops(
 def test_a_data_error_preparing_a_batch_pauses_the_send_with_the_reason(
     app: Flask, session: Session, readers: list[int], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    edition = _start(session)
+    edition = start_july(session)
     _fail_first(
         monkeypatch, "load_claimed",
         lambda: exc.IntegrityError("SELECT …", {}, Exception("constraint broken")),
@@ -114,7 +103,7 @@ def test_a_data_error_preparing_a_batch_pauses_the_send_with_the_reason(
     result = make_engine(app, transport).run(edition.id)
     assert result.paused_reason == "database error: constraint broken"  # no SQL, no addresses
     assert transport.calls == []
-    assert _statuses(session) == Counter({"queued": 10})  # the claims were handed back
+    assert delivery_statuses(session) == Counter({"queued": 10})  # the claims were handed back
     paused = refresh(session).get(Edition, edition.id)
     assert paused is not None and paused.status == EditionStatus.PAUSED
 
@@ -123,7 +112,7 @@ def test_a_data_error_preparing_a_batch_pauses_the_send_with_the_reason(
 def test_an_outage_longer_than_the_grace_ends_the_run_and_keeps_what_was_done(
     app: Flask, session: Session, readers: list[int], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    edition = _start(session)
+    edition = start_july(session)
     clock = [0.0]
     engine = make_engine(app, FakeBatch(), chunk=3)
     engine.outage = Outage(5, stop=engine.stop, backoff_base=0.001, backoff_max=0.001,
@@ -137,7 +126,7 @@ def test_an_outage_longer_than_the_grace_ends_the_run_and_keeps_what_was_done(
     with pytest.raises(DatabaseLost, match="WORKER_DB_GRACE_SECONDS"):
         engine.run(edition.id)
     # Handed over but never recorded: in doubt, for SES's events to settle — never re-sent.
-    counts = _statuses(session)
+    counts = delivery_statuses(session)
     assert counts["sent"] == 0 and counts["in_doubt"] >= 3
 
 

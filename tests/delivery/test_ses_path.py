@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from emails import Recipient, compile_variant
 from emails.fill import fill
 from tests.conftest import app_config
+from tests.delivery.conftest import delivery_statuses
 from tests.factories import Factories
 from tests.tools.ses_simulator import SesSimulator, SimulatorConfig
 from webapp import create_app
@@ -68,7 +69,7 @@ def ses_app(database_url: str, tmp_path: Path, sim: SesSimulator, **extra: Any) 
     )
 
 
-def _start(app: Flask) -> int:
+def start_july(app: Flask) -> int:
     with database(app).sessionmaker() as session:
         edition = sending.load_edition(session, "2024-07")
         sending.start_send(session, edition, actor="test")
@@ -83,11 +84,6 @@ def _run(app: Flask, edition_id: int) -> Any:
     return engine.run(edition_id)
 
 
-def _statuses(session: Session) -> Counter[str]:
-    session.expire_all()
-    return Counter(d.status.value for d in session.scalars(select(Delivery)))
-
-
 @pytest.mark.postgres
 @pytest.mark.usefixtures("approved")
 def test_a_few_thousand_readers_each_get_their_variant_exactly_once(
@@ -97,7 +93,7 @@ def test_a_few_thousand_readers_each_get_their_variant_exactly_once(
     sim = simulator(record_mode="full")
     factories.many_subscribers(2500, TOPIC_SETS)
     app = ses_app(database_url, tmp_path, sim)
-    edition_id = _start(app)
+    edition_id = start_july(app)
     result = _run(app, edition_id)
     assert result.finished and result.failed == 0
 
@@ -138,9 +134,9 @@ def test_throttling_storms_and_server_errors_lose_and_fail_nobody(
     # Paced as if SES allowed 400/s: the simulator answers "Maximum sending rate exceeded."
     app = ses_app(database_url, tmp_path, sim, SES_MAX_SEND_RATE=400.0)
     sim.faults.fail_next(3, status=503, operation="SendBulkEmail")
-    result = _run(app, _start(app))
+    result = _run(app, start_july(app))
     assert result.finished and result.failed == 0 and result.retried > 0
-    assert _statuses(session) == Counter({"sent": 300})
+    assert delivery_statuses(session) == Counter({"sent": 300})
     assert Counter(m.recipient for m in sim.messages).most_common(1)[0][1] == 1
     throttled = [r for r in sim.requests if getattr(r, "status", 200) == 429]
     assert throttled, "the storm did happen"
@@ -156,12 +152,12 @@ def test_rejections_fail_one_reader_and_the_send_goes_on(
     sim.faults.force_bulk_status(["bulk3@example.com"], "MESSAGE_REJECTED", error="virus")
     sim.faults.force_bulk_status(["bulk4@example.com"], "TRANSIENT_FAILURE", attempts=2)
     app = ses_app(database_url, tmp_path, sim)
-    assert _run(app, _start(app)).finished
+    assert _run(app, start_july(app)).finished
     rows = {d.subscriber.email: d for d in session.scalars(select(Delivery))}
     assert rows["bulk3@example.com"].status == DeliveryStatus.FAILED
     assert "virus" in (rows["bulk3@example.com"].error or "")
     assert rows["bulk4@example.com"].status == DeliveryStatus.SENT
-    assert _statuses(session) == Counter({"sent": 39, "failed": 1})
+    assert delivery_statuses(session) == Counter({"sent": 39, "failed": 1})
 
 
 @pytest.mark.usefixtures("approved")
@@ -172,20 +168,20 @@ def test_account_pause_pauses_the_edition_and_resume_finishes_it(
     sim = simulator()
     factories.many_subscribers(60, TOPIC_SETS)
     app = ses_app(database_url, tmp_path, sim)
-    edition_id = _start(app)
+    edition_id = start_july(app)
     sim.faults.pause_sending(True)
     result = _run(app, edition_id)
     assert result.paused_reason and "PAUSED" in result.paused_reason.upper()
     session.expire_all()
     edition = session.get(Edition, edition_id)
     assert edition is not None and edition.status == EditionStatus.PAUSED
-    assert _statuses(session)["failed"] == 0
+    assert delivery_statuses(session)["failed"] == 0
 
     sim.faults.pause_sending(False)
     sending.resume(session, edition, actor="editor")
     session.commit()
     assert _run(app, edition_id).finished
-    assert _statuses(session) == Counter({"sent": 60})
+    assert delivery_statuses(session) == Counter({"sent": 60})
     assert len({m.recipient for m in sim.messages}) == 60 == len(sim.messages)
 
 
@@ -201,8 +197,8 @@ def test_a_lost_answer_is_never_resent(
     app = ses_app(database_url, tmp_path, sim)
     engine = build_engine(settings_of(app), database(app).sessionmaker)
     engine.transport.client.meta.config.read_timeout = 0.5  # type: ignore[attr-defined]
-    result = engine.run(_start(app))
-    counts = _statuses(session)
+    result = engine.run(start_july(app))
+    counts = delivery_statuses(session)
     assert counts["in_doubt"] == result.in_doubt > 0
     assert counts["sent"] + counts["in_doubt"] == 20
     assert Counter(m.recipient for m in sim.messages).most_common(1)[0][1] == 1
@@ -216,7 +212,7 @@ def test_an_editors_braces_reach_ses_readers_literally(
     sim = simulator()
     factories.subscriber(topics=["ai"], name="{{t_greeting}}", email="curly@example.com")
     app = ses_app(database_url, tmp_path, sim)
-    assert _run(app, _start(app)).finished
+    assert _run(app, start_july(app)).finished
     (message,) = sim.messages
     assert "Say {{name}} and {{{x}}}." in (message.text or "")
     assert "Say {{name}} and {{{x}}}." in (message.html or "")
@@ -262,7 +258,7 @@ def test_each_reader_gets_exactly_the_message_filled_for_them_through_bulk_templ
     factories.subscriber(topics=["ai"], name="Plain", email="plain@example.com")
     factories.subscriber(topics=["ai"], name="Quiet", email="quiet@example.com", tracking=False)
     app = ses_app(database_url, tmp_path, sim)
-    assert _run(app, _start(app)).finished
+    assert _run(app, start_july(app)).finished
     assert len(sim.messages) == 3
     with app.app_context(), database(app).sessionmaker() as session:
         edition = sending.load_edition(session, "2024-07")
@@ -297,11 +293,11 @@ def test_a_reader_who_changes_language_after_the_plan_gets_the_planned_message(
     reader = factories.subscriber(topics=["ai"], language="zh-CN", email="switch@example.com")
     factories.subscriber(topics=["ai"], language="zh-CN", email="stays@example.com")
     app = ses_app(database_url, tmp_path, sim)
-    edition_id = _start(app)
+    edition_id = start_july(app)
     reader.language = "en"
     session.commit()
     result = _run(app, edition_id)
     assert result.finished and result.failed == 0
-    assert _statuses(session) == Counter({"sent": 2})
+    assert delivery_statuses(session) == Counter({"sent": 2})
     (message,) = sim.messages_to("switch@example.com")
     assert "Dear" not in (message.text or "")  # the zh-CN variant it was planned with
