@@ -20,7 +20,7 @@ from tests.delivery.conftest import refresh
 from tests.factories import Factories
 from webapp.db import database
 from webapp.delivery import store
-from webapp.delivery.in_doubt import outbox_file, resolve_in_doubt, settle_outbox, settle_ses
+from webapp.delivery.in_doubt import outbox_files, resolve_in_doubt, settle_outbox, settle_ses
 from webapp.models import (
     AuditEntry,
     Delivery,
@@ -72,9 +72,10 @@ def _written_to_outbox(directory: Path, delivery_id: int) -> Path:
 def test_a_delivery_s_outbox_file_is_found_by_its_own_id_only(tmp_path: Path) -> None:
     path = _written_to_outbox(tmp_path, 12)
     (tmp_path / ".x-d1-half-written.tmp").write_text("x")  # a write the outbox never finished
-    assert outbox_file(tmp_path, 12) == path
-    assert outbox_file(tmp_path, 1) is None
-    assert outbox_file(tmp_path, 2) is None
+    written = outbox_files(tmp_path)
+    assert written.get(12) == path.name
+    assert written.get(1) is None
+    assert written.get(2) is None
 
 
 def test_the_outbox_file_is_the_evidence(

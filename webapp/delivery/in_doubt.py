@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from webapp.audit import record_audit
 from webapp.delivery import store
 from webapp.delivery.heartbeat import live_workers
+from webapp.editions.outbox import delivery_of
 from webapp.models import Delivery, DeliveryStatus, Edition, OutboxFile, User, utcnow
 from webapp.models.event import Event
 
@@ -30,9 +31,15 @@ class Settled:
     still_in_doubt: int = 0
 
 
-def outbox_file(directory: Path, delivery_id: int) -> Path | None:
-    matches = sorted(directory.glob(f"*-d{delivery_id}-*.eml"))
-    return matches[0] if matches else None
+def outbox_files(directory: Path) -> dict[int, str]:
+    """Each delivery with a message in the outbox, and its file's name (the first, by name):
+    one listing of the directory for all the deliveries being settled."""
+    found: dict[int, str] = {}
+    for path in sorted(directory.glob("*.eml")):
+        delivery_id = delivery_of(path.name)
+        if delivery_id is not None:
+            found.setdefault(delivery_id, path.name)
+    return found
 
 
 def settle_outbox(
@@ -57,9 +64,10 @@ def settle_outbox(
         select(Delivery.id).where(Delivery.status == DeliveryStatus.IN_DOUBT, nobody_writing)
     ))
     sent = requeued = 0
+    written = outbox_files(directory) if candidates else {}
     for delivery_id in candidates:
-        path = outbox_file(directory, delivery_id)
-        found = path is not None
+        name = written.get(delivery_id)
+        found = name is not None
         values: dict[str, object] = (
             {"status": DeliveryStatus.SENT, "sent_at": now, "error": None}
             if found
@@ -75,8 +83,8 @@ def settle_outbox(
         if getattr(changed, "rowcount", 0):
             sent, requeued = (sent + 1, requeued) if found else (sent, requeued + 1)
             # Written before the crash that left it in doubt: index it now, for erasure.
-            if path is not None and session.get(OutboxFile, path.name) is None:
-                store.index_outbox_files(session, [(delivery_id, path.name)])
+            if name is not None and session.get(OutboxFile, name) is None:
+                store.index_outbox_files(session, [(delivery_id, name)])
     remaining = session.scalar(
         select(func.count(Delivery.id)).where(Delivery.status == DeliveryStatus.IN_DOUBT)
     )
