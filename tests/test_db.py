@@ -8,7 +8,7 @@ from typing import Any
 import psycopg
 import pytest
 from flask import Flask
-from sqlalchemy import Engine, inspect, select, text
+from sqlalchemy import Engine, event, inspect, select, text
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
@@ -48,6 +48,24 @@ def test_every_new_sqlite_connection_gets_the_pragmas(tmp_path: Path) -> None:
     finally:
         first.close()
         engine.dispose()
+
+
+def test_sqlite_overwrites_what_it_deletes_whatever_its_build_defaults_to(
+    tmp_path: Path,
+) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'secure.sqlite3'}")
+
+    def built_without_secure_delete(dbapi_connection: Any, _record: Any) -> None:
+        # As a SQLite compiled without SQLITE_SECURE_DELETE starts (Debian's has it on).
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA secure_delete=OFF")
+        cursor.close()
+
+    event.listen(engine, "connect", built_without_secure_delete, insert=True)
+    with engine.connect() as conn:
+        # An erased reader's deleted rows are zeroed in the file, not left in free space.
+        assert conn.exec_driver_sql("PRAGMA secure_delete").scalar() == 1
+    engine.dispose()
 
 
 def test_sqlite_enforces_foreign_keys(tmp_path: Path) -> None:

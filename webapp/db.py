@@ -28,9 +28,12 @@ BUSY_TIMEOUT = 10.0  # seconds a SQLite writer waits for another process's write
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     # WAL lets the web app read while the worker writes; the busy timeout makes a writer wait
     # for another process's lock instead of failing with "database is locked" (the threads of
-    # one process queue on webapp.sqlite_writes' lock instead).
+    # one process queue on webapp.sqlite_writes' lock instead). Secure delete: what a delete
+    # or an update frees is overwritten with zeros, so an erased reader's data does not linger
+    # in free space of the file (the erasure job then empties the log: own_data.empty_log).
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA secure_delete=ON")
     cursor.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT * 1000)}")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()

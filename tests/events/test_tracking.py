@@ -120,3 +120,42 @@ def test_export_has_deliveries_and_events_and_erasure_redacts_event_payloads(
     session.commit()
     (event,) = _events(session)
     assert event.kind == "click" and event.payload is None
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("by", ["reader", "admin"])
+def test_an_erased_readers_old_links_work_but_record_nothing_and_show_nothing(
+    app: Flask, client: FlaskClient, session: Session, sent_delivery: Delivery, by: str
+) -> None:
+    reader = session.get(Subscriber, sent_delivery.subscriber_id)
+    assert reader is not None
+    token = sent_delivery.token
+    assert client.get(f"/v/{token}").status_code == 200
+    if by == "reader":
+        erased = client.post(f"/p/{reader.token}/erase", data={"understood": "y"})
+        assert erased.status_code == 200
+    else:
+        from webapp.models import ConsentSource
+        from webapp.readers.consent import Origin
+        from webapp.readers.own_data import erase
+
+        erase(session, settings_of(app), reader, Origin(ConsentSource.ADMIN))
+        session.commit()
+    before = len(_events(session))
+    browser = {"User-Agent": "ErasedReaderMail/2.0"}
+    environ = {"REMOTE_ADDR": "198.51.100.23"}
+
+    pixel = client.get(f"/o/{token}.gif", headers=browser, environ_base=environ)
+    click = client.get(f"/c/{token}/2", headers=browser, environ_base=environ)
+    view = client.get(f"/v/{token}?lang=en", headers=browser, environ_base=environ)
+
+    assert pixel.status_code == 200 and pixel.mimetype == "image/gif"
+    assert click.status_code == 302 and click.headers["Location"] == "https://example.com/two"
+    assert len(_events(session)) == before  # no open, no click: no IP, no user agent
+    delivery = session.get(Delivery, sent_delivery.id)
+    assert delivery is not None and delivery.opened_at is None and delivery.clicked_at is None
+    assert view.status_code == 410
+    page = view.get_data(as_text=True)
+    assert "Your data is erased" in page
+    assert "reader@example.com" not in page and reader.token not in page
+    assert client.get(f"/c/{token}/3").status_code == 404  # still no link beyond the edition's

@@ -10,7 +10,15 @@ from webapp.config import Settings
 from webapp.delivery.variants import parse_variant_key
 from webapp.editions.records import get_edition
 from webapp.mailer import edition_content, links, mail_settings
-from webapp.models import Delivery, Edition, Item, Section
+from webapp.models import Delivery, Edition, Item, Section, SubscriberStatus
+
+
+class ReaderErased(LookupError):
+    """The delivery's reader erased their data: their email is not rebuilt for anyone."""
+
+    def __init__(self, delivery_id: int) -> None:
+        super().__init__(f"the reader of delivery {delivery_id} erased their data")
+        self.delivery_id = delivery_id
 
 
 def find_delivery(session: Session, token: str) -> Delivery | None:
@@ -23,7 +31,10 @@ def find_delivery(session: Session, token: str) -> Delivery | None:
 
 
 def delivery_message(session: Session, settings: Settings, delivery: Delivery) -> Message:
-    """The delivery's email, rebuilt from its edition and variant (links untracked)."""
+    """The delivery's email, rebuilt from its edition and variant (links untracked); refused
+    (ReaderErased) once its reader erased their data."""
+    if delivery.subscriber.status == SubscriberStatus.ERASED:
+        raise ReaderErased(delivery.id)
     edition = get_edition(session, delivery.edition.month)
     assert edition is not None
     language, topics = parse_variant_key(delivery.variant_key)

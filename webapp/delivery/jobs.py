@@ -46,7 +46,7 @@ from webapp.models import (
     utcnow,
 )
 from webapp.readers.csv_jobs import run_csv_export, run_csv_import
-from webapp.readers.own_data import mark_redacted, reader_files, redact_file
+from webapp.readers.own_data import empty_log, mark_redacted, reader_files, redact_file
 
 log = logging.getLogger(__name__)
 
@@ -295,6 +295,10 @@ class JobRunner:
         directory = Path(self.settings.outbox_dir)
         for name in names:  # outside any transaction: file work waits on no lock
             redact_file(directory, name)
+        # The erasure has committed: SQLite's log still holds the pages it changed as they
+        # were before, until it is emptied.
+        with self.sessions() as session:
+            empty_log(session)
         return _Outcome(redacted=names)
 
     # --- recording the outcome -----------------------------------------------------------

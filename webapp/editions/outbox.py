@@ -3,6 +3,12 @@
 
 Only names the outbox itself writes are accepted (no separators, no leading dot), and the file
 must sit directly in the outbox directory: a crafted name can never reach another file.
+
+A message holds links that act for someone: a reader's preferences and unsubscribe pages, a
+delivery's web view, pixel and clicks, signed confirmation and password-reset (invitation)
+links. Whoever reads them can change or erase that reader, or take over that account, so the
+viewer shows messages with those tokens masked (`masked`); the file as written (`raw_message`)
+is for admins only.
 """
 
 from __future__ import annotations
@@ -10,7 +16,7 @@ from __future__ import annotations
 import math
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from email import policy
 from email.message import EmailMessage
@@ -20,6 +26,14 @@ from pathlib import Path
 PAGE_SIZE = 50
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,250}\.eml")
 _STAMP = re.compile(r"([0-9]{8}T[0-9]{12}Z)-")
+# The token of a link on any host and under any path (a message may have been written under
+# another BASE_URL): readers' and deliveries' tokens (URL-safe base64), and signed links (with
+# dots). Sixteen characters at least: ours have 27 or more; a short segment elsewhere stays.
+_TOKEN_LINK = re.compile(
+    r"(https?://[^\s\"'<>]*?/(?:p|u|v|o|c)/)[A-Za-z0-9_-]{16,}"
+    r"|(https?://[^\s\"'<>]*?/(?:confirm|password-reset)/)[A-Za-z0-9_.-]{16,}"
+)
+MASK = "••••••••"
 
 
 class OutboxNotFound(LookupError):
@@ -141,6 +155,26 @@ def _part(message: EmailMessage, subtype: str) -> str | None:
     if body is None:
         return None
     return str(body.get_content())
+
+
+def mask_tokens(text: str) -> str:
+    """`text` with the token of every link that acts for someone replaced by MASK."""
+    return _TOKEN_LINK.sub(lambda found: (found.group(1) or found.group(2)) + MASK, text)
+
+
+def masked(message: OutboxMessage) -> OutboxMessage:
+    """The message as the viewer shows it: no token in its headers or parts."""
+    return replace(
+        message,
+        headers=[(key, mask_tokens(value)) for key, value in message.headers],
+        html=mask_tokens(message.html) if message.html is not None else None,
+        text=mask_tokens(message.text) if message.text is not None else None,
+    )
+
+
+def raw_message(directory: str | Path, name: str) -> bytes:
+    """The file as the outbox wrote it, tokens and all."""
+    return message_path(directory, name).read_bytes()
 
 
 def read_message(directory: str | Path, name: str) -> OutboxMessage:

@@ -3,6 +3,10 @@
 Mail security scanners fetch images and follow every link within seconds of delivery. Such
 hits are stored but flagged, and unique figures leave them out. Storing a click is all that
 counts it: database triggers keep `item_clicks` (webapp.stats.aggregates).
+
+Nothing is recorded for a reader who opted out, nor for one who erased their data: the links of
+the emails they kept still work (the pixel answers, a click still reaches the item), but they
+leave no trace.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from webapp.delivery.deliveries import find_delivery, link_target
-from webapp.models import Delivery
+from webapp.models import Delivery, SubscriberStatus
 from webapp.models.event import Event
 
 SCANNER_AFTER_SEND = timedelta(seconds=10)  # a person does not open and click this fast
@@ -24,6 +28,14 @@ SCANNER_BURST_LINKS = 3  # different links followed inside one burst
 def _after_send_too_soon(delivery: Delivery, now: datetime) -> bool:
     sent = delivery.sent_at
     return sent is not None and now - sent < SCANNER_AFTER_SEND
+
+
+def _tracked(delivery: Delivery) -> bool:
+    """Whether hits on this delivery's links may be stored: not once its reader opted out, nor
+    once they erased their data (an IP and a user agent stored against them would be personal
+    data again)."""
+    reader = delivery.subscriber
+    return reader.tracking and reader.status != SubscriberStatus.ERASED
 
 
 def _request_detail(ip: str | None, user_agent: str | None) -> dict[str, str]:
@@ -69,7 +81,7 @@ def record_open(
 ) -> bool:
     """Store an open for this delivery if tracking is on for it; returns whether it did."""
     delivery = find_delivery(session, token)
-    if delivery is None or not enabled or not delivery.subscriber.tracking:
+    if delivery is None or not enabled or not _tracked(delivery):
         return False
     scanner = _after_send_too_soon(delivery, now)
     session.add(_hit(delivery, "open", now, scanner=scanner, ip=ip, user_agent=user_agent))
@@ -93,7 +105,7 @@ def record_click(
     if target is None or not enabled:
         return target
     delivery = find_delivery(session, token)
-    if delivery is None or not delivery.subscriber.tracking:
+    if delivery is None or not _tracked(delivery):
         return target
     recent = select(func.count(func.distinct(Event.item_number))).where(
         Event.delivery_id == delivery.id,

@@ -165,8 +165,11 @@ def erase(
     )
     # Stored SES events and tracking hits carry addresses, IPs and user agents: what happened
     # and when stays (for the edition's figures), the payload goes.
+    # Only rows that hold one: on PostgreSQL every row updated leaves a dead copy behind.
     session.execute(
-        update(Event).where(Event.subscriber_id == subscriber.id).values(payload=None)
+        update(Event)
+        .where(Event.subscriber_id == subscriber.id, Event.payload.is_not(None))
+        .values(payload=None)
     )
     for key in keys:
         _keep_hash_only(session, settings.erasure_key, key)
@@ -341,6 +344,27 @@ def mark_redacted(session: Session, names: Sequence[str], now: datetime) -> None
         session.execute(
             update(OutboxFile).where(OutboxFile.name.in_(names)).values(redacted_at=now)
         )
+
+
+class LogNotEmptied(RuntimeError):
+    """SQLite's write-ahead log could not be emptied yet (a reader held an old snapshot)."""
+
+
+def empty_log(session: Session) -> None:
+    """On SQLite, copy the write-ahead log into the database file and cut it to zero bytes.
+
+    The log keeps whole pages as they were before each commit, an erased reader's among them,
+    until it is reused from the start; with secure_delete on, the checkpointed file keeps none
+    of what was erased. TRUNCATE waits (busy timeout) for readers on an older snapshot and
+    writers, and reports busy if they outlast it: LogNotEmptied, for the job to try again.
+    PostgreSQL needs no call here and has no cheap equivalent (README: a rewrite of the tables).
+    """
+    connection = session.connection()
+    if connection.dialect.name != "sqlite":
+        return
+    busy, pages, copied = connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)").one()
+    if busy:
+        raise LogNotEmptied(f"checkpoint busy: {copied} of {pages} log pages copied")
 
 
 def _redacted_note(raw: bytes) -> bytes:

@@ -2,12 +2,12 @@ from __future__ import annotations
 
 import base64
 
-from flask import abort, redirect, request
+from flask import abort, redirect, render_template, request
 from werkzeug.wrappers import Response
 
 from webapp import db
 from webapp.config import current_settings
-from webapp.delivery.deliveries import delivery_message, find_delivery
+from webapp.delivery.deliveries import ReaderErased, delivery_message, find_delivery
 from webapp.events.tracking import record_click, record_open
 from webapp.models import utcnow
 from webapp.security import email_document
@@ -18,12 +18,16 @@ PIXEL = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRA
 
 
 @bp.route("/v/<token>")
-def view(token: str) -> Response:
+def view(token: str) -> Response | tuple[str, int]:
     session = db.session()
     delivery = find_delivery(session, token)
     if delivery is None:
         abort(404)
-    message = delivery_message(session, current_settings(), delivery)
+    try:
+        message = delivery_message(session, current_settings(), delivery)
+    except ReaderErased:
+        # What their preferences link says too: nothing of them, or of the email, is shown.
+        return render_template("public/erased.html"), 410
     response = email_document(message.html, own_images=True)
     response.headers["X-Robots-Tag"] = "noindex"
     return response
