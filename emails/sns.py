@@ -27,6 +27,9 @@ from cryptography.x509.oid import NameOID
 
 MAX_BODY_BYTES = 256 * 1024  # SES event notifications are a few KB; SNS caps messages at 256 KB
 MAX_DEPTH = 32
+# SES events carry small counters (processingTimeMillis); a longer number is an attack on the
+# parser (Python refuses to convert more than 4,300 digits, with a ValueError).
+MAX_NUMBER_CHARS = 32
 _HOST = re.compile(r"sns\.[a-z0-9-]+\.amazonaws\.com(\.cn)?")
 _PATH = re.compile(r"/SimpleNotificationService-[A-Za-z0-9]+\.pem")
 _SIGNED_FIELDS = {
@@ -51,32 +54,65 @@ class SnsError(ValueError):
         self.reason = reason
 
 
-def _depth(value: Any, limit: int) -> int:
-    """Levels of nesting (a scalar is 1), counted level by level; stops past `limit`."""
-    level, depth = [value], 0
-    while level and depth <= limit:
-        depth += 1
-        children: list[Any] = []
-        for item in level:
-            if isinstance(item, dict):
-                children.extend(item.values())
-            elif isinstance(item, list):
-                children.extend(item)
-        level = children
-    return depth
+_STRUCTURE = re.compile(rb'[\[\]{}"\\]')
+
+
+def _nests_deeper_than(body: bytes, limit: int) -> bool:
+    """Whether brackets outside strings nest deeper than `limit`: a scan before parsing, so a
+    deeply nested body is refused without building it (json's recursion limit is ~1,000)."""
+    depth, in_string, escaped = 0, False, -1
+    for match in _STRUCTURE.finditer(body):
+        at = match.start()
+        if at == escaped:
+            continue
+        char = body[at]
+        if in_string:
+            if char == 0x5C:  # a backslash: the next byte is escaped
+                escaped = at + 1
+            elif char == 0x22:
+                in_string = False
+        elif char == 0x22:
+            in_string = True
+        elif char in b"[{":
+            depth += 1
+            if depth > limit:
+                return True
+        elif char in b"]}":
+            depth -= 1
+    return False
+
+
+def _number(kind: type[int] | type[float]) -> Callable[[str], int | float]:
+    def parse(text: str) -> int | float:
+        if len(text) > MAX_NUMBER_CHARS:
+            raise SnsError(f"a number longer than {MAX_NUMBER_CHARS} characters")
+        return kind(text)
+
+    return parse
+
+
+def _no_constant(name: str) -> None:
+    raise SnsError(f"{name} is not JSON")
+
+
+_PARSE_INT, _PARSE_FLOAT = _number(int), _number(float)
 
 
 def parse_json(body: bytes, *, what: str = "body", max_bytes: int = MAX_BODY_BYTES) -> Any:
-    """JSON within size and nesting limits, or SnsError."""
+    """JSON within size, nesting and number-length limits, or SnsError: never another error."""
     if len(body) > max_bytes:
         raise SnsError(f"{what} larger than {max_bytes} bytes")
+    if _nests_deeper_than(body, MAX_DEPTH):
+        raise SnsError(f"{what} nests deeper than {MAX_DEPTH} levels")
     try:
-        value = json.loads(body)
+        return json.loads(
+            body,
+            parse_int=_PARSE_INT,
+            parse_float=_PARSE_FLOAT,
+            parse_constant=_no_constant,
+        )
     except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as error:
         raise SnsError(f"{what} is not JSON: {error}") from None
-    if _depth(value, MAX_DEPTH) > MAX_DEPTH:
-        raise SnsError(f"{what} nests deeper than {MAX_DEPTH} levels")
-    return value
 
 
 def parse_envelope(body: bytes) -> dict[str, str]:

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -11,6 +12,7 @@ from emails.sns import (
     SnsError,
     is_aws_certificate_url,
     parse_envelope,
+    parse_json,
     verify_message,
 )
 from tests.support.sns import CERT_URL, TOPIC, Signer, ses_event
@@ -187,3 +189,35 @@ def test_ses_events_parse_to_typed_values() -> None:
     for bad in [[], {"eventType": "Nope", "mail": {"messageId": "m"}}, {"eventType": "Send"}]:
         with pytest.raises(SnsError):
             parse_ses_event(bad)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"Type": "Notification", "n": ' + b"9" * 5000 + b"}",
+        b'{"n": -' + b"1" * 40 + b"}",
+        b'{"n": 1.' + b"1" * 5000 + b"}",
+        b'{"n": 1e' + b"9" * 40 + b"}",
+        b'{"n": NaN}',
+        b'{"n": -Infinity}',
+        b"[" * 100_000 + b"]" * 100_000,
+        b'{"a": ' * 33 + b"1" + b"}" * 33,
+    ],
+)
+def test_oversized_numbers_and_deep_nesting_are_refused(body: bytes) -> None:
+    with pytest.raises(SnsError):
+        parse_json(body)
+
+
+def test_a_deep_body_is_refused_before_it_is_parsed() -> None:
+    body = b"[" * 200_000  # not even closed: the scan stops at level 33
+    start = time.perf_counter()
+    with pytest.raises(SnsError, match="nests deeper"):
+        parse_json(body)
+    assert time.perf_counter() - start < 0.5
+
+
+def test_brackets_and_escapes_inside_strings_do_not_count_as_nesting() -> None:
+    value = {"Message": json.dumps({"a": "[" * 100, "b": '\\"{{{' * 50}), "n": 12345678}
+    assert parse_json(json.dumps(value).encode()) == value
+    assert parse_json(b'{"a": [[[[[1.5, -2, 1e3]]]]]}') == {"a": [[[[[1.5, -2, 1000.0]]]]]}

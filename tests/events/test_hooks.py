@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Callable
 from dataclasses import replace
@@ -216,3 +217,17 @@ def test_a_subscription_is_confirmed_with_no_transaction_open(
     assert post(envelope).json == {"result": "confirmed"}
     assert confirmed == [url] and refused == []
     assert _count(session, SnsReceipt) == 1
+
+
+def test_huge_numbers_and_deep_nesting_give_400_not_500(
+    post: Post, signer: Signer, session: Session
+) -> None:
+    huge = b"9" * 5000
+    envelope = json.dumps(signer.notification(ses_event("Send", "ses-1"))).encode()
+    assert post(envelope[:-1] + b', "Extra": ' + huge + b"}").status_code == 400
+    inner = json.dumps(ses_event("Send", "ses-2"))[:-1] + ', "n": ' + huge.decode() + "}"
+    assert post(signer.notification(inner)).status_code == 400
+    deep = json.dumps(ses_event("Send", "ses-3"))[:-1] + ', "n": ' + "[" * 40 + "]" * 40 + "}"
+    assert post(signer.notification(deep)).status_code == 400
+    assert post(b"[" * 100_000).status_code == 400
+    assert _count(session, Event) == 0 and _count(session, SnsReceipt) == 0

@@ -23,6 +23,20 @@ def _confirm_subscription(url: str) -> None:
         answer.read(64 * 1024)
 
 
+def _read_body(limit: int) -> bytes | None:
+    """The request body, or None past `limit` bytes: never more than limit + 1 in memory."""
+    if request.content_length is not None and request.content_length > limit:
+        return None
+    chunks, size = [], 0
+    while size <= limit:
+        chunk = request.stream.read(limit + 1 - size)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+    return None if size > limit else b"".join(chunks)
+
+
 def hook_settings(app: Flask) -> HookSettings:
     """Built once per app: the certificate cache must outlive a request."""
     hook: HookSettings | None = app.extensions.get("yuebao.hooks")
@@ -50,11 +64,11 @@ def ses() -> tuple[Response, int]:
     the receipt's INSERT … ON CONFLICT DO NOTHING; any other database error is a 500, so SNS
     retries rather than the event being lost.
     """
-    body = request.get_data(cache=False)
+    body = _read_body(MAX_BODY_BYTES)
     session = db.session()
     settings = hook_settings(current_app._get_current_object())  # type: ignore[attr-defined]
     try:
-        if len(body) > MAX_BODY_BYTES:
+        if body is None:
             raise SnsError(f"body larger than {MAX_BODY_BYTES} bytes")
         outcome = receive_sns(session, body, settings)
         session.commit()
