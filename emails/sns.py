@@ -16,8 +16,8 @@ from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import urlsplit
 
+import botocore.session
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
@@ -30,8 +30,11 @@ MAX_DEPTH = 32
 # SES events carry small counters (processingTimeMillis); a longer number is an attack on the
 # parser (Python refuses to convert more than 4,300 digits, with a ValueError).
 MAX_NUMBER_CHARS = 32
-_HOST = re.compile(r"sns\.[a-z0-9-]+\.amazonaws\.com(\.cn)?")
-_PATH = re.compile(r"/SimpleNotificationService-[A-Za-z0-9]+\.pem")
+# Where certificate URLs point: https://sns.<region>.amazonaws.com[.cn]/…, and nothing else.
+_URL = re.compile(r"https://(?P<host>[a-z0-9.-]+)(?P<rest>/[!-~]*)")
+_CERT_PATH = re.compile(r"/SimpleNotificationService-[A-Za-z0-9]+\.pem")
+# The partitions whose SNS hosts the hook accepts, by their DNS suffix (botocore's data).
+_SNS_DNS_SUFFIXES = ("amazonaws.com", "amazonaws.com.cn")
 _SIGNED_FIELDS = {
     "Notification": ("Message", "MessageId", "Subject", "Timestamp", "TopicArn", "Type"),
     "SubscriptionConfirmation": (
@@ -140,24 +143,39 @@ def canonical_string(envelope: Mapping[str, str]) -> bytes:
     return "".join(lines).encode()
 
 
+@functools.cache
+def sns_hosts() -> frozenset[str]:
+    """sns.<region>.amazonaws.com and sns.<region>.amazonaws.com.cn for every region botocore
+    knows SNS in. A pattern would also take sns.s3.amazonaws.com — an S3 bucket named "sns",
+    which anyone can create and fill with a certificate of their own."""
+    session = botocore.session.get_session()
+    endpoints = session.get_component("data_loader").load_data("endpoints")
+    hosts = set()
+    for partition in endpoints["partitions"]:
+        suffix = partition["dnsSuffix"]
+        if suffix in _SNS_DNS_SUFFIXES:
+            for region in session.get_available_regions("sns", partition["partition"]):
+                hosts.add(f"sns.{region}.{suffix}")
+    return frozenset(hosts)
+
+
+def _sns_url_parts(url: str) -> tuple[str, str] | None:
+    """(host, path and query) of an https URL on an SNS host, with no port, user or fragment."""
+    match = _URL.fullmatch(url)
+    if match is None or match["host"] not in sns_hosts() or "#" in match["rest"]:
+        return None
+    return match["host"], match["rest"]
+
+
 def is_sns_url(url: str) -> bool:
-    """An https URL on SNS's own host, https://sns.<region>.amazonaws.com[.cn], nothing else."""
-    parts = urlsplit(url)
-    return (
-        parts.scheme == "https"
-        and parts.hostname is not None
-        and _HOST.fullmatch(parts.hostname) is not None
-        and parts.port is None
-        and not parts.username
-        and not parts.password
-        and not parts.fragment
-    )
+    """An https URL on SNS's own host, https://sns.<region>.amazonaws.com[.cn]/…, nothing else."""
+    return _sns_url_parts(url) is not None
 
 
 def is_aws_certificate_url(url: str) -> bool:
     """Only https://sns.<region>.amazonaws.com[.cn]/SimpleNotificationService-….pem."""
-    parts = urlsplit(url)
-    return is_sns_url(url) and not parts.query and _PATH.fullmatch(parts.path) is not None
+    parts = _sns_url_parts(url)
+    return parts is not None and _CERT_PATH.fullmatch(parts[1]) is not None
 
 
 @dataclass(frozen=True)

@@ -11,8 +11,10 @@ from emails.sns import (
     CachedCertificates,
     SnsError,
     is_aws_certificate_url,
+    is_sns_url,
     parse_envelope,
     parse_json,
+    sns_hosts,
     verify_message,
 )
 from tests.support.sns import CERT_URL, TOPIC, Signer, ses_event
@@ -112,6 +114,35 @@ def test_china_regions_are_amazon_too() -> None:
     assert is_aws_certificate_url(
         "https://sns.cn-north-1.amazonaws.com.cn/SimpleNotificationService-abc123.pem"
     )
+
+
+@pytest.mark.parametrize(
+    "host",
+    [
+        "sns.s3.amazonaws.com",  # an S3 bucket named "sns": anyone can create one
+        "sns.s3-accelerate.amazonaws.com",
+        "sns.nowhere-9.amazonaws.com",
+        "sns.us-east-1.amazonaws.com.cn",
+        "sns.cn-north-1.amazonaws.com",
+        "SNS.US-EAST-1.AMAZONAWS.COM",
+        "sns.us-east-1.amazonaws.com.",
+        "sns.us-east-1.amazonaws.com:443",
+        "sns.us-east-1.amazonaws.com@evil.example.com",
+    ],
+)
+def test_only_sns_hosts_of_regions_botocore_knows_are_amazons(host: str) -> None:
+    assert not is_aws_certificate_url(f"https://{host}/SimpleNotificationService-abc.pem")
+    assert not is_sns_url(f"https://{host}/?Action=ConfirmSubscription&Token=t")
+
+
+def test_sns_hosts_are_botocores_regions_in_amazonaws_com_and_com_cn() -> None:
+    hosts = sns_hosts()
+    assert {"sns.us-east-1.amazonaws.com", "sns.eu-west-1.amazonaws.com",
+            "sns.us-gov-west-1.amazonaws.com", "sns.cn-northwest-1.amazonaws.com.cn"} <= hosts
+    assert all(h.startswith("sns.") and h.endswith((".amazonaws.com", ".amazonaws.com.cn"))
+               for h in hosts)
+    assert is_sns_url("https://sns.ap-southeast-2.amazonaws.com/?Action=ConfirmSubscription")
+    assert not is_sns_url("https://sns.us-east-1.amazonaws.com/?Action=x#frag")
 
 
 def test_the_test_certificate_is_used_only_for_non_aws_urls(signer: Signer) -> None:

@@ -219,6 +219,20 @@ def test_a_subscription_is_confirmed_with_no_transaction_open(
     assert _count(session, SnsReceipt) == 1
 
 
+def test_a_subscription_url_on_an_s3_bucket_named_sns_is_not_confirmed(
+    post: Post, signer: Signer, confirmed_urls: list[str], session: Session
+) -> None:
+    for host in ("sns.s3.amazonaws.com", "sns.s3-accelerate.amazonaws.com"):
+        envelope = signer.sign({
+            "Type": "SubscriptionConfirmation", "MessageId": host, "TopicArn": TOPIC,
+            "Message": "confirm", "Token": "tok",
+            "SubscribeURL": f"https://{host}/?Action=ConfirmSubscription&Token=tok",
+            "Timestamp": datetime.now(UTC).isoformat(), "SigningCertURL": CERT_URL,
+        })
+        assert post(envelope).status_code == 400
+    assert confirmed_urls == [] and _count(session, SnsReceipt) == 0
+
+
 def test_huge_numbers_and_deep_nesting_give_400_not_500(
     post: Post, signer: Signer, session: Session
 ) -> None:
