@@ -23,7 +23,7 @@ from typing import Any
 
 import botocore.session
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
@@ -90,6 +90,8 @@ _STRUCTURE = re.compile(rb'[\[\]{}"\\]')
 def _nests_deeper_than(body: bytes, limit: int) -> bool:
     """Whether brackets outside strings nest deeper than `limit`: a scan before parsing, so a
     deeply nested body is refused without building it (json's recursion limit is ~1,000)."""
+    if body.count(b"[") + body.count(b"{") <= limit:
+        return False  # the usual SES event: too few brackets to nest that deep, no scan
     depth, in_string, escaped = 0, False, -1
     for match in _STRUCTURE.finditer(body):
         at = match.start()
@@ -368,7 +370,10 @@ class SigningCertificates:
                 raise SnsError(f"the signing certificate is not trusted at {now}: {failure}")
             top = self._issuer(issuer_url)
             intermediates.append(top)
-        key = leaf.public_key()
+        try:
+            key = leaf.public_key()
+        except (ValueError, UnsupportedAlgorithm):
+            key = None
         if not isinstance(key, rsa.RSAPublicKey):
             raise SnsError("the signing certificate has no RSA key")
         return _Verified(
@@ -382,7 +387,7 @@ class SigningCertificates:
         """The first caIssuers URL of `cert` on an issuer domain; None when it has none."""
         try:
             access = cert.extensions.get_extension_for_class(x509.AuthorityInformationAccess)
-        except x509.ExtensionNotFound:
+        except (x509.ExtensionNotFound, ValueError):  # none, or extensions that cannot be read
             return None
         for description in access.value:
             if description.access_method != AuthorityInformationAccessOID.CA_ISSUERS:
@@ -422,7 +427,7 @@ class SigningCertificates:
 def _dns_names(cert: x509.Certificate) -> list[str]:
     try:
         names = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName)
-    except x509.ExtensionNotFound:
+    except (x509.ExtensionNotFound, ValueError):  # none, or extensions that cannot be read
         return []
     return [name.lower() for name in names.value.get_values_for_type(x509.DNSName)]
 
