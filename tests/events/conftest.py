@@ -29,7 +29,7 @@ def confirmed_urls() -> list[str]:
 def hook_app(app: Flask, signer: Signer, confirmed_urls: list[str]) -> Flask:
     app.extensions["yuebao.hooks"] = HookSettings(
         topic_arns=(TOPIC,),
-        fetch_certificate=signer.fetcher(),
+        signing_keys=signer.signing_keys(),
         confirm_subscription=confirmed_urls.append,
         bounce_suppress_after=3,
     )

@@ -111,7 +111,7 @@ def test_a_burst_of_5000_signed_notifications_loses_none(
     from webapp.hooks.routes import hook_settings
 
     settings = hook_settings(app)
-    object.__setattr__(settings, "fetch_certificate", signer.fetcher())
+    object.__setattr__(settings, "signing_keys", signer.signing_keys())
     bodies = [
         json.dumps(signer.notification(ses_event("Delivery", f"m-{n}"))).encode()
         for n in range(5000)

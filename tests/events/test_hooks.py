@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Callable
 from dataclasses import replace
@@ -11,7 +12,8 @@ from sqlalchemy import func, make_url, select
 from sqlalchemy.orm import Session
 from werkzeug.test import TestResponse
 
-from tests.support.sns import CERT_URL, TOPIC, Signer, ses_event
+from emails.sns import SnsUnavailable
+from tests.support.sns import CERT_URL, TOPIC, Signer, SnsCA, ses_event
 from webapp.config import settings_of
 from webapp.models import (
     ConsentRecord,
@@ -216,3 +218,83 @@ def test_a_subscription_is_confirmed_with_no_transaction_open(
     assert post(envelope).json == {"result": "confirmed"}
     assert confirmed == [url] and refused == []
     assert _count(session, SnsReceipt) == 1
+
+
+def test_a_certificate_that_cannot_be_fetched_now_gives_503_so_sns_retries(
+    hook_app: Flask, post: Post, signer: Signer, session: Session, sent_delivery: Delivery
+) -> None:
+    # SNS retries server errors only: a 400 here would lose the bounce for good.
+    reachable = [False]
+
+    def fetch(url: str) -> bytes:
+        if not reachable[0]:
+            raise SnsUnavailable(f"could not fetch {url}: timed out")
+        return signer.fetch(url)
+
+    hook = hook_app.extensions["yuebao.hooks"]
+    hook_app.extensions["yuebao.hooks"] = replace(hook, signing_keys=signer.signing_keys(fetch))
+    envelope = signer.notification(ses_event("Bounce", "ses-1"))
+    answer = post(envelope)
+    assert answer.status_code == 503 and answer.json == {"error": "unavailable"}
+    assert _count(session, Event) == 0 and _count(session, SnsReceipt) == 0
+    reachable[0] = True
+    assert post(envelope).json == {"result": "bounce"}
+    assert _count(session, Suppression) == 1
+
+
+def test_a_subscription_that_cannot_be_confirmed_now_gives_503(
+    hook_app: Flask, post: Post, signer: Signer, session: Session
+) -> None:
+    def confirm(url: str) -> None:
+        raise SnsUnavailable("could not confirm the subscription: timed out")
+
+    hook = hook_app.extensions["yuebao.hooks"]
+    hook_app.extensions["yuebao.hooks"] = replace(hook, confirm_subscription=confirm)
+    envelope = signer.sign({
+        "Type": "SubscriptionConfirmation", "MessageId": "c1", "TopicArn": TOPIC,
+        "Message": "confirm", "Token": "tok",
+        "SubscribeURL": "https://sns.us-east-1.amazonaws.com/?Action=ConfirmSubscription",
+        "Timestamp": datetime.now(UTC).isoformat(), "SigningCertURL": CERT_URL,
+    })
+    assert post(envelope).status_code == 503
+    assert _count(session, SnsReceipt) == 0
+
+
+def test_a_certificate_from_an_untrusted_ca_gives_400(
+    hook_app: Flask, post: Post, signer: Signer, session: Session
+) -> None:
+    stranger = Signer.create(ca=SnsCA.create("stranger"))
+    hook = hook_app.extensions["yuebao.hooks"]
+    hook_app.extensions["yuebao.hooks"] = replace(
+        hook, signing_keys=signer.signing_keys(stranger.fetch)
+    )
+    assert post(stranger.notification(ses_event("Complaint", "ses-1"))).status_code == 400
+    assert _count(session, Event) == 0 and _count(session, Suppression) == 0
+
+
+def test_a_subscription_url_on_an_s3_bucket_named_sns_is_not_confirmed(
+    post: Post, signer: Signer, confirmed_urls: list[str], session: Session
+) -> None:
+    for host in ("sns.s3.amazonaws.com", "sns.s3-accelerate.amazonaws.com"):
+        envelope = signer.sign({
+            "Type": "SubscriptionConfirmation", "MessageId": host, "TopicArn": TOPIC,
+            "Message": "confirm", "Token": "tok",
+            "SubscribeURL": f"https://{host}/?Action=ConfirmSubscription&Token=tok",
+            "Timestamp": datetime.now(UTC).isoformat(), "SigningCertURL": CERT_URL,
+        })
+        assert post(envelope).status_code == 400
+    assert confirmed_urls == [] and _count(session, SnsReceipt) == 0
+
+
+def test_huge_numbers_and_deep_nesting_give_400_not_500(
+    post: Post, signer: Signer, session: Session
+) -> None:
+    huge = b"9" * 5000
+    envelope = json.dumps(signer.notification(ses_event("Send", "ses-1"))).encode()
+    assert post(envelope[:-1] + b', "Extra": ' + huge + b"}").status_code == 400
+    inner = json.dumps(ses_event("Send", "ses-2"))[:-1] + ', "n": ' + huge.decode() + "}"
+    assert post(signer.notification(inner)).status_code == 400
+    deep = json.dumps(ses_event("Send", "ses-3"))[:-1] + ', "n": ' + "[" * 40 + "]" * 40 + "}"
+    assert post(signer.notification(deep)).status_code == 400
+    assert post(b"[" * 100_000).status_code == 400
+    assert _count(session, Event) == 0 and _count(session, SnsReceipt) == 0

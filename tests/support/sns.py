@@ -1,50 +1,170 @@
-"""A test CA, an SNS-like signing certificate, and signed SNS messages for tests."""
+"""A test CA (root and intermediate), an SNS-like signing certificate, and signed SNS messages."""
 
 from __future__ import annotations
 
 import base64
+import functools
 import json
 import uuid
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
-from cryptography.x509.oid import NameOID
+from cryptography.x509.oid import AuthorityInformationAccessOID, ExtendedKeyUsageOID, NameOID
 
-from emails.sns import canonical_string
+from emails.sns import SigningCertificates, canonical_string
 
 CERT_URL = "https://sns.us-east-1.amazonaws.com/SimpleNotificationService-0123456789abcdef.pem"
+ISSUER_URL = "http://crt.test.amazontrust.com/test-m01.cer"
 TOPIC = "arn:aws:sns:us-east-1:123456789012:yuebao-events"
+# Certificates are valid from a day before this to 30 days after (leaf) or 10 years (CA).
+ISSUED = datetime.now(UTC).replace(microsecond=0)
 
 
 def _name(common: str) -> x509.Name:
     return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common)])
 
 
-@dataclass
-class Signer:
-    key: rsa.RSAPrivateKey
-    cert_pem: bytes
+def _key() -> rsa.RSAPrivateKey:
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
+def _usage(*, sign_certificates: bool) -> x509.KeyUsage:
+    return x509.KeyUsage(
+        digital_signature=not sign_certificates, content_commitment=False,
+        key_encipherment=not sign_certificates, data_encipherment=False, key_agreement=False,
+        key_cert_sign=sign_certificates, crl_sign=sign_certificates, encipher_only=False,
+        decipher_only=False,
+    )
+
+
+@dataclass(frozen=True)
+class SnsCA:
+    """A root (for the trust store) and an intermediate that issues leaves, as Amazon Trust
+    Services has; the intermediate is served at ISSUER_URL, the address its leaves name."""
+
+    root: x509.Certificate
+    intermediate: x509.Certificate
+    intermediate_key: rsa.RSAPrivateKey
 
     @classmethod
-    def create(cls, common_name: str = "sns.amazonaws.com") -> Signer:
-        ca_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-        now = datetime.now(UTC)
-        cert = (
+    def create(cls, name: str = "yuebao test") -> SnsCA:
+        root_key, key = _key(), _key()
+        root = (
             x509.CertificateBuilder()
-            .subject_name(_name(common_name))
-            .issuer_name(_name("yuebao test CA"))
+            .subject_name(_name(f"{name} root"))
+            .issuer_name(_name(f"{name} root"))
+            .public_key(root_key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(ISSUED - timedelta(days=1))
+            .not_valid_after(ISSUED + timedelta(days=3650))
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .add_extension(_usage(sign_certificates=True), critical=True)
+            .add_extension(
+                x509.SubjectKeyIdentifier.from_public_key(root_key.public_key()), critical=False
+            )
+            .sign(root_key, hashes.SHA256())
+        )
+        intermediate = (
+            x509.CertificateBuilder()
+            .subject_name(_name(f"{name} M01"))
+            .issuer_name(root.subject)
             .public_key(key.public_key())
             .serial_number(x509.random_serial_number())
-            .not_valid_before(now - timedelta(days=1))
-            .not_valid_after(now + timedelta(days=30))
-            .sign(ca_key, hashes.SHA256())
+            .not_valid_before(ISSUED - timedelta(days=1))
+            .not_valid_after(ISSUED + timedelta(days=3650))
+            .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+            .add_extension(_usage(sign_certificates=True), critical=True)
+            .add_extension(
+                x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False
+            )
+            .add_extension(
+                x509.AuthorityKeyIdentifier.from_issuer_public_key(root_key.public_key()),
+                critical=False,
+            )
+            .sign(root_key, hashes.SHA256())
         )
-        return cls(key, cert.public_bytes(serialization.Encoding.PEM))
+        return cls(root, intermediate, key)
+
+    def issue(
+        self,
+        key: rsa.RSAPrivateKey,
+        dns_names: tuple[str, ...],
+        *,
+        valid_days: int = 30,
+        issuer_url: str | None = ISSUER_URL,
+    ) -> x509.Certificate:
+        builder = (
+            x509.CertificateBuilder()
+            .subject_name(_name(dns_names[0] if dns_names else "no name"))
+            .issuer_name(self.intermediate.subject)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(ISSUED - timedelta(days=1))
+            .not_valid_after(ISSUED + timedelta(days=valid_days))
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            .add_extension(_usage(sign_certificates=False), critical=True)
+            .add_extension(
+                x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False
+            )
+            .add_extension(
+                x509.AuthorityKeyIdentifier.from_issuer_public_key(
+                    self.intermediate_key.public_key()
+                ),
+                critical=False,
+            )
+        )
+        if dns_names:
+            builder = builder.add_extension(
+                x509.SubjectAlternativeName([x509.DNSName(n) for n in dns_names]), critical=False
+            )
+        if issuer_url:
+            builder = builder.add_extension(
+                x509.AuthorityInformationAccess([x509.AccessDescription(
+                    AuthorityInformationAccessOID.CA_ISSUERS,
+                    x509.UniformResourceIdentifier(issuer_url),
+                )]),
+                critical=False,
+            )
+        return builder.sign(self.intermediate_key, hashes.SHA256())
+
+
+@functools.cache
+def shared_ca() -> SnsCA:
+    """One CA per test process: generating RSA keys is the slow part."""
+    return SnsCA.create()
+
+
+@dataclass
+class Signer:
+    """Signs SNS messages as SNS does, with a leaf of `ca` (sns.amazonaws.com by default)."""
+
+    key: rsa.RSAPrivateKey
+    cert: x509.Certificate
+    ca: SnsCA
+    fetched: list[str] = field(default_factory=list)
+
+    @classmethod
+    def create(
+        cls,
+        common_name: str = "sns.amazonaws.com",
+        *,
+        ca: SnsCA | None = None,
+        valid_days: int = 30,
+        issuer_url: str | None = ISSUER_URL,
+    ) -> Signer:
+        ca = ca or shared_ca()
+        key = _key()
+        names = (common_name,) if common_name else ()
+        return cls(key, ca.issue(key, names, valid_days=valid_days, issuer_url=issuer_url), ca)
+
+    @property
+    def cert_pem(self) -> bytes:
+        return self.cert.public_bytes(serialization.Encoding.PEM)
 
     def sign(self, envelope: dict[str, str], version: str = "2") -> dict[str, str]:
         envelope = {**envelope, "SignatureVersion": version}
@@ -74,12 +194,20 @@ class Signer:
         }
         return self.sign(envelope, version)
 
-    def fetcher(self) -> Any:
-        def fetch(url: str) -> bytes:
-            assert url == CERT_URL
+    def fetch(self, url: str) -> bytes:
+        """What SNS's host and Amazon Trust Services' would answer; each URL asked is noted."""
+        self.fetched.append(url)
+        if url == CERT_URL:
             return self.cert_pem
+        if url == ISSUER_URL:
+            return self.ca.intermediate.public_bytes(serialization.Encoding.DER)
+        raise AssertionError(f"fetched {url}")
 
-        return fetch
+    def signing_keys(
+        self, fetch: Callable[[str], bytes] | None = None, **options: Any
+    ) -> SigningCertificates:
+        """Keys as the hook gets them, with this signer's CA root as the only trusted one."""
+        return SigningCertificates(fetch=fetch or self.fetch, roots=[self.ca.root], **options)
 
 
 def ses_event(

@@ -27,7 +27,7 @@ from sqlalchemy.orm.util import identity_key
 
 from emails.ses_events import UNWANTED_KINDS, SesEvent, parse_ses_event
 from emails.sns import (
-    CertificateFetcher,
+    SigningKeys,
     SnsError,
     is_sns_url,
     parse_envelope,
@@ -65,7 +65,7 @@ _FIRST_SEEN = {"delivery": "delivered_at", "bounce": "bounced_at", "complaint": 
 @dataclass(frozen=True)
 class HookSettings:
     topic_arns: Collection[str]
-    fetch_certificate: CertificateFetcher
+    signing_keys: SigningKeys
     confirm_subscription: Callable[[str], None]
     test_certificate: bytes | None = None
     max_age: timedelta = timedelta(hours=24)
@@ -81,7 +81,8 @@ def _subscribe_url_allowed(url: str, settings: HookSettings) -> bool:
 
 
 def receive_sns(session: Session, body: bytes, settings: HookSettings) -> str:
-    """Verify and act on one SNS POST; returns what happened. SnsError for anything refused.
+    """Verify and act on one SNS POST; returns what happened. SnsError for anything refused,
+    SnsUnavailable when it cannot be checked now (SNS's certificate could not be fetched).
 
     The caller commits; the receipt row makes a repeat (or a concurrent duplicate, through
     its unique key) change nothing.
@@ -90,7 +91,7 @@ def receive_sns(session: Session, body: bytes, settings: HookSettings) -> str:
     verify_message(
         envelope,
         topic_arns=settings.topic_arns,
-        fetch_certificate=settings.fetch_certificate,
+        signing_keys=settings.signing_keys,
         test_certificate=settings.test_certificate,
         max_age=settings.max_age,
     )

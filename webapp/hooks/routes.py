@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import http.client
 import logging
 import urllib.request
 from datetime import timedelta
@@ -8,7 +9,7 @@ from pathlib import Path
 from flask import Flask, current_app, jsonify, request
 from werkzeug.wrappers import Response
 
-from emails.sns import MAX_BODY_BYTES, CachedCertificates, SnsError
+from emails.sns import MAX_BODY_BYTES, SigningCertificates, SnsError, SnsUnavailable
 from webapp import db
 from webapp.config import settings_of
 from webapp.events.ses import HookSettings, receive_sns
@@ -19,8 +20,25 @@ log = logging.getLogger(__name__)
 
 
 def _confirm_subscription(url: str) -> None:
-    with urllib.request.urlopen(url, timeout=10) as answer:  # the URL was checked first
-        answer.read(64 * 1024)
+    try:
+        with urllib.request.urlopen(url, timeout=10) as answer:  # the URL was checked first
+            answer.read(64 * 1024)
+    except (OSError, http.client.HTTPException) as error:
+        raise SnsUnavailable(f"could not confirm the subscription: {error!r}") from None
+
+
+def _read_body(limit: int) -> bytes | None:
+    """The request body, or None past `limit` bytes: never more than limit + 1 in memory."""
+    if request.content_length is not None and request.content_length > limit:
+        return None
+    chunks, size = [], 0
+    while size <= limit:
+        chunk = request.stream.read(limit + 1 - size)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+    return None if size > limit else b"".join(chunks)
 
 
 def hook_settings(app: Flask) -> HookSettings:
@@ -31,7 +49,7 @@ def hook_settings(app: Flask) -> HookSettings:
         cert = settings.sns_test_cert
         hook = HookSettings(
             topic_arns=settings.sns_topic_arns,
-            fetch_certificate=CachedCertificates(),
+            signing_keys=SigningCertificates(),
             confirm_subscription=_confirm_subscription,
             test_certificate=Path(cert).read_bytes() if cert else None,
             max_age=timedelta(hours=settings.sns_max_age_hours),
@@ -44,20 +62,26 @@ def hook_settings(app: Flask) -> HookSettings:
 @bp.route("/hooks/ses", methods=["POST"])
 @limiter.exempt
 def ses() -> tuple[Response, int]:
-    """SNS → SES events. 200 once stored (or already stored); 400 with a logged reason else.
+    """SNS → SES events. 200 once stored (or already stored); 503 when it cannot be checked
+    now (SNS's certificate could not be fetched: SNS retries server errors only); 400 with a
+    logged reason else.
 
     A repeat, even one arriving while the first is being stored, is answered "duplicate" by
     the receipt's INSERT … ON CONFLICT DO NOTHING; any other database error is a 500, so SNS
     retries rather than the event being lost.
     """
-    body = request.get_data(cache=False)
+    body = _read_body(MAX_BODY_BYTES)
     session = db.session()
     settings = hook_settings(current_app._get_current_object())  # type: ignore[attr-defined]
     try:
-        if len(body) > MAX_BODY_BYTES:
+        if body is None:
             raise SnsError(f"body larger than {MAX_BODY_BYTES} bytes")
         outcome = receive_sns(session, body, settings)
         session.commit()
+    except SnsUnavailable as error:
+        session.rollback()
+        log.warning("SNS message not checked now", extra={"fields": {"reason": error.reason}})
+        return jsonify(error="unavailable"), 503
     except SnsError as error:
         session.rollback()
         log.warning("SNS message refused", extra={"fields": {"reason": error.reason}})
