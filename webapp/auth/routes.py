@@ -8,6 +8,7 @@ from flask_login import current_user, login_user, logout_user
 from werkzeug.wrappers import Response
 
 from webapp import db
+from webapp.accounts.sessions import end_sessions
 from webapp.accounts.users import authenticate
 from webapp.auth import bp, home_for
 from webapp.auth.forms import LoginForm
@@ -50,6 +51,10 @@ def login() -> str | Response:
 
 @bp.route("/logout", methods=["POST"])
 def logout() -> Response:
+    if current_user.is_authenticated:
+        # Not only this cookie: a copy of it (a shared computer, a stolen cookie) ends too.
+        end_sessions(db.session(), current_user)
+        db.session().commit()
     logout_user()
     flash(_("You have signed out."), "info")
     return redirect(url_for("auth.login"))

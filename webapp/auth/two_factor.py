@@ -64,6 +64,13 @@ def login_code() -> str | Response:
     return render_template("auth/login_code.html", form=form)
 
 
+def _commit_and_stay_signed_in(user: User) -> None:
+    """The change ended the user's sessions (every other browser signs in again); this
+    browser, where they made it, carries on with the new session version."""
+    db.session().commit()
+    login_user(user)
+
+
 @bp.route("/account/two-factor")
 @role_required(Role.EDITOR)
 def two_factor_page() -> str:
@@ -108,7 +115,7 @@ def two_factor_confirm() -> str | Response:
             db.session().rollback()
             flash(_("The code is not correct. Please try again."), "error")
         else:
-            db.session().commit()
+            _commit_and_stay_signed_in(current_user)
             flash(_("Two-factor sign-in is on. Signing in now asks for a code."), "ok")
     return redirect(url_for("auth.two_factor_page"))
 
@@ -127,6 +134,6 @@ def two_factor_off() -> Response:
                 "error",
             )
         else:
-            db.session().commit()
+            _commit_and_stay_signed_in(current_user)
             flash(_("Two-factor sign-in is off."), "ok")
     return redirect(url_for("auth.two_factor_page"))

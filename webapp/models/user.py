@@ -45,7 +45,8 @@ class User(Base):
         return self.active
 
     def get_id(self) -> str:
-        return str(self.id)
+        """What the session cookie holds: the user and the version of their sessions."""
+        return f"{self.id}:{self.session_version}"
 
     @property
     def two_factor(self) -> bool:
