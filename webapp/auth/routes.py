@@ -36,7 +36,8 @@ def login() -> str | Response:
         session = db.session()
         user = authenticate(session, form.email.data or "", form.password.data or "")
         if user is not None and user.two_factor:
-            # The password was right; signing in waits for the code (nothing is committed).
+            # The password was right; signing in waits for the code: only the pending sign-in
+            # is stored, not the time of a sign-in that has not happened yet.
             session.rollback()
             start_code_step(user, _safe_next(request.args.get("next")))
             return redirect(url_for("auth.login_code"))
