@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import pyotp
 import pytest
@@ -11,12 +12,15 @@ from flask import session as flask_session
 from flask.testing import FlaskClient
 from flask_login import login_user
 from flask_login.utils import encode_cookie
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from tests.conftest import PASSWORD
+from tests.conftest import PASSWORD, app_config
 from tests.factories import Factories
 from tests.mailbox import link_in, outbox
-from webapp.models import Role, User, utcnow
+from webapp import create_app
+from webapp.db import database
+from webapp.models import AuditEntry, Role, User, utcnow
 
 NEW_PASSWORD = "a brand new long passphrase"
 SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
@@ -134,6 +138,37 @@ def test_switching_two_factor_on_ends_the_sessions_opened_with_the_password_alon
     assert editor.two_factor
     assert thief.get("/editor/").status_code == 302
     assert client.get("/editor/").status_code == 200
+
+
+def test_sign_out_everywhere_ends_every_session_this_one_too(
+    app: Flask, editor: User, session: Session
+) -> None:
+    client = signed_in(app, editor)
+    elsewhere = signed_in(app, editor)
+    thief = copy_of(app, client)
+    page = client.get("/account/two-factor?lang=en").get_data(as_text=True)
+    assert "Sign out everywhere" in page and "/account/sign-out-everywhere" in page
+    answer = client.post("/account/sign-out-everywhere?lang=en")
+    assert answer.status_code == 302 and answer.headers["Location"].endswith("/login")
+    for browser in (client, elsewhere, thief):
+        assert browser.get("/editor/").status_code == 302
+    actions = session.scalars(select(AuditEntry.action).where(AuditEntry.target == editor.email))
+    assert list(actions) == ["user.sign_out_everywhere"]
+
+
+def test_sign_out_everywhere_needs_the_csrf_token(
+    tmp_path: Path, database_url: str, editor: User
+) -> None:
+    app = create_app(app_config(database_url, tmp_path, WTF_CSRF_ENABLED=True))
+    client = app.test_client()
+    page = client.get("/login").get_data(as_text=True)
+    token = page.split('name="csrf_token" type="hidden" value="')[1].split('"')[0]
+    data = {"email": editor.email, "password": PASSWORD, "csrf_token": token}
+    assert client.post("/login", data=data).status_code == 302
+    forged = client.post("/account/sign-out-everywhere")  # from another site: no token
+    assert forged.status_code == 400
+    assert client.get("/editor/").status_code == 200
+    database(app).engine.dispose()
 
 
 def test_a_remember_me_cookie_ends_with_the_sessions(app: Flask, editor: User) -> None:

@@ -8,8 +8,9 @@ request anyway. The price is that sessions end together: signing out in one brow
 user out in all of them.
 
 It is raised on sign-out, a password reset, a role change, (de)activation, switching two-factor
-sign-in on or off, and an admin resetting it. Where the user made
-the change themselves the view signs the current browser in again with the new version.
+sign-in on or off or an admin resetting it, and by "sign out everywhere". Where the user
+switched two-factor sign-in themselves the view signs the current browser in again with the
+new version.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from __future__ import annotations
 from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
+from webapp.audit import record_audit
 from webapp.models import PendingSignIn, User
 
 
@@ -32,3 +34,8 @@ def end_sessions(session: Session, user: User) -> None:
         execution_options={"synchronize_session": False},
     )
 
+
+def sign_out_everywhere(session: Session, user: User) -> None:
+    """What the account page's button does: `end_sessions`, audited; the caller commits."""
+    end_sessions(session, user)
+    record_audit(session, "user.sign_out_everywhere", actor=user, target=user.email)

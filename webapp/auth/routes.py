@@ -8,12 +8,14 @@ from flask_login import current_user, login_user, logout_user
 from werkzeug.wrappers import Response
 
 from webapp import db
-from webapp.accounts.sessions import end_sessions
+from webapp.accounts.sessions import end_sessions, sign_out_everywhere
 from webapp.accounts.users import authenticate
 from webapp.auth import bp, home_for
-from webapp.auth.forms import LoginForm
+from webapp.auth.forms import ButtonForm, LoginForm
 from webapp.auth.two_factor import start_code_step
 from webapp.extensions import limiter
+from webapp.models import Role
+from webapp.security import role_required
 
 
 def _safe_next(target: str | None) -> str | None:
@@ -58,4 +60,16 @@ def logout() -> Response:
         db.session().commit()
     logout_user()
     flash(_("You have signed out."), "info")
+    return redirect(url_for("auth.login"))
+
+
+@bp.route("/account/sign-out-everywhere", methods=["POST"])
+@role_required(Role.EDITOR)
+def sign_out_everywhere_now() -> Response:
+    if not ButtonForm().validate_on_submit():
+        return redirect(url_for("auth.two_factor_page"))
+    sign_out_everywhere(db.session(), current_user)
+    db.session().commit()
+    logout_user()
+    flash(_("You have signed out in every browser. Please sign in again."), "info")
     return redirect(url_for("auth.login"))
