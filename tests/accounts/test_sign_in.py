@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import UTC, datetime, timedelta
 
 import pyotp
@@ -15,8 +16,9 @@ from sqlalchemy.orm import Session
 from tests.conftest import PASSWORD
 from tests.factories import Factories
 from tests.mailbox import link_in, outbox
-from webapp.accounts import two_factor
+from webapp.accounts import sign_in, two_factor
 from webapp.accounts.sign_in import CODE_STEP
+from webapp.db import database
 from webapp.models import PendingSignIn, Role, User
 
 MOMENT = datetime(2026, 7, 1, 9, 0, tzinfo=UTC)
@@ -101,11 +103,12 @@ def test_the_fifth_wrong_code_says_so(app: Flask, enrolled: User) -> None:
         assert "Too many wrong codes" in page
 
 
+@pytest.mark.postgres
 @pytest.mark.parametrize(
     ("wait", "signed_in"), [(CODE_STEP - timedelta(seconds=1), True), (CODE_STEP, False)]
 )
 def test_a_pending_sign_in_expires(
-    app: Flask, enrolled: User, wait: timedelta, signed_in: bool
+    app: Flask, enrolled: User, wait: timedelta, signed_in: bool, backend: str
 ) -> None:
     start = MOMENT + timedelta(days=1)
     with time_machine.travel(start, tick=False):
@@ -142,6 +145,46 @@ def test_a_password_reset_ends_a_pending_sign_in(
     answer = client.post("/login/code", data={"code": pyotp.TOTP(SECRET).now()})
     assert answer.headers["Location"].endswith("/login")
     assert client.get("/editor/").status_code == 302
+
+
+@pytest.mark.postgres
+def test_parallel_codes_for_one_pending_sign_in_get_five_guesses(
+    app: Flask, enrolled: User, session: Session, monkeypatch: pytest.MonkeyPatch, backend: str
+) -> None:
+    """A burst of requests with one cookie: each spends its try before the code is checked."""
+    checked: list[str] = []
+    verify = two_factor.verify
+
+    def counting(user: User, code: str, now: float | None = None) -> bool:
+        checked.append(code)
+        return verify(user, code, now)
+
+    monkeypatch.setattr(two_factor, "verify", counting)
+    now = MOMENT + timedelta(days=1)
+    key = sign_in.start_sign_in(session, enrolled, now)
+    session.commit()
+    wrong = wrong_code(pyotp.TOTP(SECRET).at(now))
+    start, refusals = threading.Barrier(8), []
+
+    def guess() -> None:
+        with database(app).sessionmaker() as own:
+            start.wait()
+            try:
+                sign_in.enter_code(own, key, wrong, now)
+            except sign_in.SignInRefused as refused:
+                refusals.append(type(refused).__name__)
+            own.commit()
+
+    threads = [threading.Thread(target=guess) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(checked) == 5
+    assert sorted(refusals) == sorted(
+        ["CodeNotCorrect"] * 4 + ["TooManyCodes"] + ["SignInGone"] * 3
+    )
+    assert session.scalar(select(func.count()).select_from(PendingSignIn)) == 0
 
 
 def test_the_table_holds_no_key_a_browser_could_use(
