@@ -68,11 +68,12 @@ def login_code() -> str | Response:
     return render_template("auth/login_code.html", form=form)
 
 
-def _commit_and_stay_signed_in(user: User) -> None:
+def _commit_and_stay_signed_in() -> None:
     """The change ended the user's sessions (every other browser signs in again); this
     browser, where they made it, carries on with the new session version."""
     db.session().commit()
-    login_user(user)
+    # The user itself, not the proxy: Flask-Login keeps what it is given as the current user.
+    login_user(current_user._get_current_object())
 
 
 @bp.route("/account/two-factor")
@@ -119,7 +120,7 @@ def two_factor_confirm() -> str | Response:
             db.session().rollback()
             flash(_("The code is not correct. Please try again."), "error")
         else:
-            _commit_and_stay_signed_in(current_user)
+            _commit_and_stay_signed_in()
             flash(_("Two-factor sign-in is on. Signing in now asks for a code."), "ok")
     return redirect(url_for("auth.two_factor_page"))
 
@@ -138,6 +139,6 @@ def two_factor_off() -> Response:
                 "error",
             )
         else:
-            _commit_and_stay_signed_in(current_user)
+            _commit_and_stay_signed_in()
             flash(_("Two-factor sign-in is off."), "ok")
     return redirect(url_for("auth.two_factor_page"))
