@@ -3,7 +3,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from sqlalchemy import inspect, select
+from sqlalchemy import inspect, select, text
 from sqlalchemy.orm import Session
 
 from tests.conftest import new_postgres_database
@@ -24,6 +24,7 @@ EXPECTED_TABLES = {
     "item_topics",
     "suppressions",
     "users",
+    "pending_sign_ins",
     "audit_log",
     "test_sends",
     "deliveries",
@@ -71,6 +72,34 @@ def test_migrations_go_down_and_up_again(empty_database: str) -> None:
     engine.dispose()
     migrate.upgrade(empty_database)
     migrate.check(empty_database)
+
+
+def test_users_keep_their_accounts_across_session_versions(empty_database: str) -> None:
+    """0016 gives every existing user session version 1 (cookies made before it name no
+    version, so everyone signs in once more) and takes it away again on the way down."""
+    migrate.upgrade(empty_database, "0015")
+    engine = make_engine(empty_database)
+    with engine.begin() as connection:
+        connection.execute(text(
+            "INSERT INTO users (email, password_hash, role, active, created_at) "
+            "VALUES ('ed@example.com', 'x', 'editor', true, '2026-07-01 09:00:00+00:00')"
+        ))
+    migrate.upgrade(empty_database, "0016")
+    with engine.connect() as connection:
+        assert connection.execute(text("SELECT email, session_version FROM users")).all() == [
+            ("ed@example.com", 1)
+        ]
+        assert connection.execute(text("SELECT count(*) FROM pending_sign_ins")).scalar() == 0
+    migrate.downgrade(empty_database, "0015")
+    engine.dispose()
+    engine = make_engine(empty_database)
+    assert "pending_sign_ins" not in inspect(engine).get_table_names()
+    assert "session_version" not in {c["name"] for c in inspect(engine).get_columns("users")}
+    with engine.connect() as connection:
+        assert connection.execute(text("SELECT email FROM users")).scalars().all() == [
+            "ed@example.com"
+        ]
+    engine.dispose()
 
 
 @pytest.mark.postgres

@@ -97,11 +97,15 @@ def test_a_session_loads_only_an_active_user_it_names(app: Flask, factories: Fac
     active = factories.user(role=Role.EDITOR)
     gone = factories.user(role=Role.ADMIN, active=False)
     with app.app_context():
-        loaded = load_user(str(active.id))
+        loaded = load_user(f"{active.id}:1")
         assert loaded is not None and loaded.id == active.id
-        assert load_user(str(gone.id)) is None  # deactivated: signed out at the next request
-        assert load_user("999999") is None
-        for forged in ("", "1 ", "-1", "1.0", "abc", "1; DROP TABLE users"):
+        assert load_user(f"{gone.id}:1") is None  # deactivated: signed out at the next request
+        assert load_user("999999:1") is None
+        assert load_user(f"{active.id}:2") is None  # not (or no longer) its session version
+        assert load_user(str(active.id)) is None  # a cookie from before session versions
+        forgeries = ("", "1 ", "-1", "1.0", "abc", "1; DROP TABLE users", f"{active.id}:",
+                     f"{active.id}:1:1", f"{active.id}:-1", f"{active.id}:١", "١:1")
+        for forged in forgeries:
             assert load_user(forged) is None, forged
 
 

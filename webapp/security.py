@@ -27,11 +27,19 @@ CONTENT_SECURITY_POLICY = (
 )
 
 
-def load_user(user_id: str) -> User | None:
-    if not user_id.isdigit():
+def load_user(session_id: str) -> User | None:
+    """The user a session cookie names (`User.get_id`: `<user id>:<session version>`), if they
+    are active and the version is still theirs; once their sessions end (webapp.accounts.sessions)
+    every cookie made before stops here, a copied one too."""
+    user_id, sep, version = session_id.partition(":")
+    if not sep or not (user_id.isascii() and user_id.isdigit()):
+        return None  # also a cookie from before session versions: sign in again
+    if not (version.isascii() and version.isdigit()):
         return None
     user = db.session().get(User, int(user_id))
-    return user if user is not None and user.active else None
+    if user is None or not user.active or user.session_version != int(version):
+        return None
+    return user
 
 
 def role_required(role: Role) -> Callable[[Callable[P, R]], Callable[P, R]]:

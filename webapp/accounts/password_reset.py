@@ -16,6 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from emails import Message, render_system_mail
+from webapp.accounts.sessions import end_sessions
 from webapp.accounts.users import MIN_PASSWORD_LENGTH, PasswordTooShort, hash_password
 from webapp.audit import record_audit
 from webapp.config import Settings
@@ -96,8 +97,10 @@ def queue_invitation(session: Session, settings: Settings, user: User, language:
 
 
 def set_password(session: Session, user: User, password: str) -> None:
-    """Set a new password from a reset link; the caller commits."""
+    """Set a new password from a reset link, ending every session of the user (whoever knew
+    the old password is signed out); the caller commits."""
     if len(password) < MIN_PASSWORD_LENGTH:
         raise PasswordTooShort(MIN_PASSWORD_LENGTH)
     user.password_hash = hash_password(password)
+    end_sessions(session, user)
     record_audit(session, "user.password_reset", actor=user, target=user.email)

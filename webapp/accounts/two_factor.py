@@ -2,7 +2,8 @@
 
 Anyone may enrol; once enrolled, signing in asks for a code. Admins cannot switch it off
 themselves (another admin can reset it, e.g. for a lost phone). A code is accepted once:
-the time step it belongs to is remembered, so an overheard code cannot be replayed.
+the time step it belongs to is remembered, so an overheard code cannot be replayed. Switching
+it on or off ends the user's sessions (webapp.accounts.sessions).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import pyotp
 import segno
 from sqlalchemy.orm import Session
 
+from webapp.accounts.sessions import end_sessions
 from webapp.audit import record_audit
 from webapp.models import Role, User, utcnow
 
@@ -66,6 +68,7 @@ def confirm_enrolment(session: Session, user: User, code: str, now: float | None
     if not _accept(user, code, now):
         raise TwoFactorError("the code is not correct")
     user.totp_enabled_at = utcnow()
+    end_sessions(session, user)  # any signed in with the password alone
     record_audit(session, "user.two_factor_on", actor=user, target=user.email)
 
 
@@ -84,4 +87,5 @@ def switch_off(session: Session, user: User, code: str, now: float | None = None
     user.totp_secret = None
     user.totp_enabled_at = None
     user.totp_last_step = None
+    end_sessions(session, user)
     record_audit(session, "user.two_factor_off", actor=user, target=user.email)

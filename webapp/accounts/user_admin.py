@@ -1,5 +1,7 @@
 """Console users as an admin manages them: invite, change roles, deactivate, reset 2FA.
 
+Each change but an invitation ends the user's sessions (webapp.accounts.sessions).
+
 The console never locks itself out: the last active admin cannot be demoted or deactivated,
 and nobody deactivates or demotes themselves.
 """
@@ -9,6 +11,7 @@ from __future__ import annotations
 from sqlalchemy import false, select, update
 from sqlalchemy.orm import Session
 
+from webapp.accounts.sessions import end_sessions
 from webapp.accounts.users import UserError, create_user, generate_password
 from webapp.audit import record_audit
 from webapp.models import Role, User
@@ -66,6 +69,7 @@ def change_role(session: Session, user: User, role: Role, *, actor: User) -> boo
         raise LastAdmin("the console needs at least one active admin")
     before = user.role
     user.role = role
+    end_sessions(session, user)  # a session never carries powers the user no longer has
     record_audit(
         session,
         "user.role",
@@ -77,13 +81,15 @@ def change_role(session: Session, user: User, role: Role, *, actor: User) -> boo
 
 
 def set_active(session: Session, user: User, active: bool, *, actor: User) -> bool:
-    """Deactivate (signed out at once: the user loader refuses inactive users) or reactivate."""
+    """Deactivate (signed out at once, and for good: a reactivated user signs in afresh) or
+    reactivate."""
     if user.active == active:
         return False
     _guard(user, actor, "deactivate" if not active else "reactivate")
     if not active and user.role == Role.ADMIN and _active_admins(session) <= 1:
         raise LastAdmin("the console needs at least one active admin")
     user.active = active
+    end_sessions(session, user)
     record_audit(
         session, "user.activate" if active else "user.deactivate", actor=actor, target=user.email
     )
@@ -98,5 +104,6 @@ def reset_two_factor(session: Session, user: User, *, actor: User) -> bool:
     user.totp_secret = None
     user.totp_enabled_at = None
     user.totp_last_step = None
+    end_sessions(session, user)  # whoever has the phone, and the sessions it opened
     record_audit(session, "user.two_factor_reset", actor=actor, target=user.email)
     return True

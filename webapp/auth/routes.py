@@ -8,11 +8,14 @@ from flask_login import current_user, login_user, logout_user
 from werkzeug.wrappers import Response
 
 from webapp import db
+from webapp.accounts.sessions import end_sessions, sign_out_everywhere
 from webapp.accounts.users import authenticate
 from webapp.auth import bp, home_for
-from webapp.auth.forms import LoginForm
+from webapp.auth.forms import ButtonForm, LoginForm
 from webapp.auth.two_factor import start_code_step
 from webapp.extensions import limiter
+from webapp.models import Role
+from webapp.security import role_required
 
 
 def _safe_next(target: str | None) -> str | None:
@@ -35,7 +38,8 @@ def login() -> str | Response:
         session = db.session()
         user = authenticate(session, form.email.data or "", form.password.data or "")
         if user is not None and user.two_factor:
-            # The password was right; signing in waits for the code (nothing is committed).
+            # The password was right; signing in waits for the code: only the pending sign-in
+            # is stored, not the time of a sign-in that has not happened yet.
             session.rollback()
             start_code_step(user, _safe_next(request.args.get("next")))
             return redirect(url_for("auth.login_code"))
@@ -50,6 +54,22 @@ def login() -> str | Response:
 
 @bp.route("/logout", methods=["POST"])
 def logout() -> Response:
+    if current_user.is_authenticated:
+        # Not only this cookie: a copy of it (a shared computer, a stolen cookie) ends too.
+        end_sessions(db.session(), current_user)
+        db.session().commit()
     logout_user()
     flash(_("You have signed out."), "info")
+    return redirect(url_for("auth.login"))
+
+
+@bp.route("/account/sign-out-everywhere", methods=["POST"])
+@role_required(Role.EDITOR)
+def sign_out_everywhere_now() -> Response:
+    if not ButtonForm().validate_on_submit():
+        return redirect(url_for("auth.two_factor_page"))
+    sign_out_everywhere(db.session(), current_user)
+    db.session().commit()
+    logout_user()
+    flash(_("You have signed out in every browser. Please sign in again."), "info")
     return redirect(url_for("auth.login"))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import textwrap
-import time
 
 from flask import flash, redirect, render_template, session, url_for
 from flask_babel import gettext as _
@@ -11,7 +10,7 @@ from flask_login import current_user, login_user
 from werkzeug.wrappers import Response
 
 from webapp import db
-from webapp.accounts import two_factor
+from webapp.accounts import sign_in, two_factor
 from webapp.accounts.two_factor import TwoFactorError
 from webapp.auth import bp, home_for
 from webapp.auth.forms import ButtonForm, CodeForm
@@ -20,48 +19,61 @@ from webapp.models import Role, User, utcnow
 from webapp.security import role_required
 
 PENDING = "pending_login"
-CODE_STEP_SECONDS = 300
-MAX_TRIES = 5
 
 
 def start_code_step(user: User, next_url: str | None) -> None:
-    """Remember, in the signed session cookie, whose password was right and since when."""
-    session[PENDING] = {"user": user.id, "at": time.time(), "next": next_url, "tries": 0}
+    """Start a pending sign-in (counted in the database) and give the browser its key."""
+    key = sign_in.start_sign_in(db.session(), user, utcnow())
+    db.session().commit()
+    session[PENDING] = {"key": key, "next": next_url}
 
 
-def _pending_user() -> User | None:
+def _pending_key() -> str | None:
     pending = session.get(PENDING)
-    if not isinstance(pending, dict) or time.time() - pending.get("at", 0) > CODE_STEP_SECONDS:
-        session.pop(PENDING, None)
-        return None
-    user = db.session().get(User, pending.get("user"))
-    return user if user is not None and user.active and user.two_factor else None
+    key = pending.get("key") if isinstance(pending, dict) else None
+    return key if isinstance(key, str) else None
 
 
 @bp.route("/login/code", methods=["GET", "POST"])
 @limiter.limit("10 per minute; 50 per hour", methods=["POST"])
 def login_code() -> str | Response:
-    user = _pending_user()
-    if user is None:
+    key = _pending_key()
+    if key is None or sign_in.pending_user(db.session(), key, utcnow()) is None:
+        session.pop(PENDING, None)
         flash(_("Please sign in again."), "error")
         return redirect(url_for("auth.login"))
     form = CodeForm()
     if form.validate_on_submit():
-        if two_factor.verify(user, form.code.data or ""):
-            user.last_login_at = utcnow()
-            db.session().commit()  # with the used time step: the code cannot be replayed
-            next_url = session.pop(PENDING).get("next")
-            login_user(user)
-            return redirect(next_url or home_for(user.role))
-        pending = session[PENDING]
-        pending["tries"] = pending.get("tries", 0) + 1
-        session[PENDING] = pending
-        if pending["tries"] >= MAX_TRIES:
+        dbs = db.session()
+        try:
+            user = sign_in.enter_code(dbs, key, form.code.data or "", utcnow())
+        except sign_in.CodeNotCorrect:
+            dbs.commit()  # the try counts
+            form.code.errors.append(_("The code is not correct. Please try again."))
+        except sign_in.TooManyCodes:
+            dbs.commit()
             session.pop(PENDING, None)
             flash(_("Too many wrong codes. Please sign in again."), "error")
             return redirect(url_for("auth.login"))
-        form.code.errors.append(_("The code is not correct. Please try again."))
+        except sign_in.SignInGone:
+            dbs.commit()
+            session.pop(PENDING, None)
+            flash(_("Please sign in again."), "error")
+            return redirect(url_for("auth.login"))
+        else:
+            dbs.commit()  # with the used time step: the code cannot be replayed
+            next_url = session.pop(PENDING).get("next")
+            login_user(user)
+            return redirect(next_url or home_for(user.role))
     return render_template("auth/login_code.html", form=form)
+
+
+def _commit_and_stay_signed_in() -> None:
+    """The change ended the user's sessions (every other browser signs in again); this
+    browser, where they made it, carries on with the new session version."""
+    db.session().commit()
+    # The user itself, not the proxy: Flask-Login keeps what it is given as the current user.
+    login_user(current_user._get_current_object())
 
 
 @bp.route("/account/two-factor")
@@ -108,7 +120,7 @@ def two_factor_confirm() -> str | Response:
             db.session().rollback()
             flash(_("The code is not correct. Please try again."), "error")
         else:
-            db.session().commit()
+            _commit_and_stay_signed_in()
             flash(_("Two-factor sign-in is on. Signing in now asks for a code."), "ok")
     return redirect(url_for("auth.two_factor_page"))
 
@@ -127,6 +139,6 @@ def two_factor_off() -> Response:
                 "error",
             )
         else:
-            db.session().commit()
+            _commit_and_stay_signed_in()
             flash(_("Two-factor sign-in is off."), "ok")
     return redirect(url_for("auth.two_factor_page"))

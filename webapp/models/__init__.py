@@ -14,6 +14,7 @@ from webapp.models.edition import (
 )
 from webapp.models.event import Event, SnsReceipt
 from webapp.models.job import BackgroundJob, JobKind, JobStatus, OutboxFile
+from webapp.models.sign_in import PendingSignIn
 from webapp.models.stats import (
     DeliveryOutcome,
     EditionMinute,
@@ -65,6 +66,7 @@ __all__ = [
     "JobStatus",
     "Lease",
     "OutboxFile",
+    "PendingSignIn",
     "RateBucket",
     "ReaderMonth",
     "ReaderMonthChange",

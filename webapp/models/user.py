@@ -33,6 +33,9 @@ class User(Base):
     totp_secret: Mapped[str | None] = mapped_column(String(64))
     totp_enabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     totp_last_step: Mapped[int | None] = mapped_column(Integer)
+    # Part of every session cookie (through `get_id`); raising it ends every session the user
+    # has, copies of the cookie included (see webapp/accounts/sessions.py).
+    session_version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
 
     is_authenticated = True
     is_anonymous = False
@@ -42,7 +45,8 @@ class User(Base):
         return self.active
 
     def get_id(self) -> str:
-        return str(self.id)
+        """What the session cookie holds: the user and the version of their sessions."""
+        return f"{self.id}:{self.session_version}"
 
     @property
     def two_factor(self) -> bool:
