@@ -17,6 +17,7 @@ from typing import NamedTuple
 from urllib.parse import SplitResult, unquote, urlsplit
 
 from webapp.editions.importer.errors import ReportFormatError
+from webapp.plain_text import UnsafeText, UnsafeUrl, check_http_url, find_unsafe
 
 SECTION_TITLES: dict[str, str] = {"policy": "政策速递", "industry": "行业新闻", "deals": "交易资讯"}
 _SECTION_KEYS = tuple(SECTION_TITLES)
@@ -81,9 +82,12 @@ _COVER_MONTH = re.compile(r"(?P<y>[0-9]{4})\s*年\s*(?P<m>[0-9]{1,2})\s*月")
 _PAGE_NUMBER = re.compile(
     r"(第\s*)?[0-9]{1,3}(\s*页)?|[-—–]\s*[0-9]{1,3}\s*[-—–]|[0-9]{1,3}\s*/\s*[0-9]{1,3}"
 )
-# Control characters other than tabs, form feeds and line ends; lone surrogates; U+FFFD, which
-# a decoder leaves for bytes it could not read.
-_BINARY = re.compile(r"[\x00-\x08\x0e-\x1f\x7f-\x84\x86-\x9f\ud800-\udfff\ufffd]")
+# pdftotext's page breaks, and a typed-in line break inside a line: the importer drops them
+# (see _INVISIBLE), so the one rule for text does not count them against the line; checked
+# as spaces, so a position named is still right.
+_PAGE_BREAKS = str.maketrans("\f\v", "  ")
+_UNDECODED = "\ufffd"  # what a decoder leaves for bytes it could not read
+_LISTED_LINES = 20  # a refusal names this many faulty lines at most
 # Form feeds (pdftotext's page breaks), byte order marks, zero-width spaces, soft hyphens.
 _INVISIBLE = str.maketrans("", "", "\f\v\ufeff\u200b\u200c\u200d\u2060\u00ad")
 _DEBRIS = re.compile(r"javascript:\s*void\(0\);?|javascript:;", re.IGNORECASE)
@@ -157,11 +161,25 @@ def parse_report(text: str, month: str | None = None) -> ParsedReport:
 
 
 def _check_is_text(raw_lines: list[str]) -> None:
-    """Refuse binary or damaged input: control characters or undecodable bytes."""
+    """Refuse binary or damaged input: every line is single-line plain text (webapp.plain_text's
+    rule) without undecodable bytes. The refusal names the first faulty line and lists the
+    others, so a damaged extraction is fixed in one go."""
+    faulty: list[tuple[int, str]] = []
     for no, raw in enumerate(raw_lines, 1):
-        if match := _BINARY.search(raw):
-            raise ReportFormatError(no, f"binary data (character U+{ord(match[0]):04X}); "
-                                        "expected the report's text")
+        if problem := find_unsafe(raw.translate(_PAGE_BREAKS)):
+            faulty.append((no, str(problem)))
+        elif _UNDECODED in raw:
+            faulty.append((no, f"undecodable bytes (U+FFFD) at character "
+                               f"{raw.index(_UNDECODED) + 1}"))
+    if not faulty:
+        return
+    (first, what), others = faulty[0], [str(no) for no, _ in faulty[1:_LISTED_LINES]]
+    if others:
+        more = len(faulty) - 1 - len(others)
+        what += f"; also on line{'s' if len(faulty) > 2 else ''} {', '.join(others)}"
+        what += f" and {more} more" if more else ""
+    raise ReportFormatError(first, f"binary or damaged text: {what}; expected the report's "
+                                   "plain text")
 
 
 def _find_header(cleaned: list[str]) -> tuple[str, str | None]:
@@ -404,10 +422,11 @@ def _resolve_link(raw: _RawItem, footer_urls: list[tuple[int, str]]) -> str:
     value = "".join(line.text for line in last)
     if not _URL.fullmatch(value) and (display := _DISPLAY_LINK.fullmatch(value)):
         value = _url_for_display(display["name"], display["host"], last[0].no, footer_urls)
-    parts = _split_url(value)
-    if parts is None or parts.scheme.lower() not in ("http", "https") or not parts.hostname:
-        raise ReportFormatError(last[0].no, f"link '{value[:80]}' is not an http(s) URL")
-    return value
+    try:
+        return check_http_url(value)
+    except (UnsafeText, UnsafeUrl):
+        raise ReportFormatError(last[0].no, f"link '{value[:80]}' is not an http(s) URL "
+                                "with a host") from None
 
 
 def _url_for_display(name: str, host: str, no: int, footer_urls: list[tuple[int, str]]) -> str:
