@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import NamedTuple
 from urllib.parse import SplitResult, unquote, urlsplit
 
+from webapp.editions.importer.contents import MissingPart, missing_parts
 from webapp.editions.importer.errors import ReportFormatError
 from webapp.plain_text import UnsafeText, UnsafeUrl, check_http_url, find_unsafe
 
@@ -47,6 +48,8 @@ class ParsedReport:
     title: str
     month: str
     sections: tuple[ParsedSection, ...]
+    # What the report's table of contents lists and its body lacks: a report cut short.
+    missing: tuple[MissingPart, ...] = ()
 
 
 class _Kind(enum.Enum):
@@ -154,7 +157,10 @@ def parse_report(text: str, month: str | None = None) -> ParsedReport:
         grouped[raw.section].append(_build_item(raw, footer_urls, width))
     sections = tuple(ParsedSection(key, SECTION_TITLES[key], tuple(items))
                      for key, items in zip(_SECTION_KEYS, grouped, strict=True))
-    return ParsedReport(title=title, month=month, sections=sections)
+    front = [cleaned[line.no - 1] for line in lines[:raw_items[0].line - 1]
+             if line.kind not in _SKIPPED_WITH_URLS]
+    missing = missing_parts(front, sections, _heading_key)
+    return ParsedReport(title=title, month=month, sections=sections, missing=missing)
 
 
 # --- pass 1: classify lines -------------------------------------------------------------
@@ -324,6 +330,12 @@ def _expect(cursor: _Cursor, kind: _Kind, after: str) -> _Line:
         raise ReportFormatError(line.no, f"expected '{kind.value}' after {after}, "
                                 f"found '{_describe(line)}'")
     return cursor.take()
+
+
+def _heading_key(text: str) -> str | None:
+    """The key of the section `text` is the heading of, or None."""
+    match = _HEADING.fullmatch(text)
+    return _KEY_OF_TITLE[match[1]] if match else None
 
 
 def _describe(line: _Line) -> str:
