@@ -172,7 +172,9 @@ def _check_is_text(raw_lines: list[str]) -> None:
     others, so a damaged extraction is fixed in one go."""
     faulty: list[tuple[int, str]] = []
     for no, raw in enumerate(raw_lines, 1):
-        if problem := find_unsafe(raw.translate(_PAGE_BREAKS)):
+        if (problem := find_unsafe(raw)) is not None and raw[problem.index] in "\f\v":
+            problem = find_unsafe(raw.translate(_PAGE_BREAKS))
+        if problem is not None:
             faulty.append((no, str(problem)))
         elif _UNDECODED in raw:
             faulty.append((no, f"undecodable bytes (U+FFFD) at character "
