@@ -18,6 +18,8 @@ from webapp.delivery.sending import (
     ScheduleInPast,
     WrongEditionState,
 )
+from webapp.editions.importer.contents import MissingPart
+from webapp.editions.importer.errors import ReportIncomplete
 from webapp.editions.items import (
     ItemInvalid,
     LinkNotWeb,
@@ -88,6 +90,7 @@ EDITOR_REFUSALS: list[Exception] = [
     EditionHasNoItems("2024-08"),
     NoItemHasTopic("2024-08"),
     ScheduleInPast(datetime(2024, 8, 1, tzinfo=UTC), datetime(2024, 8, 2, tzinfo=UTC)),
+    ReportIncomplete((MissingPart("交易资讯"), MissingPart("行业新闻", 3, "标题"))),
 ]
 
 

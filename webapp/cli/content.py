@@ -7,7 +7,7 @@ import click
 from flask.cli import with_appcontext
 
 from webapp import db
-from webapp.editions.importer.errors import ReportFormatError
+from webapp.editions.importer.errors import ReportFormatError, ReportIncomplete
 from webapp.editions.importer.parser import ParsedReport, parse_report
 from webapp.editions.records import (
     EditionError,
@@ -15,6 +15,7 @@ from webapp.editions.records import (
     import_report,
     suggest_report_topics,
 )
+from webapp.plain_text import UnsafeText, check_text
 
 
 def read_report(path: Path, month: str | None) -> ParsedReport:
@@ -32,24 +33,53 @@ def read_report(path: Path, month: str | None) -> ParsedReport:
 @click.option("--dry-run", is_flag=True, help="Parse and suggest topics; store nothing.")
 @click.option("--json", "as_json", is_flag=True, help="Print the parsed report as JSON.")
 @click.option("--replace", is_flag=True, help="Replace the month's draft or approved edition.")
+@click.option(
+    "--allow-incomplete",
+    metavar="REASON",
+    help="Import even when the table of contents lists parts the report lacks; the reason "
+    "is kept in the audit log.",
+)
 @with_appcontext
 def import_report_command(
-    path: Path, month: str | None, dry_run: bool, as_json: bool, replace: bool
+    path: Path,
+    month: str | None,
+    dry_run: bool,
+    as_json: bool,
+    replace: bool,
+    allow_incomplete: str | None,
 ) -> None:
     """Import a monthly report (text extracted from its PDF) as a draft edition."""
     session = db.session()
     try:
+        check_text(allow_incomplete or "")
         suggested = suggest_report_topics(session, read_report(path, month))
+        if dry_run and suggested.report.missing and not (allow_incomplete or "").strip():
+            raise ReportIncomplete(suggested.report.missing)
         if not dry_run:
-            edition = import_report(session, suggested, replace=replace)
+            edition = import_report(
+                session, suggested, replace=replace, allow_incomplete=allow_incomplete
+            )
     except EditionExists as error:
         session.rollback()
         raise click.ClickException(f"{path}: {error}; use --replace to replace it") from None
+    except ReportIncomplete as error:
+        session.rollback()
+        for part in error.missing:
+            click.echo(f"{path}: missing: {part}", err=True)
+        raise click.ClickException(
+            f"{path}: the table of contents lists {len(error.missing)} part(s) the report "
+            "lacks, so it may have been cut short; nothing imported (use --allow-incomplete "
+            "REASON to import it anyway)"
+        ) from None
+    except UnsafeText as error:
+        raise click.ClickException(f"--allow-incomplete: {error}") from None
     except (ReportFormatError, EditionError) as error:
         session.rollback()
         raise click.ClickException(f"{path}: {error}") from None
     if not dry_run:
         session.commit()
+    for part in suggested.report.missing:  # only here when a reason allowed it
+        click.echo(f"{path}: missing, allowed by --allow-incomplete: {part}", err=True)
     if as_json:
         click.echo(json.dumps(suggested.as_json(), ensure_ascii=False, indent=2))
         return

@@ -46,6 +46,10 @@ def import_command(path: Path, skip_invalid: bool) -> None:
         session.rollback()
         for problem in error.errors:
             click.echo(f"{path}:{problem.line}: {problem.message}", err=True)
+        if error.whole_file:
+            raise click.ClickException(
+                "the file cannot be read as it is; nothing imported"
+            ) from None
         raise click.ClickException(
             f"{len(error.errors)} invalid row(s); nothing imported "
             "(fix them, or use --skip-invalid to import the valid rows)"
@@ -53,9 +57,7 @@ def import_command(path: Path, skip_invalid: bool) -> None:
     session.commit()
     for problem in result.skipped:
         click.echo(f"{path}:{problem.line}: skipped: {problem.message}", err=True)
-    click.echo(
-        f"{result.created} created, {result.updated} updated, {len(result.skipped)} skipped"
-    )
+    click.echo(f"{result.created} created, {result.updated} updated, {len(result.skipped)} skipped")
 
 
 @subscribers_group.command("export")

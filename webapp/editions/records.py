@@ -9,9 +9,11 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
 from webapp.audit import record_audit
+from webapp.editions.importer.errors import ReportIncomplete
 from webapp.editions.importer.parser import ParsedItem, ParsedReport
 from webapp.editions.importer.topics import suggest_topics
 from webapp.models import Edition, EditionStatus, Item, Section, User
+from webapp.plain_text import check_text
 from webapp.readers.topics import keyword_rules, topics_by_slug
 
 DEFAULT_TITLE = "月报"
@@ -112,14 +114,21 @@ def import_report(
     suggested: SuggestedReport,
     *,
     replace: bool = False,
+    allow_incomplete: str | None = None,
     actor: User | str = "cli",
 ) -> Edition:
     """Store the report as a `draft` edition; the caller commits, so it is all or nothing.
 
     A month's edition past approval is never replaced (EditionLocked: what was scheduled or
-    sent stays as is); a draft or approved one only when `replace` (else EditionExists).
+    sent stays as is); a draft or approved one only when `replace` (else EditionExists). A
+    report missing parts its table of contents lists is refused (ReportIncomplete) unless
+    `allow_incomplete` gives the reason to import it anyway, audited as
+    `edition.import_incomplete`.
     """
     report = suggested.report
+    reason = check_text(allow_incomplete or "").strip()
+    if report.missing and not reason:
+        raise ReportIncomplete(report.missing)
     existing = session.scalar(select(Edition).where(Edition.month == report.month))
     if existing is not None:
         if not existing.editable:
@@ -166,6 +175,14 @@ def import_report(
         target=report.month,
         detail={"items": sum(len(s.items) for s in report.sections)},
     )
+    if report.missing:
+        record_audit(
+            session,
+            "edition.import_incomplete",
+            actor=actor,
+            target=report.month,
+            detail={"reason": reason, "missing": [str(part) for part in report.missing]},
+        )
     return edition
 
 

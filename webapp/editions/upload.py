@@ -33,16 +33,19 @@ def import_report_text(
     *,
     month: str | None = None,
     replace: bool = False,
+    allow_incomplete: str | None = None,
     actor: User | str,
 ) -> Edition:
     """Parse, suggest topics and store a draft edition; the caller commits.
 
-    Raises ReportFormatError (with the line) for text the importer cannot read, and
-    import_report's EditionExists or EditionLocked for a month that has an edition.
+    Raises ReportFormatError (with the line) for text the importer cannot read,
+    ReportIncomplete for a report missing what its contents lists (unless `allow_incomplete`
+    gives a reason), and import_report's EditionExists or EditionLocked for a month that has
+    an edition.
     """
     report = parse_report(text, month=month)
     return import_report(session, suggest_report_topics(session, report), replace=replace,
-                         actor=actor)
+                         allow_incomplete=allow_incomplete, actor=actor)
 
 
 def lines_around(text: str, line: int, radius: int = 4) -> list[ReportLine]:

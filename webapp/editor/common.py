@@ -17,6 +17,7 @@ from webapp.delivery.sending import (
     ScheduleInPast,
     WrongEditionState,
 )
+from webapp.editions.importer.errors import ReportIncomplete
 from webapp.editions.items import (
     LinkNotWeb,
     TextTooLong,
@@ -104,6 +105,15 @@ def _in_past(error: ScheduleInPast) -> str:
     return str(_("Choose a time in the future."))
 
 
+def _incomplete(error: ReportIncomplete) -> str:
+    return str(_(
+        "The report's table of contents lists %(count)d sections or items that are not in its "
+        "text: the file may have been cut short. Import the whole report, or give the reason "
+        "to import it as it is.",
+        count=len(error.missing),
+    ))
+
+
 # The one place a refusal becomes the editor's words, keyed by the service's exception class.
 # Refusals only the CLI can meet (no such month, a schedule rule) are not here: explain() falls
 # back to their English sentence.
@@ -119,6 +129,7 @@ _REFUSALS: dict[type[Exception], Callable[[Any], str]] = {
     EditionHasNoItems: _no_items,
     NoItemHasTopic: _no_topic,
     ScheduleInPast: _in_past,
+    ReportIncomplete: _incomplete,
 }
 
 

@@ -13,7 +13,7 @@ from webapp import db
 from webapp.config import current_settings
 from webapp.delivery import sending
 from webapp.delivery.variant_previews import progress_by_edition
-from webapp.editions.importer.errors import ReportFormatError
+from webapp.editions.importer.errors import ReportFormatError, ReportIncomplete
 from webapp.editions.items import update_texts
 from webapp.editions.records import EditionError, list_editions
 from webapp.editions.upload import decode_report, import_report_text, lines_around
@@ -46,6 +46,7 @@ def home() -> str:
 def import_edition() -> str | Response | tuple[str, int]:
     form = ImportForm()
     problem: ReportFormatError | None = None
+    incomplete: ReportIncomplete | None = None
     if form.validate_on_submit():
         upload = form.report_file.data
         session = db.session()
@@ -61,11 +62,15 @@ def import_edition() -> str | Response | tuple[str, int]:
                 text,
                 month=form.month.data or None,
                 replace=bool(form.replace.data),
+                allow_incomplete=form.incomplete_reason.data or None,
                 actor=actor(),
             )
         except ReportFormatError as error:
             session.rollback()
             problem = error
+        except ReportIncomplete as error:
+            session.rollback()
+            incomplete = error
         except EditionError as error:
             session.rollback()
             form.replace.errors = [explain(error)]
@@ -83,6 +88,8 @@ def import_edition() -> str | Response | tuple[str, int]:
         form=form,
         problem=problem,
         context=lines_around(form.report_text.data or "", problem.line) if problem else [],
+        incomplete=incomplete,
+        incomplete_message=explain(incomplete) if incomplete else "",
     )
     return (page, 400) if form.is_submitted() else page
 

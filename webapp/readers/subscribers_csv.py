@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
@@ -27,6 +27,7 @@ from webapp.models import (
     User,
     email_key,
 )
+from webapp.plain_text import find_unsafe
 from webapp.readers.suppressions import suppressed_keys
 from webapp.readers.topics import topics_by_slug
 
@@ -61,11 +62,16 @@ class RowError:
 
 
 class CsvImportError(ValueError):
-    """The file cannot be imported as it is; `errors` lists every problem found."""
+    """The file cannot be imported as it is; `errors` lists every problem found.
 
-    def __init__(self, errors: list[RowError]) -> None:
+    `whole_file` when skipping the bad rows would not help: the header, the quoting or a
+    character like NUL makes the file itself unusable.
+    """
+
+    def __init__(self, errors: list[RowError], *, whole_file: bool = False) -> None:
         super().__init__("; ".join(str(e) for e in errors[:5]))
         self.errors = errors
+        self.whole_file = whole_file
 
 
 @dataclass(frozen=True)
@@ -116,25 +122,52 @@ def _parse_row(line: int, raw: dict[str, str | None], topics: dict[str, Topic]) 
 
 
 def read_rows(text: str, topics: dict[str, Topic]) -> tuple[list[CsvRow], list[RowError]]:
-    """Parse and validate every row; duplicates within the file are errors too."""
-    reader = csv.DictReader(io.StringIO(text))
-    header = [h.strip() for h in (reader.fieldnames or [])]
+    """Parse and validate every row; duplicates within the file are errors too.
+
+    Raises CsvImportError for what makes the file itself unusable, whatever the caller would
+    skip: a wrong header, quotes that do not pair up, a NUL character.
+    """
+    records = _records(text)
+    header_line, header = next(records, (1, []))
+    fatal: list[RowError] = [
+        problem
+        for n, cell in enumerate(header, 1)
+        if (problem := _cell_problem(header_line, n, "", cell))
+    ]
+    if fatal:
+        raise CsvImportError(fatal, whole_file=True)
+    header = [h.strip() for h in header]
     if "email" not in header:
-        raise CsvImportError([RowError(1, f"the header must name the columns {','.join(COLUMNS)}")])
+        raise CsvImportError(
+            [RowError(header_line, f"the header must name the columns {','.join(COLUMNS)}")],
+            whole_file=True,
+        )
     unknown = [h for h in header if h not in COLUMNS]
     if unknown:
-        raise CsvImportError([RowError(1, f"unknown column(s): {', '.join(unknown)}")])
-    reader.fieldnames = header
+        raise CsvImportError(
+            [RowError(header_line, f"unknown column(s): {', '.join(unknown)}")], whole_file=True
+        )
     rows: list[CsvRow] = []
     errors: list[RowError] = []
     first_line: dict[str, int] = {}
-    for raw in reader:
-        line = reader.line_num
-        if None in raw:
+    for line, cells in records:
+        problems = sorted(
+            (
+                problem
+                for n, cell in enumerate(cells, 1)
+                if (problem := _cell_problem(line, n, _column(header, n), cell))
+            ),
+            key=lambda problem: not problem.fatal,
+        )
+        if problems:
+            fatal += problems[:1] if problems[0].fatal else []
+            errors.append(problems[0])  # one per row: the worker counts rows by them
+            continue
+        if len(cells) > len(header):
             errors.append(RowError(line, "more cells than columns"))
             continue
         try:
-            row = _parse_row(line, raw, topics)
+            row = _parse_row(line, dict(zip(header, cells, strict=False)), topics)
         except ValueError as error:
             errors.append(RowError(line, str(error)))
             continue
@@ -144,7 +177,109 @@ def read_rows(text: str, topics: dict[str, Topic]) -> tuple[list[CsvRow], list[R
             continue
         first_line[key] = line
         rows.append(row)
+    if fatal:
+        raise CsvImportError(errors, whole_file=True)  # every bad row, the refusing ones too
     return rows, errors
+
+
+def _column(header: list[str], number: int) -> str:
+    return header[number - 1] if number <= len(header) else ""
+
+
+def _records(text: str) -> Iterator[tuple[int, list[str]]]:
+    """(the line it starts on, its cells) for every record that is not a blank line.
+
+    Strict, so a quote that is never closed (it would swallow the rest of the row, or of the
+    file, into one cell) or text after a closing quote refuses the file instead of importing a
+    name like `A,ai,en,active`. Universal newlines, so a file with old Mac line ends (CR only)
+    reads as rows. Raises CsvImportError naming the line where the bad record starts.
+    """
+    reader = csv.reader(io.StringIO(text, newline=None), strict=True)
+    while True:
+        line = reader.line_num + 1
+        try:
+            cells = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as error:
+            problem = RowError(line, _structure_problem(text, line, error))
+            raise CsvImportError([problem], whole_file=True) from None
+        if cells:
+            yield line, cells
+
+
+def _structure_problem(text: str, line: int, error: csv.Error) -> str:
+    """Why the record starting at `line` is not CSV, in the words of someone fixing the file."""
+    if "field limit" in str(error):
+        return f"a cell is longer than {csv.field_size_limit()} characters"
+    rest = "\n".join(io.StringIO(text, newline=None).read().split("\n")[line - 1 :])
+    column, closed = _misplaced_quote(rest)
+    return _after_quote(column) if closed else _unclosed_quote(column)
+
+
+def _unclosed_quote(column: int) -> str:
+    return (
+        f'column {column}: a quote (") opens the cell and is not closed on the same line; '
+        'quote a whole cell, and write a quote inside it twice ("")'
+    )
+
+
+def _after_quote(column: int) -> str:
+    return (
+        f"column {column}: text after a closing quote; a quoted cell must end at its "
+        'closing quote, and a quote inside it is written twice ("")'
+    )
+
+
+def _misplaced_quote(record: str) -> tuple[int, bool]:
+    """The column (1-based) of the first quote problem in a record's text, and whether it is
+    text after a closing quote (else a quote not closed on its line). Only used once a record
+    failed."""
+    column, opened, i = 1, 1, 0
+    quoted = False
+    while i < len(record):
+        char = record[i]
+        if quoted:
+            if char == '"' and record[i + 1 : i + 2] == '"':
+                i += 1  # a quote written twice inside a quoted cell
+            elif char == '"':
+                quoted = False
+                if record[i + 1 : i + 2] not in ("", ",", "\n"):
+                    return column, True
+            elif char == "\n":
+                break  # no cell may hold a line break: the quote is the mistake
+        elif char == '"' and (i == 0 or record[i - 1] in ",\n"):
+            quoted, opened = True, column
+        elif char == ",":
+            column += 1
+        elif char == "\n":
+            break  # the record ended without a problem: stop at its line
+        i += 1
+    return opened, False
+
+
+@dataclass(frozen=True)
+class _CellProblem(RowError):
+    fatal: bool = False  # refuses the whole file, even when bad rows are skipped
+
+
+def _cell_problem(line: int, number: int, column: str, cell: str) -> _CellProblem | None:
+    """A character the cell may not hold (webapp.plain_text's single-line rule), naming the
+    column.
+
+    Some refuse the file, not only the row: a line break (only a quote left open can put one
+    in a cell, and the rows it swallowed would silently go missing), NUL and lone surrogates
+    (PostgreSQL cannot store them even in the queued job's copy of the file, and a file holding
+    NUL is rarely a text CSV at all).
+    """
+    if "\n" in cell:
+        return _CellProblem(line, _unclosed_quote(number), fatal=True)
+    problem = find_unsafe(cell)
+    if problem is None:
+        return None
+    where = f"{column} (column {number})" if column else f"column {number}"
+    fatal = problem.codepoint == 0 or 0xD800 <= problem.codepoint <= 0xDFFF
+    return _CellProblem(line, f"{where}: {problem}", fatal=fatal)
 
 
 @dataclass(frozen=True)

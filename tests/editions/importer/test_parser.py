@@ -142,6 +142,27 @@ def test_binary_junk_inside_a_report_names_its_line() -> None:
     assert "binary" in err.reason
 
 
+def test_every_faulty_line_is_listed() -> None:
+    lines = SAMPLE_TEXT.split("\n")
+    faulty = {15: lines[14] + "\x1b[0m", 40: lines[39] + "\x85", 61: lines[60] + "\u2028x"}
+    err = _error(_sample_with(faulty))
+    assert err.line == 15
+    assert "control character U+001B at character" in err.reason
+    assert "also on lines 40, 61" in err.reason
+
+
+def test_many_faulty_lines_are_counted_past_twenty() -> None:
+    err = _error(_sample_with({no: f"文字\x00{no}" for no in range(100, 130)}))
+    assert err.line == 100
+    assert "also on lines 101, 102," in err.reason and "119 and 10 more" in err.reason
+
+
+def test_page_breaks_from_pdftotext_are_not_control_characters() -> None:
+    lines = SAMPLE_TEXT.split("\n")
+    with_breaks = _sample_with({180: "\f" + lines[179], 181: "\v"})
+    assert parse_report(with_breaks) == parse_report(SAMPLE_TEXT)
+
+
 def test_missing_source() -> None:
     err = _error(_sample_with({7: ""}))  # 来源：新华社
     assert err.line == 9  # where 链接： stands instead

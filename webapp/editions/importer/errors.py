@@ -1,6 +1,8 @@
-"""The one error the importer raises for input it cannot use."""
+"""The errors the importer raises: input it cannot use, and a report that is not whole."""
 
 from __future__ import annotations
+
+from webapp.editions.importer.contents import MissingPart
 
 
 class ReportFormatError(Exception):
@@ -13,3 +15,18 @@ class ReportFormatError(Exception):
 
     def __str__(self) -> str:
         return f"line {self.line}: {self.reason}" if self.line else self.reason
+
+
+class ReportIncomplete(Exception):
+    """The report's table of contents lists sections or items its body lacks (a file cut
+    short); importing it anyway takes a reason, which the audit log keeps."""
+
+    def __init__(self, missing: tuple[MissingPart, ...]) -> None:
+        super().__init__(missing)
+        self.missing = missing
+
+    def __str__(self) -> str:
+        return (
+            f"the table of contents lists {len(self.missing)} part(s) the report lacks, so it "
+            "may have been cut short: " + "; ".join(str(part) for part in self.missing)
+        )

@@ -16,7 +16,9 @@ from dataclasses import dataclass, field
 from typing import NamedTuple
 from urllib.parse import SplitResult, unquote, urlsplit
 
+from webapp.editions.importer.contents import MissingPart, missing_parts
 from webapp.editions.importer.errors import ReportFormatError
+from webapp.plain_text import UnsafeText, UnsafeUrl, check_http_url, find_unsafe
 
 SECTION_TITLES: dict[str, str] = {"policy": "政策速递", "industry": "行业新闻", "deals": "交易资讯"}
 _SECTION_KEYS = tuple(SECTION_TITLES)
@@ -46,6 +48,8 @@ class ParsedReport:
     title: str
     month: str
     sections: tuple[ParsedSection, ...]
+    # What the report's table of contents lists and its body lacks: a report cut short.
+    missing: tuple[MissingPart, ...] = ()
 
 
 class _Kind(enum.Enum):
@@ -81,9 +85,12 @@ _COVER_MONTH = re.compile(r"(?P<y>[0-9]{4})\s*年\s*(?P<m>[0-9]{1,2})\s*月")
 _PAGE_NUMBER = re.compile(
     r"(第\s*)?[0-9]{1,3}(\s*页)?|[-—–]\s*[0-9]{1,3}\s*[-—–]|[0-9]{1,3}\s*/\s*[0-9]{1,3}"
 )
-# Control characters other than tabs, form feeds and line ends; lone surrogates; U+FFFD, which
-# a decoder leaves for bytes it could not read.
-_BINARY = re.compile(r"[\x00-\x08\x0e-\x1f\x7f-\x84\x86-\x9f\ud800-\udfff\ufffd]")
+# pdftotext's page breaks, and a typed-in line break inside a line: the importer drops them
+# (see _INVISIBLE), so the one rule for text does not count them against the line; checked
+# as spaces, so a position named is still right.
+_PAGE_BREAKS = str.maketrans("\f\v", "  ")
+_UNDECODED = "\ufffd"  # what a decoder leaves for bytes it could not read
+_LISTED_LINES = 20  # a refusal names this many faulty lines at most
 # Form feeds (pdftotext's page breaks), byte order marks, zero-width spaces, soft hyphens.
 _INVISIBLE = str.maketrans("", "", "\f\v\ufeff\u200b\u200c\u200d\u2060\u00ad")
 _DEBRIS = re.compile(r"javascript:\s*void\(0\);?|javascript:;", re.IGNORECASE)
@@ -150,18 +157,37 @@ def parse_report(text: str, month: str | None = None) -> ParsedReport:
         grouped[raw.section].append(_build_item(raw, footer_urls, width))
     sections = tuple(ParsedSection(key, SECTION_TITLES[key], tuple(items))
                      for key, items in zip(_SECTION_KEYS, grouped, strict=True))
-    return ParsedReport(title=title, month=month, sections=sections)
+    front = [cleaned[line.no - 1] for line in lines[:raw_items[0].line - 1]
+             if line.kind not in _SKIPPED_WITH_URLS]
+    missing = missing_parts(front, sections, _heading_key)
+    return ParsedReport(title=title, month=month, sections=sections, missing=missing)
 
 
 # --- pass 1: classify lines -------------------------------------------------------------
 
 
 def _check_is_text(raw_lines: list[str]) -> None:
-    """Refuse binary or damaged input: control characters or undecodable bytes."""
+    """Refuse binary or damaged input: every line is single-line plain text (webapp.plain_text's
+    rule) without undecodable bytes. The refusal names the first faulty line and lists the
+    others, so a damaged extraction is fixed in one go."""
+    faulty: list[tuple[int, str]] = []
     for no, raw in enumerate(raw_lines, 1):
-        if match := _BINARY.search(raw):
-            raise ReportFormatError(no, f"binary data (character U+{ord(match[0]):04X}); "
-                                        "expected the report's text")
+        if (problem := find_unsafe(raw)) is not None and raw[problem.index] in "\f\v":
+            problem = find_unsafe(raw.translate(_PAGE_BREAKS))
+        if problem is not None:
+            faulty.append((no, str(problem)))
+        elif _UNDECODED in raw:
+            faulty.append((no, f"undecodable bytes (U+FFFD) at character "
+                               f"{raw.index(_UNDECODED) + 1}"))
+    if not faulty:
+        return
+    (first, what), others = faulty[0], [str(no) for no, _ in faulty[1:_LISTED_LINES]]
+    if others:
+        more = len(faulty) - 1 - len(others)
+        what += f"; also on line{'s' if len(faulty) > 2 else ''} {', '.join(others)}"
+        what += f" and {more} more" if more else ""
+    raise ReportFormatError(first, f"binary or damaged text: {what}; expected the report's "
+                                   "plain text")
 
 
 def _find_header(cleaned: list[str]) -> tuple[str, str | None]:
@@ -308,6 +334,12 @@ def _expect(cursor: _Cursor, kind: _Kind, after: str) -> _Line:
     return cursor.take()
 
 
+def _heading_key(text: str) -> str | None:
+    """The key of the section `text` is the heading of, or None."""
+    match = _HEADING.fullmatch(text)
+    return _KEY_OF_TITLE[match[1]] if match else None
+
+
 def _describe(line: _Line) -> str:
     if line.kind is _Kind.HEADING:
         return SECTION_TITLES[line.text]
@@ -404,10 +436,11 @@ def _resolve_link(raw: _RawItem, footer_urls: list[tuple[int, str]]) -> str:
     value = "".join(line.text for line in last)
     if not _URL.fullmatch(value) and (display := _DISPLAY_LINK.fullmatch(value)):
         value = _url_for_display(display["name"], display["host"], last[0].no, footer_urls)
-    parts = _split_url(value)
-    if parts is None or parts.scheme.lower() not in ("http", "https") or not parts.hostname:
-        raise ReportFormatError(last[0].no, f"link '{value[:80]}' is not an http(s) URL")
-    return value
+    try:
+        return check_http_url(value)
+    except (UnsafeText, UnsafeUrl):
+        raise ReportFormatError(last[0].no, f"link '{value[:80]}' is not an http(s) URL "
+                                "with a host") from None
 
 
 def _url_for_display(name: str, host: str, no: int, footer_urls: list[tuple[int, str]]) -> str:
