@@ -11,11 +11,15 @@ from typing import Any
 
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import select
 from werkzeug.test import TestResponse
 
 from webapp.config import settings_of
 from webapp.db import database
+from webapp.delivery.form_requests import answer_request
 from webapp.delivery.jobs import JobRunner, JobsRun
+from webapp.mailer import is_request
+from webapp.models import BackgroundJob, JobStatus, utcnow
 
 SIGNUP: dict[str, Any] = {"topics": ["ai", "data"], "language": "zh-CN", "consent": "y"}
 BROWSER = {"User-Agent": "Mozilla/5.0 (Reader test)"}
@@ -63,3 +67,26 @@ def subscribe(
     client: FlaskClient, address: str, **fields: Any
 ) -> TestResponse:
     return client.post("/", data={"email": address, **SIGNUP, **fields}, headers=BROWSER)
+
+
+def answer_forms(app: Flask) -> int:
+    """The worker's first step after a form: answer its request (which queues the mail it
+    calls for, if any) and send nothing yet. Returns the requests answered."""
+    sessions = database(app).sessionmaker
+    with sessions() as session:
+        waiting = [
+            (job.id, job.payload)
+            for job in session.scalars(
+                select(BackgroundJob).where(BackgroundJob.status == JobStatus.PENDING)
+            )
+            if is_request(job.payload) and job.payload and "fields" in job.payload
+        ]
+    for job_id, payload in waiting:
+        answer_request(
+            sessions,
+            settings_of(app),
+            payload or {},
+            lambda session, job_id=job_id: session.get_one(BackgroundJob, job_id),
+            utcnow(),
+        )
+    return len(waiting)

@@ -7,7 +7,14 @@ from pathlib import Path
 import pytest
 
 from webapp import create_app
-from webapp.config import ConfigError, Settings, flask_config, load_settings, settings_of
+from webapp.config import (
+    DEFAULT_WEB_CONCURRENCY,
+    ConfigError,
+    Settings,
+    flask_config,
+    load_settings,
+    settings_of,
+)
 
 # What a production deployment must set beside its secrets.
 PRODUCTION = {
@@ -19,6 +26,8 @@ PRODUCTION = {
     "MAIL_FROM": "植德月报 <report@meritsandtree.com>",
     "ORG_POSTAL_ADDRESS": "北京市东城区东直门南大街 1 号",
     "UNSUBSCRIBE_MAILTO": "unsubscribe@meritsandtree.com",
+    # One web process, so the default in-memory rate-limit storage is the real count.
+    "WEB_CONCURRENCY": "1",
 }
 
 
@@ -86,6 +95,49 @@ def test_production_refuses_unsafe_mail_settings(name: str, value: str | None) -
         load_settings(env)
 
 
+@pytest.mark.parametrize("processes", [None, "2", "4"])
+@pytest.mark.parametrize("storage", [None, "memory://", "async+memory://"])
+def test_production_refuses_rate_limits_counted_per_web_process(
+    processes: str | None, storage: str | None
+) -> None:
+    # Unset WEB_CONCURRENCY means the Procfile's two gunicorn workers; unset storage, memory://.
+    env = {k: v for k, v in PRODUCTION.items() if k != "WEB_CONCURRENCY"}
+    if processes is not None:
+        env["WEB_CONCURRENCY"] = processes
+    if storage is not None:
+        env["RATELIMIT_STORAGE_URI"] = storage
+    with pytest.raises(ConfigError, match=r"RATELIMIT_STORAGE_URI=.*memory://.*WEB_CONCURRENCY="):
+        load_settings(env)
+
+
+@pytest.mark.parametrize(
+    ("processes", "storage"),
+    [("1", "memory://"), ("4", "redis://cache.internal:6379/0"),
+     (None, "memcached://127.0.0.1:11211")],
+)
+def test_production_accepts_a_shared_store_or_one_web_process(
+    processes: str | None, storage: str
+) -> None:
+    env = {k: v for k, v in PRODUCTION.items() if k != "WEB_CONCURRENCY"}
+    env["RATELIMIT_STORAGE_URI"] = storage
+    if processes is not None:
+        env["WEB_CONCURRENCY"] = processes
+    settings = load_settings(env)
+    assert settings.ratelimit_storage_uri == storage
+    assert flask_config(settings)["RATELIMIT_STORAGE_URI"] == storage
+
+
+def test_development_keeps_memory_rate_limits_with_several_processes(tmp_path: Path) -> None:
+    settings = load_settings({"YUEBAO_VAR_DIR": str(tmp_path), "WEB_CONCURRENCY": "3"})
+    assert (settings.ratelimit_storage_uri, settings.web_concurrency) == ("memory://", 3)
+
+
+def test_the_procfile_starts_as_many_web_processes_as_the_settings_assume() -> None:
+    procfile = (Path(__file__).parents[1] / "Procfile").read_text()
+    web = next(line for line in procfile.splitlines() if line.startswith("web:"))
+    assert f"--workers ${{WEB_CONCURRENCY:-{DEFAULT_WEB_CONCURRENCY}}}" in web
+
+
 def test_production_warns_without_an_unsubscribe_mailto(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
@@ -112,7 +164,8 @@ def test_a_feedback_id_set_whole_is_read_as_the_sender_id(tmp_path: Path) -> Non
 @pytest.mark.parametrize(
     ("name", "value"),
     [("YUEBAO_ENV", "staging"), ("MAIL_TRANSPORT", "smtp"), ("TRUSTED_PROXIES", "two"),
-     ("WORKER_DB_GRACE_SECONDS", "two minutes"), ("WORKER_DB_GRACE_SECONDS", "-1")],
+     ("WORKER_DB_GRACE_SECONDS", "two minutes"), ("WORKER_DB_GRACE_SECONDS", "-1"),
+     ("WEB_CONCURRENCY", "two"), ("WEB_CONCURRENCY", "0")],
 )
 def test_bad_values_are_named(name: str, value: str, tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=name):
@@ -133,6 +186,8 @@ def test_defaults_follow_the_design(tmp_path: Path) -> None:
     assert settings.sns_max_age_hours == 24
     assert settings.unsubscribe_mailto is None
     assert settings.sns_topic_arns == ()
+    assert settings.ratelimit_storage_uri == "memory://"
+    assert settings.web_concurrency == DEFAULT_WEB_CONCURRENCY == 2
 
 
 def test_settings_are_typed_frozen_and_read_once(tmp_path: Path) -> None:

@@ -66,6 +66,7 @@ def test_production_adds_hsts(tmp_path: Path, database_url: str) -> None:
             database_url,
             tmp_path,
             YUEBAO_ENV="production",
+            WEB_CONCURRENCY="1",  # one web process: in-memory rate limits are the real count
             MAIL_FROM="report@news.example.com",
             ORG_POSTAL_ADDRESS="1 Example Street",
         )

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import shutil
 import sqlite3
-import subprocess
+import subprocess  # nosec B404: runs pg_dump and pg_restore, see _run
 import tempfile
 from dataclasses import dataclass
 from datetime import datetime
@@ -62,8 +62,9 @@ def pg_bindir() -> Path:
     )
     pg_config = shutil.which("pg_config")
     if pg_config:
-        out = subprocess.run([pg_config, "--bindir"], capture_output=True, text=True,
-                             check=False)
+        out = subprocess.run(  # nosec B603: pg_config from PATH, fixed argument, no shell
+            [pg_config, "--bindir"], capture_output=True, text=True, check=False
+        )
         candidates.append(Path(out.stdout.strip()))
     on_path = shutil.which("pg_dump")
     if on_path:
@@ -87,7 +88,10 @@ def _libpq(url: str) -> tuple[str, dict[str, str]]:
 
 
 def _run(command: list[str], env: dict[str, str]) -> None:
-    result = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
+    # The PostgreSQL client tools by path, with an argument list and no shell.
+    result = subprocess.run(  # nosec B603: our own command list, no shell
+        command, capture_output=True, text=True, env=env, check=False
+    )
     if result.returncode != 0:
         name = Path(command[0]).name
         raise BackupError(f"{name} failed: {(result.stderr or result.stdout).strip()}")

@@ -23,6 +23,8 @@ from urllib.parse import urlsplit
 from flask import Flask, current_app
 
 ENVIRONMENTS = ("development", "production")
+# Web processes when WEB_CONCURRENCY is unset: the Procfile's `--workers ${WEB_CONCURRENCY:-2}`.
+DEFAULT_WEB_CONCURRENCY = 2
 
 log = logging.getLogger(__name__)
 
@@ -100,6 +102,7 @@ class Settings:
     sns_topic_arns: tuple[str, ...]
     tracking: bool
     ratelimit_storage_uri: str
+    web_concurrency: int
     trusted_proxies: int
     unconfirmed_retention_days: int
     event_payload_retention_days: int
@@ -187,6 +190,9 @@ def load_settings(
         sns_topic_arns=tuple(a for a in env.get("SNS_TOPIC_ARNS", "").split(",") if a),
         tracking=_flag(env.get("TRACKING", "on")),
         ratelimit_storage_uri=env.get("RATELIMIT_STORAGE_URI", "memory://"),
+        web_concurrency=_int(
+            "WEB_CONCURRENCY", env.get("WEB_CONCURRENCY", str(DEFAULT_WEB_CONCURRENCY))
+        ),
         trusted_proxies=_int("TRUSTED_PROXIES", env.get("TRUSTED_PROXIES", "0")),
         unconfirmed_retention_days=_int(
             "UNCONFIRMED_RETENTION_DAYS", env.get("UNCONFIRMED_RETENTION_DAYS", "7")
@@ -214,6 +220,10 @@ def load_settings(
         }
         settings = replace(settings, **final)
     _check_header_values(settings)
+    if settings.web_concurrency < 1:
+        raise ConfigError(
+            f"WEB_CONCURRENCY must be 1 or more web processes, not {settings.web_concurrency}"
+        )
     if settings.production:
         _refuse_unsafe_production(settings)
     return settings
@@ -236,9 +246,14 @@ def _is_loopback(host: str) -> bool:
     return address.is_loopback or address.is_unspecified
 
 
+def _process_local(storage_uri: str) -> bool:
+    """Flask-Limiter storage that lives in one process's memory (`memory://`, `async+memory://`)."""
+    return urlsplit(storage_uri).scheme.rpartition("+")[2] == "memory"
+
+
 def _refuse_unsafe_production(settings: Settings) -> None:
-    """Settings that work on a laptop but would send mail nobody can act on, or break the law
-    of several markets (no postal address in the footer)."""
+    """Settings that work on a laptop but would send mail nobody can act on, break the law of
+    several markets (no postal address in the footer), or let rate limits count per process."""
     url = urlsplit(settings.base_url)
     if url.scheme != "https" or not url.hostname:
         raise ConfigError(
@@ -261,6 +276,16 @@ def _refuse_unsafe_production(settings: Settings) -> None:
         raise ConfigError(
             "ORG_POSTAL_ADDRESS must be set when YUEBAO_ENV=production: "
             "every email's footer carries it"
+        )
+    if settings.web_concurrency > 1 and _process_local(settings.ratelimit_storage_uri):
+        # Each gunicorn worker would count on its own: with two, 20 sign-ins a minute pass a
+        # limit of 10, and a reader's address gets twice the mails it should.
+        raise ConfigError(
+            f"RATELIMIT_STORAGE_URI={settings.ratelimit_storage_uri} counts in each web process "
+            f"apart, so with WEB_CONCURRENCY={settings.web_concurrency} every rate limit would be "
+            f"{settings.web_concurrency} times looser than it says: set RATELIMIT_STORAGE_URI to "
+            f"a store the web processes share (e.g. redis://127.0.0.1:6379/0), or run one web "
+            f"process (WEB_CONCURRENCY=1) when YUEBAO_ENV=production"
         )
     if not settings.unsubscribe_mailto:
         log.warning(

@@ -75,6 +75,37 @@ def queue_mail(
     return job
 
 
+def queue_request(
+    session: Session,
+    request: str,
+    fields: dict[str, Any],
+    *,
+    subscriber_id: int | None = None,
+    now: datetime | None = None,
+) -> BackgroundJob:
+    """Write what a public form asked for (`request`, plain JSON `fields`) as a mail job in
+    the caller's transaction; the worker looks the address up and queues the mail it calls
+    for, if any (webapp.delivery.form_requests).
+
+    The form does this one INSERT whatever the address is, and renders nothing: whether an
+    address has an account or a subscription must not show in how long the form takes.
+    """
+    job = BackgroundJob(
+        kind=JobKind.MAIL,
+        subscriber_id=subscriber_id,
+        payload={"request": request, "fields": fields, "tags": {"kind": request}},
+        next_attempt_at=now or utcnow(),
+    )
+    session.add(job)
+    return job
+
+
+def is_request(payload: dict[str, Any] | None) -> bool:
+    """A mail job that holds a form's request rather than a message (see queue_request); once
+    answered it keeps the request's name, not its fields."""
+    return payload is not None and "request" in payload
+
+
 def message_payload(message: Message) -> dict[str, Any]:
     """A message as stored in a job row: its fields, as plain JSON."""
     return {

@@ -11,7 +11,7 @@ from tests.tools.bench.run import BenchOptions, run_bench
 
 FIGURES = ("readers", "plan_s", "fill_us", "compile_per_reader_us", "cpu_ms_per_msg",
            "naive_cpu_ms_per_msg", "rate_target", "rate_achieved", "throttled", "peak_rss_mb",
-           "sns_events_per_s", "stats_ms")
+           "sns_events_per_s", "stats_ms", "address_timing")
 
 
 @pytest.fixture(autouse=True)
@@ -23,13 +23,23 @@ def aws_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.mark.servers  # the simulator in its own process, a worker, gunicorn
 def test_the_quick_bench_produces_every_figure() -> None:
     options = BenchOptions(readers=2000, window=2.0, rates=(100.0, 500.0), fill_sample=300,
-                           compile_sample=10, sns_events=200)
+                           compile_sample=10, sns_events=200, form_requests=5)
     figures = run_bench(options)
     assert set(FIGURES) <= set(figures)
     assert figures["planned"] + figures["excluded"] == 2000
     assert figures["scale"]["finished"], "the worker sent the rest of the edition"
     assert figures["sns_lost"] == 0 and figures["sns_refused"] == 0
     assert "naive pipeline" in text_report(figures)
+
+
+def test_the_forms_bench_times_known_and_unknown_addresses_per_form() -> None:
+    figures = run_bench(BenchOptions(readers=1000, forms_only=True, form_requests=5))
+    forms = {f["form"]: f for f in figures["address_timing"]}
+    assert set(forms) == {"subscribe", "preferences link", "password reset"}
+    for figure in forms.values():
+        assert figure["requests"] == 5 and figure["known_ms"] > 0 and figure["unknown_ms"] > 0
+        assert figure["gap_ms"] == round(figure["known_ms"] - figure["unknown_ms"], 2)
+    assert "password reset: known − unknown address" in text_report(figures)
 
 
 def test_the_command_passes_options_through_and_prints_only_json(

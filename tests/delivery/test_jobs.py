@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from emails import Message, Transport, make_transport
 from emails.transports import SendResult
 from tests.factories import Factories
-from tests.mailbox import SIGNUP, link_in, outbox, run_jobs, subscribe
+from tests.mailbox import SIGNUP, answer_forms, link_in, outbox, run_jobs, subscribe
 from webapp.config import settings_of
 from webapp.db import database
 from webapp.delivery.jobs import (
@@ -30,6 +30,7 @@ from webapp.delivery.jobs import (
     purge_finished_jobs,
 )
 from webapp.delivery.outages import Outage
+from webapp.mailer import is_request
 from webapp.models import (
     BackgroundJob,
     ConsentSource,
@@ -76,10 +77,25 @@ def runner_for(app: Flask, transport: Transport | None = None, clock: Clock | No
                      mail_transport=transport, clock=clock or Clock())
 
 
-def mail_jobs(session: Session) -> list[BackgroundJob]:
+def _mail_kind_jobs(session: Session) -> list[BackgroundJob]:
     session.expire_all()
     stmt = select(BackgroundJob).where(BackgroundJob.kind == JobKind.MAIL)
     return list(session.scalars(stmt.order_by(BackgroundJob.id)))
+
+
+def mail_jobs(session: Session) -> list[BackgroundJob]:
+    """The mails queued (not the forms' requests that called for them)."""
+    return [job for job in _mail_kind_jobs(session) if not is_request(job.payload)]
+
+
+def requests(session: Session) -> list[BackgroundJob]:
+    return [job for job in _mail_kind_jobs(session) if is_request(job.payload)]
+
+
+def queue_a_mail_for_ann(app: Flask, client: FlaskClient) -> None:
+    """Ann subscribes and the worker answers the form: her confirmation waits to be sent."""
+    subscribe(client, "ann@example.com")
+    assert answer_forms(app) == 1
 
 
 def queue_a_confirmation(app: Flask, session: Session) -> None:
@@ -118,11 +134,18 @@ def test_the_page_answers_without_sending_and_the_worker_sends_and_indexes_the_m
     monkeypatch.setattr("webapp.mailer.make_transport", no_sending_in_the_request)
     assert subscribe(client, "ann@example.com").status_code == 200
     assert outbox(app, drain=False) == []
-    [job] = mail_jobs(session)
-    assert job.status == JobStatus.PENDING
+    # The page only wrote the request: no reader, no rendered mail, nobody named yet.
+    assert mail_jobs(session) == []
+    [request] = requests(session)
+    assert request.status == JobStatus.PENDING and request.subscriber_id is None
+    assert request.payload is not None and request.payload["request"] == "subscribe"
+    assert session.scalar(select(func.count()).select_from(Subscriber)) == 0
     monkeypatch.undo()
 
-    assert run_jobs(app).done == 1
+    assert run_jobs(app).done == 2  # the request answered, then its mail sent
+    [request] = requests(session)
+    assert request.status == JobStatus.DONE and request.done_at is not None
+    assert request.payload == {"request": "subscribe", "tags": {"kind": "subscribe"}}
     [message] = outbox(app, drain=False)
     assert message["To"] == "ann@example.com" and link_in(message, "/confirm/")
     [job] = mail_jobs(session)
@@ -138,7 +161,7 @@ def test_the_page_answers_without_sending_and_the_worker_sends_and_indexes_the_m
 def test_a_failing_transport_is_retried_with_backoff_and_succeeds_later(
     app: Flask, client: FlaskClient, session: Session, admin_client: FlaskClient
 ) -> None:
-    subscribe(client, "ann@example.com")
+    queue_a_mail_for_ann(app, client)
     clock = Clock()
     flaky = Flaky(settings_of(app).outbox_dir, failures=2)
     worker = runner_for(app, flaky, clock)
@@ -173,7 +196,7 @@ def test_a_failing_transport_is_retried_with_backoff_and_succeeds_later(
 def test_a_worker_crash_between_the_claim_and_the_send_loses_nothing(
     app: Flask, client: FlaskClient, session: Session
 ) -> None:
-    subscribe(client, "ann@example.com")  # committed; the web process may die now
+    queue_a_mail_for_ann(app, client)  # committed; the web process may die now
 
     class Killed(BaseException):
         """The process dies in the middle of the send (kill -9 as far as the row knows)."""
@@ -204,7 +227,7 @@ def test_a_worker_crash_between_the_claim_and_the_send_loses_nothing(
 def test_a_refused_address_is_given_up_at_once_and_an_admin_can_try_again(
     app: Flask, client: FlaskClient, session: Session, admin_client: FlaskClient
 ) -> None:
-    subscribe(client, "ann@example.com")
+    queue_a_mail_for_ann(app, client)
     rejected = ClientError(
         {"Error": {"Code": "MessageRejected", "Message": "Email address is not verified."},
          "ResponseMetadata": {"HTTPStatusCode": 400}},
@@ -230,7 +253,7 @@ def test_a_refused_address_is_given_up_at_once_and_an_admin_can_try_again(
 def test_a_mail_that_keeps_failing_is_given_up_after_the_last_attempt(
     app: Flask, client: FlaskClient, session: Session
 ) -> None:
-    subscribe(client, "ann@example.com")
+    queue_a_mail_for_ann(app, client)
     clock = Clock()
     worker = runner_for(app, Flaky(settings_of(app).outbox_dir, failures=10**6), clock)
     for _ in range(MAX_ATTEMPTS):
@@ -244,7 +267,7 @@ def test_a_mail_that_keeps_failing_is_given_up_after_the_last_attempt(
 def test_an_address_suppressed_after_the_mail_was_queued_is_not_written_to(
     app: Flask, client: FlaskClient, session: Session
 ) -> None:
-    subscribe(client, "ann@example.com")
+    queue_a_mail_for_ann(app, client)
     session.add(Suppression(email_key="ann@example.com", reason="complaint", source="ses"))
     session.commit()
     assert run_jobs(app).failed == 1

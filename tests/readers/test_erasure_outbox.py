@@ -87,7 +87,7 @@ def erin(app: Flask, client: FlaskClient, session: Session, runner: FlaskCliRunn
     sent = runner.invoke(args=["send", "2024-07", "--now", "--wait"])
     assert sent.exit_code == 0, sent.output
     run_jobs(app)  # the welcome
-    client.post("/preferences/link", data={"email": ADDRESS})  # queued, not sent yet
+    client.post("/preferences/link", data={"email": ADDRESS})  # asked for, not answered yet
     return reader
 
 
@@ -115,10 +115,11 @@ def test_erasure_does_not_read_the_outbox_and_the_worker_redacts_through_the_ind
     assert reader is not None and reader.status == SubscriberStatus.ERASED and not reader.email
     jobs = list(session.scalars(select(BackgroundJob).where(
         BackgroundJob.subscriber_id == erin.id, BackgroundJob.status == JobStatus.PENDING)))
-    # The preferences link not yet sent is taken back; the redaction waits for the worker.
+    # The redaction waits for the worker.
     assert [j.kind for j in jobs] == [JobKind.REDACT_OUTBOX]
 
-    assert run_jobs(app).done == 1
+    # The redaction, and the link asked for before: answered with nothing, Erin is gone.
+    assert run_jobs(app).done == 2
     opened = {line.split(" ", 1)[1] for line in file_access if line.startswith("open ")}
     assert {Path(p).name for p in opened if p.endswith(".eml")} == set(theirs)
     for name in theirs:

@@ -2,14 +2,17 @@
 
 The link holds the user's id and a digest of their current password hash: once the password
 changes (through this link or otherwise) every earlier link stops working, so a link works
-once. Requests answer the same whether or not the address has an account.
+once. Requests answer the same whether or not the address has an account, and take as long:
+the form only queues the request (`ask_for_reset`), and the worker looks the address up and
+queues the mail, if any (`request_reset`).
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Any
 
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import select
@@ -20,12 +23,13 @@ from webapp.accounts.sessions import end_sessions
 from webapp.accounts.users import MIN_PASSWORD_LENGTH, PasswordTooShort, hash_password
 from webapp.audit import record_audit
 from webapp.config import Settings
-from webapp.mailer import mail_settings, queue_mail
+from webapp.mailer import mail_settings, queue_mail, queue_request
 from webapp.models import User, utcnow
 
 SALT = "yuebao.password-reset"
 MAX_AGE = timedelta(hours=1)
 INVITE_MAX_AGE = timedelta(days=3)
+RESET_REQUEST = "password_reset"  # the request the worker answers (webapp.delivery.form_requests)
 
 
 class ResetLinkError(ValueError):
@@ -73,6 +77,19 @@ def reset_mail(settings: Settings, user: User, language: str, *, invite: bool) -
     url = f"{settings.base_url}/password-reset/{signed}"
     context = {"to": user.email, "action_url": url}
     return render_system_mail("password_reset", language, context, settings=mail_settings(settings))
+
+
+def ask_for_reset(
+    session: Session, address: str, language: str, *, now: datetime | None = None
+) -> None:
+    """The reset form: queue the request for the worker (`answer_reset`), the same one row
+    whether or not the address has an account."""
+    fields = {"email": address.strip().lower(), "language": language}
+    queue_request(session, RESET_REQUEST, fields, now=now)
+
+
+def answer_reset(session: Session, settings: Settings, fields: dict[str, Any]) -> None:
+    request_reset(session, settings, str(fields["email"]), str(fields["language"]))
 
 
 def request_reset(

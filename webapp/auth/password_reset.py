@@ -16,8 +16,8 @@ from werkzeug.wrappers import Response
 from webapp import db
 from webapp.accounts.password_reset import (
     ResetLinkError,
+    ask_for_reset,
     read_reset,
-    request_reset,
     set_password,
 )
 from webapp.accounts.users import PasswordTooShort
@@ -43,8 +43,8 @@ def password_reset() -> str | tuple[str, int]:
     if form.validate_on_submit():
         session = db.session()
         address = form.email.data or ""
-        request_reset(session, current_settings(), address, current_language())
-        session.commit()  # with the mail, if any: the worker sends it
+        ask_for_reset(session, address, current_language())
+        session.commit()  # the worker looks the address up and sends the mail, if any
         return render_template("auth/reset_sent.html", address=address.strip())
     status = 400 if form.is_submitted() else 200
     return render_template("auth/reset_request.html", form=form), status

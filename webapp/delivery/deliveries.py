@@ -36,7 +36,7 @@ def delivery_message(session: Session, settings: Settings, delivery: Delivery) -
     if delivery.subscriber.status == SubscriberStatus.ERASED:
         raise ReaderErased(delivery.id)
     edition = get_edition(session, delivery.edition.month)
-    assert edition is not None
+    assert edition is not None  # nosec B101: narrows the type; the delivery's edition exists
     language, topics = parse_variant_key(delivery.variant_key)
     variant = compile_variant(
         edition_content(edition), topics, language, settings=mail_settings(settings)

@@ -1,5 +1,6 @@
-"""The worker's background jobs: system mails, the redaction of erased readers' outbox files,
-and long work an admin started (a readers' CSV import or export).
+"""The worker's background jobs: system mails (and the public forms' requests that call for
+them, webapp.delivery.form_requests), the redaction of erased readers' outbox files, and long
+work an admin started (a readers' CSV import or export).
 
 Each job is a row written in the same transaction as the change that calls for it (see
 webapp.mailer.queue_mail and webapp.readers.own_data.erase). The worker claims due rows,
@@ -30,9 +31,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from emails import Transport
 from emails.transports.errors import Rejected, classify_client_error
 from webapp.config import Settings
+from webapp.delivery.form_requests import UnknownRequest, answer_request
 from webapp.delivery.outages import DatabaseLost, Outage, is_operational
 from webapp.editions.outbox import delivery_of, message_names, recipient_of
-from webapp.mailer import payload_message, record_outbox_file, transport
+from webapp.mailer import is_request, payload_message, record_outbox_file, transport
 from webapp.models import (
     BackgroundJob,
     Delivery,
@@ -99,6 +101,7 @@ class _Outcome:
     file: str | None = None  # a mail written by the outbox transport
     redacted: list[str] = field(default_factory=list)  # outbox files redacted
     more: bool = False  # long work stopped after its slice, with more to do
+    recorded: bool = False  # done and recorded in the work's own transaction (a form's request)
 
 
 def backoff(attempts: int) -> timedelta:
@@ -200,6 +203,8 @@ class JobRunner:
                 if outcome.more:
                     self._record_pause(job)
                     result.paused += 1
+                elif outcome.recorded:
+                    result.done += 1
                 else:
                     self._record_done(job, outcome)
                     result.done += 1
@@ -266,6 +271,14 @@ class JobRunner:
         return hold
 
     def _send_mail(self, job: ClaimedJob) -> _Outcome:
+        if is_request(job.payload):
+            try:
+                answer_request(
+                    self.sessions, self.settings, job.payload or {}, self._hold(job), self.clock()
+                )
+            except (UnknownRequest, KeyError, TypeError, ValueError) as error:
+                raise PermanentJobError(f"unusable request: {error!r}") from None
+            return _Outcome(recorded=True)
         try:
             message = payload_message(job.payload or {})
         except ValueError as error:

@@ -101,7 +101,7 @@ class Outage:
             extra={"fields": {"what": what, "seconds": round(down, 1), "error": describe(error)}},
         )
         ceiling = min(self.backoff_max, self.backoff_base * 2 ** min(failures, 16))
-        return random.uniform(ceiling / 2, ceiling)
+        return random.uniform(ceiling / 2, ceiling)  # nosec B311: backoff jitter, no secret
 
     def retry(self, unit: Callable[[], T], what: str) -> T:
         """Run `unit` (which opens and closes its own session) until it gets through.

@@ -181,7 +181,7 @@ def read_message(directory: str | Path, name: str) -> OutboxMessage:
     path = message_path(directory, name)
     data = path.read_bytes()
     message = BytesParser(policy=policy.default).parsebytes(data)
-    assert isinstance(message, EmailMessage)
+    assert isinstance(message, EmailMessage)  # nosec B101: policy.default parses to EmailMessage
     return OutboxMessage(
         name=name,
         written_at=_written_at(path),

@@ -43,7 +43,7 @@ def _choosable(item: Item | None) -> list[Topic]:
 
 
 def _fields(form: ItemForm) -> ItemFields:
-    assert form.published_on.data is not None
+    assert form.published_on.data is not None  # nosec B101: DataRequired validated the form
     return ItemFields(
         section=form.section.data,
         title=form.title.data or "",

@@ -88,8 +88,9 @@ def schedule(month: str) -> str | Response | tuple[str, int]:
     edition = edition_or_404(month)
     form = ScheduleForm()
     if form.validate_on_submit():
-        assert form.date.data is not None and form.time.data is not None
-        at = datetime.combine(form.date.data, form.time.data, tzinfo=_zone())
+        day, clock = form.date.data, form.time.data
+        assert day is not None and clock is not None  # nosec B101: DataRequired validated them
+        at = datetime.combine(day, clock, tzinfo=_zone())
         session = db.session()
         try:
             sending.schedule(session, edition, at, actor=actor())

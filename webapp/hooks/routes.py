@@ -21,7 +21,8 @@ log = logging.getLogger(__name__)
 
 def _confirm_subscription(url: str) -> None:
     try:
-        with urllib.request.urlopen(url, timeout=10) as answer:  # the URL was checked first
+        # receive_sns calls this only with an https URL on SNS's host (or the simulator's in tests).
+        with urllib.request.urlopen(url, timeout=10) as answer:  # nosec B310: checked SNS URL
             answer.read(64 * 1024)
     except (OSError, http.client.HTTPException) as error:
         raise SnsUnavailable(f"could not confirm the subscription: {error!r}") from None

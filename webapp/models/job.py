@@ -18,7 +18,9 @@ from webapp.models.base import Base, UTCDateTime, str_enum, utcnow
 
 
 class JobKind(enum.StrEnum):
-    MAIL = "mail"  # a system mail (confirm, welcome, preferences link, password reset …)
+    # A system mail (confirm, welcome, preferences link, password reset …), or a public form's
+    # request that the worker answers with at most one such mail (webapp.mailer.queue_request).
+    MAIL = "mail"
     REDACT_OUTBOX = "redact_outbox"  # an erased reader's outbox files
     INDEX_OUTBOX = "index_outbox"  # once, after the upgrade: files written before the index
     CSV_IMPORT = "csv_import"  # readers from a CSV an admin confirmed, in batches

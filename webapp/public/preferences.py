@@ -24,8 +24,8 @@ from webapp.public.forms import ButtonForm, EmailChangeForm, EraseForm, PauseFor
 from webapp.readers.own_data import erase, export_json
 from webapp.readers.preferences import (
     Preferences,
+    ask_to_change_email,
     pause,
-    request_email_change,
     resume,
     update_preferences,
 )
@@ -114,9 +114,7 @@ def change_email(token: str) -> tuple[str, int] | BaseResponse:
         return redirect(url_for(".preferences", token=token), code=303)
     session = db.session()
     try:
-        request_email_change(
-            session, current_settings(), subscriber, form.email.data or "", origin()
-        )
+        ask_to_change_email(session, subscriber, form.email.data or "", origin())
     except InvalidAddress:
         form.email.errors.append(_("Please enter a valid email address."))
         return _preferences_page(subscriber, email_form=form, status=400)

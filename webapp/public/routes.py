@@ -2,14 +2,14 @@
 service queued any mail in the same transaction; the worker sends it).
 
 Answers never depend on whether an address is known: the subscribe and "send me my link"
-forms render the same page for every valid address.
+forms render the same page for every valid address, after the same work — they queue the
+request and the worker looks the address up (webapp.delivery.form_requests).
 """
 
 from __future__ import annotations
 
 from flask import render_template, request
 from flask_babel import gettext as _
-from sqlalchemy.exc import IntegrityError
 
 from webapp import db
 from webapp.config import current_settings
@@ -24,10 +24,10 @@ from webapp.readers.subscriptions import (
     InvalidAddress,
     InvalidChoice,
     Signup,
+    ask_for_link,
+    ask_to_subscribe,
     check_confirmation,
     confirm,
-    request_preferences_link,
-    subscribe,
 )
 from webapp.readers.topics import active_topics
 
@@ -58,13 +58,15 @@ def subscribe_page() -> str | tuple[str, int]:
             name=form.name.data,
             company=form.company.data,
         )
+        session = db.session()
         try:
-            _subscribe_once_more_on_a_race(signup)
+            ask_to_subscribe(session, signup, origin())
         except InvalidAddress:
             form.email.errors.append(_("Please enter a valid email address."))
         except InvalidChoice:
             form.topics.errors.append(_("Please choose at least one topic."))
         else:
+            session.commit()
             return _check_inbox(address)
     status = 400 if form.is_submitted() else 200
     page = render_template(
@@ -75,18 +77,6 @@ def subscribe_page() -> str | tuple[str, int]:
         consent_version=CONSENT_VERSION,
     )
     return page, status
-
-
-def _subscribe_once_more_on_a_race(signup: Signup) -> None:
-    session = db.session()
-    try:
-        subscribe(session, current_settings(), signup, origin())
-        session.commit()
-    except IntegrityError:
-        # Two requests for the same new address at once: the other one created the reader.
-        session.rollback()
-        subscribe(session, current_settings(), signup, origin())
-        session.commit()
 
 
 def _check_inbox(address: str) -> str:
@@ -102,7 +92,7 @@ def preferences_link() -> str | tuple[str, int]:
         address = (form.email.data or "").strip()
         if not form.website.data:
             session = db.session()
-            request_preferences_link(session, current_settings(), address)
+            ask_for_link(session, address)
             session.commit()
         return render_template("public/link_sent.html", address=address)
     status = 400 if form.is_submitted() else 200

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import update
@@ -41,11 +42,29 @@ class ConsentAction(enum.StrEnum):
 
 @dataclass(frozen=True)
 class Origin:
-    """Where a change comes from: the ledger's source and, for web requests, IP and user agent."""
+    """Where a change comes from: the ledger's source and, for web requests, IP and user agent;
+    `at` when the reader asked, for a change the worker makes later (None: now)."""
 
     source: ConsentSource
     ip: str | None = None
     user_agent: str | None = None
+    at: datetime | None = None
+
+    def as_fields(self) -> dict[str, Any]:
+        """As plain JSON, for a request the worker answers (webapp.mailer.queue_request)."""
+        at = self.at.isoformat() if self.at else None
+        return {"source": self.source.value, "ip": self.ip, "user_agent": self.user_agent,
+                "at": at}
+
+    @classmethod
+    def from_fields(cls, fields: dict[str, Any]) -> Origin:
+        at = fields.get("at")
+        return cls(
+            ConsentSource(fields["source"]),
+            ip=fields.get("ip"),
+            user_agent=fields.get("user_agent"),
+            at=datetime.fromisoformat(at) if at else None,
+        )
 
 
 def record_consent(
@@ -87,7 +106,7 @@ def record_change(
     detail: dict[str, Any] | None = None,
 ) -> ConsentRecord:
     """`record_consent` for a change made from `origin`, under the current consent text."""
-    return record_consent(
+    record = record_consent(
         session,
         subscriber,
         action,
@@ -96,6 +115,9 @@ def record_change(
         user_agent=origin.user_agent,
         detail=detail,
     )
+    if origin.at is not None:
+        record.created_at = origin.at  # when the reader asked, not when the worker got to it
+    return record
 
 
 def redact_consents(session: Session, subscriber_id: int) -> int:

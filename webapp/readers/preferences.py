@@ -6,13 +6,15 @@ Each kind of change appends its own consent ledger entry.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy.orm import Session
 
 from emails import Message
 from webapp.config import Settings
+from webapp.mailer import queue_request
 from webapp.models import Subscriber, SubscriberStatus, email_key, utcnow
 from webapp.readers.consent import ConsentAction, Origin, record_change
 from webapp.readers.links import sign_email_change
@@ -31,6 +33,8 @@ from webapp.readers.subscriptions import (
 from webapp.readers.topics import with_retired
 
 PAUSE_MONTHS = (1, 2, 3)
+# The request the worker answers (webapp.delivery.form_requests).
+EMAIL_CHANGE_REQUEST = "email_change"
 
 
 @dataclass(frozen=True)
@@ -42,6 +46,35 @@ class Preferences:
     name: str | None
     company: str | None
     tracking: bool
+
+
+def ask_to_change_email(
+    session: Session,
+    subscriber: Subscriber,
+    address: str,
+    origin: Origin,
+    *,
+    now: datetime | None = None,
+) -> None:
+    """The address form of the preferences page: queue the request for the worker
+    (`answer_email_change`), the same one row whether the new address is known or not.
+    InvalidAddress when it does not parse; nothing is written then."""
+    moment = now or utcnow()
+    fields = {
+        "subscriber": subscriber.id,
+        "email": normalize_address(address),
+        "origin": replace(origin, at=origin.at or moment).as_fields(),
+    }
+    queue_request(session, EMAIL_CHANGE_REQUEST, fields, subscriber_id=subscriber.id, now=moment)
+
+
+def answer_email_change(session: Session, settings: Settings, fields: dict[str, Any]) -> None:
+    """The worker's side of `ask_to_change_email`; nothing for a reader erased meanwhile."""
+    subscriber = session.get(Subscriber, fields["subscriber"])
+    if subscriber is None or subscriber.status == SubscriberStatus.ERASED:
+        return
+    origin = Origin.from_fields(fields["origin"])
+    request_email_change(session, settings, subscriber, str(fields["email"]), origin)
 
 
 def request_email_change(

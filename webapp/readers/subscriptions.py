@@ -3,13 +3,16 @@
 Every change appends to the consent ledger. Functions that mail the reader queue the messages
 in the same transaction (readers.mail.queued) and return them; the worker sends them.
 Nothing here tells the caller whether an address was known: the subscribe form and the
-"send me my link" form answer the same either way, and so must every caller.
+"send me my link" form answer the same either way, and so must every caller. They do not even
+look: `ask_to_subscribe` and `ask_for_link` check what can be checked without the database's
+readers and queue the request as it is (webapp.mailer.queue_request); the worker answers it
+with `subscribe` or `request_preferences_link`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -19,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from emails import Message
 from webapp.config import Settings
-from webapp.mailer import links
+from webapp.mailer import links, queue_request
 from webapp.models import (
     LANGUAGES,
     ConsentRecord,
@@ -46,6 +49,9 @@ from webapp.readers.suppressions import address_hash
 from webapp.readers.topics import active_topics
 
 MAX_NAME = 200
+# The requests the worker answers (webapp.delivery.form_requests).
+SUBSCRIBE_REQUEST = "subscribe"
+LINK_REQUEST = "preferences_link"
 # Readers who receive editions (or will again after a pause): they get a preferences link
 # where a stranger would get a confirmation.
 SUBSCRIBED = frozenset({SubscriberStatus.ACTIVE, SubscriberStatus.PAUSED})
@@ -174,6 +180,54 @@ def subscribe(
     )
     session.flush()
     return queued(session, subscriber, [_confirmation_mail(settings, subscriber, request)])
+
+
+def ask_to_subscribe(
+    session: Session, signup: Signup, origin: Origin, *, now: datetime | None = None
+) -> None:
+    """The subscribe form: check the address, topics and language, and queue the request for
+    the worker (`answer_subscribe`). One row written, the same for every address.
+
+    InvalidAddress or InvalidChoice when the form cannot be answered; nothing is written then.
+    """
+    moment = now or utcnow()
+    fields = {
+        "email": normalize_address(signup.email),
+        "topics": [t.slug for t in choose_topics(session, signup.topics)],
+        "language": choose_language(signup.language),
+        "name": clean_text(signup.name),
+        "company": clean_text(signup.company),
+        "origin": replace(origin, at=origin.at or moment).as_fields(),
+    }
+    queue_request(session, SUBSCRIBE_REQUEST, fields, now=moment)
+
+
+def answer_subscribe(session: Session, settings: Settings, fields: dict[str, Any]) -> None:
+    """The worker's side of `ask_to_subscribe`. A topic retired meanwhile is left out; with
+    none left, or an address that no longer parses, the request is dropped (nobody waits for
+    an answer but the mailbox)."""
+    available = {topic.slug for topic in active_topics(session)}
+    signup = Signup(
+        email=str(fields["email"]),
+        topics=[slug for slug in fields["topics"] if slug in available],
+        language=str(fields["language"]),
+        name=fields.get("name"),
+        company=fields.get("company"),
+    )
+    try:
+        subscribe(session, settings, signup, Origin.from_fields(fields["origin"]))
+    except SubscriptionError:
+        return
+
+
+def ask_for_link(session: Session, address: str, *, now: datetime | None = None) -> None:
+    """The "send me my link" form: queue the request for the worker (`answer_link`), the
+    same one row for every address."""
+    queue_request(session, LINK_REQUEST, {"email": address.strip()}, now=now)
+
+
+def answer_link(session: Session, settings: Settings, fields: dict[str, Any]) -> None:
+    request_preferences_link(session, settings, str(fields["email"]))
 
 
 def request_preferences_link(

@@ -10,7 +10,20 @@ def _line(name: str, value: str, target: str, met: bool | None) -> str:
     return f"{name:<44} {value:>18}   {target:<34} {mark}"
 
 
+def address_lines(f: dict[str, Any]) -> list[str]:
+    """Known vs unknown address, per public form: the gap is what a stranger could time."""
+    return [
+        _line(f"{form['form']}: known − unknown address", f"{form['gap_ms']:+.2f} ms",
+              f"median {form['known_ms']:g} vs {form['unknown_ms']:g} ms "
+              f"(n={form['requests']})", None)
+        for form in f.get("address_timing", [])
+    ]
+
+
 def text_report(f: dict[str, Any]) -> str:
+    if "plan_s" not in f:  # --forms-only
+        heading = f"bench — public forms, {f['readers']:,} readers on {f['database']}"
+        return "\n".join([heading, "", *address_lines(f)])
     stats = _line("dashboard stats", f"{f['stats_ms']:.0f} ms",
                   f"≤ 60 ms at 1,000,000 ({f['events_loaded']:,} events)", f["stats_ms"] <= 60)
     tallies = _line("  tallies equal a recount", str(f["tallies_match_recount"]), "",
@@ -20,6 +33,7 @@ def text_report(f: dict[str, Any]) -> str:
         f"{f['machine']['cpus']} CPUs, windows of {f['window_s']:g} s, "
         f"SES latency {f['latency_ms']:g} ms",
         "",
+        *address_lines(f),
         _line("plan (INSERT … SELECT)", f"{f['plan_s']:.2f} s", "≤ 60 s at 1,000,000 (PG)",
               f["plan_s"] <= 60),
     ]

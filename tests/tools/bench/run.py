@@ -1,12 +1,14 @@
 """The benchmark (`make bench`): every figure of issue 11 from one run, beside the naive baseline.
 
-Order: build the population, plan, per-reader fill, a sending window at each target rate, the
-naive pipeline for the same window, the rest of the send in a worker process of its own (peak
-memory), SNS ingest through gunicorn, and dashboard stats over the sent edition.
+Order: build the population, time the public forms that mail for known and unknown addresses,
+plan, per-reader fill, a sending window at each target rate, the naive pipeline for the same
+window, the rest of the send in a worker process of its own (peak memory), SNS ingest through
+gunicorn, and dashboard stats over the sent edition.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import platform
 import time
@@ -16,7 +18,7 @@ from typing import Any
 
 from sqlalchemy import String, cast, literal, select, update
 
-from tests.tools.bench import pipeline, rates, scale
+from tests.tools.bench import address_timing, pipeline, rates, scale
 from tests.tools.bench.ingest import ingest
 from tests.tools.bench.population import populate, throwaway_database
 from tests.tools.bench.simproc import SimulatorProcess
@@ -32,8 +34,10 @@ class BenchOptions:
     fill_sample: int = 2000
     compile_sample: int = 100
     sns_events: int = 2000
+    form_requests: int = 100  # requests per form for each of known and unknown addresses
     postgres: bool = False
     stats_only: bool = False  # plan, mark every delivery sent in SQL, load events, time stats
+    forms_only: bool = False  # populate, time the public forms, stop
     log: Callable[[str], None] = field(default=lambda _: None)
 
     @classmethod
@@ -43,7 +47,8 @@ class BenchOptions:
     @classmethod
     def full(cls, **kw: Any) -> BenchOptions:
         defaults: dict[str, Any] = {"readers": 1_000_000, "window": 30.0, "fill_sample": 20_000,
-                                    "compile_sample": 300, "sns_events": 20_000}
+                                    "compile_sample": 300, "sns_events": 20_000,
+                                    "form_requests": 300}
         return cls(**{**defaults, **kw})
 
 
@@ -78,6 +83,8 @@ def run_bench(options: BenchOptions) -> dict[str, Any]:
     out: dict[str, Any] = {"readers": options.readers, "window_s": options.window,
                            "latency_ms": options.latency * 1000, "machine": machine()}
     say = options.log
+    if options.forms_only:
+        return _forms_only(options, out)
     with throwaway_database(options.postgres) as db, SimulatorProcess(
         rate=options.rates[0], latency_ms=options.latency * 1000
     ) as sim:
@@ -94,6 +101,9 @@ def run_bench(options: BenchOptions) -> dict[str, Any]:
             sending.approve(session, edition, actor="bench")
             session.commit()
             out["populate_s"] = round(time.monotonic() - start, 1)
+
+            say(f"public forms, {options.form_requests} known and unknown addresses each")
+            out["address_timing"] = _address_timing(env, session, options.form_requests)
 
             say("planning")
             start = time.monotonic()
@@ -159,6 +169,42 @@ def run_bench(options: BenchOptions) -> dict[str, Any]:
             say("dashboard stats")
             out["events_loaded"] = load_events(session, edition_id)
             out.update(stats_latency(session, edition_id))
+    return out
+
+
+def _address_timing(env: dict[str, str], session: Any, requests: int) -> list[dict[str, Any]]:
+    """The forms through an app of their own: no CSRF tokens and no rate limits to get past
+    (the figure is the work behind the form), mail queued as always."""
+    from webapp import create_app
+    from webapp.db import database
+
+    app = create_app({**env, "WTF_CSRF_ENABLED": False, "RATELIMIT_ENABLED": False})
+    request_log = logging.getLogger("webapp.request")
+    level = request_log.level
+    request_log.setLevel(logging.WARNING)  # a line per request: the same for both, and noise
+    try:
+        return address_timing.measure(app, session, requests)
+    finally:
+        request_log.setLevel(level)
+        database(app).engine.dispose()
+
+
+def _forms_only(options: BenchOptions, out: dict[str, Any]) -> dict[str, Any]:
+    from webapp import create_app
+    from webapp.db import database
+    from webapp.models import utcnow
+
+    with throwaway_database(options.postgres) as db:
+        out["database"] = db.dialect
+        env = _config(db.url, str(db.root), "http://127.0.0.1:9")  # never called: forms queue
+        app = create_app(env)
+        with app.app_context(), database(app).sessionmaker() as session:
+            options.log(f"populating {options.readers} readers")
+            populate(session, options.readers, utcnow())
+            session.commit()
+            options.log(f"public forms, {options.form_requests} known and unknown addresses each")
+            out["address_timing"] = _address_timing(env, session, options.form_requests)
+        database(app).engine.dispose()
     return out
 
 

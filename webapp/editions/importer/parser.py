@@ -359,7 +359,7 @@ def _label_value(cursor: _Cursor, label: _Line, what: str) -> _Line:
 def _read_item(cursor: _Cursor, section: int) -> _RawItem:
     title_line = cursor.take()
     numbered = _TITLE.fullmatch(title_line.text)
-    assert numbered is not None  # only TITLE lines are item titles
+    assert numbered is not None  # nosec B101: only TITLE lines are item titles
     title = [numbered[2].strip()]
     while (line := cursor.peek()) is not None and line.kind is _Kind.TEXT:
         title.append(cursor.take().text)
