@@ -152,6 +152,25 @@ def test_erasure_leaves_no_personal_data_in_the_database_or_the_outbox(
     assert client.get(f"/p/{erin.token}").status_code == 410
 
 
+def test_a_form_request_not_yet_answered_goes_with_the_erasure(
+    app: Flask, client: FlaskClient, session: Session, erin: Subscriber
+) -> None:
+    """The public forms leave the address in a job for the worker to answer; an erasure that
+    comes first takes those requests along, and leaves other addresses' requests alone."""
+    run_jobs(app)
+    for address in (ADDRESS.upper(), "someone.else@example.com"):
+        asked = client.post("/preferences/link", data={"email": address})
+        assert asked.status_code == 200
+    erased = client.post(f"/p/{erin.token}/erase", data={"understood": "y"}, headers=BROWSER)
+    assert erased.status_code == 200
+
+    session.expire_all()
+    jobs = [(table, value) for table, _, value in _everything_stored(session)
+            if table == "background_jobs"]
+    assert not [value for _, value in jobs if _mentions(value, "erin.private")]
+    assert [value for _, value in jobs if _mentions(value, "someone.else@example.com")]
+
+
 def test_an_existing_suppression_keeps_its_reason_but_loses_the_address(
     app: Flask, client: FlaskClient, factories: Factories, session: Session
 ) -> None:

@@ -27,6 +27,7 @@ from sqlalchemy import JSON, String, Table, Text, cast, delete, func, or_, selec
 from sqlalchemy.orm import Session
 
 from webapp.config import Settings
+from webapp.mailer import is_request
 from webapp.models import (
     BackgroundJob,
     Base,
@@ -35,6 +36,7 @@ from webapp.models import (
     Edition,
     Event,
     JobKind,
+    JobStatus,
     OutboxFile,
     Subscriber,
     SubscriberStatus,
@@ -44,6 +46,7 @@ from webapp.models import (
 )
 from webapp.readers.consent import ConsentAction, Origin, record_consent, redact_consents
 from webapp.readers.erasure_journal import ErasureEntry, append_erasure, journal_path
+from webapp.readers.subscriptions import LINK_REQUEST, SUBSCRIBE_REQUEST
 from webapp.readers.suppressions import address_hash
 
 log = logging.getLogger(__name__)
@@ -163,6 +166,7 @@ def erase(
             BackgroundJob.subscriber_id == subscriber.id, BackgroundJob.kind == JobKind.MAIL
         )
     )
+    _drop_unanswered_requests(session, keys)
     # Stored SES events and tracking hits carry addresses, IPs and user agents: what happened
     # and when stays (for the edition's figures), the payload goes.
     # Only rows that hold one: on PostgreSQL every row updated leaves a dead copy behind.
@@ -188,6 +192,34 @@ def erase(
         hashes=tuple(address_hash(settings.erasure_key, key) for key in keys),
     ))
     session.add(BackgroundJob(kind=JobKind.REDACT_OUTBOX, subscriber_id=subscriber.id))
+
+
+READER_REQUESTS = frozenset({SUBSCRIBE_REQUEST, LINK_REQUEST})
+
+
+def _drop_unanswered_requests(session: Session, keys: Sequence[str]) -> None:
+    """The public forms' requests for these addresses that the worker has not answered yet
+    (webapp.mailer.queue_request): they hold the address, and answering them after the
+    erasure would only mail someone who asked to be forgotten. Requests name no reader (the
+    forms do not look the address up), so they are found by the address in their fields; an
+    answered request keeps no fields. A password reset is a console account's and stays."""
+    pending = session.scalars(
+        select(BackgroundJob).where(
+            BackgroundJob.kind == JobKind.MAIL,
+            BackgroundJob.subscriber_id.is_(None),
+            BackgroundJob.status != JobStatus.DONE,
+        )
+    )
+    for job in pending:
+        payload = job.payload or {}
+        fields = payload.get("fields")
+        if (
+            is_request(payload)
+            and payload.get("request") in READER_REQUESTS
+            and isinstance(fields, dict)
+            and email_key(str(fields.get("email", ""))) in keys
+        ):
+            session.delete(job)
 
 
 @dataclass(frozen=True)
