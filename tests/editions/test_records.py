@@ -137,7 +137,7 @@ def test_replace_works_on_an_approved_edition(
     ("content", "message"),
     [
         (b"", "the report is empty"),
-        (b"\xff\xfe\x00garbage\x81", "not UTF-8"),
+        (b"\xff\xfe\x00garbage\x81", "damaged"),  # a UTF-16 BOM, then odd bytes
         (
             "元宇宙与数字经济月报 | 2024年 7月\n政策速递\n\n1. 标题\n\n"
             "发布日期：2024年 7月 1日\n".encode(),

@@ -8,7 +8,10 @@ from flask.cli import with_appcontext
 
 from webapp import db
 from webapp.editions.importer.errors import ReportFormatError
-from webapp.editions.importer.parser import ParsedReport, parse_report
+from webapp.editions.importer.parser import ParsedReport
+from webapp.editions.importer.reading import ReadReport
+from webapp.editions.importer.reading import read_report as read_report_data
+from webapp.editions.importer.sources import MAX_REPORT_BYTES, ReportTooLarge, read_limited
 from webapp.editions.records import (
     EditionError,
     EditionExists,
@@ -17,13 +20,18 @@ from webapp.editions.records import (
 )
 
 
+def read_report_path(path: Path, month: str | None) -> ReadReport:
+    """Read and parse a report file (PDF, Word or text, told by its content); a file too large
+    is refused before it is read."""
+    if path.stat().st_size > MAX_REPORT_BYTES:
+        raise ReportTooLarge
+    with path.open("rb") as handle:
+        return read_report_data(read_limited(handle), month=month)
+
+
 def read_report(path: Path, month: str | None) -> ParsedReport:
-    """Parse a report file; anything unreadable becomes the importer's own format error."""
-    try:
-        text = path.read_bytes().decode("utf-8-sig")
-    except UnicodeDecodeError as error:
-        raise ReportFormatError(0, f"the file is not UTF-8 text (byte {error.start})") from None
-    return parse_report(text, month=month)
+    """The parsed report of a file; ReportFormatError when it cannot be read."""
+    return read_report_path(path, month).report
 
 
 @click.command("import-report")
@@ -36,12 +44,13 @@ def read_report(path: Path, month: str | None) -> ParsedReport:
 def import_report_command(
     path: Path, month: str | None, dry_run: bool, as_json: bool, replace: bool
 ) -> None:
-    """Import a monthly report (text extracted from its PDF) as a draft edition."""
+    """Import a monthly report (PDF, Word .docx or text) as a draft edition."""
     session = db.session()
     try:
-        suggested = suggest_report_topics(session, read_report(path, month))
+        read = read_report_path(path, month)
+        suggested = suggest_report_topics(session, read.report)
         if not dry_run:
-            edition = import_report(session, suggested, replace=replace)
+            edition = import_report(session, suggested, replace=replace, cleanups=read.cleanups)
     except EditionExists as error:
         session.rollback()
         raise click.ClickException(f"{path}: {error}; use --replace to replace it") from None

@@ -182,7 +182,3 @@ def _restore(value: str, old: str, new: str, first: int, start: int) -> tuple[st
             return value[:at] + restored + value[at + len(tail):], at + len(restored)
     return None
 
-
-def has_non_ascii(url: str) -> bool:
-    """A URL still holding a non-ASCII character after the cleanup: worth an editor's look."""
-    return any(ord(c) > 127 for c in url)

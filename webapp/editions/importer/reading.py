@@ -28,10 +28,13 @@ def text_source(text: str) -> ReportSource:
     return ReportSource("text", lines, (None,) * len(lines))
 
 
-def read_report(data: bytes | str, *, month: str | None = None) -> ReadReport:
+def read_report(data: ReportSource | bytes | str, *, month: str | None = None) -> ReadReport:
     """Read, clean and parse a report; ReportFormatError (a ReportFileError for a file that
     cannot be read at all) with the line and, for PDF and Word, the page or paragraph."""
-    source = text_source(data) if isinstance(data, str) else read_report_file(data)
+    if isinstance(data, ReportSource):
+        source = data
+    else:
+        source = text_source(data) if isinstance(data, str) else read_report_file(data)
     clean = clean_lines(source.lines)
     try:
         report = parse_report(clean.text, month=month, paragraph_lines=source.kind != "text")
