@@ -4,15 +4,20 @@ field; the files are made by the tests from the sample (see making.py)."""
 from __future__ import annotations
 
 import io
+import re
 
 import docx
 import pytest
+from flask.testing import FlaskClient
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from tests.editions.files.making import HEADER
 from webapp.editions.importer.errors import Origin, ReportFormatError
 from webapp.editions.importer.parser import ParsedReport
 from webapp.editions.importer.reading import ReadReport, read_report
 from webapp.editions.importer.sources import read_report_file
+from webapp.models import Edition
 
 FIELDS = ("title", "published_on", "source", "url", "summary", "commentary")
 
@@ -118,3 +123,22 @@ def test_an_error_in_a_pdf_names_the_page(session_browser: object, sample: ReadR
     assert "invalid date '不详'" in error.reason
     assert error.origin == Origin(page=3)
     assert str(error).startswith(f"line {error.line} (page 3): ")
+
+
+def test_the_console_shows_the_paragraph_of_a_faulty_line(
+    editor_client: FlaskClient, session: Session, sample_docx: bytes
+) -> None:
+    document = docx.Document(io.BytesIO(sample_docx))
+    paragraph = next(p for p in document.paragraphs if p.text.startswith("链接："))
+    paragraph.text = "链接：见附件"
+    out = io.BytesIO()
+    document.save(out)
+    response = editor_client.post("/editor/editions/new?lang=en",
+                                  data={"report_file": (io.BytesIO(out.getvalue()), "july.docx")})
+    assert response.status_code == 400
+    page = response.get_data(as_text=True)
+    at = read_report_file(out.getvalue()).lines.index("链接：见附件") + 1
+    assert re.search(rf"Line {at} \(paragraph [0-9]+\): link &#39;见附件&#39; is not an http",
+                     page)
+    assert "链接：见附件" in page.split("<textarea", 1)[1]  # the file's text, to fix and retry
+    assert session.scalar(select(func.count(Edition.id))) == 0
