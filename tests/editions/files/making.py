@@ -130,9 +130,10 @@ def _toc(report: ParsedReport) -> object:
     return sdt
 
 
-def report_docx(report: ParsedReport) -> bytes:
+def report_docx(report: ParsedReport, *, numbered_titles: bool = False) -> bytes:
     """The report as a Word file: header, cover, table of contents, the items; each item's
-    date and source in a small table, as some editors lay them out."""
+    date and source in a small table, as some editors lay them out. `numbered_titles`: the
+    titles' numbers are Word's automatic list numbering, not typed."""
     document = docx.Document()
     document.styles["Normal"].font.size = Pt(11)
     document.sections[0].header.paragraphs[0].text = HEADER
@@ -143,7 +144,10 @@ def report_docx(report: ParsedReport) -> bytes:
     for n, section in enumerate(report.sections):
         document.add_heading(f"{_NUMERALS[n]}、{section.title}", level=1)
         for number, item in enumerate(section.items, 1):
-            document.add_heading(f"{number}. {item.title}", level=2)
+            if numbered_titles:
+                document.add_paragraph(item.title, style="List Number")
+            else:
+                document.add_heading(f"{number}. {item.title}", level=2)
             table = document.add_table(rows=2, cols=1)
             table.cell(0, 0).text = f"发布日期：{_date(item)}"
             table.cell(1, 0).text = f"来源：{item.source}"

@@ -12,7 +12,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from tests.editions.files.making import HEADER
+from tests.editions.files.making import HEADER, report_docx
 from webapp.editions.importer.errors import Origin, ReportFormatError
 from webapp.editions.importer.parser import ParsedReport
 from webapp.editions.importer.reading import ReadReport, read_report
@@ -73,6 +73,17 @@ def test_each_pdf_line_knows_its_page(sample_pdf: bytes) -> None:
 def test_the_word_file_gives_the_text_files_items(sample_docx: bytes, sample: ReadReport) -> None:
     read = read_report(sample_docx)
     assert read.source.kind == "docx"
+    _assert_same_items(read, sample)
+
+
+def test_titles_numbered_by_word_itself_are_read_with_their_numbers(
+    sample: ReadReport,
+) -> None:
+    data = report_docx(sample.report, numbered_titles=True)
+    document = docx.Document(io.BytesIO(data))
+    assert not any(p.text.startswith("1. ") for p in document.paragraphs)  # not typed
+    read = read_report(data)
+    assert any(line.startswith("10. ") for line in read.source.lines)  # one list, counted on
     _assert_same_items(read, sample)
 
 

@@ -16,7 +16,7 @@ import math
 import re
 import zipfile
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import IO, Literal
 
@@ -348,8 +348,10 @@ def _docx_lines(data: bytes) -> ReportSource:
                     for piece in text.split("\n"):
                         lines.append(piece)
                         origins.append(Origin(part="header"))
+    numbering = _Numbering(document)
     for number, paragraph in enumerate(_body_paragraphs(document.element.body), 1):
-        for piece in _paragraph_text(paragraph).split("\n"):
+        text = numbering.label(paragraph) + _paragraph_text(paragraph)
+        for piece in text.split("\n"):
             lines.append(piece)
             origins.append(Origin(paragraph=number))
     return ReportSource("docx", tuple(lines), tuple(origins))
@@ -389,3 +391,119 @@ def _paragraph_text(paragraph: object) -> str:
 
     walk(paragraph)
     return "".join(parts)
+
+
+_CHINESE_DIGITS = "零一二三四五六七八九"
+
+
+def _chinese(n: int) -> str:
+    """1–99 as Chinese numerals (一, 十, 十一, 二十三): how Word counts `chineseCounting`."""
+    if n < 10:
+        return _CHINESE_DIGITS[n]
+    tens, ones = divmod(n, 10)
+    return (_CHINESE_DIGITS[tens] if tens > 1 else "") + "十" + (
+        _CHINESE_DIGITS[ones] if ones else "")
+
+
+def _roman(n: int) -> str:
+    out = ""
+    for value, letters in ((1000, "m"), (900, "cm"), (500, "d"), (400, "cd"), (100, "c"),
+                           (90, "xc"), (50, "l"), (40, "xl"), (10, "x"), (9, "ix"), (5, "v"),
+                           (4, "iv"), (1, "i")):
+        count, n = divmod(n, value)
+        out += letters * count
+    return out
+
+
+def _letters(n: int) -> str:
+    return chr(ord("a") + (n - 1) % 26) * ((n - 1) // 26 + 1)
+
+
+_FORMATS: dict[str, Callable[[int], str]] = {
+    "decimal": str,
+    "decimalZero": lambda n: f"{n:02d}",
+    "decimalFullWidth": lambda n: "".join(chr(ord(c) + 0xFEE0) for c in str(n)),
+    "chineseCounting": _chinese,
+    "chineseCountingThousand": _chinese,
+    "ideographTraditional": lambda n: "甲乙丙丁戊己庚辛壬癸"[(n - 1) % 10],
+    "lowerLetter": _letters,
+    "upperLetter": lambda n: _letters(n).upper(),
+    "lowerRoman": _roman,
+    "upperRoman": lambda n: _roman(n).upper(),
+}
+
+
+class _Numbering:
+    """Word's automatic numbers ("1.", "一、"), which are not in a paragraph's text but are what
+    the report's numbered item titles and headings start with. Lists are counted per list
+    (numId), a level restarting under a new number of the level above; bullets give nothing."""
+
+    def __init__(self, document: object) -> None:
+        self.levels: dict[str, dict[int, tuple[int, str, str, str]]] = {}
+        self.styles: dict[str, tuple[str, int]] = {}
+        self.counters: dict[str, list[int]] = {}
+        try:
+            root = document.part.numbering_part.element  # type: ignore[attr-defined]
+        except (KeyError, NotImplementedError, AttributeError):
+            return
+        abstract: dict[str, dict[int, tuple[int, str, str, str]]] = {}
+        for definition in root.iter(f"{_W}abstractNum"):
+            levels: dict[int, tuple[int, str, str, str]] = {}
+            for level in definition.iter(f"{_W}lvl"):
+                levels[int(level.get(f"{_W}ilvl", "0"))] = (
+                    int(_val(level, "start") or "1"), _val(level, "numFmt") or "decimal",
+                    _val(level, "lvlText") or "", _val(level, "suff") or "tab")
+            abstract[definition.get(f"{_W}abstractNumId", "")] = levels
+        for num in root.iter(f"{_W}num"):
+            levels = dict(abstract.get(_val(num, "abstractNumId") or "", {}))
+            for override in num.iter(f"{_W}lvlOverride"):
+                start = _val(override, "startOverride")
+                ilvl = int(override.get(f"{_W}ilvl", "0"))
+                if start and ilvl in levels:
+                    levels[ilvl] = (int(start), *levels[ilvl][1:])
+            self.levels[num.get(f"{_W}numId", "")] = levels
+        for style in document.styles.element.iter(f"{_W}style"):  # type: ignore[attr-defined]
+            numbered = _num_pr(style)
+            if numbered is not None:
+                self.styles[style.get(f"{_W}styleId", "")] = numbered
+
+    def label(self, paragraph: object) -> str:
+        """The paragraph's number as Word shows it, with the space after it; "" for none."""
+        numbered = _num_pr(paragraph)
+        if numbered is None:
+            style = paragraph.find(f"{_W}pPr/{_W}pStyle")  # type: ignore[attr-defined]
+            numbered = self.styles.get(style.get(f"{_W}val", "")) if style is not None else None
+        if numbered is None or numbered[0] not in self.levels:
+            return ""
+        num_id, ilvl = numbered
+        levels = self.levels[num_id]
+        if ilvl not in levels:
+            return ""
+        counts = self.counters.setdefault(num_id, [0] * 9)
+        counts[ilvl] += 1
+        for deeper in range(ilvl + 1, 9):
+            counts[deeper] = 0
+        _, fmt, text, suffix = levels[ilvl]
+        if fmt not in _FORMATS:  # bullets, none, formats we do not know
+            return ""
+        for level in range(ilvl + 1):
+            start, level_fmt = levels.get(level, (1, "decimal", "", ""))[:2]
+            shown = _FORMATS.get(level_fmt, str)(start - 1 + max(counts[level], 1))
+            text = text.replace(f"%{level + 1}", shown)
+        return text + ("" if suffix == "nothing" else " ")
+
+
+def _val(element: object, tag: str) -> str | None:
+    child = element.find(f"{_W}{tag}")  # type: ignore[attr-defined]
+    return None if child is None else child.get(f"{_W}val")
+
+
+def _num_pr(element: object) -> tuple[str, int] | None:
+    """(numId, level) of a paragraph's or style's own numbering; None without (or numId 0)."""
+    num_pr = element.find(f"{_W}pPr/{_W}numPr")  # type: ignore[attr-defined]
+    if num_pr is None:
+        return None
+    num_id = _val(num_pr, "numId")
+    if not num_id or num_id == "0":
+        return None
+    return num_id, int(_val(num_pr, "ilvl") or "0")
