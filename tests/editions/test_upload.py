@@ -8,8 +8,8 @@ from sqlalchemy.orm import Session
 
 from tests.editor.conftest import SAMPLE
 from tests.factories import Factories
-from webapp.editions.importer.errors import ReportFormatError
-from webapp.editions.importer.sources import NotAReportFile, read_report_file
+from webapp.editions.importer.errors import NotAReportFile, ReportFormatError
+from webapp.editions.importer.sources import read_report_file
 from webapp.editions.records import EditionExists, EditionLocked
 from webapp.editions.upload import (
     import_report_text,

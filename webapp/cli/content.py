@@ -7,11 +7,11 @@ import click
 from flask.cli import with_appcontext
 
 from webapp import db
-from webapp.editions.importer.errors import ReportFormatError
+from webapp.editions.importer.errors import MAX_REPORT_BYTES, ReportFormatError, ReportTooLarge
 from webapp.editions.importer.parser import ParsedReport
 from webapp.editions.importer.reading import ReadReport
 from webapp.editions.importer.reading import read_report as read_report_data
-from webapp.editions.importer.sources import MAX_REPORT_BYTES, ReportTooLarge, read_limited
+from webapp.editions.importer.sources import read_limited
 from webapp.editions.records import (
     EditionError,
     EditionExists,

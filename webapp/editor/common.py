@@ -17,7 +17,7 @@ from webapp.delivery.sending import (
     ScheduleInPast,
     WrongEditionState,
 )
-from webapp.editions.importer.sources import (
+from webapp.editions.importer.errors import (
     DamagedFile,
     NotAReportFile,
     PdfNeedsPassword,

@@ -15,9 +15,8 @@ from webapp import db
 from webapp.config import current_settings
 from webapp.delivery import sending
 from webapp.delivery.variant_previews import progress_by_edition
-from webapp.editions.importer.errors import ReportFormatError
+from webapp.editions.importer.errors import MAX_REPORT_BYTES, ReportFormatError, ReportTooLarge
 from webapp.editions.importer.reading import text_source
-from webapp.editions.importer.sources import MAX_REPORT_BYTES, ReportTooLarge
 from webapp.editions.items import update_texts
 from webapp.editions.records import EditionError, list_editions
 from webapp.editions.upload import import_report_source, lines_around, read_upload

@@ -13,7 +13,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from tests.editions.files.making import password_pdf, with_macros
-from webapp.editions.importer.sources import MAX_REPORT_BYTES, ReportTooLarge, read_limited
+from webapp.editions.importer.errors import MAX_REPORT_BYTES, ReportTooLarge
+from webapp.editions.importer.sources import read_limited
 from webapp.models import AuditEntry, Edition, Item
 
 

@@ -1,2 +1,3 @@
 """Turn a monthly report (a PDF, a Word file or its text) into sections and items: `sources`
-reads the file's lines, `cleanup` cleans them, `parser` parses them, `reading` ties the three."""
+reads the file's lines (through `pdf` or `word`), `cleanup` cleans them, `parser` parses them,
+and `reading` ties the three together."""

@@ -1,9 +1,14 @@
-"""The one error the importer raises for input it cannot use, and where in a file it is."""
+"""The errors the importer raises for input it cannot use, and where in a file it is."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Literal
+
+MAX_REPORT_BYTES = 20 * 1024 * 1024
+MAX_REPORT_MB = MAX_REPORT_BYTES // (1024 * 1024)
+
+Kind = Literal["pdf", "docx", "text"]
 
 
 @dataclass(frozen=True)
@@ -37,3 +42,45 @@ class ReportFormatError(Exception):
             return self.reason
         where = f" ({self.origin})" if self.origin else ""
         return f"line {self.line}{where}: {self.reason}"
+
+
+class ReportFileError(ReportFormatError):
+    """A file the importer cannot read at all; each subclass is one reason."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(0, reason)
+
+
+class NotAReportFile(ReportFileError):
+    def __init__(self) -> None:
+        super().__init__("the file is not a PDF, a Word file (.docx) or a text file")
+
+
+class ReportTooLarge(ReportFileError):
+    def __init__(self) -> None:
+        self.limit_mb = MAX_REPORT_MB
+        super().__init__(f"the file is larger than {MAX_REPORT_MB} MB")
+
+
+class PdfNeedsPassword(ReportFileError):
+    def __init__(self) -> None:
+        super().__init__("this PDF needs a password to open; export it again without one")
+
+
+class PdfWithoutText(ReportFileError):
+    def __init__(self) -> None:
+        super().__init__("this PDF has no text (it is a scan or a picture); "
+                         "export it from Word again")
+
+
+class DamagedFile(ReportFileError):
+    def __init__(self, kind: Kind) -> None:
+        self.kind = kind
+        name = {"pdf": "PDF", "docx": "Word file", "text": "text file"}[kind]
+        super().__init__(f"this {name} is damaged or incomplete and cannot be read")
+
+
+class WordWithMacros(ReportFileError):
+    def __init__(self) -> None:
+        super().__init__("this Word file contains macros (.docm); save it as a plain Word "
+                         "document (.docx) and import that")
