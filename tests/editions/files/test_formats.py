@@ -153,3 +153,43 @@ def test_the_console_shows_the_paragraph_of_a_faulty_line(
                      page)
     assert "链接：见附件" in page.split("<textarea", 1)[1]  # the file's text, to fix and retry
     assert session.scalar(select(func.count(Edition.id))) == 0
+
+
+@pytest.mark.browser
+def test_a_pdf_without_indents_or_spacing_keeps_every_fields_text(
+    session_browser: object, sample: ReadReport
+) -> None:
+    """Paragraphs set flush and tight leave no sign of where one ends when its last line is
+    full: such a line that ends a sentence is taken to end the paragraph, so no text (and no
+    label after it) is lost, though a paragraph may come out split in two."""
+    from tests.editions.files.making import print_pdf, report_html
+
+    page_html = report_html(sample.report).replace("</style>", "p{text-indent:0;margin:0}</style>")
+    read = read_report(print_pdf(session_browser, page_html))  # type: ignore[arg-type]
+
+    def flat(report: ParsedReport) -> list[tuple[str, dict[str, object]]]:
+        return [(key, {name: value.replace("\n\n", "") if isinstance(value, str) else value
+                       for name, value in fields.items()}) for key, fields in _fields(report)]
+
+    assert flat(read.report) == flat(sample.report)
+
+
+@pytest.mark.browser
+def test_a_flush_paragraph_filling_its_last_line_keeps_the_commentary_label(
+    session_browser: object, sample: ReadReport
+) -> None:
+    """The summary's last line is exactly full (42 characters of 10.5pt on the page's text
+    width), and 植德短评 follows flush and tight: joining the two would hide the commentary."""
+    from dataclasses import replace
+
+    from tests.editions.files.making import print_pdf, report_html
+
+    section = sample.report.sections[0]
+    item = replace(section.items[0], summary="数" * 41 + "。")
+    assert item.commentary is not None
+    report = replace(sample.report, sections=(replace(section, items=(item,)),
+                                              *sample.report.sections[1:]))
+    page_html = report_html(report).replace("</style>", "p{text-indent:0;margin:0}</style>")
+    read = read_report(print_pdf(session_browser, page_html))  # type: ignore[arg-type]
+    first = read.report.sections[0].items[0]
+    assert (first.summary, first.commentary) == (item.summary, item.commentary)

@@ -55,16 +55,21 @@ def read_pdf(data: bytes) -> list[tuple[str, Origin]]:
         raise PdfWithoutText
     kept = _without_page_furniture(pdf_lines)
     body = [line for line in kept if line.band == "body"]
+    # Most body lines are wrapped ones, ending at the right margin; a high percentile rather
+    # than the maximum, as a long URL or a line of narrow Latin letters may run past it.
+    rights = sorted(line.right for line in body)
     margins = (min((line.left for line in body), default=0.0),
-               max((line.right for line in body), default=0.0))
+               rights[int(len(rights) * 0.9)] if rights else 0.0)
     # Lines inside a paragraph outnumber paragraph breaks: the median gap is the line spacing.
     gaps = sorted(a.bottom - b.top for a, b in itertools.pairwise(body)
                   if a.page == b.page and a.bottom > b.top)
     line_gap = gaps[len(gaps) // 2] if gaps else 0.0
+    indented = sum(1 for line in body if _indented(line, margins[0]))
+    layout = _Layout(margins, line_gap, indents=indented >= len(body) / 20)
     lines: list[tuple[str, Origin]] = []
     previous: _PdfLine | None = None
     for line in kept:
-        if previous is not None and _continues(previous, line, margins, line_gap):
+        if previous is not None and _continues(previous, line, layout):
             lines[-1] = (_join(lines[-1][0], line.text.strip()), lines[-1][1])
         else:
             lines.append((line.text.strip(), Origin(page=line.page)))
@@ -72,26 +77,41 @@ def read_pdf(data: bytes) -> list[tuple[str, Origin]]:
     return lines
 
 
-def _continues(
-    previous: _PdfLine, line: _PdfLine, margins: tuple[float, float], line_gap: float
-) -> bool:
+@dataclass(frozen=True)
+class _Layout:
+    margins: tuple[float, float]  # the body text's left and right edges
+    line_gap: float  # the space between two lines of a paragraph
+    indents: bool  # paragraphs start with an indented line
+
+
+def _indented(line: _PdfLine, left: float) -> bool:
+    return line.left > left + line.height
+
+
+def _continues(previous: _PdfLine, line: _PdfLine, layout: _Layout) -> bool:
     """The line goes on from the previous one, so a paragraph becomes one line, as in Word:
     the previous line was wrapped at the right margin, this one is not indented, and it
     follows at the usual line spacing (in the same text box, or pdfminer split the paragraph)
-    or at the top of the next page."""
+    or at the top of the next page. Without indents, a full line that ends a sentence may end
+    its paragraph too; it is taken to, as joining a paragraph to a label would lose the label."""
     if previous.band != "body" or line.band != "body" or not previous.text.strip():
         return False
-    left, right = margins
-    if previous.right < right - 1.5 * previous.height or line.left > left + previous.height:
+    left, right = layout.margins
+    # Left-aligned CJK text stops up to a character or two short of the margin.
+    if previous.right < right - 2 * previous.height or _indented(line, left):
+        return False
+    if not layout.indents and previous.text.rstrip().rstrip(_CLOSERS)[-1:] in _SENTENCE_END:
         return False
     if line.page == previous.page + 1:
         return True
     if line.page != previous.page:
         return False
     return (previous.page, previous.block) == (line.page, line.block) or (
-        previous.bottom - line.top <= line_gap + 0.25 * previous.height)
+        previous.bottom - line.top <= layout.line_gap + 0.25 * previous.height)
 
 
+_SENTENCE_END = "。！？!?…"
+_CLOSERS = "”’\"'）)」』"
 _LATIN_END = re.compile(r"[A-Za-z0-9,.;:!?)%™®©'\"]$")
 _LATIN_START = re.compile(r"[A-Za-z0-9(]")
 _URL_END = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://\S*$")
