@@ -8,10 +8,10 @@ from sqlalchemy.orm import Session
 
 from tests.editor.conftest import SAMPLE
 from tests.factories import Factories
-from webapp.editions.importer.errors import ReportFormatError
+from webapp.editions.importer.errors import NotAReportFile, ReportFormatError
+from webapp.editions.importer.sources import read_report_file
 from webapp.editions.records import EditionExists, EditionLocked
 from webapp.editions.upload import (
-    decode_report,
     import_report_text,
     lines_around,
 )
@@ -81,8 +81,11 @@ def test_lines_around_stays_inside_the_text_and_ignores_line_zero() -> None:
     assert lines_around("a\nb", 0) == []
 
 
-def test_uploads_must_be_utf8_text() -> None:
-    assert decode_report("\ufeff月报".encode()) == "月报"  # a BOM is dropped
-    with pytest.raises(ReportFormatError) as refused:
-        decode_report("月报".encode("gbk"))
-    assert "UTF-8" in refused.value.reason
+def test_text_files_are_utf8_with_or_without_bom_utf16_or_gb18030() -> None:
+    for data, encoding in [("\ufeff月报".encode(), "utf-8-sig"), ("月报".encode(), "utf-8"),
+                           ("月报".encode("utf-16"), "utf-16"),
+                           ("月报".encode("gb18030"), "gb18030")]:
+        source = read_report_file(data)
+        assert (source.lines, source.encoding) == (("月报",), encoding)
+    with pytest.raises(NotAReportFile):
+        read_report_file(b"\xff\xd8\xff\xe0 a photo")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from webapp.editions.importer.cleanup import clean_text
 from webapp.editions.importer.parser import parse_report
 
 SAMPLE = Path(__file__).resolve().parents[2] / "webapp" / "data" / "2024-07-report.txt"
@@ -40,16 +41,18 @@ def cut_in_half(text: str) -> str:
 
 HALF_REPORT = cut_in_half(with_contents())
 # What the contents lists and the half report lacks: the industry items from the third on and
-# the whole deals section (the cut falls in the second industry item, which stays).
+# the whole deals section (the cut falls in the second industry item, which stays). Named as
+# the import names them: after the cleanup of the text (no space in "微软与 OpenAI").
+_CLEANED = parse_report(clean_text(SAMPLE_TEXT))
 MISSING_FROM_HALF = [
     "交易资讯 (the whole section)",
     *[
         f"行业新闻: {n}. {item.title}"
-        for n, item in enumerate(parse_report(SAMPLE_TEXT).sections[1].items, 1)
+        for n, item in enumerate(_CLEANED.sections[1].items, 1)
         if n >= 3
     ],
     *[
         f"交易资讯: {n}. {item.title}"
-        for n, item in enumerate(parse_report(SAMPLE_TEXT).sections[2].items, 1)
+        for n, item in enumerate(_CLEANED.sections[2].items, 1)
     ],
 ]

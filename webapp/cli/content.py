@@ -7,8 +7,16 @@ import click
 from flask.cli import with_appcontext
 
 from webapp import db
-from webapp.editions.importer.errors import ReportFormatError, ReportIncomplete
-from webapp.editions.importer.parser import ParsedReport, parse_report
+from webapp.editions.importer.errors import (
+    MAX_REPORT_BYTES,
+    ReportFormatError,
+    ReportIncomplete,
+    ReportTooLarge,
+)
+from webapp.editions.importer.parser import ParsedReport
+from webapp.editions.importer.reading import ReadReport
+from webapp.editions.importer.reading import read_report as read_report_data
+from webapp.editions.importer.sources import read_limited
 from webapp.editions.records import (
     EditionError,
     EditionExists,
@@ -18,13 +26,18 @@ from webapp.editions.records import (
 from webapp.plain_text import UnsafeText, check_text
 
 
+def read_report_path(path: Path, month: str | None) -> ReadReport:
+    """Read and parse a report file (PDF, Word or text, told by its content); a file too large
+    is refused before it is read."""
+    if path.stat().st_size > MAX_REPORT_BYTES:
+        raise ReportTooLarge
+    with path.open("rb") as handle:
+        return read_report_data(read_limited(handle), month=month)
+
+
 def read_report(path: Path, month: str | None) -> ParsedReport:
-    """Parse a report file; anything unreadable becomes the importer's own format error."""
-    try:
-        text = path.read_bytes().decode("utf-8-sig")
-    except UnicodeDecodeError as error:
-        raise ReportFormatError(0, f"the file is not UTF-8 text (byte {error.start})") from None
-    return parse_report(text, month=month)
+    """The parsed report of a file; ReportFormatError when it cannot be read."""
+    return read_report_path(path, month).report
 
 
 @click.command("import-report")
@@ -48,16 +61,21 @@ def import_report_command(
     replace: bool,
     allow_incomplete: str | None,
 ) -> None:
-    """Import a monthly report (text extracted from its PDF) as a draft edition."""
+    """Import a monthly report (PDF, Word .docx or text) as a draft edition."""
     session = db.session()
     try:
         check_text(allow_incomplete or "")
-        suggested = suggest_report_topics(session, read_report(path, month))
+        read = read_report_path(path, month)
+        suggested = suggest_report_topics(session, read.report)
         if dry_run and suggested.report.missing and not (allow_incomplete or "").strip():
             raise ReportIncomplete(suggested.report.missing)
         if not dry_run:
             edition = import_report(
-                session, suggested, replace=replace, allow_incomplete=allow_incomplete
+                session,
+                suggested,
+                replace=replace,
+                allow_incomplete=allow_incomplete,
+                cleanups=read.cleanups,
             )
     except EditionExists as error:
         session.rollback()

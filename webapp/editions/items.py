@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 from sqlalchemy.orm import Session
 
 from webapp.audit import record_audit
+from webapp.editions.importer.cleanup import CLEANED_FIELDS
 from webapp.editions.importer.parser import SECTION_TITLES
 from webapp.editions.importer.topics import suggest_topics
 from webapp.editions.records import EditionError, EditionLocked
@@ -255,6 +256,35 @@ def move_item(
     record_audit(session, "item.move", actor=actor, target=edition.month,
                  detail={"item": item_id, "position": target})
     return True
+
+
+def undo_cleanup(session: Session, edition: Edition, item_id: int, *, actor: Actor) -> list[str]:
+    """Put back the text the import's cleanup changed, field by field, and forget the record.
+
+    A field edited since the import keeps the edit (putting the old text back would lose it).
+    Returns the fields put back.
+    """
+    _require_editable(edition)
+    item = find_item(edition, item_id)
+    restored: list[str] = []
+    kept: list[str] = []
+    for name, change in (item.cleanup or {}).items():
+        if name not in CLEANED_FIELDS:
+            continue
+        if getattr(item, name) == change["after"]:
+            setattr(item, name, change["before"])
+            restored.append(name)
+        else:
+            kept.append(name)
+    if item.cleanup is None:
+        return restored
+    item.cleanup = None
+    session.flush()
+    if restored:
+        _back_to_draft(edition)
+    record_audit(session, "item.undo_cleanup", actor=actor, target=edition.month,
+                 detail={"item": item.id, "restored": restored, "kept": kept})
+    return restored
 
 
 def suggest_item_topics(

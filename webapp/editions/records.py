@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -116,8 +117,12 @@ def import_report(
     replace: bool = False,
     allow_incomplete: str | None = None,
     actor: User | str = "cli",
+    cleanups: Mapping[int, dict[str, Any]] | None = None,
 ) -> Edition:
     """Store the report as a `draft` edition; the caller commits, so it is all or nothing.
+
+    `cleanups` (by the item's title line) are what the cleanup changed in each item, kept on
+    the item for the editor to see and undo.
 
     A month's edition past approval is never replaced (EditionLocked: what was scheduled or
     sent stays as is); a draft or approved one only when `replace` (else EditionExists). A
@@ -162,6 +167,7 @@ def import_report(
                 url=parsed.url,
                 summary=parsed.summary,
                 commentary=parsed.commentary,
+                cleanup=(cleanups or {}).get(parsed.line),
             )
             item.topics = [topics[slug] for slug in slugs]
             section.items.append(item)

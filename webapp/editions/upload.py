@@ -1,13 +1,15 @@
-"""Importing a month's report from text an editor uploaded or pasted in the console."""
+"""Importing a month's report from a file an editor uploaded (PDF, Word or text) or from text
+pasted in the console; the CLI's `import-report` goes the same way."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import IO
 
 from sqlalchemy.orm import Session
 
-from webapp.editions.importer.errors import ReportFormatError
-from webapp.editions.importer.parser import parse_report
+from webapp.editions.importer.reading import ReadReport, read_report
+from webapp.editions.importer.sources import ReportSource, read_limited, read_report_file
 from webapp.editions.records import import_report, suggest_report_topics
 from webapp.models import Edition, User
 
@@ -19,12 +21,43 @@ class ReportLine:
     at_fault: bool
 
 
-def decode_report(data: bytes) -> str:
-    """An uploaded file's text; anything but UTF-8 is the importer's own kind of error."""
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as error:
-        raise ReportFormatError(0, f"the file is not UTF-8 text (byte {error.start})") from None
+def read_upload(stream: IO[bytes]) -> ReportSource:
+    """An uploaded file's lines; ReportFileError (too large: before reading it all) when the
+    file cannot be used."""
+    return read_report_file(read_limited(stream))
+
+
+def import_report_source(
+    session: Session,
+    source: ReportSource | bytes | str,
+    *,
+    month: str | None = None,
+    replace: bool = False,
+    allow_incomplete: str | None = None,
+    actor: User | str,
+) -> Edition:
+    """Read, parse, suggest topics and store a draft edition; the caller commits.
+
+    Raises ReportFormatError (with the line, and the page or paragraph of a PDF or Word
+    file) for a report the importer cannot read, ReportIncomplete for a report missing what
+    its contents lists (unless `allow_incomplete` gives a reason), and import_report's
+    EditionExists or EditionLocked for a month that has an edition.
+    """
+    return store_report(session, read_report(source, month=month), replace=replace,
+                        allow_incomplete=allow_incomplete, actor=actor)
+
+
+def store_report(
+    session: Session,
+    read: ReadReport,
+    *,
+    replace: bool = False,
+    allow_incomplete: str | None = None,
+    actor: User | str,
+) -> Edition:
+    """A report already read, with its suggested topics and its cleanup, as a draft."""
+    return import_report(session, suggest_report_topics(session, read.report), replace=replace,
+                         allow_incomplete=allow_incomplete, actor=actor, cleanups=read.cleanups)
 
 
 def import_report_text(
@@ -36,16 +69,9 @@ def import_report_text(
     allow_incomplete: str | None = None,
     actor: User | str,
 ) -> Edition:
-    """Parse, suggest topics and store a draft edition; the caller commits.
-
-    Raises ReportFormatError (with the line) for text the importer cannot read,
-    ReportIncomplete for a report missing what its contents lists (unless `allow_incomplete`
-    gives a reason), and import_report's EditionExists or EditionLocked for a month that has
-    an edition.
-    """
-    report = parse_report(text, month=month)
-    return import_report(session, suggest_report_topics(session, report), replace=replace,
-                         allow_incomplete=allow_incomplete, actor=actor)
+    """Pasted or typed-in text; see import_report_source."""
+    return import_report_source(session, text, month=month, replace=replace,
+                                allow_incomplete=allow_incomplete, actor=actor)
 
 
 def lines_around(text: str, line: int, radius: int = 4) -> list[ReportLine]:

@@ -17,7 +17,15 @@ from webapp.delivery.sending import (
     ScheduleInPast,
     WrongEditionState,
 )
-from webapp.editions.importer.errors import ReportIncomplete
+from webapp.editions.importer.errors import (
+    DamagedFile,
+    NotAReportFile,
+    PdfNeedsPassword,
+    PdfWithoutText,
+    ReportIncomplete,
+    ReportTooLarge,
+    WordWithMacros,
+)
 from webapp.editions.items import (
     LinkNotWeb,
     TextTooLong,
@@ -114,6 +122,35 @@ def _incomplete(error: ReportIncomplete) -> str:
     ))
 
 
+def _not_a_report(error: NotAReportFile) -> str:
+    return str(_("This file is not a PDF, a Word file (.docx) or a text file."))
+
+
+def _too_large(error: ReportTooLarge) -> str:
+    return str(_("The file is larger than %(mb)d MB.", mb=error.limit_mb))
+
+
+def _needs_password(error: PdfNeedsPassword) -> str:
+    return str(_("This PDF needs a password to open. Export it again without a password."))
+
+
+def _no_text(error: PdfWithoutText) -> str:
+    return str(_("This PDF has no text (it is a scan or a picture); export it from Word again."))
+
+
+def _damaged(error: DamagedFile) -> str:
+    if error.kind == "pdf":
+        return str(_("This PDF is damaged or incomplete and cannot be read."))
+    if error.kind == "docx":
+        return str(_("This Word file is damaged or incomplete and cannot be read."))
+    return str(_("This text file is damaged and cannot be read."))
+
+
+def _macros(error: WordWithMacros) -> str:
+    return str(_("This Word file contains macros (.docm). Save it as a Word document (.docx) "
+                 "and import that."))
+
+
 # The one place a refusal becomes the editor's words, keyed by the service's exception class.
 # Refusals only the CLI can meet (no such month, a schedule rule) are not here: explain() falls
 # back to their English sentence.
@@ -130,6 +167,12 @@ _REFUSALS: dict[type[Exception], Callable[[Any], str]] = {
     NoItemHasTopic: _no_topic,
     ScheduleInPast: _in_past,
     ReportIncomplete: _incomplete,
+    NotAReportFile: _not_a_report,
+    ReportTooLarge: _too_large,
+    PdfNeedsPassword: _needs_password,
+    PdfWithoutText: _no_text,
+    DamagedFile: _damaged,
+    WordWithMacros: _macros,
 }
 
 

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
-from flask import flash, redirect, render_template, url_for
+from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wrappers import Response
 
 from emails import default_preheader, default_subject
@@ -13,10 +15,16 @@ from webapp import db
 from webapp.config import current_settings
 from webapp.delivery import sending
 from webapp.delivery.variant_previews import progress_by_edition
-from webapp.editions.importer.errors import ReportFormatError, ReportIncomplete
+from webapp.editions.importer.errors import (
+    MAX_REPORT_BYTES,
+    ReportFormatError,
+    ReportIncomplete,
+    ReportTooLarge,
+)
+from webapp.editions.importer.reading import text_source
 from webapp.editions.items import update_texts
 from webapp.editions.records import EditionError, list_editions
-from webapp.editions.upload import decode_report, import_report_text, lines_around
+from webapp.editions.upload import import_report_source, lines_around, read_upload
 from webapp.editor import bp
 from webapp.editor.common import actor, edition_or_404, explain, note_back_to_draft
 from webapp.editor.forms import ButtonForm, EditionTextsForm, ImportForm
@@ -41,6 +49,46 @@ def home() -> str:
     )
 
 
+# A report file may be larger than the app's MAX_CONTENT_LENGTH: up to MAX_REPORT_BYTES, with
+# room for the form around it (and the report's text, pasted or put back after an error).
+_IMPORT_FORM_BYTES = 4 * 1024 * 1024
+_IMPORT_ENDPOINT = "editor.import_edition"
+
+
+@bp.url_value_preprocessor
+def _import_limits(endpoint: str | None, values: dict[str, Any] | None) -> None:
+    # URL value preprocessors run before any before_request function, so this is in force
+    # when CSRFProtect first reads the form; a larger upload is refused by its Content-Length
+    # (or as its stream passes the limit), never read whole.
+    if endpoint == _IMPORT_ENDPOINT:
+        request.max_content_length = MAX_REPORT_BYTES + _IMPORT_FORM_BYTES
+        request.max_form_memory_size = _IMPORT_FORM_BYTES
+
+
+@bp.errorhandler(RequestEntityTooLarge)
+def _upload_too_large(error: RequestEntityTooLarge) -> tuple[str, int]:
+    if request.endpoint != _IMPORT_ENDPOINT:
+        return render_template("errors/error.html", code=413), 413
+    return _import_page(ImportForm(formdata=None), ReportTooLarge()), 413
+
+
+def _import_page(
+    form: ImportForm,
+    problem: ReportFormatError | None,
+    incomplete: ReportIncomplete | None = None,
+) -> str:
+    return render_template(
+        "editor/import.html",
+        form=form,
+        problem=problem,
+        explained=explain(problem) if problem else "",
+        context=lines_around(form.report_text.data or "", problem.line) if problem else [],
+        incomplete=incomplete,
+        incomplete_message=explain(incomplete) if incomplete else "",
+        max_mb=MAX_REPORT_BYTES // (1024 * 1024),
+    )
+
+
 @bp.route("/editions/new", methods=["GET", "POST"])
 @role_required(Role.EDITOR)
 def import_edition() -> str | Response | tuple[str, int]:
@@ -52,14 +100,14 @@ def import_edition() -> str | Response | tuple[str, int]:
         session = db.session()
         try:
             if upload and upload.filename:
-                text = decode_report(upload.read())
-                # What was uploaded goes into the text box, so a faulty line can be fixed here.
-                form.report_text.data = text
+                source = read_upload(upload.stream)
+                # The file's text goes into the text box, so a faulty line can be fixed here.
+                form.report_text.data = source.text
             else:
-                text = form.report_text.data or ""
-            edition = import_report_text(
+                source = text_source(form.report_text.data or "")
+            edition = import_report_source(
                 session,
-                text,
+                source,
                 month=form.month.data or None,
                 replace=bool(form.replace.data),
                 allow_incomplete=form.incomplete_reason.data or None,
@@ -83,14 +131,7 @@ def import_edition() -> str | Response | tuple[str, int]:
                 "ok",
             )
             return redirect(url_for(".edition", month=edition.month))
-    page = render_template(
-        "editor/import.html",
-        form=form,
-        problem=problem,
-        context=lines_around(form.report_text.data or "", problem.line) if problem else [],
-        incomplete=incomplete,
-        incomplete_message=explain(incomplete) if incomplete else "",
-    )
+    page = _import_page(form, problem, incomplete)
     return (page, 400) if form.is_submitted() else page
 
 

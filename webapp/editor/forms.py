@@ -47,7 +47,7 @@ class ButtonForm(FlaskForm):  # type: ignore[misc]
 
 
 class ImportForm(FlaskForm):  # type: ignore[misc]
-    report_file = FileField(_l("Report file (.txt)"))
+    report_file = FileField(_l("Report file (.pdf, .docx or .txt)"))
     report_text = TextAreaField(_l("…or paste the report's text"))
     month = StringField(
         _l("Month"),

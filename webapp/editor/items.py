@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import difflib
+from dataclasses import dataclass
+from typing import Any
+
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response
@@ -16,12 +20,13 @@ from webapp.editions.items import (
     find_item,
     move_item,
     suggest_item_topics,
+    undo_cleanup,
     update_item,
 )
 from webapp.editions.records import EditionError
 from webapp.editor import bp
 from webapp.editor.common import actor, edition_or_404, explain, note_back_to_draft
-from webapp.editor.forms import ItemForm
+from webapp.editor.forms import ButtonForm, ItemForm
 from webapp.models import SECTION_KEYS, Edition, EditionStatus, Item, Role, Topic
 from webapp.readers.topics import active_topics
 from webapp.security import role_required
@@ -68,6 +73,48 @@ def _suggested(form: ItemForm) -> list[str]:
     )
 
 
+@dataclass(frozen=True)
+class Piece:
+    kind: str  # "same", "removed", "added" or "gap" (unchanged text left out)
+    text: str
+
+
+_CONTEXT = 12  # characters of unchanged text shown around a change
+
+
+def cleanup_diff(before: str, after: str) -> list[Piece]:
+    """What the cleanup changed in one field, as removed and added pieces with a little of the
+    unchanged text around them; long unchanged stretches are left out."""
+    pieces: list[Piece] = []
+    matcher = difflib.SequenceMatcher(None, before, after, autojunk=False)
+    opcodes = matcher.get_opcodes()
+    for index, (tag, i1, i2, j1, j2) in enumerate(opcodes):
+        if tag == "equal":
+            text = before[i1:i2]
+            head = text[:_CONTEXT] if index > 0 else ""
+            tail = text[-_CONTEXT:] if index < len(opcodes) - 1 else ""
+            if len(text) <= 2 * _CONTEXT and index not in (0, len(opcodes) - 1):
+                pieces.append(Piece("same", text))
+                continue
+            if head:
+                pieces.append(Piece("same", head))
+            pieces.append(Piece("gap", "…"))
+            if tail:
+                pieces.append(Piece("same", tail))
+            continue
+        if i2 > i1:
+            pieces.append(Piece("removed", before[i1:i2]))
+        if j2 > j1:
+            pieces.append(Piece("added", after[j1:j2]))
+    return pieces
+
+
+def _cleanup_view(item: Item | None) -> list[tuple[str, list[Piece]]]:
+    changes: dict[str, Any] = (item.cleanup or {}) if item is not None else {}
+    return [(name, cleanup_diff(change["before"], change["after"]))
+            for name, change in changes.items()]
+
+
 def _page(edition: Edition, form: ItemForm, item: Item | None, suggested: list[str]) -> str:
     return render_template(
         "editor/item.html",
@@ -76,6 +123,8 @@ def _page(edition: Edition, form: ItemForm, item: Item | None, suggested: list[s
         form=form,
         topics=_choosable(item),
         suggested=set(suggested),
+        cleanup=_cleanup_view(item),
+        button=ButtonForm(),
     )
 
 
@@ -203,3 +252,26 @@ def reorder_item(month: str, item_id: int) -> Response:
         session.commit()
         note_back_to_draft(was_approved, edition)
     return redirect(url_for(".edition", month=month, _anchor=f"item-{item.id}"))
+
+
+@bp.route("/editions/<month>/items/<int:item_id>/undo-cleanup", methods=["POST"])
+@role_required(Role.EDITOR)
+def undo_item_cleanup(month: str, item_id: int) -> Response:
+    # CSRFProtect checks every POST's token before it gets here.
+    edition = edition_or_404(month)
+    item = _item_or_404(edition, item_id)
+    session = db.session()
+    was_approved = edition.status == EditionStatus.APPROVED
+    try:
+        restored = undo_cleanup(session, edition, item.id, actor=actor())
+    except EditionError as error:
+        session.rollback()
+        flash(explain(error), "error")
+    else:
+        session.commit()
+        if restored:
+            flash(_("The text is back as it was in the file."), "ok")
+        else:
+            flash(_("Nothing to undo: the fields were edited since the import."), "info")
+        note_back_to_draft(was_approved, edition)
+    return redirect(url_for(".edit_item", month=month, item_id=item.id))

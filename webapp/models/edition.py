@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import enum
 from datetime import date, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
+    JSON,
     Column,
     Date,
     ForeignKey,
@@ -114,6 +115,15 @@ class Item(Base):
     summary: Mapped[str] = mapped_column(Text, default="")
     summary_en: Mapped[str | None] = mapped_column(Text)
     commentary: Mapped[str | None] = mapped_column(Text)
+    # What the import's cleanup changed, {field: {"before": …, "after": …}}, for the editor to
+    # check and undo; None when it changed nothing (or the editor undid it).
+    cleanup: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
 
     section: Mapped[Section] = relationship(back_populates="items")
     topics: Mapped[list[Topic]] = relationship(secondary=item_topics, order_by="Topic.position")
+
+    @property
+    def url_not_ascii(self) -> bool:
+        """The link holds a character that is not plain ASCII (often one a PDF's font put
+        there): it may point nowhere, so the editor is asked to check it."""
+        return any(ord(c) > 127 for c in self.url)

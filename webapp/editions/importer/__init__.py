@@ -1,1 +1,3 @@
-"""Turn the text of a monthly report (as extracted from its PDF) into sections and items."""
+"""Turn a monthly report (a PDF, a Word file or its text) into sections and items: `sources`
+reads the file's lines (through `pdf` or `word`), `cleanup` cleans them, `parser` parses them,
+and `reading` ties the three together."""

@@ -134,8 +134,14 @@ class _RawItem:
     commentary: list[str] | None = None
 
 
-def parse_report(text: str, month: str | None = None) -> ParsedReport:
-    """Parse the report's text; `month` ("YYYY-MM") overrides the month in its header."""
+def parse_report(
+    text: str, month: str | None = None, *, paragraph_lines: bool = False
+) -> ParsedReport:
+    """Parse the report's text; `month` ("YYYY-MM") overrides the month in its header.
+
+    `paragraph_lines`: each line is a whole paragraph (text read from a PDF's text blocks or
+    a Word file's paragraphs), so there is no page width to guess paragraph ends from.
+    """
     if month is not None and not _MONTH.fullmatch(month):
         raise ReportFormatError(0, f"invalid month {month!r}; expected YYYY-MM, like 2024-07")
     if not text.strip():
@@ -151,7 +157,8 @@ def parse_report(text: str, month: str | None = None) -> ParsedReport:
     lines = [_classify(no, line, title) for no, line in enumerate(cleaned, 1)]
     raw_items = _find_items(lines)
     footer_urls = [(line.no, line.text) for line in lines if line.kind is _Kind.URL]
-    width = _page_width([t for item in raw_items for t in item.summary + (item.commentary or [])])
+    width = math.inf if paragraph_lines else _page_width(
+        [t for item in raw_items for t in item.summary + (item.commentary or [])])
     grouped: list[list[ParsedItem]] = [[] for _ in _SECTION_KEYS]
     for raw in raw_items:
         grouped[raw.section].append(_build_item(raw, footer_urls, width))
