@@ -8,8 +8,10 @@ from webapp.models.edition import (
     SECTION_KEYS,
     Edition,
     EditionStatus,
+    EnglishStatus,
     Item,
     Section,
+    UntranslatedPolicy,
     item_topics,
 )
 from webapp.models.event import Event, SnsReceipt
@@ -58,6 +60,7 @@ __all__ = [
     "EditionStatus",
     "EditionTally",
     "EditionTallyChange",
+    "EnglishStatus",
     "Event",
     "Item",
     "ItemClick",
@@ -78,6 +81,7 @@ __all__ = [
     "Suppression",
     "TestSend",
     "Topic",
+    "UntranslatedPolicy",
     "User",
     "WorkerHeartbeat",
     "email_key",
