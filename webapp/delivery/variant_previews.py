@@ -10,10 +10,11 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from emails import Recipient, default_preheader, fill
+from emails.views import untranslated_items
 from webapp.config import Settings
 from webapp.delivery.variants import count_variants, edition_topic_slugs, parse_variant_key
 from webapp.editions.previews import Preview, PreviewError, render_preview
-from webapp.mailer import links
+from webapp.mailer import edition_content, links
 from webapp.models import (
     Delivery,
     DeliveryStatus,
@@ -33,6 +34,9 @@ class VariantReaders:
     language: str
     topics: tuple[str, ...]
     readers: int
+    # English variants: items on these topics without English text (shown in Chinese or
+    # left out, by the edition's policy); 0 for Chinese ones.
+    untranslated: int = 0
 
     @property
     def topics_param(self) -> str:
@@ -74,9 +78,11 @@ class EditionProgress:
 def variant_readers(session: Session, edition: Edition) -> list[VariantReaders]:
     """Every variant the edition would be sent as now, most readers first."""
     rows = []
+    content = edition_content(edition)
     for key, readers in count_variants(session, edition).items():
         language, slugs = parse_variant_key(key)
-        rows.append(VariantReaders(key, language, tuple(slugs), readers))
+        untranslated = len(untranslated_items(content, slugs)) if language == "en" else 0
+        rows.append(VariantReaders(key, language, tuple(slugs), readers, untranslated))
     return rows
 
 
