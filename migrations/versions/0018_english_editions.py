@@ -26,45 +26,54 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 
-def _enum(name: str, *values: str) -> sa.Enum:
-    return sa.Enum(*values, name=name, native_enum=False, create_constraint=True,
-                   length=max(len(v) for v in values))
+# Plain ALTER TABLE, never batch mode: on SQLite a batch recreates the table, and dropping the
+# old one with foreign keys on deletes every row that references it (an edition's sections,
+# items, deliveries…). SQLite adds and drops these columns in place (3.35+).
+STRINGS = (
+    ('editions', 'title_en', sa.String(length=200)),
+    ('editions', 'subject_en', sa.String(length=300)),
+    ('editions', 'preheader_en', sa.String(length=300)),
+    ('editions', 'intro_en', sa.Text()),
+    ('sections', 'title_en', sa.String(length=100)),
+)
+# (table, column, CHECK name, values, default): what models.base.str_enum makes.
+ENUMS = (
+    ('editions', 'untranslated', 'untranslated_policy', ('omit', 'marked'), 'marked'),
+    ('items', 'english_status', 'english_status', ('editor', 'machine'), 'editor'),
+)
+
+
+def _sqlite() -> bool:
+    return op.get_bind().dialect.name == 'sqlite'
 
 
 def upgrade() -> None:
-    with op.batch_alter_table('editions', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('title_en', sa.String(length=200), server_default='',
-                                      nullable=False))
-        batch_op.add_column(sa.Column('subject_en', sa.String(length=300), server_default='',
-                                      nullable=False))
-        batch_op.add_column(sa.Column('preheader_en', sa.String(length=300), server_default='',
-                                      nullable=False))
-        batch_op.add_column(sa.Column('intro_en', sa.Text(), server_default='', nullable=False))
-        batch_op.add_column(sa.Column('untranslated', _enum('untranslated_policy', 'omit',
-                                                           'marked'),
-                                      server_default='marked', nullable=False))
-    with op.batch_alter_table('sections', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('title_en', sa.String(length=100), server_default='',
-                                      nullable=False))
-    with op.batch_alter_table('items', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('commentary_en', sa.Text(), nullable=True))
-        batch_op.add_column(sa.Column('english_status', _enum('english_status', 'editor',
-                                                             'machine'),
-                                      server_default='editor', nullable=False))
+    for table, column, type_ in STRINGS:
+        op.add_column(table, sa.Column(column, type_, server_default='', nullable=False))
+    op.add_column('items', sa.Column('commentary_en', sa.Text(), nullable=True))
+    for table, column, name, values, default in ENUMS:
+        length = max(len(v) for v in values)
+        if _sqlite():
+            # SQLite cannot add a table constraint, but takes a named column constraint.
+            allowed = ', '.join(f"'{v}'" for v in values)
+            op.execute(
+                f"ALTER TABLE {table} ADD COLUMN {column} VARCHAR({length}) "
+                f"DEFAULT '{default}' NOT NULL "
+                f"CONSTRAINT ck_{table}_{name} CHECK ({column} IN ({allowed}))"
+            )
+        else:
+            op.add_column(table, sa.Column(column, sa.String(length=length),
+                                           server_default=default, nullable=False))
+            op.create_check_constraint(
+                f'ck_{table}_{name}', table, sa.column(column).in_(values)
+            )
 
 
 def downgrade() -> None:
-    with op.batch_alter_table('items', schema=None) as batch_op:
-        # The CHECK first: SQLite's batch copy would otherwise keep it on a missing column.
-        batch_op.drop_constraint('english_status', type_='check')
-        batch_op.drop_column('english_status')
-        batch_op.drop_column('commentary_en')
-    with op.batch_alter_table('sections', schema=None) as batch_op:
-        batch_op.drop_column('title_en')
-    with op.batch_alter_table('editions', schema=None) as batch_op:
-        batch_op.drop_constraint('untranslated_policy', type_='check')
-        batch_op.drop_column('untranslated')
-        batch_op.drop_column('intro_en')
-        batch_op.drop_column('preheader_en')
-        batch_op.drop_column('subject_en')
-        batch_op.drop_column('title_en')
+    columns = [(t, c) for t, c, *_ in ENUMS] + [('items', 'commentary_en')]
+    columns += [(t, c) for t, c, _ in STRINGS]
+    for table, column in columns:
+        if _sqlite():
+            op.execute(f'ALTER TABLE {table} DROP COLUMN {column}')
+        else:
+            op.drop_column(table, column)  # its CHECK goes with it
