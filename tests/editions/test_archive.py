@@ -40,7 +40,10 @@ def test_the_archive_lists_sent_editions_newest_first(client: FlaskClient) -> No
     page = client.get("/archive").get_data(as_text=True)
     assert page.index("2024年7月") < page.index("2024年6月")
     assert "未发送月报" not in page and "已取消月报" not in page and "2024年8月" not in page
-    assert "July 2024" in client.get("/archive?lang=en").get_data(as_text=True)
+    english = client.get("/archive?lang=en").get_data(as_text=True)
+    assert "July 2024" in english
+    # Its name in English: never the Chinese title unmarked.
+    assert "数字经济月报" not in english and "yuebao monthly report" in english
 
 
 @pytest.mark.usefixtures("editions")

@@ -185,3 +185,14 @@ def test_an_item_the_keywords_found_no_topic_for_is_named_and_blocks_approval(
     suggest = editor_client.post(f"/editor/editions/2024-07/items/{item.id}?lang=en",
                                  data={**_item_form(item), "suggest": "1", "submit": ""})
     assert "No keyword matched; choose topics." in suggest.get_data(as_text=True)
+
+
+def test_the_preview_of_an_english_reader_left_with_nothing_says_they_get_no_email(
+    editor_client: FlaskClient, factories: Factories, session: Session
+) -> None:
+    _draft(factories).untranslated = UntranslatedPolicy.OMIT
+    factories.subscriber(topics=["investment"], language="en", email="deals@example.com")
+    session.commit()
+    page = editor_client.get("/editor/editions/2024-07/preview?lang=en"
+                             "&reader=deals@example.com").get_data(as_text=True)
+    assert "deals@example.com gets no email for this edition" in page

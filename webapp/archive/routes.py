@@ -6,7 +6,7 @@ from xml.etree import ElementTree
 from flask import Response, abort, render_template, url_for
 
 from emails import default_preheader
-from emails.edition import intro_for, report_title
+from emails.edition import english_report_name, intro_for, report_title
 from emails.i18n import format_month, has_cjk, strings
 from emails.views import build_sections
 from webapp import db
@@ -30,11 +30,19 @@ def _sent_at(edition: Edition) -> datetime:
 @bp.route("/archive")
 def index() -> str:
     language = current_language()
+    org_name = current_settings().org_name
     editions = [
-        (edition, format_month(edition.month, language))
+        (edition, format_month(edition.month, language), _title(edition, language, org_name))
         for edition in sent_editions(db.session())
     ]
     return render_template("archive/index.html", editions=editions)
+
+
+def _title(edition: Edition, language: str, org_name: str) -> str:
+    """The edition's name in `language` (in English never Chinese unless an editor wrote it)."""
+    if language != "en":
+        return edition.title
+    return edition.title_en or english_report_name(org_name)
 
 
 @bp.route("/archive/<month>")

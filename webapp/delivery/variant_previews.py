@@ -96,7 +96,9 @@ def preview_for_reader(
     if subscriber is None or subscriber.email is None:
         raise ReaderNotFound(f"no reader has the address {address!r}")
     slugs = sorted({t.slug for t in subscriber.topics} & set(edition_topic_slugs(edition)))
-    if not slugs:
+    # An English reader whose items are all left out of English editions gets no email either.
+    reachable = edition_content(edition).topics_in(subscriber.language)
+    if not set(slugs) & reachable:
         raise ReaderGetsNothing(f"none of {address}'s topics has an item in {edition.month}")
     preview = render_preview(
         session, settings, edition.month, topics=",".join(slugs), language=subscriber.language

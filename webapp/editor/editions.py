@@ -17,7 +17,8 @@ from webapp.delivery import sending
 from webapp.delivery.variant_previews import progress_by_edition
 from webapp.editions.english import EnglishTexts, untranslated_item_ids, update_english
 from webapp.editions.importer.errors import ReportFormatError
-from webapp.editions.items import ItemInvalid, suggest_item_topics, update_texts
+from webapp.editions.importer.topics import suggest_topics
+from webapp.editions.items import ItemInvalid, update_texts
 from webapp.editions.records import EditionError, list_editions
 from webapp.editions.upload import decode_report, import_report_text, lines_around
 from webapp.editor import bp
@@ -32,6 +33,7 @@ from webapp.editor.forms import (
 from webapp.labels import status_labels
 from webapp.mailer import edition_content
 from webapp.models import SECTION_KEYS, Edition, EditionStatus, Role, UntranslatedPolicy
+from webapp.readers.topics import keyword_rules
 from webapp.security import role_required
 from webapp.stats.progress import send_progress
 
@@ -117,15 +119,16 @@ def _english_form(edition: Edition) -> EnglishTextsForm:
 def _without_keyword_match(edition: Edition) -> set[int]:
     """Items without a topic for which the keyword rules find none either: the page says so,
     so the editor knows to choose topics by hand."""
-    session = db.session()
+    topicless = [(s.key, i) for s in edition.sections for i in s.items if not i.topics]
+    if not topicless:
+        return set()
+    rules = keyword_rules(db.session())
     return {
         item.id
-        for section in edition.sections
-        for item in section.items
-        if not item.topics
-        and not suggest_item_topics(
-            session, section=section.key, title=item.title, summary=item.summary,
-            commentary=item.commentary,
+        for key, item in topicless
+        if not suggest_topics(
+            title=item.title, summary=item.summary, commentary=item.commentary,
+            section_key=key, rules=rules,
         )
     }
 
@@ -222,9 +225,10 @@ def english_texts(month: str) -> str | Response | tuple[str, int]:
         except ItemInvalid as error:
             session.rollback()
             field = getattr(form, error.field, None)
-            if field is None:
-                raise
-            field.errors = [*field.errors, explain(error)]
+            if field is not None:
+                field.errors = [*field.errors, explain(error)]
+            else:
+                flash(explain(error), "error")
         except EditionError as error:
             session.rollback()
             flash(explain(error), "error")
