@@ -73,6 +73,7 @@ class Variant:
     # Chinese and marked (`in_chinese`) or left out (`omitted`), by the edition's policy.
     in_chinese: tuple[int, ...] = ()
     omitted: tuple[int, ...] = ()
+    preheader: str = ""  # the inbox preview text this variant carries
 
 
 def url_limit(base_url: str) -> int:
@@ -301,6 +302,7 @@ def compile_variant(
             if language == "en" and edition.untranslated == "omit"
             else ()
         ),
+        preheader=preheader,
     )
 
 

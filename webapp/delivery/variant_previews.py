@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from emails import Recipient, default_preheader, fill
+from emails import Recipient, fill
 from emails.views import untranslated_items
 from webapp.config import Settings
 from webapp.delivery.variants import count_variants, edition_topic_slugs, parse_variant_key
@@ -129,21 +129,9 @@ def _suppressed(session: Session, subscriber: Subscriber) -> bool:
     return bool(found)
 
 
-def _localized_titles(edition: Edition, item_ids: tuple[int, ...], language: str) -> list[str]:
-    by_id = {i.id: i for s in edition.sections for i in s.items}
-    items = [by_id[i] for i in item_ids if i in by_id]
-    if language == "en":
-        return [i.title_en or i.title for i in items]
-    return [i.title for i in items]
-
-
 def preheader_of(preview: Preview) -> str:
     """The inbox preview text of this variant (the edition's own, or the automatic one)."""
-    edition, variant = preview.edition, preview.variant
-    if edition.preheader:
-        return edition.preheader
-    titles = _localized_titles(edition, variant.item_ids, variant.language)[:3]
-    return default_preheader(edition.title, edition.month, titles, variant.language)
+    return preview.variant.preheader
 
 
 def shortened_items(preview: Preview) -> list[Item]:
