@@ -7,6 +7,9 @@ from datetime import date
 from typing import Protocol
 
 LANGUAGES = ("zh-CN", "en")
+# What English readers get for an item without English text: left out, or shown in Chinese
+# with a visible marker and lang="zh-CN" on that text.
+UNTRANSLATED = ("omit", "marked")
 SECTION_KEYS = ("policy", "industry", "deals")
 
 
@@ -25,12 +28,27 @@ class ItemContent:
     summary_en: str | None
     commentary: str | None
     topics: frozenset[str]
+    commentary_en: str | None = None
+    # False while the English fields are a machine draft no editor accepted yet.
+    english_accepted: bool = True
+
+    @property
+    def translated(self) -> bool:
+        """Every text the item has in Chinese has an accepted English counterpart."""
+        return (
+            self.english_accepted
+            and bool(self.title_en)
+            and (bool(self.summary_en) or not self.summary)
+            and (bool(self.commentary_en) or not self.commentary)
+        )
 
 
 @dataclass(frozen=True)
 class SectionContent:
     key: str  # "policy" | "industry" | "deals"
     items: tuple[ItemContent, ...]
+    title: str = ""  # the section's name; empty: the usual name of its key
+    title_en: str = ""
 
 
 @dataclass(frozen=True)
@@ -41,11 +59,27 @@ class EditionContent:
     preheader: str
     intro: str
     sections: tuple[SectionContent, ...]
+    # For English readers: empty title, subject and preheader are automatic, never Chinese.
+    title_en: str = ""
+    subject_en: str = ""
+    preheader_en: str = ""
+    intro_en: str = ""
+    untranslated: str = "marked"  # "omit" | "marked": see UNTRANSLATED
 
     @property
     def topics(self) -> frozenset[str]:
         """Every topic carried by at least one item."""
         return frozenset(t for s in self.sections for i in s.items for t in i.topics)
+
+    def topics_in(self, language: str) -> frozenset[str]:
+        """The topics of the items a reader of `language` can get (English: not omitted)."""
+        return frozenset(
+            t for s in self.sections for i in s.items if self.shows(i, language) for t in i.topics
+        )
+
+    def shows(self, item: ItemContent, language: str) -> bool:
+        """Whether readers of `language` get this item at all."""
+        return language != "en" or item.translated or self.untranslated != "omit"
 
 
 @dataclass(frozen=True)
@@ -58,6 +92,11 @@ class MailSettings:
     feedback_id: str
     unsubscribe_mailto: str | None
     base_url: str
+    commentary_label_zh: str
+    commentary_label_en: str
+
+    def commentary_label(self, language: str) -> str:
+        return self.commentary_label_en if language == "en" else self.commentary_label_zh
 
 
 @dataclass(frozen=True)

@@ -9,12 +9,19 @@ from typing import Final
 
 from emails.compiler import RenderError, render_html
 from emails.content import EditionContent, MailSettings, UrlLinks
-from emails.i18n import format_month, strings
+from emails.i18n import format_month, has_cjk, strings
 from emails.mime import ONE_CLICK, feedback_id, list_id
 from emails.shorten import shorten_summaries
 from emails.slots import SlotMarkers, SlotTemplate
 from emails.text import edition_text
-from emails.views import SectionView, build_sections, variant_key, variant_topics
+from emails.views import (
+    SOURCE_LANGUAGE,
+    SectionView,
+    build_sections,
+    untranslated_items,
+    variant_key,
+    variant_topics,
+)
 
 MAX_HTML_BYTES: Final = 100_000  # Gmail clips above ~102 KB; measured on the filled UTF-8 HTML
 MAX_URL_LENGTH: Final = 256  # per-reader URLs (after HTML escaping) may not be longer…
@@ -62,6 +69,11 @@ class Variant:
     headers: tuple[tuple[str, str], ...]  # headers shared by every reader
     tags: tuple[tuple[str, str], ...]
     url_limit: int = MAX_URL_LENGTH  # the longest per-reader URL the size guard allowed for
+    # English variants: items on the reader's topics without English text, either shown in
+    # Chinese and marked (`in_chinese`) or left out (`omitted`), by the edition's policy.
+    in_chinese: tuple[int, ...] = ()
+    omitted: tuple[int, ...] = ()
+    preheader: str = ""  # the inbox preview text this variant carries
 
 
 def url_limit(base_url: str) -> int:
@@ -108,6 +120,33 @@ def _footer_text(
     ]
 
 
+def report_title(edition: EditionContent, language: str, org_name: str) -> str:
+    """The edition's name for readers of `language`; for English never Chinese unless an
+    editor wrote it so: the English title, else one made from the firm's name."""
+    if language != "en":
+        return edition.title
+    if edition.title_en:
+        return edition.title_en
+    return english_report_name(org_name)
+
+
+def english_report_name(org_name: str) -> str:
+    """'<firm> monthly report', or 'Monthly report' when the firm's name is written in Chinese."""
+    t = strings("en")
+    if org_name and not has_cjk(org_name):
+        return t["report_of"].format(org=org_name)
+    return t["report"]
+
+
+def intro_for(edition: EditionContent, language: str) -> tuple[str, str | None]:
+    """The intro for readers of `language` and the language it is really in."""
+    if language != "en" or edition.intro_en:
+        return (edition.intro_en if language == "en" else edition.intro), None
+    if edition.intro and edition.untranslated == "marked":
+        return edition.intro, SOURCE_LANGUAGE
+    return "", None
+
+
 def _compile(
     edition: EditionContent,
     sections: tuple[SectionView, ...],
@@ -118,17 +157,20 @@ def _compile(
     t = strings(language)
     slot = SlotMarkers()
     month_label = format_month(edition.month, language)
-    why = t["why_edition"].format(org=settings.org_name, report=edition.title)
+    title = report_title(edition, language, settings.org_name)
+    intro, intro_lang = intro_for(edition, language)
+    why = t["why_edition"].format(org=settings.org_name, report=title)
     with_toc = sum(len(s.items) for s in sections) >= TOC_MIN_ITEMS
     context = {
         "lang": language,
         "t": t,
-        "doc_title": f"{edition.title} · {month_label}",
+        "commentary_label": settings.commentary_label(language),
+        "doc_title": f"{title} · {month_label}",
         "preheader": preheader,
         "top_link": (t["view_online"], slot("view")),
         "org_name": settings.org_name,
         "org_postal_address": settings.org_postal_address,
-        "header_title": edition.title,
+        "header_title": title,
         "header_subtitle": month_label,
         "footer_links": [
             (t["view_online"], slot("view")),
@@ -138,7 +180,9 @@ def _compile(
         "footer_why": why,
         "pixel": slot("pixel"),
         "greeting": slot("greeting"),
-        "intro": edition.intro,
+        "intro": intro,
+        "intro_lang": intro_lang,
+        "in_chinese": t["in_chinese"],
         "toc": [{"heading": s.heading, "entries": s.items} for s in sections] if with_toc else None,
         "sections": [
             {
@@ -152,6 +196,10 @@ def _compile(
                         "summary": i.summary,
                         "read_more": slot("view") if i.shortened else None,
                         "commentary": i.commentary,
+                        "title_lang": i.title_lang,
+                        "summary_lang": i.summary_lang,
+                        "commentary_lang": i.commentary_lang,
+                        "marker": i.marker,
                     }
                     for i in s.items
                 ],
@@ -162,9 +210,11 @@ def _compile(
     html_part = slot.split(render_html(TEMPLATE, context))
     text_part = edition_text(
         t=t,
-        title=edition.title,
+        title=title,
         month_label=month_label,
-        intro=edition.intro,
+        intro=intro,
+        intro_marker=t["in_chinese"] if intro_lang else None,
+        commentary_label=settings.commentary_label(language),
         sections=sections,
         with_toc=with_toc,
         footer=_footer_text(t, why, settings, slot),
@@ -186,13 +236,26 @@ def compile_variant(
         raise ValueError(f"no items of edition {edition.month} match topics {sorted(chosen)}")
     # An empty subject or preheader means "automatic": made from this variant's own first
     # items, so no reader's inbox preview names an item their email does not hold.
-    first_titles = [i.title for s in sections for i in s.items][:3]
-    subject = edition.subject or default_subject(
-        edition.title, edition.month, first_titles, language
-    )
-    preheader = edition.preheader or default_preheader(
-        edition.title, edition.month, first_titles, language
-    )
+    if language == "en":
+        # Only titles that are English: the automatic English subject never holds Chinese.
+        first_titles = [
+            i.title for s in sections for i in s.items if not i.title_lang and not has_cjk(i.title)
+        ][:3]
+        subject = edition.subject_en or english_subject(
+            edition.title_en, settings.org_name, edition.month, first_titles
+        )
+        preheader = edition.preheader_en or default_preheader(
+            report_title(edition, language, settings.org_name), edition.month, first_titles,
+            language,
+        )
+    else:
+        first_titles = [i.title for s in sections for i in s.items][:3]
+        subject = edition.subject or default_subject(
+            edition.title, edition.month, first_titles, language
+        )
+        preheader = edition.preheader or default_preheader(
+            edition.title, edition.month, first_titles, language
+        )
     archive_url = UrlLinks(settings.base_url).archive(edition.month)
     links = tuple(
         LinkSlot(i.slot, i.number, i.url, html.escape(i.url)) for s in sections for i in s.items
@@ -233,6 +296,13 @@ def compile_variant(
         ),
         tags=(("kind", "edition"), ("edition", edition.month)),
         url_limit=limit,
+        in_chinese=tuple(i.id for s in sections for i in s.items if i.marker),
+        omitted=(
+            tuple(i.id for i in untranslated_items(edition, chosen))
+            if language == "en" and edition.untranslated == "omit"
+            else ()
+        ),
+        preheader=preheader,
     )
 
 
@@ -244,11 +314,28 @@ def default_subject(title: str, month: str, first_titles: Sequence[str], languag
     """'<report>｜<month>：<first item title>' with the item title cut to keep it short."""
     t = strings(language)
     if not first_titles:
-        return f"{title} · {format_month(month, language)}"
+        separator = ", " if language == "en" else " · "
+        return f"{title}{separator}{format_month(month, language)}"
     limit = 40 if language == "zh-CN" else 70
     return t["subject"].format(
         title=title, month=format_month(month, language), first=_clip(first_titles[0], limit)
     )
+
+
+def english_subject(
+    title_en: str, org_name: str, month: str, first_titles: Sequence[str]
+) -> str:
+    """The automatic English subject: never a Chinese character, whatever the report holds.
+
+    The English title if it is free of Chinese, else '<firm> monthly report' (or 'Monthly
+    report' when the firm's name is Chinese), the month, and the first English item title.
+    """
+    title = title_en if title_en and not has_cjk(title_en) else english_report_name(org_name)
+    first = [t for t in first_titles if not has_cjk(t)]
+    subject = default_subject(title, month, first, "en")
+    if has_cjk(subject):  # cannot happen with the parts above; kept as the promise itself
+        return f"{english_report_name('')}, {format_month(month, 'en')}"
+    return subject
 
 
 def default_preheader(title: str, month: str, first_titles: Sequence[str], language: str) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from typing import Final
 
@@ -17,7 +18,10 @@ CATALOGUE: Final[dict[str, dict[str, str]]] = {
         "section.policy": "政策速递",
         "section.industry": "行业新闻",
         "section.deals": "交易资讯",
-        "commentary": "植德短评",
+        "in_chinese": "（中文）",
+        "partly_in_chinese": "（部分为中文）",
+        "report_of": "{org}月报",
+        "report": "月报",
         "toc": "本期目录",
         "greeting_named": "尊敬的{name}：",
         "greeting_anonymous": "尊敬的读者：",
@@ -106,7 +110,10 @@ CATALOGUE: Final[dict[str, dict[str, str]]] = {
         "section.policy": "Policy updates",
         "section.industry": "Industry news",
         "section.deals": "Deals",
-        "commentary": "Our view",
+        "in_chinese": "(in Chinese)",
+        "partly_in_chinese": "(partly in Chinese)",
+        "report_of": "{org} monthly report",
+        "report": "Monthly report",
         "toc": "In this issue",
         "greeting_named": "Dear {name},",
         "greeting_anonymous": "Dear reader,",
@@ -182,6 +189,19 @@ _MONTHS_EN = (
     "January", "February", "March", "April", "May", "June",
     "July", "August", "September", "October", "November", "December",
 )  # fmt: skip
+
+
+# Han ideographs and what comes with them in Chinese text: radicals, CJK punctuation, kana,
+# bopomofo, compatibility ideographs and forms, full-width forms, and the supplementary planes.
+_CJK = re.compile(
+    "[\u2e80-\u2fdf\u3000-\u30ff\u3100-\u31ff\u3200-\u9fff\uf900-\ufaff"
+    "\ufe30-\ufe4f\uff00-\uffef\U00020000-\U0003ffff]"
+)
+
+
+def has_cjk(text: str) -> bool:
+    """Whether `text` holds a Chinese (or other CJK) character or full-width punctuation."""
+    return _CJK.search(text) is not None
 
 
 def strings(language: str) -> dict[str, str]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from emails.views import SectionView
+from emails.views import ItemView, SectionView
 
 Slot = Callable[[str], str]
 
@@ -19,12 +19,19 @@ def _heading(text: str, rule: str) -> list[str]:
     return [text, rule * width]
 
 
+def _title(item: ItemView) -> str:
+    """The title with its "(in Chinese)" marker, as the HTML shows it."""
+    return f"{item.title} {item.marker}" if item.marker else item.title
+
+
 def edition_text(
     *,
     t: dict[str, str],
     title: str,
     month_label: str,
     intro: str,
+    intro_marker: str | None,
+    commentary_label: str,
     sections: Sequence[SectionView],
     with_toc: bool,
     footer: Sequence[str],
@@ -32,6 +39,8 @@ def edition_text(
 ) -> str:
     """The text part of an edition; items are numbered and their links listed at the end."""
     lines = [*_heading(f"{title} · {month_label}", "="), "", slot("greeting"), ""]
+    if intro_marker and intro.strip():
+        lines.append(intro_marker)
     for p in _paragraphs(intro):
         lines += [p, ""]
     refs: list[str] = []
@@ -44,18 +53,18 @@ def edition_text(
         lines += [t["toc"], ""]
         for section in sections:
             lines.append(section.heading)
-            lines += [f"  [{ref_of[i.number]}] {i.title}" for i in section.items]
+            lines += [f"  [{ref_of[i.number]}] {_title(i)}" for i in section.items]
             lines.append("")
     for section in sections:
         lines += ["", *_heading(section.heading, "-"), ""]
         for item in section.items:
-            lines += [f"[{ref_of[item.number]}] {item.title}", item.meta, ""]
+            lines += [f"[{ref_of[item.number]}] {_title(item)}", item.meta, ""]
             for p in _paragraphs(item.summary):
                 lines += [p, ""]
             if item.shortened:
                 lines += [f"{t['read_more']}{t['colon']}{slot('view')}", ""]
             if item.commentary:
-                lines.append(f"> {t['commentary']}")
+                lines.append(f"> {commentary_label}")
                 paras = _paragraphs(item.commentary)
                 for i, p in enumerate(paras):
                     lines.append(f"> {p}")

@@ -5,8 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from emails.content import SECTION_KEYS, EditionContent, ItemContent
+from emails.content import SECTION_KEYS, EditionContent, ItemContent, SectionContent
 from emails.i18n import format_date, strings
+
+SOURCE_LANGUAGE = "zh-CN"  # the language the report is written in
 
 
 @dataclass(frozen=True)
@@ -19,6 +21,12 @@ class ItemView:
     summary: str
     commentary: str | None
     shortened: bool
+    # For an English reader, the parts still in Chinese carry `zh-CN` (else None), and
+    # `marker` says so visibly after the title: "(in Chinese)" or "(partly in Chinese)".
+    title_lang: str | None = None
+    summary_lang: str | None = None
+    commentary_lang: str | None = None
+    marker: str | None = None
 
     @property
     def anchor(self) -> str:
@@ -50,10 +58,54 @@ def variant_key(topics: Iterable[str], language: str, edition_topics: Iterable[s
     return f"{language}:{','.join(variant_topics(topics, edition_topics))}"
 
 
-def _localized(item: ItemContent, language: str) -> tuple[str, str]:
-    if language == "en":
-        return item.title_en or item.title, item.summary_en or item.summary
-    return item.title, item.summary
+@dataclass(frozen=True)
+class Localized:
+    """An item's texts in a reader's language, each with the language it is really in."""
+
+    title: tuple[str, str | None]
+    summary: tuple[str, str | None]
+    commentary: tuple[str | None, str | None]
+    marker: str | None
+
+
+def _pick(english: str | None, chinese: str, accepted: bool) -> tuple[str, str | None]:
+    if accepted and english:
+        return english, None
+    return chinese, SOURCE_LANGUAGE if chinese else None
+
+
+def localize(item: ItemContent, language: str) -> Localized:
+    """The item as a reader of `language` sees it; never silently Chinese for English readers."""
+    if language != "en":
+        return Localized((item.title, None), (item.summary, None), (item.commentary, None), None)
+    accepted = item.english_accepted
+    title = _pick(item.title_en, item.title, accepted)
+    summary = _pick(item.summary_en, item.summary, accepted)
+    commentary: tuple[str | None, str | None] = (None, None)
+    if item.commentary:
+        commentary = _pick(item.commentary_en, item.commentary, accepted)
+    marker = None
+    if title[1]:
+        marker = strings(language)["in_chinese"]
+    elif summary[1] or commentary[1]:
+        marker = strings(language)["partly_in_chinese"]
+    return Localized(title, summary, commentary, marker)
+
+
+def section_heading(section: SectionContent, language: str) -> str:
+    """The section's name as edited, or the usual name of its key in `language`."""
+    name = section.title_en if language == "en" else section.title
+    return name or strings(language).get(f"section.{section.key}", section.key)
+
+
+def untranslated_items(
+    edition: EditionContent, topics: Iterable[str]
+) -> tuple[ItemContent, ...]:
+    """Items on `topics` without (accepted) English text: omitted or marked for English readers."""
+    wanted = frozenset(topics)
+    return tuple(
+        i for s in edition.sections for i in s.items if i.topics & wanted and not i.translated
+    )
 
 
 def build_sections(
@@ -66,7 +118,6 @@ def build_sections(
 
     `summaries` replaces the summary of the given item ids (shortened ones).
     """
-    text = strings(language)
     wanted = frozenset(topics)
     overrides = summaries or {}
     order = {key: i for i, key in enumerate(SECTION_KEYS)}
@@ -75,22 +126,26 @@ def build_sections(
     for section in ordered:
         items = []
         for item in section.items:
-            if not item.topics & wanted:
+            if not item.topics & wanted or not edition.shows(item, language):
                 continue
-            title, summary = _localized(item, language)
+            local = localize(item, language)
             items.append(
                 ItemView(
                     id=item.id,
                     number=item.number,
                     url=item.url,
-                    title=title,
+                    title=local.title[0],
                     meta=f"{format_date(item.published_on, language)} · {item.source}",
-                    summary=overrides.get(item.id, summary),
-                    commentary=item.commentary,
+                    summary=overrides.get(item.id, local.summary[0]),
+                    commentary=local.commentary[0],
                     shortened=item.id in overrides,
+                    title_lang=local.title[1],
+                    summary_lang=local.summary[1],
+                    commentary_lang=local.commentary[1],
+                    marker=local.marker,
                 )
             )
         if items:
-            heading = text.get(f"section.{section.key}", section.key)
+            heading = section_heading(section, language)
             views.append(SectionView(key=section.key, heading=heading, items=tuple(items)))
     return tuple(views)

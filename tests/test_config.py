@@ -165,7 +165,9 @@ def test_a_feedback_id_set_whole_is_read_as_the_sender_id(tmp_path: Path) -> Non
     ("name", "value"),
     [("YUEBAO_ENV", "staging"), ("MAIL_TRANSPORT", "smtp"), ("TRUSTED_PROXIES", "two"),
      ("WORKER_DB_GRACE_SECONDS", "two minutes"), ("WORKER_DB_GRACE_SECONDS", "-1"),
-     ("WEB_CONCURRENCY", "two"), ("WEB_CONCURRENCY", "0")],
+     ("WEB_CONCURRENCY", "two"), ("WEB_CONCURRENCY", "0"),
+     ("COMMENTARY_LABEL_ZH", "  "), ("COMMENTARY_LABEL_EN", "Our\nview"),
+     ("COMMENTARY_LABEL_EN", "x" * 61)],
 )
 def test_bad_values_are_named(name: str, value: str, tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=name):
@@ -188,6 +190,15 @@ def test_defaults_follow_the_design(tmp_path: Path) -> None:
     assert settings.sns_topic_arns == ()
     assert settings.ratelimit_storage_uri == "memory://"
     assert settings.web_concurrency == DEFAULT_WEB_CONCURRENCY == 2
+    assert (settings.commentary_label_zh, settings.commentary_label_en) == ("植德短评", "Our view")
+
+
+def test_the_commentary_labels_are_the_firms_own(tmp_path: Path) -> None:
+    settings = load_settings({"YUEBAO_VAR_DIR": str(tmp_path), "COMMENTARY_LABEL_ZH": " 律所观点 ",
+                              "COMMENTARY_LABEL_EN": "The firm's take"})
+    assert (settings.commentary_label_zh, settings.commentary_label_en) == (
+        "律所观点", "The firm's take"
+    )
 
 
 def test_settings_are_typed_frozen_and_read_once(tmp_path: Path) -> None:

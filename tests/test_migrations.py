@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import inspect, select, text
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from tests.conftest import new_postgres_database
@@ -113,3 +114,50 @@ def test_a_fresh_database_has_the_default_topics(session: Session) -> None:
         assert topic.keywords == list(spec.keywords)
         assert topic.description_zh and topic.description_en and not topic.retired
     assert [t.name_en for t in stored][:2] == ["AI", "Data & data compliance"]
+
+
+def test_the_english_fields_keep_every_edition_section_item_and_delivery(
+    empty_database: str,
+) -> None:
+    # On SQLite a batch-mode migration recreates a table, and dropping the old editions table
+    # with foreign keys on deleted every section, item and delivery of every edition.
+    migrate.upgrade(empty_database, "0017")
+    engine = make_engine(empty_database)
+    now = "'2024-07-01 00:00:00+00:00'"
+    rows = [
+        "INSERT INTO editions (id, month, title, subject, preheader, intro, status, created_at, "
+        f"updated_at) VALUES (1, '2024-07', '月报', '', '', '', 'sent', {now}, {now})",
+        "INSERT INTO sections (id, edition_id, key, title, position) "
+        "VALUES (1, 1, 'policy', '政策速递', 0)",
+        "INSERT INTO items (id, section_id, position, title, title_en, published_on, source, "
+        "url, summary) VALUES (1, 1, 0, '标题', 'Title', '2024-07-01', '', 'https://e.cn', '')",
+        "INSERT INTO item_topics (item_id, topic_id) SELECT 1, id FROM topics WHERE slug = 'ai'",
+        "INSERT INTO subscribers (id, email, email_key, token, language, status, tracking, "
+        f"created_at, updated_at) VALUES (1, 'a@example.com', 'a@example.com', 't', 'en', "
+        f"'active', true, {now}, {now})",
+        "INSERT INTO deliveries (edition_id, subscriber_id, variant_key, token, status, "
+        f"attempts, created_at, updated_at) VALUES (1, 1, 'en:ai', 'd', 'sent', 1, {now}, {now})",
+    ]
+    with engine.begin() as connection:
+        for row in rows:
+            connection.execute(text(row))
+    engine.dispose()
+
+    migrate.upgrade(empty_database)
+    engine = make_engine(empty_database)
+    counted = "SELECT (SELECT count(*) FROM sections), (SELECT count(*) FROM items), " \
+        "(SELECT count(*) FROM item_topics), (SELECT count(*) FROM deliveries)"
+    with engine.connect() as connection:
+        assert tuple(connection.execute(text(counted)).one()) == (1, 1, 1, 1)
+        edition = connection.execute(text("SELECT untranslated, title_en FROM editions")).one()
+        assert tuple(edition) == ("marked", "")
+        item = connection.execute(text("SELECT english_status, title_en FROM items")).one()
+        assert tuple(item) == ("editor", "Title")
+        with pytest.raises(IntegrityError):
+            connection.execute(text("UPDATE items SET english_status = 'guessed'"))
+    engine.dispose()
+    migrate.downgrade(empty_database, "0017")
+    engine = make_engine(empty_database)
+    with engine.connect() as connection:
+        assert tuple(connection.execute(text(counted)).one()) == (1, 1, 1, 1)
+    engine.dispose()

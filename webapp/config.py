@@ -58,6 +58,14 @@ def _seconds(name: str, value: str) -> float:
     return seconds
 
 
+def _label(name: str, value: str) -> str:
+    """A short single-line text shown to readers."""
+    label = value.strip()
+    if not label or not label.isprintable() or len(label) > 60:
+        raise ConfigError(f"{name} must be one printable line of 1 to 60 characters")
+    return label
+
+
 def _secret_file(var_dir: Path, name: str) -> str:
     """A secret kept in `var/` so development sessions and links survive restarts."""
     path = var_dir / name
@@ -92,6 +100,8 @@ class Settings:
     mail_reply_to: str | None
     org_name: str
     org_postal_address: str
+    commentary_label_zh: str
+    commentary_label_en: str
     list_id: str
     feedback_id: str
     unsubscribe_mailto: str | None
@@ -174,6 +184,13 @@ def load_settings(
         mail_reply_to=env.get("MAIL_REPLY_TO") or None,
         org_name=env.get("ORG_NAME", "yuebao"),
         org_postal_address=env.get("ORG_POSTAL_ADDRESS", ""),
+        # The label of an item's commentary in emails and the archive: the firm's own words.
+        commentary_label_zh=_label(
+            "COMMENTARY_LABEL_ZH", env.get("COMMENTARY_LABEL_ZH", "植德短评")
+        ),
+        commentary_label_en=_label(
+            "COMMENTARY_LABEL_EN", env.get("COMMENTARY_LABEL_EN", "Our view")
+        ),
         list_id=env.get("LIST_ID", "<monthly.yuebao.localhost>"),
         # The sender id, last field of every Feedback-ID; the mail type goes before it. It was
         # once configured whole as `edition:<id>`, which would now read `edition:edition:<id>`.

@@ -20,7 +20,7 @@ from emails import (
     make_transport,
 )
 from webapp.config import Settings
-from webapp.models import BackgroundJob, Edition, JobKind, OutboxFile, utcnow
+from webapp.models import BackgroundJob, Edition, EnglishStatus, JobKind, OutboxFile, utcnow
 
 
 def mail_settings(settings: Settings) -> MailSettings:
@@ -33,6 +33,8 @@ def mail_settings(settings: Settings) -> MailSettings:
         feedback_id=settings.feedback_id,
         unsubscribe_mailto=settings.unsubscribe_mailto,
         base_url=settings.base_url,
+        commentary_label_zh=settings.commentary_label_zh,
+        commentary_label_en=settings.commentary_label_en,
     )
 
 
@@ -172,9 +174,16 @@ def edition_content(edition: Edition) -> EditionContent:
                     summary_en=item.summary_en,
                     commentary=item.commentary,
                     topics=frozenset(topic.slug for topic in item.topics),
+                    commentary_en=item.commentary_en,
+                    english_accepted=item.english_status == EnglishStatus.EDITOR,
                 )
             )
-        sections.append(SectionContent(key=section.key, items=tuple(items)))
+        sections.append(
+            SectionContent(
+                key=section.key, items=tuple(items), title=section.title,
+                title_en=section.title_en,
+            )
+        )
     return EditionContent(
         month=edition.month,
         title=edition.title,
@@ -182,6 +191,11 @@ def edition_content(edition: Edition) -> EditionContent:
         preheader=edition.preheader,
         intro=edition.intro,
         sections=tuple(sections),
+        title_en=edition.title_en,
+        subject_en=edition.subject_en,
+        preheader_en=edition.preheader_en,
+        intro_en=edition.intro_en,
+        untranslated=edition.untranslated.value,
     )
 
 

@@ -14,10 +14,13 @@ from webapp.accounts.users import PasswordTooShort, UserAddressInvalid, UserErro
 from webapp.admin.refusals import explain as admin_explain
 from webapp.delivery.sending import (
     EditionHasNoItems,
+    ItemsWithoutTopic,
     NoItemHasTopic,
     ScheduleInPast,
+    UntranslatedForEnglishReaders,
     WrongEditionState,
 )
+from webapp.editions.english import TextNotAllowed
 from webapp.editions.importer.contents import MissingPart
 from webapp.editions.importer.errors import ReportIncomplete
 from webapp.editions.items import (
@@ -30,6 +33,7 @@ from webapp.editions.items import (
 )
 from webapp.editor.common import explain as editor_explain
 from webapp.models import Edition, EditionStatus, Subscriber
+from webapp.plain_text import UnsafeText
 from webapp.readers.reader_admin import (
     AddressErased,
     ConsentNotStated,
@@ -89,6 +93,10 @@ EDITOR_REFUSALS: list[Exception] = [
     ),
     EditionHasNoItems("2024-08"),
     NoItemHasTopic("2024-08"),
+    ItemsWithoutTopic("2024-08", ["无主题条目"]),
+    UntranslatedForEnglishReaders("2024-08", readers=12, items=3),
+    TextNotAllowed("title_en", UnsafeText(index=3, codepoint=7)),
+    TextNotAllowed("title_en", UnsafeText(index=3, codepoint=10)),
     ScheduleInPast(datetime(2024, 8, 1, tzinfo=UTC), datetime(2024, 8, 2, tzinfo=UTC)),
     ReportIncomplete((MissingPart("交易资讯"), MissingPart("行业新闻", 3, "标题"))),
 ]

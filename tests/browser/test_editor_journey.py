@@ -28,7 +28,7 @@ from webapp.config import install, settings_of
 from webapp.db import database
 from webapp.delivery import sending
 from webapp.delivery.runner import run_pending
-from webapp.delivery.variants import count_variants
+from webapp.delivery.variants import count_variants, english_exposure
 from webapp.editions.records import get_edition
 from webapp.editions.upload import import_report_text
 from webapp.models import Delivery, DeliveryStatus, Edition, EditionStatus, Role, utcnow
@@ -188,10 +188,25 @@ def test_an_editor_takes_the_july_report_to_a_finished_send(
     assert sorted(m["To"] for m in tests) == sorted(["colleague@example.com", EDITOR])
     screens.step("5-test-sent")
 
-    # Approve, then schedule for tomorrow morning.
+    # Approve: the demo's English readers would get the sample's items in Chinese, so the
+    # console says how many readers and items and waits for the box to be ticked.
     page.get_by_role("link", name="条目与文字").click()
     page.get_by_role("button", name="批准", exact=True).click()
+    with database(live_app).sessionmaker() as session:
+        loaded = get_edition(session, "2024-07")
+        assert loaded is not None
+        exposure = english_exposure(session, loaded)
+    assert exposure.readers == 4 and exposure.items > 0
+    notice = page.locator("[data-untranslated-readers]")
+    expect(notice).to_have_attribute("data-untranslated-readers", str(exposure.readers))
+    expect(notice).to_have_attribute("data-untranslated-items", str(exposure.items))
+    expect(page.locator("[data-status-badge]")).to_have_text("草稿")
+    screens.step("6-approve-untranslated")
+    page.locator("input[name=allow_untranslated]").check()
+    page.get_by_role("button", name="批准", exact=True).click()
     expect(page.locator("[data-status-badge]")).to_have_text("已批准")
+
+    # Then schedule for tomorrow morning.
     page.get_by_role("link", name="发送或排期…").click()
     with database(live_app).sessionmaker() as session:
         loaded = get_edition(session, "2024-07")

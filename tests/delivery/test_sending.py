@@ -17,6 +17,7 @@ from webapp.delivery import sending
 from webapp.delivery.sending import (
     EditionHasNoItems,
     EditionNotFound,
+    ItemsWithoutTopic,
     NoItemHasTopic,
     NoScheduleRule,
     ScheduleInPast,
@@ -107,7 +108,6 @@ def test_approving_an_edition_without_items_is_refused_as_such(
 def test_approving_an_edition_whose_items_have_no_topic_is_refused_as_such(
     session: Session, factories: Factories
 ) -> None:
-    # One item without a topic is fine; it is an edition no reader would get that is refused.
     edition = factories.edition(items={"policy": [{}, {}]})
     before = _footprint(session)
     with pytest.raises(NoItemHasTopic) as refused:
@@ -115,9 +115,20 @@ def test_approving_an_edition_whose_items_have_no_topic_is_refused_as_such(
     assert refused.value.month == "2024-07"
     assert _footprint(session) == before
 
-    partly = factories.edition("2024-08", items={"policy": [{}, {"topics": ["ai"]}]})
-    sending.approve(session, partly, actor="test")
-    assert partly.status == EditionStatus.APPROVED
+
+def test_approving_an_edition_with_one_item_without_a_topic_is_refused(
+    session: Session, factories: Factories
+) -> None:
+    # No reader would get that item: an editor never means that, so it is chosen first.
+    partly = factories.edition(
+        "2024-08", items={"policy": [{"title": "无主题条目"}, {"topics": ["ai"]}]}
+    )
+    before = _footprint(session)
+    with pytest.raises(ItemsWithoutTopic) as refused:
+        sending.approve(session, partly, actor="test")
+    assert (refused.value.month, refused.value.count) == ("2024-08", 1)
+    assert "无主题条目" in str(refused.value)
+    assert partly.status == EditionStatus.DRAFT and _footprint(session) == before
 
 
 @pytest.mark.usefixtures("frozen")
@@ -180,5 +191,5 @@ def test_every_refusal_the_module_defines_is_a_send_error() -> None:
     refusals = [value for value in vars(sending).values()
                 if isinstance(value, type) and issubclass(value, Exception)
                 and value.__module__ == sending.__name__]
-    assert len(refusals) == 9
+    assert len(refusals) == 11
     assert all(issubclass(kind, SendError) for kind in refusals)

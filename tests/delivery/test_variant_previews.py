@@ -97,6 +97,10 @@ def test_the_preheader_is_the_one_in_the_email(
     own = render_preview(session, settings_of(app), "2024-07", topics="ai,data")
     assert preheader_of(own) == "编辑写的预览文字"
     assert "编辑写的预览文字" in own.message.html
+    # English readers get the English preheader (here the automatic one), never the Chinese.
+    english = render_preview(session, settings_of(app), "2024-07", topics="ai", language="en")
+    assert "编辑写的预览文字" not in english.message.html
+    assert preheader_of(english) == preheader_of(automatic)
 
 
 def test_shortened_items_are_named(

@@ -5,9 +5,11 @@ from xml.etree import ElementTree
 
 import pytest
 from flask.testing import FlaskClient
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from tests.factories import Factories
-from webapp.models import EditionStatus
+from webapp.models import Edition, EditionStatus, UntranslatedPolicy
 
 ATOM = "{http://www.w3.org/2005/Atom}"
 
@@ -38,7 +40,10 @@ def test_the_archive_lists_sent_editions_newest_first(client: FlaskClient) -> No
     page = client.get("/archive").get_data(as_text=True)
     assert page.index("2024年7月") < page.index("2024年6月")
     assert "未发送月报" not in page and "已取消月报" not in page and "2024年8月" not in page
-    assert "July 2024" in client.get("/archive?lang=en").get_data(as_text=True)
+    english = client.get("/archive?lang=en").get_data(as_text=True)
+    assert "July 2024" in english
+    # Its name in English: never the Chinese title unmarked.
+    assert "数字经济月报" not in english and "yuebao monthly report" in english
 
 
 @pytest.mark.usefixtures("editions")
@@ -81,3 +86,26 @@ def test_an_empty_archive_says_so(client: FlaskClient) -> None:
     assert "尚未发布任何一期月报。" in client.get("/archive").get_data(as_text=True)
     feed = ElementTree.fromstring(client.get("/archive/feed.xml").data)
     assert feed.findall(f"{ATOM}entry") == []
+
+
+@pytest.mark.usefixtures("editions")
+def test_the_english_archive_marks_chinese_text_or_leaves_it_out(
+    client: FlaskClient, session: Session
+) -> None:
+    english = client.get("/archive/2024-06?lang=en").get_data(as_text=True)
+    assert '<a href="https://deal.example/1" rel="noopener noreferrer" target="_blank" ' \
+        'lang="zh-CN">某公司完成融资</a> <span class="marker">(in Chinese)</span>' in english
+    assert '<p lang="zh-CN">摘要一</p>' in english and "(partly in Chinese)" in english
+    assert '<p class="edition-intro" lang="zh-CN">六月要点。</p>' in english
+    assert "数字经济月报</h1>" not in english and "yuebao monthly report</h1>" in english
+    assert "Our view" in english and "植德短评" not in english
+
+    edition = session.scalar(select(Edition).where(Edition.month == "2024-06"))
+    assert edition is not None
+    edition.untranslated = UntranslatedPolicy.OMIT
+    session.commit()
+    english = client.get("/archive/2024-06?lang=en").get_data(as_text=True)
+    assert "某公司完成融资" not in english and "New AI rules" not in english
+    assert "(in Chinese)" not in english and "六月要点" not in english
+    chinese = client.get("/archive/2024-06?lang=zh-CN").get_data(as_text=True)
+    assert "某公司完成融资" in chinese and "（中文）" not in chinese and "marker" not in chinese

@@ -42,6 +42,8 @@ def make_settings(**changes: str | None) -> MailSettings:
         "feedback_id": "yuebao",
         "unsubscribe_mailto": None,
         "base_url": BASE_URL,
+        "commentary_label_zh": "植德短评",
+        "commentary_label_en": "Our view",
     }
     values.update(changes)
     return MailSettings(**values)  # type: ignore[arg-type]

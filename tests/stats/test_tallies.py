@@ -495,17 +495,21 @@ def database_at_0009(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 def test_upgrading_counts_the_deliveries_already_there(database_at_0009: str) -> None:
     engine = make_engine(database_at_0009)
     sent_at = utcnow().replace(second=5, microsecond=0) - timedelta(hours=2)
-    with Session(engine) as session:  # the tables written here are the same at 0009
-        edition = Edition(month="2024-07", title="t", status=EditionStatus.SENT)
-        session.add(edition)
-        session.flush()
+    with Session(engine) as session:  # the other tables written here are the same at 0009
+        # Editions have gained columns since 0009: written as they were then.
+        session.execute(text(
+            "INSERT INTO editions (month, title, subject, preheader, intro, status, created_at, "
+            "updated_at) VALUES ('2024-07', 't', '', '', '', 'sent', '2024-07-01 00:00:00', "
+            "'2024-07-01 00:00:00')"
+        ))
+        edition_id = session.scalar(text("SELECT id FROM editions"))
         for n in range(6):
             reader = Subscriber(email=f"r{n}@example.com", email_key=f"r{n}@example.com",
                                 status=SubscriberStatus.ACTIVE)
             session.add(reader)
             session.flush()
             delivery = Delivery(
-                edition_id=edition.id, subscriber_id=reader.id, token=new_token(),
+                edition_id=edition_id, subscriber_id=reader.id, token=new_token(),
                 variant_key="en:ai" if n % 2 else "en:data",
                 status=DeliveryStatus.SENT if n < 4 else DeliveryStatus.QUEUED,
                 sent_at=sent_at + timedelta(minutes=n) if n < 4 else None,
@@ -514,10 +518,9 @@ def test_upgrading_counts_the_deliveries_already_there(database_at_0009: str) ->
             session.add(delivery)
             session.flush()
             if n % 2 and n < 4:
-                session.add(DeliveryOutcome(delivery_id=delivery.id, edition_id=edition.id,
+                session.add(DeliveryOutcome(delivery_id=delivery.id, edition_id=edition_id,
                                             hard_bounced_at=utcnow()))
         session.commit()
-        edition_id = edition.id
     engine.dispose()
 
     migrate.upgrade(database_at_0009)

@@ -6,7 +6,8 @@ from xml.etree import ElementTree  # nosec B405: builds the feed, never parses X
 from flask import Response, abort, render_template, url_for
 
 from emails import default_preheader
-from emails.i18n import format_month, strings
+from emails.edition import english_report_name, intro_for, report_title
+from emails.i18n import format_month, has_cjk, strings
 from emails.views import build_sections
 from webapp import db
 from webapp.archive import bp
@@ -29,11 +30,19 @@ def _sent_at(edition: Edition) -> datetime:
 @bp.route("/archive")
 def index() -> str:
     language = current_language()
+    org_name = current_settings().org_name
     editions = [
-        (edition, format_month(edition.month, language))
+        (edition, format_month(edition.month, language), _title(edition, language, org_name))
         for edition in sent_editions(db.session())
     ]
     return render_template("archive/index.html", editions=editions)
+
+
+def _title(edition: Edition, language: str, org_name: str) -> str:
+    """The edition's name in `language` (in English never Chinese unless an editor wrote it)."""
+    if language != "en":
+        return edition.title
+    return edition.title_en or english_report_name(org_name)
 
 
 @bp.route("/archive/<month>")
@@ -43,15 +52,23 @@ def edition(month: str) -> str:
         abort(404)
     language = current_language()
     content = edition_content(found)
-    # The web page shows the whole edition: every topic it carries.
+    settings = current_settings()
+    # The web page shows the whole edition: every topic it carries, and in English what the
+    # edition's policy gives English readers (untranslated items left out, or marked).
     sections = build_sections(content, content.topics, language)
+    intro, intro_lang = intro_for(content, language)
     return render_template(
         "archive/edition.html",
         edition=found,
+        title=report_title(content, language, settings.org_name),
         month_label=format_month(found.month, language),
         sections=sections,
-        commentary_label=strings(language)["commentary"],
-        intro=[p.strip() for p in found.intro.split("\n\n") if p.strip()],
+        commentary_label=(
+            settings.commentary_label_en if language == "en" else settings.commentary_label_zh
+        ),
+        intro=[p.strip() for p in intro.split("\n\n") if p.strip()],
+        intro_lang=intro_lang,
+        in_chinese=strings(language)["in_chinese"],
     )
 
 
@@ -73,21 +90,27 @@ def feed() -> Response:
     ElementTree.SubElement(root, f"{{{ATOM}}}author").append(_text("name", title))
     updated = max((_sent_at(e) for e in editions), default=None)
     ElementTree.SubElement(root, f"{{{ATOM}}}updated").text = (updated or utcnow()).isoformat()
+    org_name = current_settings().org_name
     for listed in editions:
         full = get_edition(session, listed.month) or listed
         url = base + url_for("archive.edition", month=full.month)
+        content = edition_content(full)
+        # In English only titles that are English: the feed, like the subject, is never
+        # silently Chinese.
         titles = [
-            item.title_en or item.title if language == "en" else item.title
-            for section in full.sections
+            item.title
+            for section in build_sections(content, content.topics, language)
             for item in section.items
+            if language != "en" or not (item.title_lang or has_cjk(item.title))
         ]
+        report = report_title(content, language, org_name)
         entry = ElementTree.SubElement(root, f"{{{ATOM}}}entry")
-        label = f"{full.title} · {format_month(full.month, language)}"
+        label = f"{report} · {format_month(full.month, language)}"
         entry.append(_text("title", label))
         entry.append(_text("id", url))
         ElementTree.SubElement(entry, f"{{{ATOM}}}link", {"href": url})
         entry.append(_text("updated", _sent_at(full).isoformat()))
-        summary = default_preheader(full.title, full.month, titles, language)
+        summary = default_preheader(report, full.month, titles, language)
         entry.append(_text("summary", summary))
     body = ElementTree.tostring(root, encoding="utf-8", xml_declaration=True)
     return Response(body, mimetype="application/atom+xml")

@@ -18,7 +18,12 @@ from webapp.delivery.in_doubt import resolve_in_doubt
 from webapp.delivery.locks import WorkerLockHeld, worker_lock
 from webapp.delivery.outages import DatabaseLost
 from webapp.delivery.runner import EngineUnavailable, build_engine, worker_name
-from webapp.delivery.sending import SendError, first_month, set_schedule_rule
+from webapp.delivery.sending import (
+    SendError,
+    UntranslatedForEnglishReaders,
+    first_month,
+    set_schedule_rule,
+)
 from webapp.models import Edition, EditionStatus, utcnow
 from webapp.stats.progress import send_progress
 
@@ -43,12 +48,21 @@ def _commit_or_fail(action: str) -> None:
 
 @click.command("approve")
 @MONTH
+@click.option("--allow-untranslated", is_flag=True,
+              help="Approve although English readers would get items in Chinese (marked).")
 @with_appcontext
-def approve_command(month: str) -> None:
+def approve_command(month: str, allow_untranslated: bool) -> None:
     """Approve MONTH's edition for sending."""
     edition = _edition(month)
     try:
-        sending.approve(db.session(), edition, actor="cli")
+        sending.approve(
+            db.session(), edition, actor="cli", allow_untranslated=allow_untranslated
+        )
+    except UntranslatedForEnglishReaders as error:
+        raise click.ClickException(
+            f"{error}. Give the items English text, leave untranslated items out of English "
+            f"editions in the editor, or approve with --allow-untranslated"
+        ) from None
     except SendError as error:
         raise click.ClickException(str(error)) from None
     _commit_or_fail(f"{month} approved")
@@ -90,7 +104,8 @@ def send_command(month: str, now: bool, at: str | None, wait: bool) -> None:
     click.echo(
         f"{month}: {plan.planned} deliveries planned; excluded {plan.excluded} "
         f"(no matching items {plan.excluded_no_match}, suppressed "
-        f"{plan.excluded_suppressed}, paused {plan.excluded_paused})"
+        f"{plan.excluded_suppressed}, paused {plan.excluded_paused}, only untranslated items "
+        f"{plan.excluded_untranslated})"
     )
     if wait:
         _wait(edition.id, plan.planned)

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from webapp.delivery.variants import (
     edition_topic_slugs,
     eligible_readers_filter,
+    english_reach_filter,
     topic_lists,
     variant_key_column,
 )
@@ -40,10 +41,18 @@ class PlanResult:
     excluded_no_match: int
     excluded_suppressed: int
     excluded_paused: int
+    # English readers whose items were all left out of English editions (no English text
+    # and the edition's policy is `omit`): an email with no item is not sent.
+    excluded_untranslated: int = 0
 
     @property
     def excluded(self) -> int:
-        return self.excluded_no_match + self.excluded_suppressed + self.excluded_paused
+        return (
+            self.excluded_no_match
+            + self.excluded_suppressed
+            + self.excluded_paused
+            + self.excluded_untranslated
+        )
 
     def as_json(self) -> dict[str, int]:
         return {
@@ -52,6 +61,7 @@ class PlanResult:
             "excluded_no_match": self.excluded_no_match,
             "excluded_suppressed": self.excluded_suppressed,
             "excluded_paused": self.excluded_paused,
+            "excluded_untranslated": self.excluded_untranslated,
         }
 
 
@@ -74,9 +84,17 @@ def plan_deliveries(session: Session, edition: Edition, now: datetime) -> PlanRe
     eligible_readers = (
         session.scalar(select(func.count(Subscriber.id)).where(eligible_readers_filter())) or 0
     )
+    reach = english_reach_filter(edition)
+    untranslated = 0
     if slugs:
         dialect = session.get_bind().dialect.name
         topics = topic_lists(dialect, slugs)
+        if reach is not None:
+            untranslated = session.scalar(
+                select(func.count(Subscriber.id))
+                .join(topics, topics.c.subscriber_id == Subscriber.id)
+                .where(eligible_readers_filter(), ~reach)
+            ) or 0
         variant_key = variant_key_column(topics).label("variant_key")
         eligible = (
             select(
@@ -90,7 +108,7 @@ def plan_deliveries(session: Session, edition: Edition, now: datetime) -> PlanRe
                 literal(now, Delivery.updated_at.type),
             )
             .join(topics, topics.c.subscriber_id == Subscriber.id)
-            .where(eligible_readers_filter())
+            .where(eligible_readers_filter(), *([reach] if reach is not None else []))
             # In variant order, so ids run variant by variant: a claim of consecutive ids then
             # fills whole SendBulkEmail calls of one template instead of a reader or two each.
             .order_by(variant_key, Subscriber.id)
@@ -115,8 +133,10 @@ def plan_deliveries(session: Session, edition: Edition, now: datetime) -> PlanRe
 
     return PlanResult(
         planned=planned,
-        # Eligible readers who got no delivery had none of the edition's topics.
-        excluded_no_match=max(0, eligible_readers - planned),
+        # Eligible readers who got no delivery had none of the edition's topics, or (English
+        # readers) only topics whose items were all left out of English editions.
+        excluded_no_match=max(0, eligible_readers - planned - untranslated),
         excluded_suppressed=count(active, suppressed),
         excluded_paused=count(Subscriber.status == SubscriberStatus.PAUSED),
+        excluded_untranslated=untranslated,
     )

@@ -7,7 +7,7 @@ starts from and changes nothing when it is not allowed; the caller commits.
 
 from __future__ import annotations
 
-from collections.abc import Set
+from collections.abc import Sequence, Set
 from datetime import datetime, timedelta
 from typing import Any, Literal, cast
 from zoneinfo import ZoneInfo
@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from webapp.audit import record_audit
 from webapp.delivery.plan import PlanResult, plan_deliveries
+from webapp.delivery.variants import english_exposure
 from webapp.editions.records import get_edition
 from webapp.models import (
     AuditEntry,
@@ -79,6 +80,33 @@ class NoItemHasTopic(SendError):
         super().__init__(f"no item of the {month} edition has a topic; no reader would get it")
 
 
+class ItemsWithoutTopic(SendError):
+    """Some items have no topic: no reader would get them, which is never what an editor means."""
+
+    def __init__(self, month: str, titles: Sequence[str]) -> None:
+        self.month = month
+        self.titles = tuple(titles)
+        self.count = len(self.titles)
+        super().__init__(
+            f"{self.count} item(s) of the {month} edition have no topic, so no reader would get "
+            f"them ({'; '.join(t[:40] for t in self.titles[:3])}): choose topics for them first"
+        )
+
+
+class UntranslatedForEnglishReaders(SendError):
+    """English readers would get items without English text (in Chinese, marked): approving
+    needs the editor's explicit confirmation."""
+
+    def __init__(self, month: str, readers: int, items: int) -> None:
+        self.month = month
+        self.readers = readers
+        self.items = items
+        super().__init__(
+            f"{readers} English reader(s) would get {items} item(s) of the {month} edition "
+            f"without English text, shown in Chinese"
+        )
+
+
 class ScheduleWithoutTimeZone(SendError):
     def __init__(self, at: datetime) -> None:
         self.at = at
@@ -131,15 +159,31 @@ def _item_count(edition: Edition) -> int:
     return sum(len(section.items) for section in edition.sections)
 
 
-def approve(session: Session, edition: Edition, *, actor: Actor) -> None:
+def approve(
+    session: Session, edition: Edition, *, actor: Actor, allow_untranslated: bool = False
+) -> None:
+    """Make a draft sendable. Every item needs a topic; English readers who would get items
+    without English text need `allow_untranslated` (the editor saw how many and agreed)."""
     _require(edition, {EditionStatus.DRAFT}, "approve")
     if _item_count(edition) == 0:
         raise EditionHasNoItems(edition.month)
-    if not any(item.topics for section in edition.sections for item in section.items):
+    items = [item for section in edition.sections for item in section.items]
+    if not any(item.topics for item in items):
         raise NoItemHasTopic(edition.month)
+    topicless = [item.title for item in items if not item.topics]
+    if topicless:
+        raise ItemsWithoutTopic(edition.month, topicless)
+    exposure = english_exposure(session, edition)
+    if exposure.readers and not allow_untranslated:
+        raise UntranslatedForEnglishReaders(edition.month, exposure.readers, exposure.items)
     edition.status = EditionStatus.APPROVED
     edition.approved_at = utcnow()
-    record_audit(session, "edition.approve", actor=actor, target=edition.month)
+    detail = (
+        {"untranslated": {"readers": exposure.readers, "items": exposure.items}}
+        if exposure.readers
+        else None
+    )
+    record_audit(session, "edition.approve", actor=actor, target=edition.month, detail=detail)
 
 
 def schedule(session: Session, edition: Edition, at: datetime, *, actor: Actor) -> None:

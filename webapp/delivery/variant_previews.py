@@ -9,11 +9,12 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from emails import Recipient, default_preheader, fill
+from emails import Recipient, fill
+from emails.views import untranslated_items
 from webapp.config import Settings
 from webapp.delivery.variants import count_variants, edition_topic_slugs, parse_variant_key
 from webapp.editions.previews import Preview, PreviewError, render_preview
-from webapp.mailer import links
+from webapp.mailer import edition_content, links
 from webapp.models import (
     Delivery,
     DeliveryStatus,
@@ -33,6 +34,9 @@ class VariantReaders:
     language: str
     topics: tuple[str, ...]
     readers: int
+    # English variants: items on these topics without English text (shown in Chinese or
+    # left out, by the edition's policy); 0 for Chinese ones.
+    untranslated: int = 0
 
     @property
     def topics_param(self) -> str:
@@ -74,9 +78,11 @@ class EditionProgress:
 def variant_readers(session: Session, edition: Edition) -> list[VariantReaders]:
     """Every variant the edition would be sent as now, most readers first."""
     rows = []
+    content = edition_content(edition)
     for key, readers in count_variants(session, edition).items():
         language, slugs = parse_variant_key(key)
-        rows.append(VariantReaders(key, language, tuple(slugs), readers))
+        untranslated = len(untranslated_items(content, slugs)) if language == "en" else 0
+        rows.append(VariantReaders(key, language, tuple(slugs), readers, untranslated))
     return rows
 
 
@@ -90,7 +96,9 @@ def preview_for_reader(
     if subscriber is None or subscriber.email is None:
         raise ReaderNotFound(f"no reader has the address {address!r}")
     slugs = sorted({t.slug for t in subscriber.topics} & set(edition_topic_slugs(edition)))
-    if not slugs:
+    # An English reader whose items are all left out of English editions gets no email either.
+    reachable = edition_content(edition).topics_in(subscriber.language)
+    if not set(slugs) & reachable:
         raise ReaderGetsNothing(f"none of {address}'s topics has an item in {edition.month}")
     preview = render_preview(
         session, settings, edition.month, topics=",".join(slugs), language=subscriber.language
@@ -121,21 +129,9 @@ def _suppressed(session: Session, subscriber: Subscriber) -> bool:
     return bool(found)
 
 
-def _localized_titles(edition: Edition, item_ids: tuple[int, ...], language: str) -> list[str]:
-    by_id = {i.id: i for s in edition.sections for i in s.items}
-    items = [by_id[i] for i in item_ids if i in by_id]
-    if language == "en":
-        return [i.title_en or i.title for i in items]
-    return [i.title for i in items]
-
-
 def preheader_of(preview: Preview) -> str:
     """The inbox preview text of this variant (the edition's own, or the automatic one)."""
-    edition, variant = preview.edition, preview.variant
-    if edition.preheader:
-        return edition.preheader
-    titles = _localized_titles(edition, variant.item_ids, variant.language)[:3]
-    return default_preheader(edition.title, edition.month, titles, variant.language)
+    return preview.variant.preheader
 
 
 def shortened_items(preview: Preview) -> list[Item]:

@@ -18,7 +18,7 @@ from webapp.editions.importer.cleanup import CLEANED_FIELDS
 from webapp.editions.importer.parser import SECTION_TITLES
 from webapp.editions.importer.topics import suggest_topics
 from webapp.editions.records import EditionError, EditionLocked
-from webapp.models import SECTION_KEYS, Edition, EditionStatus, Item, Section, User
+from webapp.models import SECTION_KEYS, Edition, EditionStatus, EnglishStatus, Item, Section, User
 from webapp.readers.topics import keyword_rules, topics_by_slug
 
 Actor = User | str
@@ -88,6 +88,7 @@ class ItemFields:
     title_en: str | None = None
     summary_en: str | None = None
     topics: tuple[str, ...] = ()
+    commentary_en: str | None = None
 
 
 def _require_editable(edition: Edition) -> None:
@@ -150,6 +151,9 @@ def _apply(session: Session, item: Item, fields: ItemFields) -> None:
     item.commentary = _blank_to_none(fields.commentary)
     item.title_en = _blank_to_none(fields.title_en)
     item.summary_en = _blank_to_none(fields.summary_en)
+    item.commentary_en = _blank_to_none(fields.commentary_en)
+    # The editor saved these English texts: theirs now, whoever drafted them.
+    item.english_status = EnglishStatus.EDITOR
     item.topics = sorted(
         (known[slug] for slug in dict.fromkeys(fields.topics)), key=lambda t: (t.position, t.id)
     )

@@ -13,10 +13,13 @@ from flask_login import current_user
 from webapp import db
 from webapp.delivery.sending import (
     EditionHasNoItems,
+    ItemsWithoutTopic,
     NoItemHasTopic,
     ScheduleInPast,
+    UntranslatedForEnglishReaders,
     WrongEditionState,
 )
+from webapp.editions.english import TextNotAllowed
 from webapp.editions.importer.errors import (
     DamagedFile,
     NotAReportFile,
@@ -109,6 +112,35 @@ def _no_topic(error: NoItemHasTopic) -> str:
     return str(_("No item has a topic, so no reader would get this edition."))
 
 
+def _items_without_topic(error: ItemsWithoutTopic) -> str:
+    return str(_(
+        "%(count)s items have no topic, so no reader would get them: choose topics for them "
+        "first (they are marked below).",
+        count=error.count,
+    ))
+
+
+def _untranslated(error: UntranslatedForEnglishReaders) -> str:
+    return str(_(
+        "%(readers)s English readers would get %(items)s items without English text, shown in "
+        "Chinese. Confirm that this is what you want, add the English text, or leave such items "
+        "out of English editions.",
+        readers=error.readers,
+        items=error.items,
+    ))
+
+
+def _text_not_allowed(error: TextNotAllowed) -> str:
+    if error.line_break:
+        return str(_("A line break is not allowed here."))
+    code = format(error.codepoint, "04X")
+    return str(_(
+        "The invisible character U+%(code)s at position %(position)s is not allowed.",
+        code=code,
+        position=error.index + 1,
+    ))
+
+
 def _in_past(error: ScheduleInPast) -> str:
     return str(_("Choose a time in the future."))
 
@@ -165,6 +197,9 @@ _REFUSALS: dict[type[Exception], Callable[[Any], str]] = {
     WrongEditionState: _wrong_state,
     EditionHasNoItems: _no_items,
     NoItemHasTopic: _no_topic,
+    ItemsWithoutTopic: _items_without_topic,
+    UntranslatedForEnglishReaders: _untranslated,
+    TextNotAllowed: _text_not_allowed,
     ScheduleInPast: _in_past,
     ReportIncomplete: _incomplete,
     NotAReportFile: _not_a_report,

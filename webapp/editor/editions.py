@@ -11,10 +11,13 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wrappers import Response
 
 from emails import default_preheader, default_subject
+from emails.edition import english_subject, report_title
+from emails.i18n import strings
 from webapp import db
 from webapp.config import current_settings
 from webapp.delivery import sending
 from webapp.delivery.variant_previews import progress_by_edition
+from webapp.editions.english import EnglishTexts, untranslated_item_ids, update_english
 from webapp.editions.importer.errors import (
     MAX_REPORT_BYTES,
     ReportFormatError,
@@ -22,14 +25,23 @@ from webapp.editions.importer.errors import (
     ReportTooLarge,
 )
 from webapp.editions.importer.reading import text_source
-from webapp.editions.items import update_texts
+from webapp.editions.importer.topics import suggest_topics
+from webapp.editions.items import ItemInvalid, update_texts
 from webapp.editions.records import EditionError, list_editions
 from webapp.editions.upload import import_report_source, lines_around, read_upload
 from webapp.editor import bp
 from webapp.editor.common import actor, edition_or_404, explain, note_back_to_draft
-from webapp.editor.forms import ButtonForm, EditionTextsForm, ImportForm
+from webapp.editor.forms import (
+    ApproveForm,
+    ButtonForm,
+    EditionTextsForm,
+    EnglishTextsForm,
+    ImportForm,
+)
 from webapp.labels import status_labels
-from webapp.models import Edition, EditionStatus, Role
+from webapp.mailer import edition_content
+from webapp.models import SECTION_KEYS, Edition, EditionStatus, Role, UntranslatedPolicy
+from webapp.readers.topics import keyword_rules
 from webapp.security import role_required
 from webapp.stats.progress import send_progress
 
@@ -144,18 +156,62 @@ def _automatic_texts(edition: Edition) -> tuple[str, str]:
     )
 
 
-def render_edition(edition: Edition, texts: EditionTextsForm | None = None) -> str:
+def _english_form(edition: Edition) -> EnglishTextsForm:
+    form = EnglishTextsForm(obj=edition)
+    form.untranslated.data = edition.untranslated.value
+    for section in edition.sections:
+        getattr(form, f"section_{section.key}").data = section.title_en
+    return form
+
+
+def _without_keyword_match(edition: Edition) -> set[int]:
+    """Items without a topic for which the keyword rules find none either: the page says so,
+    so the editor knows to choose topics by hand."""
+    topicless = [(s.key, i) for s in edition.sections for i in s.items if not i.topics]
+    if not topicless:
+        return set()
+    rules = keyword_rules(db.session())
+    return {
+        item.id
+        for key, item in topicless
+        if not suggest_topics(
+            title=item.title, summary=item.summary, commentary=item.commentary,
+            section_key=key, rules=rules,
+        )
+    }
+
+
+def render_edition(
+    edition: Edition,
+    texts: EditionTextsForm | None = None,
+    english: EnglishTextsForm | None = None,
+) -> str:
     session = db.session()
     if texts is None:
         texts = EditionTextsForm(obj=edition)
+    if english is None:
+        english = _english_form(edition)
     subject, preheader = _automatic_texts(edition)
+    settings = current_settings()
+    content = edition_content(edition)
     progress = send_progress(session, edition) if edition.status in SEND_STATES else None
     return render_template(
         "editor/edition.html",
         edition=edition,
         texts=texts,
+        english=english,
+        untranslated=untranslated_item_ids(edition),
+        item_count=sum(len(section.items) for section in edition.sections),
+        section_names_en={key: strings("en")[f"section.{key}"] for key in SECTION_KEYS},
+        no_keyword_match=_without_keyword_match(edition),
         auto_subject=subject,
         auto_preheader=preheader,
+        auto_title_en=report_title(content, "en", settings.org_name),
+        auto_subject_en=english_subject(
+            edition.title_en, settings.org_name, edition.month,
+            [i.title_en for s in content.sections for i in s.items
+             if i.title_en and i.english_accepted][:1],
+        ),
         progress=progress,
         status_label_json=json.dumps({k: str(v) for k, v in status_labels().items()},
                                      ensure_ascii=False),
@@ -194,14 +250,66 @@ def edition(month: str) -> str | Response | tuple[str, int]:
     return render_edition(edition, form), 400
 
 
+@bp.route("/editions/<month>/english", methods=["POST"])
+@role_required(Role.EDITOR)
+def english_texts(month: str) -> str | Response | tuple[str, int]:
+    edition = edition_or_404(month)
+    form = EnglishTextsForm()
+    if form.validate_on_submit():
+        session = db.session()
+        was_approved = edition.status == EditionStatus.APPROVED
+        texts = EnglishTexts(
+            title=form.title_en.data or "",
+            subject=form.subject_en.data or "",
+            preheader=form.preheader_en.data or "",
+            intro=form.intro_en.data or "",
+            sections={
+                s.key: getattr(form, f"section_{s.key}").data or "" for s in edition.sections
+            },
+            untranslated=UntranslatedPolicy(form.untranslated.data or "marked"),
+        )
+        try:
+            update_english(session, edition, texts, actor=actor())
+        except ItemInvalid as error:
+            session.rollback()
+            field = getattr(form, error.field, None)
+            if field is not None:
+                field.errors = [*field.errors, explain(error)]
+            else:
+                flash(explain(error), "error")
+        except EditionError as error:
+            session.rollback()
+            flash(explain(error), "error")
+        else:
+            session.commit()
+            flash(_("Saved."), "ok")
+            note_back_to_draft(was_approved, edition)
+            return redirect(url_for(".edition", month=month, _anchor="english"))
+    return render_edition(edition, english=form), 400
+
+
 @bp.route("/editions/<month>/approve", methods=["POST"])
 @role_required(Role.EDITOR)
-def approve(month: str) -> Response:
+def approve(month: str) -> str | Response | tuple[str, int]:
     # Every POST is checked for its CSRF token by CSRFProtect before it gets here.
     edition = edition_or_404(month)
+    form = ApproveForm()
     session = db.session()
     try:
-        sending.approve(session, edition, actor=actor())
+        sending.approve(
+            session, edition, actor=actor(), allow_untranslated=bool(form.allow_untranslated.data)
+        )
+    except sending.UntranslatedForEnglishReaders as error:
+        # The second step: how many readers and items, and a box to tick.
+        session.rollback()
+        unticked = bool(form.confirming.data)
+        if unticked:
+            form.allow_untranslated.errors = [
+                _("Tick the box to approve with these items in Chinese, or change the edition.")
+            ]
+        form.confirming.data = "1"
+        page = render_template("editor/approve.html", edition=edition, refusal=error, form=form)
+        return (page, 400) if unticked else page
     except sending.SendError as error:
         session.rollback()
         flash(explain(error), "error")

@@ -11,6 +11,8 @@ from wtforms import (
     BooleanField,
     DateField,
     Field,
+    HiddenField,
+    RadioField,
     SelectField,
     StringField,
     SubmitField,
@@ -78,6 +80,44 @@ class EditionTextsForm(FlaskForm):  # type: ignore[misc]
     submit = SubmitField(_l("Save"))
 
 
+class EnglishTextsForm(FlaskForm):  # type: ignore[misc]
+    """What English readers get: the edition's English texts, section names and the policy for
+    items without English text."""
+
+    title_en = StringField(_l("English title"), validators=[Optional(), Length(max=200)])
+    subject_en = StringField(
+        _l("English subject"), validators=[Optional(), Length(max=MAX_SUBJECT)]
+    )
+    preheader_en = StringField(
+        _l("English preheader"), validators=[Optional(), Length(max=MAX_PREHEADER)]
+    )
+    intro_en = TextAreaField(
+        _l("English introduction"), validators=[Optional(), Length(max=5000)]
+    )
+    section_policy = StringField(validators=[Optional(), Length(max=100)])
+    section_industry = StringField(validators=[Optional(), Length(max=100)])
+    section_deals = StringField(validators=[Optional(), Length(max=100)])
+    untranslated = RadioField(
+        _l("Items without English text"),
+        choices=[
+            ("marked", _l("Include them in Chinese, marked “(in Chinese)”")),
+            ("omit", _l("Leave them out of English editions")),
+        ],
+        default="marked",
+    )
+    submit = SubmitField(_l("Save"))
+
+
+class ApproveForm(FlaskForm):  # type: ignore[misc]
+    """Approving; the box is the explicit confirmation untranslated items for English readers
+    need (asked for only then)."""
+
+    allow_untranslated = BooleanField(
+        _l("Yes, send these items in Chinese, marked as such, to English readers")
+    )
+    confirming = HiddenField()
+
+
 class ItemForm(FlaskForm):  # type: ignore[misc]
     section = SelectField(_l("Section"), choices=[])
     title = TextAreaField(_l("Title"), validators=[DataRequired(), Length(max=1000)])
@@ -99,8 +139,10 @@ class ItemForm(FlaskForm):  # type: ignore[misc]
     summary_en = TextAreaField(
         _l("English summary"), validators=[Optional(), Length(max=20000)]
     )
-    commentary = TextAreaField(
-        _l("Commentary (植德短评)"), validators=[Optional(), Length(max=20000)]
+    # The label names the firm's own commentary label (COMMENTARY_LABEL_ZH), set by the view.
+    commentary = TextAreaField(_l("Commentary"), validators=[Optional(), Length(max=20000)])
+    commentary_en = TextAreaField(
+        _l("English commentary"), validators=[Optional(), Length(max=20000)]
     )
     topics = MultiCheckboxField(_l("Topics"), choices=[], validate_choice=False)
     submit = SubmitField(_l("Save item"))

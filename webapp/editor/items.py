@@ -11,6 +11,7 @@ from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
 from webapp import db
+from webapp.config import current_settings
 from webapp.editions.items import (
     ItemFields,
     ItemInvalid,
@@ -60,6 +61,7 @@ def _fields(form: ItemForm) -> ItemFields:
         title_en=form.title_en.data,
         summary_en=form.summary_en.data,
         topics=tuple(form.topics.data or ()),
+        commentary_en=form.commentary_en.data,
     )
 
 
@@ -115,7 +117,22 @@ def _cleanup_view(item: Item | None) -> list[tuple[str, list[Piece]]]:
             for name, change in changes.items()]
 
 
-def _page(edition: Edition, form: ItemForm, item: Item | None, suggested: list[str]) -> str:
+def _page(
+    edition: Edition,
+    form: ItemForm,
+    item: Item | None,
+    suggested: list[str],
+    *,
+    looked: bool = False,
+) -> str:
+    """The item form; `looked`: the keyword rules were asked and their answer is `suggested`."""
+    labels = current_settings()
+    form.commentary.label.text = _(
+        "Commentary (%(label)s)", label=labels.commentary_label_zh
+    )
+    form.commentary_en.label.text = _(
+        "English commentary (%(label)s)", label=labels.commentary_label_en
+    )
     return render_template(
         "editor/item.html",
         edition=edition,
@@ -125,6 +142,7 @@ def _page(edition: Edition, form: ItemForm, item: Item | None, suggested: list[s
         suggested=set(suggested),
         cleanup=_cleanup_view(item),
         button=ButtonForm(),
+        no_keyword_match=looked and not suggested,
     )
 
 
@@ -194,7 +212,7 @@ def edit_item(month: str, item_id: int) -> str | Response | tuple[str, int]:
     if not form.is_submitted():
         form.section.data = item.section.key
         form.topics.data = [t.slug for t in item.topics]
-        return _page(edition, form, item, _suggested(form))
+        return _page(edition, form, item, _suggested(form), looked=not item.topics)
     return _submit(edition, form, item)
 
 
@@ -205,7 +223,7 @@ def _submit(
     if form.suggest.data:
         suggested = _suggested(form)
         form.topics.data = sorted(set(form.topics.data or []) | set(suggested))
-        return _page(edition, form, item, suggested)
+        return _page(edition, form, item, suggested, looked=True)
     ticked = _with_suggestions(form)
     if ticked is not None:
         return _page(edition, form, item, ticked), 400
@@ -213,7 +231,10 @@ def _submit(
         saved = _save(edition, form, item)
         if saved is not None:
             return saved
-    return _page(edition, form, item, _suggested(form) if item is not None else []), 400
+    # Saved without a topic and none suggested: say that the keywords found nothing.
+    looked = not form.topics.data
+    suggested = _suggested(form) if item is not None or looked else []
+    return _page(edition, form, item, suggested, looked=looked), 400
 
 
 @bp.route("/editions/<month>/items/<int:item_id>/delete", methods=["POST"])

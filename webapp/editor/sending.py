@@ -79,6 +79,10 @@ def send(month: str) -> str | Response:
         return redirect(url_for(".send", month=month))
     session.commit()
     flash(_("Sending started: %(planned)s deliveries planned.", planned=plan.planned), "ok")
+    if plan.excluded_untranslated:
+        flash(_("%(count)s English readers get no email: every item on their topics has no "
+                "English text and is left out of English editions.",
+                count=plan.excluded_untranslated), "info")
     return redirect(url_for(".edition", month=month, _anchor="progress"))
 
 

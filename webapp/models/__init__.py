@@ -8,8 +8,10 @@ from webapp.models.edition import (
     SECTION_KEYS,
     Edition,
     EditionStatus,
+    EnglishStatus,
     Item,
     Section,
+    UntranslatedPolicy,
     item_topics,
 )
 from webapp.models.event import Event, SnsReceipt
@@ -59,6 +61,7 @@ __all__ = [
     "EditionStatus",
     "EditionTally",
     "EditionTallyChange",
+    "EnglishStatus",
     "Event",
     "Item",
     "ItemClick",
@@ -80,6 +83,7 @@ __all__ = [
     "Suppression",
     "TestSend",
     "Topic",
+    "UntranslatedPolicy",
     "User",
     "WorkerHeartbeat",
     "email_key",

@@ -40,6 +40,24 @@ EDITABLE_STATUSES = frozenset({EditionStatus.DRAFT, EditionStatus.APPROVED})
 
 SECTION_KEYS = ("policy", "industry", "deals")
 
+
+class UntranslatedPolicy(enum.StrEnum):
+    """What English readers get for an item without (accepted) English text."""
+
+    OMIT = "omit"  # left out of English editions
+    MARKED = "marked"  # shown in Chinese, marked "(in Chinese)" and lang="zh-CN"
+
+
+class EnglishStatus(enum.StrEnum):
+    """Who stands behind an item's English fields.
+
+    Only `editor` text (written or accepted by an editor) reaches readers. Machine drafts are
+    meant to be stored with a status of their own and count as untranslated until accepted.
+    """
+
+    EDITOR = "editor"
+    MACHINE = "machine"
+
 item_topics = Table(
     "item_topics",
     Base.metadata,
@@ -54,6 +72,17 @@ class Edition(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     month: Mapped[str] = mapped_column(String(7), unique=True)  # YYYY-MM
     title: Mapped[str] = mapped_column(String(200))
+    # English texts for English readers; empty means automatic (title, subject, preheader) or
+    # none (intro). The automatic English ones never contain Chinese (emails.english_subject).
+    title_en: Mapped[str] = mapped_column(String(200), default="", server_default="")
+    subject_en: Mapped[str] = mapped_column(String(300), default="", server_default="")
+    preheader_en: Mapped[str] = mapped_column(String(300), default="", server_default="")
+    intro_en: Mapped[str] = mapped_column(Text, default="", server_default="")
+    untranslated: Mapped[UntranslatedPolicy] = mapped_column(
+        str_enum(UntranslatedPolicy, "untranslated_policy"),
+        default=UntranslatedPolicy.MARKED,
+        server_default=UntranslatedPolicy.MARKED.value,
+    )
     # Empty means automatic: each variant's subject and preheader are made from the report's
     # name, the month and that variant's first items (emails.compile_variant).
     subject: Mapped[str] = mapped_column(String(300), default="")
@@ -91,6 +120,7 @@ class Section(Base):
     edition_id: Mapped[int] = mapped_column(ForeignKey("editions.id", ondelete="CASCADE"))
     key: Mapped[str] = mapped_column(String(16))  # policy | industry | deals
     title: Mapped[str] = mapped_column(String(100))
+    title_en: Mapped[str] = mapped_column(String(100), default="", server_default="")
     position: Mapped[int] = mapped_column(Integer)
 
     edition: Mapped[Edition] = relationship(back_populates="sections")
@@ -115,6 +145,12 @@ class Item(Base):
     summary: Mapped[str] = mapped_column(Text, default="")
     summary_en: Mapped[str | None] = mapped_column(Text)
     commentary: Mapped[str | None] = mapped_column(Text)
+    commentary_en: Mapped[str | None] = mapped_column(Text)
+    english_status: Mapped[EnglishStatus] = mapped_column(
+        str_enum(EnglishStatus, "english_status"),
+        default=EnglishStatus.EDITOR,
+        server_default=EnglishStatus.EDITOR.value,
+    )
     # What the import's cleanup changed, {field: {"before": …, "after": …}}, for the editor to
     # check and undo; None when it changed nothing (or the editor undid it).
     cleanup: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
