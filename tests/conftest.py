@@ -172,6 +172,18 @@ def admin_client(app: Flask, admin: User) -> FlaskClient:
     return _signed_in(app, admin)
 
 
+@pytest.fixture(scope="session")
+def playwright_driver() -> Iterator[Any]:
+    """One Playwright for the whole run: its sync API runs an event loop of its own, and a
+    second one started while the first is open fails ("inside the asyncio loop"), so the
+    module-scoped browsers of the browser tests and the session-scoped one that prints the
+    report's PDFs all launch from this one. Imported here only when a test asks for it."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        yield playwright
+
+
 @pytest.fixture(scope="session", autouse=True)
 def compiled_translations() -> None:
     from webapp.i18n import compile_catalogs

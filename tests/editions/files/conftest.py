@@ -3,14 +3,14 @@ python-docx take a few seconds) from the sample's parsed text."""
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, sync_playwright
+from playwright.sync_api import Browser, Playwright
 
 from tests.editions.files.making import report_docx, report_pdf, scanned_pdf
+from tests.support.browser import launch_chromium
 from webapp.editions.importer.reading import ReadReport, read_report
 
 SAMPLE = Path(__file__).resolve().parents[3] / "webapp" / "data" / "2024-07-report.txt"
@@ -23,18 +23,12 @@ def sample() -> ReadReport:
 
 
 @pytest.fixture(scope="session")
-def session_browser() -> Iterator[Browser]:
-    """Debian's headless Chromium, once per session (tests/support/browser.py's is per module)."""
-    executable = shutil.which("chromium")
-    if executable is None:
-        pytest.fail("chromium is not installed: run `make test`, which installs it")
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(
-            executable_path=executable,
-            args=["--no-sandbox", "--disable-background-networking", "--disable-gpu"],
-        )
-        yield launched
-        launched.close()
+def session_browser(playwright_driver: Playwright) -> Iterator[Browser]:
+    """Debian's headless Chromium, once per session (tests/support/browser.py's is per
+    module), from the run's one Playwright."""
+    launched = launch_chromium(playwright_driver)
+    yield launched
+    launched.close()
 
 
 @pytest.fixture(scope="session")
