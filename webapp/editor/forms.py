@@ -18,7 +18,6 @@ from wtforms import (
     TimeField,
 )
 from wtforms.validators import (
-    URL,
     AnyOf,
     DataRequired,
     Length,
@@ -29,7 +28,7 @@ from wtforms.validators import (
 
 from webapp.editions.items import MAX_PREHEADER, MAX_SUBJECT
 from webapp.editions.previews import MAX_TEST_RECIPIENTS
-from webapp.fields import MultiCheckboxField
+from webapp.fields import HttpUrl, MultiCheckboxField, PlainText
 from webapp.models import LANGUAGES, SECTION_KEYS
 from webapp.plain_text import find_unsafe
 
@@ -37,8 +36,11 @@ MONTH = r"[0-9]{4}-(0[1-9]|1[0-2])"
 
 
 def section_choices() -> list[tuple[str, Any]]:
-    names = {"policy": _l("Policy (政策速递)"), "industry": _l("Industry (行业新闻)"),
-             "deals": _l("Deals (交易资讯)")}
+    names = {
+        "policy": _l("Policy (政策速递)"),
+        "industry": _l("Industry (行业新闻)"),
+        "deals": _l("Deals (交易资讯)"),
+    }
     return [(key, names[key]) for key in SECTION_KEYS]
 
 
@@ -48,10 +50,16 @@ class ButtonForm(FlaskForm):  # type: ignore[misc]
 
 class ImportForm(FlaskForm):  # type: ignore[misc]
     report_file = FileField(_l("Report file (.txt)"))
-    report_text = TextAreaField(_l("…or paste the report's text"))
+    report_text = TextAreaField(
+        _l("…or paste the report's text"), validators=[PlainText(multiline=True)]
+    )
     month = StringField(
         _l("Month"),
-        validators=[Optional(), Regexp(MONTH, message=_l("Use the form YYYY-MM, like 2024-07."))],
+        validators=[
+            Optional(),
+            PlainText(),
+            Regexp(MONTH, message=_l("Use the form YYYY-MM, like 2024-07.")),
+        ],
     )
     replace = BooleanField(_l("Replace this month's edition if it is still a draft or approved"))
     incomplete_reason = StringField(
@@ -70,39 +78,51 @@ class ImportForm(FlaskForm):  # type: ignore[misc]
 
 
 class EditionTextsForm(FlaskForm):  # type: ignore[misc]
-    subject = StringField(_l("Subject"), validators=[Optional(), Length(max=MAX_SUBJECT)])
-    preheader = StringField(
-        _l("Preheader"), validators=[Optional(), Length(max=MAX_PREHEADER)]
+    subject = StringField(
+        _l("Subject"), validators=[Optional(), PlainText(), Length(max=MAX_SUBJECT)]
     )
-    intro = TextAreaField(_l("Introduction"), validators=[Optional(), Length(max=5000)])
+    preheader = StringField(
+        _l("Preheader"), validators=[Optional(), PlainText(), Length(max=MAX_PREHEADER)]
+    )
+    intro = TextAreaField(
+        _l("Introduction"), validators=[Optional(), PlainText(multiline=True), Length(max=5000)]
+    )
     submit = SubmitField(_l("Save"))
 
 
 class ItemForm(FlaskForm):  # type: ignore[misc]
-    section = SelectField(_l("Section"), choices=[])
-    title = TextAreaField(_l("Title"), validators=[DataRequired(), Length(max=1000)])
-    title_en = TextAreaField(_l("English title"), validators=[Optional(), Length(max=1000)])
+    section = SelectField(_l("Section"), choices=[], validators=[PlainText()])
+    # Titles are one line although long (a textarea): they may become the subject.
+    title = TextAreaField(_l("Title"), validators=[DataRequired(), PlainText(), Length(max=1000)])
+    title_en = TextAreaField(
+        _l("English title"), validators=[Optional(), PlainText(), Length(max=1000)]
+    )
     published_on = DateField(
         _l("Date"), validators=[DataRequired(message=_l("Enter the date, like 2024-07-24."))]
     )
-    source = StringField(_l("Source"), validators=[Optional(), Length(max=200)])
+    source = StringField(_l("Source"), validators=[Optional(), PlainText(), Length(max=200)])
     url = StringField(
         _l("Link"),
         validators=[
             DataRequired(),
             Length(max=2000),
-            URL(require_tld=False, message=_l("Enter an http:// or https:// address.")),
-            Regexp(r"(?i)https?://", message=_l("Enter an http:// or https:// address.")),
+            HttpUrl(),
         ],
     )
-    summary = TextAreaField(_l("Summary"), validators=[Optional(), Length(max=20000)])
+    summary = TextAreaField(
+        _l("Summary"), validators=[Optional(), PlainText(multiline=True), Length(max=20000)]
+    )
     summary_en = TextAreaField(
-        _l("English summary"), validators=[Optional(), Length(max=20000)]
+        _l("English summary"),
+        validators=[Optional(), PlainText(multiline=True), Length(max=20000)],
     )
     commentary = TextAreaField(
-        _l("Commentary (植德短评)"), validators=[Optional(), Length(max=20000)]
+        _l("Commentary (植德短评)"),
+        validators=[Optional(), PlainText(multiline=True), Length(max=20000)],
     )
-    topics = MultiCheckboxField(_l("Topics"), choices=[], validate_choice=False)
+    topics = MultiCheckboxField(
+        _l("Topics"), choices=[], validate_choice=False, validators=[PlainText()]
+    )
     submit = SubmitField(_l("Save item"))
     suggest = SubmitField(_l("Suggest topics from the text"))
 
@@ -124,10 +144,14 @@ def address_list(value: str | None) -> list[str]:
 class TestSendForm(FlaskForm):  # type: ignore[misc]
     __test__ = False  # not a pytest test class, despite the name
 
-    addresses = TextAreaField(_l("Send to"), validators=[DataRequired()])
-    topics = MultiCheckboxField(_l("Topics"), choices=[], validate_choice=False)
+    addresses = TextAreaField(_l("Send to"), validators=[DataRequired(), PlainText(multiline=True)])
+    topics = MultiCheckboxField(
+        _l("Topics"), choices=[], validate_choice=False, validators=[PlainText()]
+    )
     all_topics = BooleanField(_l("All topics"))
-    language = StringField(_l("Language"), default="zh-CN", validators=[AnyOf(LANGUAGES)])
+    language = StringField(
+        _l("Language"), default="zh-CN", validators=[PlainText(), AnyOf(LANGUAGES)]
+    )
     submit = SubmitField(_l("Send test"))
 
     def validate_addresses(self, field: Field) -> None:
@@ -135,9 +159,7 @@ class TestSendForm(FlaskForm):  # type: ignore[misc]
         if not addresses:
             raise ValidationError(_l("Enter at least one address."))
         if len(addresses) > MAX_TEST_RECIPIENTS:
-            raise ValidationError(
-                _l("At most %(n)s addresses at a time.", n=MAX_TEST_RECIPIENTS)
-            )
+            raise ValidationError(_l("At most %(n)s addresses at a time.", n=MAX_TEST_RECIPIENTS))
         for address in addresses:
             try:
                 validate_email(address, check_deliverability=False)
