@@ -10,6 +10,7 @@ from webapp.config import current_settings
 from webapp.delivery.deliveries import ReaderErased, delivery_message, find_delivery
 from webapp.events.tracking import record_click, record_open
 from webapp.models import utcnow
+from webapp.models.base import looks_like_token
 from webapp.security import email_document
 from webapp.tracking import bp
 
@@ -35,6 +36,8 @@ def view(token: str) -> Response | tuple[str, int]:
 
 @bp.route("/o/<token>.gif")
 def open_pixel(token: str) -> Response:
+    if not looks_like_token(token):
+        abort(404)  # no email of ours holds it; a well-formed unknown one still gets the pixel
     session = db.session()
     if record_open(
         session,
