@@ -19,6 +19,7 @@ from webapp.delivery.locks import WorkerLockHeld, worker_lock
 from webapp.delivery.outages import DatabaseLost
 from webapp.delivery.runner import EngineUnavailable, build_engine, worker_name
 from webapp.delivery.sending import SendError, first_month, set_schedule_rule
+from webapp.editions.records import EditionError
 from webapp.models import Edition, EditionStatus, utcnow
 from webapp.stats.progress import send_progress
 
@@ -49,7 +50,7 @@ def approve_command(month: str) -> None:
     edition = _edition(month)
     try:
         sending.approve(db.session(), edition, actor="cli")
-    except SendError as error:
+    except (SendError, EditionError) as error:
         raise click.ClickException(str(error)) from None
     _commit_or_fail(f"{month} approved")
 

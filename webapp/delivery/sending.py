@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from webapp.audit import record_audit
 from webapp.delivery.plan import PlanResult, plan_deliveries
+from webapp.editions.items import require_safe_content
 from webapp.editions.records import get_edition
 from webapp.models import (
     AuditEntry,
@@ -132,11 +133,17 @@ def _item_count(edition: Edition) -> int:
 
 
 def approve(session: Session, edition: Edition, *, actor: Actor) -> None:
+    """Draft → approved, once the edition could go out as it is.
+
+    Raises UnsafeContent (an EditionError, not a SendError) listing every field a message
+    could not carry: text stored before the forms checked it, or written around them.
+    """
     _require(edition, {EditionStatus.DRAFT}, "approve")
     if _item_count(edition) == 0:
         raise EditionHasNoItems(edition.month)
     if not any(item.topics for section in edition.sections for item in section.items):
         raise NoItemHasTopic(edition.month)
+    require_safe_content(edition)
     edition.status = EditionStatus.APPROVED
     edition.approved_at = utcnow()
     record_audit(session, "edition.approve", actor=actor, target=edition.month)

@@ -161,7 +161,7 @@ def approve(month: str) -> Response:
     session = db.session()
     try:
         sending.approve(session, edition, actor=actor())
-    except sending.SendError as error:
+    except (sending.SendError, EditionError) as error:
         session.rollback()
         flash(explain(error), "error")
     else:
