@@ -36,13 +36,23 @@ def _first_nul(values: Iterable[str]) -> UnsafeText | None:
     return None
 
 
+FORM_TYPES = frozenset({"application/x-www-form-urlencoded", "multipart/form-data"})
+# Views that read their raw body themselves: parsing it as a form here would consume it (a
+# poster may label JSON as a form, as urllib does by default).
+RAW_BODY_ENDPOINTS = frozenset({"hooks.ses"})
+
+
 def refused_input() -> UnsafeText | None:
     """The first character of this request's path, query or form no route may receive."""
     path_values = [v for v in (request.view_args or {}).values() if isinstance(v, str)]
     problem = _first_unsafe(path_values) or _first_unsafe(
         [*request.args.keys(), *(v for _, v in request.args.items(multi=True))]
     )
-    if problem is None and request.method in {"POST", "PUT", "PATCH", "DELETE"}:
+    if (
+        problem is None
+        and request.mimetype in FORM_TYPES
+        and request.endpoint not in RAW_BODY_ENDPOINTS
+    ):
         form = request.form
         problem = _first_nul([*form.keys(), *(v for _, v in form.items(multi=True))])
     return problem
