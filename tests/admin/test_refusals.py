@@ -21,15 +21,19 @@ from webapp.delivery.sending import (
 from webapp.editions.importer.contents import MissingPart
 from webapp.editions.importer.errors import ReportIncomplete
 from webapp.editions.items import (
+    ContentProblem,
     ItemInvalid,
     LinkNotWeb,
     TextTooLong,
+    TextUnsafe,
     TitleMissing,
     UnknownSection,
     UnknownTopic,
+    UnsafeContent,
 )
 from webapp.editor.common import explain as editor_explain
 from webapp.models import Edition, EditionStatus, Subscriber
+from webapp.plain_text import UnsafeText, UnsafeUrl
 from webapp.readers.reader_admin import (
     AddressErased,
     ConsentNotStated,
@@ -84,6 +88,11 @@ EDITOR_REFUSALS: list[Exception] = [
     LinkNotWeb(),
     UnknownTopic("no-such-topic"),
     TextTooLong("subject", 300),
+    TextUnsafe("subject", UnsafeText(index=2, codepoint=13)),
+    UnsafeContent("2024-08", [
+        ContentProblem("subject", UnsafeText(index=2, codepoint=13)),
+        ContentProblem("url", UnsafeUrl("javascript:x"), item_number=2, item_title="AI"),
+    ]),
     WrongEditionState(
         Edition(month="2024-08", status=EditionStatus.SENT), {EditionStatus.DRAFT}, "approve"
     ),
