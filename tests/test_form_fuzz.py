@@ -97,6 +97,8 @@ ROUTES: dict[str, Route] = {
     ),
     "two-factor confirm": Route("editor", lambda w: "/account/two-factor/confirm",
                                 {"code": "123456"}, {"code": ONE}),
+    "two-factor off": Route("editor", lambda w: "/account/two-factor/off",
+                            {"code": "123456"}, {"code": ONE}),
     "edition texts": Route(
         "editor", lambda w: f"/editor/editions/{w.edition_month}",
         {"subject": "七月", "preheader": "要点", "intro": "第一段\r\n第二段"},
@@ -137,6 +139,10 @@ ROUTES: dict[str, Route] = {
          "consent_note": "Asked at the fair", "topics": ["ai"]},
         {"email": ONE, "name": ONE, "company": ONE, "consent_note": MULTI, "topics": ONE,
          "language": ONE},
+    ),
+    "reader import preview": Route(
+        "admin", lambda w: "/admin/subscribers/import",
+        {"text": "email,name,topics\r\nimported@example.com,Im,ai\r\n"}, {"text": MULTI},
     ),
     "reader topics": Route("admin", lambda w: f"/admin/subscribers/{w.reader_id}/topics",
                            {"topics": ["ai"], "language": "en"},
