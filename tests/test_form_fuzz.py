@@ -140,10 +140,6 @@ ROUTES: dict[str, Route] = {
         {"email": ONE, "name": ONE, "company": ONE, "consent_note": MULTI, "topics": ONE,
          "language": ONE},
     ),
-    "reader import preview": Route(
-        "admin", lambda w: "/admin/subscribers/import",
-        {"text": "email,name,topics\r\nimported@example.com,Im,ai\r\n"}, {"text": MULTI},
-    ),
     "reader topics": Route("admin", lambda w: f"/admin/subscribers/{w.reader_id}/topics",
                            {"topics": ["ai"], "language": "en"},
                            {"topics": ONE, "language": ONE}),
@@ -173,6 +169,9 @@ ROUTES: dict[str, Route] = {
     "user role": Route("admin", lambda w: f"/admin/users/{w.user_id}/role", {"role": "admin"},
                        {"role": ONE}),
 }
+
+# The reader CSV import's pasted text is fuzzed with the CSV reader's own tests: what the form
+# lets through is the reader's to parse.
 
 # Characters that have broken things before, mixed into arbitrary Unicode (surrogates too).
 NASTY = "\x00\r\n\t\x0b\x0c\x1b\x7f\x85\u2028\u2029\ud800\udfff\ufeff"
