@@ -106,7 +106,8 @@ ROUTES: dict[str, Route] = {
     ),
     "import": Route("editor", lambda w: "/editor/editions/new",
                     {"report_text": "", "month": "2024-09"},
-                    {"month": ONE, "report_text": MULTI}, takes_valid=False),
+                    {"month": ONE, "report_text": MULTI, "incomplete_reason": ONE},
+                    takes_valid=False),
     "item": Route(
         "editor", lambda w: f"/editor/editions/{w.edition_month}/items/{w.item_id}",
         {"section": "policy", "title": "新规", "title_en": "New rule",
