@@ -20,7 +20,12 @@ MAX_VERBATIM_CHARS: Final = 870
 MAIL_TYPES: Final = ("edition", "confirmation", "system")
 
 
-class VerbatimHeaderError(ValueError):
+class MessageUnbuildable(ValueError):
+    """The message cannot be written (a header with a line break, say): nothing left, and
+    trying again would fail the same way."""
+
+
+class VerbatimHeaderError(MessageUnbuildable):
     """A list or feedback header that cannot be written as one plain ASCII line."""
 
 
@@ -95,8 +100,12 @@ class Message:
         return mail
 
     def to_bytes(self, *, message_id: str | None = None, date: datetime | None = None) -> bytes:
-        """RFC 5322 bytes with CRLF line ends, a Message-ID and a Date."""
-        return self.to_email(message_id=message_id, date=date).as_bytes()
+        """RFC 5322 bytes with CRLF line ends, a Message-ID and a Date; MessageUnbuildable when
+        the mail library refuses a header."""
+        try:
+            return self.to_email(message_id=message_id, date=date).as_bytes()
+        except ValueError as error:
+            raise MessageUnbuildable(str(error)) from error
 
 
 def new_message_id(sender: str) -> str:

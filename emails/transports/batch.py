@@ -24,8 +24,15 @@ from emails.cache import Recent
 from emails.content import Links, Recipient
 from emails.edition import Variant
 from emails.fill import ReaderValues, fill, reader_values
+from emails.mime import MessageUnbuildable
 from emails.slots import SlotTemplate
-from emails.transports.errors import AnswerUnknown, Transient, classify_client_error
+from emails.transports.errors import (
+    UNBUILDABLE,
+    AnswerUnknown,
+    Transient,
+    Unbuildable,
+    classify_client_error,
+)
 from emails.transports.ses import address, header_value, tag_text
 
 if TYPE_CHECKING:
@@ -77,9 +84,15 @@ class SingleMessageBatch:
     ) -> list[EntryResult]:
         results = []
         for entry in entries:
-            message = fill(variant, entry.recipient, links)
-            message = replace(message, tags={**message.tags, DELIVERY_TAG: str(entry.delivery_id)})
-            sent = self.transport.send(message)
+            try:
+                message = fill(variant, entry.recipient, links)
+                message = replace(
+                    message, tags={**message.tags, DELIVERY_TAG: str(entry.delivery_id)}
+                )
+                sent = self.transport.send(message)
+            except MessageUnbuildable as error:  # this reader's message only; nothing left
+                results.append(EntryResult(UNBUILDABLE, error=str(error)))
+                continue
             results.append(EntryResult("SUCCESS", sent.message_id, file=sent.file))
         return results
 
@@ -161,6 +174,13 @@ class SesBulkBatch:
         self, variant: Variant, entries: Sequence[BatchEntry], links: Links
     ) -> dict[str, Any]:
         readers = [reader_values(variant, entry.recipient, links) for entry in entries]
+        return self._request(variant, entries, readers)
+
+    def _request(
+        self, variant: Variant, entries: Sequence[BatchEntry], readers: Sequence[ReaderValues]
+    ) -> dict[str, Any]:
+        if "\r" in variant.subject or "\n" in variant.subject:  # as the mail library refuses
+            raise MessageUnbuildable("the subject holds a line break")
         shared = shared_slots(readers)
         content = self._templates.get(
             (variant.month, variant.key, shared), lambda: ses_template(variant, shared)
@@ -195,7 +215,34 @@ class SesBulkBatch:
     ) -> list[EntryResult]:
         if len(entries) > self.max_batch:
             raise ValueError(f"at most {self.max_batch} destinations per SendBulkEmail call")
-        request = self.request(variant, entries, links)
+        # A reader whose own part cannot be written fails alone; one the variant's part
+        # cannot be written for (its headers, its sender) fails the whole call.
+        answers: list[EntryResult | None] = [None] * len(entries)
+        going: list[tuple[int, BatchEntry, ReaderValues]] = []
+        for index, entry in enumerate(entries):
+            try:
+                values = reader_values(variant, entry.recipient, links)
+                address(entry.recipient.email)
+                header_value("List-Unsubscribe", values.list_unsubscribe)
+            except MessageUnbuildable as error:
+                answers[index] = EntryResult(UNBUILDABLE, error=str(error))
+            else:
+                going.append((index, entry, values))
+        if not going:
+            return [answer for answer in answers if answer is not None]
+        try:
+            request = self._request(
+                variant, [entry for _, entry, _ in going], [values for _, _, values in going]
+            )
+        except MessageUnbuildable as error:
+            raise Unbuildable(str(error)) from error
+        for index, answer in zip(
+            (index for index, _, _ in going), self._call(request, len(going)), strict=True
+        ):
+            answers[index] = answer
+        return [answer for answer in answers if answer is not None]
+
+    def _call(self, request: dict[str, Any], count: int) -> list[EntryResult]:
         try:
             response = self.client.send_bulk_email(**request)
         except ClientError as error:
@@ -205,8 +252,8 @@ class SesBulkBatch:
         except (ReadTimeoutError, ConnectionClosedError) as error:
             raise AnswerUnknown(f"no answer from SES: {error}") from error
         results = response.get("BulkEmailEntryResults", [])
-        if len(results) != len(entries):
-            raise AnswerUnknown(f"SES answered {len(results)} results for {len(entries)} entries")
+        if len(results) != count:
+            raise AnswerUnknown(f"SES answered {len(results)} results for {count} entries")
         return [
             EntryResult(r.get("Status", "FAILED"), r.get("MessageId"), r.get("Error"))
             for r in results

@@ -47,6 +47,15 @@ class Rejected(TransportError):
     """SES refused this one message (MessageRejected): that delivery fails, the send goes on."""
 
 
+class Unbuildable(Rejected):
+    """The call could not even be written (a header the mail library or SES's rules refuse):
+    nothing left, and trying again would fail the same way, so its deliveries fail."""
+
+
+# The entry status a batch transport gives a reader whose own message could not be built.
+UNBUILDABLE = "UNBUILDABLE"
+
+
 _HALTING_CODES = frozenset(
     {
         "SendingPausedException",
@@ -97,6 +106,7 @@ ENTRY_OUTCOMES: dict[str, EntryOutcome] = {
     "SUCCESS": EntryOutcome.SENT,
     "MESSAGE_REJECTED": EntryOutcome.FAIL,
     "INVALID_PARAMETER": EntryOutcome.FAIL,
+    UNBUILDABLE: EntryOutcome.FAIL,
     "ACCOUNT_THROTTLED": EntryOutcome.RETRY,
     "TRANSIENT_FAILURE": EntryOutcome.RETRY,
     "FAILED": EntryOutcome.RETRY_LIMITED,

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import boto3
 
-from emails.mime import VERBATIM_HEADERS, Message, check_verbatim
+from emails.mime import VERBATIM_HEADERS, Message, MessageUnbuildable, check_verbatim
 from emails.transports import SendResult
 
 if TYPE_CHECKING:
@@ -41,7 +41,10 @@ _BARE_ADDRESS = re.compile(r"[^\s<>()\[\]\",;:\\]+@[^\s<>()\[\]\",;:\\@]+")
 
 
 def address(value: str) -> str:
-    """A `Name <addr>` with a non-ASCII name encoded as RFC 2047 (SES requires it)."""
+    """A `Name <addr>` with a non-ASCII name encoded as RFC 2047 (SES requires it);
+    MessageUnbuildable for a value that cannot be one header line."""
+    if not value.isprintable():
+        raise MessageUnbuildable(f"{value[:80]!r} cannot be written as an address")
     if _BARE_ADDRESS.fullmatch(value):
         return value  # a plain address (every reader's): parsing would give it back unchanged
     name, addr = parseaddr(value)

@@ -20,20 +20,22 @@ from webapp.delivery.sending import (
     UntranslatedForEnglishReaders,
     WrongEditionState,
 )
-from webapp.editions.english import TextNotAllowed
 from webapp.editions.importer.contents import MissingPart
 from webapp.editions.importer.errors import ReportIncomplete
 from webapp.editions.items import (
+    ContentProblem,
     ItemInvalid,
     LinkNotWeb,
     TextTooLong,
+    TextUnsafe,
     TitleMissing,
     UnknownSection,
     UnknownTopic,
+    UnsafeContent,
 )
 from webapp.editor.common import explain as editor_explain
 from webapp.models import Edition, EditionStatus, Subscriber
-from webapp.plain_text import UnsafeText
+from webapp.plain_text import UnsafeText, UnsafeUrl
 from webapp.readers.reader_admin import (
     AddressErased,
     ConsentNotStated,
@@ -88,6 +90,11 @@ EDITOR_REFUSALS: list[Exception] = [
     LinkNotWeb(),
     UnknownTopic("no-such-topic"),
     TextTooLong("subject", 300),
+    TextUnsafe("subject", UnsafeText(index=2, codepoint=13)),
+    UnsafeContent("2024-08", [
+        ContentProblem("subject", UnsafeText(index=2, codepoint=13)),
+        ContentProblem("url", UnsafeUrl("javascript:x"), item_number=2, item_title="AI"),
+    ]),
     WrongEditionState(
         Edition(month="2024-08", status=EditionStatus.SENT), {EditionStatus.DRAFT}, "approve"
     ),
@@ -95,8 +102,7 @@ EDITOR_REFUSALS: list[Exception] = [
     NoItemHasTopic("2024-08"),
     ItemsWithoutTopic("2024-08", ["无主题条目"]),
     UntranslatedForEnglishReaders("2024-08", readers=12, items=3),
-    TextNotAllowed("title_en", UnsafeText(index=3, codepoint=7)),
-    TextNotAllowed("title_en", UnsafeText(index=3, codepoint=10)),
+    TextUnsafe("title_en", UnsafeText(index=3, codepoint=7)),
     ScheduleInPast(datetime(2024, 8, 1, tzinfo=UTC), datetime(2024, 8, 2, tzinfo=UTC)),
     ReportIncomplete((MissingPart("交易资讯"), MissingPart("行业新闻", 3, "标题"))),
 ]

@@ -142,7 +142,7 @@ def test_the_console_refuses_a_reason_that_is_not_plain_text(
         data={"report_text": HALF_REPORT, "incomplete_reason": "deals\r\nfollow"},
     )
     assert response.status_code == 400
-    assert "Use plain text on one line." in response.get_data(as_text=True)
+    assert "Line breaks are not allowed here (character 6)." in response.get_data(as_text=True)
     assert _count(session, Edition) == 0
 
 

@@ -13,6 +13,8 @@ from webapp.editions.items import (
     ItemFields,
     ItemInvalid,
     ItemNotFound,
+    LinkNotWeb,
+    TextUnsafe,
     add_item,
     delete_item,
     move_item,
@@ -235,3 +237,45 @@ def test_topics_are_suggested_from_the_text_by_the_keyword_rules(session: Sessio
     assert "investment" in suggest_item_topics(
         session, section="deals", title="某公司完成融资", summary="", commentary=None
     )
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [({"title": "新\r\nBcc: x"}, "title"), ({"source": "a\x00b"}, "source"),
+     ({"summary": "一\x1b二"}, "summary"), ({"title_en": "A\u2028B"}, "title_en")],
+)
+def test_an_item_with_a_refused_character_is_not_stored(
+    factories: Factories, session: Session, change: dict[str, str], field: str
+) -> None:
+    edition = _edition(factories, session)
+    with pytest.raises(TextUnsafe) as refused:
+        add_item(session, edition, _fields(**change), actor="test")
+    assert refused.value.field == field
+    session.rollback()
+    assert session.scalar(select(func.count()).select_from(Item)) == 4
+
+
+@pytest.mark.parametrize(
+    "url", ["https://example.com/a\r\nX: y", "https://", "javascript:alert(1)", "//example.com"]
+)
+def test_an_item_link_must_be_http_with_a_host(
+    factories: Factories, session: Session, url: str
+) -> None:
+    edition = _edition(factories, session)
+    with pytest.raises(LinkNotWeb):
+        add_item(session, edition, _fields(url=url), actor="test")
+
+
+def test_a_summary_keeps_its_line_breaks(factories: Factories, session: Session) -> None:
+    edition = _edition(factories, session)
+    item = add_item(session, edition, _fields(summary="一\r\n\t二"), actor="test")
+    assert item.summary == "一\r\n\t二"
+
+
+def test_a_subject_with_a_line_break_is_refused(factories: Factories, session: Session) -> None:
+    edition = _edition(factories, session)
+    with pytest.raises(TextUnsafe) as refused:
+        update_texts(session, edition, subject="Hi\r\nBcc: x", preheader="", intro="",
+                     actor="test")
+    assert (refused.value.field, refused.value.problem.index) == ("subject", 2)
+    assert edition.subject == ""

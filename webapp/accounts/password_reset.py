@@ -25,6 +25,7 @@ from webapp.audit import record_audit
 from webapp.config import Settings
 from webapp.mailer import mail_settings, queue_mail, queue_request
 from webapp.models import User, utcnow
+from webapp.models.base import looks_like_signed
 
 SALT = "yuebao.password-reset"
 MAX_AGE = timedelta(hours=1)
@@ -52,6 +53,8 @@ def sign_reset(secret_key: str, user: User, *, invite: bool = False) -> str:
 
 def read_reset(session: Session, secret_key: str, signed: str) -> User:
     """The active user a link is for; ResetLinkError otherwise."""
+    if not looks_like_signed(signed):
+        raise ResetLinkError("the link is not valid")
     try:
         payload, signed_at = _serializer(secret_key).loads(
             signed, max_age=int(INVITE_MAX_AGE.total_seconds()), return_timestamp=True

@@ -6,7 +6,7 @@ from flask_wtf.file import FileField
 from wtforms import BooleanField, EmailField, StringField, SubmitField, TextAreaField
 from wtforms.validators import AnyOf, DataRequired, Length, Optional
 
-from webapp.fields import MultiCheckboxField
+from webapp.fields import MultiCheckboxField, PlainText
 from webapp.models import LANGUAGES, Role
 
 # Select and radio fields are drawn in the templates (as on the readers' forms); the fields
@@ -19,69 +19,87 @@ class ButtonForm(FlaskForm):  # type: ignore[misc]
 
 
 class ReaderTopicsForm(FlaskForm):  # type: ignore[misc]
-    topics = MultiCheckboxField(_l("Topics"), choices=[], validate_choice=False)
-    language = StringField(_l("Language of the emails"), validators=[AnyOf(LANGUAGES)])
+    topics = MultiCheckboxField(
+        _l("Topics"), choices=[], validate_choice=False, validators=[PlainText()]
+    )
+    language = StringField(_l("Language of the emails"), validators=[PlainText(), AnyOf(LANGUAGES)])
     submit = SubmitField(_l("Save"))
 
 
 class NewReaderForm(ReaderTopicsForm):
-    email = EmailField(_l("Email"), validators=[DataRequired(), Length(max=254)])
-    name = StringField(_l("Name"), validators=[Optional(), Length(max=200)])
-    company = StringField(_l("Company"), validators=[Optional(), Length(max=200)])
+    email = EmailField(_l("Email"), validators=[DataRequired(), PlainText(), Length(max=254)])
+    name = StringField(_l("Name"), validators=[Optional(), PlainText(), Length(max=200)])
+    company = StringField(_l("Company"), validators=[Optional(), PlainText(), Length(max=200)])
     consent_note = TextAreaField(
         _l("How did the reader agree to receive the report?"),
-        validators=[DataRequired(), Length(max=500)],
+        validators=[DataRequired(), PlainText(multiline=True), Length(max=500)],
     )
     submit = SubmitField(_l("Add reader"))
 
 
 class ImportForm(FlaskForm):  # type: ignore[misc]
     file = FileField(_l("CSV file"))
-    text = TextAreaField(_l("or paste the CSV here"), validators=[Optional()])
+    text = TextAreaField(
+        _l("or paste the CSV here"), validators=[Optional(), PlainText(multiline=True)]
+    )
     skip_invalid = BooleanField(_l("Import the valid rows and skip the others"))
     submit = SubmitField(_l("Preview"))
 
 
 class SuppressionForm(FlaskForm):  # type: ignore[misc]
-    email = EmailField(_l("Email"), validators=[DataRequired(), Length(max=254)])
-    note = StringField(_l("Note"), validators=[Optional(), Length(max=500)])
+    email = EmailField(_l("Email"), validators=[DataRequired(), PlainText(), Length(max=254)])
+    note = StringField(_l("Note"), validators=[Optional(), PlainText(), Length(max=500)])
     submit = SubmitField(_l("Suppress"))
 
 
 class RemoveSuppressionForm(FlaskForm):  # type: ignore[misc]
     reason = TextAreaField(
         _l("Why may this address be mailed again?"),
-        validators=[DataRequired(), Length(max=500)],
+        validators=[DataRequired(), PlainText(multiline=True), Length(max=500)],
     )
     submit = SubmitField(_l("Lift the suppression"))
 
 
 class TopicForm(FlaskForm):  # type: ignore[misc]
-    name_zh = StringField(_l("Name (Chinese)"), validators=[DataRequired(), Length(max=120)])
-    name_en = StringField(_l("Name (English)"), validators=[DataRequired(), Length(max=120)])
-    description_zh = TextAreaField(_l("Description (Chinese)"), validators=[Length(max=1000)])
-    description_en = TextAreaField(_l("Description (English)"), validators=[Length(max=1000)])
-    keywords = TextAreaField(_l("Keywords"), validators=[Length(max=5000)])
+    name_zh = StringField(
+        _l("Name (Chinese)"), validators=[DataRequired(), PlainText(), Length(max=120)]
+    )
+    name_en = StringField(
+        _l("Name (English)"), validators=[DataRequired(), PlainText(), Length(max=120)]
+    )
+    description_zh = TextAreaField(
+        _l("Description (Chinese)"), validators=[PlainText(multiline=True), Length(max=1000)]
+    )
+    description_en = TextAreaField(
+        _l("Description (English)"), validators=[PlainText(multiline=True), Length(max=1000)]
+    )
+    keywords = TextAreaField(
+        _l("Keywords"), validators=[PlainText(multiline=True), Length(max=5000)]
+    )
     submit = SubmitField(_l("Save"))
 
 
 class NewTopicForm(TopicForm):
-    slug = StringField(_l("Short name"), validators=[DataRequired(), Length(max=64)])
+    slug = StringField(_l("Short name"), validators=[DataRequired(), PlainText(), Length(max=64)])
     submit = SubmitField(_l("Add topic"))
 
 
 class MoveForm(FlaskForm):  # type: ignore[misc]
-    direction = StringField(validators=[AnyOf(["up", "down"])])
+    direction = StringField(validators=[PlainText(), AnyOf(["up", "down"])])
 
 
 class NewUserForm(FlaskForm):  # type: ignore[misc]
-    email = EmailField(_l("Email"), validators=[DataRequired(), Length(max=320)])
-    role = StringField(_l("Role"), default=Role.EDITOR.value, validators=[AnyOf(ROLES)])
+    email = EmailField(_l("Email"), validators=[DataRequired(), PlainText(), Length(max=320)])
+    role = StringField(
+        _l("Role"), default=Role.EDITOR.value, validators=[PlainText(), AnyOf(ROLES)]
+    )
     mode = StringField(
-        _l("How they get in"), default="invite", validators=[AnyOf(["invite", "password"])]
+        _l("How they get in"),
+        default="invite",
+        validators=[PlainText(), AnyOf(["invite", "password"])],
     )
     submit = SubmitField(_l("Add user"))
 
 
 class RoleForm(FlaskForm):  # type: ignore[misc]
-    role = StringField(_l("Role"), validators=[AnyOf(ROLES)])
+    role = StringField(_l("Role"), validators=[PlainText(), AnyOf(ROLES)])

@@ -6,33 +6,42 @@ from wtforms import EmailField, PasswordField, StringField, SubmitField
 from wtforms.validators import DataRequired, EqualTo, Length
 
 from webapp.accounts.users import MIN_PASSWORD_LENGTH
+from webapp.fields import PlainText
 
 
 class LoginForm(FlaskForm):  # type: ignore[misc]
-    email = EmailField(_l("Email"), validators=[DataRequired(), Length(max=320)])
-    password = PasswordField(_l("Password"), validators=[DataRequired(), Length(max=200)])
+    email = EmailField(_l("Email"), validators=[DataRequired(), PlainText(), Length(max=320)])
+    password = PasswordField(
+        _l("Password"), validators=[DataRequired(), PlainText(), Length(max=200)]
+    )
     submit = SubmitField(_l("Sign in"))
 
 
 class CodeForm(FlaskForm):  # type: ignore[misc]
     code = StringField(
-        _l("Code from your authenticator app"), validators=[DataRequired(), Length(max=12)]
+        _l("Code from your authenticator app"),
+        validators=[DataRequired(), PlainText(), Length(max=12)],
     )
     submit = SubmitField(_l("Continue"))
 
 
 class ResetRequestForm(FlaskForm):  # type: ignore[misc]
-    email = EmailField(_l("Email"), validators=[DataRequired(), Length(max=320)])
+    email = EmailField(_l("Email"), validators=[DataRequired(), PlainText(), Length(max=320)])
     submit = SubmitField(_l("Send me a link"))
 
 
 class NewPasswordForm(FlaskForm):  # type: ignore[misc]
     password = PasswordField(
-        _l("New password"), validators=[DataRequired(), Length(min=MIN_PASSWORD_LENGTH, max=200)]
+        _l("New password"),
+        validators=[DataRequired(), PlainText(), Length(min=MIN_PASSWORD_LENGTH, max=200)],
     )
     repeat = PasswordField(
         _l("New password again"),
-        validators=[DataRequired(), EqualTo("password", _l("The passwords do not match."))],
+        validators=[
+            DataRequired(),
+            PlainText(),
+            EqualTo("password", _l("The passwords do not match.")),
+        ],
     )
     submit = SubmitField(_l("Save the new password"))
 

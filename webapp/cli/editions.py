@@ -8,6 +8,7 @@ from flask.cli import with_appcontext
 from webapp import db
 from webapp.config import current_settings
 from webapp.editions.previews import PreviewError, render_preview, send_test
+from webapp.editions.records import EditionError
 
 
 def _write(path: Path, data: bytes) -> None:
@@ -62,7 +63,7 @@ def test_send_command(month: str, to: tuple[str, ...], topics: str | None, langu
         records = send_test(
             session, current_settings(), month, list(to), topics=topics, language=language
         )
-    except PreviewError as error:
+    except (PreviewError, EditionError) as error:
         session.rollback()
         raise click.ClickException(str(error)) from None
     session.commit()

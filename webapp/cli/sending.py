@@ -24,6 +24,7 @@ from webapp.delivery.sending import (
     first_month,
     set_schedule_rule,
 )
+from webapp.editions.records import EditionError
 from webapp.models import Edition, EditionStatus, utcnow
 from webapp.stats.progress import send_progress
 
@@ -63,7 +64,7 @@ def approve_command(month: str, allow_untranslated: bool) -> None:
             f"{error}. Give the items English text, leave untranslated items out of English "
             f"editions in the editor, or approve with --allow-untranslated"
         ) from None
-    except SendError as error:
+    except (SendError, EditionError) as error:
         raise click.ClickException(str(error)) from None
     _commit_or_fail(f"{month} approved")
 

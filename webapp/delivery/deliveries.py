@@ -11,6 +11,7 @@ from webapp.delivery.variants import parse_variant_key
 from webapp.editions.records import get_edition
 from webapp.mailer import edition_content, links, mail_settings
 from webapp.models import Delivery, Edition, Item, Section, SubscriberStatus
+from webapp.models.base import looks_like_token
 
 
 class ReaderErased(LookupError):
@@ -22,7 +23,7 @@ class ReaderErased(LookupError):
 
 
 def find_delivery(session: Session, token: str) -> Delivery | None:
-    if not token or len(token) > 64:
+    if not looks_like_token(token):
         return None
     stmt = select(Delivery).where(Delivery.token == token).options(
         joinedload(Delivery.subscriber), joinedload(Delivery.edition)
@@ -56,6 +57,8 @@ def delivery_message(session: Session, settings: Settings, delivery: Delivery) -
 def link_target(session: Session, token: str, number: int) -> str | None:
     """The URL of link `number` of the delivery's edition: taken from the database, so the
     redirect can never be pointed anywhere else."""
+    if not looks_like_token(token):
+        return None
     stmt = (
         select(Item.url)
         .join(Section, Section.id == Item.section_id)

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from webapp.audit import record_audit
 from webapp.delivery.plan import PlanResult, plan_deliveries
 from webapp.delivery.variants import english_exposure
+from webapp.editions.items import require_safe_content
 from webapp.editions.records import get_edition
 from webapp.models import (
     AuditEntry,
@@ -162,8 +163,13 @@ def _item_count(edition: Edition) -> int:
 def approve(
     session: Session, edition: Edition, *, actor: Actor, allow_untranslated: bool = False
 ) -> None:
-    """Make a draft sendable. Every item needs a topic; English readers who would get items
-    without English text need `allow_untranslated` (the editor saw how many and agreed)."""
+    """Draft → approved, once the edition could go out as it is. Every item needs a topic;
+    English readers who would get items without English text need `allow_untranslated` (the
+    editor saw how many and agreed).
+
+    Raises UnsafeContent (an EditionError, not a SendError) listing every field a message
+    could not carry: text stored before the forms checked it, or written around them.
+    """
     _require(edition, {EditionStatus.DRAFT}, "approve")
     if _item_count(edition) == 0:
         raise EditionHasNoItems(edition.month)
@@ -173,6 +179,7 @@ def approve(
     topicless = [item.title for item in items if not item.topics]
     if topicless:
         raise ItemsWithoutTopic(edition.month, topicless)
+    require_safe_content(edition)  # before asking the editor to confirm anything else
     exposure = english_exposure(session, edition)
     if exposure.readers and not allow_untranslated:
         raise UntranslatedForEnglishReaders(edition.month, exposure.readers, exposure.items)

@@ -18,8 +18,8 @@ from webapp.editions.items import (
     MAX_PREHEADER,
     MAX_SUBJECT,
     Actor,
-    ItemInvalid,
     TextTooLong,
+    TextUnsafe,
     UnknownSection,
 )
 from webapp.editions.items import _back_to_draft as back_to_draft
@@ -30,16 +30,6 @@ from webapp.plain_text import UnsafeText, check_text
 
 MAX_TITLE = 200  # the columns' sizes
 MAX_SECTION_NAME = 100
-
-
-class TextNotAllowed(ItemInvalid):
-    """A control character, or a line break in a one-line field (webapp.plain_text's rule)."""
-
-    def __init__(self, field: str, problem: UnsafeText) -> None:
-        self.index = problem.index
-        self.codepoint = problem.codepoint
-        self.line_break = problem.line_break
-        super().__init__(field, str(problem))
 
 
 @dataclass(frozen=True)
@@ -60,7 +50,7 @@ def _checked(name: str, value: str, limit: int, *, multiline: bool = False) -> s
     try:
         check_text(value, multiline=multiline)
     except UnsafeText as problem:
-        raise TextNotAllowed(name, problem) from None
+        raise TextUnsafe(name, problem) from None
     if len(value) > limit:
         raise TextTooLong(name, limit)
     return value

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
-from urllib.parse import urlsplit
 
 from sqlalchemy.orm import Session
 
@@ -19,6 +18,7 @@ from webapp.editions.importer.parser import SECTION_TITLES
 from webapp.editions.importer.topics import suggest_topics
 from webapp.editions.records import EditionError, EditionLocked
 from webapp.models import SECTION_KEYS, Edition, EditionStatus, EnglishStatus, Item, Section, User
+from webapp.plain_text import UnsafeText, UnsafeUrl, check_http_url, find_unsafe
 from webapp.readers.topics import keyword_rules, topics_by_slug
 
 Actor = User | str
@@ -70,6 +70,101 @@ class TextTooLong(ItemInvalid):
         super().__init__(field, f"at most {limit} characters")
 
 
+class TextUnsafe(ItemInvalid):
+    """A field holds a character webapp.plain_text refuses: a control character, or a line
+    break in a one-line field (one that may end up in a header, like the subject)."""
+
+    def __init__(self, field: str, problem: UnsafeText) -> None:
+        self.problem = problem
+        super().__init__(field, str(problem))
+
+
+# The edition's and the items' text fields: one line (may reach a header or a link) or several.
+EDITION_ONE_LINE = ("title", "subject", "preheader", "title_en", "subject_en", "preheader_en")
+EDITION_MULTILINE = ("intro", "intro_en")
+SECTION_ONE_LINE = ("title", "title_en")
+ITEM_ONE_LINE = ("title", "title_en", "source")
+ITEM_MULTILINE = ("summary", "summary_en", "commentary", "commentary_en")
+
+
+@dataclass(frozen=True)
+class ContentProblem:
+    """One field of an edition that cannot go out as it is."""
+
+    field: str  # a name from the tuples above, or "url"
+    problem: UnsafeText | UnsafeUrl
+    item_number: int | None = None  # 1-based in reading order (as /c/<token>/<n>); None: the
+    item_title: str = ""  # edition's own texts
+
+    def __str__(self) -> str:
+        where = f"item {self.item_number} {self.item_title[:40]!r}, " if self.item_number else ""
+        return f"{where}{self.field}: {self.problem}"
+
+
+class UnsafeContent(EditionError):
+    """The edition holds text that no message may carry (stored before the rule, or written
+    around the forms); approving it or sending a test is refused until it is fixed."""
+
+    def __init__(self, month: str, problems: list[ContentProblem]) -> None:
+        self.month = month
+        self.problems = tuple(problems)
+        listed = "; ".join(str(problem) for problem in problems)
+        super().__init__(f"the {month} edition cannot go out as it is: {listed}")
+
+
+def _text_problem(
+    field: str, value: str | None, *, multiline: bool, number: int | None = None,
+    title: str = "",
+) -> ContentProblem | None:
+    problem = find_unsafe(value or "", multiline=multiline)
+    if problem is None:
+        return None
+    return ContentProblem(field, problem, number, title)
+
+
+def content_problems(edition: Edition) -> list[ContentProblem]:
+    """Everything in the edition's texts and items that a message could not carry, in reading
+    order; empty when it may go out."""
+    found: list[ContentProblem | None] = [
+        _text_problem(name, getattr(edition, name), multiline=False) for name in EDITION_ONE_LINE
+    ]
+    found += [
+        _text_problem(name, getattr(edition, name), multiline=True) for name in EDITION_MULTILINE
+    ]
+    found += [
+        _text_problem(f"section_{name}", getattr(section, name), multiline=False)
+        for section in edition.sections
+        for name in SECTION_ONE_LINE
+    ]
+    items = [item for section in edition.sections for item in section.items]
+    for number, item in enumerate(items, start=1):
+        title = "".join(c if c.isprintable() else "?" for c in item.title)
+        for name in ITEM_ONE_LINE:
+            found.append(_text_problem(name, getattr(item, name), multiline=False,
+                                       number=number, title=title))
+        try:
+            check_http_url(item.url)
+        except (UnsafeText, UnsafeUrl) as problem:
+            found.append(ContentProblem("url", problem, number, title))
+        for name in ITEM_MULTILINE:
+            found.append(_text_problem(name, getattr(item, name), multiline=True,
+                                       number=number, title=title))
+    return [problem for problem in found if problem is not None]
+
+
+def require_safe_content(edition: Edition) -> None:
+    """Raise UnsafeContent listing every problem, if there is one."""
+    problems = content_problems(edition)
+    if problems:
+        raise UnsafeContent(edition.month, problems)
+
+
+def _check_text(field: str, value: str | None, *, multiline: bool = False) -> None:
+    problem = find_unsafe(value or "", multiline=multiline)
+    if problem is not None:
+        raise TextUnsafe(field, problem)
+
+
 class ItemNotFound(LookupError):
     """No item with this id belongs to the edition."""
 
@@ -115,9 +210,16 @@ def _check(session: Session, fields: ItemFields, current: Item | None) -> None:
         raise UnknownSection(fields.section)
     if not fields.title.strip():
         raise TitleMissing
-    parts = urlsplit(fields.url.strip())
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise LinkNotWeb
+    for name in ITEM_ONE_LINE:
+        _check_text(name, getattr(fields, name))
+    for name in ITEM_MULTILINE:
+        _check_text(name, getattr(fields, name), multiline=True)
+    try:
+        check_http_url(fields.url.strip())
+    except (UnsafeText, UnsafeUrl):
+        raise LinkNotWeb from None
+    for slug in fields.topics:
+        _check_text("topics", slug)
     known = topics_by_slug(session)
     kept = {t.slug for t in current.topics} if current is not None else set()
     for slug in fields.topics:
@@ -182,6 +284,9 @@ def update_texts(
     """
     _require_editable(edition)
     subject, preheader, intro = subject.strip(), preheader.strip(), intro.strip()
+    _check_text("subject", subject)
+    _check_text("preheader", preheader)
+    _check_text("intro", intro, multiline=True)
     if len(subject) > MAX_SUBJECT:
         raise TextTooLong("subject", MAX_SUBJECT)
     if len(preheader) > MAX_PREHEADER:

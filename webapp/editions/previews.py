@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from emails import Message, Recipient, RenderError, Variant, compile_variant, fill
 from webapp.audit import record_audit
 from webapp.config import Settings
+from webapp.editions.items import require_safe_content
 from webapp.editions.records import get_edition
 from webapp.mailer import edition_content, links, mail_settings, parse_topics, transport
 from webapp.models import LANGUAGES, Edition, TestSend, User
@@ -98,7 +99,10 @@ def send_test(
     language: str = "zh-CN",
     actor: User | str = "cli",
 ) -> list[TestSend]:
-    """Send the variant to each address with a marked subject; the caller commits the record."""
+    """Send the variant to each address with a marked subject; the caller commits the record.
+
+    Raises PreviewError, or UnsafeContent (an EditionError) when the edition holds text no
+    message may carry."""
     if not to or len(to) > MAX_TEST_RECIPIENTS:
         raise PreviewError(f"give between 1 and {MAX_TEST_RECIPIENTS} addresses")
     addresses = []
@@ -108,6 +112,7 @@ def send_test(
         except EmailNotValidError as error:
             raise PreviewError(f"{address!r} is not a valid email address: {error}") from None
     edition, variant = _variant(session, settings, month, topics, language)
+    require_safe_content(edition)  # what a test shows must be what readers could get
     outgoing = transport(settings)
     sent: list[TestSend] = []
     for address in addresses:

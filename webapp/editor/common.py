@@ -19,7 +19,6 @@ from webapp.delivery.sending import (
     UntranslatedForEnglishReaders,
     WrongEditionState,
 )
-from webapp.editions.english import TextNotAllowed
 from webapp.editions.importer.errors import (
     DamagedFile,
     NotAReportFile,
@@ -30,15 +29,20 @@ from webapp.editions.importer.errors import (
     WordWithMacros,
 )
 from webapp.editions.items import (
+    ContentProblem,
     LinkNotWeb,
     TextTooLong,
+    TextUnsafe,
     TitleMissing,
     UnknownSection,
     UnknownTopic,
+    UnsafeContent,
 )
 from webapp.editions.records import EditionExists, EditionLocked, get_edition
+from webapp.fields import unsafe_text_message
 from webapp.labels import status_labels
 from webapp.models import Edition, EditionStatus, User
+from webapp.plain_text import UnsafeText
 from webapp.security import email_document
 
 
@@ -99,6 +103,57 @@ def _too_long(error: TextTooLong) -> str:
     return str(_("At most %(limit)d characters.", limit=error.limit))
 
 
+def _field_label(field: str, *, item: bool) -> str:
+    labels = {
+        "title": _("Title") if item else _("Edition title"),
+        "subject": _("Subject"),
+        "preheader": _("Preheader"),
+        "intro": _("Introduction"),
+        "title_en": _("English title"),
+        "source": _("Source"),
+        "url": _("Link"),
+        "summary": _("Summary"),
+        "summary_en": _("English summary"),
+        "commentary": _("Commentary"),
+        "commentary_en": _("English commentary"),
+        "subject_en": _("English subject"),
+        "preheader_en": _("English preheader"),
+        "intro_en": _("English introduction"),
+        "section_title": _("Section"),
+        "section_title_en": _("Section"),
+        "topics": _("Topics"),
+    }
+    return str(labels.get(field, field))
+
+
+def _text_unsafe(error: TextUnsafe) -> str:
+    return str(_("%(field)s: %(problem)s", field=_field_label(error.field, item=True),
+                 problem=unsafe_text_message(error.problem)))
+
+
+def _content_problem(problem: ContentProblem) -> str:
+    if isinstance(problem.problem, UnsafeText):
+        reason = unsafe_text_message(problem.problem)
+    else:
+        reason = str(_("The link must be an address starting with http:// or https://."))
+    field = _field_label(problem.field, item=problem.item_number is not None)
+    if problem.item_number is None:
+        return str(_("%(field)s: %(problem)s", field=field, problem=reason))
+    return str(_(
+        "Item %(number)d “%(title)s”, %(field)s: %(problem)s",
+        number=problem.item_number,
+        title=problem.item_title[:40],
+        field=field,
+        problem=reason,
+    ))
+
+
+def _unsafe_content(error: UnsafeContent) -> str:
+    listed = " ".join(_content_problem(problem) for problem in error.problems)
+    return str(_("This edition cannot go out until this is fixed: %(problems)s",
+                 problems=listed))
+
+
 def _wrong_state(error: WrongEditionState) -> str:
     return str(_("This cannot be done while the edition is %(status)s.",
                  status=status_label(error.status)))
@@ -127,17 +182,6 @@ def _untranslated(error: UntranslatedForEnglishReaders) -> str:
         "out of English editions.",
         readers=error.readers,
         items=error.items,
-    ))
-
-
-def _text_not_allowed(error: TextNotAllowed) -> str:
-    if error.line_break:
-        return str(_("A line break is not allowed here."))
-    code = format(error.codepoint, "04X")
-    return str(_(
-        "The invisible character U+%(code)s at position %(position)s is not allowed.",
-        code=code,
-        position=error.index + 1,
     ))
 
 
@@ -194,12 +238,13 @@ _REFUSALS: dict[type[Exception], Callable[[Any], str]] = {
     LinkNotWeb: _link_not_web,
     UnknownTopic: _unknown_topic,
     TextTooLong: _too_long,
+    TextUnsafe: _text_unsafe,
+    UnsafeContent: _unsafe_content,
     WrongEditionState: _wrong_state,
     EditionHasNoItems: _no_items,
     NoItemHasTopic: _no_topic,
     ItemsWithoutTopic: _items_without_topic,
     UntranslatedForEnglishReaders: _untranslated,
-    TextNotAllowed: _text_not_allowed,
     ScheduleInPast: _in_past,
     ReportIncomplete: _incomplete,
     NotAReportFile: _not_a_report,

@@ -310,7 +310,7 @@ def approve(month: str) -> str | Response | tuple[str, int]:
         form.confirming.data = "1"
         page = render_template("editor/approve.html", edition=edition, refusal=error, form=form)
         return (page, 400) if unticked else page
-    except sending.SendError as error:
+    except (sending.SendError, EditionError) as error:
         session.rollback()
         flash(explain(error), "error")
     else:

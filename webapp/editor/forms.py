@@ -20,7 +20,6 @@ from wtforms import (
     TimeField,
 )
 from wtforms.validators import (
-    URL,
     AnyOf,
     DataRequired,
     Length,
@@ -31,16 +30,18 @@ from wtforms.validators import (
 
 from webapp.editions.items import MAX_PREHEADER, MAX_SUBJECT
 from webapp.editions.previews import MAX_TEST_RECIPIENTS
-from webapp.fields import MultiCheckboxField
+from webapp.fields import HttpUrl, MultiCheckboxField, PlainText
 from webapp.models import LANGUAGES, SECTION_KEYS
-from webapp.plain_text import find_unsafe
 
 MONTH = r"[0-9]{4}-(0[1-9]|1[0-2])"
 
 
 def section_choices() -> list[tuple[str, Any]]:
-    names = {"policy": _l("Policy (政策速递)"), "industry": _l("Industry (行业新闻)"),
-             "deals": _l("Deals (交易资讯)")}
+    names = {
+        "policy": _l("Policy (政策速递)"),
+        "industry": _l("Industry (行业新闻)"),
+        "deals": _l("Deals (交易资讯)"),
+    }
     return [(key, names[key]) for key in SECTION_KEYS]
 
 
@@ -50,14 +51,20 @@ class ButtonForm(FlaskForm):  # type: ignore[misc]
 
 class ImportForm(FlaskForm):  # type: ignore[misc]
     report_file = FileField(_l("Report file (.pdf, .docx or .txt)"))
-    report_text = TextAreaField(_l("…or paste the report's text"))
+    report_text = TextAreaField(
+        _l("…or paste the report's text"), validators=[PlainText(multiline=True)]
+    )
     month = StringField(
         _l("Month"),
-        validators=[Optional(), Regexp(MONTH, message=_l("Use the form YYYY-MM, like 2024-07."))],
+        validators=[
+            Optional(),
+            PlainText(),
+            Regexp(MONTH, message=_l("Use the form YYYY-MM, like 2024-07.")),
+        ],
     )
     replace = BooleanField(_l("Replace this month's edition if it is still a draft or approved"))
     incomplete_reason = StringField(
-        _l("Import it anyway, because…"), validators=[Optional(), Length(max=500)]
+        _l("Import it anyway, because…"), validators=[Optional(), PlainText(), Length(max=500)]
     )
     submit = SubmitField(_l("Import"))
 
@@ -66,17 +73,17 @@ class ImportForm(FlaskForm):  # type: ignore[misc]
         if not (field.data or "").strip() and not (upload and getattr(upload, "filename", "")):
             raise ValidationError(_l("Choose a file or paste the report's text."))
 
-    def validate_incomplete_reason(self, field: Field) -> None:
-        if find_unsafe(field.data or "") is not None:
-            raise ValidationError(_l("Use plain text on one line."))
-
 
 class EditionTextsForm(FlaskForm):  # type: ignore[misc]
-    subject = StringField(_l("Subject"), validators=[Optional(), Length(max=MAX_SUBJECT)])
-    preheader = StringField(
-        _l("Preheader"), validators=[Optional(), Length(max=MAX_PREHEADER)]
+    subject = StringField(
+        _l("Subject"), validators=[Optional(), PlainText(), Length(max=MAX_SUBJECT)]
     )
-    intro = TextAreaField(_l("Introduction"), validators=[Optional(), Length(max=5000)])
+    preheader = StringField(
+        _l("Preheader"), validators=[Optional(), PlainText(), Length(max=MAX_PREHEADER)]
+    )
+    intro = TextAreaField(
+        _l("Introduction"), validators=[Optional(), PlainText(multiline=True), Length(max=5000)]
+    )
     submit = SubmitField(_l("Save"))
 
 
@@ -84,19 +91,22 @@ class EnglishTextsForm(FlaskForm):  # type: ignore[misc]
     """What English readers get: the edition's English texts, section names and the policy for
     items without English text."""
 
-    title_en = StringField(_l("English title"), validators=[Optional(), Length(max=200)])
+    title_en = StringField(
+        _l("English title"), validators=[Optional(), PlainText(), Length(max=200)]
+    )
     subject_en = StringField(
-        _l("English subject"), validators=[Optional(), Length(max=MAX_SUBJECT)]
+        _l("English subject"), validators=[Optional(), PlainText(), Length(max=MAX_SUBJECT)]
     )
     preheader_en = StringField(
-        _l("English preheader"), validators=[Optional(), Length(max=MAX_PREHEADER)]
+        _l("English preheader"), validators=[Optional(), PlainText(), Length(max=MAX_PREHEADER)]
     )
     intro_en = TextAreaField(
-        _l("English introduction"), validators=[Optional(), Length(max=5000)]
+        _l("English introduction"),
+        validators=[Optional(), PlainText(multiline=True), Length(max=5000)],
     )
-    section_policy = StringField(validators=[Optional(), Length(max=100)])
-    section_industry = StringField(validators=[Optional(), Length(max=100)])
-    section_deals = StringField(validators=[Optional(), Length(max=100)])
+    section_policy = StringField(validators=[Optional(), PlainText(), Length(max=100)])
+    section_industry = StringField(validators=[Optional(), PlainText(), Length(max=100)])
+    section_deals = StringField(validators=[Optional(), PlainText(), Length(max=100)])
     untranslated = RadioField(
         _l("Items without English text"),
         choices=[
@@ -104,6 +114,7 @@ class EnglishTextsForm(FlaskForm):  # type: ignore[misc]
             ("omit", _l("Leave them out of English editions")),
         ],
         default="marked",
+        validators=[PlainText()],
     )
     submit = SubmitField(_l("Save"))
 
@@ -115,36 +126,47 @@ class ApproveForm(FlaskForm):  # type: ignore[misc]
     allow_untranslated = BooleanField(
         _l("Yes, send these items in Chinese, marked as such, to English readers")
     )
-    confirming = HiddenField()
+    confirming = HiddenField(validators=[PlainText()])
 
 
 class ItemForm(FlaskForm):  # type: ignore[misc]
-    section = SelectField(_l("Section"), choices=[])
-    title = TextAreaField(_l("Title"), validators=[DataRequired(), Length(max=1000)])
-    title_en = TextAreaField(_l("English title"), validators=[Optional(), Length(max=1000)])
+    section = SelectField(_l("Section"), choices=[], validators=[PlainText()])
+    # Titles are one line although long (a textarea): they may become the subject.
+    title = TextAreaField(_l("Title"), validators=[DataRequired(), PlainText(), Length(max=1000)])
+    title_en = TextAreaField(
+        _l("English title"), validators=[Optional(), PlainText(), Length(max=1000)]
+    )
     published_on = DateField(
         _l("Date"), validators=[DataRequired(message=_l("Enter the date, like 2024-07-24."))]
     )
-    source = StringField(_l("Source"), validators=[Optional(), Length(max=200)])
+    source = StringField(_l("Source"), validators=[Optional(), PlainText(), Length(max=200)])
     url = StringField(
         _l("Link"),
         validators=[
             DataRequired(),
             Length(max=2000),
-            URL(require_tld=False, message=_l("Enter an http:// or https:// address.")),
-            Regexp(r"(?i)https?://", message=_l("Enter an http:// or https:// address.")),
+            HttpUrl(),
         ],
     )
-    summary = TextAreaField(_l("Summary"), validators=[Optional(), Length(max=20000)])
+    summary = TextAreaField(
+        _l("Summary"), validators=[Optional(), PlainText(multiline=True), Length(max=20000)]
+    )
     summary_en = TextAreaField(
-        _l("English summary"), validators=[Optional(), Length(max=20000)]
+        _l("English summary"),
+        validators=[Optional(), PlainText(multiline=True), Length(max=20000)],
     )
     # The label names the firm's own commentary label (COMMENTARY_LABEL_ZH), set by the view.
-    commentary = TextAreaField(_l("Commentary"), validators=[Optional(), Length(max=20000)])
-    commentary_en = TextAreaField(
-        _l("English commentary"), validators=[Optional(), Length(max=20000)]
+    commentary = TextAreaField(
+        _l("Commentary"),
+        validators=[Optional(), PlainText(multiline=True), Length(max=20000)],
     )
-    topics = MultiCheckboxField(_l("Topics"), choices=[], validate_choice=False)
+    commentary_en = TextAreaField(
+        _l("English commentary"),
+        validators=[Optional(), PlainText(multiline=True), Length(max=20000)],
+    )
+    topics = MultiCheckboxField(
+        _l("Topics"), choices=[], validate_choice=False, validators=[PlainText()]
+    )
     submit = SubmitField(_l("Save item"))
     suggest = SubmitField(_l("Suggest topics from the text"))
 
@@ -166,10 +188,14 @@ def address_list(value: str | None) -> list[str]:
 class TestSendForm(FlaskForm):  # type: ignore[misc]
     __test__ = False  # not a pytest test class, despite the name
 
-    addresses = TextAreaField(_l("Send to"), validators=[DataRequired()])
-    topics = MultiCheckboxField(_l("Topics"), choices=[], validate_choice=False)
+    addresses = TextAreaField(_l("Send to"), validators=[DataRequired(), PlainText(multiline=True)])
+    topics = MultiCheckboxField(
+        _l("Topics"), choices=[], validate_choice=False, validators=[PlainText()]
+    )
     all_topics = BooleanField(_l("All topics"))
-    language = StringField(_l("Language"), default="zh-CN", validators=[AnyOf(LANGUAGES)])
+    language = StringField(
+        _l("Language"), default="zh-CN", validators=[PlainText(), AnyOf(LANGUAGES)]
+    )
     submit = SubmitField(_l("Send test"))
 
     def validate_addresses(self, field: Field) -> None:
@@ -177,9 +203,7 @@ class TestSendForm(FlaskForm):  # type: ignore[misc]
         if not addresses:
             raise ValidationError(_l("Enter at least one address."))
         if len(addresses) > MAX_TEST_RECIPIENTS:
-            raise ValidationError(
-                _l("At most %(n)s addresses at a time.", n=MAX_TEST_RECIPIENTS)
-            )
+            raise ValidationError(_l("At most %(n)s addresses at a time.", n=MAX_TEST_RECIPIENTS))
         for address in addresses:
             try:
                 validate_email(address, check_deliverability=False)

@@ -24,8 +24,9 @@ from webapp.delivery.variant_previews import (
     variant_readers,
 )
 from webapp.editions.previews import Preview, PreviewError, render_preview, send_test
+from webapp.editions.records import EditionError
 from webapp.editor import bp
-from webapp.editor.common import actor, edition_or_404, framed_email
+from webapp.editor.common import actor, edition_or_404, explain, framed_email
 from webapp.editor.forms import TestSendForm, address_list
 from webapp.models import LANGUAGES, Edition, Role, Topic
 from webapp.readers.topics import active_topics
@@ -165,6 +166,9 @@ def test_send(month: str) -> str | Response | tuple[str, int]:
         except PreviewError as error:
             session.rollback()
             form.addresses.errors = [*form.addresses.errors, str(error)]
+        except EditionError as error:
+            session.rollback()
+            flash(explain(error), "error")
         else:
             session.commit()
             failed = [r for r in records if r.error]

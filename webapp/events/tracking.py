@@ -19,10 +19,20 @@ from sqlalchemy.orm import Session
 from webapp.delivery.deliveries import find_delivery, link_target
 from webapp.models import Delivery, SubscriberStatus
 from webapp.models.event import Event
+from webapp.plain_text import UnsafeText, UnsafeUrl, check_http_url
 
 SCANNER_AFTER_SEND = timedelta(seconds=10)  # a person does not open and click this fast
 SCANNER_BURST = timedelta(seconds=5)
 SCANNER_BURST_LINKS = 3  # different links followed inside one burst
+
+
+def is_web_link(url: str) -> bool:
+    """Whether a stored item URL may be the target of a redirect."""
+    try:
+        check_http_url(url)
+    except (UnsafeText, UnsafeUrl):
+        return False
+    return True
 
 
 def _after_send_too_soon(delivery: Delivery, now: datetime) -> bool:
@@ -100,9 +110,12 @@ def record_click(
     ip: str | None = None,
     user_agent: str | None = None,
 ) -> str | None:
-    """The link's stored URL (None when unknown), recording the click if tracking is on."""
+    """The link's stored URL (None when unknown), recording the click if tracking is on.
+
+    A stored URL that is not an http(s) link with a host (kept from before the rule) is
+    returned unrecorded: the caller must not redirect to it."""
     target = link_target(session, token, number)
-    if target is None or not enabled:
+    if target is None or not enabled or not is_web_link(target):
         return target
     delivery = find_delivery(session, token)
     if delivery is None or not _tracked(delivery):

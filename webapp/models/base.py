@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import re
 import secrets
 from datetime import UTC, datetime
 from typing import Any
@@ -31,6 +32,24 @@ def utcnow() -> datetime:
 def new_token() -> str:
     """A random, unguessable token for links in emails (256 bits)."""
     return secrets.token_urlsafe(32)
+
+
+# Every token a link carries: new_token()'s URL-safe base64, a delivery's 64 hex characters
+# (webapp.delivery.plan.random_token), a test send's "test-…". Checked before any query, so a
+# mangled URL costs no database round trip and never reaches the driver.
+_TOKEN = re.compile(r"[A-Za-z0-9_-]{16,64}")
+
+
+def looks_like_token(value: str) -> bool:
+    return _TOKEN.fullmatch(value) is not None
+
+
+# A signed, expiring link (itsdangerous' URL-safe serializer: base64url parts joined by dots).
+_SIGNED = re.compile(r"[A-Za-z0-9_.-]{1,1000}")
+
+
+def looks_like_signed(value: str) -> bool:
+    return _SIGNED.fullmatch(value) is not None
 
 
 class UTCDateTime(TypeDecorator[datetime]):

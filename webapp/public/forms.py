@@ -13,7 +13,7 @@ from wtforms import (
 )
 from wtforms.validators import AnyOf, DataRequired, Length, Optional, ValidationError
 
-from webapp.fields import MultiCheckboxField
+from webapp.fields import MultiCheckboxField, PlainText
 from webapp.models import Topic
 
 
@@ -66,47 +66,60 @@ class TopicChoiceMixin:
 
 
 class SubscribeForm(TopicChoiceMixin, FlaskForm):  # type: ignore[misc]
-    email = EmailField(_l("Email"), validators=[DataRequired(), Length(max=254), valid_address])
-    name = StringField(_l("Name"), validators=[Optional(), Length(max=200)])
-    company = StringField(_l("Company"), validators=[Optional(), Length(max=200)])
-    topics = MultiCheckboxField(_l("Topics"), choices=[], validate_choice=False)
+    email = EmailField(
+        _l("Email"), validators=[DataRequired(), PlainText(), Length(max=254), valid_address]
+    )
+    name = StringField(_l("Name"), validators=[Optional(), PlainText(), Length(max=200)])
+    company = StringField(_l("Company"), validators=[Optional(), PlainText(), Length(max=200)])
+    topics = MultiCheckboxField(
+        _l("Topics"), choices=[], validate_choice=False, validators=[PlainText()]
+    )
     all_topics = BooleanField(_l("All topics"))
     language = StringField(
-        _l("Language of the emails"), validators=[AnyOf([code for code, _ in LANGUAGE_CHOICES])]
+        _l("Language of the emails"),
+        validators=[PlainText(), AnyOf([code for code, _ in LANGUAGE_CHOICES])],
     )
     consent = BooleanField(validators=[DataRequired(_l("Please agree to receive the report."))])
     # Honeypot: hidden from people by CSS; bots that fill in every field give themselves away.
-    website = StringField(_l("Leave this field empty"))
+    website = StringField(_l("Leave this field empty"), validators=[PlainText()])
     submit = SubmitField(_l("Subscribe"))
 
 
 class PreferencesLinkForm(FlaskForm):  # type: ignore[misc]
-    email = EmailField(_l("Email"), validators=[DataRequired(), Length(max=254), valid_address])
-    website = StringField(_l("Leave this field empty"))
+    email = EmailField(
+        _l("Email"), validators=[DataRequired(), PlainText(), Length(max=254), valid_address]
+    )
+    website = StringField(_l("Leave this field empty"), validators=[PlainText()])
     submit = SubmitField(_l("Send me the link"))
 
 
 class PreferencesForm(TopicChoiceMixin, FlaskForm):  # type: ignore[misc]
-    topics = MultiCheckboxField(_l("Topics"), choices=[], validate_choice=False)
+    topics = MultiCheckboxField(
+        _l("Topics"), choices=[], validate_choice=False, validators=[PlainText()]
+    )
     all_topics = BooleanField(_l("All topics"))
     language = StringField(
-        _l("Language of the emails"), validators=[AnyOf([code for code, _ in LANGUAGE_CHOICES])]
+        _l("Language of the emails"),
+        validators=[PlainText(), AnyOf([code for code, _ in LANGUAGE_CHOICES])],
     )
-    name = StringField(_l("Name"), validators=[Optional(), Length(max=200)])
-    company = StringField(_l("Company"), validators=[Optional(), Length(max=200)])
+    name = StringField(_l("Name"), validators=[Optional(), PlainText(), Length(max=200)])
+    company = StringField(_l("Company"), validators=[Optional(), PlainText(), Length(max=200)])
     tracking = BooleanField(_l("Let us count opens and clicks of my emails"))
     submit = SubmitField(_l("Save preferences"))
 
 
 class EmailChangeForm(FlaskForm):  # type: ignore[misc]
     email = EmailField(
-        _l("New email address"), validators=[DataRequired(), Length(max=254), valid_address]
+        _l("New email address"),
+        validators=[DataRequired(), PlainText(), Length(max=254), valid_address],
     )
     submit = SubmitField(_l("Change address"))
 
 
 class PauseForm(FlaskForm):  # type: ignore[misc]
-    months = StringField(_l("Pause for"), default="1", validators=[AnyOf(PAUSE_CHOICES)])
+    months = StringField(
+        _l("Pause for"), default="1", validators=[PlainText(), AnyOf(PAUSE_CHOICES)]
+    )
     submit = SubmitField(_l("Pause"))
 
 

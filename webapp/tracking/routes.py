@@ -2,14 +2,15 @@ from __future__ import annotations
 
 import base64
 
-from flask import abort, redirect, render_template, request
+from flask import abort, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
 from webapp import db
 from webapp.config import current_settings
 from webapp.delivery.deliveries import ReaderErased, delivery_message, find_delivery
-from webapp.events.tracking import record_click, record_open
+from webapp.events.tracking import is_web_link, record_click, record_open
 from webapp.models import utcnow
+from webapp.models.base import looks_like_token
 from webapp.security import email_document
 from webapp.tracking import bp
 
@@ -35,6 +36,8 @@ def view(token: str) -> Response | tuple[str, int]:
 
 @bp.route("/o/<token>.gif")
 def open_pixel(token: str) -> Response:
+    if not looks_like_token(token):
+        abort(404)  # no email of ours holds it; a well-formed unknown one still gets the pixel
     session = db.session()
     if record_open(
         session,
@@ -66,6 +69,10 @@ def click(token: str, number: int) -> Response:
     if target is None:
         abort(404)
     session.commit()
+    if not is_web_link(target):
+        # A link stored before the rule (a line break, no host): the reader lands on their
+        # email as a web page, with every item, rather than on an error.
+        target = url_for(".view", token=token)
     response = redirect(target, code=302)
     response.headers["Referrer-Policy"] = "no-referrer"
     response.headers["Cache-Control"] = "no-store"
