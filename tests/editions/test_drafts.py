@@ -18,7 +18,15 @@ from tests.factories import Factories
 from webapp.db import database
 from webapp.delivery import sending
 from webapp.delivery.sending import MachineDraftsPending
-from webapp.editions.drafts import accept_drafts, draft_english, plan_drafts
+from webapp.config import settings_of
+from webapp.delivery.jobs import JobRunner
+from webapp.editions.drafts import (
+    TranslationOff,
+    accept_drafts,
+    draft_english,
+    plan_drafts,
+    queue_drafts,
+)
 from webapp.editions.english import EnglishTexts, update_english
 from webapp.editions.machine_translation import (
     MAX_REQUEST_BYTES,
@@ -28,7 +36,7 @@ from webapp.editions.machine_translation import (
 )
 from webapp.editions.records import get_edition
 from webapp.mailer import edition_content
-from webapp.models import AuditEntry, Edition, EditionStatus, EnglishStatus, Item
+from webapp.models import AuditEntry, Edition, EditionStatus, EnglishStatus, Item, JobStatus
 
 MONTH = "2024-07"
 
@@ -285,3 +293,19 @@ def test_drafted_edition_texts_wait_for_acceptance_or_a_save(
     assert edition_content(edition).title_en == "Monthly (machine)"
     sending.approve(session, edition, actor="test")
     assert edition.status == EditionStatus.APPROVED
+
+
+def test_the_worker_gives_up_a_job_once_translate_is_switched_off(
+    app: Flask, session: Session, edition: Edition, editor: Any
+) -> None:
+    # Queued while TRANSLATE was aws; the worker now runs with it off: nothing is sent.
+    job = queue_drafts(session, edition, enabled=True,
+                       characters=plan_drafts(edition).characters, actor=editor)
+    session.commit()
+    runner = JobRunner(settings_of(app), database(app).sessionmaker, worker="test")
+    assert runner.run_once().failed == 1
+    session.refresh(job)
+    assert job.status == JobStatus.FAILED and "TRANSLATE is off" in (job.last_error or "")
+    assert all(i.english_status == EnglishStatus.EDITOR for i in _items(session).values())
+    with pytest.raises(TranslationOff):
+        queue_drafts(session, edition, enabled=False, characters=0, actor=editor)

@@ -16,6 +16,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from tests.editor.test_edition_http import _item_form
 from tests.factories import Factories
 from webapp.config import install, settings_of
 from webapp.db import database
@@ -192,3 +193,20 @@ def test_accepting_an_item_of_another_edition_changes_nothing(
     session.expire_all()
     found = get_edition(session, "2024-08")
     assert found is not None and found.sections[2].items[0].english_status == EnglishStatus.MACHINE
+
+
+def test_editing_and_saving_a_drafted_item_makes_its_english_the_editors(
+    editor_client: FlaskClient, factories: Factories, session: Session
+) -> None:
+    factories.edition(MONTH, items={"deals": [
+        {"title": "甲", "title_en": "A (machine)", "english_status": "machine", "topics": ["ai"]}]})
+    item = _reload(session).sections[2].items[0]
+    page = editor_client.get(f"{PAGE}/items/{item.id}?lang=en").get_data(as_text=True)
+    assert "data-machine-draft" in page and "Machine draft — accept or edit" in page
+
+    saved = editor_client.post(f"{PAGE}/items/{item.id}",
+                               data=_item_form(item, title_en="Fund A closes its raise"))
+    assert saved.status_code == 302
+    item = _reload(session).sections[2].items[0]
+    assert (item.title_en, item.english_status) == ("Fund A closes its raise",
+                                                    EnglishStatus.EDITOR)
