@@ -15,11 +15,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tests.factories import Factories
+from webapp.config import settings_of
 from webapp.db import database
 from webapp.delivery import sending
-from webapp.delivery.sending import MachineDraftsPending
-from webapp.config import settings_of
 from webapp.delivery.jobs import JobRunner
+from webapp.delivery.sending import MachineDraftsPending
 from webapp.editions.drafts import (
     TranslationOff,
     accept_drafts,
