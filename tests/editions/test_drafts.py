@@ -153,7 +153,7 @@ def test_throttling_is_retried_with_backoff(
     refuse(stubber, "ThrottlingException")
     refuse(stubber, "TooManyRequestsException")
     refuse(stubber, "ServiceUnavailableException", 503)
-    answer(stubber, "某基金完成募资", "A fund closes its raise")
+    answer(stubber, "某基金完成募资", "A fund\ncloses its raise ")  # a title is one line
 
     run = _run(app, client)
 

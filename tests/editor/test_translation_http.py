@@ -99,6 +99,7 @@ def test_without_translate_the_console_says_how_to_enable_it(
     assert _jobs(session) == []
 
 
+@pytest.mark.postgres
 @pytest.mark.usefixtures("translate_on")
 def test_the_editor_sees_the_cost_confirms_and_reviews_the_drafts(
     app: Flask, editor_client: FlaskClient, factories: Factories, session: Session,

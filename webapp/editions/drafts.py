@@ -218,6 +218,8 @@ Progress = Callable[[Session, int, int], None]
 
 def _checked(name: str, english: str) -> str:
     english = english.strip()
+    if name not in MULTILINE:
+        english = " ".join(english.split())  # a one-line field: no line break from the machine
     try:
         check_text(english, multiline=name in MULTILINE)
     except UnsafeText as problem:
