@@ -123,6 +123,8 @@ def test_the_editor_sees_the_cost_confirms_and_reviews_the_drafts(
 
     queued = editor_client.post(f"{PAGE}/translate", data={"characters": str(characters)})
     assert queued.status_code == 302 and queued.headers["Location"].endswith(f"{PAGE}/drafts")
+    following = editor_client.get(f"{PAGE}/drafts?lang=en").get_data(as_text=True)
+    assert 'http-equiv="refresh"' in following and "0 of 3 done" in following
     [job] = _jobs(session)
     assert job.payload is not None and job.payload["characters"] == characters
     again = editor_client.post(f"{PAGE}/translate?lang=en", data={"characters": str(characters)},
@@ -146,6 +148,7 @@ def test_the_editor_sees_the_cost_confirms_and_reviews_the_drafts(
     assert re.search(r"超长的条目</strong> — TextSizeLimitExceededException: Input text", review)
     assert review.count("data-draft-item=") == 2
     page = editor_client.get(f"{PAGE}?lang=en").get_data(as_text=True)
+    assert "Last drafting: 1 items not drafted" in page
     assert page.count("machine draft — accept or edit") == 2
     assert page.count("data-untranslated>") == 1  # the failed one, left without English
 

@@ -17,6 +17,7 @@ from webapp import db
 from webapp.config import current_settings
 from webapp.delivery import sending
 from webapp.delivery.variant_previews import progress_by_edition
+from webapp.editions.drafts import translation_jobs
 from webapp.editions.english import EnglishTexts, untranslated_item_ids, update_english
 from webapp.editions.importer.errors import (
     MAX_REPORT_BYTES,
@@ -222,6 +223,7 @@ def render_edition(
         ),
         progress=progress,
         translate_on=settings.translate == "aws",
+        translation_job=next(iter(translation_jobs(session, edition.month, limit=20)), None),
         drafted_texts=len(edition.english_drafts or ()),
         drafted_items=sum(1 for s in edition.sections for i in s.items
                           if i.english_status == EnglishStatus.MACHINE),
