@@ -20,13 +20,8 @@ from webapp.db import database
 from webapp.delivery import sending
 from webapp.delivery.jobs import JobRunner
 from webapp.delivery.sending import MachineDraftsPending
-from webapp.editions.drafts import (
-    TranslationOff,
-    accept_drafts,
-    draft_english,
-    plan_drafts,
-    queue_drafts,
-)
+from webapp.editions.drafting_job import queue_drafts
+from webapp.editions.drafts import TranslationOff, accept_drafts, draft_english, plan_drafts
 from webapp.editions.english import EnglishTexts, update_english
 from webapp.editions.machine_translation import (
     MAX_REQUEST_BYTES,

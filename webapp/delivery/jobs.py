@@ -33,7 +33,7 @@ from emails.transports.errors import Rejected, classify_client_error
 from webapp.config import Settings
 from webapp.delivery.form_requests import UnknownRequest, answer_request
 from webapp.delivery.outages import DatabaseLost, Outage, is_operational
-from webapp.editions.drafts import run_translation_job
+from webapp.editions.drafting_job import run_translation_job
 from webapp.editions.machine_translation import Translator, translate_client
 from webapp.editions.outbox import delivery_of, message_names, recipient_of
 from webapp.editions.records import EditionError

@@ -10,9 +10,9 @@ translated and its English still missing. An item's drafts carry `english_status
 the edition's are listed in `editions.english_drafts`; readers get neither, and the edition
 cannot be approved, until an editor accepts or edits each.
 
-The console queues a `translate` job (the worker runs it, with progress, as it does the
-readers' CSV); `yuebao translate` runs it in its own process. Both first show the characters
-and the estimated cost, and the run drafts only what was shown (`scope`).
+The console queues a `translate` job (webapp.editions.drafting_job); `yuebao translate` runs
+`draft_english` in its own process. Both first show the characters and the estimated cost,
+and the run drafts only what was shown (`scope`).
 """
 
 from __future__ import annotations
@@ -22,7 +22,6 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from webapp.audit import record_audit
@@ -38,15 +37,7 @@ from webapp.editions.machine_translation import (
     estimated_cost_usd,
 )
 from webapp.editions.records import EditionError, get_edition
-from webapp.models import (
-    BackgroundJob,
-    Edition,
-    EnglishStatus,
-    Item,
-    JobKind,
-    JobStatus,
-    User,
-)
+from webapp.models import Edition, EnglishStatus, Item, User
 from webapp.plain_text import UnsafeText, check_text
 
 EDITION_FIELDS = {"title_en": "title", "subject_en": "subject", "preheader_en": "preheader",
@@ -73,22 +64,6 @@ class NothingToTranslate(EditionError):
     def __init__(self, month: str) -> None:
         self.month = month
         super().__init__(f"every text of the {month} edition has English text or a draft")
-
-
-class DraftingUnderway(EditionError):
-    def __init__(self, month: str) -> None:
-        self.month = month
-        super().__init__(f"English for the {month} edition is being drafted already")
-
-
-class CostChanged(EditionError):
-    """The texts changed between the figures shown and the confirmation: show them again."""
-
-    def __init__(self, month: str, shown: int, now: int) -> None:
-        self.month = month
-        self.shown = shown
-        self.now = now
-        super().__init__(f"the texts to translate changed: {now} characters, not {shown}")
 
 
 @dataclass(frozen=True)
@@ -352,69 +327,3 @@ def accept_drafts(
         record_audit(session, "edition.accept_english", actor=actor, target=edition.month,
                      detail={"items": accepted_items, "texts": accepted_texts})
     return len(accepted_items) + len(accepted_texts)
-
-
-# --- the console's job -----------------------------------------------------------------------
-
-
-def translation_jobs(session: Session, month: str, limit: int = 20) -> list[BackgroundJob]:
-    """The edition's recent drafting jobs, newest first. The month is in the payload (JSON),
-    so the few newest jobs of the kind are read and filtered here, alike on both databases."""
-    stmt = (select(BackgroundJob).where(BackgroundJob.kind == JobKind.TRANSLATE)
-            .order_by(BackgroundJob.id.desc()).limit(limit))
-    return [job for job in session.scalars(stmt) if (job.payload or {}).get("month") == month]
-
-
-def queue_drafts(
-    session: Session, edition: Edition, *, enabled: bool, characters: int, actor: User
-) -> BackgroundJob:
-    """Queue drafting what the editor was shown (`characters` of it); the caller commits."""
-    if not enabled:
-        raise TranslationOff
-    require_editable(edition)
-    if any(job.status == JobStatus.PENDING for job in translation_jobs(session, edition.month)):
-        raise DraftingUnderway(edition.month)
-    plan = plan_drafts(edition)
-    if not plan.units:
-        raise NothingToTranslate(edition.month)
-    if plan.characters != characters:
-        raise CostChanged(edition.month, characters, plan.characters)
-    job = BackgroundJob(
-        kind=JobKind.TRANSLATE,
-        payload={"month": edition.month, "scope": plan.scope, "actor_id": actor.id,
-                 "characters": plan.characters},
-        progress_total=len(plan.units),
-    )
-    session.add(job)
-    session.flush()
-    return job
-
-
-def run_translation_job(
-    sessions: sessionmaker[Session],
-    hold: Callable[[Session], BackgroundJob],
-    translator: Translator,
-) -> DraftRun:
-    """The worker's part: draft what the job's payload names, recording progress with each
-    unit and the outcome (failed units with their reasons) in the job's result."""
-    with sessions() as session:
-        payload = dict(hold(session).payload or {})
-        session.commit()
-    month = str(payload["month"])
-    actor_id = payload.get("actor_id")
-
-    def progress(session: Session, done: int, total: int) -> None:
-        job = hold(session)
-        job.progress_done, job.progress_total = done, total
-
-    run = draft_english(
-        sessions, month, translator,
-        actor=actor_id if isinstance(actor_id, int) else "console",
-        scope=[str(key) for key in payload.get("scope", [])],
-        progress=progress,
-    )
-    with sessions() as session:
-        job = hold(session)
-        job.result = run.as_json()
-        session.commit()
-    return run

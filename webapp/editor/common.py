@@ -20,7 +20,8 @@ from webapp.delivery.sending import (
     UntranslatedForEnglishReaders,
     WrongEditionState,
 )
-from webapp.editions.drafts import DraftingUnderway, NothingToTranslate, TranslationOff
+from webapp.editions.drafting_job import DraftingUnderway
+from webapp.editions.drafts import NothingToTranslate, TranslationOff
 from webapp.editions.english import TextNotAllowed
 from webapp.editions.importer.errors import (
     DamagedFile,

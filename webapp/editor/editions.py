@@ -17,7 +17,7 @@ from webapp import db
 from webapp.config import current_settings
 from webapp.delivery import sending
 from webapp.delivery.variant_previews import progress_by_edition
-from webapp.editions.drafts import translation_jobs
+from webapp.editions.drafting_job import translation_jobs
 from webapp.editions.english import EnglishTexts, untranslated_item_ids, update_english
 from webapp.editions.importer.errors import (
     MAX_REPORT_BYTES,

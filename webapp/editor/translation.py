@@ -13,14 +13,8 @@ from werkzeug.wrappers import Response
 
 from webapp import db
 from webapp.config import current_settings
-from webapp.editions.drafts import (
-    CostChanged,
-    accept_drafts,
-    pending_drafts,
-    plan_drafts,
-    queue_drafts,
-    translation_jobs,
-)
+from webapp.editions.drafting_job import CostChanged, queue_drafts, translation_jobs
+from webapp.editions.drafts import accept_drafts, pending_drafts, plan_drafts
 from webapp.editions.machine_translation import PRICE_PER_MILLION_CHARACTERS_USD
 from webapp.editions.records import EditionError
 from webapp.editor import bp
