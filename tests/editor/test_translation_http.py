@@ -214,3 +214,19 @@ def test_editing_and_saving_a_drafted_item_makes_its_english_the_editors(
     item = _reload(session).sections[2].items[0]
     assert (item.title_en, item.english_status) == ("Fund A closes its raise",
                                                     EnglishStatus.EDITOR)
+
+
+def test_the_editions_drafted_texts_are_shown_and_accepted_together(
+    editor_client: FlaskClient, factories: Factories, session: Session
+) -> None:
+    factories.edition(MONTH, title_en="Monthly (machine)", english_drafts=["title_en"],
+                      items={"deals": [{"title": "甲", "title_en": "A", "topics": ["ai"]}]})
+    page = editor_client.get(f"{PAGE}?lang=en").get_data(as_text=True)
+    assert "data-english-drafts" in page and "data-drafts-pending" in page
+    review = editor_client.get(f"{PAGE}/drafts?lang=en").get_data(as_text=True)
+    assert re.search(r'data-draft-text="title_en"><td>元宇宙与数字经济月报</td>'
+                     r'<td lang="en">Monthly \(machine\)</td>', review)
+    assert 'name="texts" type="hidden" value="title_en"' in review
+    editor_client.post(f"{PAGE}/drafts/accept", data={"items": "", "texts": "title_en"})
+    edition = _reload(session)
+    assert edition.english_drafts is None and edition.title_en == "Monthly (machine)"
