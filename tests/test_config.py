@@ -167,7 +167,8 @@ def test_a_feedback_id_set_whole_is_read_as_the_sender_id(tmp_path: Path) -> Non
      ("WORKER_DB_GRACE_SECONDS", "two minutes"), ("WORKER_DB_GRACE_SECONDS", "-1"),
      ("WEB_CONCURRENCY", "two"), ("WEB_CONCURRENCY", "0"),
      ("COMMENTARY_LABEL_ZH", "  "), ("COMMENTARY_LABEL_EN", "Our\nview"),
-     ("COMMENTARY_LABEL_EN", "x" * 61)],
+     ("COMMENTARY_LABEL_EN", "x" * 61), ("TRANSLATE", "google"),
+     ("TRANSLATE_TERMINOLOGY", "firm glossary"), ("TRANSLATE_TERMINOLOGY", "a" * 257)],
 )
 def test_bad_values_are_named(name: str, value: str, tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=name):
@@ -191,6 +192,18 @@ def test_defaults_follow_the_design(tmp_path: Path) -> None:
     assert settings.ratelimit_storage_uri == "memory://"
     assert settings.web_concurrency == DEFAULT_WEB_CONCURRENCY == 2
     assert (settings.commentary_label_zh, settings.commentary_label_en) == ("植德短评", "Our view")
+
+
+def test_translation_is_off_unless_asked_and_follows_the_ses_region(tmp_path: Path) -> None:
+    settings = load_settings({"YUEBAO_VAR_DIR": str(tmp_path), "SES_REGION": "eu-west-1"})
+    assert (settings.translate, settings.translate_region) == ("off", "eu-west-1")
+    assert settings.translate_terminology is None
+    settings = load_settings({
+        "YUEBAO_VAR_DIR": str(tmp_path), "TRANSLATE": "AWS", "SES_REGION": "eu-west-1",
+        "TRANSLATE_REGION": "ap-northeast-1", "TRANSLATE_TERMINOLOGY": " firm-glossary_2024 ",
+    })
+    assert (settings.translate, settings.translate_region) == ("aws", "ap-northeast-1")
+    assert settings.translate_terminology == "firm-glossary_2024"
 
 
 def test_the_commentary_labels_are_the_firms_own(tmp_path: Path) -> None:

@@ -161,3 +161,29 @@ def test_the_english_fields_keep_every_edition_section_item_and_delivery(
     with engine.connect() as connection:
         assert tuple(connection.execute(text(counted)).one()) == (1, 1, 1, 1)
     engine.dispose()
+
+
+def test_going_below_translation_drafts_keeps_no_draft_as_an_editors_text(
+    empty_database: str,
+) -> None:
+    # 0019 lists an edition's drafted texts; without the list they would pass for an editor's.
+    migrate.upgrade(empty_database, "0019")
+    engine = make_engine(empty_database)
+    now = "'2024-07-01 00:00:00+00:00'"
+    with engine.begin() as connection:
+        connection.execute(text(
+            "INSERT INTO editions (id, month, title, title_en, intro, intro_en, subject, "
+            "preheader, status, english_drafts, created_at, updated_at) VALUES (1, '2024-07', "
+            "'月报', 'Monthly (machine)', '导语', 'Intro by the editor', '', '', 'draft', "
+            f"'[\"title_en\", \"section:deals\"]', {now}, {now})"))
+        connection.execute(text(
+            "INSERT INTO sections (id, edition_id, key, title, title_en, position) "
+            "VALUES (1, 1, 'deals', '交易动态', 'Deal news (machine)', 2)"))
+    engine.dispose()
+    migrate.downgrade(empty_database, "0018")
+    engine = make_engine(empty_database)
+    with engine.connect() as connection:
+        edition = connection.execute(text("SELECT title_en, intro_en FROM editions")).one()
+        assert tuple(edition) == ("", "Intro by the editor")
+        assert connection.execute(text("SELECT title_en FROM sections")).scalar() == ""
+    engine.dispose()

@@ -12,6 +12,7 @@ from __future__ import annotations
 import ipaddress
 import logging
 import os
+import re
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
@@ -23,6 +24,8 @@ from urllib.parse import urlsplit
 from flask import Flask, current_app
 
 ENVIRONMENTS = ("development", "production")
+# TRANSLATE's values: drafts of English texts off, or through Amazon Translate.
+TRANSLATE_SERVICES = ("off", "aws")
 # Web processes when WEB_CONCURRENCY is unset: the Procfile's `--workers ${WEB_CONCURRENCY:-2}`.
 DEFAULT_WEB_CONCURRENCY = 2
 
@@ -64,6 +67,23 @@ def _label(name: str, value: str) -> str:
     if not label or not label.isprintable() or len(label) > 60:
         raise ConfigError(f"{name} must be one printable line of 1 to 60 characters")
     return label
+
+
+# Amazon Translate's rule for a resource name (botocore's model of TranslateText).
+_TERMINOLOGY_NAME = re.compile(r"^([A-Za-z0-9-]_?)+$")
+
+
+def _terminology(value: str) -> str | None:
+    """The custom terminology (the firm's glossary) passed with every request, if any."""
+    name = value.strip()
+    if not name:
+        return None
+    if len(name) > 256 or not _TERMINOLOGY_NAME.match(name):
+        raise ConfigError(
+            f"TRANSLATE_TERMINOLOGY must be the name of a custom terminology in Amazon "
+            f"Translate (letters, digits, - and _, at most 256), not {value!r}"
+        )
+    return name
 
 
 def _secret_file(var_dir: Path, name: str) -> str:
@@ -121,6 +141,9 @@ class Settings:
     bounce_suppress_after: int
     in_doubt_wait_minutes: int
     worker_db_grace_seconds: float
+    translate: str  # "off" or "aws"
+    translate_region: str
+    translate_terminology: str | None
 
     @property
     def production(self) -> bool:
@@ -170,6 +193,13 @@ def load_settings(
     if transport not in ("outbox", "ses"):
         raise ConfigError(f"MAIL_TRANSPORT must be outbox or ses, not {transport!r}")
 
+    translate = env.get("TRANSLATE", "off").strip().lower() or "off"
+    if translate not in TRANSLATE_SERVICES:
+        raise ConfigError(
+            f"TRANSLATE must be {' or '.join(TRANSLATE_SERVICES)}, not {env['TRANSLATE']!r}"
+        )
+    ses_region = env.get("SES_REGION", "us-east-1")
+
     settings = Settings(
         yuebao_env=mode,
         var_dir=str(var_dir),
@@ -196,7 +226,7 @@ def load_settings(
         # once configured whole as `edition:<id>`, which would now read `edition:edition:<id>`.
         feedback_id=env.get("FEEDBACK_ID", "yuebao").removeprefix("edition:"),
         unsubscribe_mailto=env.get("UNSUBSCRIBE_MAILTO") or None,
-        ses_region=env.get("SES_REGION", "us-east-1"),
+        ses_region=ses_region,
         ses_configuration_set=env.get("SES_CONFIGURATION_SET") or None,
         ses_endpoint_url=env.get("SES_ENDPOINT_URL") or None,
         ses_max_send_rate=(
@@ -228,6 +258,10 @@ def load_settings(
         worker_db_grace_seconds=_seconds(
             "WORKER_DB_GRACE_SECONDS", env.get("WORKER_DB_GRACE_SECONDS", "120")
         ),
+        # Machine drafts of English texts: off unless a service is named.
+        translate=translate,
+        translate_region=env.get("TRANSLATE_REGION") or ses_region,
+        translate_terminology=_terminology(env.get("TRANSLATE_TERMINOLOGY", "")),
     )
     if overrides:
         final = {

@@ -157,6 +157,13 @@ def edition_content(edition: Edition) -> EditionContent:
     `/c/<token>/<n>` names one link of the edition."""
     number = 0
     sections: list[SectionContent] = []
+    # Machine drafts no editor accepted are not the edition's English yet: readers (and the
+    # previews) get what they would without them.
+    drafts = set(edition.english_drafts or ())
+
+    def english(name: str, text: str) -> str:
+        return "" if name in drafts else text
+
     for section in edition.sections:
         items: list[ItemContent] = []
         for item in section.items:
@@ -181,7 +188,7 @@ def edition_content(edition: Edition) -> EditionContent:
         sections.append(
             SectionContent(
                 key=section.key, items=tuple(items), title=section.title,
-                title_en=section.title_en,
+                title_en=english(f"section:{section.key}", section.title_en),
             )
         )
     return EditionContent(
@@ -191,10 +198,10 @@ def edition_content(edition: Edition) -> EditionContent:
         preheader=edition.preheader,
         intro=edition.intro,
         sections=tuple(sections),
-        title_en=edition.title_en,
-        subject_en=edition.subject_en,
-        preheader_en=edition.preheader_en,
-        intro_en=edition.intro_en,
+        title_en=english("title_en", edition.title_en),
+        subject_en=english("subject_en", edition.subject_en),
+        preheader_en=english("preheader_en", edition.preheader_en),
+        intro_en=english("intro_en", edition.intro_en),
         untranslated=edition.untranslated.value,
     )
 

@@ -191,5 +191,5 @@ def test_every_refusal_the_module_defines_is_a_send_error() -> None:
     refusals = [value for value in vars(sending).values()
                 if isinstance(value, type) and issubclass(value, Exception)
                 and value.__module__ == sending.__name__]
-    assert len(refusals) == 11
+    assert len(refusals) == 12
     assert all(issubclass(kind, SendError) for kind in refusals)

@@ -17,6 +17,7 @@ def init_app(app: Flask) -> None:
         sending,
         stats,
         subscribers,
+        translation,
         users,
         worker,
     )
@@ -29,6 +30,7 @@ def init_app(app: Flask) -> None:
         content.import_report_command,
         editions.preview_command,
         editions.test_send_command,
+        translation.translate_command,
         sending.approve_command,
         sending.send_command,
         sending.send_status_command,

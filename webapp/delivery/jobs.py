@@ -1,6 +1,6 @@
 """The worker's background jobs: system mails (and the public forms' requests that call for
 them, webapp.delivery.form_requests), the redaction of erased readers' outbox files, and long
-work an admin started (a readers' CSV import or export).
+work an admin or editor started (a readers' CSV import or export, English drafts).
 
 Each job is a row written in the same transaction as the change that calls for it (see
 webapp.mailer.queue_mail and webapp.readers.own_data.erase). The worker claims due rows,
@@ -33,7 +33,10 @@ from emails.transports.errors import Rejected, classify_client_error
 from webapp.config import Settings
 from webapp.delivery.form_requests import UnknownRequest, answer_request
 from webapp.delivery.outages import DatabaseLost, Outage, is_operational
+from webapp.editions.drafting_job import run_translation_job
+from webapp.editions.machine_translation import Translator, translate_client
 from webapp.editions.outbox import delivery_of, message_names, recipient_of
+from webapp.editions.records import EditionError
 from webapp.mailer import is_request, payload_message, record_outbox_file, transport
 from webapp.models import (
     BackgroundJob,
@@ -61,7 +64,7 @@ KEPT_AFTER = timedelta(days=30)  # finished jobs stay this long (visible, then g
 MAX_ATTEMPTS = 12  # about five hours of retries (30 s, doubling to an hour) before giving up
 # Done after the others of a claim: they take seconds, and their leases must not run out
 # while a long import goes on.
-LONG_WORK = frozenset({JobKind.CSV_IMPORT, JobKind.CSV_EXPORT})
+LONG_WORK = frozenset({JobKind.CSV_IMPORT, JobKind.CSV_EXPORT, JobKind.TRANSLATE})
 # Seconds of import work before the job goes back to the queue, due at once: system mails
 # queued meanwhile are claimed before it, so a large import never holds them up for long.
 LONG_WORK_SLICE = 15.0
@@ -168,6 +171,7 @@ class JobRunner:
         *,
         worker: str,
         mail_transport: Transport | None = None,
+        translator: Translator | None = None,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self.settings = settings
@@ -175,6 +179,7 @@ class JobRunner:
         self.worker = worker
         self.clock = clock
         self._transport = mail_transport
+        self._translator = translator
 
     def run_once(self, size: int = CLAIM_SIZE) -> JobsRun:
         """Claim due jobs and do them, each outcome recorded in its own short transaction."""
@@ -262,7 +267,25 @@ class JobRunner:
         if job.kind == JobKind.CSV_EXPORT:
             run_csv_export(self.sessions, self._hold(job), var_dir=self.settings.var_dir)
             return _Outcome()
+        if job.kind == JobKind.TRANSLATE:
+            return self._translate(job)
         raise PermanentJobError(f"unknown job kind {job.kind}")
+
+    def _translate(self, job: ClaimedJob) -> _Outcome:
+        """Machine drafts of an edition's missing English. A run takes a minute or so for a
+        whole report (one request per text), so it is not sliced: its claim is renewed with
+        each item. A failed item is the run's result, not the job's failure."""
+        if self.settings.translate != "aws":
+            raise PermanentJobError("TRANSLATE is off: set TRANSLATE=aws to draft English")
+        if self._translator is None:
+            self._translator = Translator(
+                translate_client(self.settings), terminology=self.settings.translate_terminology
+            )
+        try:
+            run_translation_job(self.sessions, self._hold(job), self._translator)
+        except (EditionError, KeyError) as error:  # the edition is gone or locked
+            raise PermanentJobError(str(error)) from None
+        return _Outcome()
 
     def _hold(self, job: ClaimedJob) -> Callable[[Session], BackgroundJob]:
         def hold(session: Session) -> BackgroundJob:

@@ -26,6 +26,7 @@ from webapp.models import (
     DeliveryStatus,
     Edition,
     EditionStatus,
+    EnglishStatus,
     ScheduleRule,
     User,
     utcnow,
@@ -108,6 +109,19 @@ class UntranslatedForEnglishReaders(SendError):
         )
 
 
+class MachineDraftsPending(SendError):
+    """English an editor has not accepted yet: machine drafts are reviewed before approval."""
+
+    def __init__(self, month: str, items: int, texts: int) -> None:
+        self.month = month
+        self.items = items
+        self.texts = texts
+        super().__init__(
+            f"the {month} edition has machine-drafted English no editor accepted yet "
+            f"({items} item(s), {texts} edition text(s)): accept or edit each first"
+        )
+
+
 class ScheduleWithoutTimeZone(SendError):
     def __init__(self, at: datetime) -> None:
         self.at = at
@@ -163,9 +177,9 @@ def _item_count(edition: Edition) -> int:
 def approve(
     session: Session, edition: Edition, *, actor: Actor, allow_untranslated: bool = False
 ) -> None:
-    """Draft → approved, once the edition could go out as it is. Every item needs a topic;
-    English readers who would get items without English text need `allow_untranslated` (the
-    editor saw how many and agreed).
+    """Draft → approved, once the edition could go out as it is. Every item needs a topic,
+    every machine draft an editor's acceptance; English readers who would get items without
+    English text need `allow_untranslated` (the editor saw how many and agreed).
 
     Raises UnsafeContent (an EditionError, not a SendError) listing every field a message
     could not carry: text stored before the forms checked it, or written around them.
@@ -180,6 +194,9 @@ def approve(
     if topicless:
         raise ItemsWithoutTopic(edition.month, topicless)
     require_safe_content(edition)  # before asking the editor to confirm anything else
+    drafted = [item for item in items if item.english_status == EnglishStatus.MACHINE]
+    if drafted or edition.english_drafts:
+        raise MachineDraftsPending(edition.month, len(drafted), len(edition.english_drafts or ()))
     exposure = english_exposure(session, edition)
     if exposure.readers and not allow_untranslated:
         raise UntranslatedForEnglishReaders(edition.month, exposure.readers, exposure.items)

@@ -59,8 +59,8 @@ def _checked(name: str, value: str, limit: int, *, multiline: bool = False) -> s
 def update_english(
     session: Session, edition: Edition, texts: EnglishTexts, *, actor: Actor
 ) -> bool:
-    """Store the edition's English texts and policy; True when an approved edition went back
-    to draft."""
+    """Store the edition's English texts and policy (machine drafts among them become the
+    editor's); True when an approved edition went back to draft."""
     require_editable(edition)
     for key in texts.sections:
         if key not in SECTION_KEYS:
@@ -85,6 +85,10 @@ def update_english(
     if edition.untranslated != texts.untranslated:
         edition.untranslated = texts.untranslated
         changed.append("untranslated")
+    if edition.english_drafts:
+        # The editor saved the form that showed the machine drafts: theirs now.
+        edition.english_drafts = None
+        changed.append("accepted_drafts")
     if not changed:
         return False
     record_audit(session, "edition.edit_english", actor=actor, target=edition.month,

@@ -4,4 +4,11 @@ from flask import Blueprint
 
 bp = Blueprint("editor", __name__)
 
-from webapp.editor import editions, items, outbox_viewer, previews, sending  # noqa: E402,F401
+from webapp.editor import (  # noqa: E402,F401
+    editions,
+    items,
+    outbox_viewer,
+    previews,
+    sending,
+    translation,
+)

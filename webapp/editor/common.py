@@ -14,11 +14,14 @@ from webapp import db
 from webapp.delivery.sending import (
     EditionHasNoItems,
     ItemsWithoutTopic,
+    MachineDraftsPending,
     NoItemHasTopic,
     ScheduleInPast,
     UntranslatedForEnglishReaders,
     WrongEditionState,
 )
+from webapp.editions.drafting_job import DraftingUnderway
+from webapp.editions.drafts import NothingToTranslate, TranslationOff
 from webapp.editions.importer.errors import (
     DamagedFile,
     NotAReportFile,
@@ -185,6 +188,30 @@ def _untranslated(error: UntranslatedForEnglishReaders) -> str:
     ))
 
 
+def _drafts_pending(error: MachineDraftsPending) -> str:
+    return str(_(
+        "The edition has machine-drafted English no editor has accepted yet (%(items)s items, "
+        "%(texts)s edition texts): review the drafts and accept or edit each first.",
+        items=error.items,
+        texts=error.texts,
+    ))
+
+
+def _translation_off(error: TranslationOff) -> str:
+    return str(_(
+        "Drafting English is off. To draft through Amazon Translate, set TRANSLATE=aws (and "
+        "TRANSLATE_REGION, and TRANSLATE_TERMINOLOGY for the firm's glossary) and restart."
+    ))
+
+
+def _nothing_to_translate(error: NothingToTranslate) -> str:
+    return str(_("Every text of this edition has English text or a machine draft already."))
+
+
+def _drafting_underway(error: DraftingUnderway) -> str:
+    return str(_("English for this edition is being drafted already."))
+
+
 def _in_past(error: ScheduleInPast) -> str:
     return str(_("Choose a time in the future."))
 
@@ -245,6 +272,10 @@ _REFUSALS: dict[type[Exception], Callable[[Any], str]] = {
     NoItemHasTopic: _no_topic,
     ItemsWithoutTopic: _items_without_topic,
     UntranslatedForEnglishReaders: _untranslated,
+    MachineDraftsPending: _drafts_pending,
+    TranslationOff: _translation_off,
+    NothingToTranslate: _nothing_to_translate,
+    DraftingUnderway: _drafting_underway,
     ScheduleInPast: _in_past,
     ReportIncomplete: _incomplete,
     NotAReportFile: _not_a_report,

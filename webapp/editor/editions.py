@@ -17,6 +17,7 @@ from webapp import db
 from webapp.config import current_settings
 from webapp.delivery import sending
 from webapp.delivery.variant_previews import progress_by_edition
+from webapp.editions.drafting_job import translation_jobs
 from webapp.editions.english import EnglishTexts, untranslated_item_ids, update_english
 from webapp.editions.importer.errors import (
     MAX_REPORT_BYTES,
@@ -32,6 +33,7 @@ from webapp.editions.upload import import_report_source, lines_around, read_uplo
 from webapp.editor import bp
 from webapp.editor.common import actor, edition_or_404, explain, note_back_to_draft
 from webapp.editor.forms import (
+    AcceptDraftsForm,
     ApproveForm,
     ButtonForm,
     EditionTextsForm,
@@ -40,7 +42,14 @@ from webapp.editor.forms import (
 )
 from webapp.labels import status_labels
 from webapp.mailer import edition_content
-from webapp.models import SECTION_KEYS, Edition, EditionStatus, Role, UntranslatedPolicy
+from webapp.models import (
+    SECTION_KEYS,
+    Edition,
+    EditionStatus,
+    EnglishStatus,
+    Role,
+    UntranslatedPolicy,
+)
 from webapp.readers.topics import keyword_rules
 from webapp.security import role_required
 from webapp.stats.progress import send_progress
@@ -213,6 +222,12 @@ def render_edition(
              if i.title_en and i.english_accepted][:1],
         ),
         progress=progress,
+        translate_on=settings.translate == "aws",
+        translation_job=next(iter(translation_jobs(session, edition.month, limit=20)), None),
+        drafted_texts=len(edition.english_drafts or ()),
+        drafted_items=sum(1 for s in edition.sections for i in s.items
+                          if i.english_status == EnglishStatus.MACHINE),
+        accept_form=AcceptDraftsForm(formdata=None),
         status_label_json=json.dumps({k: str(v) for k, v in status_labels().items()},
                                      ensure_ascii=False),
         button=ButtonForm(),

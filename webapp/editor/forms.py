@@ -129,6 +129,22 @@ class ApproveForm(FlaskForm):  # type: ignore[misc]
     confirming = HiddenField(validators=[PlainText()])
 
 
+class TranslateForm(FlaskForm):  # type: ignore[misc]
+    """Confirming a run of Amazon Translate; `characters` is the count the editor was shown
+    (and the cost they agreed to): a different count now shows the figures again."""
+
+    characters = HiddenField(validators=[DataRequired(), PlainText(), Regexp(r"^[0-9]{1,9}$")])
+
+
+class AcceptDraftsForm(FlaskForm):  # type: ignore[misc]
+    """Accepting machine drafts as they are: the ones the editor was shown, by item id and
+    edition text name, comma-separated."""
+
+    items = HiddenField(validators=[Optional(), PlainText(), Regexp(r"^[0-9]+(,[0-9]+)*$")])
+    texts = HiddenField(validators=[Optional(), PlainText(), Regexp(r"^[a-z_:]+(,[a-z_:]+)*$")])
+    back = HiddenField(validators=[Optional(), PlainText(), AnyOf(["edition", "drafts"])])
+
+
 class ItemForm(FlaskForm):  # type: ignore[misc]
     section = SelectField(_l("Section"), choices=[], validators=[PlainText()])
     # Titles are one line although long (a textarea): they may become the subject.

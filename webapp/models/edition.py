@@ -51,8 +51,9 @@ class UntranslatedPolicy(enum.StrEnum):
 class EnglishStatus(enum.StrEnum):
     """Who stands behind an item's English fields.
 
-    Only `editor` text (written or accepted by an editor) reaches readers. Machine drafts are
-    meant to be stored with a status of their own and count as untranslated until accepted.
+    Only `editor` text (written or accepted by an editor) reaches readers. `machine`: the
+    English fields are a machine draft (webapp.editions.translation), untranslated until an
+    editor accepts or edits them, and the edition cannot be approved meanwhile.
     """
 
     EDITOR = "editor"
@@ -83,6 +84,10 @@ class Edition(Base):
         default=UntranslatedPolicy.MARKED,
         server_default=UntranslatedPolicy.MARKED.value,
     )
+    # Which of the English texts above (and of the sections' English names, as
+    # "section:<key>") are machine drafts no editor accepted yet: readers never get them, and
+    # the edition cannot be approved meanwhile. None: none is.
+    english_drafts: Mapped[list[str] | None] = mapped_column(JSON(none_as_null=True))
     # Empty means automatic: each variant's subject and preheader are made from the report's
     # name, the month and that variant's first items (emails.compile_variant).
     subject: Mapped[str] = mapped_column(String(300), default="")

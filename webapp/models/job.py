@@ -25,6 +25,7 @@ class JobKind(enum.StrEnum):
     INDEX_OUTBOX = "index_outbox"  # once, after the upgrade: files written before the index
     CSV_IMPORT = "csv_import"  # readers from a CSV an admin confirmed, in batches
     CSV_EXPORT = "csv_export"  # every reader as a CSV file under the var dir, to download
+    TRANSLATE = "translate"  # machine drafts of an edition's missing English, item by item
 
 
 class JobStatus(enum.StrEnum):
