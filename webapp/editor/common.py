@@ -33,6 +33,7 @@ from webapp.editions.importer.errors import (
 )
 from webapp.editions.items import (
     ContentProblem,
+    ItemInvalid,
     LinkNotWeb,
     TextTooLong,
     TextUnsafe,
@@ -285,6 +286,16 @@ _REFUSALS: dict[type[Exception], Callable[[Any], str]] = {
     DamagedFile: _damaged,
     WordWithMacros: _macros,
 }
+
+
+def show_refusal(form: Any, error: ItemInvalid) -> None:
+    """A refused field's reason on that field of the form, or as a message when the form has
+    no field of that name."""
+    field = getattr(form, error.field, None)
+    if field is not None:
+        field.errors = [*field.errors, explain(error)]
+    else:
+        flash(explain(error), "error")
 
 
 def explain(error: Exception) -> str:

@@ -31,7 +31,7 @@ from webapp.editions.items import ItemInvalid, update_texts
 from webapp.editions.records import EditionError, list_editions
 from webapp.editions.upload import import_report_source, lines_around, read_upload
 from webapp.editor import bp
-from webapp.editor.common import actor, edition_or_404, explain, note_back_to_draft
+from webapp.editor.common import actor, edition_or_404, explain, note_back_to_draft, show_refusal
 from webapp.editor.forms import (
     AcceptDraftsForm,
     ApproveForm,
@@ -287,11 +287,7 @@ def english_texts(month: str) -> str | Response | tuple[str, int]:
             update_english(session, edition, texts, actor=actor())
         except ItemInvalid as error:
             session.rollback()
-            field = getattr(form, error.field, None)
-            if field is not None:
-                field.errors = [*field.errors, explain(error)]
-            else:
-                flash(explain(error), "error")
+            show_refusal(form, error)
         except EditionError as error:
             session.rollback()
             flash(explain(error), "error")

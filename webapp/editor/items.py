@@ -26,7 +26,7 @@ from webapp.editions.items import (
 )
 from webapp.editions.records import EditionError
 from webapp.editor import bp
-from webapp.editor.common import actor, edition_or_404, explain, note_back_to_draft
+from webapp.editor.common import actor, edition_or_404, explain, note_back_to_draft, show_refusal
 from webapp.editor.forms import ButtonForm, ItemForm
 from webapp.models import SECTION_KEYS, Edition, EditionStatus, Item, Role, Topic
 from webapp.readers.topics import active_topics
@@ -175,11 +175,7 @@ def _save(edition: Edition, form: ItemForm, item: Item | None) -> Response | Non
             saved = update_item(session, edition, item.id, _fields(form), actor=actor())
     except ItemInvalid as error:
         session.rollback()
-        field = getattr(form, error.field, None)
-        if field is not None:
-            field.errors = [*field.errors, explain(error)]
-        else:
-            flash(explain(error), "error")
+        show_refusal(form, error)
         return None
     except EditionError as error:
         session.rollback()
