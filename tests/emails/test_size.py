@@ -21,7 +21,14 @@ from emails.compiler import compile_mjml, render_html
 from emails.edition import MAX_HTML_PAYLOAD, MAX_NAME_CHARS
 from emails.mime import Message, sent_bytes
 from emails.shorten import cut_text
-from tests.emails.conftest import TOPICS, LongLinks, make_edition, make_item, part_as_sent
+from tests.emails.conftest import (
+    TOPICS,
+    LongLinks,
+    long_chinese_edition,
+    make_edition,
+    make_item,
+    part_as_sent,
+)
 
 WORST_NAME = '"' * MAX_NAME_CHARS  # each escapes to six bytes
 
@@ -82,24 +89,11 @@ def test_an_oversized_variant_is_shortened_with_read_more_links(
     assert message.html.count("/v/DT") >= 20
 
 
-def _long_chinese_edition() -> EditionContent:
-    """Twenty items with long titles, summaries and commentary: about 85 KB of HTML."""
-    sentence = "二十届三中全会审议通过的决定对健全促进实体经济和数字经济深度融合制度作出部署。"
-    items = [
-        make_item(
-            n, {"a"}, title=f"第{n}条：关于数据要素市场化配置改革的长标题" * 2,
-            summary="\n\n".join([sentence * 6] * 3), commentary=sentence * 2,
-        )
-        for n in range(1, 21)
-    ]
-    return make_edition({"policy": items[:7], "industry": items[7:14], "deals": items[14:]})
-
-
 @pytest.mark.parametrize("language", ["zh-CN", "en"])
 def test_every_readers_html_part_as_sent_fits_after_shortening(
     settings: MailSettings, reader: Callable[..., Recipient], language: str
 ) -> None:
-    variant = compile_variant(_long_chinese_edition(), {"a"}, language, settings=settings)
+    variant = compile_variant(long_chinese_edition(), {"a"}, language, settings=settings)
     assert variant.shortened  # it had to be
     assert variant.max_sent_html_bytes <= MAX_HTML_BYTES
     readers = [
