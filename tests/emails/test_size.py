@@ -27,8 +27,8 @@ from tests.emails.conftest import (
     long_chinese_edition,
     make_edition,
     make_item,
-    part_as_sent,
 )
+from tests.mailbox import part_as_sent
 
 WORST_NAME = '"' * MAX_NAME_CHARS  # each escapes to six bytes
 

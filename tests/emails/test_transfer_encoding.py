@@ -27,7 +27,8 @@ from emails.mime import (
     transfer_encoding,
 )
 from emails.transports.outbox import OutboxTransport
-from tests.emails.conftest import BASE_URL, TOPICS, part_as_sent
+from tests.emails.conftest import BASE_URL, TOPICS
+from tests.mailbox import part_as_sent
 
 HEAD = '<!doctype html>\n<html><head><style type="text/css">body{margin:0;padding:0}</style>'
 CJK_HTML = HEAD + "\n<body>" + "<p>二十届三中全会对数字经济作出系统部署。</p>\n" * 800
