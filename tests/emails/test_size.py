@@ -81,7 +81,8 @@ def test_an_oversized_variant_is_shortened_with_read_more_links(
     assert sorted(variant.shortened) == [1000 + n for n in range(1, 21)]
     assert 1021 not in variant.shortened
     message = fill(variant, reader(name=WORST_NAME, delivery_token="DT"), LongLinks())
-    assert len(message.html.encode()) <= variant.max_html_bytes <= MAX_HTML_BYTES
+    assert len(message.html.encode()) <= variant.max_html_bytes
+    assert len(html_as_sent(message)) <= variant.max_sent_html_bytes <= MAX_HTML_BYTES
     assert message.html.count("阅读全文") == 20 and message.text.count("阅读全文") == 20
     assert "很短的摘要。" in message.html
     # cut at a sentence end, and the read-more link goes to the reader's web version
