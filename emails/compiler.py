@@ -9,11 +9,55 @@ import jinja2
 from markupsafe import Markup, escape
 from mjml import mjml2html
 
+from emails.i18n import has_cjk
+from emails.palette import DARK, LIGHT, Palette
+
 # System fonts only: readers in mainland China cannot load Google Fonts or CDN-hosted fonts.
+# Named CJK fonts first: Outlook for Windows gives up on a stack whose first name it does not
+# know (-apple-system) and falls back to Times New Roman or SimSun; MSO_FONT_CSS says it again.
 FONT_STACK: Final = (
-    "-apple-system, BlinkMacSystemFont, 'PingFang SC', 'Hiragino Sans GB', 'Microsoft YaHei', "
-    "'Noto Sans CJK SC', 'Source Han Sans SC', 'Helvetica Neue', Arial, sans-serif"
+    "'PingFang SC', 'Hiragino Sans GB', 'Microsoft YaHei', 'Noto Sans CJK SC', "
+    "'Source Han Sans SC', -apple-system, BlinkMacSystemFont, 'Helvetica Neue', Arial, sans-serif"
 )
+MSO_FONT: Final = "'Microsoft YaHei', Arial, sans-serif"
+
+
+def dark_mode_css(dark: Palette = DARK) -> str:
+    """The dark-mode rules, once in the head (never inline per item, for the size budget).
+
+    `prefers-color-scheme` reaches Apple Mail, iOS Mail and Outlook for Mac; Outlook.com marks
+    the elements whose colours it rewrote with data-ogsc (text) and data-ogsb (background),
+    so the same rules are repeated under those attributes. Class names are short because
+    they repeat on every item: yb-p paper, yb-s surface, yb-t text, yb-h heading, yb-m muted,
+    yb-l link, yb-a gold text, yb-n tint box, yb-c commentary box, yb-r hairline, yb-b button.
+    """
+    colours = {
+        ".yb-t>div,.yb-c": f"color:{dark.ink}!important;",
+        ".yb-h": f"color:{dark.heading}!important;",
+        ".yb-m,.yb-m>div": f"color:{dark.muted}!important;",
+        ".yb-l": f"color:{dark.link}!important;",
+        ".yb-a": f"color:{dark.accent_text}!important;",
+        ".yb-b a,.yb-b p": f"color:{dark.on_primary}!important;",
+    }
+    backgrounds = {
+        "body,.yb-p": f"background:{dark.paper}!important;",
+        ".yb-s,.yb-s>table": f"background:{dark.surface}!important;",
+        ".yb-n": f"background:{dark.tint}!important;",
+        ".yb-c": f"background:{dark.commentary}!important;",
+        ".yb-r": f"border-color:{dark.line}!important;",
+        ".yb-b td,.yb-b a,.yb-b p": f"background:{dark.primary}!important;",
+    }
+
+    def under(prefix: str, selectors: str) -> str:
+        return ",".join(f"{prefix}{s}" for s in selectors.split(","))
+
+    media = "".join(f"{s}{{{rule}}}" for s, rule in (*colours.items(), *backgrounds.items()))
+    outlook = "".join(f"{under('[data-ogsc] ', s)}{{{rule}}}" for s, rule in colours.items())
+    outlook += "".join(f"{under('[data-ogsb] ', s)}{{{rule}}}" for s, rule in backgrounds.items())
+    return f"@media (prefers-color-scheme:dark){{{media}}}{outlook}"
+
+
+DARK_MODE_CSS: Final = dark_mode_css()
 
 
 class RenderError(Exception):
@@ -31,6 +75,15 @@ def paragraphs(text: str) -> list[Markup]:
     return [Markup("<br>").join(escape(b).split("\n")) for b in blocks if b]
 
 
+@jinja2.pass_context
+def lang_attr(context: jinja2.runtime.Context, text: str) -> Markup:
+    """` lang="zh-CN"` for Chinese text (a name, an address) in an English email, else nothing,
+    so screen readers switch voice."""
+    if context.get("lang") == "en" and has_cjk(text):
+        return Markup(' lang="zh-CN"')
+    return Markup("")
+
+
 def _environment() -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.PackageLoader("emails", "templates"),
@@ -41,7 +94,11 @@ def _environment() -> jinja2.Environment:
         auto_reload=False,
     )
     env.filters["paragraphs"] = paragraphs
+    env.filters["lang_attr"] = lang_attr
     env.globals["font_stack"] = FONT_STACK
+    env.globals["mso_font"] = MSO_FONT
+    env.globals["c"] = LIGHT
+    env.globals["dark_css"] = Markup(DARK_MODE_CSS)  # our own CSS: its ">" must stay
     return env
 
 

@@ -1,4 +1,4 @@
-"""Operational endpoints: the health check."""
+"""Operational endpoints: the health check, and the palette as CSS."""
 
 from flask import Blueprint
 
