@@ -96,7 +96,7 @@ def _environment() -> jinja2.Environment:
     env.filters["paragraphs"] = paragraphs
     env.filters["lang_attr"] = lang_attr
     env.globals["font_stack"] = FONT_STACK
-    env.globals["mso_font"] = MSO_FONT
+    env.globals["mso_font"] = Markup(MSO_FONT)  # nosec B704: a constant, inside <style>
     env.globals["c"] = LIGHT
     # Our own CSS from the palette's #rrggbb colours, no reader or editor text: its ">" must stay.
     env.globals["dark_css"] = Markup(DARK_MODE_CSS)  # nosec B704: built from constants
