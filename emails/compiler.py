@@ -15,9 +15,11 @@ from emails.palette import DARK, LIGHT, Palette
 # System fonts only: readers in mainland China cannot load Google Fonts or CDN-hosted fonts.
 # Named CJK fonts first: Outlook for Windows gives up on a stack whose first name it does not
 # know (-apple-system) and falls back to Times New Roman or SimSun; MSO_FONT_CSS says it again.
+# It is inlined on every text block, so it is short: only fonts some reader's system has,
+# and unquoted (valid CSS for names made of words), as quotes become &#39; in an attribute.
 FONT_STACK: Final = (
-    "'PingFang SC', 'Hiragino Sans GB', 'Microsoft YaHei', 'Noto Sans CJK SC', "
-    "'Source Han Sans SC', -apple-system, BlinkMacSystemFont, 'Helvetica Neue', Arial, sans-serif"
+    "PingFang SC,Hiragino Sans GB,Microsoft YaHei,Noto Sans CJK SC,"
+    "-apple-system,Helvetica Neue,Arial,sans-serif"
 )
 MSO_FONT: Final = "'Microsoft YaHei', Arial, sans-serif"
 
@@ -27,33 +29,43 @@ def dark_mode_css(dark: Palette = DARK) -> str:
 
     `prefers-color-scheme` reaches Apple Mail, iOS Mail and Outlook for Mac; Outlook.com marks
     the elements whose colours it rewrote with data-ogsc (text) and data-ogsb (background),
-    so the same rules are repeated under those attributes. Class names are short because
-    they repeat on every item: yb-p paper, yb-s surface, yb-t text, yb-h heading, yb-m muted,
-    yb-l link, yb-a gold text, yb-n tint box, yb-c commentary box, yb-r hairline, yb-b button.
+    so the same rules are repeated under those attributes. A few classes mark parts of the
+    layout (yb-p paper, yb-s body, yb-t text cell, yb-m muted text, yb-l link, yb-n table of
+    contents, yb-i a section's items, yb-c a commentary box, yb-b button); the rest of an item
+    is reached through them by element, so items carry no class of their own.
     """
     colours = {
-        ".yb-t>div,.yb-c": f"color:{dark.ink}!important;",
-        ".yb-h": f"color:{dark.heading}!important;",
-        ".yb-m,.yb-m>div": f"color:{dark.muted}!important;",
-        ".yb-l": f"color:{dark.link}!important;",
-        ".yb-a": f"color:{dark.accent_text}!important;",
+        ".yb-t>div": f"color:{dark.ink}!important;",
+        ".yb-s h2,.yb-s h3 a,.yb-n p": f"color:{dark.heading}!important;",
+        ".yb-m,.yb-m>div,.yb-i h3+p,.yb-n span": f"color:{dark.muted}!important;",
+        ".yb-l,.yb-n a": f"color:{dark.link}!important;",
+        ".yb-s .yb-n h2,.yb-i h3 span,.yb-i td>p>a,.yb-c p:first-child": (
+            f"color:{dark.accent_text}!important;"
+        ),
         ".yb-b a,.yb-b p": f"color:{dark.on_primary}!important;",
     }
     backgrounds = {
-        "body,.yb-p": f"background:{dark.paper}!important;",
+        ".yb-p": f"background:{dark.paper}!important;",
         ".yb-s,.yb-s>table": f"background:{dark.surface}!important;",
         ".yb-n": f"background:{dark.tint}!important;",
-        ".yb-c": f"background:{dark.commentary}!important;",
-        ".yb-r": f"border-color:{dark.line}!important;",
+        ".yb-i>tbody>tr>td,.yb-i>tr>td": f"border-color:{dark.line}!important;",
+        ".yb-c": (
+            f"background:{dark.commentary}!important;border-color:{dark.accent}!important;"
+        ),
         ".yb-b td,.yb-b a,.yb-b p": f"background:{dark.primary}!important;",
     }
 
-    def under(prefix: str, selectors: str) -> str:
-        return ",".join(f"{prefix}{s}" for s in selectors.split(","))
+    def grouped(rules: dict[str, str], prefix: str = "") -> str:
+        # One rule per declaration: the dark palette repeats colours (links and gold text).
+        by_declaration: dict[str, list[str]] = {}
+        for selectors, declaration in rules.items():
+            by_declaration.setdefault(declaration, []).extend(
+                f"{prefix}{s}" for s in selectors.split(",")
+            )
+        return "".join(f"{','.join(s)}{{{d}}}" for d, s in by_declaration.items())
 
-    media = "".join(f"{s}{{{rule}}}" for s, rule in (*colours.items(), *backgrounds.items()))
-    outlook = "".join(f"{under('[data-ogsc] ', s)}{{{rule}}}" for s, rule in colours.items())
-    outlook += "".join(f"{under('[data-ogsb] ', s)}{{{rule}}}" for s, rule in backgrounds.items())
+    media = "body{background:" + dark.paper + "!important;}" + grouped({**colours, **backgrounds})
+    outlook = grouped(colours, "[data-ogsc] ") + grouped(backgrounds, "[data-ogsb] ")
     return f"@media (prefers-color-scheme:dark){{{media}}}{outlook}"
 
 

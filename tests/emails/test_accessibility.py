@@ -131,8 +131,15 @@ def test_dark_mode_repaints_the_email_from_the_dark_palette(
         assert _background(page, "body") == palette.paper
         assert _background(page, ".yb-s") == palette.surface
         assert _colour(page, "h3 a") == palette.heading
-        assert _colour(page, "p.yb-m") == palette.muted
-        assert _background(page, "td.yb-c") == palette.commentary
+        assert _colour(page, ".yb-i h3 + p") == palette.muted  # date and source
+        assert _background(page, ".yb-c") == palette.commentary
+        assert _colour(page, ".yb-c p") == palette.accent_text  # its label
+        assert _colour(page, ".yb-i h2") == palette.heading
+        gold_rule = _computed(page, ".yb-i td:has(> h2)", "borderLeftColor")
+        assert gold_rule == palette.accent
+        second_item = ".yb-i > tbody > tr:nth-child(3) > td"
+        assert _computed(page, second_item, "borderTopColor") == palette.line
+        assert _background(page, ".yb-n") == palette.tint
         masthead = page.evaluate("getComputedStyle(document.querySelector('h1')).color")
         assert masthead == "rgb(255, 255, 255)"  # white on navy in both schemes
         assert serious_violations(page) == []

@@ -93,4 +93,4 @@ def test_dark_mode_is_declared_once_in_the_head(documents: dict[str, str]) -> No
         assert '<meta name="supported-color-schemes" content="light dark"' in head, name
         assert html.count("@media (prefers-color-scheme:dark)") == 1, name
         assert head.count("@media (prefers-color-scheme:dark)") == 1, name
-        assert "[data-ogsc] .yb-h{" in head and "[data-ogsb] .yb-s" in head, name
+        assert "[data-ogsc] .yb-s h2," in head and "[data-ogsb] .yb-s," in head, name
