@@ -167,7 +167,8 @@ def darkened(playwright_driver: Playwright) -> Iterator[Browser]:
 
 
 def _pixels(browser: Browser, png: bytes, points: list[tuple[float, float]]) -> list[str]:
-    """The colours of a screenshot at `points`, read through a canvas (no image library)."""
+    """The colours of a screenshot at `points`, read through a canvas (no image library) in
+    a browser that does not darken what it draws."""
     page = browser.new_page()
     try:
         colours: list[str] = page.evaluate(
@@ -196,7 +197,7 @@ def _rect(page: Page, selector: str) -> dict[str, float]:
 
 
 def test_masthead_and_button_stand_out_when_a_client_darkens_the_email(
-    darkened: Browser, settings: MailSettings
+    browser: Browser, darkened: Browser, settings: MailSettings
 ) -> None:
     """Forced darkening keeps the navy masthead and button navy while the white body turns
     dark: the gold rules and the button's gold border keep them apart from the body."""
@@ -210,7 +211,7 @@ def test_masthead_and_button_stand_out_when_a_client_darkens_the_email(
         bottom = masthead["y"] + masthead["height"]
         mid = button["y"] + button["height"] / 2
         rule, body, inside, border, beside = _pixels(
-            darkened,
+            browser,
             png,
             [
                 (100, bottom - 1),  # the gold rule under the masthead
@@ -226,3 +227,37 @@ def test_masthead_and_button_stand_out_when_a_client_darkens_the_email(
     assert contrast_ratio(rule, body) >= 3, (rule, body)
     assert contrast_ratio(rule, inside) >= 3, (rule, inside)
     assert contrast_ratio(border, beside) >= 3, (border, beside)
+
+
+def test_the_commentary_box_stays_legible_when_a_client_darkens_the_email(
+    browser: Browser,
+    darkened: Browser,
+    july_edition: EditionContent,
+    settings: MailSettings,
+    reader: Callable[..., Recipient],
+) -> None:
+    """Its box and text are darkened and lightened together: the label and the text read
+    against the box (the strongest stroke across each line, as a reader's eye finds it)."""
+    html = _edition_html(july_edition, settings, reader(), ("ai",))
+    page = _page(darkened, html, 390)
+    try:
+        box = _rect(page, ".yb-c")
+        lines = [_rect(page, ".yb-c p:first-child"), _rect(page, ".yb-c p:nth-child(2)")]
+        png = page.screenshot(full_page=True)
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        (SCREENSHOTS / "july-forced-dark-390.png").write_bytes(png)
+        inside = _pixels(browser, png, [(box["x"] + 8, box["y"] + 4)])[0]
+        strokes = [
+            _pixels(
+                browser,
+                png,
+                # across the first line of text (the label is one line, 12px)
+                [(line["x"] + dx, line["y"] + 10 + dy) for dx in range(60) for dy in (-3, 0, 3)],
+            )
+            for line in lines
+        ]
+    finally:
+        page.close()
+    assert contrast_ratio(inside, "#ffffff") > 4.5, "the box was not darkened"
+    for stroke in strokes:
+        assert max(contrast_ratio(pixel, inside) for pixel in stroke) >= 4.5, (inside, stroke)
