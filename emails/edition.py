@@ -8,11 +8,12 @@ from dataclasses import dataclass
 from typing import Final
 
 from emails.compiler import RenderError, render_html
-from emails.content import EditionContent, MailSettings, UrlLinks
+from emails.content import EditionContent, MailSettings, UrlLinks, resolve_layout
 from emails.i18n import format_month, has_cjk, strings
 from emails.mime import ONE_CLICK, feedback_id, list_id
 from emails.shorten import shorten_summaries
 from emails.slots import SlotMarkers, SlotTemplate
+from emails.teasers import clip
 from emails.text import edition_text
 from emails.views import (
     SOURCE_LANGUAGE,
@@ -30,6 +31,13 @@ MAX_URL_LENGTH: Final = 256  # per-reader URLs (after HTML escaping) may not be 
 MAX_PATH_CHARS: Final = 80
 MAX_NAME_CHARS: Final = 100  # longer names are cut when filling
 TOC_MIN_ITEMS: Final = 7  # a table of contents only when there are more than six items
+TOC_LINES: Final = 8  # then at most eight titles, and "and N more"
+HOOK_CHARS: Final = 60  # the subject's hook (its first item title), so phones show it whole
+# Digest teasers, in characters: a summary's first ~40 Chinese characters (about two lines on
+# a phone; English letters are half as wide, so twice as many), and one line of commentary
+# or of the table of contents at 390 px (the commentary's label shares its line).
+SUMMARY_TEASER: Final = {"zh-CN": 40, "en": 80}
+LINE_CHARS: Final = {"zh-CN": 22, "en": 46}
 TEMPLATE: Final = "edition.mjml"
 
 PIXEL_HTML: Final = (
@@ -74,6 +82,7 @@ class Variant:
     in_chinese: tuple[int, ...] = ()
     omitted: tuple[int, ...] = ()
     preheader: str = ""  # the inbox preview text this variant carries
+    layout: str = "full"  # "full" or "digest": the edition's choice resolved for this variant
 
 
 def url_limit(base_url: str) -> int:
@@ -153,6 +162,7 @@ def _compile(
     language: str,
     settings: MailSettings,
     preheader: str,
+    layout: str,
 ) -> tuple[SlotTemplate, SlotTemplate]:
     t = strings(language)
     slot = SlotMarkers()
@@ -160,7 +170,11 @@ def _compile(
     title = report_title(edition, language, settings.org_name)
     intro, intro_lang = intro_for(edition, language)
     why = t["why_edition"].format(org=settings.org_name, report=title)
-    with_toc = sum(len(s.items) for s in sections) >= TOC_MIN_ITEMS
+    every = [i for s in sections for i in s.items]
+    with_toc = len(every) >= TOC_MIN_ITEMS
+    digest = layout == "digest"
+    label = settings.commentary_label(language)
+    line = LINE_CHARS[language]
     context = {
         "lang": language,
         "t": t,
@@ -183,7 +197,22 @@ def _compile(
         "intro": intro,
         "intro_lang": intro_lang,
         "in_chinese": t["in_chinese"],
-        "toc": [{"heading": s.heading, "entries": s.items} for s in sections] if with_toc else None,
+        "digest": digest,
+        "toc": (
+            {
+                "entries": [
+                    {"anchor": i.anchor, "title": clip(i.title, line), "title_lang": i.title_lang}
+                    for i in every[:TOC_LINES]
+                ],
+                "more": (
+                    t["toc_more"].format(count=len(every) - TOC_LINES)
+                    if len(every) > TOC_LINES
+                    else None
+                ),
+            }
+            if with_toc
+            else None
+        ),
         "sections": [
             {
                 "heading": s.heading,
@@ -194,8 +223,14 @@ def _compile(
                         "title": i.title,
                         "meta": i.meta,
                         "summary": i.summary,
-                        "read_more": slot("view") if i.shortened else None,
+                        "read_more": slot("view") if i.shortened or digest else None,
                         "commentary": i.commentary,
+                        "teaser": clip(i.summary, SUMMARY_TEASER[language]) if digest else "",
+                        "commentary_teaser": (
+                            clip(i.commentary, max(8, line - len(label)))
+                            if digest and i.commentary
+                            else ""
+                        ),
                         "title_lang": i.title_lang,
                         "summary_lang": i.summary_lang,
                         "commentary_lang": i.commentary_lang,
@@ -216,7 +251,8 @@ def _compile(
         intro_marker=t["in_chinese"] if intro_lang else None,
         commentary_label=settings.commentary_label(language),
         sections=sections,
-        with_toc=with_toc,
+        toc_lines=TOC_LINES if with_toc else 0,
+        digest=(SUMMARY_TEASER[language], max(8, line - len(label))) if digest else None,
         footer=_footer_text(t, why, settings, slot),
         slot=slot,
     )
@@ -224,37 +260,48 @@ def _compile(
 
 
 def compile_variant(
-    edition: EditionContent, topics: Iterable[str], language: str, *, settings: MailSettings
+    edition: EditionContent,
+    topics: Iterable[str],
+    language: str,
+    *,
+    settings: MailSettings,
+    layout: str | None = None,
 ) -> Variant:
     """Render the edition for one topic set and language; shorten summaries if it would clip.
 
-    Raises ValueError when no item matches, RenderError when it cannot be made to fit.
+    `layout` overrides the edition's own choice (a preview of another layout). Raises
+    ValueError when no item matches or the layout is unknown, RenderError when it cannot be
+    made to fit.
     """
     chosen = variant_topics(topics, edition.topics)
     sections = build_sections(edition, chosen, language)
     if not sections:
         raise ValueError(f"no items of edition {edition.month} match topics {sorted(chosen)}")
-    # An empty subject or preheader means "automatic": made from this variant's own first
-    # items, so no reader's inbox preview names an item their email does not hold.
+    count = sum(len(s.items) for s in sections)
+    resolved = resolve_layout(layout or edition.layout, count)
+    # An empty subject or preheader means "automatic": made from this variant's own items, so
+    # no reader's inbox preview names an item their email does not hold.
+    report = report_title(edition, language, settings.org_name)
     if language == "en":
         # Only titles that are English: the automatic English subject never holds Chinese.
-        first_titles = [
+        titles = [
             i.title for s in sections for i in s.items if not i.title_lang and not has_cjk(i.title)
-        ][:3]
+        ]
         subject = edition.subject_en or english_subject(
-            edition.title_en, settings.org_name, edition.month, first_titles
+            edition.title_en, settings.org_name, edition.month, titles[:1]
         )
-        preheader = edition.preheader_en or default_preheader(
-            report_title(edition, language, settings.org_name), edition.month, first_titles,
-            language,
+        if has_cjk(report):  # an editor's Chinese English title stays out of automatic texts
+            report = english_report_name(settings.org_name)
+        preheader = edition.preheader_en or variant_preheader(
+            report, edition.month, titles, count, language
         )
     else:
-        first_titles = [i.title for s in sections for i in s.items][:3]
+        titles = [i.title for s in sections for i in s.items]
         subject = edition.subject or default_subject(
-            edition.title, edition.month, first_titles, language
+            edition.title, edition.month, titles[:1], language
         )
-        preheader = edition.preheader or default_preheader(
-            edition.title, edition.month, first_titles, language
+        preheader = edition.preheader or variant_preheader(
+            edition.title, edition.month, titles, count, language
         )
     archive_url = UrlLinks(settings.base_url).archive(edition.month)
     links = tuple(
@@ -264,7 +311,9 @@ def compile_variant(
     budgets = slot_budgets(links, language, archive_url, limit)
     summaries: dict[int, str] = {}
     for _ in range(12):
-        html_part, text_part = _compile(edition, sections, language, settings, preheader)
+        html_part, text_part = _compile(
+            edition, sections, language, settings, preheader, resolved
+        )
         size = html_part.max_bytes(budgets)
         if size <= MAX_HTML_BYTES:
             break
@@ -303,6 +352,7 @@ def compile_variant(
             else ()
         ),
         preheader=preheader,
+        layout=resolved,
     )
 
 
@@ -311,14 +361,14 @@ def _clip(text: str, limit: int) -> str:
 
 
 def default_subject(title: str, month: str, first_titles: Sequence[str], language: str) -> str:
-    """'<report>｜<month>：<first item title>' with the item title cut to keep it short."""
+    """'<hook>｜<report> · <month>': the first item title first, so that a phone's inbox
+    shows it, cut to HOOK_CHARS; without one, the report's name and month."""
     t = strings(language)
     if not first_titles:
         separator = ", " if language == "en" else " · "
         return f"{title}{separator}{format_month(month, language)}"
-    limit = 40 if language == "zh-CN" else 70
     return t["subject"].format(
-        title=title, month=format_month(month, language), first=_clip(first_titles[0], limit)
+        title=title, month=format_month(month, language), first=clip(first_titles[0], HOOK_CHARS)
     )
 
 
@@ -345,3 +395,17 @@ def default_preheader(title: str, month: str, first_titles: Sequence[str], langu
         return f"{title} · {format_month(month, language)}"
     joined = t["list_separator"].join(first_titles[:3])
     return _clip(t["preheader"].format(titles=joined), 140)
+
+
+def variant_preheader(
+    title: str, month: str, titles: Sequence[str], count: int, language: str
+) -> str:
+    """The automatic preheader of a variant: how many items it holds and the titles after the
+    first (the subject's hook), so the inbox preview adds to the subject instead of repeating
+    it; the report's name and month when the variant has no second title."""
+    t = strings(language)
+    others = [clip(x, 40) for x in titles[1:4]]
+    if not others:
+        return f"{title} · {format_month(month, language)}"
+    joined = t["list_separator"].join(others)
+    return clip(t["preheader_more"].format(count=count, titles=joined), 140)
