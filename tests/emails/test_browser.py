@@ -48,7 +48,7 @@ def test_july_edition_renders_at_desktop_and_phone_width(
     reader: Callable[..., Recipient],
     width: int,
 ) -> None:
-    variant = compile_variant(july_edition, TOPICS, "zh-CN", settings=settings)
+    variant = compile_variant(july_edition, TOPICS, "zh-CN", settings=settings, layout="full")
     html = fill(variant, reader(), UrlLinks(BASE_URL)).html
     metrics = _open(browser, html, width, "july-zh-CN")
     assert metrics["scrollWidth"] <= width + 1

@@ -54,7 +54,7 @@ def test_an_oversized_variant_is_shortened_with_read_more_links(
     settings: MailSettings, reader: Callable[..., Recipient]
 ) -> None:
     edition = _oversized_edition()
-    variant = compile_variant(edition, {"a"}, "zh-CN", settings=settings)
+    variant = compile_variant(edition, {"a"}, "zh-CN", settings=settings, layout="full")
     assert sorted(variant.shortened) == [1000 + n for n in range(1, 21)]
     assert 1021 not in variant.shortened
     message = fill(variant, reader(name=WORST_NAME, delivery_token="DT"), LongLinks())

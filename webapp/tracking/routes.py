@@ -2,16 +2,15 @@ from __future__ import annotations
 
 import base64
 
-from flask import abort, redirect, render_template, request, url_for
+from flask import abort, g, make_response, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
 from webapp import db
 from webapp.config import current_settings
-from webapp.delivery.deliveries import ReaderErased, delivery_message, find_delivery
+from webapp.delivery.deliveries import ReaderErased, delivery_page, find_delivery
 from webapp.events.tracking import is_web_link, record_click, record_open
 from webapp.models import utcnow
 from webapp.models.base import looks_like_token
-from webapp.security import email_document
 from webapp.tracking import bp
 
 # The smallest transparent GIF.
@@ -25,12 +24,17 @@ def view(token: str) -> Response | tuple[str, int]:
     if delivery is None:
         abort(404)
     try:
-        message = delivery_message(session, current_settings(), delivery)
+        page = delivery_page(session, current_settings(), delivery)
     except ReaderErased:
         # What their preferences link says too: nothing of them, or of the email, is shown.
         return render_template("public/erased.html"), 410
-    response = email_document(message.html, own_images=True)
+    # A page of the site, with its navigation, in the reader's language unless they chose
+    # another; every item whole at its anchor, where the digest's "read more" links lead.
+    g.reader_language = page.language
+    response = make_response(render_template("public/web_version.html", page=page))
     response.headers["X-Robots-Tag"] = "noindex"
+    response.headers["Referrer-Policy"] = "no-referrer"
+    response.headers["Cache-Control"] = "no-store"
     return response
 
 
