@@ -17,6 +17,7 @@ from emails.teasers import clip
 from emails.text import edition_text
 from emails.views import (
     SOURCE_LANGUAGE,
+    ItemView,
     SectionView,
     build_sections,
     untranslated_items,
@@ -33,11 +34,12 @@ MAX_NAME_CHARS: Final = 100  # longer names are cut when filling
 TOC_MIN_ITEMS: Final = 7  # a table of contents only when there are more than six items
 TOC_LINES: Final = 8  # then at most eight titles, and "and N more"
 HOOK_CHARS: Final = 60  # the subject's hook (its first item title), so phones show it whole
-# Digest teasers, in characters: a summary's first ~40 Chinese characters (about two lines on
-# a phone; English letters are half as wide, so twice as many), and one line of commentary
-# or of the table of contents at 390 px (the commentary's label shares its line).
-SUMMARY_TEASER: Final = {"zh-CN": 40, "en": 80}
-LINE_CHARS: Final = {"zh-CN": 22, "en": 46}
+# Digest teasers, in columns (a Chinese character takes two, a Latin letter one, as the text
+# really is, whatever the reader's language): a summary's first ~40 Chinese characters or ~80
+# letters (about two lines on a phone), and one line of commentary (after its label) or of the
+# table of contents at 390 px.
+SUMMARY_COLUMNS: Final = 80
+LINE_COLUMNS: Final = 44
 TEMPLATE: Final = "edition.mjml"
 
 PIXEL_HTML: Final = (
@@ -83,6 +85,29 @@ class Variant:
     omitted: tuple[int, ...] = ()
     preheader: str = ""  # the inbox preview text this variant carries
     layout: str = "full"  # "full" or "digest": the edition's choice resolved for this variant
+
+
+def columns(text: str) -> int:
+    """How wide `text` is in a phone's font, in half-width columns."""
+    return sum(2 if has_cjk(c) else 1 for c in text)
+
+
+def fitting(text: str, width: int) -> int:
+    """How many characters of `text` fill `width` columns (Chinese text: half as many)."""
+    return width // 2 if has_cjk(text) else width
+
+
+def digest_teasers(items: Sequence[ItemView], label: str) -> dict[int, tuple[str, str]]:
+    """Each item's summary teaser and one-line commentary teaser (empty without commentary),
+    by item number."""
+    room = max(16, LINE_COLUMNS - columns(label))
+    return {
+        i.number: (
+            clip(i.summary, fitting(i.summary, SUMMARY_COLUMNS)),
+            clip(i.commentary, fitting(i.commentary, room)) if i.commentary else "",
+        )
+        for i in items
+    }
 
 
 def url_limit(base_url: str) -> int:
@@ -174,7 +199,7 @@ def _compile(
     with_toc = len(every) >= TOC_MIN_ITEMS
     digest = layout == "digest"
     label = settings.commentary_label(language)
-    line = LINE_CHARS[language]
+    teasers = digest_teasers(every, label + t["colon"]) if digest else None
     context = {
         "lang": language,
         "t": t,
@@ -201,7 +226,11 @@ def _compile(
         "toc": (
             {
                 "entries": [
-                    {"anchor": i.anchor, "title": clip(i.title, line), "title_lang": i.title_lang}
+                    {
+                        "anchor": i.anchor,
+                        "title": clip(i.title, fitting(i.title, LINE_COLUMNS)),
+                        "title_lang": i.title_lang,
+                    }
                     for i in every[:TOC_LINES]
                 ],
                 "more": (
@@ -225,12 +254,8 @@ def _compile(
                         "summary": i.summary,
                         "read_more": slot("view") if i.shortened or digest else None,
                         "commentary": i.commentary,
-                        "teaser": clip(i.summary, SUMMARY_TEASER[language]) if digest else "",
-                        "commentary_teaser": (
-                            clip(i.commentary, max(8, line - len(label)))
-                            if digest and i.commentary
-                            else ""
-                        ),
+                        "teaser": teasers[i.number][0] if teasers else "",
+                        "commentary_teaser": teasers[i.number][1] if teasers else "",
                         "title_lang": i.title_lang,
                         "summary_lang": i.summary_lang,
                         "commentary_lang": i.commentary_lang,
@@ -252,7 +277,7 @@ def _compile(
         commentary_label=settings.commentary_label(language),
         sections=sections,
         toc_lines=TOC_LINES if with_toc else 0,
-        digest=(SUMMARY_TEASER[language], max(8, line - len(label))) if digest else None,
+        teasers=teasers,
         footer=_footer_text(t, why, settings, slot),
         slot=slot,
     )
@@ -402,10 +427,11 @@ def variant_preheader(
 ) -> str:
     """The automatic preheader of a variant: how many items it holds and the titles after the
     first (the subject's hook), so the inbox preview adds to the subject instead of repeating
-    it; the report's name and month when the variant has no second title."""
+    it; without a second title, how many items and the report's name and month."""
     t = strings(language)
     others = [clip(x, 40) for x in titles[1:4]]
     if not others:
-        return f"{title} · {format_month(month, language)}"
+        named = f"{title} · {format_month(month, language)}"
+        return named if count < 2 else f"{t['preheader_count'].format(count=count)} · {named}"
     joined = t["list_separator"].join(others)
     return clip(t["preheader_more"].format(count=count, titles=joined), 140)

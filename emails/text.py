@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
-from emails.teasers import clip
 from emails.views import ItemView, SectionView
 
 Slot = Callable[[str], str]
@@ -35,14 +34,14 @@ def edition_text(
     commentary_label: str,
     sections: Sequence[SectionView],
     toc_lines: int,
-    digest: tuple[int, int] | None,
+    teasers: Mapping[int, tuple[str, str]] | None,
     footer: Sequence[str],
     slot: Slot,
 ) -> str:
     """The text part of an edition; items are numbered and their links listed at the end.
 
-    `toc_lines`: how many titles the table of contents lists (0: none); `digest`: the
-    characters of a summary's and a commentary's teaser, when the layout is the digest.
+    `toc_lines`: how many titles the table of contents lists (0: none); `teasers`: each item's
+    summary and commentary teasers by number, when the layout is the digest.
     """
     lines = [*_heading(f"{title} · {month_label}", "="), "", slot("greeting"), ""]
     if intro_marker and intro.strip():
@@ -66,11 +65,12 @@ def edition_text(
         lines += ["", *_heading(section.heading, "-"), ""]
         for item in section.items:
             lines += [f"[{ref_of[item.number]}] {_title(item)}", item.meta, ""]
-            if digest is not None:
-                lines += [clip(item.summary, digest[0]), ""]
+            if teasers is not None:
+                summary, commentary = teasers[item.number]
+                lines += [summary, ""]
                 lines += [f"{t['read_more']}{t['colon']}{slot('view')}#{item.anchor}", ""]
-                if item.commentary:
-                    lines += [f"> {commentary_label}{t['colon']}{clip(item.commentary, digest[1])}", ""]
+                if commentary:
+                    lines += [f"> {commentary_label}{t['colon']}{commentary}", ""]
                 continue
             for p in _paragraphs(item.summary):
                 lines += [p, ""]

@@ -69,3 +69,37 @@ def test_english_edition_and_a_system_mail_fit_a_phone(
     context = {"to": "a@example.org", "action_url": f"{BASE_URL}/confirm/" + "x" * 120}
     confirm = render_system_mail("confirm", "zh-CN", context, settings=settings).html
     assert _open(browser, confirm, 375, "confirm-zh-CN")["scrollWidth"] <= 376
+
+
+DIGEST_MAX_HEIGHT = 5_500  # seven phone screens
+
+
+@pytest.mark.parametrize("language", ["zh-CN", "en"])
+def test_the_july_digest_for_a_reader_of_every_topic_is_seven_phone_screens(
+    browser: Browser,
+    july_edition: EditionContent,
+    settings: MailSettings,
+    reader: Callable[..., Recipient],
+    language: str,
+) -> None:
+    heights = {}
+    for layout in ("full", "digest"):
+        variant = compile_variant(july_edition, TOPICS, language, settings=settings, layout=layout)
+        html = fill(variant, reader(language), UrlLinks(BASE_URL)).html
+        page = browser.new_page(viewport={"width": 390, "height": 844})
+        try:
+            page.route("**/*", lambda route: route.abort())
+            page.set_content(html, wait_until="load")
+            SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+            page.screenshot(
+                path=str(SCREENSHOTS / f"july-{layout}-{language}-390.png"), full_page=True
+            )
+            heights[layout] = page.evaluate("document.documentElement.scrollHeight")
+            width = page.evaluate("document.documentElement.scrollWidth")
+        finally:
+            page.close()
+        assert width <= 391, layout
+    print(f"\nJuly, every topic, {language}, 390 px: full {heights['full']:,} px, "
+          f"digest {heights['digest']:,} px")
+    assert heights["digest"] <= DIGEST_MAX_HEIGHT
+    assert heights["digest"] < heights["full"] / 3

@@ -13,6 +13,11 @@ from webapp.models import utcnow
 from webapp.models.base import looks_like_token
 from webapp.tracking import bp
 
+WEB_VERSION_POLICY = (
+    "default-src 'none'; img-src 'self' data:; style-src 'self'; object-src 'none'; "
+    "base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
+)
+
 # The smallest transparent GIF.
 PIXEL = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")
 
@@ -35,6 +40,8 @@ def view(token: str) -> Response | tuple[str, int]:
     response.headers["X-Robots-Tag"] = "noindex"
     response.headers["Referrer-Policy"] = "no-referrer"
     response.headers["Cache-Control"] = "no-store"
+    # The site's policy without scripts: nothing runs on a page that holds a reader's links.
+    response.headers["Content-Security-Policy"] = WEB_VERSION_POLICY
     return response
 
 
