@@ -142,7 +142,8 @@ def test_the_digest_shows_teasers_and_links_each_item_to_the_web_version(
     title = "第1条：数据资源开发利用意见发布" if language == "zh-CN" else (
         "Item 1: data resources opinion issued"
     )
-    assert re.search(rf'<a href="[^"]*/c/[^"]*"[^>]*text-decoration:underline;[^>]*>{title}</a>', html)
+    underlined = rf'<a href="[^"]*/c/[^"]*"[^>]*text-decoration:underline;[^>]*>{title}</a>'
+    assert re.search(underlined, html)
 
 
 @pytest.mark.parametrize("language", ["zh-CN", "en"])

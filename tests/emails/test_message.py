@@ -117,7 +117,9 @@ def test_preheader_is_hidden_text(
     july_edition: EditionContent, settings: MailSettings, reader: Callable[..., Recipient]
 ) -> None:
     html = _edition_message(july_edition, settings, reader()).html
-    match = re.search(r'<div style="display:none;[^"]*">([^<&]*)(?:&#847;&zwnj;&nbsp;)+</div>', html)
+    match = re.search(
+        r'<div style="display:none;[^"]*">([^<&]*)(?:&#847;&zwnj;&nbsp;)+</div>', html
+    )
     assert match is not None and match.group(1) == july_edition.preheader
 
 

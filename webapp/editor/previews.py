@@ -24,8 +24,8 @@ from webapp.delivery.variant_previews import (
     shortened_items,
     variant_readers,
 )
-from webapp.editions.previews import Preview, PreviewError, render_preview, send_test
 from webapp.editions.items import set_layout
+from webapp.editions.previews import Preview, PreviewError, render_preview, send_test
 from webapp.editions.records import EditionError
 from webapp.editor import bp
 from webapp.editor.common import (
@@ -189,7 +189,7 @@ def edition_layout(month: str) -> str | Response | tuple[str, int]:
         note_back_to_draft(was_approved, edition)
     # The preview's own choices, minus a layout to try: the page now shows the edition's.
     back = {k: v for k, v in request.args.items() if k in ("topics", "language", "reader")}
-    return redirect(url_for(".preview", month=month, **back))
+    return redirect(url_for(".preview", month=month, **back))  # type: ignore[arg-type]
 
 
 @bp.route("/editions/<month>/test-send", methods=["POST"])
