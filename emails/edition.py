@@ -10,7 +10,14 @@ from typing import Final
 from emails.compiler import RenderError, render_html
 from emails.content import EditionContent, MailSettings, UrlLinks, resolve_layout
 from emails.i18n import format_month, has_cjk, strings
-from emails.mime import ONE_CLICK, feedback_id, list_id
+from emails.mime import (
+    ONE_CLICK,
+    base64_budget,
+    base64_bytes,
+    feedback_id,
+    list_id,
+    payload_bytes,
+)
 from emails.shorten import shorten_summaries
 from emails.slots import SlotMarkers, SlotTemplate
 from emails.teasers import clip
@@ -25,7 +32,13 @@ from emails.views import (
     variant_topics,
 )
 
-MAX_HTML_BYTES: Final = 100_000  # Gmail clips above ~102 KB; measured on the filled UTF-8 HTML
+# Gmail clips an HTML part above ~102 KB as it receives it: encoded, line ends included.
+MAX_HTML_BYTES: Final = 100_000
+# The guard holds every reader's HTML to what base64 writes in MAX_HTML_BYTES: 73,074 bytes of
+# UTF-8 with CRLF line ends (1,282 lines of 57 bytes make 99,996 bytes of base64). yuebao writes
+# the shorter of base64 and quoted-printable, so its own MIME is never larger; SES builds its
+# own from the same HTML, and base64 is the encoding that budget assumes there.
+MAX_HTML_PAYLOAD: Final = base64_budget(MAX_HTML_BYTES)
 MAX_URL_LENGTH: Final = 256  # per-reader URLs (after HTML escaping) may not be longer…
 # …unless BASE_URL itself is long (up to 200 characters is supported): then BASE_URL plus the
 # longest per-reader path, `/c/<64-character delivery token>/<item number>`, with room to spare.
@@ -70,7 +83,8 @@ class Variant:
     links: tuple[LinkSlot, ...]
     item_ids: tuple[int, ...]
     shortened: tuple[int, ...]
-    max_html_bytes: int  # no reader's filled HTML can be larger
+    max_html_bytes: int  # no reader's filled HTML (UTF-8, decoded) can be larger
+    max_sent_html_bytes: int  # …nor its HTML part as sent, in base64: ≤ MAX_HTML_BYTES
     archive_url: str  # the view-online target for readers without a delivery token
     greeting: tuple[str, str, str]  # named prefix, named suffix, anonymous greeting
     sender: str
@@ -340,9 +354,10 @@ def compile_variant(
             edition, sections, language, settings, preheader, resolved
         )
         size = html_part.max_bytes(budgets)
-        if size <= MAX_HTML_BYTES:
+        payload = payload_bytes(size, html_part.line_breaks())
+        if payload <= MAX_HTML_PAYLOAD:
             break
-        summaries = shorten_summaries(sections, summaries, excess=size - MAX_HTML_BYTES)
+        summaries = shorten_summaries(sections, summaries, excess=payload - MAX_HTML_PAYLOAD)
         sections = build_sections(edition, chosen, language, summaries)
     else:
         raise RenderError(TEMPLATE, f"variant {variant_key(chosen, language, chosen)} too large")
@@ -358,6 +373,7 @@ def compile_variant(
         item_ids=tuple(i.id for s in sections for i in s.items),
         shortened=tuple(i.id for s in sections for i in s.items if i.shortened),
         max_html_bytes=size,
+        max_sent_html_bytes=base64_bytes(payload),
         archive_url=archive_url,
         greeting=_greeting(language),
         sender=settings.mail_from,

@@ -34,23 +34,30 @@ def shorten_summaries(
 ) -> dict[int, str]:
     """New summary overrides that save at least `excess` bytes, cutting the longest first.
 
-    Finds the highest cap such that cutting every summary above it saves enough (water-filling),
-    so long summaries shrink and short ones stay whole.
+    The longest summaries are cut to one length, as long as it can be (water-filling), so
+    short ones stay whole. Each cut adds a "read more" link, so cutting two summaries can
+    save less than cutting one: every count is tried and the longest length wins, the fewest
+    cuts on a tie. A summary left whole is never more than a link's worth longer than that.
     """
-    sizes = {i.id: (i.summary, len(i.summary.encode())) for s in sections for i in s.items}
-    lengths = sorted((n for _, n in sizes.values()), reverse=True)
-    cap = lengths[0] if lengths else 0
-    while cap > MIN_SUMMARY_BYTES:
-        cap = max(MIN_SUMMARY_BYTES, int(cap * 0.9))
-        over = [n for n in lengths if n > cap]
-        saved = sum(n - cap for n in over) - READ_MORE_COST * len(over)
-        if saved >= excess:
-            break
-    else:
-        if not lengths or sum(n - cap for n in lengths if n > cap) <= 0:
+    ranked = sorted(
+        ((len(i.summary.encode()), i.id, i.summary) for s in sections for i in s.items),
+        key=lambda entry: -entry[0],
+    )
+    best: tuple[int, int] | None = None  # (length, count)
+    total = 0
+    for count, (size, _, _) in enumerate(ranked, start=1):
+        total += size
+        # Cutting the `count` longest to `level` saves total - count × level, less their links.
+        level = (total - READ_MORE_COST * count - excess) // count
+        if MIN_SUMMARY_BYTES <= level < size and (best is None or level > best[0]):
+            best = (level, count)
+    if best is None:
+        best = (MIN_SUMMARY_BYTES, len(ranked))
+        if all(size <= MIN_SUMMARY_BYTES for size, _, _ in ranked):
             raise RenderError("edition.mjml", "too large to fit the size limit even when shortened")
+    level, count = best
     result = dict(current)
-    for item_id, (summary, size) in sizes.items():
-        if size > cap:
-            result[item_id] = cut_text(summary, cap)
+    for size, item_id, summary in ranked[:count]:
+        if size > level:
+            result[item_id] = cut_text(summary, level)
     return result

@@ -33,6 +33,13 @@ class SlotTemplate:
         slot_indexes = {i for i, _ in self.positions}
         return sum(len(p.encode()) for i, p in enumerate(self.parts) if i not in slot_indexes)
 
+    def line_breaks(self) -> int:
+        """Line ends outside the slots (slot values never hold one); an upper bound."""
+        slot_indexes = {i for i, _ in self.positions}
+        return sum(
+            p.count("\n") + p.count("\r") for i, p in enumerate(self.parts) if i not in slot_indexes
+        )
+
     def max_bytes(self, budgets: Mapping[str, int]) -> int:
         """Largest UTF-8 size after filling, given the largest size each slot may take."""
         return self.literal_bytes() + sum(budgets[name] for _, name in self.positions)

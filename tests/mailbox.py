@@ -90,3 +90,18 @@ def answer_forms(app: Flask) -> int:
             utcnow(),
         )
     return len(waiting)
+
+
+def part_as_sent(raw: bytes, content_type: str) -> tuple[str, bytes]:
+    """The Content-Transfer-Encoding and the body, as written, of the raw message's part of
+    `content_type`: what a receiver such as Gmail measures (encoded, CRLF line ends)."""
+    parsed = email.message_from_bytes(raw, policy=policy.default)
+    boundary = parsed.get_boundary()
+    assert boundary is not None
+    for chunk in raw.split(b"\r\n--" + boundary.encode())[1:-1]:
+        head, body = chunk.split(b"\r\n\r\n", 1)
+        if f"Content-Type: {content_type};".encode() in head:
+            encoding = re.search(rb"Content-Transfer-Encoding: (\S+)", head)
+            assert encoding is not None
+            return encoding.group(1).decode(), body
+    raise AssertionError(f"no {content_type} part")

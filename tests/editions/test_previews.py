@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import email
+import re
 from email import policy
 from email.message import EmailMessage
 from html import escape
@@ -11,6 +12,7 @@ from flask.testing import FlaskCliRunner
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from tests.mailbox import part_as_sent
 from webapp.models import AuditEntry, Item, TestSend
 
 SAMPLE = Path(__file__).resolve().parents[2] / "webapp" / "data" / "2024-07-report.txt"
@@ -62,6 +64,26 @@ def test_preview_in_english_with_every_topic(runner: FlaskCliRunner, tmp_path: P
     assert 'lang="en"' in out.read_text()
     size = int(result.output.split("HTML: ")[1].split(" bytes")[0].replace(",", ""))
     assert size < 100_000
+
+
+@pytest.mark.usefixtures("july")
+def test_preview_shows_the_html_decoded_and_as_sent_against_the_limit(
+    runner: FlaskCliRunner, tmp_path: Path
+) -> None:
+    out, eml = tmp_path / "all.html", tmp_path / "all.eml"
+    result = runner.invoke(args=["preview", "2024-07", "--out", str(out), "--eml", str(eml)])
+    assert result.exit_code == 0, result.output
+    figures = re.search(
+        r"HTML: ([\d,]+) bytes, ([\d,]+) as sent \(base64\); limit 100,000 as sent, "
+        r"at most ([\d,]+) for any reader",
+        result.output,
+    )
+    assert figures is not None, result.output
+    decoded, sent, most = (int(n.replace(",", "")) for n in figures.groups())
+    assert decoded == len(out.read_bytes())
+    encoding, body = part_as_sent(eml.read_bytes(), "text/html")
+    assert (encoding, len(body)) == ("base64", sent)
+    assert decoded < sent <= most <= 100_000
 
 
 @pytest.mark.usefixtures("july")

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from tests.factories import Factories
-from tests.mailbox import outbox
+from tests.mailbox import outbox, part_as_sent
 from webapp.config import settings_of
 from webapp.models import Delivery, Edition, TestSend
 
@@ -35,6 +35,26 @@ def test_the_preview_page_shows_the_variant_and_every_variant_with_readers(
     variants = page.split('id="variants"', 1)[1].split("</table>", 1)[0]
     assert '<td class="num">2</td>' in variants and '<td class="num">1</td>' in variants
     assert "3 readers in all" in page
+
+
+def test_the_preview_shows_the_html_decoded_and_as_sent_against_the_limit(
+    app: Flask, editor_client: FlaskClient, july: Edition, session: Session
+) -> None:
+    from webapp.editions.previews import render_preview
+
+    page = editor_client.get(
+        "/editor/editions/2024-07/preview?topics=ai,data&language=zh-CN&lang=en"
+    ).get_data(as_text=True)
+    preview = render_preview(session, settings_of(app), "2024-07", topics="ai,data")
+    _, body = part_as_sent(preview.message.to_bytes(), "text/html")
+    decoded, sent = preview.html_bytes / 1000, len(body) / 1000
+    size = page.split('data-preview="size">', 1)[1].split("</dd>", 1)[0]
+    assert f"{decoded:.1f} KB of HTML, {sent:.1f} KB as sent</span> / 100.0 KB" in size
+    assert decoded < sent
+    hint = page.split('data-preview="size-hint">', 1)[1].split("</span>", 1)[0]
+    most = preview.variant.max_sent_html_bytes / 1000
+    assert "(base64)" in hint and f"at most {most:.1f} KB as sent for any reader" in hint
+    assert f'optimum="0" value="{preview.variant.max_sent_html_bytes}"' in page  # the meter
 
 
 def test_the_frame_serves_the_exact_email_only_to_the_consoles_own_pages(

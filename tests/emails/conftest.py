@@ -145,6 +145,19 @@ def make_edition(
     )
 
 
+def long_chinese_edition() -> EditionContent:
+    """Twenty items with long titles, summaries and commentary: about 85 KB of HTML."""
+    sentence = "二十届三中全会审议通过的决定对健全促进实体经济和数字经济深度融合制度作出部署。"
+    items = [
+        make_item(
+            n, {"a"}, title=f"第{n}条：关于数据要素市场化配置改革的长标题" * 2,
+            summary="\n\n".join([sentence * 6] * 3), commentary=sentence * 2,
+        )
+        for n in range(1, 21)
+    ]
+    return make_edition({"policy": items[:7], "industry": items[7:14], "deals": items[14:]})
+
+
 @pytest.fixture
 def reader() -> Callable[..., Recipient]:
     counter = itertools.count(1)

@@ -5,6 +5,7 @@ from pathlib import Path
 import click
 from flask.cli import with_appcontext
 
+from emails import MAX_HTML_BYTES
 from webapp import db
 from webapp.config import current_settings
 from webapp.editions.previews import PreviewError, render_preview, send_test
@@ -51,7 +52,9 @@ def preview_command(
     click.echo(f"variant {variant.key}: {len(variant.item_ids)} items, {variant.layout} layout")
     click.echo(f"subject: {preview.message.subject}")
     click.echo(
-        f"HTML: {preview.html_bytes:,} bytes (at most {variant.max_html_bytes:,} for any reader)"
+        f"HTML: {preview.html_bytes:,} bytes, {preview.sent_html_bytes:,} as sent "
+        f"({preview.html_encoding}); limit {MAX_HTML_BYTES:,} as sent, "
+        f"at most {variant.max_sent_html_bytes:,} for any reader"
     )
     if variant.shortened:
         click.echo(f"shortened to fit: items {', '.join(map(str, variant.shortened))}")

@@ -12,6 +12,7 @@ from email_validator import EmailNotValidError, validate_email
 from sqlalchemy.orm import Session
 
 from emails import Message, Recipient, RenderError, Variant, compile_variant, fill
+from emails.mime import sent_bytes, transfer_encoding
 from webapp.audit import record_audit
 from webapp.config import Settings
 from webapp.editions.items import require_safe_content
@@ -36,7 +37,18 @@ class Preview:
 
     @property
     def html_bytes(self) -> int:
+        """The HTML as a reader's mail program shows it: UTF-8, decoded."""
         return len(self.message.html.encode())
+
+    @property
+    def html_encoding(self) -> str:
+        return transfer_encoding(self.message.html)
+
+    @property
+    def sent_html_bytes(self) -> int:
+        """The HTML part as yuebao writes it (outbox, SMTP): encoded, CRLF line ends. Gmail
+        clips on this figure."""
+        return sent_bytes(self.message.html, self.html_encoding)
 
 
 def _variant(
