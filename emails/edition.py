@@ -53,6 +53,7 @@ HOOK_CHARS: Final = 60  # the subject's hook (its first item title), so phones s
 # table of contents at 390 px.
 SUMMARY_COLUMNS: Final = 80
 LINE_COLUMNS: Final = 44
+TOC_COLUMNS: Final = 40  # the table of contents sits in a padded box: a little narrower
 TEMPLATE: Final = "edition.mjml"
 
 PIXEL_HTML: Final = (
@@ -242,7 +243,7 @@ def _compile(
                 "entries": [
                     {
                         "anchor": i.anchor,
-                        "title": clip(i.title, fitting(i.title, LINE_COLUMNS)),
+                        "title": clip(i.title, fitting(i.title, TOC_COLUMNS)),
                         "title_lang": i.title_lang,
                     }
                     for i in every[:TOC_LINES]
