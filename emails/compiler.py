@@ -36,10 +36,10 @@ def dark_mode_css(dark: Palette = DARK) -> str:
     """
     colours = {
         ".yb-t>div": f"color:{dark.ink}!important;",
-        ".yb-s h2,.yb-s h3 a,.yb-n p": f"color:{dark.heading}!important;",
-        ".yb-m,.yb-m>div,.yb-i h3+p,.yb-n span": f"color:{dark.muted}!important;",
+        ".yb-s h2,.yb-s h3 a": f"color:{dark.heading}!important;",
+        ".yb-m,.yb-m>div,.yb-i h3+p,.yb-n p": f"color:{dark.muted}!important;",
         ".yb-l,.yb-n a": f"color:{dark.link}!important;",
-        ".yb-s .yb-n h2,.yb-i h3 span,.yb-i td>p>a,.yb-c p:first-child": (
+        ".yb-s .yb-n h2,.yb-i h3 span,.yb-i td>p>a,.yb-i b,.yb-c p:first-child": (
             f"color:{dark.accent_text}!important;"
         ),
         ".yb-b a,.yb-b p": f"color:{dark.on_primary}!important;",

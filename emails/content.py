@@ -11,6 +11,20 @@ LANGUAGES = ("zh-CN", "en")
 # with a visible marker and lang="zh-CN" on that text.
 UNTRANSLATED = ("omit", "marked")
 SECTION_KEYS = ("policy", "industry", "deals")
+# How an edition is laid out: every item whole ("full"), each item as a teaser that links to
+# the reader's web version ("digest"), or "auto": digest when the reader's variant holds more
+# than DIGEST_ABOVE items, else full.
+LAYOUTS = ("auto", "full", "digest")
+DIGEST_ABOVE = 10
+
+
+def resolve_layout(layout: str, item_count: int) -> str:
+    """The layout ("full" or "digest") a variant of `item_count` items gets under `layout`."""
+    if layout not in LAYOUTS:
+        raise ValueError(f"unknown layout {layout!r}; use one of {', '.join(LAYOUTS)}")
+    if layout == "auto":
+        return "digest" if item_count > DIGEST_ABOVE else "full"
+    return layout
 
 
 @dataclass(frozen=True)
@@ -65,6 +79,7 @@ class EditionContent:
     preheader_en: str = ""
     intro_en: str = ""
     untranslated: str = "marked"  # "omit" | "marked": see UNTRANSLATED
+    layout: str = "auto"  # see LAYOUTS
 
     @property
     def topics(self) -> frozenset[str]:

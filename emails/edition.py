@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from emails.compiler import RenderError, render_html
-from emails.content import EditionContent, MailSettings, UrlLinks
+from emails.content import EditionContent, MailSettings, UrlLinks, resolve_layout
 from emails.i18n import format_month, has_cjk, strings
 from emails.mime import (
     ONE_CLICK,
@@ -20,9 +20,11 @@ from emails.mime import (
 )
 from emails.shorten import shorten_summaries
 from emails.slots import SlotMarkers, SlotTemplate
+from emails.teasers import clip
 from emails.text import edition_text
 from emails.views import (
     SOURCE_LANGUAGE,
+    ItemView,
     SectionView,
     build_sections,
     untranslated_items,
@@ -43,6 +45,15 @@ MAX_URL_LENGTH: Final = 256  # per-reader URLs (after HTML escaping) may not be 
 MAX_PATH_CHARS: Final = 80
 MAX_NAME_CHARS: Final = 100  # longer names are cut when filling
 TOC_MIN_ITEMS: Final = 7  # a table of contents only when there are more than six items
+TOC_LINES: Final = 8  # then at most eight titles, and "and N more"
+HOOK_CHARS: Final = 60  # the subject's hook (its first item title), so phones show it whole
+# Digest teasers, in columns (a Chinese character takes two, a Latin letter one, as the text
+# really is, whatever the reader's language): a summary's first ~40 Chinese characters or ~80
+# letters (about two lines on a phone), and one line of commentary (after its label) or of the
+# table of contents at 390 px.
+SUMMARY_COLUMNS: Final = 80
+LINE_COLUMNS: Final = 44
+TOC_COLUMNS: Final = 40  # the table of contents sits in a padded box: a little narrower
 TEMPLATE: Final = "edition.mjml"
 
 PIXEL_HTML: Final = (
@@ -88,6 +99,30 @@ class Variant:
     in_chinese: tuple[int, ...] = ()
     omitted: tuple[int, ...] = ()
     preheader: str = ""  # the inbox preview text this variant carries
+    layout: str = "full"  # "full" or "digest": the edition's choice resolved for this variant
+
+
+def columns(text: str) -> int:
+    """How wide `text` is in a phone's font, in half-width columns."""
+    return sum(2 if has_cjk(c) else 1 for c in text)
+
+
+def fitting(text: str, width: int) -> int:
+    """How many characters of `text` fill `width` columns (Chinese text: half as many)."""
+    return width // 2 if has_cjk(text) else width
+
+
+def digest_teasers(items: Sequence[ItemView], label: str) -> dict[int, tuple[str, str]]:
+    """Each item's summary teaser and one-line commentary teaser (empty without commentary),
+    by item number."""
+    room = max(16, LINE_COLUMNS - columns(label))
+    return {
+        i.number: (
+            clip(i.summary, fitting(i.summary, SUMMARY_COLUMNS)),
+            clip(i.commentary, fitting(i.commentary, room)) if i.commentary else "",
+        )
+        for i in items
+    }
 
 
 def url_limit(base_url: str) -> int:
@@ -167,6 +202,7 @@ def _compile(
     language: str,
     settings: MailSettings,
     preheader: str,
+    layout: str,
 ) -> tuple[SlotTemplate, SlotTemplate]:
     t = strings(language)
     slot = SlotMarkers()
@@ -174,7 +210,11 @@ def _compile(
     title = report_title(edition, language, settings.org_name)
     intro, intro_lang = intro_for(edition, language)
     why = t["why_edition"].format(org=settings.org_name, report=title)
-    with_toc = sum(len(s.items) for s in sections) >= TOC_MIN_ITEMS
+    every = [i for s in sections for i in s.items]
+    with_toc = len(every) >= TOC_MIN_ITEMS
+    digest = layout == "digest"
+    label = settings.commentary_label(language)
+    teasers = digest_teasers(every, label + t["colon"]) if digest else None
     context = {
         "lang": language,
         "t": t,
@@ -197,7 +237,26 @@ def _compile(
         "intro": intro,
         "intro_lang": intro_lang,
         "in_chinese": t["in_chinese"],
-        "toc": [{"heading": s.heading, "entries": s.items} for s in sections] if with_toc else None,
+        "digest": digest,
+        "toc": (
+            {
+                "entries": [
+                    {
+                        "anchor": i.anchor,
+                        "title": clip(i.title, fitting(i.title, TOC_COLUMNS)),
+                        "title_lang": i.title_lang,
+                    }
+                    for i in every[:TOC_LINES]
+                ],
+                "more": (
+                    t["toc_more"].format(count=len(every) - TOC_LINES)
+                    if len(every) > TOC_LINES
+                    else None
+                ),
+            }
+            if with_toc
+            else None
+        ),
         "sections": [
             {
                 "heading": s.heading,
@@ -208,8 +267,10 @@ def _compile(
                         "title": i.title,
                         "meta": i.meta,
                         "summary": i.summary,
-                        "read_more": slot("view") if i.shortened else None,
+                        "read_more": slot("view") if i.shortened or digest else None,
                         "commentary": i.commentary,
+                        "teaser": teasers[i.number][0] if teasers else "",
+                        "commentary_teaser": teasers[i.number][1] if teasers else "",
                         "title_lang": i.title_lang,
                         "summary_lang": i.summary_lang,
                         "commentary_lang": i.commentary_lang,
@@ -230,7 +291,8 @@ def _compile(
         intro_marker=t["in_chinese"] if intro_lang else None,
         commentary_label=settings.commentary_label(language),
         sections=sections,
-        with_toc=with_toc,
+        toc_lines=TOC_LINES if with_toc else 0,
+        teasers=teasers,
         footer=_footer_text(t, why, settings, slot),
         slot=slot,
     )
@@ -238,37 +300,48 @@ def _compile(
 
 
 def compile_variant(
-    edition: EditionContent, topics: Iterable[str], language: str, *, settings: MailSettings
+    edition: EditionContent,
+    topics: Iterable[str],
+    language: str,
+    *,
+    settings: MailSettings,
+    layout: str | None = None,
 ) -> Variant:
     """Render the edition for one topic set and language; shorten summaries if it would clip.
 
-    Raises ValueError when no item matches, RenderError when it cannot be made to fit.
+    `layout` overrides the edition's own choice (a preview of another layout). Raises
+    ValueError when no item matches or the layout is unknown, RenderError when it cannot be
+    made to fit.
     """
     chosen = variant_topics(topics, edition.topics)
     sections = build_sections(edition, chosen, language)
     if not sections:
         raise ValueError(f"no items of edition {edition.month} match topics {sorted(chosen)}")
-    # An empty subject or preheader means "automatic": made from this variant's own first
-    # items, so no reader's inbox preview names an item their email does not hold.
+    count = sum(len(s.items) for s in sections)
+    resolved = resolve_layout(layout or edition.layout, count)
+    # An empty subject or preheader means "automatic": made from this variant's own items, so
+    # no reader's inbox preview names an item their email does not hold.
+    report = report_title(edition, language, settings.org_name)
     if language == "en":
         # Only titles that are English: the automatic English subject never holds Chinese.
-        first_titles = [
+        titles = [
             i.title for s in sections for i in s.items if not i.title_lang and not has_cjk(i.title)
-        ][:3]
+        ]
         subject = edition.subject_en or english_subject(
-            edition.title_en, settings.org_name, edition.month, first_titles
+            edition.title_en, settings.org_name, edition.month, titles[:1]
         )
-        preheader = edition.preheader_en or default_preheader(
-            report_title(edition, language, settings.org_name), edition.month, first_titles,
-            language,
+        if has_cjk(report):  # an editor's Chinese English title stays out of automatic texts
+            report = english_report_name(settings.org_name)
+        preheader = edition.preheader_en or variant_preheader(
+            report, edition.month, titles, count, language
         )
     else:
-        first_titles = [i.title for s in sections for i in s.items][:3]
+        titles = [i.title for s in sections for i in s.items]
         subject = edition.subject or default_subject(
-            edition.title, edition.month, first_titles, language
+            edition.title, edition.month, titles[:1], language
         )
-        preheader = edition.preheader or default_preheader(
-            edition.title, edition.month, first_titles, language
+        preheader = edition.preheader or variant_preheader(
+            edition.title, edition.month, titles, count, language
         )
     archive_url = UrlLinks(settings.base_url).archive(edition.month)
     links = tuple(
@@ -278,7 +351,9 @@ def compile_variant(
     budgets = slot_budgets(links, language, archive_url, limit)
     summaries: dict[int, str] = {}
     for _ in range(12):
-        html_part, text_part = _compile(edition, sections, language, settings, preheader)
+        html_part, text_part = _compile(
+            edition, sections, language, settings, preheader, resolved
+        )
         size = html_part.max_bytes(budgets)
         payload = payload_bytes(size, html_part.line_breaks())
         if payload <= MAX_HTML_PAYLOAD:
@@ -319,6 +394,7 @@ def compile_variant(
             else ()
         ),
         preheader=preheader,
+        layout=resolved,
     )
 
 
@@ -327,14 +403,14 @@ def _clip(text: str, limit: int) -> str:
 
 
 def default_subject(title: str, month: str, first_titles: Sequence[str], language: str) -> str:
-    """'<report>｜<month>：<first item title>' with the item title cut to keep it short."""
+    """'<hook>｜<report> · <month>': the first item title first, so that a phone's inbox
+    shows it, cut to HOOK_CHARS; without one, the report's name and month."""
     t = strings(language)
     if not first_titles:
         separator = ", " if language == "en" else " · "
         return f"{title}{separator}{format_month(month, language)}"
-    limit = 40 if language == "zh-CN" else 70
     return t["subject"].format(
-        title=title, month=format_month(month, language), first=_clip(first_titles[0], limit)
+        title=title, month=format_month(month, language), first=clip(first_titles[0], HOOK_CHARS)
     )
 
 
@@ -361,3 +437,18 @@ def default_preheader(title: str, month: str, first_titles: Sequence[str], langu
         return f"{title} · {format_month(month, language)}"
     joined = t["list_separator"].join(first_titles[:3])
     return _clip(t["preheader"].format(titles=joined), 140)
+
+
+def variant_preheader(
+    title: str, month: str, titles: Sequence[str], count: int, language: str
+) -> str:
+    """The automatic preheader of a variant: how many items it holds and the titles after the
+    first (the subject's hook), so the inbox preview adds to the subject instead of repeating
+    it; without a second title, how many items and the report's name and month."""
+    t = strings(language)
+    others = [clip(x, 40) for x in titles[1:4]]
+    if not others:
+        named = f"{title} · {format_month(month, language)}"
+        return named if count < 2 else f"{t['preheader_count'].format(count=count)} · {named}"
+    joined = t["list_separator"].join(others)
+    return clip(t["preheader_more"].format(count=count, titles=joined), 140)

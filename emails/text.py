@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from emails.views import ItemView, SectionView
 
@@ -33,11 +33,16 @@ def edition_text(
     intro_marker: str | None,
     commentary_label: str,
     sections: Sequence[SectionView],
-    with_toc: bool,
+    toc_lines: int,
+    teasers: Mapping[int, tuple[str, str]] | None,
     footer: Sequence[str],
     slot: Slot,
 ) -> str:
-    """The text part of an edition; items are numbered and their links listed at the end."""
+    """The text part of an edition; items are numbered and their links listed at the end.
+
+    `toc_lines`: how many titles the table of contents lists (0: none); `teasers`: each item's
+    summary and commentary teasers by number, when the layout is the digest.
+    """
     lines = [*_heading(f"{title} · {month_label}", "="), "", slot("greeting"), ""]
     if intro_marker and intro.strip():
         lines.append(intro_marker)
@@ -49,20 +54,28 @@ def edition_text(
         for item in section.items:
             refs.append(item.slot)
             ref_of[item.number] = len(refs)
-    if with_toc:
+    if toc_lines:
+        every = [i for s in sections for i in s.items]
         lines += [t["toc"], ""]
-        for section in sections:
-            lines.append(section.heading)
-            lines += [f"  [{ref_of[i.number]}] {_title(i)}" for i in section.items]
-            lines.append("")
+        lines += [f"  [{ref_of[i.number]}] {_title(i)}" for i in every[:toc_lines]]
+        if len(every) > toc_lines:
+            lines.append("  " + t["toc_more"].format(count=len(every) - toc_lines))
+        lines.append("")
     for section in sections:
         lines += ["", *_heading(section.heading, "-"), ""]
         for item in section.items:
             lines += [f"[{ref_of[item.number]}] {_title(item)}", item.meta, ""]
+            if teasers is not None:
+                summary, commentary = teasers[item.number]
+                lines += [summary, ""]
+                lines += [f"{t['read_more']}{t['colon']}{slot('view')}#{item.anchor}", ""]
+                if commentary:
+                    lines += [f"> {commentary_label}{t['colon']}{commentary}", ""]
+                continue
             for p in _paragraphs(item.summary):
                 lines += [p, ""]
             if item.shortened:
-                lines += [f"{t['read_more']}{t['colon']}{slot('view')}", ""]
+                lines += [f"{t['read_more']}{t['colon']}{slot('view')}#{item.anchor}", ""]
             if item.commentary:
                 lines.append(f"> {commentary_label}")
                 paras = _paragraphs(item.commentary)

@@ -80,15 +80,26 @@ def new_postgres_database(server: PostgresServer, template: str | None) -> str:
     return server.url(name)
 
 
+def drop_postgres_database(server: PostgresServer, url: str) -> None:
+    """Drop a test's database (closing what is still connected), so the server's data stays
+    the size of the tests running, not of all that ran."""
+    name = url.rsplit("/", 1)[1]
+    with psycopg.connect(server.url().replace("+psycopg", ""), autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
 @pytest.fixture
-def database_url(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> str:
+def database_url(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     if backend == "postgresql":
         server: PostgresServer = request.getfixturevalue("postgres_server")
         template: str = request.getfixturevalue("postgres_template")
-        return new_postgres_database(server, template)
+        url = new_postgres_database(server, template)
+        yield url
+        drop_postgres_database(server, url)
+        return
     path = tmp_path / "yuebao.sqlite3"
     shutil.copyfile(request.getfixturevalue("sqlite_template"), path)
-    return f"sqlite:///{path}"
+    yield f"sqlite:///{path}"
 
 
 def app_config(database_url: str, tmp_path: Path, **extra: Any) -> dict[str, Any]:

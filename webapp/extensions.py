@@ -40,10 +40,11 @@ def current_language() -> str:
     return "en" if locale is not None and locale.language == "en" else "zh-CN"
 
 
-def lang_attr(text: str) -> Markup:
-    """` lang="zh-CN"` on Chinese text (a source, the firm's name) in an English page, so that
-    screen readers switch voice; nothing otherwise. The emails' templates have the same."""
-    if current_language() == "en" and has_cjk(text):
+def lang_attr(text: str, language: str | None = None) -> Markup:
+    """` lang="zh-CN"` on Chinese text (a source, the firm's name) in English (`language`, by
+    default the page's), so that screen readers switch voice; nothing otherwise. The emails'
+    templates have the same."""
+    if (language or current_language()) == "en" and has_cjk(text):
         return Markup(' lang="zh-CN"')
     return Markup("")
 

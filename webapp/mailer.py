@@ -203,6 +203,7 @@ def edition_content(edition: Edition) -> EditionContent:
         preheader_en=english("preheader_en", edition.preheader_en),
         intro_en=english("intro_en", edition.intro_en),
         untranslated=edition.untranslated.value,
+        layout=edition.layout.value,
     )
 
 

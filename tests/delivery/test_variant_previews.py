@@ -90,7 +90,9 @@ def test_the_preheader_is_the_one_in_the_email(
     app: Flask, session: Session, edition: Edition
 ) -> None:
     automatic = render_preview(session, settings_of(app), "2024-07", topics="ai", language="en")
-    assert "New AI rules" in preheader_of(automatic)
+    # Its one item is the subject's hook; the preheader adds the report's name and month.
+    assert automatic.message.subject.startswith("New AI rules | ")
+    assert preheader_of(automatic) == "yuebao monthly report · July 2024"
     assert escape(preheader_of(automatic)) in automatic.message.html
     edition.preheader = "编辑写的预览文字"
     session.commit()

@@ -46,8 +46,11 @@ def test_the_edition_page_lists_items_by_section_with_their_topics(
         assert heading in page
     assert page.count('<li class="ed-item') == 26
     assert "人工智能" in page  # topic names as chips
-    # The automatic subject is the placeholder of the empty subject field.
-    assert re.search(r'id="subject"[^>]*placeholder="元宇宙与数字经济月报｜2024年7月：', page)
+    # The automatic subject is the placeholder of the empty subject field: the hook first.
+    assert re.search(
+        r'id="subject"[^>]*placeholder="党的二十届三中全会[^"]*｜元宇宙与数字经济月报 · 2024年7月"',
+        page,
+    )
 
 
 def test_texts_are_saved_and_a_too_long_subject_keeps_what_was_typed(

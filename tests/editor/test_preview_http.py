@@ -25,7 +25,7 @@ def test_the_preview_page_shows_the_variant_and_every_variant_with_readers(
     page = editor_client.get(
         "/editor/editions/2024-07/preview?topics=investment&language=zh-CN&lang=en"
     ).get_data(as_text=True)
-    assert "元宇宙与数字经济月报｜2024年7月：" in page  # the subject
+    assert "｜元宇宙与数字经济月报 · 2024年7月" in page  # the subject, after its hook
     assert 'data-preview="preheader"' in page
     assert "/ 100.0 KB" in page
     assert page.count("<iframe") == 2

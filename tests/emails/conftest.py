@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
+import json
 from collections.abc import Callable, Iterable
 from datetime import date
 from pathlib import Path
@@ -24,6 +26,7 @@ from webapp.editions.importer.topics import DEFAULT_TOPICS, suggest_topics
 
 ROOT = Path(__file__).resolve().parents[2]
 JULY = ROOT / "webapp" / "data" / "2024-07-report.txt"
+ENGLISH = ROOT / "tests" / "fixtures" / "2024-07-english.json"  # an editor's English for July
 TOPICS = tuple(t.slug for t in DEFAULT_TOPICS)
 BASE_URL = "https://yuebao.example.com"
 INTRO = (
@@ -94,6 +97,22 @@ def build_july() -> EditionContent:
         preheader=default_preheader(report.title, report.month, titles, "zh-CN"),
         intro=INTRO,
         sections=tuple(sections),
+    )
+
+
+def with_english(edition: EditionContent) -> EditionContent:
+    """July with an editor's English for every item (ENGLISH)."""
+    english = json.loads(ENGLISH.read_text(encoding="utf-8"))
+    texts = english["items"]
+    sections = tuple(
+        dataclasses.replace(
+            section,
+            items=tuple(dataclasses.replace(i, **texts[str(i.number)]) for i in section.items),
+        )
+        for section in edition.sections
+    )
+    return dataclasses.replace(
+        edition, sections=sections, title_en=english["title_en"], intro_en=english["intro_en"]
     )
 
 

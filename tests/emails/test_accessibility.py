@@ -20,19 +20,24 @@ from tests.support.browser import chromium, launch_chromium  # noqa: F401  (`bro
 SCREENSHOTS = ROOT / "var" / "screenshots"
 pytestmark = pytest.mark.browser
 
-# (name, topics, language): the full July edition in both languages, one-topic readers.
+# (name, topics, language, layout): the July edition in both layouts and languages, for a
+# reader of every topic and of one.
 EDITIONS = [
-    ("every-topic-zh-CN", TOPICS, "zh-CN"),
-    ("every-topic-en", TOPICS, "en"),
-    ("one-topic-zh-CN", ("ai",), "zh-CN"),
-    ("one-topic-en", ("ai",), "en"),
+    (f"{reach}-{language}-{layout}", topics, language, layout)
+    for reach, topics in (("every-topic", TOPICS), ("one-topic", ("ai",)))
+    for language in ("zh-CN", "en")
+    for layout in ("full", "digest")
 ]
 
 
 def _edition_html(
-    july: EditionContent, settings: MailSettings, reader: Recipient, topics: tuple[str, ...]
+    july: EditionContent,
+    settings: MailSettings,
+    reader: Recipient,
+    topics: tuple[str, ...],
+    layout: str = "full",
 ) -> str:
-    variant = compile_variant(july, topics, reader.language, settings=settings)
+    variant = compile_variant(july, topics, reader.language, settings=settings, layout=layout)
     return fill(variant, reader, UrlLinks(BASE_URL)).html
 
 
@@ -49,7 +54,9 @@ def _page(browser: Browser, html: str, width: int, scheme: str = "light") -> Pag
 
 
 @pytest.mark.parametrize("width", [390, 600])
-@pytest.mark.parametrize(("name", "topics", "language"), EDITIONS, ids=[e[0] for e in EDITIONS])
+@pytest.mark.parametrize(
+    ("name", "topics", "language", "layout"), EDITIONS, ids=[e[0] for e in EDITIONS]
+)
 def test_the_july_edition_has_no_serious_accessibility_violation(
     browser: Browser,
     july_edition: EditionContent,
@@ -58,9 +65,10 @@ def test_the_july_edition_has_no_serious_accessibility_violation(
     name: str,
     topics: tuple[str, ...],
     language: str,
+    layout: str,
     width: int,
 ) -> None:
-    html = _edition_html(july_edition, settings, reader(language), topics)
+    html = _edition_html(july_edition, settings, reader(language), topics, layout)
     page = _page(browser, html, width)
     try:
         assert serious_violations(page) == []
@@ -145,6 +153,17 @@ def test_dark_mode_repaints_the_email_from_the_dark_palette(
         assert serious_violations(page) == []
     finally:
         page.close()
+    digest = _page(browser, _edition_html(july_edition, settings, reader(), TOPICS, "digest"),
+                   390, scheme)
+    try:
+        digest.screenshot(path=str(SCREENSHOTS / f"july-digest-{scheme}-390.png"), full_page=True)
+        assert _colour(digest, "h3 a") == palette.heading
+        assert _colour(digest, ".yb-i td > p > a") == palette.accent_text  # read more
+        assert _colour(digest, ".yb-i b") == palette.accent_text  # the commentary's label
+        assert _colour(digest, ".yb-n p:last-child") == palette.muted  # "and N more"
+        assert serious_violations(digest) == []
+    finally:
+        digest.close()
     system = _page(browser, _system_html(settings, "zh-CN"), 390, scheme)
     try:
         system.screenshot(path=str(SCREENSHOTS / f"confirm-{scheme}-390.png"), full_page=True)

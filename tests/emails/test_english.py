@@ -115,7 +115,7 @@ def test_english_texts_of_the_edition_and_its_sections(reader: Callable[..., Rec
         ),
     )
     subject, html, text = _message(edition, ["ai"], reader)
-    assert subject == "Digital Economy Monthly, July 2024: EU AI Act published"
+    assert subject == "EU AI Act published | Digital Economy Monthly, July 2024"
     assert "Digital Economy Monthly" in html and "元宇宙与数字经济月报" not in html
     assert "Welcome to July." in html and "本期导语" not in html
     assert "Policy watch" in html and "Policy watch\n" in text

@@ -37,9 +37,12 @@ def documents(
 ) -> dict[str, str]:
     found = {}
     for topics, language in ((TOPICS, "zh-CN"), (TOPICS, "en"), (("ai",), "en")):
-        variant = compile_variant(july_edition, topics, language, settings=settings)
-        message = fill(variant, reader(language), UrlLinks(BASE_URL))
-        found[f"{language}:{len(topics)}"] = message.html
+        for layout in ("full", "digest"):
+            variant = compile_variant(
+                july_edition, topics, language, settings=settings, layout=layout
+            )
+            message = fill(variant, reader(language), UrlLinks(BASE_URL))
+            found[f"{language}:{len(topics)}:{layout}"] = message.html
     for kind in KINDS:
         context = {"to": "a@example.org", "action_url": f"{BASE_URL}/x", "unsubscribe_url": "u"}
         found[kind] = render_system_mail(kind, "zh-CN", context, settings=settings).html
@@ -54,8 +57,10 @@ def test_headings_are_real_and_their_margins_reset(documents: dict[str, str]) ->
         for heading in page.named("h1", "h2", "h3"):
             assert re.search(r"(^|;)margin:", heading["style"]), (name, heading)
         assert "h1, h2, h3 { margin: 0; }" in html
-    edition = Elements(documents["zh-CN:6"])
-    assert len(edition.named("h3")) == documents["zh-CN:6"].count('href="#item-')
+    for layout in ("full", "digest"):
+        html = documents[f"zh-CN:6:{layout}"]
+        items = set(re.findall(r'<a name="(item-\d+)">', html))
+        assert len(Elements(html).named("h3")) == len(items) > 10, layout
 
 
 def test_every_layout_table_is_presentational(documents: dict[str, str]) -> None:

@@ -12,7 +12,7 @@ from flask.testing import FlaskClient
 from emails.palette import DARK, LIGHT, TEXT_PAIRS, Palette, contrast_ratio, relative_luminance
 from tests.emails.conftest import ROOT
 
-HEX = re.compile(r"#[0-9a-fA-F]{6}\b|#[0-9a-fA-F]{3}\b")
+HEX = re.compile(r"(?<!&)#(?:[0-9a-fA-F]{6}|[0-9a-fA-F]{3})\b")  # not &#847; entities
 
 
 def test_the_contrast_ratio_follows_wcag() -> None:

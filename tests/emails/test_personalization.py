@@ -24,7 +24,7 @@ LINKS = UrlLinks(BASE_URL)
 
 def body(html: str) -> str:
     """The visible email after the hidden preheader (the edition's, not the reader's)."""
-    return html.split('role="article"', 1)[1]
+    return html.split("mso-hide:all;", 1)[1].split("</div>", 1)[1]
 
 
 def _titles(edition: EditionContent) -> list[tuple[str, frozenset[str]]]:

@@ -77,7 +77,7 @@ def test_an_oversized_variant_is_shortened_with_read_more_links(
     settings: MailSettings, reader: Callable[..., Recipient]
 ) -> None:
     edition = _oversized_edition()
-    variant = compile_variant(edition, {"a"}, "zh-CN", settings=settings)
+    variant = compile_variant(edition, {"a"}, "zh-CN", settings=settings, layout="full")
     assert sorted(variant.shortened) == [1000 + n for n in range(1, 21)]
     assert 1021 not in variant.shortened
     message = fill(variant, reader(name=WORST_NAME, delivery_token="DT"), LongLinks())
@@ -97,7 +97,9 @@ def test_an_oversized_variant_is_shortened_with_read_more_links(
 def test_every_readers_html_part_as_sent_fits_after_shortening(
     settings: MailSettings, reader: Callable[..., Recipient], language: str
 ) -> None:
-    variant = compile_variant(long_chinese_edition(), {"a"}, language, settings=settings)
+    variant = compile_variant(
+        long_chinese_edition(), {"a"}, language, settings=settings, layout="full"
+    )
     assert variant.shortened  # it had to be
     assert variant.max_sent_html_bytes <= MAX_HTML_BYTES
     readers = [

@@ -44,7 +44,9 @@ def within_budget(html: str) -> int:
 def test_send_email_hands_ses_html_within_the_base64_budget(
     sim: SesSimulator, reader: Callable[..., Recipient], language: str
 ) -> None:
-    variant = compile_variant(long_chinese_edition(), {"a"}, language, settings=make_settings())
+    variant = compile_variant(
+        long_chinese_edition(), {"a"}, language, settings=make_settings(), layout="full"
+    )
     assert variant.shortened
     message = fill(variant, reader(language, name=WORST_NAME), LongLinks())
     transport = SesTransport(client=ses_client(sim))
@@ -60,7 +62,9 @@ def test_send_email_hands_ses_html_within_the_base64_budget(
 def test_send_bulk_email_gives_every_reader_html_within_the_base64_budget(
     sim: SesSimulator, reader: Callable[..., Recipient]
 ) -> None:
-    variant = compile_variant(long_chinese_edition(), {"a"}, "zh-CN", settings=make_settings())
+    variant = compile_variant(
+        long_chinese_edition(), {"a"}, "zh-CN", settings=make_settings(), layout="full"
+    )
     readers = [
         reader(name=WORST_NAME),
         reader(name=None, tracking=False),

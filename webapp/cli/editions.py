@@ -22,18 +22,26 @@ def _write(path: Path, data: bytes) -> None:
 @click.argument("month")
 @click.option("--topics", help="Comma-separated topic slugs; default: every topic.")
 @click.option("--lang", "language", type=click.Choice(["zh-CN", "en"]), default="zh-CN")
+@click.option("--layout", type=click.Choice(["auto", "full", "digest"]),
+              help="Preview this layout instead of the edition's own choice.")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True,
               help="Where to write the HTML part.")
 @click.option("--eml", type=click.Path(dir_okay=False, path_type=Path),
               help="Also write the whole message as an .eml file.")
 @with_appcontext
 def preview_command(
-    month: str, topics: str | None, language: str, out: Path, eml: Path | None
+    month: str,
+    topics: str | None,
+    language: str,
+    layout: str | None,
+    out: Path,
+    eml: Path | None,
 ) -> None:
     """Write the email a reader of these topics would get for MONTH (YYYY-MM)."""
     try:
         preview = render_preview(
-            db.session(), current_settings(), month, topics=topics, language=language
+            db.session(), current_settings(), month, topics=topics, language=language,
+            layout=layout,
         )
     except PreviewError as error:
         raise click.ClickException(str(error)) from None
@@ -41,7 +49,7 @@ def preview_command(
     if eml is not None:
         _write(eml, preview.message.to_bytes())
     variant = preview.variant
-    click.echo(f"variant {variant.key}: {len(variant.item_ids)} items")
+    click.echo(f"variant {variant.key}: {len(variant.item_ids)} items, {variant.layout} layout")
     click.echo(f"subject: {preview.message.subject}")
     click.echo(
         f"HTML: {preview.html_bytes:,} bytes, {preview.sent_html_bytes:,} as sent "

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload
 
 from emails import Message, Recipient, compile_variant, fill
+from emails.edition import intro_for, report_title
+from emails.i18n import format_month, strings
+from emails.views import SectionView, build_sections
 from webapp.config import Settings
 from webapp.delivery.variants import parse_variant_key
 from webapp.editions.records import get_edition
@@ -52,6 +57,52 @@ def delivery_message(session: Session, settings: Settings, delivery: Delivery) -
         tracking=False,
     )
     return fill(variant, recipient, links(settings))
+
+
+@dataclass(frozen=True)
+class WebVersion:
+    """A delivery's email as a page of the site: the reader's items whole, in their language.
+
+    Digest emails link each item to its anchor here (`/v/<token>#item-N`).
+    """
+
+    language: str
+    title: str
+    month_label: str
+    greeting: str
+    intro: tuple[str, ...]
+    intro_lang: str | None
+    sections: tuple[SectionView, ...]
+    commentary_label: str
+    in_chinese: str
+    subscriber_token: str
+
+
+def delivery_page(session: Session, settings: Settings, delivery: Delivery) -> WebVersion:
+    """The delivery's edition as its reader's variant holds it, every summary whole; refused
+    (ReaderErased) once its reader erased their data."""
+    if delivery.subscriber.status == SubscriberStatus.ERASED:
+        raise ReaderErased(delivery.id)
+    edition = get_edition(session, delivery.edition.month)
+    assert edition is not None  # nosec B101: narrows the type; the delivery's edition exists
+    language, topics = parse_variant_key(delivery.variant_key)
+    content = edition_content(edition)
+    mail = mail_settings(settings)
+    t = strings(language)
+    name = " ".join((delivery.subscriber.name or "").split())
+    intro, intro_lang = intro_for(content, language)
+    return WebVersion(
+        language=language,
+        title=report_title(content, language, mail.org_name),
+        month_label=format_month(edition.month, language),
+        greeting=t["greeting_named"].format(name=name) if name else t["greeting_anonymous"],
+        intro=tuple(p.strip() for p in intro.split("\n\n") if p.strip()),
+        intro_lang=intro_lang,
+        sections=build_sections(content, topics, language),
+        commentary_label=mail.commentary_label(language),
+        in_chinese=t["in_chinese"],
+        subscriber_token=delivery.subscriber.token,
+    )
 
 
 def link_target(session: Session, token: str, number: int) -> str | None:

@@ -87,9 +87,15 @@ def variant_readers(session: Session, edition: Edition) -> list[VariantReaders]:
 
 
 def preview_for_reader(
-    session: Session, settings: Settings, edition: Edition, address: str
+    session: Session,
+    settings: Settings,
+    edition: Edition,
+    address: str,
+    *,
+    layout: str | None = None,
 ) -> ReaderPreview:
-    """This reader's own email (greeting with their name), with links that lead nowhere real."""
+    """This reader's own email (greeting with their name), with links that lead nowhere real;
+    in `layout` rather than the edition's own when given."""
     subscriber = session.scalar(
         select(Subscriber).where(Subscriber.email_key == email_key(address))
     )
@@ -101,7 +107,8 @@ def preview_for_reader(
     if not set(slugs) & reachable:
         raise ReaderGetsNothing(f"none of {address}'s topics has an item in {edition.month}")
     preview = render_preview(
-        session, settings, edition.month, topics=",".join(slugs), language=subscriber.language
+        session, settings, edition.month, topics=",".join(slugs), language=subscriber.language,
+        layout=layout,
     )
     recipient = Recipient(
         email=subscriber.email,

@@ -17,7 +17,16 @@ from webapp.editions.importer.cleanup import CLEANED_FIELDS
 from webapp.editions.importer.parser import SECTION_TITLES
 from webapp.editions.importer.topics import suggest_topics
 from webapp.editions.records import EditionError, EditionLocked
-from webapp.models import SECTION_KEYS, Edition, EditionStatus, EnglishStatus, Item, Section, User
+from webapp.models import (
+    SECTION_KEYS,
+    Edition,
+    EditionLayout,
+    EditionStatus,
+    EnglishStatus,
+    Item,
+    Section,
+    User,
+)
 from webapp.plain_text import UnsafeText, UnsafeUrl, check_http_url, find_unsafe
 from webapp.readers.topics import keyword_rules, topics_by_slug
 
@@ -295,6 +304,35 @@ def update_texts(
         return False
     edition.subject, edition.preheader, edition.intro = subject, preheader, intro
     record_audit(session, "edition.edit", actor=actor, target=edition.month)
+    return _back_to_draft(edition)
+
+
+class UnknownLayout(EditionError):
+    """A layout that is not one of EditionLayout's."""
+
+    def __init__(self, layout: str) -> None:
+        self.layout = layout
+        choices = ", ".join(member.value for member in EditionLayout)
+        super().__init__(f"unknown layout {layout!r}; use one of {choices}")
+
+
+def set_layout(session: Session, edition: Edition, layout: str, *, actor: Actor) -> bool:
+    """Choose the edition's layout (full, digest, or automatic by each reader's item count).
+
+    What readers get changes, so an approved edition goes back to draft as after any edit;
+    returns True when that happened.
+    """
+    _require_editable(edition)
+    try:
+        chosen = EditionLayout(layout)
+    except ValueError:
+        raise UnknownLayout(layout) from None
+    if chosen == edition.layout:
+        return False
+    before = edition.layout
+    edition.layout = chosen
+    record_audit(session, "edition.layout", actor=actor, target=edition.month,
+                 detail={"from": before.value, "to": chosen.value})
     return _back_to_draft(edition)
 
 

@@ -57,6 +57,7 @@ def _variant(
     month: str,
     topics: str | None,
     language: str,
+    layout: str | None = None,
 ) -> tuple[Edition, Variant]:
     edition = get_edition(session, month)
     if edition is None:
@@ -66,7 +67,8 @@ def _variant(
     try:
         slugs = parse_topics(topics, topics_by_slug(session))
         variant = compile_variant(
-            edition_content(edition), slugs, language, settings=mail_settings(settings)
+            edition_content(edition), slugs, language, settings=mail_settings(settings),
+            layout=layout,
         )
     except (ValueError, RenderError) as error:
         raise PreviewError(str(error)) from None
@@ -94,9 +96,11 @@ def render_preview(
     *,
     topics: str | None = None,
     language: str = "zh-CN",
+    layout: str | None = None,
 ) -> Preview:
-    """The exact message a reader of these topics and language would get (untracked)."""
-    edition, variant = _variant(session, settings, month, topics, language)
+    """The exact message a reader of these topics and language would get (untracked); in
+    `layout` rather than the edition's own when given."""
+    edition, variant = _variant(session, settings, month, topics, language, layout)
     message = fill(variant, _recipient("preview@example.com", language), links(settings))
     return Preview(edition=edition, variant=variant, message=message)
 

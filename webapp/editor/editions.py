@@ -10,8 +10,8 @@ from flask_babel import gettext as _
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wrappers import Response
 
-from emails import default_preheader, default_subject
-from emails.edition import english_subject, report_title
+from emails import default_subject
+from emails.edition import english_subject, report_title, variant_preheader
 from emails.i18n import strings
 from webapp import db
 from webapp.config import current_settings
@@ -158,10 +158,10 @@ def import_edition() -> str | Response | tuple[str, int]:
 
 def _automatic_texts(edition: Edition) -> tuple[str, str]:
     """The subject and preheader a reader of every topic would get (the placeholders)."""
-    titles = [item.title for section in edition.sections for item in section.items][:3]
+    titles = [item.title for section in edition.sections for item in section.items]
     return (
-        default_subject(edition.title, edition.month, titles, "zh-CN"),
-        default_preheader(edition.title, edition.month, titles, "zh-CN"),
+        default_subject(edition.title, edition.month, titles[:1], "zh-CN"),
+        variant_preheader(edition.title, edition.month, titles[:4], len(titles), "zh-CN"),
     )
 
 

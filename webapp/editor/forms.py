@@ -119,6 +119,22 @@ class EnglishTextsForm(FlaskForm):  # type: ignore[misc]
     submit = SubmitField(_l("Save"))
 
 
+class LayoutForm(FlaskForm):  # type: ignore[misc]
+    """The edition's layout, chosen on the preview page."""
+
+    layout = RadioField(
+        _l("Layout"),
+        choices=[
+            ("auto", _l("Automatic")),
+            ("full", _l("Full")),
+            ("digest", _l("Digest")),
+        ],
+        default="auto",
+        validators=[PlainText()],
+    )
+    submit = SubmitField(_l("Use this layout"))
+
+
 class ApproveForm(FlaskForm):  # type: ignore[misc]
     """Approving; the box is the explicit confirmation untranslated items for English readers
     need (asked for only then)."""

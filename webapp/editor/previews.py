@@ -11,6 +11,7 @@ from markupsafe import Markup
 from werkzeug.wrappers import Response
 
 from emails import MAX_HTML_BYTES
+from emails.content import DIGEST_ABOVE, LAYOUTS
 from webapp import db
 from webapp.config import current_settings
 from webapp.delivery.variant_previews import (
@@ -23,12 +24,19 @@ from webapp.delivery.variant_previews import (
     shortened_items,
     variant_readers,
 )
+from webapp.editions.items import set_layout
 from webapp.editions.previews import Preview, PreviewError, render_preview, send_test
 from webapp.editions.records import EditionError
 from webapp.editor import bp
-from webapp.editor.common import actor, edition_or_404, explain, framed_email
-from webapp.editor.forms import TestSendForm, address_list
-from webapp.models import LANGUAGES, Edition, Role, Topic
+from webapp.editor.common import (
+    actor,
+    edition_or_404,
+    explain,
+    framed_email,
+    note_back_to_draft,
+)
+from webapp.editor.forms import LayoutForm, TestSendForm, address_list
+from webapp.models import LANGUAGES, Edition, EditionStatus, Role, Topic
 from webapp.readers.topics import active_topics
 from webapp.security import role_required
 
@@ -43,6 +51,7 @@ class PreviewChoice:
     topics: tuple[str, ...]
     language: str
     reader: str
+    layout: str = ""  # a layout to preview instead of the edition's own; empty: the edition's
 
     @classmethod
     def from_args(cls, edition_topics: list[str]) -> PreviewChoice:
@@ -50,16 +59,19 @@ class PreviewChoice:
         chosen = {slug for value in request.args.getlist("topics") for slug in value.split(",")}
         topics = tuple(t for t in edition_topics if t in chosen) or tuple(edition_topics)
         language = request.args.get("language", "zh-CN")
+        layout = request.args.get("layout", "")
         return cls(
             topics=topics,
             language=language if language in LANGUAGES else "zh-CN",
             reader=request.args.get("reader", "").strip(),
+            layout=layout if layout in LAYOUTS else "",
         )
 
     def args(self) -> dict[str, str]:
+        shown = {"layout": self.layout} if self.layout else {}
         if self.reader:
-            return {"reader": self.reader}
-        return {"topics": ",".join(self.topics), "language": self.language}
+            return {"reader": self.reader, **shown}
+        return {"topics": ",".join(self.topics), "language": self.language, **shown}
 
 
 def _edition_topics(edition: Edition) -> list[Topic]:
@@ -77,11 +89,13 @@ def _render(
     session, config = db.session(), current_settings()
     try:
         if choice.reader:
-            reader = preview_for_reader(session, config, edition, choice.reader)
+            reader = preview_for_reader(
+                session, config, edition, choice.reader, layout=choice.layout or None
+            )
             return reader.preview, reader, None
         preview = render_preview(
             session, config, edition.month, topics=",".join(choice.topics),
-            language=choice.language,
+            language=choice.language, layout=choice.layout or None,
         )
         return preview, None, None
     except ReaderNotFound:
@@ -95,9 +109,16 @@ def _render(
         return None, None, _("There is nothing to preview: %(reason)s", reason=str(error))
 
 
-def render_preview_page(edition: Edition, test_form: TestSendForm | None = None) -> str:
+def render_preview_page(
+    edition: Edition,
+    test_form: TestSendForm | None = None,
+    layout_form: LayoutForm | None = None,
+) -> str:
     topics = _edition_topics(edition)
     choice = PreviewChoice.from_args([t.slug for t in topics])
+    if layout_form is None:
+        layout_form = LayoutForm(formdata=None)
+        layout_form.layout.data = choice.layout or edition.layout.value
     preview, reader, problem = _render(edition, choice)
     if test_form is None:
         test_form = TestSendForm(formdata=None)
@@ -124,6 +145,9 @@ def render_preview_page(edition: Edition, test_form: TestSendForm | None = None)
         total_readers=sum(v.readers for v in variants),
         test_form=test_form,
         test_sends=recent_test_sends(session, edition),
+        layout_form=layout_form,
+        layout_action=url_for(".edition_layout", month=edition.month, **choice.args()),  # type: ignore[arg-type]
+        digest_above=DIGEST_ABOVE,
     )
 
 
@@ -142,6 +166,30 @@ def preview_frame(month: str) -> Response | tuple[Response, int]:
     if preview is None:
         return framed_email(str(Markup("<p>{}</p>").format(problem or ""))), 404
     return framed_email(preview.message.html)
+
+
+@bp.route("/editions/<month>/layout", methods=["POST"])
+@role_required(Role.EDITOR)
+def edition_layout(month: str) -> str | Response | tuple[str, int]:
+    """Store the layout chosen on the preview page, and preview the edition in it."""
+    edition = edition_or_404(month)
+    form = LayoutForm()
+    if not form.validate_on_submit():
+        return render_preview_page(edition, layout_form=form), 400
+    session = db.session()
+    was_approved = edition.status == EditionStatus.APPROVED
+    try:
+        set_layout(session, edition, form.layout.data or "", actor=actor())
+    except EditionError as error:
+        session.rollback()
+        flash(explain(error), "error")
+    else:
+        session.commit()
+        flash(_("Layout saved."), "ok")
+        note_back_to_draft(was_approved, edition)
+    # The preview's own choices, minus a layout to try: the page now shows the edition's.
+    back = {k: v for k, v in request.args.items() if k in ("topics", "language", "reader")}
+    return redirect(url_for(".preview", month=month, **back))  # type: ignore[arg-type]
 
 
 @bp.route("/editions/<month>/test-send", methods=["POST"])

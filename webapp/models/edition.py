@@ -48,6 +48,14 @@ class UntranslatedPolicy(enum.StrEnum):
     MARKED = "marked"  # shown in Chinese, marked "(in Chinese)" and lang="zh-CN"
 
 
+class EditionLayout(enum.StrEnum):
+    """How an edition's email is laid out (emails.content.LAYOUTS)."""
+
+    AUTO = "auto"  # digest for a reader with more than ten items, else full
+    FULL = "full"  # every item whole
+    DIGEST = "digest"  # each item as a teaser linking to the reader's web version
+
+
 class EnglishStatus(enum.StrEnum):
     """Who stands behind an item's English fields.
 
@@ -83,6 +91,11 @@ class Edition(Base):
         str_enum(UntranslatedPolicy, "untranslated_policy"),
         default=UntranslatedPolicy.MARKED,
         server_default=UntranslatedPolicy.MARKED.value,
+    )
+    layout: Mapped[EditionLayout] = mapped_column(
+        str_enum(EditionLayout, "edition_layout"),
+        default=EditionLayout.AUTO,
+        server_default=EditionLayout.AUTO.value,
     )
     # Which of the English texts above (and of the sections' English names, as
     # "section:<key>") are machine drafts no editor accepted yet: readers never get them, and

@@ -2,17 +2,21 @@ from __future__ import annotations
 
 import base64
 
-from flask import abort, redirect, render_template, request, url_for
+from flask import abort, g, make_response, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
 from webapp import db
 from webapp.config import current_settings
-from webapp.delivery.deliveries import ReaderErased, delivery_message, find_delivery
+from webapp.delivery.deliveries import ReaderErased, delivery_page, find_delivery
 from webapp.events.tracking import is_web_link, record_click, record_open
 from webapp.models import utcnow
 from webapp.models.base import looks_like_token
-from webapp.security import email_document
 from webapp.tracking import bp
+
+WEB_VERSION_POLICY = (
+    "default-src 'none'; img-src 'self' data:; style-src 'self'; object-src 'none'; "
+    "base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
+)
 
 # The smallest transparent GIF.
 PIXEL = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")
@@ -25,12 +29,19 @@ def view(token: str) -> Response | tuple[str, int]:
     if delivery is None:
         abort(404)
     try:
-        message = delivery_message(session, current_settings(), delivery)
+        page = delivery_page(session, current_settings(), delivery)
     except ReaderErased:
         # What their preferences link says too: nothing of them, or of the email, is shown.
         return render_template("public/erased.html"), 410
-    response = email_document(message.html, own_images=True)
+    # A page of the site, with its navigation, in the reader's language unless they chose
+    # another; every item whole at its anchor, where the digest's "read more" links lead.
+    g.reader_language = page.language
+    response = make_response(render_template("public/web_version.html", page=page))
     response.headers["X-Robots-Tag"] = "noindex"
+    response.headers["Referrer-Policy"] = "no-referrer"
+    response.headers["Cache-Control"] = "no-store"
+    # The site's policy without scripts: nothing runs on a page that holds a reader's links.
+    response.headers["Content-Security-Policy"] = WEB_VERSION_POLICY
     return response
 
 
