@@ -106,17 +106,19 @@ def slot_budgets(
 
 
 def _footer_text(
-    t: dict[str, str], why: str, settings: MailSettings, slot: SlotMarkers
+    t: dict[str, str], why: str, settings: MailSettings, slot: SlotMarkers, language: str
 ) -> list[str]:
     colon = t["colon"]
+    extra = settings.footer_text(language)
     return [
         f"{t['view_online']}{colon}{slot('view')}",
         f"{t['preferences']}{colon}{slot('preferences')}",
         f"{t['unsubscribe']}{colon}{slot('unsubscribe')}",
         "",
         why,
-        settings.org_name,
+        settings.org(language),
         settings.org_postal_address,
+        *([extra] if extra else []),
     ]
 
 
@@ -157,9 +159,9 @@ def _compile(
     t = strings(language)
     slot = SlotMarkers()
     month_label = format_month(edition.month, language)
-    title = report_title(edition, language, settings.org_name)
+    title = report_title(edition, language, settings.org(language))
     intro, intro_lang = intro_for(edition, language)
-    why = t["why_edition"].format(org=settings.org_name, report=title)
+    why = t["why_edition"].format(org=settings.org(language), report=title)
     with_toc = sum(len(s.items) for s in sections) >= TOC_MIN_ITEMS
     context = {
         "lang": language,
@@ -168,7 +170,10 @@ def _compile(
         "doc_title": f"{title} · {month_label}",
         "preheader": preheader,
         "top_link": (t["view_online"], slot("view")),
-        "org_name": settings.org_name,
+        "org_name": settings.org(language),
+        "palette": settings.palette,
+        "logo": settings.logo,
+        "footer_text": settings.footer_text(language),
         "org_postal_address": settings.org_postal_address,
         "header_title": title,
         "header_subtitle": month_label,
@@ -217,7 +222,7 @@ def _compile(
         commentary_label=settings.commentary_label(language),
         sections=sections,
         with_toc=with_toc,
-        footer=_footer_text(t, why, settings, slot),
+        footer=_footer_text(t, why, settings, slot, language),
         slot=slot,
     )
     return html_part, slot.split(text_part)
@@ -242,10 +247,10 @@ def compile_variant(
             i.title for s in sections for i in s.items if not i.title_lang and not has_cjk(i.title)
         ][:3]
         subject = edition.subject_en or english_subject(
-            edition.title_en, settings.org_name, edition.month, first_titles
+            edition.title_en, settings.org("en"), edition.month, first_titles
         )
         preheader = edition.preheader_en or default_preheader(
-            report_title(edition, language, settings.org_name), edition.month, first_titles,
+            report_title(edition, language, settings.org("en")), edition.month, first_titles,
             language,
         )
     else:
