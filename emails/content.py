@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Protocol
 
@@ -100,7 +100,7 @@ class MailSettings:
     org_name_en: str = ""
     footer_text_zh: str = ""
     footer_text_en: str = ""
-    palette: Palette = Palette()
+    palette: Palette = field(default_factory=Palette)
     logo: Logo | None = None
 
     def commentary_label(self, language: str) -> str:

@@ -6,10 +6,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload
 
 from emails import Message, Recipient, compile_variant, fill
+from webapp.branding import mail_brand
 from webapp.config import Settings
 from webapp.delivery.variants import parse_variant_key
 from webapp.editions.records import get_edition
-from webapp.mailer import edition_content, links, mail_settings
+from webapp.mailer import edition_content, links
 from webapp.models import Delivery, Edition, Item, Section, SubscriberStatus
 from webapp.models.base import looks_like_token
 
@@ -40,7 +41,7 @@ def delivery_message(session: Session, settings: Settings, delivery: Delivery) -
     assert edition is not None  # nosec B101: narrows the type; the delivery's edition exists
     language, topics = parse_variant_key(delivery.variant_key)
     variant = compile_variant(
-        edition_content(edition), topics, language, settings=mail_settings(settings)
+        edition_content(edition), topics, language, settings=mail_brand(session, settings)
     )
     reader = delivery.subscriber
     recipient = Recipient(
