@@ -223,3 +223,15 @@ def test_a_sent_edition_and_a_system_mail_carry_the_branding(
     send_test(session, settings, "2024-07", ["test@example.com"], actor=admin)
     session.commit()
     assert "#0b3d2e" in html_of(outbox_messages(app)[-1])
+
+
+def test_the_consoles_and_the_archive_use_the_branded_names(
+    app: Flask, admin_client: FlaskClient, client: FlaskClient, factories: Factories
+) -> None:
+    save(admin_client, commentary_label_zh="律师点评", org_name_en="Example Law")
+    factories.edition("2024-07", items=ITEMS)
+    item_form = admin_client.get("/editor/editions/2024-07/items/new").get_data(as_text=True)
+    assert "律师点评" in item_form
+    edition_page = admin_client.get("/editor/editions/2024-07").get_data(as_text=True)
+    assert "Example Law" in edition_page  # the automatic English title names the firm so
+    assert "Example Law" in client.get("/archive?lang=en").get_data(as_text=True)

@@ -68,10 +68,11 @@ def _contrast(error: ColourContrastTooLow) -> str:
         "page": _("the page around the email (%(colour)s)", colour=error.other),
         "button_text": _("the text on buttons (%(colour)s)", colour=error.other),
     }[error.role]
+    ratio = f"{error.ratio:.2f}"
     return str(_(
         "%(colour)s has a contrast of only %(ratio)s:1 against %(against)s; "
         "at least 4.5:1 is needed (WCAG AA). Choose a darker colour.",
-        colour=error.colour, ratio=f"{error.ratio:.2f}", against=against,
+        colour=error.colour, ratio=ratio, against=against,
     ))
 
 
