@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import math
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -23,7 +22,8 @@ MAX_NAME: Final = 120
 MAX_LABEL: Final = 60
 MAX_FOOTER: Final = 500
 LOGO_PATH: Final = "/brand/logo-{hash}.{ext}"
-STYLESHEET_PATH: Final = "/brand/{version}.css"
+# The public pages' palette: one URL, revalidated (webapp.main.branding).
+STYLESHEET_PATH: Final = "/brand/palette.css"
 
 # The form's text fields: (column, longest, may span lines).
 TEXT_FIELDS: Final = (
@@ -109,12 +109,6 @@ class Brand:
 
     def commentary_label(self, language: str) -> str:
         return self.commentary_label_en if language == "en" else self.commentary_label_zh
-
-    @property
-    def stylesheet_path(self) -> str:
-        """The palette's stylesheet, named by its content so browsers may keep it."""
-        version = hashlib.sha256(stylesheet(self.palette).encode()).hexdigest()[:16]
-        return STYLESHEET_PATH.format(version=version)
 
 
 @dataclass(frozen=True)

@@ -1,19 +1,21 @@
 """The branding's files on our own domain: the logo emails show and the palette's stylesheet.
 
-Both URLs carry a hash of what they serve, so browsers and mail proxies may keep them for a
-year; a new logo or palette is a new URL. Readers in mainland China fetch nothing elsewhere.
+The logo's URL carries a hash of the file, so browsers and mail proxies may keep it for a year
+and a new logo is a new URL. Readers in mainland China fetch nothing elsewhere.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 
-from flask import abort, g
+from flask import abort, g, request
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.wrappers import Response
 
 from webapp import db
 from webapp.branding import Brand, brand, brand_of, stylesheet
+from webapp.branding.service import STYLESHEET_PATH
 from webapp.config import current_settings
 from webapp.extensions import limiter
 from webapp.main import bp
@@ -24,6 +26,11 @@ log = logging.getLogger(__name__)
 A_YEAR = "public, max-age=31536000, immutable"
 
 
+def without_database() -> Brand:
+    """The branding the environment and the built-in palette give."""
+    return brand_of(None, current_settings())
+
+
 def page_brand() -> Brand:
     """The branding for this request's page, read once; the built-in one when the database
     does not answer (an error page must still render)."""
@@ -32,7 +39,7 @@ def page_brand() -> Brand:
             g.brand = brand(db.session(), current_settings())
         except SQLAlchemyError:
             log.warning("branding unavailable: pages use the defaults")
-            g.brand = brand_of(None, current_settings())
+            g.brand = without_database()
     current: Brand = g.brand
     return current
 
@@ -50,12 +57,13 @@ def brand_logo(digest: str, ext: str) -> Response:
     return response
 
 
-@bp.route("/brand/<version>.css")
+@bp.route(STYLESHEET_PATH)
 @limiter.exempt
-def brand_stylesheet(version: str) -> Response:
-    current = page_brand()
-    response = Response(stylesheet(current.palette), mimetype="text/css")
-    # An old version's URL gets today's palette, but must not be kept as if it were its own.
-    fresh = current.stylesheet_path == f"/brand/{version}.css"
-    response.headers["Cache-Control"] = A_YEAR if fresh else "no-cache"
-    return response
+def brand_stylesheet() -> Response:
+    """One URL for every page (a page needs no query to link it), revalidated by its ETag: a
+    new palette shows on the next page view, an unchanged one costs a 304."""
+    css = stylesheet(page_brand().palette)
+    response = Response(css, mimetype="text/css")
+    response.set_etag(hashlib.sha256(css.encode()).hexdigest()[:32])
+    response.headers["Cache-Control"] = "no-cache"
+    return response.make_conditional(request)
