@@ -145,9 +145,16 @@ def test_the_logo_is_served_from_our_domain_under_its_hash(
     assert served.status_code == 200 and served.mimetype == "image/png"
     assert served.data == row.logo
     assert "immutable" in served.headers["Cache-Control"]
-    assert client.get("/brand/logo-0000000000000000.png").status_code == 404
+    assert client.get("/brand/logo-not-a-hash.png").status_code == 404
     [entry] = audits(session)
     assert entry.detail is not None and entry.detail["after"]["logo"] == row.logo_hash
+
+    # A new logo: emails sent with the old URL show it too, but nobody keeps it as the old one.
+    save(admin_client, logo=(io.BytesIO(png((400, 100))), "logo.png"))
+    session.expire_all()
+    old = client.get(url)
+    assert old.status_code == 200 and old.headers["Cache-Control"] == "no-cache"
+    assert old.data == session.scalars(select(Branding)).one().logo
 
     save(admin_client, remove_logo="y")
     assert client.get(url).status_code == 404

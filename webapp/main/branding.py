@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 
 from flask import abort, g, request
 from sqlalchemy.exc import SQLAlchemyError
@@ -24,6 +25,7 @@ from webapp.models import BRANDING_ID, Branding
 log = logging.getLogger(__name__)
 
 A_YEAR = "public, max-age=31536000, immutable"
+LOGO_NAME = re.compile(r"[0-9a-f]{16}\.(png|jpg)")
 
 
 def without_database() -> Brand:
@@ -47,12 +49,16 @@ def page_brand() -> Brand:
 @bp.route("/brand/logo-<digest>.<ext>")
 @limiter.exempt
 def brand_logo(digest: str, ext: str) -> Response:
-    row = db.session().get(Branding, BRANDING_ID)
-    wanted = f"/brand/logo-{digest}.{ext}"
-    if row is None or not row.logo or brand_of(row, current_settings()).logo_path != wanted:
+    """The logo under its hash, kept for a year. An email sent before the logo changed names
+    the old hash: it gets today's logo, revalidated, rather than a broken image."""
+    if not LOGO_NAME.fullmatch(f"{digest}.{ext}"):
         abort(404)
+    row = db.session().get(Branding, BRANDING_ID)
+    if row is None or not row.logo:
+        abort(404)
+    current = brand_of(row, current_settings()).logo_path == f"/brand/logo-{digest}.{ext}"
     response = Response(row.logo, mimetype=row.logo_type or "application/octet-stream")
-    response.headers["Cache-Control"] = A_YEAR
+    response.headers["Cache-Control"] = A_YEAR if current else "no-cache"
     response.headers["X-Content-Type-Options"] = "nosniff"
     return response
 
