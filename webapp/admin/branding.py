@@ -94,7 +94,7 @@ def branding_preview_edition() -> Response | tuple[Response, int]:
     try:
         message = edition_preview(db.session(), mail, language)
     except (ValueError, RenderError) as error:
-        text = escape(f"{_('The edition cannot be shown.')} {error}")
+        text = escape(_("The edition cannot be shown: %(reason)s", reason=str(error)))
         return email_document(f"<p>{text}</p>"), 200
     return email_document(message.html, own_images=True)
 
