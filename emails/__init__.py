@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from emails.branding import Logo, Palette, contrast_ratio
 from emails.compiler import RenderError
 from emails.content import (
     EditionContent,
@@ -32,8 +33,10 @@ __all__ = [
     "EditionContent",
     "ItemContent",
     "Links",
+    "Logo",
     "MailSettings",
     "Message",
+    "Palette",
     "Recipient",
     "RenderError",
     "SectionContent",
@@ -42,6 +45,7 @@ __all__ = [
     "UrlLinks",
     "Variant",
     "compile_variant",
+    "contrast_ratio",
     "default_preheader",
     "default_subject",
     "fill",

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Protocol
+
+from emails.branding import Logo, Palette
 
 LANGUAGES = ("zh-CN", "en")
 # What English readers get for an item without English text: left out, or shown in Chinese
@@ -109,9 +111,22 @@ class MailSettings:
     base_url: str
     commentary_label_zh: str
     commentary_label_en: str
+    # The branding set in the console (webapp.branding); empty: `org_name` / nothing.
+    org_name_en: str = ""
+    footer_text_zh: str = ""
+    footer_text_en: str = ""
+    palette: Palette = field(default_factory=Palette)
+    logo: Logo | None = None
 
     def commentary_label(self, language: str) -> str:
         return self.commentary_label_en if language == "en" else self.commentary_label_zh
+
+    def org(self, language: str) -> str:
+        """The firm's name for readers of `language`."""
+        return (self.org_name_en or self.org_name) if language == "en" else self.org_name
+
+    def footer_text(self, language: str) -> str:
+        return self.footer_text_en if language == "en" else self.footer_text_zh
 
 
 @dataclass(frozen=True)

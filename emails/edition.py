@@ -155,17 +155,19 @@ def slot_budgets(
 
 
 def _footer_text(
-    t: dict[str, str], why: str, settings: MailSettings, slot: SlotMarkers
+    t: dict[str, str], why: str, settings: MailSettings, slot: SlotMarkers, language: str
 ) -> list[str]:
     colon = t["colon"]
+    extra = settings.footer_text(language)
     return [
         f"{t['view_online']}{colon}{slot('view')}",
         f"{t['preferences']}{colon}{slot('preferences')}",
         f"{t['unsubscribe']}{colon}{slot('unsubscribe')}",
         "",
         why,
-        settings.org_name,
+        settings.org(language),
         settings.org_postal_address,
+        *([extra] if extra else []),
     ]
 
 
@@ -207,9 +209,9 @@ def _compile(
     t = strings(language)
     slot = SlotMarkers()
     month_label = format_month(edition.month, language)
-    title = report_title(edition, language, settings.org_name)
+    title = report_title(edition, language, settings.org(language))
     intro, intro_lang = intro_for(edition, language)
-    why = t["why_edition"].format(org=settings.org_name, report=title)
+    why = t["why_edition"].format(org=settings.org(language), report=title)
     every = [i for s in sections for i in s.items]
     with_toc = len(every) >= TOC_MIN_ITEMS
     digest = layout == "digest"
@@ -222,7 +224,10 @@ def _compile(
         "doc_title": f"{title} · {month_label}",
         "preheader": preheader,
         "top_link": (t["view_online"], slot("view")),
-        "org_name": settings.org_name,
+        "org_name": settings.org(language),
+        "palette": settings.palette,
+        "logo": settings.logo,
+        "footer_text": settings.footer_text(language),
         "org_postal_address": settings.org_postal_address,
         "header_title": title,
         "header_subtitle": month_label,
@@ -293,7 +298,7 @@ def _compile(
         sections=sections,
         toc_lines=TOC_LINES if with_toc else 0,
         teasers=teasers,
-        footer=_footer_text(t, why, settings, slot),
+        footer=_footer_text(t, why, settings, slot, language),
         slot=slot,
     )
     return html_part, slot.split(text_part)
@@ -321,17 +326,17 @@ def compile_variant(
     resolved = resolve_layout(layout or edition.layout, count)
     # An empty subject or preheader means "automatic": made from this variant's own items, so
     # no reader's inbox preview names an item their email does not hold.
-    report = report_title(edition, language, settings.org_name)
+    report = report_title(edition, language, settings.org(language))
     if language == "en":
         # Only titles that are English: the automatic English subject never holds Chinese.
         titles = [
             i.title for s in sections for i in s.items if not i.title_lang and not has_cjk(i.title)
         ]
         subject = edition.subject_en or english_subject(
-            edition.title_en, settings.org_name, edition.month, titles[:1]
+            edition.title_en, settings.org("en"), edition.month, titles[:1]
         )
         if has_cjk(report):  # an editor's Chinese English title stays out of automatic texts
-            report = english_report_name(settings.org_name)
+            report = english_report_name(settings.org("en"))
         preheader = edition.preheader_en or variant_preheader(
             report, edition.month, titles, count, language
         )

@@ -1,14 +1,30 @@
 """The one palette of yuebao: emails, their web version and the public pages.
 
-Colours are named by the part they paint, not by hue, so that branding can replace them; every
-text colour is paired with the backgrounds it is drawn on (`TEXT_PAIRS`) and each pair must
-reach WCAG AA contrast, checked by `contrast_ratio` in the tests.
+Colours are named by the part they paint, not by hue. The brand's colours (primary, accent,
+background, page: emails.branding, set by admins) fill their roles; the neutrals around them
+(body text, muted text, hairlines, boxes) and the dark palette are fixed here. Every text
+colour is paired with the backgrounds it is drawn on (`TEXT_PAIRS`) and each pair must reach
+WCAG AA contrast, checked by `contrast_ratio` in the tests.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Final
+
+from emails.branding import Palette as BrandPalette
+from emails.branding import contrast_ratio, relative_luminance
+
+__all__ = [  # the WCAG formulas are the branding's, re-exported: one definition
+    "DARK",
+    "LIGHT",
+    "TEXT_PAIRS",
+    "Palette",
+    "branded",
+    "contrast_ratio",
+    "css_variables",
+    "relative_luminance",
+]
 
 
 @dataclass(frozen=True)
@@ -32,25 +48,46 @@ class Palette:
     commentary: str  # the commentary box
 
 
-LIGHT: Final = Palette(
-    paper="#f3f1ec",
-    surface="#ffffff",
+def branded(palette: Palette, brand: BrandPalette) -> Palette:
+    """`palette` with the brand's colours in their roles (the templates read the brand's
+    `palette` directly; this is the same mapping, for the public pages and the tests). The
+    brand's accent colours text; rules keep the palette's own gold."""
+    return replace(
+        palette,
+        paper=brand.page,
+        surface=brand.background,
+        heading=brand.primary,
+        link=brand.primary,
+        primary=brand.primary,
+        on_primary=brand.on_primary,
+        masthead=brand.primary,
+        on_masthead=brand.on_primary,
+        accent_text=brand.accent,
+    )
+
+
+NEUTRALS: Final = Palette(
+    paper="",
+    surface="",
     ink="#2d2d2d",
-    heading="#1f2d44",
+    heading="",
     muted="#6b665c",
-    link="#1f2d44",
-    primary="#1f2d44",
-    on_primary="#ffffff",
-    masthead="#1f2d44",
-    on_masthead="#ffffff",
+    link="",
+    primary="",
+    on_primary="",
+    masthead="",
+    on_masthead="",
     masthead_eyebrow="#c9aa70",
     masthead_subtitle="#c5ccd8",
+    # Rules and frames stay this gold whatever the brand: under a client's forced darkening the
+    # brand's darker, text-strength accent fades to 2.7:1 against the body; this one keeps 3:1.
     accent="#a7803f",
-    accent_text="#7a5a22",
+    accent_text="",
     line="#e8e4da",
     tint="#f7f5f0",
     commentary="#f7f2e8",
 )
+LIGHT: Final = branded(NEUTRALS, BrandPalette())  # a fresh install's look
 
 # What clients that honour `prefers-color-scheme` (Apple Mail, iOS Mail, Outlook for Mac,
 # Outlook.com through its data-ogsc/data-ogsb attributes) show in dark mode. The masthead
@@ -96,28 +133,6 @@ TEXT_PAIRS: Final = (
     ("masthead_eyebrow", "masthead", 4.5),
     ("masthead_subtitle", "masthead", 4.5),
 )
-
-
-def _channel(value: int) -> float:
-    c = value / 255
-    return c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4
-
-
-def relative_luminance(colour: str) -> float:
-    """WCAG 2's relative luminance of a `#rrggbb` colour."""
-    text = colour.removeprefix("#")
-    if len(text) != 6:
-        raise ValueError(f"not a #rrggbb colour: {colour!r}")
-    r, g, b = (int(text[i : i + 2], 16) for i in (0, 2, 4))
-    return 0.2126 * _channel(r) + 0.7152 * _channel(g) + 0.0722 * _channel(b)
-
-
-def contrast_ratio(foreground: str, background: str) -> float:
-    """WCAG 2's contrast ratio, from 1 (none) to 21 (black on white)."""
-    lighter, darker = sorted(
-        (relative_luminance(foreground), relative_luminance(background)), reverse=True
-    )
-    return (lighter + 0.05) / (darker + 0.05)
 
 
 def css_variables(palette: Palette) -> str:

@@ -39,7 +39,8 @@ def _compiled(
 ) -> tuple[str, SlotTemplate, SlotTemplate]:
     t = strings(language)
     slot = SlotMarkers()
-    org = settings.org_name
+    org = settings.org(language)
+    extra = settings.footer_text(language)
     why = t[f"{kind}.why"].format(org=org)
     heading = t[f"{kind}.heading"]
     body = t[f"{kind}.body"].format(org=org)
@@ -50,6 +51,10 @@ def _compiled(
         "preheader": body,
         "top_link": None,
         "org_name": org,
+        # No logo: a short mail with an image reads as image-only to spam filters.
+        "palette": settings.palette,
+        "logo": None,
+        "footer_text": extra,
         "org_postal_address": settings.org_postal_address,
         "header_title": t["system_subtitle"],
         "header_subtitle": None,
@@ -70,7 +75,8 @@ def _compiled(
         body=body,
         button=t[f"{kind}.button"],
         action=slot("action"),
-        footer=[*footer, *([""] if footer else []), why, org, settings.org_postal_address],
+        footer=[*footer, *([""] if footer else []), why, org, settings.org_postal_address,
+                *([extra] if extra else [])],
     )
     subject = t[f"{kind}.subject"].format(org=org)
     return subject, slot.split(render_html(TEMPLATE, context)), slot.split(text)

@@ -26,6 +26,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     )
     from webapp.hooks import bp as hooks_bp
     from webapp.labels import status_labels
+    from webapp.main.branding import page_brand
     from webapp.tracking import bp as tracking_bp
 
     app = Flask(__name__)
@@ -62,7 +63,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     @app.context_processor
     def _template_globals() -> dict[str, object]:
         return {"lang": current_language(), "status_labels": status_labels(),
-                "settings": current_settings(), "lang_attr": lang_attr}
+                "settings": current_settings(), "brand": page_brand,
+                "lang_attr": lang_attr}
 
     @app.after_request
     def _vary_language(response: Response) -> Response:

@@ -12,6 +12,16 @@ from flask import Flask
 from webapp.accounts.user_admin import LastAdmin, OwnAccount
 from webapp.accounts.users import PasswordTooShort, UserAddressInvalid, UserError, UserExists
 from webapp.admin.refusals import explain as admin_explain
+from webapp.branding import (
+    BrandingError,
+    BrandingTextInvalid,
+    ColourContrastTooLow,
+    ColourInvalid,
+    LogoError,
+    LogoNotAnImage,
+    LogoTooLarge,
+    LogoTooManyPixels,
+)
 from webapp.delivery.sending import (
     EditionHasNoItems,
     ItemsWithoutTopic,
@@ -82,6 +92,13 @@ ADMIN_REFUSALS: list[Exception] = [
     LastAdmin("the console needs at least one active admin"),
     SuppressionAddressInvalid("The email address is not valid."),
     LiftWithoutReason(),
+    BrandingTextInvalid("footer_zh", limit=500),
+    BrandingTextInvalid("org_name_zh", unsafe=UnsafeText(index=1, codepoint=7)),
+    ColourInvalid("primary", "navy"),
+    ColourContrastTooLow("accent", "#c9aa70", "#ffffff", "background", 2.21),
+    LogoTooLarge(300 * 1024),
+    LogoNotAnImage(),
+    LogoTooManyPixels(9000, 300),
 ]
 
 EDITOR_REFUSALS: list[Exception] = [
@@ -121,7 +138,8 @@ def _has_chinese(text: str) -> bool:
 
 def test_every_reason_a_console_change_is_refused_has_an_example_here() -> None:
     # A new reason added without words for the console fails here, not in front of an admin.
-    admin_bases = (ReaderAdminError, TopicError, UserError, SuppressionError)
+    admin_bases = (ReaderAdminError, TopicError, UserError, SuppressionError, BrandingError,
+                   LogoError)
     wanted = set().union(*(_reasons(base) for base in admin_bases))
     assert {type(e) for e in ADMIN_REFUSALS} == wanted
     assert {type(e) for e in EDITOR_REFUSALS} >= _reasons(ItemInvalid)

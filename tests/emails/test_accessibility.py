@@ -144,7 +144,7 @@ def test_dark_mode_repaints_the_email_from_the_dark_palette(
         assert _colour(page, ".yb-c p") == palette.accent_text  # its label
         assert _colour(page, ".yb-i h2") == palette.heading
         gold_rule = _computed(page, ".yb-i td:has(> h2)", "borderLeftColor")
-        assert gold_rule == palette.accent
+        assert gold_rule == LIGHT.accent  # the brand's rule, kept in both schemes
         second_item = ".yb-i > tbody > tr:nth-child(3) > td"
         assert _computed(page, second_item, "borderTopColor") == palette.line
         assert _background(page, ".yb-n") == palette.tint

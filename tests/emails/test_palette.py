@@ -9,8 +9,18 @@ from dataclasses import asdict, replace
 import pytest
 from flask.testing import FlaskClient
 
-from emails.palette import DARK, LIGHT, TEXT_PAIRS, Palette, contrast_ratio, relative_luminance
+from emails.branding import Palette as BrandPalette
+from emails.palette import (
+    DARK,
+    LIGHT,
+    TEXT_PAIRS,
+    Palette,
+    branded,
+    contrast_ratio,
+    relative_luminance,
+)
 from tests.emails.conftest import ROOT
+from webapp.branding.service import STYLESHEET_PATH
 
 HEX = re.compile(r"(?<!&)#(?:[0-9a-fA-F]{6}|[0-9a-fA-F]{3})\b")  # not &#847; entities
 
@@ -52,13 +62,22 @@ def test_the_email_templates_take_every_colour_from_the_palette() -> None:
 
 
 def test_the_public_pages_are_painted_with_the_same_palette(client: FlaskClient) -> None:
-    css = client.get("/palette.css")
+    css = client.get(STYLESHEET_PATH)
     assert css.status_code == 200 and css.mimetype == "text/css"
     for role, colour in asdict(LIGHT).items():
         assert f"--yb-{role.replace('_', '-')}: {colour};" in css.text
     page = client.get("/").text
-    assert page.index('href="/palette.css"') < page.index("css/app.css")
+    assert f'href="{STYLESHEET_PATH}"' in page
     stylesheet = (ROOT / "webapp" / "static" / "css" / "app.css").read_text(encoding="utf-8")
     root = stylesheet[stylesheet.index(":root") : stylesheet.index("}")]
     for variable in ("--ink", "--muted", "--bg", "--card", "--accent", "--accent-ink"):
         assert re.search(rf"{variable}: var\(--yb-[a-z-]+\);", root), variable
+
+
+def test_the_brand_s_colours_take_their_roles() -> None:
+    brand = BrandPalette(primary="#0b3d2e", accent="#7a3e00", background="#fffdf8", page="#eeeeee")
+    mine = branded(LIGHT, brand)
+    assert (mine.primary, mine.heading, mine.link, mine.masthead) == ("#0b3d2e",) * 4
+    assert (mine.accent_text, mine.surface, mine.paper) == ("#7a3e00", "#fffdf8", "#eeeeee")
+    assert mine.accent == LIGHT.accent  # rules keep the palette's gold
+    assert mine.muted == LIGHT.muted and mine.ink == LIGHT.ink

@@ -16,14 +16,15 @@ from typing import Any
 
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
 from emails import Message, render_system_mail
 from webapp.accounts.sessions import end_sessions
 from webapp.accounts.users import MIN_PASSWORD_LENGTH, PasswordTooShort, hash_password
 from webapp.audit import record_audit
+from webapp.branding import mail_brand
 from webapp.config import Settings
-from webapp.mailer import mail_settings, queue_mail, queue_request
+from webapp.mailer import queue_mail, queue_request
 from webapp.models import User, utcnow
 from webapp.models.base import looks_like_signed
 
@@ -79,7 +80,8 @@ def reset_mail(settings: Settings, user: User, language: str, *, invite: bool) -
     signed = sign_reset(settings.secret_key, user, invite=invite)
     url = f"{settings.base_url}/password-reset/{signed}"
     context = {"to": user.email, "action_url": url}
-    return render_system_mail("password_reset", language, context, settings=mail_settings(settings))
+    branded = mail_brand(object_session(user), settings)
+    return render_system_mail("password_reset", language, context, settings=branded)
 
 
 def ask_for_reset(

@@ -25,6 +25,7 @@ def admins_only() -> Response | None:
 
 from webapp.admin import (  # noqa: E402,F401  (attach to bp)
     audit,
+    branding,
     dashboard,
     jobs,
     readers,

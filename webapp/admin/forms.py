@@ -103,3 +103,37 @@ class NewUserForm(FlaskForm):  # type: ignore[misc]
 
 class RoleForm(FlaskForm):  # type: ignore[misc]
     role = StringField(_l("Role"), validators=[PlainText(), AnyOf(ROLES)])
+
+
+class BrandingForm(FlaskForm):  # type: ignore[misc]
+    """The firm's branding; an empty field means the default (shown as its placeholder)."""
+
+    org_name_zh = StringField(
+        _l("Firm's name (Chinese)"), validators=[Optional(), PlainText(), Length(max=120)]
+    )
+    org_name_en = StringField(
+        _l("Firm's name (English)"), validators=[Optional(), PlainText(), Length(max=120)]
+    )
+    primary_colour = StringField(
+        _l("Primary colour"), validators=[Optional(), PlainText(), Length(max=20)]
+    )
+    accent_colour = StringField(
+        _l("Accent colour"), validators=[Optional(), PlainText(), Length(max=20)]
+    )
+    footer_text_zh = TextAreaField(
+        _l("Footer text (Chinese)"),
+        validators=[Optional(), PlainText(multiline=True), Length(max=500)],
+    )
+    footer_text_en = TextAreaField(
+        _l("Footer text (English)"),
+        validators=[Optional(), PlainText(multiline=True), Length(max=500)],
+    )
+    commentary_label_zh = StringField(
+        _l("Commentary label (Chinese)"), validators=[Optional(), PlainText(), Length(max=60)]
+    )
+    commentary_label_en = StringField(
+        _l("Commentary label (English)"), validators=[Optional(), PlainText(), Length(max=60)]
+    )
+    logo = FileField(_l("Logo (PNG or JPEG, at most 200 KB)"))
+    remove_logo = BooleanField(_l("Remove the logo"))
+    submit = SubmitField(_l("Save"))

@@ -15,6 +15,15 @@ from flask_wtf import FlaskForm
 
 from webapp.accounts.user_admin import LastAdmin, OwnAccount
 from webapp.accounts.users import PasswordTooShort, UserAddressInvalid, UserExists
+from webapp.branding import (
+    BrandingTextInvalid,
+    ColourContrastTooLow,
+    ColourInvalid,
+    LogoNotAnImage,
+    LogoTooLarge,
+    LogoTooManyPixels,
+)
+from webapp.fields import unsafe_text_message
 from webapp.readers.reader_admin import (
     AddressErased,
     ConsentNotStated,
@@ -47,6 +56,26 @@ def _password(error: PasswordTooShort) -> str:
     return str(_("Choose a password of at least %(count)d characters.", count=error.minimum))
 
 
+def _branding_text(error: BrandingTextInvalid) -> str:
+    if error.unsafe is not None:
+        return unsafe_text_message(error.unsafe)
+    return str(_("At most %(limit)d characters.", limit=error.limit or 0))
+
+
+def _contrast(error: ColourContrastTooLow) -> str:
+    against = {
+        "background": _("the email's white body (%(colour)s)", colour=error.other),
+        "page": _("the page around the email (%(colour)s)", colour=error.other),
+        "button_text": _("the text on buttons (%(colour)s)", colour=error.other),
+    }[error.role]
+    ratio = f"{error.ratio:.2f}"
+    return str(_(
+        "%(colour)s has a contrast of only %(ratio)s:1 against %(against)s; "
+        "at least 4.5:1 is needed (WCAG AA). Choose a darker colour.",
+        colour=error.colour, ratio=ratio, against=against,
+    ))
+
+
 _REFUSALS: dict[type[Exception], Callable[[Any], str]] = {
     ReaderAddressInvalid: _address,
     ReaderExists: lambda e: str(_("This address is a reader already.")),
@@ -76,6 +105,21 @@ _REFUSALS: dict[type[Exception], Callable[[Any], str]] = {
     LastAdmin: lambda e: str(_("The console needs at least one active admin.")),
     SuppressionAddressInvalid: _address,
     LiftWithoutReason: lambda e: str(_("Please give a reason.")),
+    BrandingTextInvalid: _branding_text,
+    ColourInvalid: lambda e: str(
+        _("%(value)s is not a colour: write it as # and six hex digits, such as #1f2d44.",
+          value=e.value)
+    ),
+    ColourContrastTooLow: _contrast,
+    LogoTooLarge: lambda e: str(
+        _("The logo is %(size)s KB; at most %(limit)s KB are accepted.",
+          size=-(-e.size // 1024), limit=e.limit // 1024)
+    ),
+    LogoNotAnImage: lambda e: str(_("The logo must be a PNG or JPEG image.")),
+    LogoTooManyPixels: lambda e: str(
+        _("The image is %(width)d × %(height)d pixels: too large. Use one under 5000 pixels "
+          "wide.", width=e.width, height=e.height)
+    ),
 }
 
 

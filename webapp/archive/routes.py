@@ -11,6 +11,7 @@ from emails.i18n import format_month, has_cjk, strings
 from emails.views import build_sections
 from webapp import db
 from webapp.archive import bp
+from webapp.branding import brand
 from webapp.config import current_settings
 from webapp.editions.archive import sent_edition, sent_editions
 from webapp.editions.records import get_edition
@@ -30,7 +31,7 @@ def _sent_at(edition: Edition) -> datetime:
 @bp.route("/archive")
 def index() -> str:
     language = current_language()
-    org_name = current_settings().org_name
+    org_name = brand(db.session(), current_settings()).org_name(language)
     editions = [
         (edition, format_month(edition.month, language), _title(edition, language, org_name))
         for edition in sent_editions(db.session())
@@ -52,7 +53,7 @@ def edition(month: str) -> str:
         abort(404)
     language = current_language()
     content = edition_content(found)
-    settings = current_settings()
+    branded = brand(db.session(), current_settings())
     # The web page shows the whole edition: every topic it carries, and in English what the
     # edition's policy gives English readers (untranslated items left out, or marked).
     sections = build_sections(content, content.topics, language)
@@ -60,12 +61,10 @@ def edition(month: str) -> str:
     return render_template(
         "archive/edition.html",
         edition=found,
-        title=report_title(content, language, settings.org_name),
+        title=report_title(content, language, branded.org_name(language)),
         month_label=format_month(found.month, language),
         sections=sections,
-        commentary_label=(
-            settings.commentary_label_en if language == "en" else settings.commentary_label_zh
-        ),
+        commentary_label=branded.commentary_label(language),
         intro=[p.strip() for p in intro.split("\n\n") if p.strip()],
         intro_lang=intro_lang,
         in_chinese=strings(language)["in_chinese"],
@@ -80,7 +79,8 @@ def feed() -> Response:
     editions = sent_editions(session)[:FEED_ENTRIES]
     ElementTree.register_namespace("", ATOM)
     root = ElementTree.Element(f"{{{ATOM}}}feed", {f"{{{XML}}}lang": language})
-    title = editions[0].title if editions else current_settings().org_name
+    org_name = brand(session, current_settings()).org_name(language)
+    title = editions[0].title if editions else org_name
     ElementTree.SubElement(root, f"{{{ATOM}}}title").text = title
     ElementTree.SubElement(root, f"{{{ATOM}}}id").text = f"{base}/archive"
     ElementTree.SubElement(
@@ -90,7 +90,6 @@ def feed() -> Response:
     ElementTree.SubElement(root, f"{{{ATOM}}}author").append(_text("name", title))
     updated = max((_sent_at(e) for e in editions), default=None)
     ElementTree.SubElement(root, f"{{{ATOM}}}updated").text = (updated or utcnow()).isoformat()
-    org_name = current_settings().org_name
     for listed in editions:
         full = get_edition(session, listed.month) or listed
         url = base + url_for("archive.edition", month=full.month)

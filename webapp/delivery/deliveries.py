@@ -11,10 +11,11 @@ from emails import Message, Recipient, compile_variant, fill
 from emails.edition import intro_for, report_title
 from emails.i18n import format_month, strings
 from emails.views import SectionView, build_sections
+from webapp.branding import mail_brand
 from webapp.config import Settings
 from webapp.delivery.variants import parse_variant_key
 from webapp.editions.records import get_edition
-from webapp.mailer import edition_content, links, mail_settings
+from webapp.mailer import edition_content, links
 from webapp.models import Delivery, Edition, Item, Section, SubscriberStatus
 from webapp.models.base import looks_like_token
 
@@ -45,7 +46,7 @@ def delivery_message(session: Session, settings: Settings, delivery: Delivery) -
     assert edition is not None  # nosec B101: narrows the type; the delivery's edition exists
     language, topics = parse_variant_key(delivery.variant_key)
     variant = compile_variant(
-        edition_content(edition), topics, language, settings=mail_settings(settings)
+        edition_content(edition), topics, language, settings=mail_brand(session, settings)
     )
     reader = delivery.subscriber
     recipient = Recipient(
@@ -87,13 +88,13 @@ def delivery_page(session: Session, settings: Settings, delivery: Delivery) -> W
     assert edition is not None  # nosec B101: narrows the type; the delivery's edition exists
     language, topics = parse_variant_key(delivery.variant_key)
     content = edition_content(edition)
-    mail = mail_settings(settings)
+    mail = mail_brand(session, settings)
     t = strings(language)
     name = " ".join((delivery.subscriber.name or "").split())
     intro, intro_lang = intro_for(content, language)
     return WebVersion(
         language=language,
-        title=report_title(content, language, mail.org_name),
+        title=report_title(content, language, mail.org(language)),
         month_label=format_month(edition.month, language),
         greeting=t["greeting_named"].format(name=name) if name else t["greeting_anonymous"],
         intro=tuple(p.strip() for p in intro.split("\n\n") if p.strip()),

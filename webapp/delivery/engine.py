@@ -147,11 +147,14 @@ class DeliveryEngine:
         bucket: Bucket | None = None,
         heartbeat: Progress | None = None,
         outage: Outage | None = None,
+        branded: Callable[[Session], MailSettings] | None = None,
     ) -> None:
         self.sessions = sessions
         self.transport = transport
         self.links = links
         self.settings = settings
+        # The branding in force is read as each run starts: a change applies to the next send.
+        self.branded = branded
         self.config = config
         self.worker = worker
         self.stop = stop or threading.Event()
@@ -217,6 +220,11 @@ class DeliveryEngine:
                 raise ValueError(f"no edition {edition_id}")
             loaded = get_edition(session, edition.month)
             assert loaded is not None  # nosec B101: narrows the type; the row was read just above
+            if self.branded is not None:
+                settings = self.branded(session)
+                if settings != self.settings:
+                    self.settings = settings
+                    self._variants = Recent(VARIANT_CACHE)
             return edition_content(loaded)
 
     def _claim(self, edition_id: int, size: int) -> list[int] | None:

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from emails import make_transport
 from emails.transports.batch import BatchTransport, SesBulkBatch, SingleMessageBatch
 from emails.transports.ses import AccountQuota, account_quota
+from webapp.branding import mail_brand
 from webapp.config import Settings
 from webapp.delivery import sending, store
 from webapp.delivery.bucket import DbTokenBucket
@@ -121,6 +122,7 @@ def build_engine(
         bucket=bucket,
         heartbeat=heartbeat,
         outage=outage,
+        branded=lambda session: mail_brand(session, settings),
     )
 
 

@@ -14,10 +14,11 @@ from sqlalchemy.orm import Session
 from emails import Message, Recipient, RenderError, Variant, compile_variant, fill
 from emails.mime import sent_bytes, transfer_encoding
 from webapp.audit import record_audit
+from webapp.branding import mail_brand
 from webapp.config import Settings
 from webapp.editions.items import require_safe_content
 from webapp.editions.records import get_edition
-from webapp.mailer import edition_content, links, mail_settings, parse_topics, transport
+from webapp.mailer import edition_content, links, parse_topics, transport
 from webapp.models import LANGUAGES, Edition, TestSend, User
 from webapp.readers.topics import topics_by_slug
 
@@ -67,7 +68,7 @@ def _variant(
     try:
         slugs = parse_topics(topics, topics_by_slug(session))
         variant = compile_variant(
-            edition_content(edition), slugs, language, settings=mail_settings(settings),
+            edition_content(edition), slugs, language, settings=mail_brand(session, settings),
             layout=layout,
         )
     except (ValueError, RenderError) as error:

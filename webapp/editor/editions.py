@@ -14,6 +14,7 @@ from emails import default_subject
 from emails.edition import english_subject, report_title, variant_preheader
 from emails.i18n import strings
 from webapp import db
+from webapp.branding import brand
 from webapp.config import current_settings
 from webapp.delivery import sending
 from webapp.delivery.variant_previews import progress_by_edition
@@ -203,6 +204,7 @@ def render_edition(
     subject, preheader = _automatic_texts(edition)
     settings = current_settings()
     content = edition_content(edition)
+    org_en = brand(session, settings).org_name_en  # as English readers' emails name the firm
     progress = send_progress(session, edition) if edition.status in SEND_STATES else None
     return render_template(
         "editor/edition.html",
@@ -215,9 +217,9 @@ def render_edition(
         no_keyword_match=_without_keyword_match(edition),
         auto_subject=subject,
         auto_preheader=preheader,
-        auto_title_en=report_title(content, "en", settings.org_name),
+        auto_title_en=report_title(content, "en", org_en),
         auto_subject_en=english_subject(
-            edition.title_en, settings.org_name, edition.month,
+            edition.title_en, org_en, edition.month,
             [i.title_en for s in content.sections for i in s.items
              if i.title_en and i.english_accepted][:1],
         ),

@@ -11,6 +11,7 @@ from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
 from webapp import db
+from webapp.branding import brand
 from webapp.config import current_settings
 from webapp.editions.items import (
     ItemFields,
@@ -126,7 +127,7 @@ def _page(
     looked: bool = False,
 ) -> str:
     """The item form; `looked`: the keyword rules were asked and their answer is `suggested`."""
-    labels = current_settings()
+    labels = brand(db.session(), current_settings())
     form.commentary.label.text = _(
         "Commentary (%(label)s)", label=labels.commentary_label_zh
     )

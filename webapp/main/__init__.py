@@ -1,7 +1,7 @@
-"""Operational endpoints: the health check, and the palette as CSS."""
+"""Operational endpoints: the health check."""
 
 from flask import Blueprint
 
 bp = Blueprint("main", __name__)
 
-from webapp.main import routes  # noqa: E402,F401
+from webapp.main import branding, routes  # noqa: E402,F401

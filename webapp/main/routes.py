@@ -7,7 +7,6 @@ from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.wrappers import Response
 
-from emails.palette import LIGHT, css_variables
 from webapp import db
 from webapp.extensions import limiter
 from webapp.main import bp
@@ -24,12 +23,3 @@ def healthz() -> tuple[Response, int]:
         log.exception("health check: database did not answer")
         return jsonify(status="unavailable", database="down"), 503
     return jsonify(status="ok", database="up"), 200
-
-
-@bp.route("/palette.css")
-@limiter.exempt
-def palette_css() -> Response:
-    """The emails' palette as CSS variables: the public pages and the emails share one look."""
-    response = Response(f":root {{ {css_variables(LIGHT)} }}\n", mimetype="text/css")
-    response.headers["Cache-Control"] = "public, max-age=300"
-    return response

@@ -2,6 +2,7 @@
 
 from webapp.models.audit import AuditEntry
 from webapp.models.base import Base, utcnow
+from webapp.models.branding import BRANDING_ID, Branding
 from webapp.models.delivery import Delivery, DeliveryStatus
 from webapp.models.edition import (
     EDITABLE_STATUSES,
@@ -45,12 +46,14 @@ from webapp.models.user import Role, User
 from webapp.models.worker import Lease, RateBucket, ScheduleRule, WorkerHeartbeat
 
 __all__ = [
+    "BRANDING_ID",
     "EDITABLE_STATUSES",
     "LANGUAGES",
     "SECTION_KEYS",
     "AuditEntry",
     "BackgroundJob",
     "Base",
+    "Branding",
     "ConsentRecord",
     "ConsentSource",
     "Delivery",

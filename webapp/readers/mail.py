@@ -8,11 +8,12 @@ when sending fails.
 
 from __future__ import annotations
 
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
 from emails import Message, render_system_mail
+from webapp.branding import mail_brand
 from webapp.config import Settings
-from webapp.mailer import links, mail_settings, queue_mail
+from webapp.mailer import links, queue_mail
 from webapp.models import Subscriber
 
 
@@ -38,7 +39,9 @@ def reader_mail(
         "name": subscriber.name or "",
         "unsubscribe_url": links(settings).unsubscribe(subscriber.token),
     }
-    return render_system_mail(kind, subscriber.language, context, settings=mail_settings(settings))
+    # The reader's session, when they are stored, reads the branding in force.
+    branded = mail_brand(object_session(subscriber), settings)
+    return render_system_mail(kind, subscriber.language, context, settings=branded)
 
 
 def preferences_mail(settings: Settings, subscriber: Subscriber) -> Message:
