@@ -9,11 +9,67 @@ import jinja2
 from markupsafe import Markup, escape
 from mjml import mjml2html
 
+from emails.i18n import has_cjk
+from emails.palette import DARK, LIGHT, Palette
+
 # System fonts only: readers in mainland China cannot load Google Fonts or CDN-hosted fonts.
+# Named CJK fonts first: Outlook for Windows gives up on a stack whose first name it does not
+# know (-apple-system) and falls back to Times New Roman or SimSun; MSO_FONT_CSS says it again.
+# It is inlined on every text block, so it is short: only fonts some reader's system has,
+# and unquoted (valid CSS for names made of words), as quotes become &#39; in an attribute.
 FONT_STACK: Final = (
-    "-apple-system, BlinkMacSystemFont, 'PingFang SC', 'Hiragino Sans GB', 'Microsoft YaHei', "
-    "'Noto Sans CJK SC', 'Source Han Sans SC', 'Helvetica Neue', Arial, sans-serif"
+    "PingFang SC,Hiragino Sans GB,Microsoft YaHei,Noto Sans CJK SC,"
+    "-apple-system,Helvetica Neue,Arial,sans-serif"
 )
+MSO_FONT: Final = "'Microsoft YaHei', Arial, sans-serif"
+
+
+def dark_mode_css(dark: Palette = DARK) -> str:
+    """The dark-mode rules, once in the head (never inline per item, for the size budget).
+
+    `prefers-color-scheme` reaches Apple Mail, iOS Mail and Outlook for Mac; Outlook.com marks
+    the elements whose colours it rewrote with data-ogsc (text) and data-ogsb (background),
+    so the same rules are repeated under those attributes. A few classes mark parts of the
+    layout (yb-p paper, yb-s body, yb-t text cell, yb-m muted text, yb-l link, yb-n table of
+    contents, yb-i a section's items, yb-c a commentary box, yb-b button); the rest of an item
+    is reached through them by element, so items carry no class of their own.
+    """
+    colours = {
+        ".yb-t>div": f"color:{dark.ink}!important;",
+        ".yb-s h2,.yb-s h3 a": f"color:{dark.heading}!important;",
+        ".yb-m,.yb-m>div,.yb-i h3+p,.yb-n p": f"color:{dark.muted}!important;",
+        ".yb-l,.yb-n a": f"color:{dark.link}!important;",
+        ".yb-s .yb-n h2,.yb-i h3 span,.yb-i td>p>a,.yb-i b,.yb-c p:first-child": (
+            f"color:{dark.accent_text}!important;"
+        ),
+        ".yb-b a,.yb-b p": f"color:{dark.on_primary}!important;",
+    }
+    backgrounds = {
+        ".yb-p": f"background:{dark.paper}!important;",
+        ".yb-s,.yb-s>table": f"background:{dark.surface}!important;",
+        ".yb-n": f"background:{dark.tint}!important;",
+        ".yb-i>tbody>tr>td,.yb-i>tr>td": f"border-color:{dark.line}!important;",
+        ".yb-c": (
+            f"background:{dark.commentary}!important;border-color:{dark.accent}!important;"
+        ),
+        ".yb-b td,.yb-b a,.yb-b p": f"background:{dark.primary}!important;",
+    }
+
+    def grouped(rules: dict[str, str], prefix: str = "") -> str:
+        # One rule per declaration: the dark palette repeats colours (links and gold text).
+        by_declaration: dict[str, list[str]] = {}
+        for selectors, declaration in rules.items():
+            by_declaration.setdefault(declaration, []).extend(
+                f"{prefix}{s}" for s in selectors.split(",")
+            )
+        return "".join(f"{','.join(s)}{{{d}}}" for d, s in by_declaration.items())
+
+    media = "body{background:" + dark.paper + "!important;}" + grouped({**colours, **backgrounds})
+    outlook = grouped(colours, "[data-ogsc] ") + grouped(backgrounds, "[data-ogsb] ")
+    return f"@media (prefers-color-scheme:dark){{{media}}}{outlook}"
+
+
+DARK_MODE_CSS: Final = dark_mode_css()
 
 
 class RenderError(Exception):
@@ -31,6 +87,15 @@ def paragraphs(text: str) -> list[Markup]:
     return [Markup("<br>").join(escape(b).split("\n")) for b in blocks if b]
 
 
+@jinja2.pass_context
+def lang_attr(context: jinja2.runtime.Context, text: str) -> Markup:
+    """` lang="zh-CN"` for Chinese text (a name, an address) in an English email, else nothing,
+    so screen readers switch voice."""
+    if context.get("lang") == "en" and has_cjk(text):
+        return Markup(' lang="zh-CN"')
+    return Markup("")
+
+
 def _environment() -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.PackageLoader("emails", "templates"),
@@ -41,7 +106,12 @@ def _environment() -> jinja2.Environment:
         auto_reload=False,
     )
     env.filters["paragraphs"] = paragraphs
+    env.filters["lang_attr"] = lang_attr
     env.globals["font_stack"] = FONT_STACK
+    env.globals["mso_font"] = Markup(MSO_FONT)  # nosec B704: a constant, inside <style>
+    env.globals["c"] = LIGHT
+    # Our own CSS from the palette's #rrggbb colours, no reader or editor text: its ">" must stay.
+    env.globals["dark_css"] = Markup(DARK_MODE_CSS)  # nosec B704: built from constants
     return env
 
 

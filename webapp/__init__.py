@@ -19,6 +19,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         babel,
         csrf,
         current_language,
+        lang_attr,
         limiter,
         login_manager,
         select_locale,
@@ -62,7 +63,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     @app.context_processor
     def _template_globals() -> dict[str, object]:
         return {"lang": current_language(), "status_labels": status_labels(),
-                "settings": current_settings(), "brand": page_brand}
+                "settings": current_settings(), "brand": page_brand,
+                "lang_attr": lang_attr}
 
     @app.after_request
     def _vary_language(response: Response) -> Response:

@@ -8,6 +8,9 @@ from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
 from flask_wtf import CSRFProtect
+from markupsafe import Markup
+
+from emails.i18n import has_cjk
 
 LOCALES = ("zh_CN", "en")
 
@@ -35,6 +38,15 @@ def current_language() -> str:
 
     locale = get_locale()
     return "en" if locale is not None and locale.language == "en" else "zh-CN"
+
+
+def lang_attr(text: str, language: str | None = None) -> Markup:
+    """` lang="zh-CN"` on Chinese text (a source, the firm's name) in English (`language`, by
+    default the page's), so that screen readers switch voice; nothing otherwise. The emails'
+    templates have the same."""
+    if (language or current_language()) == "en" and has_cjk(text):
+        return Markup(' lang="zh-CN"')
+    return Markup("")
 
 
 babel = Babel()

@@ -109,3 +109,13 @@ def test_the_english_archive_marks_chinese_text_or_leaves_it_out(
     assert "(in Chinese)" not in english and "六月要点" not in english
     chinese = client.get("/archive/2024-06?lang=zh-CN").get_data(as_text=True)
     assert "某公司完成融资" in chinese and "（中文）" not in chinese and "marker" not in chinese
+
+
+@pytest.mark.usefixtures("editions")
+def test_chinese_sources_on_an_english_page_are_marked_for_screen_readers(
+    client: FlaskClient,
+) -> None:
+    english = client.get("/archive/2024-06?lang=en").get_data(as_text=True)
+    assert '<span lang="zh-CN">网信办</span>' in english
+    chinese = client.get("/archive/2024-06?lang=zh_CN").get_data(as_text=True)
+    assert "<span>网信办</span>" in chinese and 'lang="zh-CN">网信办' not in chinese

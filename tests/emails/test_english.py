@@ -135,10 +135,10 @@ def test_the_commentary_label_comes_from_the_settings(reader: Callable[..., Reci
     custom = make_settings(commentary_label_zh="律所观点", commentary_label_en="Firm's take")
     edition = _edition("marked")
     _subject, html, text = _message(edition, ["ai"], reader, custom)
-    assert "Firm&#39;s take</div>" in html and "> Firm's take" in text
+    assert "Firm&#39;s take</p>" in html and "> Firm's take" in text
     variant = compile_variant(edition, ["ai"], "zh-CN", settings=custom)
     chinese = fill(variant, reader("zh-CN"), UrlLinks(BASE_URL))
-    assert "律所观点</div>" in chinese.html and "> 律所观点" in chinese.text
+    assert "律所观点</p>" in chinese.html and "> 律所观点" in chinese.text
     assert "植德短评" not in chinese.html and "Our view" not in html
 
 

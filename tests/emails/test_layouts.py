@@ -135,8 +135,8 @@ def test_the_digest_shows_teasers_and_links_each_item_to_the_web_version(
     # Commentary as a one-line teaser after its label, never whole.
     label = "植德短评" if language == "zh-CN" else "Our view"
     assert COMMENTARY[language] not in html and COMMENTARY[language] not in text
-    assert html.count(f"{label}{'：' if language == 'zh-CN' else ': '}</span>") == 6
-    teasers = re.findall(rf"{label}[：:] ?</span><span[^>]*>([^<]+)</span>", html)
+    assert html.count(f"{label}{'：' if language == 'zh-CN' else ': '}</b>") == 6
+    teasers = re.findall(rf"{label}[：:] ?</b><span[^>]*>([^<]+)</span>", html)
     assert len(teasers) == 6 and all(t.endswith("…") for t in teasers)
     # Titles stay whole and visibly links (underlined) to the source.
     title = "第1条：数据资源开发利用意见发布" if language == "zh-CN" else (

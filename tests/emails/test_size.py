@@ -83,7 +83,10 @@ def test_an_oversized_variant_is_shortened_with_read_more_links(
     message = fill(variant, reader(name=WORST_NAME, delivery_token="DT"), LongLinks())
     assert len(message.html.encode()) <= variant.max_html_bytes
     assert len(html_as_sent(message)) <= variant.max_sent_html_bytes <= MAX_HTML_BYTES
-    assert message.html.count("阅读全文") == 20 and message.text.count("阅读全文") == 20
+    # each link named with its item for screen readers: "阅读全文：<title>"
+    assert message.html.count(">阅读全文&nbsp;›</a>") == 20
+    assert message.html.count('aria-label="阅读全文：') == 20
+    assert message.text.count("阅读全文") == 20
     assert "很短的摘要。" in message.html
     # cut at a sentence end, and the read-more link goes to the reader's web version
     assert "撑大。</p>" in message.html

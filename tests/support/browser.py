@@ -10,7 +10,7 @@ import pytest
 from playwright.sync_api import Browser, Playwright
 
 
-def launch_chromium(playwright: Playwright) -> Browser:
+def launch_chromium(playwright: Playwright, *flags: str) -> Browser:
     """Debian's headless Chromium through Playwright (`make test` installs it; never skipped,
     so a machine without it fails loudly instead of passing without browser tests)."""
     executable = shutil.which("chromium")
@@ -18,7 +18,7 @@ def launch_chromium(playwright: Playwright) -> Browser:
         pytest.fail("chromium is not installed: run `make test`, which installs it")
     return playwright.chromium.launch(
         executable_path=executable,
-        args=["--no-sandbox", "--disable-background-networking", "--disable-gpu"],
+        args=["--no-sandbox", "--disable-background-networking", "--disable-gpu", *flags],
     )
 
 

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from emails import Logo, MailSettings, Palette
 from emails.branding import AA_NORMAL, contrast_pairs, normalize_colour
+from emails.palette import LIGHT, branded, css_variables
 from webapp.audit import record_audit
 from webapp.branding.logo import ProcessedLogo, process_logo, shown_size
 from webapp.config import Settings
@@ -191,7 +192,9 @@ def with_brand(base: MailSettings, current: Brand, base_url: str) -> MailSetting
 
 
 def stylesheet(palette: Palette) -> str:
-    """The public pages' palette as CSS custom properties (app.css reads `--accent`)."""
+    """The public pages' palette as CSS custom properties (app.css reads `--accent` and the
+    emails' roles as `--yb-*`: the brand's colours and the neutrals around them)."""
+    roles = css_variables(branded(LIGHT, palette))
     return (
         ":root {\n"
         f"  --brand-primary: {palette.primary};\n"
@@ -199,6 +202,7 @@ def stylesheet(palette: Palette) -> str:
         f"  --brand-on-primary: {palette.on_primary};\n"
         "  --accent: var(--brand-primary);\n"
         "  --accent-ink: var(--brand-on-primary);\n"
+        f"  {roles}\n"
         "}\n"
     )
 

@@ -10,7 +10,7 @@
     return;
   }
   var Chart = window.Chart;
-  var PALETTE = ["#8a1c2b", "#1a56db", "#1f7a4d", "#b7791f", "#616e7c", "#7c3aed"];
+  var PALETTE = ["#1f2d44", "#1a56db", "#1f7a4d", "#b7791f", "#616e7c", "#7c3aed"];
   var root = getComputedStyle(document.documentElement);
   Chart.defaults.font.family = root.fontFamily;
   Chart.defaults.color = "#3e4c59";

@@ -1,0 +1,22 @@
+"""axe-core (shipped inside axe-playwright-python, nothing downloaded) run on an open page."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from axe_playwright_python.sync_playwright import Axe
+from playwright.sync_api import Page
+
+BLOCKING = ("serious", "critical")
+
+
+def serious_violations(page: Page) -> list[str]:
+    """The page's serious and critical axe-core violations, one readable line per element."""
+    results: dict[str, Any] = Axe().run(page).response
+    return [
+        f"{violation['id']} ({violation['impact']}): {node['html'][:160]} — "
+        + "; ".join(check["message"] for check in node["any"] + node["all"] + node["none"])
+        for violation in results["violations"]
+        if violation["impact"] in BLOCKING
+        for node in violation["nodes"]
+    ]
