@@ -54,8 +54,8 @@ def _guard(user: User, actor: User, what: str) -> None:
 
 
 def invite_user(session: Session, email: str, role: Role, *, actor: User) -> User:
-    """A user without a known password; they choose one through the password-reset link the
-    caller mails them. The caller commits."""
+    """A user without a known password; they choose one through the invitation the caller
+    mails them (webapp.accounts.invitations). The caller commits."""
     user = create_user(session, email, role, generate_password() * 2, actor=actor)
     record_audit(session, "user.invite", actor=actor, target=user.email)
     return user

@@ -11,7 +11,7 @@ from flask_login import current_user
 from werkzeug.wrappers import Response
 
 from webapp import db
-from webapp.accounts.password_reset import queue_invitation
+from webapp.accounts.invitations import queue_invitation
 from webapp.accounts.user_admin import (
     change_role,
     invite_user,
@@ -57,7 +57,9 @@ def users() -> str | Response:
                 )
             else:
                 user = invite_user(session, form.email.data or "", role, actor=current_user)
-                queue_invitation(session, current_settings(), user, current_language())
+                queue_invitation(
+                    session, current_settings(), user, current_language(), inviter=current_user
+                )
         except UserError as error:
             session.rollback()
             show_on(form, error, "email")
