@@ -11,6 +11,7 @@ from __future__ import annotations
 from sqlalchemy import false, select, update
 from sqlalchemy.orm import Session
 
+from webapp.accounts.recovery_codes import forget_recovery_codes
 from webapp.accounts.sessions import end_sessions
 from webapp.accounts.users import UserError, create_user, generate_password
 from webapp.audit import record_audit
@@ -104,6 +105,7 @@ def reset_two_factor(session: Session, user: User, *, actor: User) -> bool:
     user.totp_secret = None
     user.totp_enabled_at = None
     user.totp_last_step = None
+    forget_recovery_codes(session, user)  # they were for the old enrolment
     end_sessions(session, user)  # whoever has the phone, and the sessions it opened
     record_audit(session, "user.two_factor_reset", actor=actor, target=user.email)
     return True

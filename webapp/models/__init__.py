@@ -17,6 +17,7 @@ from webapp.models.edition import (
 )
 from webapp.models.event import Event, SnsReceipt
 from webapp.models.job import BackgroundJob, JobKind, JobStatus, OutboxFile
+from webapp.models.recovery_code import RecoveryCode
 from webapp.models.sign_in import PendingSignIn
 from webapp.models.stats import (
     DeliveryOutcome,
@@ -75,6 +76,7 @@ __all__ = [
     "RateBucket",
     "ReaderMonth",
     "ReaderMonthChange",
+    "RecoveryCode",
     "Role",
     "ScheduleRule",
     "Section",
