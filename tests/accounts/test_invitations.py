@@ -173,6 +173,33 @@ def test_an_expired_invitation_has_its_own_page_saying_whom_to_ask(
     assert fresh.status_code == 200  # nothing changed
 
 
+def test_an_admin_sends_a_new_invitation_to_someone_who_never_signed_in(
+    app: Flask, admin_client: FlaskClient, admin: User, editor: User, session: Session
+) -> None:
+    invite(admin_client, "slow@example.com", "editor", "en")
+    invited = session.scalar(select(User).where(User.email == "slow@example.com"))
+    assert invited is not None
+    users = admin_client.get("/admin/users?lang=en").get_data(as_text=True)
+    assert f"/admin/users/{invited.id}/invite-again" in users
+
+    again = admin_client.post(f"/admin/users/{invited.id}/invite-again?lang=en")
+    assert again.status_code == 302
+    mails = outbox(app)
+    assert [m["To"] for m in mails] == ["slow@example.com", "slow@example.com"]
+    assert admin.email in text_of(mails[1])
+
+    editor.last_login_at = datetime.now(UTC)  # has signed in: nothing to invite to
+    session.commit()
+    refused = admin_client.post(f"/admin/users/{editor.id}/invite-again?lang=en",
+                                follow_redirects=True)
+    assert "can be invited again" in refused.get_data(as_text=True)
+    assert len(outbox(app)) == 2
+    details = list(session.scalars(
+        select(AuditEntry.detail).where(AuditEntry.action == "user.invite")
+    ))
+    assert details == [None, {"again": True}]
+
+
 def test_a_broken_invitation_link_and_chinese_pages(
     app: Flask, admin_client: FlaskClient
 ) -> None:

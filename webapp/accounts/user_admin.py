@@ -26,6 +26,10 @@ class LastAdmin(UserError):
     """The change would leave the console without an active admin."""
 
 
+class InvitationNotNeeded(UserError):
+    """Only an active user who has never signed in is invited again."""
+
+
 def _active_admins(session: Session) -> int:
     """How many active admins there are, their rows locked until the caller's commit.
 
@@ -60,6 +64,14 @@ def invite_user(session: Session, email: str, role: Role, *, actor: User) -> Use
     user = create_user(session, email, role, generate_password() * 2, actor=actor)
     record_audit(session, "user.invite", actor=actor, target=user.email)
     return user
+
+
+def invite_again(session: Session, user: User, *, actor: User) -> None:
+    """A new invitation for a user whose first one expired or went astray; the caller mails
+    it. Earlier links keep working until they expire or a password is chosen."""
+    if not user.active or user.last_login_at is not None:
+        raise InvitationNotNeeded(f"{user.email} is deactivated or has signed in already")
+    record_audit(session, "user.invite", actor=actor, target=user.email, detail={"again": True})
 
 
 def change_role(session: Session, user: User, role: Role, *, actor: User) -> bool:

@@ -1,5 +1,5 @@
-"""Console users: add (with a password shown once, or by an emailed link), change roles,
-deactivate, reset two-factor sign-in."""
+"""Console users: add (with a password shown once, or by an emailed invitation), invite again,
+change roles, deactivate, reset two-factor sign-in."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from webapp import db
 from webapp.accounts.invitations import queue_invitation
 from webapp.accounts.user_admin import (
     change_role,
+    invite_again,
     invite_user,
     reset_two_factor,
     set_active,
@@ -89,6 +90,25 @@ def _attempt(change: Callable[[], bool]) -> None:
         if changed:
             session.commit()
             flash(_("Saved."), "ok")
+
+
+@bp.route("/users/<int:user_id>/invite-again", methods=["POST"])
+def user_invite_again(user_id: int) -> Response:
+    user = _user(user_id)
+    if ButtonForm().validate_on_submit():
+        session = db.session()
+        try:
+            invite_again(session, user, actor=current_user)
+            queue_invitation(
+                session, current_settings(), user, current_language(), inviter=current_user
+            )
+        except UserError as error:
+            session.rollback()
+            flash(explain(error), "error")
+        else:
+            session.commit()
+            flash(_("%(email)s gets a new invitation.", email=user.email), "ok")
+    return redirect(url_for("admin.users"))
 
 
 @bp.route("/users/<int:user_id>/role", methods=["POST"])
