@@ -108,6 +108,24 @@ CATALOGUE: Final[dict[str, dict[str, str]]] = {
                 "如果不是您本人操作，请忽略本邮件，您的密码不会改变。"
             ),
         ),
+        **_mail_strings(
+            "invitation",
+            subject="{inviter} 邀请您使用{org}月报后台",
+            heading="您受邀使用{org}月报后台",
+            body="{inviter} 邀请您以“{role}”身份使用{org}的月报后台 yuebao。",
+            about="yuebao 是{org}编写和发送月报的系统：编辑在这里导入每月的报告、"
+            "预览并发送给订阅者，管理员在这里管理读者、主题和投递情况。",
+            expiry="请点击下方按钮设置您的密码。此链接在 {lifetime}内有效，只能使用一次；"
+            "过期后，请让管理员重新发送邀请。",
+            button="设置密码",
+            why="您收到本邮件，是因为 {inviter} 在{org}月报后台为此地址创建了账户。"
+            "如对这封邀请有任何疑问，请直接联系 {inviter}。",
+        ),
+        "greeting_address": "{address}，您好：",
+        "role.editor": "编辑",
+        "role.admin": "管理员",
+        "lifetime_days": "{count} 天",
+        "lifetime_day": "{count} 天",
     },
     "en": {
         "section.policy": "Policy updates",
@@ -188,6 +206,27 @@ CATALOGUE: Final[dict[str, dict[str, str]]] = {
             "this address at {org}. If it was not you, ignore this email; your password stays "
             "the same.",
         ),
+        **_mail_strings(
+            "invitation",
+            subject="{inviter} invited you to the {org} report console",
+            heading="You are invited to the {org} report console",
+            body="{inviter} has invited you to yuebao, the {org} monthly report console, as "
+            "{role}.",
+            about="yuebao is where {org} writes and sends its monthly report: editors import each "
+            "month's report, preview it and send it to subscribers; admins look after readers, "
+            "topics and delivery.",
+            expiry="Choose your password with the button below. The link works for {lifetime} "
+            "and only once; after that, ask an admin to invite you again.",
+            button="Choose your password",
+            why="You are receiving this because {inviter} created a console account for this "
+            "address at {org}. If you have any question about this invitation, ask {inviter} "
+            "directly.",
+        ),
+        "greeting_address": "Hello {address},",
+        "role.editor": "an editor",
+        "role.admin": "an admin",
+        "lifetime_days": "{count} days",
+        "lifetime_day": "{count} day",
     },
 }
 

@@ -91,9 +91,17 @@ def edition_text(
 
 
 def system_text(
-    *, heading: str, greeting: str, body: str, button: str, action: str, footer: Sequence[str]
+    *,
+    heading: str,
+    greeting: str,
+    body: str,
+    button: str,
+    action: str,
+    footer: Sequence[str],
+    more: Sequence[str] = (),
 ) -> str:
     """The text part of a system mail: the button becomes its label and the URL below it."""
-    lines = [*_heading(heading, "="), "", greeting, "", body, "", button, action, ""]
+    paragraphs = [line for p in (body, *more) for line in (p, "")]
+    lines = [*_heading(heading, "="), "", greeting, "", *paragraphs, button, action, ""]
     lines += ["-- ", *footer]
     return "\n".join(lines).rstrip() + "\n"

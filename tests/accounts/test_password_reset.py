@@ -1,5 +1,6 @@
 """webapp.accounts.password_reset: a signed link for one user that works for an hour (three days
-for an invitation), once, and only for an active user; a new password of enough length."""
+for an invitation mailed as a reset link before invitations had their own), once, and only for
+an active user; a new password of enough length."""
 
 from __future__ import annotations
 
@@ -70,7 +71,9 @@ def test_a_reset_link_works_for_an_hour(user: User, session: Session) -> None:
         read_at(session, signed, SIGNED_AT + MAX_AGE + timedelta(seconds=1))
 
 
-def test_an_invitation_link_works_for_three_days(user: User, session: Session) -> None:
+def test_an_invitation_mailed_as_a_reset_link_works_for_its_three_days(
+    user: User, session: Session
+) -> None:
     signed = signed_at_noon(user, invite=True)
 
     assert read_at(session, signed, SIGNED_AT + MAX_AGE + timedelta(hours=1)) == user
@@ -174,17 +177,21 @@ def test_nobody_else_is_mailed(factories: Factories, session: Session, settings:
     assert audit_actions(session) == []
 
 
-def test_an_invitation_mail_carries_a_three_day_link(
+def test_a_reset_mail_is_still_the_reset_mail_with_an_hour_link(
     user: User, session: Session, settings: Settings
 ) -> None:
     with time_machine.travel(SIGNED_AT, tick=False):
-        mail = reset_mail(settings, user, "zh-CN", invite=True)
-    assert mail.to == user.email
+        mail = reset_mail(settings, user, "zh-CN")
+    assert mail.to == user.email and mail.tags == {"kind": "password_reset"}
+    assert mail.subject == f"重置{settings.org_name}月报后台密码"
     prefix = f"{settings.base_url}/password-reset/"
     (url,) = [word for word in mail.text.split() if word.startswith(prefix)]
 
-    with time_machine.travel(SIGNED_AT + INVITE_MAX_AGE - timedelta(minutes=1), tick=False):
+    with time_machine.travel(SIGNED_AT + MAX_AGE - timedelta(minutes=1), tick=False):
         assert read_reset(session, settings.secret_key, url.removeprefix(prefix)) == user
+    later = SIGNED_AT + MAX_AGE + timedelta(minutes=1)
+    with time_machine.travel(later, tick=False), pytest.raises(ResetLinkError, match="expired"):
+        read_reset(session, settings.secret_key, url.removeprefix(prefix))
 
 
 # ---- the new password -----------------------------------------------------------------------

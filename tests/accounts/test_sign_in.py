@@ -61,13 +61,13 @@ def test_replaying_the_password_step_cookie_gets_five_guesses_in_all(
     app: Flask, enrolled: User, monkeypatch: pytest.MonkeyPatch, backend: str
 ) -> None:
     checked: list[str] = []
-    verify = two_factor.verify
+    check = two_factor.check_sign_in_code
 
-    def counting(user: User, code: str, now: float | None = None) -> bool:
+    def counting(user: User, code: str, now: float | None = None) -> two_factor.CodeCheck:
         checked.append(code)
-        return verify(user, code, now)
+        return check(user, code, now)
 
-    monkeypatch.setattr(two_factor, "verify", counting)
+    monkeypatch.setattr(two_factor, "check_sign_in_code", counting)
     totp = pyotp.TOTP(SECRET)
     with time_machine.travel(MOMENT + timedelta(days=1), tick=False):
         cookie = session_cookie(password_step(app, enrolled))
@@ -153,13 +153,13 @@ def test_parallel_codes_for_one_pending_sign_in_get_five_guesses(
 ) -> None:
     """A burst of requests with one cookie: each spends its try before the code is checked."""
     checked: list[str] = []
-    verify = two_factor.verify
+    check = two_factor.check_sign_in_code
 
-    def counting(user: User, code: str, now: float | None = None) -> bool:
+    def counting(user: User, code: str, now: float | None = None) -> two_factor.CodeCheck:
         checked.append(code)
-        return verify(user, code, now)
+        return check(user, code, now)
 
-    monkeypatch.setattr(two_factor, "verify", counting)
+    monkeypatch.setattr(two_factor, "check_sign_in_code", counting)
     now = MOMENT + timedelta(days=1)
     key = sign_in.start_sign_in(session, enrolled, now)
     session.commit()

@@ -120,7 +120,7 @@ def test_users_are_added_invited_given_roles_and_deactivated(
     assert invited.status_code == 302
     run_jobs(app)  # the worker sends the invitation
     mails = list(Path(settings_of(app).outbox_dir).glob("*.eml"))
-    assert len(mails) == 1 and "/password-reset/" in mails[0].read_text()
+    assert len(mails) == 1 and "/invitation/" in mails[0].read_text()
 
     ed = session.scalar(select(User).where(User.email == "ed@example.com"))
     assert ed is not None

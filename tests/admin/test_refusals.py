@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import pytest
 from flask import Flask
 
-from webapp.accounts.user_admin import LastAdmin, OwnAccount
+from webapp.accounts.user_admin import InvitationNotNeeded, LastAdmin, OwnAccount
 from webapp.accounts.users import PasswordTooShort, UserAddressInvalid, UserError, UserExists
 from webapp.admin.refusals import explain as admin_explain
 from webapp.branding import (
@@ -90,6 +90,7 @@ ADMIN_REFUSALS: list[Exception] = [
     PasswordTooShort(12),
     OwnAccount("you cannot deactivate your own account"),
     LastAdmin("the console needs at least one active admin"),
+    InvitationNotNeeded("someone@example.com has signed in already"),
     SuppressionAddressInvalid("The email address is not valid."),
     LiftWithoutReason(),
     BrandingTextInvalid("footer_zh", limit=500),

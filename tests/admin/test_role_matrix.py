@@ -46,9 +46,7 @@ def values(app: Flask, factories: Factories, session: Session) -> dict[str, obje
     suppression = suppress(session, "gone@example.com", reason="manual", source="admin")
     session.commit()
     with app.test_request_context():  # one outbox message for the outbox viewer's routes
-        job = queue_mail(
-            session, reset_mail(settings_of(app), user, current_language(), invite=False)
-        )
+        job = queue_mail(session, reset_mail(settings_of(app), user, current_language()))
     session.commit()
     run_jobs(app)
     outbox = sorted(Path(settings_of(app).outbox_dir).glob("*.eml"))

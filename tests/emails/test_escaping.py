@@ -84,6 +84,9 @@ def test_system_mail_context_is_escaped(kind: str, settings: MailSettings) -> No
         "name": EVIL_NAME,
         "action_url": 'https://x.example/a?b=1&c="><script>',
         "unsubscribe_url": "https://x.example/u/<script>",
+        "inviter": EVIL_NAME,  # an invitation names its inviter, not the reader
+        "role": "editor",
+        "lifetime_days": "3",
     }
     message = render_system_mail(kind, "zh-CN", context, settings=settings)
     _assert_inert(message)

@@ -22,6 +22,7 @@ from tests.support.spamassassin import (  # noqa: F401  (the `spamassassin` fixt
     parse_report,
     spamassassin_server,
 )
+from webapp.accounts.invitations import invitation_mail
 from webapp.accounts.password_reset import reset_mail
 from webapp.config import Settings, load_settings
 from webapp.editions.previews import TEST_SUBJECT_PREFIX
@@ -177,7 +178,10 @@ def system_message(name: str, language: str) -> Message:
         return reader_mail(s, name, subscriber, confirm_url(s, signed), to="new@example.org")
     if name == "unsubscribed":
         return reader_mail(s, name, subscriber, links(s).unsubscribe(subscriber.token))
-    return reset_mail(s, _user(), language, invite=name == "invitation")
+    if name == "invitation":
+        admin = User(id=3, email="partner@meritsandtree.com", password_hash="x", role=Role.ADMIN)
+        return invitation_mail(s, _user(), admin, language)
+    return reset_mail(s, _user(), language)
 
 
 def test_every_kind_of_system_mail_is_here() -> None:

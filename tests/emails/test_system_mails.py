@@ -17,6 +17,9 @@ CONTEXT = {
     "name": "安娜",
     "action_url": f"{BASE_URL}/confirm/signed.token?x=1&y=2",
     "unsubscribe_url": f"{BASE_URL}/u/SUBTOK",
+    "inviter": "lead@example.org",  # only an invitation uses these three
+    "role": "editor",
+    "lifetime_days": "3",
 }
 
 
@@ -26,11 +29,12 @@ def test_each_kind_in_each_language(kind: str, language: str, settings: MailSett
     t = CATALOGUE[language]
     message = render_system_mail(kind, language, CONTEXT, settings=settings)
     assert message.to == "ann@example.org" and message.sender == settings.mail_from
-    assert message.subject == t[f"{kind}.subject"].format(org=settings.org_name)
+    org = settings.org_name
+    assert message.subject == t[f"{kind}.subject"].format(org=org, inviter="lead@example.org")
     for part in (message.html, message.text):
-        assert t[f"{kind}.heading"] in part
+        assert t[f"{kind}.heading"].format(org=org) in part
         assert t[f"{kind}.button"] in part
-        assert "安娜" in part
+        assert ("ann@example.org" if kind == "invitation" else "安娜") in part
         assert settings.org_postal_address in part
     assert f'href="{BASE_URL}/confirm/signed.token?x=1&amp;y=2"' in message.html
     assert f"{BASE_URL}/confirm/signed.token?x=1&y=2" in message.text
@@ -89,3 +93,30 @@ def test_system_mail_serialises(settings: MailSettings) -> None:
     parsed = email.message_from_bytes(raw, policy=policy.default)
     assert parsed["Subject"] == "重置植德律师事务所月报后台密码"
     assert parsed.get_content_type() == "multipart/alternative"
+
+
+@pytest.mark.parametrize("language", ["zh-CN", "en"])
+def test_an_invitation_greets_the_address_and_says_who_what_and_how_long(
+    language: str, settings: MailSettings
+) -> None:
+    t = CATALOGUE[language]
+    context = {**CONTEXT, "inviter": "<b>lead</b>@example.org", "role": "admin",
+               "lifetime_days": "1"}
+    message = render_system_mail("invitation", language, context, settings=settings)
+    for part in (message.html, message.text):
+        assert t["greeting_address"].format(address="ann@example.org") in part
+        assert t["greeting_anonymous"] not in part and "安娜" not in part
+        assert t["role.admin"] in part and t["lifetime_day"].format(count=1) in part
+    assert "&lt;b&gt;lead&lt;/b&gt;@example.org" in message.html and "<b>lead" not in message.html
+    assert "<b>lead</b>@example.org" in message.subject
+
+
+def test_an_invitation_refuses_an_unknown_role_or_a_lifetime_that_is_no_number(
+    settings: MailSettings
+) -> None:
+    with pytest.raises(ValueError, match="role"):
+        render_system_mail("invitation", "en", {**CONTEXT, "role": "owner"}, settings=settings)
+    with pytest.raises(ValueError, match="lifetime_days"):
+        render_system_mail(
+            "invitation", "en", {**CONTEXT, "lifetime_days": "soon"}, settings=settings
+        )

@@ -1,7 +1,8 @@
 """The two-factor step of signing in, counted in the database.
 
 The password step starts a pending sign-in and hands the browser a random key for it; the code
-step spends one of its five tries, right or wrong, before the code is checked. The count lives
+step spends one of its five tries, right or wrong, before the code is checked; a recovery code
+in place of an authenticator code spends a try the same way. The count lives
 in the row, not in the cookie, so a replayed cookie from the password step gets no more guesses,
 and a pending sign-in ends after five wrong codes, after `CODE_STEP`, when it succeeds, or when
 the user's sessions end (webapp.accounts.sessions). Then only a new password step helps.
@@ -17,6 +18,12 @@ from sqlalchemy import delete, update
 from sqlalchemy.orm import Session
 
 from webapp.accounts import two_factor
+from webapp.accounts.recovery_codes import (
+    looks_like_recovery_code,
+    recovery_codes_left,
+    use_recovery_code,
+)
+from webapp.audit import record_audit
 from webapp.models import PendingSignIn, User
 
 CODE_STEP = timedelta(minutes=5)
@@ -39,6 +46,10 @@ class CodeNotCorrect(SignInRefused):
     def __init__(self, tries_left: int) -> None:
         super().__init__(f"the code is not correct ({tries_left} tries left)")
         self.tries_left = tries_left
+
+
+class CodeAlreadyUsed(CodeNotCorrect):
+    """The right authenticator code, but it signed in already: the next one will do."""
 
 
 def _row_id(key: str) -> str:
@@ -97,13 +108,24 @@ def enter_code(session: Session, key: str, code: str, now: datetime) -> User:
     if user is None or not user.active or not user.two_factor:
         _forget(session, row_id)
         raise SignInGone("the user may no longer sign in with a code")
-    if two_factor.verify(user, code, now.timestamp()):
+    if looks_like_recovery_code(code):
+        checked = two_factor.CodeCheck.WRONG
+        if use_recovery_code(session, user, code, now):
+            checked = two_factor.CodeCheck.ACCEPTED
+            left = recovery_codes_left(session, user)
+            record_audit(session, "user.recovery_code_used", actor=user, target=user.email,
+                         detail={"left": left})
+    else:
+        checked = two_factor.check_sign_in_code(user, code, now.timestamp())
+    if checked is two_factor.CodeCheck.ACCEPTED:
         _forget(session, row_id)
         user.last_login_at = now
         return user
     if tries >= MAX_TRIES:
         _forget(session, row_id)
         raise TooManyCodes("too many wrong codes")
+    if checked is two_factor.CodeCheck.REUSED:
+        raise CodeAlreadyUsed(MAX_TRIES - tries)
     raise CodeNotCorrect(MAX_TRIES - tries)
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 from sqlalchemy import false, select, update
 from sqlalchemy.orm import Session
 
+from webapp.accounts.recovery_codes import forget_recovery_codes
 from webapp.accounts.sessions import end_sessions
 from webapp.accounts.users import UserError, create_user, generate_password
 from webapp.audit import record_audit
@@ -23,6 +24,10 @@ class OwnAccount(UserError):
 
 class LastAdmin(UserError):
     """The change would leave the console without an active admin."""
+
+
+class InvitationNotNeeded(UserError):
+    """Only an active user who has never signed in is invited again."""
 
 
 def _active_admins(session: Session) -> int:
@@ -54,11 +59,19 @@ def _guard(user: User, actor: User, what: str) -> None:
 
 
 def invite_user(session: Session, email: str, role: Role, *, actor: User) -> User:
-    """A user without a known password; they choose one through the password-reset link the
-    caller mails them. The caller commits."""
+    """A user without a known password; they choose one through the invitation the caller
+    mails them (webapp.accounts.invitations). The caller commits."""
     user = create_user(session, email, role, generate_password() * 2, actor=actor)
     record_audit(session, "user.invite", actor=actor, target=user.email)
     return user
+
+
+def invite_again(session: Session, user: User, *, actor: User) -> None:
+    """A new invitation for a user whose first one expired or went astray; the caller mails
+    it. Earlier links keep working until they expire or a password is chosen."""
+    if not user.active or user.last_login_at is not None:
+        raise InvitationNotNeeded(f"{user.email} is deactivated or has signed in already")
+    record_audit(session, "user.invite", actor=actor, target=user.email, detail={"again": True})
 
 
 def change_role(session: Session, user: User, role: Role, *, actor: User) -> bool:
@@ -104,6 +117,7 @@ def reset_two_factor(session: Session, user: User, *, actor: User) -> bool:
     user.totp_secret = None
     user.totp_enabled_at = None
     user.totp_last_step = None
+    forget_recovery_codes(session, user)  # they were for the old enrolment
     end_sessions(session, user)  # whoever has the phone, and the sessions it opened
     record_audit(session, "user.two_factor_reset", actor=actor, target=user.email)
     return True

@@ -13,7 +13,7 @@ from typing import Any
 from flask_babel import gettext as _
 from flask_wtf import FlaskForm
 
-from webapp.accounts.user_admin import LastAdmin, OwnAccount
+from webapp.accounts.user_admin import InvitationNotNeeded, LastAdmin, OwnAccount
 from webapp.accounts.users import PasswordTooShort, UserAddressInvalid, UserExists
 from webapp.branding import (
     BrandingTextInvalid,
@@ -103,6 +103,9 @@ _REFUSALS: dict[type[Exception], Callable[[Any], str]] = {
     PasswordTooShort: _password,
     OwnAccount: lambda e: str(_("You cannot change your own account here.")),
     LastAdmin: lambda e: str(_("The console needs at least one active admin.")),
+    InvitationNotNeeded: lambda e: str(
+        _("Only an active user who has never signed in can be invited again.")
+    ),
     SuppressionAddressInvalid: _address,
     LiftWithoutReason: lambda e: str(_("Please give a reason.")),
     BrandingTextInvalid: _branding_text,

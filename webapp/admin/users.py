@@ -1,5 +1,5 @@
-"""Console users: add (with a password shown once, or by an emailed link), change roles,
-deactivate, reset two-factor sign-in."""
+"""Console users: add (with a password shown once, or by an emailed invitation), invite again,
+change roles, deactivate, reset two-factor sign-in."""
 
 from __future__ import annotations
 
@@ -11,9 +11,10 @@ from flask_login import current_user
 from werkzeug.wrappers import Response
 
 from webapp import db
-from webapp.accounts.password_reset import queue_invitation
+from webapp.accounts.invitations import queue_invitation
 from webapp.accounts.user_admin import (
     change_role,
+    invite_again,
     invite_user,
     reset_two_factor,
     set_active,
@@ -57,7 +58,9 @@ def users() -> str | Response:
                 )
             else:
                 user = invite_user(session, form.email.data or "", role, actor=current_user)
-                queue_invitation(session, current_settings(), user, current_language())
+                queue_invitation(
+                    session, current_settings(), user, current_language(), inviter=current_user
+                )
         except UserError as error:
             session.rollback()
             show_on(form, error, "email")
@@ -87,6 +90,25 @@ def _attempt(change: Callable[[], bool]) -> None:
         if changed:
             session.commit()
             flash(_("Saved."), "ok")
+
+
+@bp.route("/users/<int:user_id>/invite-again", methods=["POST"])
+def user_invite_again(user_id: int) -> Response:
+    user = _user(user_id)
+    if ButtonForm().validate_on_submit():
+        session = db.session()
+        try:
+            invite_again(session, user, actor=current_user)
+            queue_invitation(
+                session, current_settings(), user, current_language(), inviter=current_user
+            )
+        except UserError as error:
+            session.rollback()
+            flash(explain(error), "error")
+        else:
+            session.commit()
+            flash(_("%(email)s gets a new invitation.", email=user.email), "ok")
+    return redirect(url_for("admin.users"))
 
 
 @bp.route("/users/<int:user_id>/role", methods=["POST"])

@@ -1,4 +1,4 @@
-"""Console sign-in and sign-out, two-factor sign-in and password reset."""
+"""Console sign-in and sign-out, two-factor sign-in, invitations and password reset."""
 
 from flask import Blueprint, url_for
 
@@ -12,4 +12,9 @@ def home_for(role: Role) -> str:
     return url_for("admin.home") if role == Role.ADMIN else url_for("editor.home")
 
 
-from webapp.auth import password_reset, routes, two_factor  # noqa: E402,F401  (attach to bp)
+from webapp.auth import (  # noqa: E402,F401  (attach to bp)
+    invitation,
+    password_reset,
+    routes,
+    two_factor,
+)

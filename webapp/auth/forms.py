@@ -18,9 +18,10 @@ class LoginForm(FlaskForm):  # type: ignore[misc]
 
 
 class CodeForm(FlaskForm):  # type: ignore[misc]
+    # Long enough for a recovery code typed with its dashes and a few stray spaces.
     code = StringField(
         _l("Code from your authenticator app"),
-        validators=[DataRequired(), PlainText(), Length(max=12)],
+        validators=[DataRequired(), PlainText(), Length(max=40)],
     )
     submit = SubmitField(_l("Continue"))
 

@@ -1,17 +1,20 @@
-"""Two-factor sign-in: the code step after the password, and enrolment for every user."""
+"""Two-factor sign-in: the code step after the password (an authenticator or recovery code),
+enrolment for every user, and their recovery codes."""
 
 from __future__ import annotations
 
 import textwrap
 
-from flask import flash, redirect, render_template, session, url_for
+from flask import flash, make_response, redirect, render_template, session, url_for
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import current_user, login_user
 from werkzeug.wrappers import Response
 
 from webapp import db
 from webapp.accounts import sign_in, two_factor
-from webapp.accounts.two_factor import TwoFactorError
+from webapp.accounts.recovery_codes import looks_like_recovery_code, recovery_codes_left
+from webapp.accounts.two_factor import CodeReused, TwoFactorError
 from webapp.auth import bp, home_for
 from webapp.auth.forms import ButtonForm, CodeForm
 from webapp.extensions import limiter
@@ -45,8 +48,12 @@ def login_code() -> str | Response:
     form = CodeForm()
     if form.validate_on_submit():
         dbs = db.session()
+        code = form.code.data or ""
         try:
-            user = sign_in.enter_code(dbs, key, form.code.data or "", utcnow())
+            user = sign_in.enter_code(dbs, key, code, utcnow())
+        except sign_in.CodeAlreadyUsed:
+            dbs.commit()  # the try counts
+            form.code.errors.append(_("This code was already used; wait for the next one."))
         except sign_in.CodeNotCorrect:
             dbs.commit()  # the try counts
             form.code.errors.append(_("The code is not correct. Please try again."))
@@ -61,11 +68,33 @@ def login_code() -> str | Response:
             flash(_("Please sign in again."), "error")
             return redirect(url_for("auth.login"))
         else:
-            dbs.commit()  # with the used time step: the code cannot be replayed
+            dbs.commit()  # with the used time step or recovery code: neither can be replayed
             next_url = session.pop(PENDING).get("next")
             login_user(user)
+            if looks_like_recovery_code(code):
+                _flash_codes_left(recovery_codes_left(dbs, user))
             return redirect(next_url or home_for(user.role))
     return render_template("auth/login_code.html", form=form)
+
+
+def _flash_codes_left(left: int) -> None:
+    flash(
+        ngettext(
+            "You signed in with a recovery code. %(num)d recovery code is left; you can make "
+            "new ones on the Security page.",
+            "You signed in with a recovery code. %(num)d recovery codes are left; you can make "
+            "new ones on the Security page.",
+            left,
+        ),
+        "info",
+    )
+
+
+def _show_codes(codes: list[str]) -> Response:
+    """The recovery codes, this once: not kept by the browser or any cache."""
+    response = make_response(render_template("auth/recovery_codes.html", codes=codes))
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 def _commit_and_stay_signed_in() -> None:
@@ -92,6 +121,8 @@ def two_factor_page() -> str:
         secret=" ".join(textwrap.wrap(user.totp_secret, 4)) if qr and user.totp_secret else None,
         start_form=ButtonForm(),
         code_form=CodeForm(),
+        renew_form=CodeForm(prefix="renew"),
+        codes_left=recovery_codes_left(db.session(), user) if user.two_factor else None,
         may_switch_off=user.role != Role.ADMIN,
     )
 
@@ -115,13 +146,34 @@ def two_factor_confirm() -> str | Response:
     form = CodeForm()
     if form.validate_on_submit():
         try:
-            two_factor.confirm_enrolment(db.session(), current_user, form.code.data or "")
+            codes = two_factor.confirm_enrolment(db.session(), current_user, form.code.data or "")
         except TwoFactorError:
             db.session().rollback()
             flash(_("The code is not correct. Please try again."), "error")
         else:
             _commit_and_stay_signed_in()
             flash(_("Two-factor sign-in is on. Signing in now asks for a code."), "ok")
+            return _show_codes(codes)
+    return redirect(url_for("auth.two_factor_page"))
+
+
+@bp.route("/account/two-factor/recovery-codes", methods=["POST"])
+@role_required(Role.EDITOR)
+def recovery_codes_renew() -> Response:
+    form = CodeForm(prefix="renew")
+    if form.validate_on_submit():
+        try:
+            code = form.code.data or ""
+            codes = two_factor.renew_recovery_codes(db.session(), current_user, code)
+        except CodeReused:
+            db.session().rollback()
+            flash(_("This code was already used; wait for the next one."), "error")
+        except TwoFactorError:
+            db.session().rollback()
+            flash(_("The code is not correct. Please try again."), "error")
+        else:
+            db.session().commit()
+            return _show_codes(codes)
     return redirect(url_for("auth.two_factor_page"))
 
 

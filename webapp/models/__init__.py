@@ -18,6 +18,7 @@ from webapp.models.edition import (
 )
 from webapp.models.event import Event, SnsReceipt
 from webapp.models.job import BackgroundJob, JobKind, JobStatus, OutboxFile
+from webapp.models.recovery_code import RecoveryCode
 from webapp.models.sign_in import PendingSignIn
 from webapp.models.stats import (
     DeliveryOutcome,
@@ -78,6 +79,7 @@ __all__ = [
     "RateBucket",
     "ReaderMonth",
     "ReaderMonthChange",
+    "RecoveryCode",
     "Role",
     "ScheduleRule",
     "Section",
