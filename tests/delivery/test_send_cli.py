@@ -93,6 +93,24 @@ def test_send_at_records_the_schedule_in_the_configured_zone(
 
 
 @pytest.mark.usefixtures("demo")
+def test_unschedule_command_returns_a_scheduled_edition_to_approved(
+    runner: FlaskCliRunner, session: Session
+) -> None:
+    runner.invoke(args=["approve", "2024-07", "--allow-untranslated"])
+    runner.invoke(args=["send", "2024-07", "--at", "2099-01-02 09:30"])
+    result = runner.invoke(args=["unschedule", "2024-07"])
+    assert result.exit_code == 0, result.output
+    assert "2024-07 unscheduled; it is approved again" in result.output
+    edition = session.scalar(select(Edition))
+    assert edition is not None
+    session.refresh(edition)
+    assert (edition.status, edition.scheduled_at) == (EditionStatus.APPROVED, None)
+    again = runner.invoke(args=["unschedule", "2024-07"])
+    assert again.exit_code != 0
+    assert "cannot unschedule the 2024-07 edition: it is approved, not scheduled" in again.output
+
+
+@pytest.mark.usefixtures("demo")
 def test_pause_resume_cancel_commands(runner: FlaskCliRunner, session: Session) -> None:
     runner.invoke(args=["approve", "2024-07", "--allow-untranslated"])
     runner.invoke(args=["send", "2024-07", "--now"])

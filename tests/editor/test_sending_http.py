@@ -7,12 +7,13 @@ from datetime import UTC, datetime
 
 import pytest
 import time_machine
+from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from tests.factories import Factories
-from webapp.models import Delivery, DeliveryStatus, Edition, EditionStatus
+from webapp.models import AuditEntry, Delivery, DeliveryStatus, Edition, EditionStatus
 
 PROGRESS_KEYS = {"month", "status", "planned", "queued", "sending", "in_doubt", "sent", "failed",
                  "skipped", "started_at", "finished_at", "rate_per_s"}
@@ -164,3 +165,44 @@ def test_a_scheduled_edition_can_be_cancelled_from_the_send_page(
     edition = _edition(session, approved.id)
     assert edition.status == EditionStatus.CANCELLED
     assert session.scalar(select(func.count(Delivery.id))) == 0
+
+
+@pytest.mark.usefixtures("december_2029")
+def test_a_scheduled_edition_can_be_unscheduled_and_stays_approved(
+    editor_client: FlaskClient, approved: Edition, session: Session
+) -> None:
+    editor_client.post("/editor/editions/2024-07/schedule",
+                       data={"date": "2030-01-02", "time": "09:30"})
+    page = editor_client.get("/editor/editions/2024-07?lang=en").get_data(as_text=True)
+    assert 'action="/editor/editions/2024-07/unschedule"' in page
+    assert "Unschedule this edition?" in page  # asked before it happens
+    send_page = editor_client.get("/editor/editions/2024-07/send?lang=en").get_data(as_text=True)
+    assert 'action="/editor/editions/2024-07/unschedule"' in send_page
+
+    done = editor_client.post("/editor/editions/2024-07/unschedule?lang=en",
+                              follow_redirects=True).get_data(as_text=True)
+    assert "Unscheduled. The edition is approved again" in done
+    edition = _edition(session, approved.id)
+    assert (edition.status, edition.scheduled_at) == (EditionStatus.APPROVED, None)
+    assert 'action="/editor/editions/2024-07/unschedule"' not in done
+    audit = session.scalars(select(AuditEntry).where(AuditEntry.action == "edition.unschedule"))
+    assert [entry.target for entry in audit] == ["2024-07"]
+
+    again = editor_client.post("/editor/editions/2024-07/unschedule?lang=en",
+                               follow_redirects=True).get_data(as_text=True)
+    assert "Only a scheduled edition can be unscheduled; this one is Approved." in again
+    assert _edition(session, approved.id).status == EditionStatus.APPROVED
+
+
+def test_unscheduling_needs_the_csrf_token(
+    app: Flask, editor_client: FlaskClient, approved: Edition, session: Session
+) -> None:
+    approved.status = EditionStatus.SCHEDULED
+    session.commit()
+    app.config["WTF_CSRF_ENABLED"] = True
+    try:
+        refused = editor_client.post("/editor/editions/2024-07/unschedule")
+    finally:
+        app.config["WTF_CSRF_ENABLED"] = False
+    assert refused.status_code == 400
+    assert _edition(session, approved.id).status == EditionStatus.SCHEDULED

@@ -191,6 +191,20 @@ def send_status_command(month: str, as_json: bool) -> None:
         _print_status(edition.id)
 
 
+@click.command("unschedule")
+@MONTH
+@with_appcontext
+def unschedule_command(month: str) -> None:
+    """Take MONTH's scheduled edition off the schedule; it is approved again."""
+    edition = _edition(month)
+    try:
+        sending.unschedule(db.session(), edition, actor="cli")
+    except SendError as error:
+        db.session().rollback()
+        raise click.ClickException(str(error)) from None
+    _commit_or_fail(f"{month} unscheduled; it is approved again")
+
+
 def _control(name: str, action: str) -> click.Command:
     @click.command(name, help=f"{action.capitalize()} MONTH's send.")
     @MONTH

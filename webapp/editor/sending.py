@@ -161,6 +161,24 @@ def resume(month: str) -> Response:
     return _control(month, "resume")
 
 
+@bp.route("/editions/<month>/unschedule", methods=["POST"])
+@role_required(Role.EDITOR)
+def unschedule(month: str) -> Response:
+    """Scheduled → approved: the send does not start at its time; nothing else changes."""
+    edition = edition_or_404(month)
+    session = db.session()
+    try:
+        sending.unschedule(session, edition, actor=actor())
+    except sending.SendError as error:
+        session.rollback()
+        flash(explain(error), "error")
+    else:
+        session.commit()
+        flash(_("Unscheduled. The edition is approved again: send it or schedule it when you "
+                "are ready."), "ok")
+    return redirect(url_for(".edition", month=month))
+
+
 @bp.route("/editions/<month>/cancel", methods=["POST"])
 @role_required(Role.EDITOR)
 def cancel(month: str) -> Response:
