@@ -72,7 +72,8 @@ def test_approve_and_send_delivers_the_sample_to_the_demo_readers(
     progress = json.loads(status.output)
     assert set(progress) == {
         "month", "status", "planned", "queued", "sending", "in_doubt", "sent", "failed",
-        "skipped", "started_at", "finished_at", "rate_per_s",
+        "skipped", "started_at", "finished_at", "rate_per_s", "elapsed_s", "rate_now_per_min",
+        "eta_s",
     }
     assert (progress["status"], progress["planned"], progress["sent"]) == ("sent", 9, 9)
 

@@ -16,7 +16,8 @@ from tests.factories import Factories
 from webapp.models import AuditEntry, Delivery, DeliveryStatus, Edition, EditionStatus
 
 PROGRESS_KEYS = {"month", "status", "planned", "queued", "sending", "in_doubt", "sent", "failed",
-                 "skipped", "started_at", "finished_at", "rate_per_s"}
+                 "skipped", "started_at", "finished_at", "rate_per_s", "elapsed_s",
+                 "rate_now_per_min", "eta_s"}
 
 
 @pytest.fixture
