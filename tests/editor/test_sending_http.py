@@ -207,3 +207,67 @@ def test_unscheduling_needs_the_csrf_token(
         app.config["WTF_CSRF_ENABLED"] = False
     assert refused.status_code == 400
     assert _edition(session, approved.id).status == EditionStatus.SCHEDULED
+
+
+def _counts(page: str) -> dict[str, int]:
+    """The six counts of the progress card, as rendered."""
+    names = ("queued", "sending", "sent", "failed", "skipped", "in_doubt")
+    found = {}
+    for name in names:
+        marker = f'<dd data-field="{name}">'
+        start = page.index(marker) + len(marker)
+        found[name] = int(page[start : page.index("<", start)])
+    return found
+
+
+@pytest.mark.usefixtures("readers")
+def test_the_card_shows_six_counts_that_add_up_and_settles_what_a_crash_left(
+    editor_client: FlaskClient, approved: Edition, session: Session
+) -> None:
+    editor_client.post("/editor/editions/2024-07/send")
+    ids = sorted(session.scalars(select(Delivery.id)))
+    # A worker that is gone handed two over and held one more; one was sent.
+    session.execute(Delivery.__table__.update().where(Delivery.id.in_(ids[:2]))
+                    .values(status=DeliveryStatus.IN_DOUBT, claimed_by="gone:1"))
+    session.execute(Delivery.__table__.update().where(Delivery.id == ids[2])
+                    .values(status=DeliveryStatus.SENDING, claimed_by="gone:1"))
+    session.execute(Delivery.__table__.update().where(Delivery.id == ids[3])
+                    .values(status=DeliveryStatus.SENT))
+    session.commit()
+    page = editor_client.get("/editor/editions/2024-07?lang=en").get_data(as_text=True)
+    counts = _counts(page)
+    assert sum(counts.values()) == 5
+    assert counts == {"queued": 2, "sending": 0, "sent": 1, "failed": 0, "skipped": 0,
+                      "in_doubt": 2}
+    for label in ("Rate now", "Elapsed", "Time left (estimate)", "Deliveries in doubt"):
+        assert label in page
+    box = page[page.index("data-in-doubt"):]
+    assert "hidden" not in box[: box.index(">")]
+    assert "a reader may get the edition twice" in page and "a reader may miss it" in page
+
+    bad = editor_client.post("/editor/editions/2024-07/in-doubt", data={"choice": "both"})
+    assert bad.status_code == 400
+    done = editor_client.post("/editor/editions/2024-07/in-doubt?lang=en",
+                              data={"choice": "mark-sent"}, follow_redirects=True)
+    assert "2 deliveries in doubt are recorded as sent." in done.get_data(as_text=True)
+    assert session.scalars(select(AuditEntry.action).where(
+        AuditEntry.action == "edition.in_doubt_mark_sent")).all() == ["edition.in_doubt_mark_sent"]
+    after = _counts(done.get_data(as_text=True))
+    assert (after["sent"], after["in_doubt"], sum(after.values())) == (3, 0, 5)
+
+
+@pytest.mark.usefixtures("readers")
+def test_a_finished_send_links_to_its_results(
+    editor_client: FlaskClient, admin_client: FlaskClient, approved: Edition, session: Session
+) -> None:
+    editor_client.post("/editor/editions/2024-07/send")
+    session.execute(Delivery.__table__.update().values(status=DeliveryStatus.SENT))
+    edition = _edition(session, approved.id)
+    edition.status = EditionStatus.SENT
+    edition.send_finished_at = edition.send_started_at
+    session.commit()
+    page = editor_client.get("/editor/editions/2024-07?lang=en").get_data(as_text=True)
+    assert 'href="/editor/editions/2024-07?results=1#results" data-results' in page
+    assert 'id="results"' in page and '<dd data-result="sent">5</dd>' in page
+    admin = admin_client.get("/editor/editions/2024-07?lang=en").get_data(as_text=True)
+    assert 'href="/admin/?month=2024-07#edition-heading" data-results' in admin

@@ -35,7 +35,9 @@ from webapp.models import (
 
 Actor = User | str
 RULE_ACTOR = "schedule rule"  # who starts the monthly rule's sends, in the audit log
-SendAction = Literal["approve", "schedule", "unschedule", "send", "pause", "resume", "cancel"]
+SendAction = Literal[
+    "approve", "schedule", "unschedule", "send", "pause", "resume", "cancel", "settle"
+]
 
 
 class SendError(ValueError):

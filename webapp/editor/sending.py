@@ -17,6 +17,7 @@ from webapp import db
 from webapp.config import current_settings
 from webapp.delivery import sending
 from webapp.delivery.estimate import SendEstimate, estimate_send
+from webapp.delivery.in_doubt import resolve_in_doubt
 from webapp.delivery.variant_previews import variant_readers
 from webapp.editor import bp
 from webapp.editor.common import actor, edition_or_404, explain
@@ -183,3 +184,29 @@ def unschedule(month: str) -> Response:
 @role_required(Role.EDITOR)
 def cancel(month: str) -> Response:
     return _control(month, "cancel")
+
+
+# Deliveries in doubt can be settled only while the send is open: re-queued rows of a cancelled
+# send would never go out.
+SETTLE_STATES = {EditionStatus.SENDING, EditionStatus.PAUSED}
+
+
+@bp.route("/editions/<month>/in-doubt", methods=["POST"])
+@role_required(Role.EDITOR)
+def settle_in_doubt(month: str) -> Response | tuple[str, int]:
+    """The editor's choice for deliveries a crash left in doubt: send again, or record sent."""
+    edition = edition_or_404(month)
+    choice = request.form.get("choice", "")
+    if choice not in ("resend", "mark-sent"):
+        return render_template("errors/error.html", code=400), 400
+    session = db.session()
+    if edition.status not in SETTLE_STATES:
+        flash(explain(sending.WrongEditionState(edition, SETTLE_STATES, "settle")), "error")
+        return redirect(url_for(".edition", month=month, _anchor="progress"))
+    moved = resolve_in_doubt(session, edition, resend=choice == "resend", actor=actor())
+    session.commit()
+    if choice == "resend":
+        flash(_("%(count)s deliveries in doubt are queued to be sent again.", count=moved), "ok")
+    else:
+        flash(_("%(count)s deliveries in doubt are recorded as sent.", count=moved), "ok")
+    return redirect(url_for(".edition", month=month, _anchor="progress"))
