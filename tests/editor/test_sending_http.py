@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import time_machine
@@ -42,7 +42,8 @@ def test_the_confirmation_states_readers_variants_and_duration(
     # fintech is the industry item's topic, so all five readers get it, in four variants.
     assert '<span class="figure" data-estimate="readers">5</span>' in page
     assert '<span class="figure" data-estimate="variants">4</span>' in page
-    assert "under a minute" in page and "Outbox transport" in page
+    assert "about 1 second" in page and "Outbox transport" in page
+    assert "no send has finished yet to measure the real pace" in page
     assert "Send now to 5 readers" in page
     assert "Asia/Shanghai" in page
 
@@ -271,3 +272,18 @@ def test_a_finished_send_links_to_its_results(
     assert 'id="results"' in page and '<dd data-result="sent">5</dd>' in page
     admin = admin_client.get("/editor/editions/2024-07?lang=en").get_data(as_text=True)
     assert 'href="/admin/?month=2024-07#edition-heading" data-results' in admin
+
+
+@pytest.mark.usefixtures("readers")
+def test_the_estimate_states_the_pace_of_the_last_send(
+    editor_client: FlaskClient, approved: Edition, factories: Factories
+) -> None:
+    start = datetime(2024, 6, 20, 1, 0, tzinfo=UTC)
+    june = factories.edition("2024-06", status=EditionStatus.SENT, send_started_at=start,
+                             send_finished_at=start + timedelta(seconds=20),
+                             items={"policy": [{"topics": ["ai"]}]})
+    factories.sent_to(june, 1500, sent_at=start)  # 75 a second; they read ai, so get July too
+    page = editor_client.get("/editor/editions/2024-07/send?lang=en").get_data(as_text=True)
+    assert '<span class="figure" data-estimate="readers">1505</span>' in page
+    assert "about 20 seconds" in page  # 1,505 readers at 75 a second
+    assert "Estimated at 75.0 messages per second, the pace the 2024-06 send kept" in page

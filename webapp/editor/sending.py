@@ -34,14 +34,14 @@ def _zone() -> ZoneInfo:
 
 
 def duration_text(estimate: SendEstimate) -> str | None:
-    """"about 3 minutes" in the page's language; None when the rate is unknown."""
+    """"about 21 seconds", "about 3 minutes" in the page's language; None when the rate is
+    unknown."""
     seconds = estimate.seconds
     if seconds is None:
         return None
-    if seconds < 60:
-        return str(_("under a minute"))
     return str(_("about %(duration)s",
-                 duration=format_timedelta(timedelta(seconds=seconds), threshold=1.0)))
+                 duration=format_timedelta(timedelta(seconds=max(1, round(seconds))),
+                                           threshold=1.0)))
 
 
 def _confirmation(edition: Edition, schedule: ScheduleForm | None = None) -> str:
