@@ -215,7 +215,7 @@ def _counts(page: str) -> dict[str, int]:
     names = ("queued", "sending", "sent", "failed", "skipped", "in_doubt")
     found = {}
     for name in names:
-        marker = f'<dd data-field="{name}">'
+        marker = f'<dd data-count="{name}">'
         start = page.index(marker) + len(marker)
         found[name] = int(page[start : page.index("<", start)])
     return found

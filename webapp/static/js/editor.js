@@ -119,11 +119,10 @@
       bar.value = settled;
     }
     setText("percent", p.planned ? Math.floor((100 * settled) / p.planned) : 0);
-    // Every element of a field: "planned" and "sent" appear more than once.
-    ["sent", "planned", "queued", "sending", "failed", "skipped", "in_doubt",
-      "rate_now_per_min"].forEach(function (name) {
-      Array.prototype.forEach.call(card.querySelectorAll('[data-field="' + name + '"]'),
-        function (el) { el.textContent = String(p[name]); });
+    ["sent", "planned", "rate_now_per_min"].forEach(function (name) { setText(name, p[name]); });
+    // The six counts (and the planned total they add up to) of the counts list.
+    Array.prototype.forEach.call(card.querySelectorAll("[data-count]"), function (el) {
+      el.textContent = String(p[el.getAttribute("data-count")]);
     });
     setText("elapsed_s", clock(p.elapsed_s));
     setText("eta_s", clock(p.eta_s));
