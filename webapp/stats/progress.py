@@ -33,8 +33,8 @@ RATE_WINDOW_MINUTES = 2
 
 
 def claims_now(session: Session, edition_id: int, now: datetime) -> dict[str, int]:
-    """How many `sending` rows belong to no live worker, and how many `in_doubt` rows are
-    a live worker's call in flight.
+    """How many `sending` rows belong to no live worker (`orphaned`), and how many `in_doubt`
+    rows are a live worker's call in flight (`in_flight`) or were left in doubt (`left`).
 
     Reads only the edition's claimed and in-doubt rows (the status index bounds them to the
     batches in hand, plus anything a crash left), never the whole send.
@@ -49,28 +49,31 @@ def claims_now(session: Session, edition_id: int, now: datetime) -> dict[str, in
     )
     rows = list(session.execute(stmt).tuples())
     live = live_workers(session, now) if rows else set()
-    orphaned = in_flight = 0
+    found = {"orphaned": 0, "in_flight": 0, "left": 0}
     for status, worker, no_error, count in rows:
         alive = worker is not None and worker in live
         if status == DeliveryStatus.SENDING and not alive:
-            orphaned += count
-        elif status == DeliveryStatus.IN_DOUBT and alive and no_error:
-            in_flight += count
-    return {"orphaned": orphaned, "in_flight": in_flight}
+            found["orphaned"] += count
+        elif status == DeliveryStatus.IN_DOUBT:
+            found["in_flight" if alive and no_error else "left"] += count
+    return found
 
 
 def _counts(session: Session, edition: Edition, now: datetime) -> dict[str, int]:
     counts = tallies.status_counts(session, edition.id)
     if counts["sending"] or counts["in_doubt"]:
         claims = claims_now(session, edition.id, now)
-        # Clamped: the tallies and this read may straddle a commit; moving at most what a
-        # count holds keeps the sum at `planned` either way.
+        # The tallies and this read may straddle a commit (on PostgreSQL each statement sees
+        # the latest): a chunk settled in between must not show as in doubt for a moment. So
+        # only what this read itself finds left in doubt is shown so, and never more than
+        # the tallies hold; the rest of the tallies' in-doubt rows are calls in flight. Moving
+        # at most what a count holds keeps the sum at `planned`.
         orphaned = min(claims["orphaned"], counts["sending"])
         counts["sending"] -= orphaned
         counts["queued"] += orphaned
-        in_flight = min(claims["in_flight"], counts["in_doubt"])
-        counts["in_doubt"] -= in_flight
-        counts["sending"] += in_flight
+        left = min(claims["left"], counts["in_doubt"])
+        counts["sending"] += counts["in_doubt"] - left
+        counts["in_doubt"] = left
     return counts
 
 
