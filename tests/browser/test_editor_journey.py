@@ -287,7 +287,7 @@ def test_pausing_and_resuming_a_larger_send_on_a_tablet(
     screens.step("1-confirm")
 
     page.get_by_role("button", name="Send now to 240 readers").click()
-    _wait_for_sent(page, at_least=30)
+    _wait_for_sent(page, at_least=30, counts_add_up_to=240)
     page.get_by_role("button", name="Pause", exact=True).click()
     expect(page.locator("[data-field=status]")).to_have_text("Paused")
     # Pausing takes effect within the batch in hand; after that nothing more goes out.
@@ -306,15 +306,26 @@ def test_pausing_and_resuming_a_larger_send_on_a_tablet(
     page.context.close()
 
 
-def _wait_for_sent(page: Page, at_least: int, timeout: float = 15.0) -> None:
-    """Until the page's own counter (updated by its polling) shows `at_least` sent.
+def _wait_for_sent(
+    page: Page, at_least: int, timeout: float = 15.0, counts_add_up_to: int | None = None
+) -> None:
+    """Until the page's own counter (updated by its polling) shows `at_least` sent; with
+    `counts_add_up_to`, every look at the card finds its six counts adding up to that.
 
     Polled from here: the page's CSP rightly refuses the eval that wait_for_function needs.
     """
     deadline = time.monotonic() + timeout
+    looks = 0
     while int(page.locator("[data-field=sent]").inner_text()) < at_least:
         assert time.monotonic() < deadline, "the progress bar did not move"
+        if counts_add_up_to is not None:
+            counts = dict(page.evaluate(  # in one go: a poll may redraw between two reads
+                "Array.from(document.querySelectorAll('dd[data-count]'))"
+                ".map(function (e) { return [e.dataset.count, Number(e.textContent)]; })"))
+            assert len(counts) == 6 and sum(counts.values()) == counts_add_up_to, counts
+            looks += 1
         page.wait_for_timeout(100)
+    assert counts_add_up_to is None or looks > 0
 
 
 def _sent(app: Flask) -> int:

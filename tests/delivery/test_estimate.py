@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from flask import Flask
@@ -10,10 +11,17 @@ from sqlalchemy.orm import Session
 
 from emails.transports.ses import AccountQuota
 from tests.factories import Factories
+from webapp.audit import record_audit
 from webapp.config import Settings, settings_of
-from webapp.delivery.estimate import OUTBOX_RATE, estimate_send
+from webapp.delivery.estimate import (
+    MIN_SAMPLE,
+    OUTBOX_RATE,
+    RecentRate,
+    estimate_send,
+    recent_rate,
+)
 from webapp.editions.records import get_edition
-from webapp.models import Edition, SubscriberStatus
+from webapp.models import Edition, EditionStatus, SubscriberStatus
 
 
 @pytest.fixture
@@ -70,3 +78,45 @@ def test_the_configured_rate_wins_and_an_unreachable_ses_is_unknown(
     assert (capped.rate_per_s, capped.rate_source, capped.seconds) == (1.5, "override", 2.0)
     paced_outbox = estimate_send(session, replace(settings_of(app), ses_max_send_rate=3.0), edition)
     assert (paced_outbox.rate_per_s, paced_outbox.rate_source) == (3.0, "override")
+
+
+def _june_sent(factories: Factories, count: int, seconds: float) -> Edition:
+    """June's edition, sent to `count` readers in `seconds` from start to end."""
+    start = datetime(2024, 6, 20, 1, 0, tzinfo=UTC)
+    june = factories.edition("2024-06", status=EditionStatus.SENT, send_started_at=start,
+                             send_finished_at=start + timedelta(seconds=seconds),
+                             items={"policy": [{"topics": ["ai"]}]})
+    factories.sent_to(june, count, sent_at=start)
+    return june
+
+
+def test_the_estimate_uses_the_pace_the_last_send_kept(
+    app: Flask, session: Session, edition: Edition, factories: Factories
+) -> None:
+    _june_sent(factories, 150, seconds=2.0)  # 75 a second, far below the outbox's ceiling
+    estimate = estimate_send(session, settings_of(app), edition)
+    assert estimate.recent == RecentRate(month="2024-06", rate_per_s=75.0)
+    assert (estimate.rate_per_s, estimate.rate_source) == (75.0, "recent")
+    assert (estimate.configured_rate, estimate.configured_source) == (OUTBOX_RATE, "outbox")
+    assert estimate.seconds == pytest.approx(estimate.readers / 75.0)
+
+    # Never faster than the configuration allows: SES at 14 a second wins.
+    ses = replace(settings_of(app), mail_transport="ses")
+    capped = estimate_send(session, ses, edition, account=lambda _c: _quota(14))
+    assert (capped.rate_per_s, capped.rate_source) == (14, "account")
+
+
+def test_a_paused_or_tiny_send_says_nothing_about_the_pace(
+    app: Flask, session: Session, edition: Edition, factories: Factories
+) -> None:
+    _june_sent(factories, MIN_SAMPLE - 1, seconds=60.0)
+    assert recent_rate(session) is None
+    may = factories.edition("2024-05", status=EditionStatus.SENT,
+                            send_started_at=datetime(2024, 5, 20, 1, tzinfo=UTC),
+                            send_finished_at=datetime(2024, 5, 21, 1, tzinfo=UTC))
+    factories.sent_to(may, 500)
+    record_audit(session, "edition.pause", actor="test", target="2024-05")
+    session.commit()
+    assert recent_rate(session) is None  # paused for a day: its pace is not a pace
+    estimate = estimate_send(session, settings_of(app), edition)
+    assert (estimate.rate_per_s, estimate.rate_source) == (OUTBOX_RATE, "outbox")

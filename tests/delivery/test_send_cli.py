@@ -72,7 +72,8 @@ def test_approve_and_send_delivers_the_sample_to_the_demo_readers(
     progress = json.loads(status.output)
     assert set(progress) == {
         "month", "status", "planned", "queued", "sending", "in_doubt", "sent", "failed",
-        "skipped", "started_at", "finished_at", "rate_per_s",
+        "skipped", "started_at", "finished_at", "rate_per_s", "elapsed_s", "rate_now_per_min",
+        "eta_s",
     }
     assert (progress["status"], progress["planned"], progress["sent"]) == ("sent", 9, 9)
 
@@ -90,6 +91,24 @@ def test_send_at_records_the_schedule_in_the_configured_zone(
     assert edition.scheduled_at.isoformat() == "2099-01-02T01:30:00+00:00"  # Asia/Shanghai
     bad = runner.invoke(args=["send", "2024-07", "--at", "tomorrow"])
     assert bad.exit_code != 0 and "YYYY-MM-DD HH:MM" in bad.output
+
+
+@pytest.mark.usefixtures("demo")
+def test_unschedule_command_returns_a_scheduled_edition_to_approved(
+    runner: FlaskCliRunner, session: Session
+) -> None:
+    runner.invoke(args=["approve", "2024-07", "--allow-untranslated"])
+    runner.invoke(args=["send", "2024-07", "--at", "2099-01-02 09:30"])
+    result = runner.invoke(args=["unschedule", "2024-07"])
+    assert result.exit_code == 0, result.output
+    assert "2024-07 unscheduled; it is approved again" in result.output
+    edition = session.scalar(select(Edition))
+    assert edition is not None
+    session.refresh(edition)
+    assert (edition.status, edition.scheduled_at) == (EditionStatus.APPROVED, None)
+    again = runner.invoke(args=["unschedule", "2024-07"])
+    assert again.exit_code != 0
+    assert "cannot unschedule the 2024-07 edition: it is approved, not scheduled" in again.output
 
 
 @pytest.mark.usefixtures("demo")

@@ -20,6 +20,7 @@ from webapp.delivery.sending import (
     ItemsWithoutTopic,
     NoItemHasTopic,
     NoScheduleRule,
+    NotScheduled,
     ScheduleInPast,
     ScheduleRuleInvalid,
     ScheduleWithoutTimeZone,
@@ -191,5 +192,65 @@ def test_every_refusal_the_module_defines_is_a_send_error() -> None:
     refusals = [value for value in vars(sending).values()
                 if isinstance(value, type) and issubclass(value, Exception)
                 and value.__module__ == sending.__name__]
-    assert len(refusals) == 12
+    assert len(refusals) == 13
     assert all(issubclass(kind, SendError) for kind in refusals)
+
+
+@pytest.mark.usefixtures("frozen")
+def test_unscheduling_returns_a_scheduled_edition_to_approved_and_audits_it(
+    session: Session, factories: Factories
+) -> None:
+    at = datetime(2030, 2, 1, 1, 30, tzinfo=UTC)
+    edition = factories.edition(status=EditionStatus.APPROVED,
+                                items={"policy": [{"topics": ["ai"]}]})
+    sending.schedule(session, edition, at, actor="test")
+    session.commit()
+    sending.unschedule(session, edition, actor="test")
+    session.commit()
+    session.expire_all()
+    assert (edition.status, edition.scheduled_at) == (EditionStatus.APPROVED, None)
+    entry = session.scalars(select(AuditEntry).order_by(AuditEntry.id.desc())).first()
+    assert entry is not None
+    assert (entry.action, entry.target, entry.detail) == (
+        "edition.unschedule", "2024-07", {"was": at.isoformat()})
+    # Approved again: it can be scheduled or sent as before.
+    sending.schedule(session, edition, at, actor="test")
+    assert edition.status == EditionStatus.SCHEDULED
+
+
+@pytest.mark.parametrize("status", [EditionStatus.DRAFT, EditionStatus.APPROVED,
+                                    EditionStatus.SENDING, EditionStatus.PAUSED,
+                                    EditionStatus.SENT, EditionStatus.CANCELLED])
+@pytest.mark.usefixtures("frozen")
+def test_unscheduling_anything_but_a_scheduled_edition_is_refused_as_such(
+    session: Session, factories: Factories, status: EditionStatus
+) -> None:
+    edition = factories.edition(status=status, items={"policy": [{"topics": ["ai"]}]})
+    before = _footprint(session)
+    with pytest.raises(NotScheduled) as refused:
+        sending.unschedule(session, edition, actor="test")
+    error = refused.value
+    assert isinstance(error, WrongEditionState)  # callers that catch the general refusal
+    assert (error.status, error.action, error.allowed) == (
+        status, "unschedule", {EditionStatus.SCHEDULED})
+    assert _footprint(session) == before
+
+
+@pytest.mark.usefixtures("frozen")
+def test_unscheduling_after_the_scheduler_started_the_send_is_refused(
+    session: Session, factories: Factories
+) -> None:
+    """The scheduler commits its start between the page's read and the editor's click."""
+    edition = factories.edition(status=EditionStatus.SCHEDULED,
+                                scheduled_at=datetime(2030, 1, 10, 3, tzinfo=UTC),
+                                items={"policy": [{"topics": ["ai"]}]})
+    session.commit()
+    session.execute(Edition.__table__.update().values(status=EditionStatus.SENDING))
+    session.commit()
+    # `edition` still says scheduled in memory, as a page that read it a moment ago would.
+    edition.status = EditionStatus.SCHEDULED
+    with pytest.raises(NotScheduled) as refused:
+        sending.unschedule(session, edition, actor="test")
+    assert refused.value.status == EditionStatus.SENDING
+    session.rollback()
+    assert session.scalar(select(func.count()).select_from(AuditEntry)) == 0

@@ -3,19 +3,21 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import time_machine
+from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from tests.factories import Factories
-from webapp.models import Delivery, DeliveryStatus, Edition, EditionStatus
+from webapp.models import AuditEntry, Delivery, DeliveryStatus, Edition, EditionStatus
 
 PROGRESS_KEYS = {"month", "status", "planned", "queued", "sending", "in_doubt", "sent", "failed",
-                 "skipped", "started_at", "finished_at", "rate_per_s"}
+                 "skipped", "started_at", "finished_at", "rate_per_s", "elapsed_s",
+                 "rate_now_per_min", "eta_s"}
 
 
 @pytest.fixture
@@ -40,7 +42,8 @@ def test_the_confirmation_states_readers_variants_and_duration(
     # fintech is the industry item's topic, so all five readers get it, in four variants.
     assert '<span class="figure" data-estimate="readers">5</span>' in page
     assert '<span class="figure" data-estimate="variants">4</span>' in page
-    assert "under a minute" in page and "Outbox transport" in page
+    assert "about 1 second" in page and "Outbox transport" in page
+    assert "no send has finished yet to measure the real pace" in page
     assert "Send now to 5 readers" in page
     assert "Asia/Shanghai" in page
 
@@ -164,3 +167,123 @@ def test_a_scheduled_edition_can_be_cancelled_from_the_send_page(
     edition = _edition(session, approved.id)
     assert edition.status == EditionStatus.CANCELLED
     assert session.scalar(select(func.count(Delivery.id))) == 0
+
+
+@pytest.mark.usefixtures("december_2029")
+def test_a_scheduled_edition_can_be_unscheduled_and_stays_approved(
+    editor_client: FlaskClient, approved: Edition, session: Session
+) -> None:
+    editor_client.post("/editor/editions/2024-07/schedule",
+                       data={"date": "2030-01-02", "time": "09:30"})
+    page = editor_client.get("/editor/editions/2024-07?lang=en").get_data(as_text=True)
+    assert 'action="/editor/editions/2024-07/unschedule"' in page
+    assert "Unschedule this edition?" in page  # asked before it happens
+    send_page = editor_client.get("/editor/editions/2024-07/send?lang=en").get_data(as_text=True)
+    assert 'action="/editor/editions/2024-07/unschedule"' in send_page
+
+    done = editor_client.post("/editor/editions/2024-07/unschedule?lang=en",
+                              follow_redirects=True).get_data(as_text=True)
+    assert "Unscheduled. The edition is approved again" in done
+    edition = _edition(session, approved.id)
+    assert (edition.status, edition.scheduled_at) == (EditionStatus.APPROVED, None)
+    assert 'action="/editor/editions/2024-07/unschedule"' not in done
+    audit = session.scalars(select(AuditEntry).where(AuditEntry.action == "edition.unschedule"))
+    assert [entry.target for entry in audit] == ["2024-07"]
+
+    again = editor_client.post("/editor/editions/2024-07/unschedule?lang=en",
+                               follow_redirects=True).get_data(as_text=True)
+    assert "Only a scheduled edition can be unscheduled; this one is Approved." in again
+    assert _edition(session, approved.id).status == EditionStatus.APPROVED
+
+
+def test_unscheduling_needs_the_csrf_token(
+    app: Flask, editor_client: FlaskClient, approved: Edition, session: Session
+) -> None:
+    approved.status = EditionStatus.SCHEDULED
+    session.commit()
+    app.config["WTF_CSRF_ENABLED"] = True
+    try:
+        refused = editor_client.post("/editor/editions/2024-07/unschedule")
+    finally:
+        app.config["WTF_CSRF_ENABLED"] = False
+    assert refused.status_code == 400
+    assert _edition(session, approved.id).status == EditionStatus.SCHEDULED
+
+
+def _counts(page: str) -> dict[str, int]:
+    """The six counts of the progress card, as rendered."""
+    names = ("queued", "sending", "sent", "failed", "skipped", "in_doubt")
+    found = {}
+    for name in names:
+        marker = f'<dd data-count="{name}">'
+        start = page.index(marker) + len(marker)
+        found[name] = int(page[start : page.index("<", start)])
+    return found
+
+
+@pytest.mark.usefixtures("readers")
+def test_the_card_shows_six_counts_that_add_up_and_settles_what_a_crash_left(
+    editor_client: FlaskClient, approved: Edition, session: Session
+) -> None:
+    editor_client.post("/editor/editions/2024-07/send")
+    ids = sorted(session.scalars(select(Delivery.id)))
+    # A worker that is gone handed two over and held one more; one was sent.
+    session.execute(Delivery.__table__.update().where(Delivery.id.in_(ids[:2]))
+                    .values(status=DeliveryStatus.IN_DOUBT, claimed_by="gone:1"))
+    session.execute(Delivery.__table__.update().where(Delivery.id == ids[2])
+                    .values(status=DeliveryStatus.SENDING, claimed_by="gone:1"))
+    session.execute(Delivery.__table__.update().where(Delivery.id == ids[3])
+                    .values(status=DeliveryStatus.SENT))
+    session.commit()
+    page = editor_client.get("/editor/editions/2024-07?lang=en").get_data(as_text=True)
+    counts = _counts(page)
+    assert sum(counts.values()) == 5
+    assert counts == {"queued": 2, "sending": 0, "sent": 1, "failed": 0, "skipped": 0,
+                      "in_doubt": 2}
+    for label in ("Rate now", "Elapsed", "Time left (estimate)", "Deliveries in doubt"):
+        assert label in page
+    box = page[page.index("data-in-doubt"):]
+    assert "hidden" not in box[: box.index(">")]
+    assert "a reader may get the edition twice" in page and "a reader may miss it" in page
+
+    bad = editor_client.post("/editor/editions/2024-07/in-doubt", data={"choice": "both"})
+    assert bad.status_code == 400
+    done = editor_client.post("/editor/editions/2024-07/in-doubt?lang=en",
+                              data={"choice": "mark-sent"}, follow_redirects=True)
+    assert "2 deliveries in doubt are recorded as sent." in done.get_data(as_text=True)
+    assert session.scalars(select(AuditEntry.action).where(
+        AuditEntry.action == "edition.in_doubt_mark_sent")).all() == ["edition.in_doubt_mark_sent"]
+    after = _counts(done.get_data(as_text=True))
+    assert (after["sent"], after["in_doubt"], sum(after.values())) == (3, 0, 5)
+
+
+@pytest.mark.usefixtures("readers")
+def test_a_finished_send_links_to_its_results(
+    editor_client: FlaskClient, admin_client: FlaskClient, approved: Edition, session: Session
+) -> None:
+    editor_client.post("/editor/editions/2024-07/send")
+    session.execute(Delivery.__table__.update().values(status=DeliveryStatus.SENT))
+    edition = _edition(session, approved.id)
+    edition.status = EditionStatus.SENT
+    edition.send_finished_at = edition.send_started_at
+    session.commit()
+    page = editor_client.get("/editor/editions/2024-07?lang=en").get_data(as_text=True)
+    assert 'href="/editor/editions/2024-07?results=1#results" data-results' in page
+    assert 'id="results"' in page and '<dd data-result="sent">5</dd>' in page
+    admin = admin_client.get("/editor/editions/2024-07?lang=en").get_data(as_text=True)
+    assert 'href="/admin/?month=2024-07#edition-heading" data-results' in admin
+
+
+@pytest.mark.usefixtures("readers")
+def test_the_estimate_states_the_pace_of_the_last_send(
+    editor_client: FlaskClient, approved: Edition, factories: Factories
+) -> None:
+    start = datetime(2024, 6, 20, 1, 0, tzinfo=UTC)
+    june = factories.edition("2024-06", status=EditionStatus.SENT, send_started_at=start,
+                             send_finished_at=start + timedelta(seconds=20),
+                             items={"policy": [{"topics": ["ai"]}]})
+    factories.sent_to(june, 1500, sent_at=start)  # 75 a second; they read ai, so get July too
+    page = editor_client.get("/editor/editions/2024-07/send?lang=en").get_data(as_text=True)
+    assert '<span class="figure" data-estimate="readers">1505</span>' in page
+    assert "about 20 seconds" in page  # 1,505 readers at 75 a second
+    assert "Estimated at 75.0 messages per second, the pace the 2024-06 send kept" in page

@@ -34,6 +34,7 @@ def init_app(app: Flask) -> None:
         sending.approve_command,
         sending.send_command,
         sending.send_status_command,
+        sending.unschedule_command,
         sending.pause_command,
         sending.resume_command,
         sending.cancel_command,

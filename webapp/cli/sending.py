@@ -173,9 +173,15 @@ def _print_status(edition_id: int) -> None:
     p = send_progress(session, edition)
     click.echo(
         f"{p['month']} {p['status']}: {p['sent']} sent, {p['failed']} failed, "
-        f"{p['skipped']} skipped, {p['in_doubt']} in doubt, {p['queued']} queued "
-        f"of {p['planned']} planned"
+        f"{p['skipped']} skipped, {p['in_doubt']} in doubt, {p['sending']} sending, "
+        f"{p['queued']} queued of {p['planned']} planned"
     )
+    if p["status"] in ("sending", "paused"):
+        eta = "unknown" if p["eta_s"] is None else f"{p['eta_s']} s"
+        click.echo(f"elapsed {p['elapsed_s']} s, {p['rate_now_per_min']} a minute now, "
+                   f"time left {eta}")
+    if p["in_doubt"]:
+        click.echo(f"{p['in_doubt']} in doubt: see `yuebao in-doubt {p['month']}`")
 
 
 @click.command("send-status")
@@ -189,6 +195,20 @@ def send_status_command(month: str, as_json: bool) -> None:
         click.echo(json.dumps(send_progress(db.session(), edition)))
     else:
         _print_status(edition.id)
+
+
+@click.command("unschedule")
+@MONTH
+@with_appcontext
+def unschedule_command(month: str) -> None:
+    """Take MONTH's scheduled edition off the schedule; it is approved again."""
+    edition = _edition(month)
+    try:
+        sending.unschedule(db.session(), edition, actor="cli")
+    except SendError as error:
+        db.session().rollback()
+        raise click.ClickException(str(error)) from None
+    _commit_or_fail(f"{month} unscheduled; it is approved again")
 
 
 def _control(name: str, action: str) -> click.Command:

@@ -380,7 +380,8 @@ class DeliveryEngine:
         except Exception as error:  # one no one foresaw must not end the worker
             log.exception("a call failed unexpectedly; the send is paused",
                           extra={"fields": {"ids": len(chunk.deliveries)}})
-            settle = partial(self._pause_on_error, edition_id=edition_id, error=error)
+            settle = partial(self._pause_on_error, edition_id=edition_id, chunk=chunk,
+                             error=error)
         else:
             if answers is None:  # never handed over: back to the queue
                 settle = partial(self._release_chunk, chunk=chunk)
@@ -550,12 +551,21 @@ class DeliveryEngine:
         return False
 
     def _pause_on_error(
-        self, session: Session, result: RunResult, *, edition_id: int, error: Exception
+        self,
+        session: Session,
+        result: RunResult,
+        *,
+        edition_id: int,
+        chunk: _Chunk,
+        error: Exception,
     ) -> bool:
         """An unforeseen error around a call (a bug, an answer no one expected): the chunk's
         readers stay in doubt — the call may have left — and the send pauses, so the error is
-        not repeated on every chunk; the editor sees why and resumes once it is fixed."""
+        not repeated on every chunk; the editor sees why and resumes once it is fixed. The
+        reason is kept on those rows: an in-doubt row without one, of a live worker, is a call
+        in flight (webapp.stats.progress)."""
         reason = f"unexpected error while sending: {type(error).__name__}: {error}"[:500]
+        store.note_in_doubt(session, [d.id for d in chunk.deliveries], reason)
         self._pause_edition(session, edition_id, reason, result)
         return False
 

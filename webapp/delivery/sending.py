@@ -1,8 +1,9 @@
 """An edition's send as a state machine: approve, schedule or start, pause, resume, cancel.
 
 States as in DESIGN.md: draft → approved → scheduled → sending → sent, or approved → sending;
-sending ⇄ paused; scheduled/sending/paused → cancelled. Each function checks the state it
-starts from and changes nothing when it is not allowed; the caller commits.
+scheduled → approved (unschedule); sending ⇄ paused; scheduled/sending/paused → cancelled.
+Each function checks the state it starts from and changes nothing when it is not allowed; the
+caller commits.
 """
 
 from __future__ import annotations
@@ -34,7 +35,9 @@ from webapp.models import (
 
 Actor = User | str
 RULE_ACTOR = "schedule rule"  # who starts the monthly rule's sends, in the audit log
-SendAction = Literal["approve", "schedule", "send", "pause", "resume", "cancel"]
+SendAction = Literal[
+    "approve", "schedule", "unschedule", "send", "pause", "resume", "cancel", "settle"
+]
 
 
 class SendError(ValueError):
@@ -66,6 +69,14 @@ class WrongEditionState(SendError):
             f"cannot {action} the {edition.month} edition: it is {edition.status.value}, "
             f"not {names}"
         )
+
+
+class NotScheduled(WrongEditionState):
+    """Only a scheduled edition can be unscheduled (a send that started is paused or
+    cancelled instead)."""
+
+    def __init__(self, edition: Edition) -> None:
+        super().__init__(edition, {EditionStatus.SCHEDULED}, "unschedule")
 
 
 class EditionHasNoItems(SendError):
@@ -222,6 +233,29 @@ def schedule(session: Session, edition: Edition, at: datetime, *, actor: Actor) 
     edition.scheduled_at = at
     record_audit(session, "edition.schedule", actor=actor, target=edition.month,
                  detail={"at": at.isoformat()})
+
+
+def unschedule(session: Session, edition: Edition, *, actor: Actor) -> None:
+    """Scheduled → approved: the send will not start at its time, and the edition waits to be
+    sent or scheduled again (nothing was planned yet, so nothing else changes).
+
+    A conditional UPDATE, as the scheduler's own claim of a due send: whichever of the two
+    commits first wins, and the other changes nothing.
+    """
+    if edition.status != EditionStatus.SCHEDULED:
+        raise NotScheduled(edition)
+    was = edition.scheduled_at
+    moved = session.execute(
+        update(Edition)
+        .where(Edition.id == edition.id, Edition.status == EditionStatus.SCHEDULED)
+        .values(status=EditionStatus.APPROVED, scheduled_at=None, updated_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    session.refresh(edition)
+    if not getattr(moved, "rowcount", 0):  # the scheduler started it a moment ago
+        raise NotScheduled(edition)
+    record_audit(session, "edition.unschedule", actor=actor, target=edition.month,
+                 detail={"was": was.isoformat() if was else None})
 
 
 def start_send(session: Session, edition: Edition, *, actor: Actor) -> PlanResult:

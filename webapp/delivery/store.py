@@ -148,6 +148,19 @@ def mark_in_doubt(session: Session, ids: Sequence[int], worker: str) -> list[int
     return list(session.scalars(stmt))
 
 
+def note_in_doubt(session: Session, ids: Sequence[int], reason: str) -> None:
+    """Why these deliveries stay in doubt, on those still in doubt; their `in_doubt_at` is
+    kept (it dates the evidence SES's events are weighed against)."""
+    if not ids:
+        return
+    session.execute(
+        update(Delivery)
+        .where(Delivery.id.in_(ids), Delivery.status == DeliveryStatus.IN_DOUBT)
+        .values(error=reason, updated_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+
+
 def release_claims(session: Session, ids: Sequence[int], worker: str) -> None:
     """Claimed deliveries that were never handed over go back to the queue — those this worker
     still holds (another may have taken them while this one was cut off)."""

@@ -16,6 +16,7 @@ from webapp.delivery.sending import (
     ItemsWithoutTopic,
     MachineDraftsPending,
     NoItemHasTopic,
+    NotScheduled,
     ScheduleInPast,
     UntranslatedForEnglishReaders,
     WrongEditionState,
@@ -163,6 +164,11 @@ def _wrong_state(error: WrongEditionState) -> str:
                  status=status_label(error.status)))
 
 
+def _not_scheduled(error: NotScheduled) -> str:
+    return str(_("Only a scheduled edition can be unscheduled; this one is %(status)s.",
+                 status=status_label(error.status)))
+
+
 def _no_items(error: EditionHasNoItems) -> str:
     return str(_("The edition has no items yet."))
 
@@ -268,6 +274,7 @@ _REFUSALS: dict[type[Exception], Callable[[Any], str]] = {
     TextTooLong: _too_long,
     TextUnsafe: _text_unsafe,
     UnsafeContent: _unsafe_content,
+    NotScheduled: _not_scheduled,
     WrongEditionState: _wrong_state,
     EditionHasNoItems: _no_items,
     NoItemHasTopic: _no_topic,

@@ -53,11 +53,14 @@ from webapp.models import (
 )
 from webapp.readers.topics import keyword_rules
 from webapp.security import role_required
+from webapp.stats.figures import edition_funnel
 from webapp.stats.progress import send_progress
 
-# States in which the edition page shows the send's progress.
+# States in which the edition page shows the send's progress, and the finished ones that also
+# show its results.
 SEND_STATES = {EditionStatus.SENDING, EditionStatus.PAUSED, EditionStatus.SENT,
                EditionStatus.CANCELLED}
+FINISHED_STATES = {EditionStatus.SENT, EditionStatus.CANCELLED}
 
 
 @bp.route("/")
@@ -206,6 +209,8 @@ def render_edition(
     content = edition_content(edition)
     org_en = brand(session, settings).org_name_en  # as English readers' emails name the firm
     progress = send_progress(session, edition) if edition.status in SEND_STATES else None
+    results = (edition_funnel(session, edition.id)
+               if progress and edition.status in FINISHED_STATES else None)
     return render_template(
         "editor/edition.html",
         edition=edition,
@@ -224,6 +229,7 @@ def render_edition(
              if i.title_en and i.english_accepted][:1],
         ),
         progress=progress,
+        results=results,
         translate_on=settings.translate == "aws",
         translation_job=next(iter(translation_jobs(session, edition.month, limit=20)), None),
         drafted_texts=len(edition.english_drafts or ()),

@@ -17,6 +17,7 @@ from webapp import db
 from webapp.config import current_settings
 from webapp.delivery import sending
 from webapp.delivery.estimate import SendEstimate, estimate_send
+from webapp.delivery.in_doubt import resolve_in_doubt
 from webapp.delivery.variant_previews import variant_readers
 from webapp.editor import bp
 from webapp.editor.common import actor, edition_or_404, explain
@@ -33,14 +34,14 @@ def _zone() -> ZoneInfo:
 
 
 def duration_text(estimate: SendEstimate) -> str | None:
-    """"about 3 minutes" in the page's language; None when the rate is unknown."""
+    """"about 21 seconds", "about 3 minutes" in the page's language; None when the rate is
+    unknown."""
     seconds = estimate.seconds
     if seconds is None:
         return None
-    if seconds < 60:
-        return str(_("under a minute"))
     return str(_("about %(duration)s",
-                 duration=format_timedelta(timedelta(seconds=seconds), threshold=1.0)))
+                 duration=format_timedelta(timedelta(seconds=max(1, round(seconds))),
+                                           threshold=1.0)))
 
 
 def _confirmation(edition: Edition, schedule: ScheduleForm | None = None) -> str:
@@ -161,7 +162,51 @@ def resume(month: str) -> Response:
     return _control(month, "resume")
 
 
+@bp.route("/editions/<month>/unschedule", methods=["POST"])
+@role_required(Role.EDITOR)
+def unschedule(month: str) -> Response:
+    """Scheduled → approved: the send does not start at its time; nothing else changes."""
+    edition = edition_or_404(month)
+    session = db.session()
+    try:
+        sending.unschedule(session, edition, actor=actor())
+    except sending.SendError as error:
+        session.rollback()
+        flash(explain(error), "error")
+    else:
+        session.commit()
+        flash(_("Unscheduled. The edition is approved again: send it or schedule it when you "
+                "are ready."), "ok")
+    return redirect(url_for(".edition", month=month))
+
+
 @bp.route("/editions/<month>/cancel", methods=["POST"])
 @role_required(Role.EDITOR)
 def cancel(month: str) -> Response:
     return _control(month, "cancel")
+
+
+# Deliveries in doubt can be settled only while the send is open: re-queued rows of a cancelled
+# send would never go out.
+SETTLE_STATES = {EditionStatus.SENDING, EditionStatus.PAUSED}
+
+
+@bp.route("/editions/<month>/in-doubt", methods=["POST"])
+@role_required(Role.EDITOR)
+def settle_in_doubt(month: str) -> Response | tuple[str, int]:
+    """The editor's choice for deliveries a crash left in doubt: send again, or record sent."""
+    edition = edition_or_404(month)
+    choice = request.form.get("choice", "")
+    if choice not in ("resend", "mark-sent"):
+        return render_template("errors/error.html", code=400), 400
+    session = db.session()
+    if edition.status not in SETTLE_STATES:
+        flash(explain(sending.WrongEditionState(edition, SETTLE_STATES, "settle")), "error")
+        return redirect(url_for(".edition", month=month, _anchor="progress"))
+    moved = resolve_in_doubt(session, edition, resend=choice == "resend", actor=actor())
+    session.commit()
+    if choice == "resend":
+        flash(_("%(count)s deliveries in doubt are queued to be sent again.", count=moved), "ok")
+    else:
+        flash(_("%(count)s deliveries in doubt are recorded as sent.", count=moved), "ok")
+    return redirect(url_for(".edition", month=month, _anchor="progress"))

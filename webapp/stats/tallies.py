@@ -82,8 +82,11 @@ def status_counts(session: Session, edition_id: int) -> dict[str, int]:
     return {status: figures.get(status, 0) for status in STATUSES}
 
 
-def minutes(session: Session, edition_id: int) -> dict[str, tuple[int, int]]:
-    """(sent, delivered) per UTC minute ('YYYY-MM-DDTHH:MM') of the edition."""
+def minutes(
+    session: Session, edition_id: int, since: str | None = None
+) -> dict[str, tuple[int, int]]:
+    """(sent, delivered) per UTC minute ('YYYY-MM-DDTHH:MM') of the edition; from minute
+    `since` on, when given."""
     rows = _with_own_changes(
         session,
         EditionMinute,
@@ -94,6 +97,8 @@ def minutes(session: Session, edition_id: int) -> dict[str, tuple[int, int]]:
     stmt = select(rows.c.minute, func.sum(rows.c.sent), func.sum(rows.c.delivered)).group_by(
         rows.c.minute
     )
+    if since is not None:
+        stmt = stmt.where(rows.c.minute >= since)
     return {
         minute: (int(sent or 0), int(delivered or 0))
         for minute, sent, delivered in session.execute(stmt).tuples()

@@ -99,6 +99,18 @@
     }
   }
 
+  // Seconds as m:ss or h:mm:ss, as the template's clock macro writes them; "—" for unknown.
+  function clock(seconds) {
+    if (seconds === null || seconds === undefined) {
+      return "\u2014";
+    }
+    var s = Math.max(0, Math.round(seconds));
+    var two = function (n) { return (n < 10 ? "0" : "") + n; };
+    var hours = Math.floor(s / 3600);
+    var minutes = Math.floor((s % 3600) / 60);
+    return (hours ? hours + ":" + two(minutes) : String(minutes)) + ":" + two(s % 60);
+  }
+
   function render(p) {
     var settled = p.sent + p.failed + p.skipped;
     var bar = field("bar");
@@ -107,9 +119,17 @@
       bar.value = settled;
     }
     setText("percent", p.planned ? Math.floor((100 * settled) / p.planned) : 0);
-    ["sent", "planned", "queued", "failed", "skipped", "in_doubt", "rate_per_s"].forEach(
-      function (name) { setText(name, p[name]); }
-    );
+    ["sent", "planned", "rate_now_per_min"].forEach(function (name) { setText(name, p[name]); });
+    // The six counts (and the planned total they add up to) of the counts list.
+    Array.prototype.forEach.call(card.querySelectorAll("[data-count]"), function (el) {
+      el.textContent = String(p[el.getAttribute("data-count")]);
+    });
+    setText("elapsed_s", clock(p.elapsed_s));
+    setText("eta_s", clock(p.eta_s));
+    var doubt = card.querySelector("[data-in-doubt]");
+    if (doubt) {
+      doubt.hidden = !(p.in_doubt > 0 && (p.status === "sending" || p.status === "paused"));
+    }
     var badges = [field("status")].concat(
       Array.prototype.slice.call(document.querySelectorAll("[data-status-badge]"))
     );
