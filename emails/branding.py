@@ -17,6 +17,15 @@ AA_NORMAL: Final = 4.5
 WHITE: Final = "#ffffff"
 # The page around the email's white body (and the public pages' muted background).
 PAPER: Final = "#f3f1ec"
+# The masthead's small text on the primary colour: the firm's name above the title, and the
+# month under it, in these tints while they stay legible on the primary.
+MASTHEAD_EYEBROW: Final = "#c9aa70"
+MASTHEAD_SUBTITLE: Final = "#c5ccd8"
+
+
+def legible_on(colour: str, background: str, fallback: str) -> str:
+    """`colour` where it reads at WCAG AA on `background`, else `fallback` (which does)."""
+    return colour if contrast_ratio(colour, background) >= AA_NORMAL else fallback
 
 
 @dataclass(frozen=True)
@@ -29,6 +38,16 @@ class Palette:
     on_primary: str = WHITE  # text on a primary background (buttons, masthead)
     background: str = WHITE  # the email body and the public pages' cards
     page: str = PAPER
+
+    @property
+    def masthead_eyebrow(self) -> str:
+        """The tints of the masthead's small text hold on the default navy; on a lighter
+        primary an admin chose they give way to the text colour of the primary."""
+        return legible_on(MASTHEAD_EYEBROW, self.primary, self.on_primary)
+
+    @property
+    def masthead_subtitle(self) -> str:
+        return legible_on(MASTHEAD_SUBTITLE, self.primary, self.on_primary)
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,12 @@ from dataclasses import asdict, dataclass, replace
 from typing import Final
 
 from emails.branding import Palette as BrandPalette
-from emails.branding import contrast_ratio, relative_luminance
+from emails.branding import (
+    MASTHEAD_EYEBROW,
+    MASTHEAD_SUBTITLE,
+    contrast_ratio,
+    relative_luminance,
+)
 
 __all__ = [  # the WCAG formulas are the branding's, re-exported: one definition
     "DARK",
@@ -62,6 +67,8 @@ def branded(palette: Palette, brand: BrandPalette) -> Palette:
         on_primary=brand.on_primary,
         masthead=brand.primary,
         on_masthead=brand.on_primary,
+        masthead_eyebrow=brand.masthead_eyebrow,
+        masthead_subtitle=brand.masthead_subtitle,
         accent_text=brand.accent,
     )
 
@@ -77,8 +84,8 @@ NEUTRALS: Final = Palette(
     on_primary="",
     masthead="",
     on_masthead="",
-    masthead_eyebrow="#c9aa70",
-    masthead_subtitle="#c5ccd8",
+    masthead_eyebrow=MASTHEAD_EYEBROW,
+    masthead_subtitle=MASTHEAD_SUBTITLE,
     # Rules and frames stay this gold whatever the brand: under a client's forced darkening the
     # brand's darker, text-strength accent fades to 2.7:1 against the body; this one keeps 3:1.
     accent="#a7803f",

@@ -62,3 +62,18 @@ def test_every_text_pair_of_the_default_palette_passes_aa() -> None:
 )
 def test_colours_are_read_as_hex_only(value: str, expected: str | None) -> None:
     assert normalize_colour(value) == expected
+
+
+@pytest.mark.parametrize("primary", ["#1f2d44", "#3a6ea5", "#0b5d3b", "#6b2d5c"])
+def test_the_mastheads_small_text_stays_legible_on_any_primary_that_passes(primary: str) -> None:
+    """The firm's name and the month sit on the primary in fixed tints; a lighter primary an
+    admin may choose (it passes against white) would leave them at 2–3:1, so they give way
+    to the primary's own text colour there, and keep their tints on the default navy."""
+    palette = Palette(primary=primary)
+    assert contrast_ratio(palette.on_primary, palette.primary) >= AA_NORMAL
+    for tint in (palette.masthead_eyebrow, palette.masthead_subtitle):
+        assert contrast_ratio(tint, palette.primary) >= AA_NORMAL, (primary, tint)
+    if primary == "#1f2d44":
+        assert (palette.masthead_eyebrow, palette.masthead_subtitle) == ("#c9aa70", "#c5ccd8")
+    if primary == "#3a6ea5":
+        assert palette.masthead_eyebrow == palette.on_primary

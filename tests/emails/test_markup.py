@@ -44,7 +44,8 @@ def documents(
             message = fill(variant, reader(language), UrlLinks(BASE_URL))
             found[f"{language}:{len(topics)}:{layout}"] = message.html
     for kind in KINDS:
-        context = {"to": "a@example.org", "action_url": f"{BASE_URL}/x", "unsubscribe_url": "u"}
+        context = {"to": "a@example.org", "action_url": f"{BASE_URL}/x", "unsubscribe_url": "u",
+                   "inviter": "lead@example.org", "role": "editor", "lifetime_days": "3"}
         found[kind] = render_system_mail(kind, "zh-CN", context, settings=settings).html
     return found
 

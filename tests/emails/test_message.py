@@ -133,6 +133,9 @@ def _all_emails(
                 "to": "a@example.org",
                 "action_url": f"{BASE_URL}/x",
                 "unsubscribe_url": f"{BASE_URL}/u/t",
+                "inviter": "lead@example.org",  # an invitation's own values
+                "role": "editor",
+                "lifetime_days": "3",
             }
             yield render_system_mail(kind, language, context, settings=settings)
 
