@@ -12,13 +12,13 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, replace
 from typing import Final
 
-from emails.branding import Palette as BrandPalette
 from emails.branding import (
     MASTHEAD_EYEBROW,
     MASTHEAD_SUBTITLE,
     contrast_ratio,
     relative_luminance,
 )
+from emails.branding import Palette as BrandPalette
 
 __all__ = [  # the WCAG formulas are the branding's, re-exported: one definition
     "DARK",
