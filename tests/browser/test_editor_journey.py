@@ -171,7 +171,8 @@ def test_an_editor_takes_the_july_report_to_a_finished_send(
     page.locator(".preview-controls label.pick", has_text="人工智能").click()
     page.get_by_role("button", name="显示预览").click()
     # The hook first, then the report and month (a phone shows the start of the subject).
-    expect(page.locator("[data-preview=subject]")).to_contain_text("｜元宇宙与数字经济月报 · 2024年7月")
+    subject = page.locator("[data-preview=subject]")
+    expect(subject).to_contain_text("｜元宇宙与数字经济月报 · 2024年7月")
     for which, width in (("desktop", 600), ("phone", 375)):
         frame = page.frame_locator(f"iframe[data-frame={which}]")
         expect(frame.locator("body")).to_contain_text(deal.title)  # the fixed topic shows
