@@ -210,3 +210,7 @@ def test_a_refused_console_field_is_tied_to_its_error_and_hint(
     assert 'id="consent_note-hint"' in page and 'id="consent_note-error"' in page
     email = re.search(r'<input[^>]*id="email"[^>]*>', page)
     assert email and "aria-invalid" not in email.group(0)
+    # The page opens on a summary naming the field, with a link to it.
+    summary = re.search(r'<div class="error-summary"[^>]*autofocus[^>]*>(.*?)</ul>', page, re.S)
+    assert summary and page.index("error-summary") < page.index('<form method="post" novalidate')
+    assert re.findall(r'<a href="#([\w-]+)">', summary.group(1)) == ["consent_note"]
