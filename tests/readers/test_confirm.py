@@ -218,3 +218,19 @@ def test_a_later_request_without_a_name_keeps_the_name_given_first(
     run_jobs(app)
     session.refresh(reader)
     assert (reader.name, reader.company) == ("王 晓明", "植德")
+
+
+def test_the_same_request_twice_keeps_the_first_link_working(
+    app: Flask, client: FlaskClient, session: Session
+) -> None:
+    """A double click or a retried form asks nothing new: both emails confirm the one request."""
+    subscribe(client, "again@example.com", name="Ann")
+    subscribe(client, "again@example.com")  # the same choices; no name this time
+    first, second = (link_in(m, "/confirm/") for m in outbox(app))
+    reader = session.scalar(select(Subscriber))
+    assert reader is not None
+    assert [r.action for r in reader.consents] == ["subscribe"]
+    assert client.get(second).status_code == 200
+    assert client.post(first, headers=BROWSER, follow_redirects=True).status_code == 200
+    assert _status(session, reader) == SubscriberStatus.ACTIVE
+    assert reader.name == "Ann"

@@ -161,6 +161,15 @@ def subscribe(
     if subscriber is not None and subscriber.status in SUBSCRIBED:
         # Someone may be typing another person's address: change nothing, tell the owner.
         return queued(session, subscriber, [preferences_mail(settings, subscriber)])
+    if subscriber is not None and subscriber.status == SubscriberStatus.PENDING:
+        waiting = newest_subscribe_request(session, subscriber)
+        if waiting is not None and _asks_the_same(waiting, subscriber, signup, topics, language):
+            # The same request again (a double click, a retry, a lost answer): a fresh email
+            # for the request that waits, so every link sent for it keeps working.
+            subscriber.updated_at = utcnow()
+            return queued(
+                session, subscriber, [_confirmation_mail(settings, subscriber, waiting)]
+            )
     if subscriber is None:
         subscriber = Subscriber(email=address, email_key=key, status=SubscriberStatus.PENDING)
         session.add(subscriber)
@@ -184,6 +193,25 @@ def subscribe(
     )
     session.flush()
     return queued(session, subscriber, [_confirmation_mail(settings, subscriber, request)])
+
+
+def _asks_the_same(
+    waiting: ConsentRecord,
+    subscriber: Subscriber,
+    signup: Signup,
+    topics: Sequence[Topic],
+    language: str,
+) -> bool:
+    """Would this signup leave the waiting request's choices as they are?"""
+    chosen = {t.slug for t in topics}
+    detail = waiting.detail or {}
+    name, company = clean_text(signup.name), clean_text(signup.company)
+    return (
+        set(detail.get("topics") or []) == chosen == {t.slug for t in subscriber.topics}
+        and detail.get("language") == language == subscriber.language
+        and name in (None, subscriber.name)
+        and company in (None, subscriber.company)
+    )
 
 
 def ask_to_subscribe(
