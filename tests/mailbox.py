@@ -66,7 +66,10 @@ def link_in(message: EmailMessage, prefix: str) -> str:
 def subscribe(
     client: FlaskClient, address: str, **fields: Any
 ) -> TestResponse:
-    return client.post("/", data={"email": address, **SIGNUP, **fields}, headers=BROWSER)
+    """The subscribe form, and the page its redirect leads to (Post/Redirect/Get)."""
+    return client.post(
+        "/", data={"email": address, **SIGNUP, **fields}, headers=BROWSER, follow_redirects=True
+    )
 
 
 def answer_forms(app: Flask) -> int:

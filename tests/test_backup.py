@@ -43,7 +43,7 @@ def restored_app(
 
 def _erase(client: FlaskClient, reader: Subscriber) -> None:
     response = client.post(f"/p/{reader.token}/erase", data={"understood": "y"})
-    assert response.status_code == 200
+    assert response.status_code == 303
 
 
 def _readers(session: Session) -> dict[int, tuple[str | None, SubscriberStatus]]:

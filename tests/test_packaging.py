@@ -38,10 +38,13 @@ def test_every_package_of_the_product_is_listed_for_the_wheel() -> None:
 
 
 def test_the_committed_catalogue_is_compiled_from_the_po_file() -> None:
+    def key(value: object) -> object:  # a plural message's id and strings are sequences
+        return tuple(value) if isinstance(value, list | tuple) else value
+
     with open(CATALOGUE / "messages.po", "rb") as handle:
-        source = {m.id: m.string for m in read_po(handle) if m.id and not m.fuzzy}
+        source = {key(m.id): key(m.string) for m in read_po(handle) if m.id and not m.fuzzy}
     with open(CATALOGUE / "messages.mo", "rb") as handle:
-        compiled = {m.id: m.string for m in read_mo(handle) if m.id}
+        compiled = {key(m.id): key(m.string) for m in read_mo(handle) if m.id}
     assert compiled == source, "run `make messages` to recompile messages.mo"
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 
 from flask import Flask
 from flask.testing import FlaskClient
@@ -194,3 +195,22 @@ def test_reader_export_is_csv_with_formulas_neutralised(
     rows = list(csv.reader(io.StringIO(response.get_data(as_text=True).lstrip("\ufeff"))))
     assert rows[0] == ["email", "name", "topics", "language", "status"]
     assert rows[1][1] == "'=cmd|' /C calc'!A0"
+
+
+def test_a_refused_console_field_is_tied_to_its_error_and_hint(
+    admin_client: FlaskClient, factories: Factories
+) -> None:
+    factories.topic("ai")
+    form = {"email": "tied@example.com", "topics": ["ai"], "language": "en", "consent_note": ""}
+    page = admin_client.post("/admin/subscribers/new", data=form).get_data(as_text=True)
+    note = re.search(r'<textarea[^>]*id="consent_note"[^>]*>', page)
+    assert note, "no note field"
+    assert 'aria-invalid="true"' in note.group(0)
+    assert 'aria-describedby="consent_note-hint consent_note-error"' in note.group(0)
+    assert 'id="consent_note-hint"' in page and 'id="consent_note-error"' in page
+    email = re.search(r'<input[^>]*id="email"[^>]*>', page)
+    assert email and "aria-invalid" not in email.group(0)
+    # The page opens on a summary naming the field, with a link to it.
+    summary = re.search(r'<div class="error-summary"[^>]*autofocus[^>]*>(.*?)</ul>', page, re.S)
+    assert summary and page.index("error-summary") < page.index('<form method="post" novalidate')
+    assert re.findall(r'<a href="#([\w-]+)">', summary.group(1)) == ["consent_note"]

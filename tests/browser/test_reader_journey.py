@@ -183,3 +183,33 @@ def test_a_reader_subscribes_confirms_changes_topics_and_unsubscribes(
     screens.step("8-unsubscribed")
     assert _reader(live_app, journey.address).status == SubscriberStatus.UNSUBSCRIBED
     context.close()
+
+
+def test_on_a_phone_a_refused_form_opens_on_its_error_summary(
+    browser: Browser, live_app: Flask
+) -> None:
+    """A reader who forgot the topics and the consent must not land back at the top of a long
+    page with the errors out of sight: focus is on the summary, and its links lead to fields."""
+    base = settings_of(live_app).base_url
+    context = browser.new_context(
+        locale="en-GB", viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True
+    )
+    page = context.new_page()
+    problems: list[str] = []
+    # The 400 of the refused form is logged too; what must not be is a blocked script or style.
+    page.on("console", lambda m: problems.append(m.text) if "Refused" in m.text else None)
+    page.goto(base + "/")
+    page.get_by_role("textbox", name="Email").fill("phone@example.com")
+    page.locator("form button[type=submit]", has_text="Subscribe").click()
+    page.wait_for_load_state("load")
+
+    summary = page.locator("#error-summary")
+    assert page.evaluate("document.activeElement.id") == "error-summary"
+    box = summary.bounding_box()
+    assert box is not None and 0 <= box["y"] < 844  # on screen, not below the fold
+    assert "Please choose at least one topic." in summary.inner_text()
+    summary.get_by_role("link", name="Please agree to receive the report.").click()
+    assert page.evaluate("document.activeElement.id") == "consent"
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    assert problems == []  # no script or style blocked by the CSP
+    context.close()

@@ -212,3 +212,20 @@ def test_edits_to_a_sent_or_sending_edition_are_refused(
     # The page itself shows it read-only: no edit buttons, a disabled texts form.
     page = editor_client.get("/editor/editions/2024-07?lang=en").get_data(as_text=True)
     assert "Add item" not in page and "<fieldset disabled>" in page
+
+
+def test_a_refused_item_opens_on_a_summary_naming_each_field(
+    editor_client: FlaskClient, july: Edition, session: Session
+) -> None:
+    data = {"section": "deals", "title": "", "published_on": "2024-07-30",
+            "url": "https://example.com/deal", "summary": "融资。", "submit": "1"}
+    page = editor_client.post(
+        "/editor/editions/2024-07/items/new?lang=en", data=data
+    ).get_data(as_text=True)
+    summary = re.search(r'<div class="error-summary"[^>]*autofocus[^>]*>(.*?)</ul>', page, re.S)
+    assert summary, "no error summary"
+    links = dict(re.findall(r'<a href="#([\w-]+)">([^<]+)</a>', summary.group(1)))
+    assert links["title"].startswith("Title: ")
+    for field_id in links:
+        assert re.search(rf'<[a-z]+ [^>]*id="{field_id}"', page), field_id
+    assert len(_reload(session).sections[2].items) == 4  # nothing saved: the four of July

@@ -133,7 +133,7 @@ def test_an_erased_readers_old_links_work_but_record_nothing_and_show_nothing(
     assert client.get(f"/v/{token}").status_code == 200
     if by == "reader":
         erased = client.post(f"/p/{reader.token}/erase", data={"understood": "y"})
-        assert erased.status_code == 200
+        assert erased.status_code == 303
     else:
         from webapp.models import ConsentSource
         from webapp.readers.consent import Origin

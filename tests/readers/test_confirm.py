@@ -70,8 +70,11 @@ def test_post_confirms_sends_the_welcome_and_twice_is_harmless(
 ) -> None:
     reader, link = _pending(app, client, session)
     first = client.post(link, headers=BROWSER)
-    assert first.status_code == 200 and "订阅成功" in first.get_data(as_text=True)
-    second = client.post(link, headers=BROWSER)
+    assert first.status_code == 303  # Post/Redirect/Get: reloading the answer posts nothing
+    done = client.get(first.headers["Location"])
+    assert done.status_code == 200 and "订阅成功" in done.get_data(as_text=True)
+    assert "已确认" in client.get(link).get_data(as_text=True)  # a later visit
+    second = client.post(link, headers=BROWSER, follow_redirects=True)
     assert second.status_code == 200 and "已确认" in second.get_data(as_text=True)
 
     session.refresh(reader)
@@ -106,7 +109,7 @@ def test_an_expired_link_offers_a_new_one_and_confirms_nothing(
     # The page's form sends a fresh confirmation to a pending reader.
     client.post("/preferences/link", data={"email": "late@example.com"})
     fresh = link_in(outbox(app)[-1], "/confirm/")
-    assert client.post(fresh).status_code == 200
+    assert client.post(fresh, follow_redirects=True).status_code == 200
     assert _status(session, reader) == SubscriberStatus.ACTIVE
 
 
@@ -165,3 +168,70 @@ def test_confirmation_links_hold_no_address(
     payload = link.removeprefix("/confirm/").split(".")[0]
     decoded = base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4))
     assert b"private" not in decoded and b"example" not in decoded
+
+
+def test_only_the_newest_request_can_be_confirmed_and_an_older_link_says_why(
+    app: Flask, client: FlaskClient, session: Session
+) -> None:
+    """Subscribing again while pending: the first email's link must not confirm the second
+    request's choices (it used to, silently)."""
+    subscribe(client, "twice@example.com", name="王小明", topics=["ai", "data"])
+    first = link_in(outbox(app)[-1], "/confirm/")
+    subscribe(client, "twice@example.com", topics=["fintech"], language="en")
+    second = link_in(outbox(app)[-1], "/confirm/")
+    reader = session.scalar(select(Subscriber))
+    assert reader is not None
+
+    for response in (client.get(first), client.post(first, headers=BROWSER)):
+        assert response.status_code == 410
+        page = response.get_data(as_text=True)
+        # In the visitor's language (the console default here): who asks is not known yet.
+        assert "此地址又提交了新的订阅请求" in page
+        assert "只有最新邮件中的链接有效" in page
+    assert _status(session, reader) == SubscriberStatus.PENDING
+
+    # The newest link shows what it confirms before the button is pressed …
+    shown = client.get(second).get_data(as_text=True)
+    assert "<dd>twice@example.com</dd>" in shown
+    assert "<li>Fintech &amp; digital currency</li>" in shown and "<li>AI</li>" not in shown
+    assert "<dd>English</dd>" in shown
+    # … and confirms exactly that.
+    assert client.post(second, headers=BROWSER, follow_redirects=True).status_code == 200
+    session.refresh(reader)
+    assert reader.status == SubscriberStatus.ACTIVE
+    assert ([t.slug for t in reader.topics], reader.language) == (["fintech"], "en")
+    [confirmed] = [r for r in reader.consents if r.action == "confirm"]
+    assert confirmed.detail is not None and confirmed.detail["topics"] == ["fintech"]
+    # Confirmed now: the older link says so and changes nothing.
+    assert "Already confirmed" in client.get(first).get_data(as_text=True)
+
+
+def test_a_later_request_without_a_name_keeps_the_name_given_first(
+    app: Flask, client: FlaskClient, session: Session
+) -> None:
+    subscribe(client, "named@example.com", name="王小明", company="植德")
+    subscribe(client, "named@example.com", topics=["fintech"])
+    run_jobs(app)
+    reader = session.scalar(select(Subscriber))
+    assert reader is not None
+    assert (reader.name, reader.company) == ("王小明", "植德")
+    subscribe(client, "named@example.com", name="王 晓明")  # a name given anew replaces it
+    run_jobs(app)
+    session.refresh(reader)
+    assert (reader.name, reader.company) == ("王 晓明", "植德")
+
+
+def test_the_same_request_twice_keeps_the_first_link_working(
+    app: Flask, client: FlaskClient, session: Session
+) -> None:
+    """A double click or a retried form asks nothing new: both emails confirm the one request."""
+    subscribe(client, "again@example.com", name="Ann")
+    subscribe(client, "again@example.com")  # the same choices; no name this time
+    first, second = (link_in(m, "/confirm/") for m in outbox(app))
+    reader = session.scalar(select(Subscriber))
+    assert reader is not None
+    assert [r.action for r in reader.consents] == ["subscribe"]
+    assert client.get(second).status_code == 200
+    assert client.post(first, headers=BROWSER, follow_redirects=True).status_code == 200
+    assert _status(session, reader) == SubscriberStatus.ACTIVE
+    assert reader.name == "Ann"

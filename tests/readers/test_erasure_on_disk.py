@@ -117,7 +117,7 @@ def test_after_the_erasure_job_neither_the_database_nor_its_log_nor_the_outbox_h
     assert f"{db_name}-wal" in before[IP]  # the log's copies are searched too
 
     erased = client.post(f"/p/{reader.token}/erase", data={"understood": "y"})
-    assert erased.status_code == 200
+    assert erased.status_code == 303
     assert run_jobs(app).done == 1  # the erasure job: the outbox files, then the log
 
     session.expire_all()

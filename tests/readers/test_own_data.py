@@ -113,7 +113,10 @@ def test_erasure_leaves_no_personal_data_in_the_database_or_the_outbox(
     refused = client.post(f"/p/{erin.token}/erase", data={})  # the box must be ticked
     assert refused.status_code == 400
     done = client.post(f"/p/{erin.token}/erase", data={"understood": "y"}, headers=BROWSER)
-    assert done.status_code == 200 and "您的数据已删除" in done.get_data(as_text=True)
+    assert done.status_code == 303  # Post/Redirect/Get: reloading the answer erases nothing
+    answer = client.get(done.headers["Location"])
+    assert answer.status_code == 200 and "您的数据已删除" in answer.get_data(as_text=True)
+    assert client.get(done.headers["Location"]).status_code == 410  # gone, on a later visit
     assert run_jobs(app).done == 1  # the worker redacts Erin's outbox files
 
     session.expire_all()
@@ -160,9 +163,9 @@ def test_a_form_request_not_yet_answered_goes_with_the_erasure(
     run_jobs(app)
     for address in (ADDRESS.upper(), "someone.else@example.com"):
         asked = client.post("/preferences/link", data={"email": address})
-        assert asked.status_code == 200
+        assert asked.status_code == 303
     erased = client.post(f"/p/{erin.token}/erase", data={"understood": "y"}, headers=BROWSER)
-    assert erased.status_code == 200
+    assert erased.status_code == 303
 
     session.expire_all()
     jobs = [(table, value) for table, _, value in _everything_stored(session)

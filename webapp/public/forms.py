@@ -42,6 +42,10 @@ def valid_address(_form: FlaskForm, field: Field) -> None:
         raise ValidationError(_l("Please enter a valid email address.")) from None
 
 
+# Said in the error summary too, where "This field is required." would not say which.
+_address_required = DataRequired(_l("Please enter your email address."))
+
+
 class TopicChoiceMixin:
     """Topics and the "all topics" box, which works without JavaScript too."""
 
@@ -67,7 +71,7 @@ class TopicChoiceMixin:
 
 class SubscribeForm(TopicChoiceMixin, FlaskForm):  # type: ignore[misc]
     email = EmailField(
-        _l("Email"), validators=[DataRequired(), PlainText(), Length(max=254), valid_address]
+        _l("Email"), validators=[_address_required, PlainText(), Length(max=254), valid_address]
     )
     name = StringField(_l("Name"), validators=[Optional(), PlainText(), Length(max=200)])
     company = StringField(_l("Company"), validators=[Optional(), PlainText(), Length(max=200)])
@@ -87,7 +91,7 @@ class SubscribeForm(TopicChoiceMixin, FlaskForm):  # type: ignore[misc]
 
 class PreferencesLinkForm(FlaskForm):  # type: ignore[misc]
     email = EmailField(
-        _l("Email"), validators=[DataRequired(), PlainText(), Length(max=254), valid_address]
+        _l("Email"), validators=[_address_required, PlainText(), Length(max=254), valid_address]
     )
     website = StringField(_l("Leave this field empty"), validators=[PlainText()])
     submit = SubmitField(_l("Send me the link"))
@@ -111,7 +115,7 @@ class PreferencesForm(TopicChoiceMixin, FlaskForm):  # type: ignore[misc]
 class EmailChangeForm(FlaskForm):  # type: ignore[misc]
     email = EmailField(
         _l("New email address"),
-        validators=[DataRequired(), PlainText(), Length(max=254), valid_address],
+        validators=[_address_required, PlainText(), Length(max=254), valid_address],
     )
     submit = SubmitField(_l("Change address"))
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 
 from flask import Response, flash, redirect, render_template, request, url_for
+from flask import session as cookie
 from flask_babel import format_date
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response as BaseResponse
@@ -173,7 +174,13 @@ def unsubscribe_from_preferences(token: str) -> BaseResponse:
         session = db.session()
         unsubscribe(session, current_settings(), subscriber, origin())
         session.commit()  # at once: nothing more goes out to this reader
-        flash(_("You have unsubscribed. We will not send you the report any more."), "ok")
+        flash(
+            _(
+                "You have unsubscribed. We will not send you the report any more, and no "
+                "email will follow."
+            ),
+            "ok",
+        )
     return redirect(url_for(".preferences", token=token), code=303)
 
 
@@ -200,17 +207,23 @@ def export(token: str) -> BaseResponse:
     return response
 
 
+JUST_ERASED = "just_erased"
+
+
 @bp.route("/p/<token>/erase", methods=["GET", "POST"])
 @limiter.limit("10 per minute", methods=["POST"])
-def erase_page(token: str) -> str | tuple[str, int]:
+def erase_page(token: str) -> tuple[str, int] | BaseResponse:
     subscriber = reader_by_token(token)
     if subscriber.status == SubscriberStatus.ERASED:
-        return render_template("public/erased.html"), 410
+        # The page the erasure's POST sent the browser to is a success; any later visit, gone.
+        just_now = cookie.pop(JUST_ERASED, None) == subscriber.id
+        return render_template("public/erased.html"), 200 if just_now else 410
     form = EraseForm()
     if form.validate_on_submit():
         session = db.session()
         erase(session, current_settings(), subscriber, origin())
         session.commit()
-        return render_template("public/erased.html", just_now=True), 200
+        cookie[JUST_ERASED] = subscriber.id
+        return redirect(url_for(".erase_page", token=token), code=303)
     status = 400 if form.is_submitted() else 200
     return render_template("public/erase.html", form=form, subscriber=subscriber), status

@@ -8,17 +8,25 @@ request and the worker looks the address up (webapp.delivery.form_requests).
 
 from __future__ import annotations
 
-from flask import render_template, request
+from flask import redirect, render_template, url_for
+from flask import session as cookie
 from flask_babel import gettext as _
+from werkzeug.wrappers import Response as BaseResponse
 
 from webapp import db
 from webapp.config import current_settings
 from webapp.extensions import current_language, limiter
 from webapp.public import bp
 from webapp.public.common import origin, per_address, use_reader_language
-from webapp.public.forms import ButtonForm, PreferencesLinkForm, SubscribeForm, consent_text
+from webapp.public.forms import (
+    LANGUAGE_CHOICES,
+    ButtonForm,
+    PreferencesLinkForm,
+    SubscribeForm,
+    consent_text,
+)
 from webapp.readers.consent import CONSENT_VERSION
-from webapp.readers.links import EMAIL_CHANGE, ExpiredLink, InvalidLink
+from webapp.readers.links import EMAIL_CHANGE, ExpiredLink, InvalidLink, SupersededLink
 from webapp.readers.subscriptions import (
     AddressUnavailable,
     InvalidAddress,
@@ -32,6 +40,10 @@ from webapp.readers.subscriptions import (
 from webapp.readers.topics import active_topics
 
 ONE_CLICK_FIELD, ONE_CLICK_VALUE = "List-Unsubscribe", "One-Click"
+# The address a form just asked us to write to, for the page the browser is sent on to (kept
+# in the signed session cookie: never in a URL, which proxies and link previews log).
+ASKED_FOR = "asked_for"
+JUST_CONFIRMED = "just_confirmed"
 
 
 # ---- subscribe ---------------------------------------------------------------------------
@@ -40,7 +52,7 @@ ONE_CLICK_FIELD, ONE_CLICK_VALUE = "List-Unsubscribe", "One-Click"
 @bp.route("/", methods=["GET", "POST"])
 @limiter.limit("10 per minute; 60 per hour", methods=["POST"])
 @per_address
-def subscribe_page() -> str | tuple[str, int]:
+def subscribe_page() -> tuple[str, int] | BaseResponse:
     session = db.session()
     topics = active_topics(session)
     form = SubscribeForm()
@@ -50,7 +62,7 @@ def subscribe_page() -> str | tuple[str, int]:
     if form.validate_on_submit():
         address = (form.email.data or "").strip()
         if form.website.data:  # the honeypot: answer like any other, do nothing
-            return _check_inbox(address)
+            return _sent_on(".check_inbox", address)
         signup = Signup(
             email=address,
             topics=form.chosen_topics(),
@@ -58,7 +70,6 @@ def subscribe_page() -> str | tuple[str, int]:
             name=form.name.data,
             company=form.company.data,
         )
-        session = db.session()
         try:
             ask_to_subscribe(session, signup, origin())
         except InvalidAddress:
@@ -67,7 +78,7 @@ def subscribe_page() -> str | tuple[str, int]:
             form.topics.errors.append(_("Please choose at least one topic."))
         else:
             session.commit()
-            return _check_inbox(address)
+            return _sent_on(".check_inbox", address)
     status = 400 if form.is_submitted() else 200
     page = render_template(
         "public/subscribe.html",
@@ -79,14 +90,22 @@ def subscribe_page() -> str | tuple[str, int]:
     return page, status
 
 
-def _check_inbox(address: str) -> str:
-    return render_template("public/check_inbox.html", address=address)
+def _sent_on(endpoint: str, address: str) -> BaseResponse:
+    """Post/Redirect/Get: the answer is a page of its own, so reloading it sends nothing again.
+    The same redirect for every address."""
+    cookie[ASKED_FOR] = address
+    return redirect(url_for(endpoint), code=303)
+
+
+@bp.route("/check-inbox")
+def check_inbox() -> str:
+    return render_template("public/check_inbox.html", address=cookie.get(ASKED_FOR))
 
 
 @bp.route("/preferences/link", methods=["GET", "POST"])
 @limiter.limit("10 per minute; 60 per hour", methods=["POST"])
 @per_address
-def preferences_link() -> str | tuple[str, int]:
+def preferences_link() -> tuple[str, int] | BaseResponse:
     form = PreferencesLinkForm()
     if form.validate_on_submit():
         address = (form.email.data or "").strip()
@@ -94,9 +113,14 @@ def preferences_link() -> str | tuple[str, int]:
             session = db.session()
             ask_for_link(session, address)
             session.commit()
-        return render_template("public/link_sent.html", address=address)
+        return _sent_on(".link_sent", address)
     status = 400 if form.is_submitted() else 200
     return render_template("public/preferences_link.html", form=form), status
+
+
+@bp.route("/preferences/link/sent")
+def link_sent() -> str:
+    return render_template("public/link_sent.html", address=cookie.get(ASKED_FOR))
 
 
 # ---- confirmation ------------------------------------------------------------------------
@@ -104,13 +128,18 @@ def preferences_link() -> str | tuple[str, int]:
 
 def _link_problem(error: Exception) -> tuple[str, int]:
     expired = isinstance(error, ExpiredLink)
-    page = render_template("public/link_problem.html", expired=expired, form=PreferencesLinkForm())
+    page = render_template(
+        "public/link_problem.html",
+        expired=expired,
+        superseded=isinstance(error, SupersededLink),
+        form=PreferencesLinkForm(),
+    )
     return page, 410 if expired else 404
 
 
 @bp.route("/confirm/<signed>", methods=["GET", "POST"])
 @limiter.limit("30 per minute", methods=["POST"])
-def confirm_page(signed: str) -> str | tuple[str, int]:
+def confirm_page(signed: str) -> tuple[str, int] | BaseResponse:
     session = db.session()
     form = ButtonForm()
     try:
@@ -118,8 +147,10 @@ def confirm_page(signed: str) -> str | tuple[str, int]:
         if form.validate_on_submit():
             result = confirm(session, current_settings(), signed, origin())
             session.commit()
-        else:
-            result = check_confirmation(session, current_settings(), signed)
+            if not result.already:
+                cookie[JUST_CONFIRMED] = signed
+            return redirect(url_for(".confirm_page", signed=signed), code=303)
+        result = check_confirmation(session, current_settings(), signed)
     except (InvalidLink, ExpiredLink) as error:
         session.rollback()
         return _link_problem(error)
@@ -128,12 +159,15 @@ def confirm_page(signed: str) -> str | tuple[str, int]:
         return render_template("public/address_unavailable.html"), 409
     subscriber = result.subscriber
     use_reader_language(subscriber)
-    done = result.already or request.method == "POST"
-    return render_template(
+    # The page the button's POST sent the browser to says "done"; a later visit "already".
+    just_now = result.already and cookie.pop(JUST_CONFIRMED, None) == signed
+    page = render_template(
         "public/confirm.html",
         form=form,
         subscriber=subscriber,
         email_change=result.kind == EMAIL_CHANGE,
-        done=done,
-        already=result.already,
+        done=result.already,
+        already=result.already and not just_now,
+        language_label=dict(LANGUAGE_CHOICES).get(subscriber.language, subscriber.language),
     )
+    return page, 400 if form.is_submitted() and not result.already else 200

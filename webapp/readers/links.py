@@ -40,6 +40,11 @@ class ExpiredLink(LinkError):
     """Correctly signed but too old, or overtaken by a later change (e.g. an unsubscribe)."""
 
 
+class SupersededLink(ExpiredLink):
+    """Correctly signed and in time, but a newer request for the same reader replaced it: only
+    the newest confirmation link works, so an older email never confirms newer choices."""
+
+
 @dataclass(frozen=True)
 class SignedLink:
     kind: str  # SUBSCRIBE or EMAIL_CHANGE

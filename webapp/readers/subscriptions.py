@@ -40,6 +40,7 @@ from webapp.readers.links import (
     SUBSCRIBE,
     ExpiredLink,
     InvalidLink,
+    SupersededLink,
     address_digest,
     read_signed,
     sign_subscribe,
@@ -160,15 +161,27 @@ def subscribe(
     if subscriber is not None and subscriber.status in SUBSCRIBED:
         # Someone may be typing another person's address: change nothing, tell the owner.
         return queued(session, subscriber, [preferences_mail(settings, subscriber)])
+    if subscriber is not None and subscriber.status == SubscriberStatus.PENDING:
+        waiting = newest_subscribe_request(session, subscriber)
+        if waiting is not None and _asks_the_same(waiting, subscriber, signup, topics, language):
+            # The same request again (a double click, a retry, a lost answer): a fresh email
+            # for the request that waits, so every link sent for it keeps working.
+            subscriber.updated_at = utcnow()
+            return queued(
+                session, subscriber, [_confirmation_mail(settings, subscriber, waiting)]
+            )
     if subscriber is None:
         subscriber = Subscriber(email=address, email_key=key, status=SubscriberStatus.PENDING)
         session.add(subscriber)
-    # Pending or left earlier: nothing is sent to them until they confirm these choices.
+    # Pending or left earlier: nothing is sent to them until they confirm these choices. The
+    # newest request's topics and language are the ones its link confirms (older links stop
+    # working, see _subscribe_confirmation); a name or company given before is kept when the
+    # newer request leaves it out.
     subscriber.email = address
     subscriber.topics = topics
     subscriber.language = language
-    subscriber.name = clean_text(signup.name)
-    subscriber.company = clean_text(signup.company)
+    subscriber.name = clean_text(signup.name) or subscriber.name
+    subscriber.company = clean_text(signup.company) or subscriber.company
     subscriber.updated_at = utcnow()  # the purge of unconfirmed readers counts from here
     session.flush()
     request = record_change(
@@ -180,6 +193,25 @@ def subscribe(
     )
     session.flush()
     return queued(session, subscriber, [_confirmation_mail(settings, subscriber, request)])
+
+
+def _asks_the_same(
+    waiting: ConsentRecord,
+    subscriber: Subscriber,
+    signup: Signup,
+    topics: Sequence[Topic],
+    language: str,
+) -> bool:
+    """Would this signup leave the waiting request's choices as they are?"""
+    chosen = {t.slug for t in topics}
+    detail = waiting.detail or {}
+    name, company = clean_text(signup.name), clean_text(signup.company)
+    return (
+        set(detail.get("topics") or []) == chosen == {t.slug for t in subscriber.topics}
+        and detail.get("language") == language == subscriber.language
+        and name in (None, subscriber.name)
+        and company in (None, subscriber.company)
+    )
 
 
 def ask_to_subscribe(
@@ -243,19 +275,24 @@ def request_preferences_link(
     if subscriber is None or address_suppressed(session, key):
         return []
     if subscriber.status == SubscriberStatus.PENDING:
-        request = session.scalar(
-            select(ConsentRecord)
-            .where(
-                ConsentRecord.subscriber_id == subscriber.id,
-                ConsentRecord.action == ConsentAction.SUBSCRIBE.value,
-            )
-            .order_by(ConsentRecord.id.desc())
-            .limit(1)
-        )
+        request = newest_subscribe_request(session, subscriber)
         if request is None:
             return []
         return queued(session, subscriber, [_confirmation_mail(settings, subscriber, request)])
     return queued(session, subscriber, [preferences_mail(settings, subscriber)])
+
+
+def newest_subscribe_request(session: Session, subscriber: Subscriber) -> ConsentRecord | None:
+    """The reader's latest subscribe request: the one whose choices a confirmation confirms."""
+    return session.scalar(
+        select(ConsentRecord)
+        .where(
+            ConsentRecord.subscriber_id == subscriber.id,
+            ConsentRecord.action == ConsentAction.SUBSCRIBE.value,
+        )
+        .order_by(ConsentRecord.id.desc())
+        .limit(1)
+    )
 
 
 def _subscribe_confirmation(
@@ -270,6 +307,10 @@ def _subscribe_confirmation(
         or request.action != ConsentAction.SUBSCRIBE.value
     ):
         raise InvalidLink("the link is not valid")
+    newest = newest_subscribe_request(session, subscriber)
+    if newest is not None and newest.id != request.id:
+        # The reader's choices are the newest request's: this older link would confirm them.
+        raise SupersededLink("a newer subscribe request replaced this link")
     left_since = session.scalar(
         select(func.max(ConsentRecord.id)).where(
             ConsentRecord.subscriber_id == subscriber.id, ConsentRecord.action.in_(_LEAVING)
@@ -288,8 +329,10 @@ def _email_confirmation(
     secret = settings.secret_key
     if subscriber.email and address_digest(secret, subscriber.email) == digest:
         return Confirmation(subscriber, EMAIL_CHANGE, already=True)
-    if not subscriber.new_email or address_digest(secret, subscriber.new_email) != digest:
-        raise ExpiredLink("a newer address change replaced this one")
+    if not subscriber.new_email:
+        raise ExpiredLink("the address change is no longer waiting")
+    if address_digest(secret, subscriber.new_email) != digest:
+        raise SupersededLink("a newer address change replaced this one")
     return Confirmation(subscriber, EMAIL_CHANGE)
 
 
@@ -378,8 +421,9 @@ def unsubscribe(
 ) -> list[Message]:
     """Stop all mail to the reader; the caller commits at once, before anything else is sent.
 
-    A reader who unsubscribed from a page gets one last mail saying so (with a way back, in
-    case someone else used their link); a one-click unsubscribe from a mail client does not.
+    Nothing more is sent, not even a mail saying so, whichever way they left (one-click from a
+    mail client, a page's button, the console): one rule, as mailbox providers expect of
+    one-click, and the pages say so. The way back is on the page they left from.
     """
     if subscriber.status not in (*SUBSCRIBED, SubscriberStatus.PENDING):
         return []  # unsubscribed, bounced, complained or erased already: nothing to stop
@@ -389,10 +433,7 @@ def unsubscribe(
     record_change(
         session, subscriber, ConsentAction.UNSUBSCRIBE, origin, {"previous_status": was.value}
     )
-    if origin.source != ConsentSource.FORM or was == SubscriberStatus.PENDING:
-        return []
-    link = links(settings).unsubscribe(subscriber.token)
-    return queued(session, subscriber, [reader_mail(settings, "unsubscribed", subscriber, link)])
+    return []
 
 
 def resubscribe(session: Session, subscriber: Subscriber, origin: Origin) -> bool:
