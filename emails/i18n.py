@@ -83,17 +83,6 @@ CATALOGUE: Final[dict[str, dict[str, str]]] = {
             "您收到本邮件，是因为有人在{org}月报的订阅偏好中把邮箱地址改成了此地址。"
             "如果不是您本人操作，请忽略本邮件，订阅不会发生任何变化。"
         ),
-        "unsubscribed.subject": "您已退订{org}月报",
-        "unsubscribed.heading": "您已成功退订",
-        "unsubscribed.body": (
-            "我们不会再向此地址发送月报。感谢您一直以来的关注。如果这是误操作，"
-            "您可以随时重新订阅。"
-        ),
-        "unsubscribed.button": "重新订阅",
-        "unsubscribed.why": (
-            "您收到本邮件，是因为此地址刚刚退订了{org}的月报。"
-            "这是我们发送的最后一封月报相关邮件。"
-        ),
         **_mail_strings(
             "password_reset",
             subject="重置{org}月报后台密码",
@@ -188,13 +177,6 @@ CATALOGUE: Final[dict[str, dict[str, str]]] = {
         "email_change.why": "You are receiving this because someone changed the address of a "
         "subscription to the {org} monthly report to this one. If it was not you, ignore this "
         "email and nothing will change.",
-        "unsubscribed.subject": "You have unsubscribed from the {org} monthly report",
-        "unsubscribed.heading": "You have unsubscribed",
-        "unsubscribed.body": "We will not send the monthly report to this address again. Thank "
-        "you for reading. If this was a mistake, you can subscribe again at any time.",
-        "unsubscribed.button": "Subscribe again",
-        "unsubscribed.why": "You are receiving this because this address has just unsubscribed "
-        "from the {org} monthly report. This is the last report email we send to it.",
         **_mail_strings(
             "password_reset",
             subject="Reset your password for the {org} report console",

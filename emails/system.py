@@ -1,4 +1,4 @@
-"""System mails: confirm, welcome, preferences link, email change, unsubscribed, password reset,
+"""System mails: confirm, welcome, preferences link, email change, password reset,
 console invitation."""
 
 from __future__ import annotations
@@ -25,7 +25,6 @@ FOOTER_LINKS: Final[dict[str, tuple[tuple[str, str], ...]]] = {
     "welcome": (("preferences", "action"), ("unsubscribe", "unsubscribe")),
     "preferences_link": (("unsubscribe", "unsubscribe"),),
     "email_change": (),
-    "unsubscribed": (),
     "password_reset": (),
     "invitation": (),
 }

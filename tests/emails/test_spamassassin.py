@@ -157,7 +157,7 @@ def _user() -> User:
 
 
 SYSTEM_MAILS: Final = (
-    "confirm", "welcome", "preferences_link", "email_change", "unsubscribed", "password_reset",
+    "confirm", "welcome", "preferences_link", "email_change", "password_reset",
     "invitation",
 )
 
@@ -176,8 +176,6 @@ def system_message(name: str, language: str) -> Message:
     if name == "email_change":
         signed = sign_email_change(s.secret_key, subscriber.id, "new@example.org")
         return reader_mail(s, name, subscriber, confirm_url(s, signed), to="new@example.org")
-    if name == "unsubscribed":
-        return reader_mail(s, name, subscriber, links(s).unsubscribe(subscriber.token))
     if name == "invitation":
         admin = User(id=3, email="partner@meritsandtree.com", password_hash="x", role=Role.ADMIN)
         return invitation_mail(s, _user(), admin, language)

@@ -1,4 +1,4 @@
-"""System mails to readers (confirm, welcome, preferences link, address change, unsubscribed).
+"""System mails to readers (confirm, welcome, preferences link, address change).
 
 Services build each message and queue it as a job in their own transaction (`queued`): it
 is committed with the change or rolled back with it, and the worker sends it with retries
