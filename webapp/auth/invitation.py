@@ -6,7 +6,7 @@ each has its own page that says what to do.
 
 from __future__ import annotations
 
-from flask import flash, redirect, render_template, url_for
+from flask import render_template
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
@@ -19,9 +19,9 @@ from webapp.accounts.invitations import (
     accept_invitation,
     read_invitation,
 )
-from webapp.accounts.users import PasswordTooShort
 from webapp.auth import bp
 from webapp.auth.forms import NewPasswordForm
+from webapp.auth.password_reset import save_new_password
 from webapp.config import current_settings
 from webapp.extensions import limiter
 from webapp.models import Role
@@ -46,17 +46,12 @@ def invitation(signed: str) -> str | tuple[str, int] | Response:
     except InvitationLinkError as error:
         return _link_problem(error)
     form = NewPasswordForm()
-    if form.validate_on_submit():
-        try:
-            accept_invitation(session, invited, form.password.data or "")
-        except PasswordTooShort as error:
-            form.password.errors.append(
-                _("Choose a password of at least %(count)d characters.", count=error.minimum)
-            )
-        else:
-            session.commit()
-            flash(_("Your password is saved. Please sign in."), "ok")
-            return redirect(url_for("auth.login"))
+    saved = save_new_password(
+        form, lambda password: accept_invitation(session, invited, password),
+        _("Your password is saved. Please sign in."),
+    )
+    if saved is not None:
+        return saved
     user = invited.user
     return render_template(
         "auth/invitation.html",

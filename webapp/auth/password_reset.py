@@ -7,6 +7,7 @@ rate-limited per client and per address.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 
 from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -59,15 +60,29 @@ def password_reset_link(signed: str) -> str | tuple[str, int] | Response:
     except ResetLinkError:
         return render_template("auth/reset_invalid.html", form=ResetRequestForm()), 410
     form = NewPasswordForm()
-    if form.validate_on_submit():
-        try:
-            set_password(session, user, form.password.data or "")
-        except PasswordTooShort as error:
-            form.password.errors.append(
-                _("Choose a password of at least %(count)d characters.", count=error.minimum)
-            )
-        else:
-            session.commit()
-            flash(_("Your new password is saved. Please sign in."), "ok")
-            return redirect(url_for("auth.login"))
+    saved = save_new_password(
+        form, lambda password: set_password(session, user, password),
+        _("Your new password is saved. Please sign in."),
+    )
+    if saved is not None:
+        return saved
     return render_template("auth/reset_password.html", form=form, email=user.email)
+
+
+def save_new_password(
+    form: NewPasswordForm, save: Callable[[str], object], done: str
+) -> Response | None:
+    """A submitted password form: saved through `save`, committed, and on to sign-in with
+    `done` said; None to show the form again (not submitted, or refused on its field)."""
+    if not form.validate_on_submit():
+        return None
+    try:
+        save(form.password.data or "")
+    except PasswordTooShort as error:
+        form.password.errors.append(
+            _("Choose a password of at least %(count)d characters.", count=error.minimum)
+        )
+        return None
+    db.session().commit()
+    flash(done, "ok")
+    return redirect(url_for("auth.login"))
