@@ -59,7 +59,7 @@ class RecordingHandler:
     datas: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    async def handle_MAIL(  # noqa: N802 - aiosmtpd's hook name
+    async def handle_MAIL(
         self, server: Any, session: Any, envelope: Any, address: str, options: list[str]
     ) -> str:
         with self.lock:
@@ -74,7 +74,7 @@ class RecordingHandler:
         envelope.mail_options.extend(options)
         return "250 OK"
 
-    async def handle_RCPT(  # noqa: N802
+    async def handle_RCPT(
         self, server: Any, session: Any, envelope: Any, address: str, options: list[str]
     ) -> str:
         if address in self.rcpt_replies:
@@ -82,7 +82,7 @@ class RecordingHandler:
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
-    async def handle_DATA(  # noqa: N802
+    async def handle_DATA(
         self, server: Any, session: Any, envelope: Any
     ) -> str:
         with self.lock:
