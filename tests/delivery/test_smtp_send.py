@@ -221,3 +221,32 @@ def test_a_system_mail_the_server_refuses_for_good_is_not_tried_again(
         assert job.status == JobStatus.FAILED
         assert "550" in (job.last_error or "")
     assert handler.messages == []
+
+
+def test_the_smtp_engine_is_paced_to_smtp_max_send_rate_over_a_few_connections(
+    app: Flask, smtp_settings: Settings
+) -> None:
+    sessions = database(app).sessionmaker
+    slow = runner.build_engine(replace(smtp_settings, smtp_max_send_rate=10.0), sessions)
+    assert isinstance(slow.transport, SmtpBatch)
+    assert (slow.config.rate, slow.config.chunk_size) == (10.0, 5)  # half a second's worth
+    fast = runner.build_engine(replace(smtp_settings, smtp_max_send_rate=500.0), sessions)
+    assert fast.config.chunk_size == SmtpBatch.max_batch
+    assert fast.config.concurrency == runner.SMTP_MAX_CONNECTIONS
+
+
+@pytest.mark.usefixtures("approved", "readers")
+def test_a_server_refusing_our_sender_pauses_the_send_and_loses_nobody(
+    app: Flask, session: Session, handler: RecordingHandler, port: int
+) -> None:
+    for number in range(1, 11):  # every batch already on its way is refused alike
+        handler.mail_replies[number] = "553 5.7.1 sender address not allowed"
+    edition = start_july(session)
+
+    result = engine_for(app, port).run(edition.id)
+
+    assert result.paused_reason is not None and "553" in result.paused_reason
+    paused = refresh(session).get(Edition, edition.id)
+    assert paused is not None and paused.status == EditionStatus.PAUSED
+    assert delivery_statuses(session) == Counter({"queued": 10})
+    assert handler.messages == []

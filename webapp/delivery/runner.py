@@ -46,6 +46,9 @@ OUTBOX_RATE = 1000.0  # the outbox has no quota; this only keeps a runaway loop 
 # second (a chunk is half a second's worth, engine.call_size). Sized by that, not by a
 # measured round trip, it takes two or three connections to keep the rate busy.
 SMTP_CALL_SECONDS = 0.5
+# Connections a worker keeps open to the SMTP server at once: providers limit them per client
+# (often to a handful), and a relay that refuses more answers 421, which only slows the send.
+SMTP_MAX_CONNECTIONS = 4
 
 
 class EngineUnavailable(RuntimeError):
@@ -114,6 +117,8 @@ def build_engine(
         rate, latency, transport.max_batch, tracking=settings.tracking,
         db_grace=settings.worker_db_grace_seconds,
     )
+    if settings.mail_transport == "smtp":
+        engine_config.concurrency = min(engine_config.concurrency, SMTP_MAX_CONNECTIONS)
     log.info(
         "delivery engine ready",
         extra={"fields": {"rate": rate, "chunk": engine_config.chunk_size,
