@@ -66,6 +66,7 @@ def by_address(session: Session) -> dict[str, Delivery]:
     return {email: delivery for email, delivery in rows}
 
 
+@pytest.mark.postgres
 @pytest.mark.usefixtures("approved", "readers")
 def test_the_worker_sends_a_whole_edition_through_smtp_with_its_headers_intact(
     app: Flask, session: Session, handler: RecordingHandler, smtp_settings: Settings
@@ -95,6 +96,7 @@ def test_the_worker_sends_a_whole_edition_through_smtp_with_its_headers_intact(
         assert isinstance(html, EmailMessage) and "/u/" in html.get_content()
 
 
+@pytest.mark.postgres
 @pytest.mark.usefixtures("approved", "readers")
 def test_a_421_mid_batch_is_retried_and_every_reader_gets_the_edition_once(
     app: Flask, session: Session, handler: RecordingHandler, port: int
@@ -144,6 +146,7 @@ def test_a_connection_dropped_after_a_message_leaves_that_one_in_doubt_and_the_r
     assert Counter(handler.recipients()) == Counter({a: 1 for a in by_address(session)})
 
 
+@pytest.mark.postgres
 @pytest.mark.usefixtures("approved", "readers")
 def test_while_a_message_is_under_way_only_it_is_in_doubt(
     app: Flask, session: Session, handler: RecordingHandler, port: int
