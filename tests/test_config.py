@@ -256,3 +256,55 @@ def test_trusted_proxies_sets_the_client_address(tmp_path: Path) -> None:
 
     app.test_client().get("/_ip", headers={"X-Forwarded-For": "203.0.113.9"})
     assert seen == ["203.0.113.9"]
+
+
+# --- MAIL_TRANSPORT=smtp ----------------------------------------------------------------------
+
+SMTP = {"MAIL_TRANSPORT": "smtp", "SMTP_HOST": "email-smtp.eu-west-1.amazonaws.com",
+        "SMTP_USERNAME": "AKIAEXAMPLE", "SMTP_PASSWORD": "smtp-password"}
+
+
+def test_smtp_defaults_to_starttls_on_587_at_a_modest_rate(tmp_path: Path) -> None:
+    settings = load_settings({**SMTP, "YUEBAO_VAR_DIR": str(tmp_path)})
+    assert (settings.mail_transport, settings.smtp_tls, settings.smtp_port) == (
+        "smtp", "starttls", 587)
+    assert settings.smtp_max_send_rate == 10.0
+    tls = load_settings({**SMTP, "SMTP_TLS": "TLS", "YUEBAO_VAR_DIR": str(tmp_path)})
+    assert (tls.smtp_tls, tls.smtp_port) == ("tls", 465)
+    given = load_settings({**SMTP, "SMTP_PORT": "2587", "SMTP_MAX_SEND_RATE": "14",
+                           "YUEBAO_VAR_DIR": str(tmp_path)})
+    assert (given.smtp_port, given.smtp_max_send_rate) == (2587, 14.0)
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"SMTP_HOST": ""}, "SMTP_HOST must be set when MAIL_TRANSPORT=smtp"),
+        ({"SMTP_PORT": "submission"}, "SMTP_PORT must be a whole number"),
+        ({"SMTP_PORT": "70000"}, "SMTP_PORT must be a port number from 1 to 65535"),
+        ({"SMTP_TLS": "ssl"}, "SMTP_TLS must be starttls, tls or off, not 'ssl'"),
+        ({"SMTP_PASSWORD": ""}, "SMTP_USERNAME and SMTP_PASSWORD go together"),
+        ({"SMTP_MAX_SEND_RATE": "0"}, "SMTP_MAX_SEND_RATE must be more than 0"),
+        ({"MAIL_TRANSPORT": "sendmail"}, "MAIL_TRANSPORT must be outbox, ses or smtp"),
+    ],
+)
+def test_smtp_settings_that_cannot_work_are_refused_at_start(
+    changes: dict[str, str], message: str, tmp_path: Path
+) -> None:
+    with pytest.raises(ConfigError, match=message):
+        load_settings({**SMTP, **changes, "YUEBAO_VAR_DIR": str(tmp_path)})
+
+
+def test_production_refuses_smtp_without_tls_except_to_this_machine() -> None:
+    with pytest.raises(ConfigError, match="SMTP_TLS=off sends mail and the SMTP password"):
+        load_settings({**PRODUCTION, **SMTP, "SMTP_TLS": "off"})
+    for loopback in ("127.0.0.1", "localhost", "::1"):
+        settings = load_settings({**PRODUCTION, **SMTP, "SMTP_TLS": "off",
+                                  "SMTP_HOST": loopback})
+        assert settings.smtp_port == 25
+    assert load_settings({**PRODUCTION, **SMTP}).smtp_tls == "starttls"
+
+
+def test_smtp_settings_are_not_checked_for_other_transports(tmp_path: Path) -> None:
+    settings = load_settings({"SMTP_TLS": "ssl", "YUEBAO_VAR_DIR": str(tmp_path)})
+    assert settings.mail_transport == "outbox"

@@ -23,11 +23,18 @@ from urllib.parse import urlsplit
 
 from flask import Flask, current_app
 
+from emails.transports.smtp import DEFAULT_PORTS as SMTP_DEFAULT_PORTS
+from emails.transports.smtp import TLS_MODES as SMTP_TLS_MODES
+
 ENVIRONMENTS = ("development", "production")
 # TRANSLATE's values: drafts of English texts off, or through Amazon Translate.
 TRANSLATE_SERVICES = ("off", "aws")
 # Web processes when WEB_CONCURRENCY is unset: the Procfile's `--workers ${WEB_CONCURRENCY:-2}`.
 DEFAULT_WEB_CONCURRENCY = 2
+MAIL_TRANSPORTS = ("outbox", "ses", "smtp")
+# Messages a second through SMTP when SMTP_MAX_SEND_RATE is unset: below what relays commonly
+# allow a new sender (SES's SMTP interface starts at 14).
+DEFAULT_SMTP_RATE = 10.0
 
 log = logging.getLogger(__name__)
 
@@ -129,6 +136,12 @@ class Settings:
     ses_configuration_set: str | None
     ses_endpoint_url: str | None
     ses_max_send_rate: float | None
+    smtp_host: str | None
+    smtp_port: int
+    smtp_username: str | None
+    smtp_password: str | None
+    smtp_tls: str  # one of SMTP_TLS_MODES
+    smtp_max_send_rate: float
     sns_topic_arns: tuple[str, ...]
     tracking: bool
     ratelimit_storage_uri: str
@@ -190,8 +203,12 @@ def load_settings(
         raise ConfigError("SNS_TEST_CERT is for tests and the simulator; production refuses it")
 
     transport = env.get("MAIL_TRANSPORT", "outbox")
-    if transport not in ("outbox", "ses"):
-        raise ConfigError(f"MAIL_TRANSPORT must be outbox or ses, not {transport!r}")
+    if transport not in MAIL_TRANSPORTS:
+        raise ConfigError(
+            f"MAIL_TRANSPORT must be {', '.join(MAIL_TRANSPORTS[:-1])} or {MAIL_TRANSPORTS[-1]}, "
+            f"not {transport!r}"
+        )
+    smtp_tls = env.get("SMTP_TLS", "starttls").strip().lower() or "starttls"
 
     translate = env.get("TRANSLATE", "off").strip().lower() or "off"
     if translate not in TRANSLATE_SERVICES:
@@ -234,6 +251,14 @@ def load_settings(
             if env.get("SES_MAX_SEND_RATE")
             else None
         ),
+        smtp_host=env.get("SMTP_HOST", "").strip() or None,
+        smtp_port=_smtp_port(env.get("SMTP_PORT", ""), smtp_tls),
+        smtp_username=env.get("SMTP_USERNAME") or None,
+        smtp_password=env.get("SMTP_PASSWORD") or None,
+        smtp_tls=smtp_tls,
+        smtp_max_send_rate=_float(
+            "SMTP_MAX_SEND_RATE", env.get("SMTP_MAX_SEND_RATE") or str(DEFAULT_SMTP_RATE)
+        ),
         sns_topic_arns=tuple(a for a in env.get("SNS_TOPIC_ARNS", "").split(",") if a),
         tracking=_flag(env.get("TRACKING", "on")),
         ratelimit_storage_uri=env.get("RATELIMIT_STORAGE_URI", "memory://"),
@@ -271,6 +296,8 @@ def load_settings(
         }
         settings = replace(settings, **final)
     _check_header_values(settings)
+    if settings.mail_transport == "smtp":
+        _check_smtp(settings)
     if settings.web_concurrency < 1:
         raise ConfigError(
             f"WEB_CONCURRENCY must be 1 or more web processes, not {settings.web_concurrency}"
@@ -285,6 +312,45 @@ def _check_header_values(settings: Settings) -> None:
     for name, value in (("LIST_ID", settings.list_id), ("FEEDBACK_ID", settings.feedback_id)):
         if not value or not (value.isascii() and value.isprintable()) or len(value) > 200:
             raise ConfigError(f"{name} must be printable ASCII of at most 200 characters")
+
+
+def _smtp_port(value: str, tls: str) -> int:
+    """SMTP_PORT, or the usual port of the TLS mode (587 STARTTLS, 465 TLS, 25 without)."""
+    if not value.strip():
+        return SMTP_DEFAULT_PORTS.get(tls, 587)
+    port = _int("SMTP_PORT", value.strip())
+    if not 0 < port < 65536:
+        raise ConfigError(f"SMTP_PORT must be a port number from 1 to 65535, not {value!r}")
+    return port
+
+
+def _check_smtp(settings: Settings) -> None:
+    """MAIL_TRANSPORT=smtp: refuse at start what would fail at the first send."""
+    if not settings.smtp_host:
+        raise ConfigError("SMTP_HOST must be set when MAIL_TRANSPORT=smtp")
+    if settings.smtp_tls not in SMTP_TLS_MODES:
+        raise ConfigError(
+            f"SMTP_TLS must be starttls, tls or off, not {settings.smtp_tls!r}"
+        )
+    if bool(settings.smtp_username) != bool(settings.smtp_password):
+        raise ConfigError(
+            "SMTP_USERNAME and SMTP_PASSWORD go together: set both to log in, or neither"
+        )
+    if settings.smtp_max_send_rate <= 0:
+        raise ConfigError(
+            f"SMTP_MAX_SEND_RATE must be more than 0 messages a second, "
+            f"not {settings.smtp_max_send_rate}"
+        )
+    if settings.production and settings.smtp_tls == "off" and not _is_loopback(
+        settings.smtp_host
+    ):
+        # Readers' addresses, their tokens and the SMTP password would cross the network
+        # in clear text.
+        raise ConfigError(
+            f"SMTP_TLS=off sends mail and the SMTP password unencrypted to {settings.smtp_host}: "
+            f"use SMTP_TLS=starttls or tls when YUEBAO_ENV=production (off is allowed only "
+            f"for a relay on this machine, such as 127.0.0.1)"
+        )
 
 
 def _is_loopback(host: str) -> bool:

@@ -19,6 +19,7 @@ from emails import (
     UrlLinks,
     make_transport,
 )
+from emails.transports.smtp import SmtpOptions
 from webapp.config import Settings
 from webapp.models import BackgroundJob, Edition, EnglishStatus, JobKind, OutboxFile, utcnow
 
@@ -42,10 +43,25 @@ def links(settings: Settings) -> UrlLinks:
     return UrlLinks(settings.base_url)
 
 
+def smtp_options(settings: Settings) -> SmtpOptions:
+    """Where and how to reach the SMTP server (`MAIL_TRANSPORT=smtp`)."""
+    if not settings.smtp_host:
+        raise ValueError("SMTP_HOST is not set")
+    return SmtpOptions(
+        host=settings.smtp_host,
+        port=settings.smtp_port,
+        username=settings.smtp_username,
+        password=settings.smtp_password,
+        tls=settings.smtp_tls,
+    )
+
+
 def transport(settings: Settings) -> Transport:
-    """The configured transport (`MAIL_TRANSPORT`): outbox files or SES."""
+    """The configured transport (`MAIL_TRANSPORT`): outbox files, SES or an SMTP server."""
     if settings.mail_transport == "outbox":
         return make_transport("outbox", directory=settings.outbox_dir)
+    if settings.mail_transport == "smtp":
+        return make_transport("smtp", options=smtp_options(settings))
     return make_transport(
         "ses",
         region=settings.ses_region,

@@ -1,4 +1,5 @@
-"""Transports hand a finished message to the outside world: SES, or `.eml` files (outbox)."""
+"""Transports hand a finished message to the outside world: SES, an SMTP server, or `.eml`
+files (outbox)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from emails.mime import Message
 
 @dataclass(frozen=True)
 class SendResult:
-    message_id: str  # SES MessageId, or the outbox message's Message-ID without brackets
+    message_id: str  # SES MessageId, or (outbox, SMTP) our Message-ID without brackets
     file: str | None = None  # the outbox file's name, for the index of whose message it holds
 
 
@@ -31,7 +32,13 @@ def _ses(**options: Any) -> Transport:
     return SesTransport(**options)
 
 
-TRANSPORTS: dict[str, Callable[..., Transport]] = {"ses": _ses, "outbox": _outbox}
+def _smtp(**options: Any) -> Transport:
+    from emails.transports.smtp import SmtpTransport
+
+    return SmtpTransport(**options)
+
+
+TRANSPORTS: dict[str, Callable[..., Transport]] = {"ses": _ses, "outbox": _outbox, "smtp": _smtp}
 
 
 def make_transport(name: str, **options: Any) -> Transport:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from botocore.exceptions import (
     ClientError,
@@ -69,6 +69,31 @@ class BatchTransport(Protocol):
     ) -> list[EntryResult]:
         """One result per entry, in order; raises a TransportError when the whole call fails."""
         ...
+
+
+class Handover(Protocol):
+    """What a transport that answers reader by reader (SMTP) tells the engine as it goes."""
+
+    def handing_over(self, entry: BatchEntry) -> bool:
+        """This reader's message is about to go: record it in doubt (committed). False when
+        the reader is no longer this worker's to send; the transport then skips it."""
+        ...
+
+    def handed_over(self, entry: BatchEntry, result: EntryResult) -> None:
+        """The server took this reader's message: record it sent (committed)."""
+        ...
+
+
+@runtime_checkable
+class StepwiseBatch(Protocol):
+    """A batch transport whose readers go one at a time, each answered on its own: the engine
+    marks each in doubt just before it goes instead of the whole chunk before the call."""
+
+    max_batch: int
+
+    def send_each(
+        self, variant: Variant, entries: Sequence[BatchEntry], links: Links, handover: Handover
+    ) -> list[EntryResult]: ...
 
 
 class SingleMessageBatch:

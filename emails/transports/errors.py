@@ -54,6 +54,12 @@ class Unbuildable(Rejected):
 
 # The entry status a batch transport gives a reader whose own message could not be built.
 UNBUILDABLE = "UNBUILDABLE"
+# Entry statuses of a transport that answers reader by reader (SMTP): the connection failed
+# after this reader's message went; the server refused our sender (the send must pause);
+# the reader was no longer this worker's to send, so nothing was done.
+ANSWER_UNKNOWN = "ANSWER_UNKNOWN"
+SENDING_HALTED = "SENDING_HALTED"
+CLAIM_LOST = "CLAIM_LOST"
 
 
 _HALTING_CODES = frozenset(
@@ -100,6 +106,8 @@ class EntryOutcome(enum.Enum):
     RETRY = "retry"  # try this reader again later, no limit (throttling, transient)
     RETRY_LIMITED = "retry_limited"  # try again a few times, then fail with the reason
     PAUSE = "pause"  # the edition must pause: the account or configuration cannot send
+    IN_DOUBT = "in_doubt"  # it may have gone: never re-sent blindly
+    NOT_MINE = "not_mine"  # another worker holds it: left as it is
 
 
 ENTRY_OUTCOMES: dict[str, EntryOutcome] = {
@@ -107,6 +115,9 @@ ENTRY_OUTCOMES: dict[str, EntryOutcome] = {
     "MESSAGE_REJECTED": EntryOutcome.FAIL,
     "INVALID_PARAMETER": EntryOutcome.FAIL,
     UNBUILDABLE: EntryOutcome.FAIL,
+    ANSWER_UNKNOWN: EntryOutcome.IN_DOUBT,
+    SENDING_HALTED: EntryOutcome.PAUSE,
+    CLAIM_LOST: EntryOutcome.NOT_MINE,
     "ACCOUNT_THROTTLED": EntryOutcome.RETRY,
     "TRANSIENT_FAILURE": EntryOutcome.RETRY,
     "FAILED": EntryOutcome.RETRY_LIMITED,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -13,6 +14,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from tests.factories import Factories
+from webapp.config import install, settings_of
 from webapp.models import AuditEntry, Delivery, DeliveryStatus, Edition, EditionStatus
 
 PROGRESS_KEYS = {"month", "status", "planned", "queued", "sending", "in_doubt", "sent", "failed",
@@ -287,3 +289,25 @@ def test_the_estimate_states_the_pace_of_the_last_send(
     assert '<span class="figure" data-estimate="readers">1505</span>' in page
     assert "about 20 seconds" in page  # 1,505 readers at 75 a second
     assert "Estimated at 75.0 messages per second, the pace the 2024-06 send kept" in page
+
+
+@pytest.mark.usefixtures("readers")
+def test_with_smtp_the_in_doubt_card_says_no_report_will_settle_them_and_the_pace_is_smtps(
+    app: Flask, editor_client: FlaskClient, approved: Edition, session: Session
+) -> None:
+    install(app, replace(settings_of(app), mail_transport="smtp", smtp_host="127.0.0.1",
+                         smtp_max_send_rate=12.0))
+    estimate = editor_client.get("/editor/editions/2024-07/send?lang=en").get_data(as_text=True)
+    assert "SMTP server: paced at 12.0 messages per second (SMTP_MAX_SEND_RATE)." in estimate
+
+    editor_client.post("/editor/editions/2024-07/send")
+    first = min(session.scalars(select(Delivery.id)))
+    session.execute(Delivery.__table__.update().where(Delivery.id == first)
+                    .values(status=DeliveryStatus.IN_DOUBT, claimed_by="gone:1"))
+    session.commit()
+    page = editor_client.get("/editor/editions/2024-07?lang=en").get_data(as_text=True)
+    assert "handed to the SMTP server" in page and "SMTP sends no reports" in page
+    assert "settle them by themselves" not in page
+    done = editor_client.post("/editor/editions/2024-07/in-doubt?lang=en",
+                              data={"choice": "resend"}, follow_redirects=True)
+    assert _counts(done.get_data(as_text=True))["in_doubt"] == 0

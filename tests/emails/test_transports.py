@@ -45,7 +45,7 @@ def message(
 
 
 def test_registry_and_factory(tmp_path: Path) -> None:
-    assert set(TRANSPORTS) == {"ses", "outbox"}
+    assert set(TRANSPORTS) == {"ses", "outbox", "smtp"}
     assert isinstance(make_transport("outbox", directory=tmp_path), OutboxTransport)
     with pytest.raises(ValueError, match="carrier-pigeon"):
         make_transport("carrier-pigeon")

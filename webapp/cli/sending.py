@@ -243,7 +243,7 @@ cancel_command = _control("cancel", "cancel")
 @click.option("--mark-sent", "choice", flag_value="mark-sent", help="Record them as sent.")
 @with_appcontext
 def in_doubt_command(month: str, choice: str | None) -> None:
-    """Show, or resolve, MONTH's deliveries whose fate SES never confirmed."""
+    """Show, or resolve, MONTH's deliveries whose fate the mail service never confirmed."""
     edition = _edition(month)
     session = db.session()
     count = sending.delivery_counts(session, edition.id)["in_doubt"]

@@ -2,7 +2,9 @@
 concurrently, settle every answer.
 
 Every delivery is `in_doubt` (committed) before its chunk leaves, and settled from the answer:
-a crash in between leaves evidence, never a silent duplicate or a silent drop.
+a crash in between leaves evidence, never a silent duplicate or a silent drop. A transport that
+answers reader by reader (SMTP) is told each step instead (`_ChunkHandover`): each delivery goes
+in doubt right before its own message and is recorded sent right after the server's 250.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ from emails import (
 )
 from emails.cache import Recent
 from emails.pacing import TokenBucket
-from emails.transports.batch import BatchEntry, BatchTransport, EntryResult
+from emails.transports.batch import BatchEntry, BatchTransport, EntryResult, StepwiseBatch
 from emails.transports.errors import (
     AnswerUnknown,
     EntryOutcome,
@@ -119,6 +121,38 @@ class _Chunk:
     variant: Variant
     deliveries: list[ClaimedDelivery]
     entries: list[BatchEntry] = field(default_factory=list)
+    recorded: set[int] = field(default_factory=set)  # sent, committed as each went (SMTP)
+
+
+class _ChunkHandover:
+    """For a transport that answers reader by reader (SMTP): each delivery is committed in
+    doubt right before its message goes and sent right after the server took it, so a crash
+    leaves in doubt only the message under way, not the whole chunk."""
+
+    def __init__(self, engine: DeliveryEngine, chunk: _Chunk) -> None:
+        self.engine, self.chunk = engine, chunk
+
+    def handing_over(self, entry: BatchEntry) -> bool:
+        engine = self.engine
+
+        def mark() -> list[int]:
+            with engine.sessions() as session:
+                mine = store.mark_in_doubt(session, [entry.delivery_id], engine.worker)
+                session.commit()
+                return mine
+
+        return bool(engine.outage.retry(mark, "mark in doubt"))
+
+    def handed_over(self, entry: BatchEntry, result: EntryResult) -> None:
+        engine = self.engine
+
+        def record() -> None:
+            with engine.sessions() as session:
+                store.mark_sent_many(session, [(entry.delivery_id, result.message_id)])
+                session.commit()
+
+        engine.outage.retry(record, "record a sent message")
+        self.chunk.recorded.add(entry.delivery_id)
 
 
 class Bucket(Protocol):
@@ -421,6 +455,10 @@ class DeliveryEngine:
         self.outage.retry(lambda: self.bucket.acquire(len(chunk.entries)), "reserve a slot")
         if halt.is_set() or self.stop.is_set():
             return None  # its tokens go unused: stopping is rare, a second's rate at most
+        if isinstance(self.transport, StepwiseBatch):
+            return self.transport.send_each(
+                chunk.variant, chunk.entries, self.links, _ChunkHandover(self, chunk)
+            )
         mine = set(self.outage.retry(lambda: self._mark_in_doubt(chunk), "mark in doubt"))
         if len(mine) < len(chunk.deliveries):
             # Given back while this worker could not reach the database (another took its
@@ -479,7 +517,16 @@ class DeliveryEngine:
         for delivery, answer in zip(chunk.deliveries, answers, strict=True):
             outcome = entry_outcome(answer.status)
             reason = f"{answer.status}: {answer.error}" if answer.error else answer.status
-            if outcome is EntryOutcome.SENT:
+            if outcome is EntryOutcome.NOT_MINE:
+                continue  # another worker holds it since; nothing was done with it here
+            if outcome is EntryOutcome.IN_DOUBT:
+                # Its message went but no answer came: in doubt (committed before it went),
+                # now with the reason, for an editor to settle.
+                store.note_in_doubt(session, [delivery.id], reason)
+                result.in_doubt += 1
+            elif outcome is EntryOutcome.SENT and delivery.id in chunk.recorded:
+                result.sent += 1
+            elif outcome is EntryOutcome.SENT:
                 sent.append((delivery.id, answer.message_id))
                 if answer.file:
                     files.append((delivery.id, answer.file))
@@ -565,7 +612,10 @@ class DeliveryEngine:
         reason is kept on those rows: an in-doubt row without one, of a live worker, is a call
         in flight (webapp.stats.progress)."""
         reason = f"unexpected error while sending: {type(error).__name__}: {error}"[:500]
-        store.note_in_doubt(session, [d.id for d in chunk.deliveries], reason)
+        ids = [d.id for d in chunk.deliveries]
+        store.note_in_doubt(session, ids, reason)
+        # Readers a reader-by-reader transport never reached are still only claimed.
+        store.release_claims(session, ids, self.worker)
         self._pause_edition(session, edition_id, reason, result)
         return False
 

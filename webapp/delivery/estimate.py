@@ -111,7 +111,7 @@ def estimate_send(
     """Readers and variants as the plan would make them now, and how long sending them takes
     at the pace the newest finished send kept (`recent_rate`), never faster than the
     configuration allows: `SES_MAX_SEND_RATE` when set, else SES's MaxSendRate (or the
-    outbox's ceiling). Without a finished send, at the configured rate."""
+    outbox's ceiling, or `SMTP_MAX_SEND_RATE`). Without a finished send, at the configured rate."""
     variants = count_variants(session, edition)
     readers = sum(variants.values())
     transport = settings.mail_transport
@@ -120,6 +120,8 @@ def estimate_send(
     remaining: float | None = None
     if transport == "outbox":
         rate, source = (override, "override") if override else (OUTBOX_RATE, "outbox")
+    elif transport == "smtp":  # no account to ask: the configured pace is the pace
+        rate, source = settings.smtp_max_send_rate, "smtp"
     else:
         try:
             quota = account(settings)

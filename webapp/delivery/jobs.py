@@ -321,6 +321,8 @@ class JobRunner:
             if isinstance(classified, Rejected):
                 raise PermanentJobError(classified.reason) from error
             raise
+        except Rejected as error:  # an SMTP server refused the address or the message (5xx)
+            raise PermanentJobError(error.reason) from error
         return _Outcome(file=sent.file)
 
     def _redact(self, job: ClaimedJob) -> _Outcome:

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from emails import make_transport
 from emails.transports.batch import BatchTransport, SesBulkBatch, SingleMessageBatch
 from emails.transports.ses import AccountQuota, account_quota
+from emails.transports.smtp import SmtpBatch
 from webapp.branding import mail_brand
 from webapp.config import Settings
 from webapp.delivery import sending, store
@@ -32,7 +33,7 @@ from webapp.delivery.engine import (
 )
 from webapp.delivery.heartbeat import Heartbeat
 from webapp.delivery.outages import Outage
-from webapp.mailer import links, mail_settings
+from webapp.mailer import links, mail_settings, smtp_options
 from webapp.models import Delivery, DeliveryStatus, Edition, EditionStatus
 
 if TYPE_CHECKING:
@@ -41,6 +42,13 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 OUTBOX_RATE = 1000.0  # the outbox has no quota; this only keeps a runaway loop polite
+# An SMTP call sends its readers one after another, paced to the rate: it lasts about half a
+# second (a chunk is half a second's worth, engine.call_size). Sized by that, not by a
+# measured round trip, it takes two or three connections to keep the rate busy.
+SMTP_CALL_SECONDS = 0.5
+# Connections a worker keeps open to the SMTP server at once: providers limit them per client
+# (often to a handful), and a relay that refuses more answers 421, which only slows the send.
+SMTP_MAX_CONNECTIONS = 4
 
 
 class EngineUnavailable(RuntimeError):
@@ -83,10 +91,15 @@ def build_engine(
     worker: str | None = None,
     outage: Outage | None = None,
 ) -> DeliveryEngine:
-    """The engine for the configured transport, paced to SES's MaxSendRate (or the override)."""
+    """The engine for the configured transport, paced to SES's MaxSendRate (or the override),
+    or to SMTP_MAX_SEND_RATE."""
     transport: BatchTransport
     override = settings.ses_max_send_rate
-    if settings.mail_transport == "ses":
+    if settings.mail_transport == "smtp":
+        rate = settings.smtp_max_send_rate
+        transport = SmtpBatch(smtp_options(settings), rate)
+        latency = SMTP_CALL_SECONDS
+    elif settings.mail_transport == "ses":
         client = ses_client(settings)
         transport = SesBulkBatch(client, settings.ses_configuration_set)
         try:
@@ -104,6 +117,8 @@ def build_engine(
         rate, latency, transport.max_batch, tracking=settings.tracking,
         db_grace=settings.worker_db_grace_seconds,
     )
+    if settings.mail_transport == "smtp":
+        engine_config.concurrency = min(engine_config.concurrency, SMTP_MAX_CONNECTIONS)
     log.info(
         "delivery engine ready",
         extra={"fields": {"rate": rate, "chunk": engine_config.chunk_size,

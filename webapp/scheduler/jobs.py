@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from webapp.config import Settings
 from webapp.delivery import sending
 from webapp.delivery.heartbeat import requeue_stale_claims
-from webapp.delivery.in_doubt import settle_outbox, settle_ses
+from webapp.delivery.in_doubt import Settled, settle_outbox, settle_ses
 from webapp.delivery.jobs import purge_finished_jobs
 from webapp.delivery.runner import resume_after_quota
 from webapp.models import Edition, EditionStatus, ScheduleRule
@@ -147,8 +147,10 @@ def housekeeping(
         wait = timedelta(minutes=settings.in_doubt_wait_minutes)
         if settings.mail_transport == "outbox":
             settled = settle_outbox(session, Path(settings.outbox_dir), wait, now)
-        else:
+        elif settings.mail_transport == "ses":
             settled = settle_ses(session, wait, now)
+        else:  # SMTP leaves no trace to settle by: an editor resends or marks sent
+            settled = Settled()
         resumed = resume_ended_pauses(session, now)
         finished = sending.finish_settled_sends(session, now)
         session.commit()
