@@ -48,6 +48,7 @@ from webapp.fields import unsafe_text_message
 from webapp.labels import status_labels
 from webapp.models import Edition, EditionStatus, User
 from webapp.plain_text import UnsafeText
+from webapp.reasons import Reason, say
 from webapp.security import email_document
 
 
@@ -311,7 +312,8 @@ def explain(error: Exception) -> str:
     for kind in type(error).__mro__:
         if kind in _REFUSALS:
             return _REFUSALS[kind](error)
-    return str(error)
+    reasons = [arg for arg in error.args if isinstance(arg, Reason)]
+    return say(reasons[0]) if reasons else str(error)
 
 
 def note_back_to_draft(was_approved: bool, edition: Edition) -> None:
