@@ -7,10 +7,13 @@ through `label()`; a code the table does not know yet shows as itself rather tha
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
+from datetime import datetime
 from typing import Any
 
 from flask import Flask
+from flask_babel import format_datetime
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
@@ -285,8 +288,9 @@ def label_codes() -> set[str]:
     return {code for table in TABLES.values() for code in table()} - _SHOWN_AS_IS
 
 
-def _field_name(key: str) -> str:
-    names: dict[str, Any] = {
+def _field_names() -> Labels:
+    """The keys of audit and consent details, and the field names some of them list."""
+    return {
         "reason": _l("Reason"), "note": _l("Note"), "from": _l("Before"), "to": _l("After"),
         "was": _l("Before"), "role": _l("Role"), "fields": _l("Fields"), "items": _l("Items"),
         "item": _l("Item"), "section": _l("Section"), "position": _l("Position"),
@@ -301,10 +305,38 @@ def _field_name(key: str) -> str:
         "email": _l("Email"), "tracking": _l("Tracking"), "planned": _l("Planned"),
         "characters": _l("Characters"), "edition_texts": _l("Edition texts"),
         "stopped": _l("Stopped"), "day": _l("Day"), "time": _l("Time"),
+        "readers": _l("Readers"), "enabled": _l("On"), "first_month": _l("First month"),
+        "excluded": _l("Left out"), "excluded_no_match": _l("Left out: no matching item"),
+        "excluded_suppressed": _l("Left out: suppressed"),
+        "excluded_paused": _l("Left out: paused"),
+        "excluded_untranslated": _l("Left out: no English text"),
+        "to_address": _l("Address"), "again_at": _l("Time"),
+        # fields of an edition, an item, a topic and the branding, as their forms name them
+        "subject": _l("Subject"), "preheader": _l("Preheader"), "intro": _l("Introduction"),
+        "title_en": _l("English title"), "subject_en": _l("English subject"),
+        "preheader_en": _l("English preheader"), "intro_en": _l("English introduction"),
+        "summary": _l("Summary"), "summary_en": _l("English summary"),
+        "commentary": _l("Commentary"), "commentary_en": _l("English commentary"),
+        "url": _l("Link"), "published_on": _l("Date"), "layout": _l("Layout"),
+        "accepted_drafts": _l("Accepted English drafts"),
+        "name_zh": _l("Name (Chinese)"), "name_en": _l("Name (English)"),
+        "description_zh": _l("Description (Chinese)"),
+        "description_en": _l("Description (English)"), "keywords": _l("Keywords"),
+        "org_name_zh": _l("Firm's name (Chinese)"), "org_name_en": _l("Firm's name (English)"),
+        "primary_colour": _l("Primary colour"), "accent_colour": _l("Accent colour"),
+        "footer_text_zh": _l("Footer text (Chinese)"),
+        "footer_text_en": _l("Footer text (English)"),
+        "commentary_label_zh": _l("Commentary label (Chinese)"),
+        "commentary_label_en": _l("Commentary label (English)"), "logo": _l("Logo"),
     }
-    found = names.get(key)
+
+
+def _field_name(key: str) -> str:
+    found = _field_names().get(key)
     return str(found) if found is not None else key
 
+
+_ISO_MOMENT = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d(:\d\d(\.\d+)?)?([+-]\d\d:\d\d|Z)?")
 
 # Values under these keys of a detail are codes: of these tables, the first that knows them.
 _VALUE_TABLES: Mapping[str, tuple[str, ...]] = {
@@ -325,12 +357,16 @@ def _detail_value(key: str, value: Any) -> str:
     if isinstance(value, Mapping):
         return "; ".join(f"{_field_name(k)}: {_detail_value(k, v)}" for k, v in value.items())
     if isinstance(value, list | tuple):
+        if key in ("fields", "changed"):
+            return ", ".join(_field_name(str(v)) for v in value)
         return ", ".join(_detail_value(key, v) for v in value)
     if isinstance(value, str):
         for table in _VALUE_TABLES.get(key, ()):
             found = TABLES[table]().get(value)
             if found is not None:
                 return str(found)
+        if _ISO_MOMENT.fullmatch(value):
+            return str(format_datetime(datetime.fromisoformat(value), "yyyy-MM-dd HH:mm"))
     return str(value)
 
 
