@@ -203,7 +203,8 @@ def _bounce_types() -> Labels:
 
 
 def _languages() -> Labels:
-    return {"zh-CN": _l("Chinese"), "en": _l("English")}
+    """Each language by its own name, as the language choices everywhere show it."""
+    return {"zh-CN": "中文", "en": "English"}
 
 
 def _untranslated_policies() -> Labels:

@@ -13,6 +13,7 @@ from flask_login import current_user
 from webapp import db
 from webapp.delivery.sending import (
     EditionHasNoItems,
+    EditionNotFound,
     ItemsWithoutTopic,
     MachineDraftsPending,
     NoItemHasTopic,
@@ -39,6 +40,7 @@ from webapp.editions.items import (
     TextTooLong,
     TextUnsafe,
     TitleMissing,
+    UnknownLayout,
     UnknownSection,
     UnknownTopic,
     UnsafeContent,
@@ -91,6 +93,14 @@ def _exists(error: EditionExists) -> str:
 
 def _unknown_section(error: UnknownSection) -> str:
     return str(_("There is no section “%(section)s”.", section=error.section))
+
+
+def _no_edition(error: EditionNotFound) -> str:
+    return str(_("There is no edition for %(month)s.", month=error.month))
+
+
+def _unknown_layout(error: UnknownLayout) -> str:
+    return str(_("Choose one of the listed options."))
 
 
 def _title_missing(error: TitleMissing) -> str:
@@ -267,6 +277,8 @@ def _macros(error: WordWithMacros) -> str:
 # back to their English sentence.
 _REFUSALS: dict[type[Exception], Callable[[Any], str]] = {
     EditionLocked: _locked,
+    EditionNotFound: _no_edition,
+    UnknownLayout: _unknown_layout,
     EditionExists: _exists,
     UnknownSection: _unknown_section,
     TitleMissing: _title_missing,
