@@ -27,6 +27,7 @@ from webapp.labels import label_codes
 from webapp.models import (
     BackgroundJob,
     ConsentSource,
+    DeliveryStatus,
     Edition,
     EditionStatus,
     JobKind,
@@ -147,6 +148,11 @@ def seeded(app: Flask, session: Session, factories: Factories, admin: User) -> d
                              items={"policy": [{"topics": ["ai"]}]})
     factories.sent_to(june, 3, hard_bounced=1, complained=1)
     reader = factories.subscriber(topics=["ai"], name="王小明", language="zh-CN")
+    factories.delivery(june, reader, status=DeliveryStatus.FAILED,
+                       error="MessageRejected: Email address is not verified.")
+    factories.edition("2024-05", status=EditionStatus.PAUSED,
+                      pause_reason="quota: Daily message quota exceeded.",
+                      items={"deals": [{"topics": ["ai"]}]})
     for status in SubscriberStatus:
         factories.subscriber(topics=["ai"], status=status)
     for source in ConsentSource:
@@ -209,6 +215,7 @@ def _pages(seeded: dict[str, Any]) -> Iterator[str]:
         f"/editor/editions/{month}/items/{seeded['item'].id}", "/editor/editions/new",
         "/editor/outbox", f"/editor/editions/{seeded['june'].month}",
         f"/editor/editions/{seeded['june'].month}/send",
+        "/editor/editions/2024-05", "/editor/editions/2024-05/send",
         f"/editor/editions/{month}/preview?topics=nope",
         f"/editor/editions/{month}/preview?language=xx",
         f"/editor/editions/{month}/preview?reader=nobody@example.com",

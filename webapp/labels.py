@@ -244,14 +244,50 @@ def _translation_problems() -> Labels:
     }
 
 
-def translation_problem(reason: str) -> tuple[str, str]:
-    """A drafting failure as stored ("Code: message") split into what the editor reads and the
-    technical detail (Amazon's English words), which stays as it is."""
+def _sending_problems() -> Labels:
+    """Why SES or the engine paused a send or left a delivery unsent, by the code the reason
+    starts with (emails.transports.errors, webapp.delivery)."""
+    credentials = _l("SES did not accept the credentials (check the AWS settings)")
+    configuration = _l("The SES configuration set is missing or paused")
+    return {
+        "quota": _l("The daily SES sending quota is used up"),
+        "SendingPausedException": _l("Sending is paused on the SES account"),
+        "AccountSuspendedException": _l("The SES account is suspended"),
+        "MailFromDomainNotVerifiedException": _l("The MAIL FROM domain is not verified in SES"),
+        "ConfigurationSetDoesNotExistException": configuration,
+        "ConfigurationSetSendingPausedException": configuration,
+        "NotFoundException": _l("SES does not know the sender identity or configuration set"),
+        "AccessDeniedException": credentials, "UnrecognizedClientException": credentials,
+        "InvalidClientTokenId": credentials, "SignatureDoesNotMatch": credentials,
+        "BadRequestException": _l("SES refused the request"),
+        "LimitExceededException": _l("An SES limit was exceeded"),
+        "MessageRejected": _l("SES refused this message"),
+        "MessageRejectedException": _l("SES refused this message"),
+        "UNBUILDABLE": _l("The message could not be built"),
+        "cancelled": _l("The edition was cancelled"),
+        "unsubscribed or suppressed": _l("Unsubscribed or suppressed before it was sent"),
+        "re-queued": _l("Queued again: SES reported no Send for it"),
+        "database error": _l("A database error"),
+    }
+
+
+_PROBLEM_TABLES: Mapping[str, Callable[[], Labels]] = {
+    "translation": _translation_problems, "sending": _sending_problems,
+}
+
+
+def problem(reason: str | None, table: str) -> tuple[str, str]:
+    """A failure as stored ("Code: message", or a known sentence) split into what a person
+    reads, in the page's language, and the technical detail, which stays as it is (Amazon's
+    English words). Unknown reasons come back whole."""
+    if not reason:
+        return "", ""
+    known = _PROBLEM_TABLES[table]()
     code, _sep, detail = reason.partition(": ")
-    found = _translation_problems().get(code) or _translation_problems().get(reason)
+    found = known.get(code)
     if found is None:
-        return reason, ""
-    return str(found), detail if code != reason else ""
+        found, detail = known.get(reason), ""
+    return (str(found), detail) if found is not None else (reason, "")
 
 
 # The tables by name, as templates and `label()` ask for them.
@@ -384,4 +420,4 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters["label"] = label
     app.jinja_env.globals["detail_lines"] = detail_lines
     app.jinja_env.globals["say"] = say
-    app.jinja_env.globals["translation_problem"] = translation_problem
+    app.jinja_env.globals["problem"] = problem
