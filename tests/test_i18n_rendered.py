@@ -178,14 +178,14 @@ def seeded(app: Flask, session: Session, factories: Factories, admin: User) -> d
         }))
     jobs = []
     for kind in JobKind:
-        for status in JobStatus:
-            job = BackgroundJob(kind=kind, status=status, payload=None,
+        for job_status in JobStatus:
+            job = BackgroundJob(kind=kind, status=job_status, payload=None,
                                 next_attempt_at=utcnow() - timedelta(minutes=1),
-                                last_error="timeout" if status == JobStatus.FAILED else None)
+                                last_error="timeout" if job_status == JobStatus.FAILED else None)
             session.add(job)
             jobs.append(job)
-    for action in AUDIT_SAMPLES:
-        record_audit(session, action, actor=admin, target="2024-07",
+    for audit_action in AUDIT_SAMPLES:
+        record_audit(session, audit_action, actor=admin, target="2024-07",
                      detail={"note": "客户要求", "from": "draft", "to": "approved",
                              "role": "editor", "fields": ["title", "summary"]})
     session.commit()
