@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from flask import Flask
 
+from tests.factories import Factories
 from webapp.labels import TABLES, detail_lines, label, problem
 from webapp.models import (
     ConsentSource,
@@ -108,3 +109,9 @@ def test_a_stored_failure_reads_as_a_sentence_with_amazons_words_apart(zh: None)
     assert problem("Something else: odd", "sending") == ("Something else: odd", "")
     assert problem("TooLong: the English is longer than 200 characters", "translation")[0] == (
         "英文草稿超出该字段的长度")
+
+
+def test_topics_in_details_read_by_their_names(zh: None, factories: Factories) -> None:
+    ai = factories.topic("ai", name_zh="人工智能", name_en="AI")
+    assert detail_lines({"topics": ["ai", "retired-one"]}, [ai]) == [
+        ("主题", "人工智能、retired-one")]

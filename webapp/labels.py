@@ -8,12 +8,12 @@ through `label()`; a code the table does not know yet shows as itself rather tha
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
 from flask import Flask
-from flask_babel import format_datetime
+from flask_babel import format_datetime, get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
@@ -407,11 +407,24 @@ def _detail_value(key: str, value: Any) -> str:
     return str(value)
 
 
-def detail_lines(detail: Mapping[str, Any] | None) -> list[tuple[str, str]]:
-    """An audit or consent entry's details as (field, value) pairs in the page's language."""
+def detail_lines(
+    detail: Mapping[str, Any] | None, topics: Iterable[Any] = ()
+) -> list[tuple[str, str]]:
+    """An audit or consent entry's details as (field, value) pairs in the page's language;
+    topic slugs by the names of `topics` (Topic rows) where given."""
     if not detail:
         return []
-    return [(_field_name(key), _detail_value(key, value)) for key, value in detail.items()]
+    english = (locale := get_locale()) is not None and locale.language == "en"
+    names = {topic.slug: topic.name("en" if english else "zh-CN") for topic in topics}
+    lines = []
+    for key, value in detail.items():
+        if key == "topics" and names and isinstance(value, list | tuple):
+            separator = ", " if english else "、"
+            lines.append((_field_name(key), separator.join(names.get(str(v), str(v))
+                                                           for v in value)))
+        else:
+            lines.append((_field_name(key), _detail_value(key, value)))
+    return lines
 
 
 def init_app(app: Flask) -> None:
