@@ -11,7 +11,19 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Build the application: load config, wire extensions, blueprints and CLI. Nothing else."""
-    from webapp import archive, auth, cli, db, errors, input_guard, logs, main, public, security
+    from webapp import (
+        archive,
+        auth,
+        cli,
+        db,
+        errors,
+        input_guard,
+        labels,
+        logs,
+        main,
+        public,
+        security,
+    )
     from webapp.admin import bp as admin_bp
     from webapp.config import current_settings, flask_config, install, load_settings
     from webapp.editor import bp as editor_bp
@@ -49,6 +61,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     security.init_app(app)
     input_guard.init_app(app)
     errors.init_app(app)
+    labels.init_app(app)
 
     app.register_blueprint(main.bp)
     app.register_blueprint(public.bp)

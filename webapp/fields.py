@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
-from flask_babel import gettext
+from flask_babel import gettext, lazy_gettext
 from wtforms import Field, SelectMultipleField
-from wtforms.validators import ValidationError
+from wtforms.validators import AnyOf, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from webapp.plain_text import UnsafeText, UnsafeUrl, check_http_url, check_text
+
+
+def listed(values: Iterable[str]) -> AnyOf:
+    """A value must be one of `values`; the refusal names no code (only a tampered form sends
+    a value the page does not list)."""
+    return AnyOf(list(values), message=lazy_gettext("Choose one of the listed options."))
 
 
 class MultiCheckboxField(SelectMultipleField):  # type: ignore[misc]

@@ -11,7 +11,9 @@ from babel.messages.pofile import read_po
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 TRANSLATIONS_DIR = PACKAGE_DIR / "translations"
-KEYWORDS = {"_": None, "gettext": None, "ngettext": (1, 2), "lazy_gettext": None, "_l": None}
+KEYWORDS = {
+    "_": None, "gettext": None, "ngettext": (1, 2), "lazy_gettext": None, "_l": None, "N_": None,
+}
 METHOD_MAP = [("**.py", "python"), ("templates/**.html", "jinja2")]
 
 

@@ -22,6 +22,7 @@ from emails import (
 from emails.transports.smtp import SmtpOptions
 from webapp.config import Settings
 from webapp.models import BackgroundJob, Edition, EnglishStatus, JobKind, OutboxFile, utcnow
+from webapp.reasons import N_, Reason
 
 
 def mail_settings(settings: Settings) -> MailSettings:
@@ -231,7 +232,6 @@ def parse_topics(value: str | None, known: Iterable[str]) -> list[str]:
     slugs = [s.strip() for s in value.split(",") if s.strip()]
     unknown = [s for s in slugs if s not in known_list]
     if unknown:
-        raise ValueError(
-            f"unknown topic(s) {', '.join(unknown)}; known: {', '.join(known_list)}"
-        )
+        raise ValueError(Reason(N_("unknown topic(s) %(unknown)s; known: %(known)s"),
+                                unknown=", ".join(unknown), known=", ".join(known_list)))
     return slugs

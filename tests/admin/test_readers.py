@@ -65,7 +65,8 @@ def test_a_readers_page_shows_ledger_deliveries_and_events(
     session.commit()
     page = admin_client.get(f"/admin/subscribers/{reader.id}?lang=en").get_data(as_text=True)
     assert "2024-07" in page and "203.0.113.9" in page
-    assert "delivery" in page and "link 1" in page
+    assert "Delivered" in page and "Clicked" in page and "link 1" in page
+    assert "Confirmed the subscription" in page and "Web form" in page
     assert admin_client.get("/admin/subscribers/999999").status_code == 404
 
 

@@ -145,7 +145,8 @@ def test_the_editor_sees_the_cost_confirms_and_reviews_the_drafts(
     assert (job.status, job.progress_done, job.progress_total) == (JobStatus.DONE, 3, 3)
     review = editor_client.get(f"{PAGE}/drafts?lang=en").get_data(as_text=True)
     assert 'data-job-status="done"' in review and "http-equiv" not in review
-    assert re.search(r"超长的条目</strong> — TextSizeLimitExceededException: Input text", review)
+    assert re.search(r"超长的条目</strong> — The text is too long for Amazon Translate "
+                     r'<small class="muted" translate="no">Input text', review)
     assert review.count("data-draft-item=") == 2
     page = editor_client.get(f"{PAGE}?lang=en").get_data(as_text=True)
     assert "Last drafting: 1 items not drafted" in page

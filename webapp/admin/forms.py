@@ -4,9 +4,9 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
 from wtforms import BooleanField, EmailField, StringField, SubmitField, TextAreaField
-from wtforms.validators import AnyOf, DataRequired, Length, Optional
+from wtforms.validators import DataRequired, Length, Optional
 
-from webapp.fields import MultiCheckboxField, PlainText
+from webapp.fields import MultiCheckboxField, PlainText, listed
 from webapp.models import LANGUAGES, Role
 
 # Select and radio fields are drawn in the templates (as on the readers' forms); the fields
@@ -22,7 +22,9 @@ class ReaderTopicsForm(FlaskForm):  # type: ignore[misc]
     topics = MultiCheckboxField(
         _l("Topics"), choices=[], validate_choice=False, validators=[PlainText()]
     )
-    language = StringField(_l("Language of the emails"), validators=[PlainText(), AnyOf(LANGUAGES)])
+    language = StringField(
+        _l("Language of the emails"), validators=[PlainText(), listed(LANGUAGES)]
+    )
     submit = SubmitField(_l("Save"))
 
 
@@ -85,24 +87,24 @@ class NewTopicForm(TopicForm):
 
 
 class MoveForm(FlaskForm):  # type: ignore[misc]
-    direction = StringField(validators=[PlainText(), AnyOf(["up", "down"])])
+    direction = StringField(validators=[PlainText(), listed(["up", "down"])])
 
 
 class NewUserForm(FlaskForm):  # type: ignore[misc]
     email = EmailField(_l("Email"), validators=[DataRequired(), PlainText(), Length(max=320)])
     role = StringField(
-        _l("Role"), default=Role.EDITOR.value, validators=[PlainText(), AnyOf(ROLES)]
+        _l("Role"), default=Role.EDITOR.value, validators=[PlainText(), listed(ROLES)]
     )
     mode = StringField(
         _l("How they get in"),
         default="invite",
-        validators=[PlainText(), AnyOf(["invite", "password"])],
+        validators=[PlainText(), listed(["invite", "password"])],
     )
     submit = SubmitField(_l("Add user"))
 
 
 class RoleForm(FlaskForm):  # type: ignore[misc]
-    role = StringField(_l("Role"), validators=[PlainText(), AnyOf(ROLES)])
+    role = StringField(_l("Role"), validators=[PlainText(), listed(ROLES)])
 
 
 class BrandingForm(FlaskForm):  # type: ignore[misc]

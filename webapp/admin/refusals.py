@@ -42,6 +42,7 @@ from webapp.readers.topic_admin import (
     TopicSlugInvalid,
     TopicTextTooLong,
 )
+from webapp.reasons import Reason, say
 
 
 def _address(error: Any) -> str:
@@ -131,7 +132,8 @@ def explain(error: Exception) -> str:
     for kind in type(error).__mro__:
         if kind in _REFUSALS:
             return _REFUSALS[kind](error)
-    return str(error)
+    reasons = [arg for arg in error.args if isinstance(arg, Reason)]
+    return say(reasons[0]) if reasons else str(error)
 
 
 def show_on(form: FlaskForm, error: Exception, default: str) -> None:

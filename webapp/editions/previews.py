@@ -21,6 +21,7 @@ from webapp.editions.records import get_edition
 from webapp.mailer import edition_content, links, parse_topics, transport
 from webapp.models import LANGUAGES, Edition, TestSend, User
 from webapp.readers.topics import topics_by_slug
+from webapp.reasons import N_, Reason
 
 TEST_SUBJECT_PREFIX = {"zh-CN": "[测试] ", "en": "[TEST] "}
 MAX_TEST_RECIPIENTS = 20
@@ -62,9 +63,10 @@ def _variant(
 ) -> tuple[Edition, Variant]:
     edition = get_edition(session, month)
     if edition is None:
-        raise PreviewError(f"there is no edition for {month}")
+        raise PreviewError(Reason(N_("there is no edition for %(month)s"), month=month))
     if language not in LANGUAGES:
-        raise PreviewError(f"language must be one of {', '.join(LANGUAGES)}")
+        raise PreviewError(Reason(N_("language must be one of %(languages)s"),
+                                  languages=", ".join(LANGUAGES)))
     try:
         slugs = parse_topics(topics, topics_by_slug(session))
         variant = compile_variant(
@@ -72,7 +74,8 @@ def _variant(
             layout=layout,
         )
     except (ValueError, RenderError) as error:
-        raise PreviewError(str(error)) from None
+        reason = error.args[0] if error.args and isinstance(error.args[0], Reason) else str(error)
+        raise PreviewError(reason) from None
     return edition, variant
 
 
@@ -121,13 +124,15 @@ def send_test(
     Raises PreviewError, or UnsafeContent (an EditionError) when the edition holds text no
     message may carry."""
     if not to or len(to) > MAX_TEST_RECIPIENTS:
-        raise PreviewError(f"give between 1 and {MAX_TEST_RECIPIENTS} addresses")
+        raise PreviewError(Reason(N_("give between 1 and %(count)d addresses"),
+                                  count=MAX_TEST_RECIPIENTS))
     addresses = []
     for address in to:
         try:
             addresses.append(validate_email(address, check_deliverability=False).normalized)
-        except EmailNotValidError as error:
-            raise PreviewError(f"{address!r} is not a valid email address: {error}") from None
+        except EmailNotValidError:
+            raise PreviewError(Reason(N_("%(address)s is not a valid email address"),
+                                      address=repr(address))) from None
     edition, variant = _variant(session, settings, month, topics, language)
     require_safe_content(edition)  # what a test shows must be what readers could get
     outgoing = transport(settings)

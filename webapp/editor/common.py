@@ -13,6 +13,7 @@ from flask_login import current_user
 from webapp import db
 from webapp.delivery.sending import (
     EditionHasNoItems,
+    EditionNotFound,
     ItemsWithoutTopic,
     MachineDraftsPending,
     NoItemHasTopic,
@@ -39,6 +40,7 @@ from webapp.editions.items import (
     TextTooLong,
     TextUnsafe,
     TitleMissing,
+    UnknownLayout,
     UnknownSection,
     UnknownTopic,
     UnsafeContent,
@@ -48,6 +50,7 @@ from webapp.fields import unsafe_text_message
 from webapp.labels import status_labels
 from webapp.models import Edition, EditionStatus, User
 from webapp.plain_text import UnsafeText
+from webapp.reasons import Reason, say
 from webapp.security import email_document
 
 
@@ -90,6 +93,14 @@ def _exists(error: EditionExists) -> str:
 
 def _unknown_section(error: UnknownSection) -> str:
     return str(_("There is no section “%(section)s”.", section=error.section))
+
+
+def _no_edition(error: EditionNotFound) -> str:
+    return str(_("There is no edition for %(month)s.", month=error.month))
+
+
+def _unknown_layout(error: UnknownLayout) -> str:
+    return str(_("Choose one of the listed options."))
 
 
 def _title_missing(error: TitleMissing) -> str:
@@ -266,6 +277,8 @@ def _macros(error: WordWithMacros) -> str:
 # back to their English sentence.
 _REFUSALS: dict[type[Exception], Callable[[Any], str]] = {
     EditionLocked: _locked,
+    EditionNotFound: _no_edition,
+    UnknownLayout: _unknown_layout,
     EditionExists: _exists,
     UnknownSection: _unknown_section,
     TitleMissing: _title_missing,
@@ -311,7 +324,8 @@ def explain(error: Exception) -> str:
     for kind in type(error).__mro__:
         if kind in _REFUSALS:
             return _REFUSALS[kind](error)
-    return str(error)
+    reasons = [arg for arg in error.args if isinstance(arg, Reason)]
+    return say(reasons[0]) if reasons else str(error)
 
 
 def note_back_to_draft(was_approved: bool, edition: Edition) -> None:

@@ -20,7 +20,6 @@ from wtforms import (
     TimeField,
 )
 from wtforms.validators import (
-    AnyOf,
     DataRequired,
     Length,
     Optional,
@@ -30,7 +29,7 @@ from wtforms.validators import (
 
 from webapp.editions.items import MAX_PREHEADER, MAX_SUBJECT
 from webapp.editions.previews import MAX_TEST_RECIPIENTS
-from webapp.fields import HttpUrl, MultiCheckboxField, PlainText
+from webapp.fields import HttpUrl, MultiCheckboxField, PlainText, listed
 from webapp.models import LANGUAGES, SECTION_KEYS
 
 MONTH = r"[0-9]{4}-(0[1-9]|1[0-2])"
@@ -158,7 +157,7 @@ class AcceptDraftsForm(FlaskForm):  # type: ignore[misc]
 
     items = HiddenField(validators=[Optional(), PlainText(), Regexp(r"^[0-9]+(,[0-9]+)*$")])
     texts = HiddenField(validators=[Optional(), PlainText(), Regexp(r"^[a-z_:]+(,[a-z_:]+)*$")])
-    back = HiddenField(validators=[Optional(), PlainText(), AnyOf(["edition", "drafts"])])
+    back = HiddenField(validators=[Optional(), PlainText(), listed(["edition", "drafts"])])
 
 
 class ItemForm(FlaskForm):  # type: ignore[misc]
@@ -226,7 +225,7 @@ class TestSendForm(FlaskForm):  # type: ignore[misc]
     )
     all_topics = BooleanField(_l("All topics"))
     language = StringField(
-        _l("Language"), default="zh-CN", validators=[PlainText(), AnyOf(LANGUAGES)]
+        _l("Language"), default="zh-CN", validators=[PlainText(), listed(LANGUAGES)]
     )
     submit = SubmitField(_l("Send test"))
 

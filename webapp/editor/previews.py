@@ -37,7 +37,7 @@ from webapp.editor.common import (
 )
 from webapp.editor.forms import LayoutForm, TestSendForm, address_list
 from webapp.models import LANGUAGES, Edition, EditionStatus, Role, Topic
-from webapp.readers.topics import active_topics
+from webapp.readers.topics import active_topics, topics_by_slug
 from webapp.security import role_required
 
 
@@ -106,7 +106,7 @@ def _render(
             address=choice.reader,
         )
     except PreviewError as error:
-        return None, None, _("There is nothing to preview: %(reason)s", reason=str(error))
+        return None, None, _("There is nothing to preview: %(reason)s", reason=explain(error))
 
 
 def render_preview_page(
@@ -132,7 +132,7 @@ def render_preview_page(
         "editor/preview.html",
         edition=edition,
         topics=topics,
-        topic_names={t.slug: t for t in topics},
+        topic_names=topics_by_slug(session),
         choice=choice,
         preview=preview,
         reader=reader,
@@ -213,7 +213,7 @@ def test_send(month: str) -> str | Response | tuple[str, int]:
             )
         except PreviewError as error:
             session.rollback()
-            form.addresses.errors = [*form.addresses.errors, str(error)]
+            form.addresses.errors = [*form.addresses.errors, explain(error)]
         except EditionError as error:
             session.rollback()
             flash(explain(error), "error")

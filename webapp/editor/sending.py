@@ -23,6 +23,7 @@ from webapp.editor import bp
 from webapp.editor.common import actor, edition_or_404, explain
 from webapp.editor.forms import ButtonForm, ScheduleForm
 from webapp.models import Edition, EditionStatus, Role, utcnow
+from webapp.readers.topics import topics_by_slug
 from webapp.security import role_required
 from webapp.stats.progress import send_progress
 
@@ -58,6 +59,7 @@ def _confirmation(edition: Edition, schedule: ScheduleForm | None = None) -> str
         estimate=estimate,
         duration=duration_text(estimate),
         variants=variant_readers(session, edition),
+        topic_names=topics_by_slug(session),
         schedule=schedule,
         button=ButtonForm(),
         timezone=current_settings().timezone,

@@ -11,9 +11,9 @@ from wtforms import (
     StringField,
     SubmitField,
 )
-from wtforms.validators import AnyOf, DataRequired, Length, Optional, ValidationError
+from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
-from webapp.fields import MultiCheckboxField, PlainText
+from webapp.fields import MultiCheckboxField, PlainText, listed
 from webapp.models import Topic
 
 
@@ -81,7 +81,7 @@ class SubscribeForm(TopicChoiceMixin, FlaskForm):  # type: ignore[misc]
     all_topics = BooleanField(_l("All topics"))
     language = StringField(
         _l("Language of the emails"),
-        validators=[PlainText(), AnyOf([code for code, _ in LANGUAGE_CHOICES])],
+        validators=[PlainText(), listed([code for code, _ in LANGUAGE_CHOICES])],
     )
     consent = BooleanField(validators=[DataRequired(_l("Please agree to receive the report."))])
     # Honeypot: hidden from people by CSS; bots that fill in every field give themselves away.
@@ -104,7 +104,7 @@ class PreferencesForm(TopicChoiceMixin, FlaskForm):  # type: ignore[misc]
     all_topics = BooleanField(_l("All topics"))
     language = StringField(
         _l("Language of the emails"),
-        validators=[PlainText(), AnyOf([code for code, _ in LANGUAGE_CHOICES])],
+        validators=[PlainText(), listed([code for code, _ in LANGUAGE_CHOICES])],
     )
     name = StringField(_l("Name"), validators=[Optional(), PlainText(), Length(max=200)])
     company = StringField(_l("Company"), validators=[Optional(), PlainText(), Length(max=200)])
@@ -122,7 +122,7 @@ class EmailChangeForm(FlaskForm):  # type: ignore[misc]
 
 class PauseForm(FlaskForm):  # type: ignore[misc]
     months = StringField(
-        _l("Pause for"), default="1", validators=[PlainText(), AnyOf(PAUSE_CHOICES)]
+        _l("Pause for"), default="1", validators=[PlainText(), listed(PAUSE_CHOICES)]
     )
     submit = SubmitField(_l("Pause"))
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from webapp.editions.importer.contents import MissingPart
+from webapp.reasons import Reason
 
 MAX_REPORT_BYTES = 20 * 1024 * 1024
 MAX_REPORT_MB = MAX_REPORT_BYTES // (1024 * 1024)
@@ -34,7 +35,7 @@ class ReportFormatError(Exception):
     """A report that cannot be imported; `line` is 1-based (0 when not about one line), and
     `origin` the page or paragraph of a PDF or Word file that line came from."""
 
-    def __init__(self, line: int, reason: str, origin: Origin | None = None) -> None:
+    def __init__(self, line: int, reason: str | Reason, origin: Origin | None = None) -> None:
         super().__init__(line, reason)
         self.line = line
         self.reason = reason
@@ -42,7 +43,7 @@ class ReportFormatError(Exception):
 
     def __str__(self) -> str:
         if not self.line:
-            return self.reason
+            return str(self.reason)
         where = f" ({self.origin})" if self.origin else ""
         return f"line {self.line}{where}: {self.reason}"
 

@@ -19,6 +19,7 @@ from urllib.parse import SplitResult, unquote, urlsplit
 from webapp.editions.importer.contents import MissingPart, missing_parts
 from webapp.editions.importer.errors import ReportFormatError
 from webapp.plain_text import UnsafeText, UnsafeUrl, check_http_url, find_unsafe
+from webapp.reasons import N_, Reason
 
 SECTION_TITLES: dict[str, str] = {"policy": "政策速递", "industry": "行业新闻", "deals": "交易资讯"}
 _SECTION_KEYS = tuple(SECTION_TITLES)
@@ -74,6 +75,11 @@ class _Line(NamedTuple):
 
 
 _LABELS = (_Kind.DATE, _Kind.SOURCE, _Kind.LINK, _Kind.SUMMARY)
+# What an item's part follows, as the refusals name it.
+_ITEM_TITLE = Reason(N_("the item title"))
+_DATE_TEXT = Reason(N_("the date"))
+_SOURCE_TEXT = Reason(N_("the source"))
+_LINK_TEXT = Reason(N_("the link"))
 _SKIPPED = frozenset((_Kind.BLANK, _Kind.NOISE))
 _SKIPPED_WITH_URLS = _SKIPPED | {_Kind.URL}  # footer URLs are noise outside the 链接 region
 _HEADER = re.compile(
@@ -143,17 +149,20 @@ def parse_report(
     a Word file's paragraphs), so there is no page width to guess paragraph ends from.
     """
     if month is not None and not _MONTH.fullmatch(month):
-        raise ReportFormatError(0, f"invalid month {month!r}; expected YYYY-MM, like 2024-07")
+        raise ReportFormatError(0, Reason(N_("invalid month %(month)s; expected YYYY-MM, like "
+                                                 "2024-07"), month=repr(month)))
     if not text.strip():
-        raise ReportFormatError(0, "the report is empty; expected the text of a monthly report")
+        raise ReportFormatError(0, Reason(N_("the report is empty; expected the text of a monthly "
+                                              "report")))
     raw_lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
     _check_is_text(raw_lines)
     cleaned = [_clean(raw) for raw in raw_lines]
     title, header_month = _find_header(cleaned)
     month = month or header_month
     if month is None:
-        raise ReportFormatError(0, "no page header with the month (like '元宇宙与数字经济月报 | "
-                                   "2024年 7月') found; give the month explicitly")
+        raise ReportFormatError(0, Reason(N_(
+            "no page header with the month (like '元宇宙与数字经济月报 | 2024年 7月') found; "
+            "give the month explicitly")))
     lines = [_classify(no, line, title) for no, line in enumerate(cleaned, 1)]
     raw_items = _find_items(lines)
     footer_urls = [(line.no, line.text) for line in lines if line.kind is _Kind.URL]
@@ -177,24 +186,34 @@ def _check_is_text(raw_lines: list[str]) -> None:
     """Refuse binary or damaged input: every line is single-line plain text (webapp.plain_text's
     rule) without undecodable bytes. The refusal names the first faulty line and lists the
     others, so a damaged extraction is fixed in one go."""
-    faulty: list[tuple[int, str]] = []
+    faulty: list[tuple[int, Reason]] = []
     for no, raw in enumerate(raw_lines, 1):
         if (problem := find_unsafe(raw)) is not None and raw[problem.index] in "\f\v":
             problem = find_unsafe(raw.translate(_PAGE_BREAKS))
-        if problem is not None:
-            faulty.append((no, str(problem)))
+        if problem is not None and problem.line_break:
+            faulty.append((no, Reason(N_("line break at character %(position)d is not allowed "
+                                         "here"), position=problem.index + 1)))
+        elif problem is not None:
+            faulty.append((no, Reason(N_("control character U+%(code)s at character "
+                                         "%(position)d"), code=f"{problem.codepoint:04X}",
+                                      position=problem.index + 1)))
         elif _UNDECODED in raw:
-            faulty.append((no, f"undecodable bytes (U+FFFD) at character "
-                               f"{raw.index(_UNDECODED) + 1}"))
+            faulty.append((no, Reason(N_("undecodable bytes (U+FFFD) at character %(position)d"),
+                                      position=raw.index(_UNDECODED) + 1)))
     if not faulty:
         return
     (first, what), others = faulty[0], [str(no) for no, _ in faulty[1:_LISTED_LINES]]
-    if others:
-        more = len(faulty) - 1 - len(others)
-        what += f"; also on line{'s' if len(faulty) > 2 else ''} {', '.join(others)}"
-        what += f" and {more} more" if more else ""
-    raise ReportFormatError(first, f"binary or damaged text: {what}; expected the report's "
-                                   "plain text")
+    more = len(faulty) - 1 - len(others)
+    if more:
+        what = Reason(N_("%(problem)s; also on lines %(lines)s and %(count)d more"),
+                      problem=what, lines=", ".join(others), count=more)
+    elif len(others) > 1:
+        what = Reason(N_("%(problem)s; also on lines %(lines)s"), problem=what,
+                      lines=", ".join(others))
+    elif others:
+        what = Reason(N_("%(problem)s; also on line %(lines)s"), problem=what, lines=others[0])
+    raise ReportFormatError(first, Reason(N_("binary or damaged text: %(problem)s; expected the "
+                                             "report's plain text"), problem=what))
 
 
 def _find_header(cleaned: list[str]) -> tuple[str, str | None]:
@@ -302,14 +321,16 @@ def _find_items(lines: list[_Line]) -> list[_RawItem]:
             items.append(_read_item(cursor, section))
             heading = -1
         elif line.kind in _LABELS or line.kind is _Kind.COMMENTARY:
-            raise ReportFormatError(line.no, f"'{line.kind.value}' without an item title before "
-                                    "it; expected a numbered title like '1. 标题'")
+            raise ReportFormatError(line.no, Reason(N_(
+                "'%(label)s' without an item title before it; expected a numbered title like "
+                "'1. 标题'"), label=line.kind.value))
         else:  # cover, contents, preface: not items
             cursor.take()
     if not items:
         first = next((line.no for line in lines if line.kind is not _Kind.BLANK), 0)
-        raise ReportFormatError(first, "no items found; expected numbered item titles, "
-                                "each followed by '发布日期：', '来源：', '链接：' and '摘要：'")
+        raise ReportFormatError(first, Reason(N_(
+            "no items found; expected numbered item titles, each followed by '发布日期：', "
+            "'来源：', '链接：' and '摘要：'")))
     return items
 
 
@@ -319,25 +340,29 @@ def _section_for(title: _Line, heading: int, section: int, items: list[_RawItem]
     if heading >= 0:
         if heading < section:
             name = SECTION_TITLES[_SECTION_KEYS[heading]]
-            raise ReportFormatError(title.no, f"section '{name}' out of order; expected "
-                                    "政策速递 → 行业新闻 → 交易资讯")
+            raise ReportFormatError(title.no, Reason(N_("section '%(section)s' out of order; "
+                                                        "expected 政策速递 → 行业新闻 → 交易资讯"),
+                                                     section=name))
         return heading
     if title.number == 1 and items and items[-1].section == section:
         if section == len(_SECTION_KEYS) - 1:
-            raise ReportFormatError(title.no, "numbering restarts at 1 after the last section "
-                                    "(交易资讯); expected at most three sections")
+            raise ReportFormatError(title.no, Reason(N_(
+                "numbering restarts at 1 after the last section (交易资讯); expected at most "
+                "three sections")))
         return section + 1
     return section
 
 
-def _expect(cursor: _Cursor, kind: _Kind, after: str) -> _Line:
+def _expect(cursor: _Cursor, kind: _Kind, after: Reason) -> _Line:
     line = cursor.peek()
     if line is None:
-        raise ReportFormatError(cursor.lines[-1].no, f"expected '{kind.value}' after {after}, "
-                                "found the end of the report")
+        raise ReportFormatError(cursor.lines[-1].no, Reason(
+            N_("expected '%(label)s' after %(after)s, found the end of the report"),
+            label=kind.value, after=after))
     if line.kind is not kind:
-        raise ReportFormatError(line.no, f"expected '{kind.value}' after {after}, "
-                                f"found '{_describe(line)}'")
+        raise ReportFormatError(line.no, Reason(
+            N_("expected '%(label)s' after %(after)s, found '%(found)s'"),
+            label=kind.value, after=after, found=_describe(line)))
     return cursor.take()
 
 
@@ -353,13 +378,14 @@ def _describe(line: _Line) -> str:
     return line.kind.value if line.kind in (*_LABELS, _Kind.COMMENTARY) else line.text[:30]
 
 
-def _label_value(cursor: _Cursor, label: _Line, what: str) -> _Line:
+def _label_value(cursor: _Cursor, label: _Line, what: Reason) -> _Line:
     """A label's value: on the label's line, or alone on the next line."""
     if label.text:
         return label
     line = cursor.peek()
     if line is None or line.kind is not _Kind.TEXT:
-        raise ReportFormatError(label.no, f"expected {what} after '{label.kind.value}'")
+        raise ReportFormatError(label.no, Reason(N_("expected %(what)s after '%(label)s'"),
+                                                 what=what, label=label.kind.value))
     return cursor.take()
 
 
@@ -370,14 +396,14 @@ def _read_item(cursor: _Cursor, section: int) -> _RawItem:
     title = [numbered[2].strip()]
     while (line := cursor.peek()) is not None and line.kind is _Kind.TEXT:
         title.append(cursor.take().text)
-    date = _label_value(cursor, _expect(cursor, _Kind.DATE, "the item title"), "the date")
-    source = _label_value(cursor, _expect(cursor, _Kind.SOURCE, "the date"), "the source")
-    link_label = _expect(cursor, _Kind.LINK, "the source")
+    date = _label_value(cursor, _expect(cursor, _Kind.DATE, _ITEM_TITLE), _DATE_TEXT)
+    source = _label_value(cursor, _expect(cursor, _Kind.SOURCE, _DATE_TEXT), _SOURCE_TEXT)
+    link_label = _expect(cursor, _Kind.LINK, _SOURCE_TEXT)
     link = [link_label] if link_label.text else []
     while (line := cursor.peek(keep_urls=True)) is not None and line.kind in (
             _Kind.URL, _Kind.TEXT, _Kind.TITLE):  # a wrapped URL's tail may look numbered
         link.append(cursor.take())
-    summary_label = _expect(cursor, _Kind.SUMMARY, "the link")
+    summary_label = _expect(cursor, _Kind.SUMMARY, _LINK_TEXT)
     item = _RawItem(title_line.no, section, title, date, source.text, link, link_label.no)
     item.summary = _read_body(cursor, summary_label, item)
     if (line := cursor.peek()) is not None and line.kind is _Kind.COMMENTARY:
@@ -392,12 +418,13 @@ def _read_body(cursor: _Cursor, label: _Line, item: _RawItem) -> list[str]:
         if line.kind in (_Kind.HEADING, _Kind.COMMENTARY) or cursor.at_item_title():
             break
         if line.kind in _LABELS:
-            raise ReportFormatError(line.no, f"unexpected '{line.kind.value}' in the item that "
-                                    f"starts at line {item.line}; expected a numbered title "
-                                    "before it")
+            raise ReportFormatError(line.no, Reason(
+                N_("unexpected '%(label)s' in the item that starts at line %(line)d; expected a "
+                   "numbered title before it"), label=line.kind.value, line=item.line))
         body.append(cursor.take().text)
     if not body:
-        raise ReportFormatError(label.no, f"expected text after '{label.kind.value}'")
+        raise ReportFormatError(label.no, Reason(N_("expected text after '%(label)s'"),
+                                                 label=label.kind.value))
     return body
 
 
@@ -423,8 +450,8 @@ def _parse_date(line: _Line) -> datetime.date:
             return datetime.date(int(match[1]), int(match[2]), int(match[3]))
     except ValueError:
         pass
-    raise ReportFormatError(line.no, f"invalid date '{line.text}'; expected a date like "
-                            "2024年 7月 24日")
+    raise ReportFormatError(line.no, Reason(N_("invalid date '%(date)s'; expected a date like "
+                                               "2024年 7月 24日"), date=line.text))
 
 
 def _resolve_link(raw: _RawItem, footer_urls: list[tuple[int, str]]) -> str:
@@ -438,7 +465,7 @@ def _resolve_link(raw: _RawItem, footer_urls: list[tuple[int, str]]) -> str:
         else:
             groups[-1].append(line)
     if not groups:
-        raise ReportFormatError(raw.link_line, "expected a link after '链接：'")
+        raise ReportFormatError(raw.link_line, Reason(N_("expected a link after '链接：'")))
     last = groups[-1]
     value = "".join(line.text for line in last)
     if not _URL.fullmatch(value) and (display := _DISPLAY_LINK.fullmatch(value)):
@@ -446,8 +473,8 @@ def _resolve_link(raw: _RawItem, footer_urls: list[tuple[int, str]]) -> str:
     try:
         return check_http_url(value)
     except (UnsafeText, UnsafeUrl):
-        raise ReportFormatError(last[0].no, f"link '{value[:80]}' is not an http(s) URL "
-                                "with a host") from None
+        raise ReportFormatError(last[0].no, Reason(N_("link '%(link)s' is not an http(s) URL "
+                                                      "with a host"), link=value[:80])) from None
 
 
 def _url_for_display(name: str, host: str, no: int, footer_urls: list[tuple[int, str]]) -> str:
@@ -471,8 +498,9 @@ def _url_for_display(name: str, host: str, no: int, footer_urls: list[tuple[int,
     candidates = {url for url in block if on_host(url)}
     if len(candidates) == 1:
         return candidates.pop()
-    raise ReportFormatError(no, f"link text '{name} ({host})' has no matching URL in the "
-                            "page's footer; expected a full http(s) URL")
+    raise ReportFormatError(no, Reason(N_("link text '%(name)s (%(host)s)' has no matching URL "
+                                          "in the page's footer; expected a full http(s) URL"),
+                                       name=name, host=host))
 
 
 def _split_url(value: str) -> SplitResult | None:
