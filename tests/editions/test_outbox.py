@@ -88,3 +88,22 @@ def test_a_link_out_of_the_outbox_is_refused(tmp_path: Path) -> None:
         message_path(outbox, "20240101T000000000000Z-link.eml")
     with pytest.raises(OutboxNotFound):
         message_path(outbox, "20240101T000000000000Z-missing.eml")
+
+
+def test_a_search_reads_folded_encoded_headers_and_sees_a_rewritten_file(
+    session: Session, tmp_path: Path
+) -> None:
+    [name] = _write(tmp_path, 1)
+    (tmp_path / name).write_bytes(
+        b"To: =?utf-8?b?5byg5LiJ?=\r\n <Zhang.San@Example.com>\r\n"
+        b"Subject: =?utf-8?b?56ysIDAg5bCB?=\r\n =?utf-8?b?77ya5pWw5a2X57uP5rWO?=\r\n\r\nbody\r\n"
+    )
+    found = search_outbox(session, tmp_path, OutboxQuery(recipient="zhang.san@example"))
+    assert [(e.to, e.subject) for e in found.entries] == [
+        ("张三 <Zhang.San@Example.com>", "第 0 封：数字经济")]
+    assert not search_outbox(session, tmp_path, OutboxQuery(recipient="张三")).entries
+    # An erasure rewrites a reader's files: the search reads the new version, not a memory.
+    (tmp_path / name).write_bytes(b"To: erased@example.invalid\r\nSubject: x\r\n\r\n")
+    stat = (tmp_path / name).stat()
+    os.utime(tmp_path / name, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))
+    assert not search_outbox(session, tmp_path, OutboxQuery(recipient="zhang")).entries

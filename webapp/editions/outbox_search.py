@@ -12,12 +12,12 @@ remembered per file version, so paging on reads each file's headers once.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from email import policy
-from email.parser import BytesHeaderParser
-from email.utils import getaddresses
+from email.errors import HeaderParseError
+from email.header import decode_header, make_header
 from functools import lru_cache
 from pathlib import Path
 
@@ -78,14 +78,64 @@ class _Headers:
     size: int
 
 
+_HEAD_CHUNK = 8192
+_HEAD_LIMIT = 256 * 1024  # headers longer than this are cut (ours are a few KB)
+
+
+def _head(path: str) -> bytes:
+    """The file up to the blank line that ends its headers: a message's body (tens of KB)
+    is never read for a search."""
+    head = b""
+    with open(path, "rb") as handle:
+        while len(head) < _HEAD_LIMIT:
+            chunk = handle.read(_HEAD_CHUNK)
+            if not chunk:
+                break
+            start = max(0, len(head) - 3)
+            head += chunk
+            end = min((i for i in (head.find(b"\r\n\r\n", start), head.find(b"\n\n", start))
+                       if i >= 0), default=-1)
+            if end >= 0:
+                return head[: end + 2]
+    return head
+
+
+def _decoded(raw: object) -> str:
+    """A header's text, unfolded, with RFC 2047 encoded words decoded."""
+    if raw is None:
+        return ""
+    text = str(raw)
+    try:
+        return str(make_header(decode_header(text)))
+    except (HeaderParseError, LookupError, UnicodeDecodeError):
+        return text
+
+
+_FOLD = re.compile(r"\r?\n(?=[ \t])")
+
+
+def _fields(head: bytes) -> dict[str, str]:
+    """The header fields of a message head, by lowercase name (the first of each), unfolded.
+
+    A plain scan: the files are the outbox's own, and the email package's parser costs a
+    millisecond a file, which a search through every file of a large outbox would feel."""
+    fields: dict[str, str] = {}
+    text = _FOLD.sub("", head.decode("utf-8", "replace"))
+    for line in text.splitlines():
+        name, colon, value = line.partition(":")
+        if colon and name and name == name.strip():
+            fields.setdefault(name.lower(), value.strip())
+    return fields
+
+
 @lru_cache(maxsize=20_000)
 def _headers_of(path: str, _mtime_ns: int, size: int) -> _Headers:
     # Keyed by the file's version too: an erasure rewrites a reader's files (redaction).
-    with open(path, "rb") as handle:
-        headers = BytesHeaderParser(policy=policy.default).parse(handle)
-    to = str(headers.get("To", ""))
-    addresses = " ".join(address for _, address in getaddresses([to]))
-    return _Headers(to=to, addresses=addresses.lower(), subject=str(headers.get("Subject", "")),
+    fields = _fields(_head(path))
+    to = _decoded(fields.get("to"))
+    # The address part alone: "Name <address>" or a bare address (or several).
+    addresses = " ".join(re.findall(r"<([^<>]*)>", to) or [to])
+    return _Headers(to=to, addresses=addresses.lower(), subject=_decoded(fields.get("subject")),
                     size=size)
 
 
