@@ -15,7 +15,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
-from tests.conftest import PASSWORD
+from tests.conftest import PASSWORD, _signed_in
 from tests.editor.conftest import SAMPLE
 from tests.factories import Factories
 from webapp.accounts.invitations import sign_invitation
@@ -129,6 +129,29 @@ def test_new_password_from_an_invitation(app: Flask, session: Session, admin: Us
     assert_summarised(client.post(f"{path}?lang=en", data={}), "password", "repeat",
                       says="Choose a new password.")
     assert_redirected(client.post(path, data={"password": NEW_PASSWORD, "repeat": NEW_PASSWORD}))
+
+
+def test_two_factor_page(app: Flask, factories: Factories, session: Session) -> None:
+    user = factories.user(role=Role.EDITOR, password=PASSWORD)
+    with time_machine.travel(MOMENT, tick=False) as traveller:
+        client = _signed_in(app, user)
+        assert_redirected(client.post("/account/two-factor/start"))
+        page = assert_summarised(client.post("/account/two-factor/confirm?lang=en",
+                                             data={"code": "000000"}),
+                                 "code", says="The code is not correct.")
+        assert "<svg" in page  # still the enrolment step, its QR code shown again
+        session.refresh(user)
+        assert user.totp_secret is not None
+        totp = pyotp.TOTP(user.totp_secret)
+        shown = client.post("/account/two-factor/confirm", data={"code": totp.now()})
+        # The recovery codes: shown once, on the answer itself, never cached.
+        assert shown.status_code == 200 and shown.headers["Cache-Control"] == "no-store"
+        traveller.shift(timedelta(minutes=5))
+        assert_summarised(client.post("/account/two-factor/recovery-codes?lang=en",
+                                      data={"renew-code": ""}), "renew-code")
+        assert_summarised(client.post("/account/two-factor/off?lang=en", data={"code": "1"}),
+                          "code", says="Two-factor sign-in stays on")
+        assert_redirected(client.post("/account/two-factor/off", data={"code": totp.now()}))
 
 
 # ---- the admin console --------------------------------------------------------------------
@@ -282,7 +305,7 @@ def test_every_console_template_with_a_form_has_a_summary() -> None:
     exempt = {"admin/import.html", "admin/import_preview.html", "admin/job.html",
               "admin/reader.html", "admin/readers.html", "admin/dashboard.html",
               "editor/_progress.html", "editor/drafts.html", "editor/translate.html",
-              "auth/two_factor.html", "auth/_new_password_form.html"}
+              "auth/_new_password_form.html"}
     lacking = [
         str(path.relative_to(root))
         for folder in ("admin", "editor", "auth")

@@ -99,8 +99,9 @@ def _enrol(client: FlaskClient, session: Session, user: User) -> pyotp.TOTP:
     page = client.get("/account/two-factor").get_data(as_text=True)
     assert "<svg" in page and " ".join(re.findall(".{1,4}", user.totp_secret)) in page
     totp = pyotp.TOTP(user.totp_secret)
-    wrong = client.post("/account/two-factor/confirm", data={"code": "000000"})
-    assert wrong.status_code == 302
+    wrong = client.post("/account/two-factor/confirm?lang=en", data={"code": "000000"})
+    assert wrong.status_code == 200  # the page again, the code refused at its field
+    assert 'href="#code"' in wrong.get_data(as_text=True)
     session.expire_all()
     assert not user.two_factor
     client.post("/account/two-factor/confirm", data={"code": totp.at(time.time() - 30)})
