@@ -6,9 +6,11 @@ import os
 from pathlib import Path
 
 import pytest
+from sqlalchemy.orm import Session
 
 from emails import Message, make_transport
-from webapp.editions.outbox import OutboxNotFound, list_messages, message_path, read_message
+from webapp.editions.outbox import OutboxNotFound, message_path, read_message
+from webapp.editions.outbox_search import OutboxQuery, search_outbox
 
 
 def _write(directory: Path, count: int) -> list[str]:
@@ -27,21 +29,27 @@ def _write(directory: Path, count: int) -> list[str]:
     return sorted(p.name for p in directory.glob("*.eml"))
 
 
-def test_messages_are_listed_newest_first_one_page_at_a_time(tmp_path: Path) -> None:
+def test_messages_are_listed_newest_first_one_page_at_a_time(
+    session: Session, tmp_path: Path
+) -> None:
     names = _write(tmp_path, 5)
     (tmp_path / ".tmp-half-written.tmp").write_text("x")  # the transport's temp files are skipped
-    first = list_messages(tmp_path, page=1, per_page=2)
-    assert (first.total, first.pages, first.page) == (5, 3, 1)
+    first = search_outbox(session, tmp_path, OutboxQuery(), per_page=2)
     assert [e.name for e in first.entries] == names[::-1][:2]
+    assert (first.newer_than, first.older_than) == (None, names[3])
     assert first.entries[0].subject == "第 4 封：数字经济"  # RFC 2047 decoded
     assert first.entries[0].to == "reader4@example.com"
-    last = list_messages(tmp_path, page=99, per_page=2)
-    assert last.page == 3 and [e.name for e in last.entries] == [names[0]]
+    last = search_outbox(session, tmp_path, OutboxQuery(), before=names[1], per_page=2)
+    assert [e.name for e in last.entries] == [names[0]]
+    assert (last.newer_than, last.older_than) == (names[0], None)
+    back = search_outbox(session, tmp_path, OutboxQuery(), after=names[0], per_page=2)
+    assert [e.name for e in back.entries] == [names[2], names[1]]
+    assert (back.newer_than, back.older_than) == (names[2], names[1])
 
 
-def test_an_empty_or_missing_outbox_lists_nothing(tmp_path: Path) -> None:
-    listing = list_messages(tmp_path / "never-written")
-    assert (listing.total, listing.pages, listing.entries) == (0, 1, [])
+def test_an_empty_or_missing_outbox_lists_nothing(session: Session, tmp_path: Path) -> None:
+    listing = search_outbox(session, tmp_path / "never-written", OutboxQuery())
+    assert (listing.entries, listing.newer_than, listing.older_than) == ([], None, None)
 
 
 def test_a_message_reads_back_with_headers_and_both_parts(tmp_path: Path) -> None:
@@ -80,3 +88,22 @@ def test_a_link_out_of_the_outbox_is_refused(tmp_path: Path) -> None:
         message_path(outbox, "20240101T000000000000Z-link.eml")
     with pytest.raises(OutboxNotFound):
         message_path(outbox, "20240101T000000000000Z-missing.eml")
+
+
+def test_a_search_reads_folded_encoded_headers_and_sees_a_rewritten_file(
+    session: Session, tmp_path: Path
+) -> None:
+    [name] = _write(tmp_path, 1)
+    (tmp_path / name).write_bytes(
+        b"To: =?utf-8?b?5byg5LiJ?=\r\n <Zhang.San@Example.com>\r\n"
+        b"Subject: =?utf-8?b?56ysIDAg5bCB?=\r\n =?utf-8?b?77ya5pWw5a2X57uP5rWO?=\r\n\r\nbody\r\n"
+    )
+    found = search_outbox(session, tmp_path, OutboxQuery(recipient="zhang.san@example"))
+    assert [(e.to, e.subject) for e in found.entries] == [
+        ("张三 <Zhang.San@Example.com>", "第 0 封：数字经济")]
+    assert not search_outbox(session, tmp_path, OutboxQuery(recipient="张三")).entries
+    # An erasure rewrites a reader's files: the search reads the new version, not a memory.
+    (tmp_path / name).write_bytes(b"To: erased@example.invalid\r\nSubject: x\r\n\r\n")
+    stat = (tmp_path / name).stat()
+    os.utime(tmp_path / name, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))
+    assert not search_outbox(session, tmp_path, OutboxQuery(recipient="zhang")).entries

@@ -48,19 +48,6 @@ def test_messages_are_listed_newest_first_and_open_with_headers_html_and_text(
     assert "<html" in frame.get_data(as_text=True).lower()
 
 
-def test_the_outbox_is_paginated(app: Flask, editor_client: FlaskClient) -> None:
-    directory = Path(settings_of(app).outbox_dir)
-    directory.mkdir(parents=True)
-    for n in range(55):
-        (directory / f"20240701T0000{n:02d}000000Z-m{n}.eml").write_text(
-            f"To: r{n}@example.com\nSubject: message {n}\n\nbody\n"
-        )
-    first = editor_client.get("/editor/outbox?lang=en").get_data(as_text=True)
-    assert "message 54" in first and "message 4<" not in first and "Page 1 of 2" in first
-    second = editor_client.get("/editor/outbox?page=2&lang=en").get_data(as_text=True)
-    assert "message 4<" in second and "message 54" not in second
-
-
 def test_no_path_leaves_the_outbox(app: Flask, editor_client: FlaskClient, tmp_path: Path) -> None:
     Path(settings_of(app).outbox_dir).mkdir(parents=True)
     (tmp_path / "var" / "secret.eml").write_text("Subject: secret\n\nsecret")

@@ -39,8 +39,16 @@ def _text(form: TopicForm) -> TopicText:
         name_en=form.name_en.data or "",
         description_zh=form.description_zh.data or "",
         description_en=form.description_en.data or "",
-        keywords=parse_keywords(form.keywords.data or ""),
+        keywords=parse_keywords(_keywords_text(form.keywords.data)),
     )
+
+
+def _keywords_text(value: object) -> str:
+    """The keywords box's text; a submit without the box keeps the stored list (the form is
+    made from the topic), which must not be parsed as text."""
+    if isinstance(value, list | tuple):
+        return "\n".join(str(word) for word in value)
+    return str(value or "")
 
 
 @bp.route("/topics", methods=["GET", "POST"])

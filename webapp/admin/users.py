@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from flask import abort, flash, redirect, render_template, url_for
+from flask import abort, flash, make_response, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from werkzeug.wrappers import Response
@@ -67,7 +67,14 @@ def users() -> str | Response:
             return _page(form)
         session.commit()
         if form.mode.data == "password":
-            return render_template("admin/user_created.html", user=user, password=password)
+            # The one exception to Post/Redirect/Get: the password exists only in this answer
+            # (a redirect would have to carry it in the session cookie). Never cached; a
+            # reload asks the browser to resubmit and is refused as an existing address.
+            shown = make_response(
+                render_template("admin/user_created.html", user=user, password=password)
+            )
+            shown.headers["Cache-Control"] = "no-store"
+            return shown
         flash(
             _(
                 "%(email)s is invited: they get an email with a link to choose a password.",
@@ -117,6 +124,8 @@ def user_role(user_id: int) -> Response:
     form = RoleForm()
     if form.validate_on_submit():
         _attempt(lambda: change_role(db.session(), user, Role(form.role.data), actor=current_user))
+    elif form.is_submitted():
+        flash(_("Choose a role: editor or admin."), "error")
     return redirect(url_for("admin.users"))
 
 

@@ -10,6 +10,7 @@ import hashlib
 from collections.abc import Callable
 
 from flask import flash, redirect, render_template, request, url_for
+from flask import session as cookie
 from flask_babel import gettext as _
 from flask_limiter.util import get_remote_address
 from werkzeug.wrappers import Response
@@ -27,6 +28,8 @@ from webapp.auth.forms import NewPasswordForm, ResetRequestForm
 from webapp.config import current_settings
 from webapp.extensions import current_language, limiter
 
+RESET_ASKED_FOR = "reset_asked_for"
+
 
 def _address_key() -> str:
     """Rate-limit key: a digest of the address asked for, so the limiter stores no address."""
@@ -39,16 +42,27 @@ def _address_key() -> str:
 @bp.route("/password-reset", methods=["GET", "POST"])
 @limiter.limit("5 per minute; 20 per hour", methods=["POST"])
 @limiter.limit("3 per hour", key_func=_address_key, methods=["POST"])
-def password_reset() -> str | tuple[str, int]:
+def password_reset() -> tuple[str, int] | Response:
     form = ResetRequestForm()
     if form.validate_on_submit():
         session = db.session()
         address = form.email.data or ""
         ask_for_reset(session, address, current_language())
         session.commit()  # the worker looks the address up and sends the mail, if any
-        return render_template("auth/reset_sent.html", address=address.strip())
+        # On to a page of its own, so that reloading it asks for no second mail; the address
+        # rides in the signed session cookie, never in a URL that proxies log.
+        cookie[RESET_ASKED_FOR] = address.strip()
+        return redirect(url_for("auth.password_reset_sent"), code=303)
     status = 400 if form.is_submitted() else 200
     return render_template("auth/reset_request.html", form=form), status
+
+
+@bp.route("/password-reset/sent")
+def password_reset_sent() -> str | Response:
+    address = cookie.get(RESET_ASKED_FOR)
+    if not address:
+        return redirect(url_for("auth.password_reset"))
+    return render_template("auth/reset_sent.html", address=address)
 
 
 @bp.route("/password-reset/<signed>", methods=["GET", "POST"])

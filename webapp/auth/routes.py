@@ -48,7 +48,8 @@ def login() -> str | Response:
             login_user(user)
             return redirect(_safe_next(request.args.get("next")) or home_for(user.role))
         # One message for an unknown address and a wrong password: no account enumeration.
-        flash(_("The email or password is not correct."), "error")
+        # Shown at the address, where a retry starts.
+        form.email.errors = [*form.email.errors, _("The email or password is not correct.")]
     return render_template("auth/login.html", form=form)
 
 

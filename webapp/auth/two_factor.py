@@ -24,6 +24,9 @@ from webapp.security import role_required
 PENDING = "pending_login"
 
 
+RENEW_PREFIX = "renew"
+
+
 def start_code_step(user: User, next_url: str | None) -> None:
     """Start a pending sign-in (counted in the database) and give the browser its key."""
     key = sign_in.start_sign_in(db.session(), user, utcnow())
@@ -108,6 +111,11 @@ def _commit_and_stay_signed_in() -> None:
 @bp.route("/account/two-factor")
 @role_required(Role.EDITOR)
 def two_factor_page() -> str:
+    return _page()
+
+
+def _page(code_form: CodeForm | None = None, renew_form: CodeForm | None = None) -> str:
+    """The two-factor page; a refused code form is shown with its errors (and a summary)."""
     user: User = current_user
     qr = uri = None
     if not user.two_factor and user.totp_secret:
@@ -120,11 +128,24 @@ def two_factor_page() -> str:
         # In groups of four, as authenticator apps accept it typed in.
         secret=" ".join(textwrap.wrap(user.totp_secret, 4)) if qr and user.totp_secret else None,
         start_form=ButtonForm(),
-        code_form=CodeForm(),
-        renew_form=CodeForm(prefix="renew"),
+        code_form=code_form or CodeForm(formdata=None),
+        renew_form=renew_form or CodeForm(prefix=RENEW_PREFIX, formdata=None),
         codes_left=recovery_codes_left(db.session(), user) if user.two_factor else None,
         may_switch_off=user.role != Role.ADMIN,
     )
+
+
+def _refused(form: CodeForm, message: str) -> str:
+    form.code.errors = [*form.code.errors, message]
+    return _refusal_page(form)
+
+
+def _refusal_page(form: CodeForm) -> str:
+    """The page again with the refused form in its place (the renewal form has a prefix);
+    answered 200, as the sign-in's code step answers a wrong code."""
+    if form.code.name.startswith(RENEW_PREFIX):
+        return _page(renew_form=form)
+    return _page(code_form=form)
 
 
 @bp.route("/account/two-factor/start", methods=["POST"])
@@ -144,53 +165,50 @@ def two_factor_start() -> Response:
 @role_required(Role.EDITOR)
 def two_factor_confirm() -> str | Response:
     form = CodeForm()
-    if form.validate_on_submit():
-        try:
-            codes = two_factor.confirm_enrolment(db.session(), current_user, form.code.data or "")
-        except TwoFactorError:
-            db.session().rollback()
-            flash(_("The code is not correct. Please try again."), "error")
-        else:
-            _commit_and_stay_signed_in()
-            flash(_("Two-factor sign-in is on. Signing in now asks for a code."), "ok")
-            return _show_codes(codes)
-    return redirect(url_for("auth.two_factor_page"))
+    if not form.validate_on_submit():
+        return _refusal_page(form)
+    try:
+        codes = two_factor.confirm_enrolment(db.session(), current_user, form.code.data or "")
+    except TwoFactorError:
+        db.session().rollback()
+        return _refused(form, _("The code is not correct. Please try again."))
+    _commit_and_stay_signed_in()
+    flash(_("Two-factor sign-in is on. Signing in now asks for a code."), "ok")
+    return _show_codes(codes)
 
 
 @bp.route("/account/two-factor/recovery-codes", methods=["POST"])
 @role_required(Role.EDITOR)
-def recovery_codes_renew() -> Response:
-    form = CodeForm(prefix="renew")
-    if form.validate_on_submit():
-        try:
-            code = form.code.data or ""
-            codes = two_factor.renew_recovery_codes(db.session(), current_user, code)
-        except CodeReused:
-            db.session().rollback()
-            flash(_("This code was already used; wait for the next one."), "error")
-        except TwoFactorError:
-            db.session().rollback()
-            flash(_("The code is not correct. Please try again."), "error")
-        else:
-            db.session().commit()
-            return _show_codes(codes)
-    return redirect(url_for("auth.two_factor_page"))
+def recovery_codes_renew() -> str | Response:
+    form = CodeForm(prefix=RENEW_PREFIX)
+    if not form.validate_on_submit():
+        return _refusal_page(form)
+    try:
+        codes = two_factor.renew_recovery_codes(db.session(), current_user, form.code.data or "")
+    except CodeReused:
+        db.session().rollback()
+        return _refused(form, _("This code was already used; wait for the next one."))
+    except TwoFactorError:
+        db.session().rollback()
+        return _refused(form, _("The code is not correct. Please try again."))
+    db.session().commit()
+    return _show_codes(codes)
 
 
 @bp.route("/account/two-factor/off", methods=["POST"])
 @role_required(Role.EDITOR)
-def two_factor_off() -> Response:
+def two_factor_off() -> str | Response:
     form = CodeForm()
-    if form.validate_on_submit():
-        try:
-            two_factor.switch_off(db.session(), current_user, form.code.data or "")
-        except TwoFactorError:
-            db.session().rollback()
-            flash(
-                _("Two-factor sign-in stays on: the code is not correct, or admins must keep it."),
-                "error",
-            )
-        else:
-            _commit_and_stay_signed_in()
-            flash(_("Two-factor sign-in is off."), "ok")
+    if not form.validate_on_submit():
+        return _refusal_page(form)
+    try:
+        two_factor.switch_off(db.session(), current_user, form.code.data or "")
+    except TwoFactorError:
+        db.session().rollback()
+        return _refused(
+            form,
+            _("Two-factor sign-in stays on: the code is not correct, or admins must keep it."),
+        )
+    _commit_and_stay_signed_in()
+    flash(_("Two-factor sign-in is off."), "ok")
     return redirect(url_for("auth.two_factor_page"))

@@ -13,7 +13,6 @@ is for admins only.
 
 from __future__ import annotations
 
-import math
 import os
 import re
 from dataclasses import dataclass, replace
@@ -23,7 +22,6 @@ from email.message import EmailMessage
 from email.parser import BytesHeaderParser, BytesParser
 from pathlib import Path
 
-PAGE_SIZE = 50
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,250}\.eml")
 _STAMP = re.compile(r"([0-9]{8}T[0-9]{12}Z)-")
 # The token of a link on any host and under any path (a message may have been written under
@@ -50,14 +48,6 @@ class OutboxEntry:
 
 
 @dataclass(frozen=True)
-class OutboxPage:
-    entries: list[OutboxEntry]
-    page: int
-    pages: int
-    total: int
-
-
-@dataclass(frozen=True)
 class OutboxMessage:
     name: str
     written_at: datetime
@@ -74,6 +64,19 @@ def _written_at(path: Path) -> datetime:
     if found:
         return datetime.strptime(found.group(1), "%Y%m%dT%H%M%S%fZ").replace(tzinfo=UTC)
     return datetime.fromtimestamp(path.stat().st_mtime, UTC)
+
+
+def written_at_of(path: Path) -> datetime | None:
+    """When the file was written (UTC); None when it is gone."""
+    try:
+        return _written_at(path)
+    except FileNotFoundError:
+        return None
+
+
+def is_message_name(name: str) -> bool:
+    """Whether `name` is one the outbox writes (and so may name a file or a page's edge)."""
+    return _NAME.fullmatch(name) is not None
 
 
 def _names(directory: Path) -> list[str]:
@@ -109,34 +112,6 @@ def recipient_of(directory: str | Path, name: str) -> str | None:
     to = headers.get("To")
     addresses = getattr(to, "addresses", ())
     return str(addresses[0].addr_spec) if addresses else (str(to) if to else None)
-
-
-def list_messages(directory: str | Path, page: int = 1, per_page: int = PAGE_SIZE) -> OutboxPage:
-    """One page of messages, newest first; only the headers of the page's files are read."""
-    root = Path(directory)
-    names = _names(root)
-    pages = max(1, math.ceil(len(names) / per_page))
-    page = min(max(page, 1), pages)
-    entries = []
-    parser = BytesHeaderParser(policy=policy.default)
-    for name in names[(page - 1) * per_page : page * per_page]:
-        path = root / name
-        try:
-            with open(path, "rb") as handle:
-                headers = parser.parse(handle)
-            size = path.stat().st_size
-        except FileNotFoundError:  # removed between the listing and now
-            continue
-        entries.append(
-            OutboxEntry(
-                name=name,
-                written_at=_written_at(path),
-                to=str(headers.get("To", "")),
-                subject=str(headers.get("Subject", "")),
-                size=size,
-            )
-        )
-    return OutboxPage(entries=entries, page=page, pages=pages, total=len(names))
 
 
 def message_path(directory: str | Path, name: str) -> Path:

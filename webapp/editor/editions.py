@@ -22,6 +22,7 @@ from webapp.editions.drafting_job import translation_jobs
 from webapp.editions.english import EnglishTexts, untranslated_item_ids, update_english
 from webapp.editions.importer.errors import (
     MAX_REPORT_BYTES,
+    ReportFileError,
     ReportFormatError,
     ReportIncomplete,
     ReportTooLarge,
@@ -108,6 +109,10 @@ def _import_page(
         problem=problem,
         explained=explain(problem) if problem else "",
         context=lines_around(form.report_text.data or "", problem.line) if problem else [],
+        # The field a refusal is about, for the error summary's link and the field's
+        # description: a file that cannot be read at all, else the text (a file's text is put
+        # there, so that a faulty line can be fixed in place).
+        problem_field="report_file" if isinstance(problem, ReportFileError) else "report_text",
         incomplete=incomplete,
         incomplete_message=explain(incomplete) if incomplete else "",
         max_mb=MAX_REPORT_BYTES // (1024 * 1024),
@@ -262,6 +267,9 @@ def edition(month: str) -> str | Response | tuple[str, int]:
                 intro=form.intro.data or "",
                 actor=actor(),
             )
+        except ItemInvalid as error:
+            session.rollback()
+            show_refusal(form, error)
         except EditionError as error:
             session.rollback()
             flash(explain(error), "error")

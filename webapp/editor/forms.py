@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import re
+from datetime import date
 from typing import Any
 
 from email_validator import EmailNotValidError, validate_email
@@ -252,3 +253,52 @@ class ScheduleForm(FlaskForm):  # type: ignore[misc]
     date = DateField(_l("Date"), validators=[DataRequired(message=_l("Choose a date."))])
     time = TimeField(_l("Time"), validators=[DataRequired(message=_l("Choose a time."))])
     submit = SubmitField(_l("Schedule"))
+
+
+def _day(field: Field) -> date | None:
+    """The field's day, or ValidationError for anything but a real YYYY-MM-DD date."""
+    text = (field.data or "").strip()
+    if not text:
+        return None
+    try:
+        if not re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", text):
+            raise ValueError(text)
+        return date.fromisoformat(text)
+    except ValueError:
+        raise ValidationError(_l("Enter a date like 2024-07-24.")) from None
+
+
+class OutboxFilterForm(FlaskForm):  # type: ignore[misc]
+    """The outbox search, sent by GET: it changes nothing, so it carries no CSRF token."""
+
+    class Meta:
+        csrf = False
+
+    recipient = StringField(_l("Recipient"), validators=[Optional(), PlainText(), Length(max=254)])
+    subject = StringField(_l("Subject"), validators=[Optional(), PlainText(), Length(max=200)])
+    # The months come from the editions (set by the view); "" is every message.
+    edition = SelectField(_l("Edition"), choices=[], validate_choice=False,
+                          validators=[Optional(), PlainText()])
+    date_from = StringField(_l("Written from"), validators=[Optional(), PlainText()])
+    date_to = StringField(_l("Written until"), validators=[Optional(), PlainText()])
+
+    def validate_edition(self, field: Field) -> None:
+        if field.data and field.data not in {value for value, _ in self.edition.choices}:
+            raise ValidationError(_l("There is no edition for that month."))
+
+    def validate_date_from(self, field: Field) -> None:
+        _day(field)
+
+    def validate_date_to(self, field: Field) -> None:
+        until = _day(field)
+        try:
+            since = _day(self.date_from)
+        except ValidationError:
+            return
+        if since and until and until < since:
+            raise ValidationError(_l("The end date is before the start date."))
+
+    @property
+    def days(self) -> tuple[date | None, date | None]:
+        """The date range asked for (after validation)."""
+        return _day(self.date_from), _day(self.date_to)
