@@ -296,6 +296,21 @@ def _console_pages(
     yield "suppression-remove", visit(f"/admin/suppressions/{sample.suppression_id}/remove")
     yield "audit", visit("/admin/audit")
     yield "users", visit("/admin/users")
+
+    def add_user(address: str, lands_on: str) -> Opener:
+        def open_page(page: Page) -> None:
+            page.goto(base + "/admin/users")
+            form = page.locator("form[action$='/admin/users']")
+            form.locator("input[name=email]").fill(address)
+            form.locator("input[name=mode][value=password]").check()
+            with page.expect_navigation():
+                form.locator("[type=submit]").click()
+            assert page.locator(lands_on).count(), page.url
+
+        return open_page
+
+    yield "user-created", add_user(f"{language}.{LONG_ADDRESS}", "code, .secret")
+    yield "user-refused", add_user("not an address", ".error-summary, .field-error")
     yield "branding", visit("/admin/branding")
 
     def two_factor_setup(page: Page) -> None:
@@ -394,6 +409,17 @@ def _public_pages(
     yield "not-found", visit("/no-such-page", status=404)
     yield "token-unknown", visit("/p/not-a-token", status=404)
     yield "login", visit("/login")
+
+    def login_code(page: Page) -> None:
+        # The admin turned two-factor sign-in on (recovery codes, in the console's pass).
+        page.goto(base + "/login")
+        page.locator("input[name=email]").fill(ADMIN)
+        page.locator("input[name=password]").fill(PASSWORD)
+        with page.expect_navigation():
+            page.locator("form button[type=submit]").click()
+        assert "/login/code" in page.url, page.url
+
+    yield "login-code", login_code
     yield "reset-request", visit("/password-reset")
 
     def reset_sent(page: Page) -> None:
@@ -432,4 +458,4 @@ def test_every_page_fits_a_phone_and_has_no_serious_accessibility_violation(
     console.close()
     public.close()
     assert not sweep.failures, f"{len(sweep.failures)} problems:\n" + "\n".join(sweep.failures)
-    assert len(sweep.pages) == 57
+    assert len(sweep.pages) == 60
