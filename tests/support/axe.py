@@ -4,15 +4,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from axe_playwright_python.sync_playwright import Axe
+from axe_playwright_python.base import AXE_SCRIPT
 from playwright.sync_api import Page
 
 BLOCKING = ("serious", "critical")
 
 
 def serious_violations(page: Page) -> list[str]:
-    """The page's serious and critical axe-core violations, one readable line per element."""
-    results: dict[str, Any] = Axe().run(page).response
+    """The page's serious and critical axe-core violations, one readable line per element.
+
+    axe-core goes into a document once: checking the same page again (at another width) only
+    runs the rules."""
+    if not page.evaluate("typeof window.axe === 'object'"):
+        page.evaluate(AXE_SCRIPT)
+    results: dict[str, Any] = page.evaluate("axe.run(document, {resultTypes: ['violations']})")
     return [
         f"{violation['id']} ({violation['impact']}): {node['html'][:160]} — "
         + "; ".join(check["message"] for check in node["any"] + node["all"] + node["none"])
