@@ -67,7 +67,7 @@ def test_the_outbox_search_pages_with_its_filters(browser: Browser, live_app: Fl
     assert rows.count() == 50 and "wang119@example.com" in rows.first.inner_text()
     page.get_by_role("link", name="Older →").click()
     page.wait_for_load_state("load")
-    assert rows.count() == 10 and "\twang1@example.com\t" in rows.last.inner_text()
+    assert rows.count() == 10 and "wang1@example.com" in rows.last.inner_text().split()
     assert page.get_by_label("Recipient").input_value() == "WANG"
     page.get_by_role("link", name="← Newer").click()
     page.wait_for_load_state("load")
