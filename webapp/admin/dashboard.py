@@ -20,9 +20,12 @@ from webapp.readers.subscribers import count_by_status
 from webapp.readers.topics import topics_by_slug
 from webapp.stats.export import editions_csv, items_csv
 from webapp.stats.figures import (
+    EditionReport,
+    Funnel,
     edition_report,
     editions_with_stats,
     reader_growth,
+    readers_receiving,
     topic_popularity,
 )
 from webapp.stats.jobs import mail_counts, troubled_jobs
@@ -36,6 +39,9 @@ from webapp.stats.reputation import (
 from webapp.stats.workers import scheduler_status, ses_event_lag, worker_status
 
 EDITIONS_SHOWN = 12
+# Variants shown before "show all": the largest, by readers planned. An edition has one per
+# language and topic set its readers chose, easily a hundred; the largest say most.
+VARIANTS_SHOWN = 10
 
 
 @bp.route("/")
@@ -47,6 +53,7 @@ def home() -> str:
     if chosen is None and editions:
         chosen = editions[0][0]
     report = None
+    all_variants = request.args.get("variants") == "all"
     if chosen is not None:
         loaded = get_edition(session, chosen.month)
         report = edition_report(session, loaded) if loaded is not None else None
@@ -57,7 +64,11 @@ def home() -> str:
         "admin/dashboard.html",
         editions=[(e, f, Reputation.of(f)) for e, f in editions],
         report=report,
+        variants=_variants_shown(report, all_variants),
+        all_variants=all_variants,
+        variants_top=VARIANTS_SHOWN,
         readers=count_by_status(session),
+        receiving=readers_receiving(session),
         growth=reader_growth(session),
         popularity=topic_popularity(session),
         reputation=recent_reputation(session),
@@ -71,6 +82,14 @@ def home() -> str:
         topics=topics_by_slug(session),
         thresholds={"bounce": BOUNCE_REVIEW, "complaint": COMPLAINT_REVIEW, "volume": MIN_VOLUME},
     )
+
+
+def _variants_shown(report: EditionReport | None, show_all: bool) -> list[tuple[str, Funnel]]:
+    """The variants' rows: the largest VARIANTS_SHOWN (already largest first), or all."""
+    if report is None:
+        return []
+    rows = list(report.variants.items())
+    return rows if show_all else rows[:VARIANTS_SHOWN]
 
 
 @bp.route("/jobs/<int:job_id>/retry", methods=["POST"])

@@ -18,11 +18,12 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from webapp.delivery.variants import parse_variant_key
+from webapp.delivery.variants import next_edition_readers_filter, parse_variant_key
 from webapp.models import (
     Edition,
     ItemClick,
     Subscriber,
+    SubscriberStatus,
     Topic,
     subscriber_topics,
     utcnow,
@@ -196,28 +197,72 @@ def item_stats(session: Session, edition: Edition, variants: dict[str, Funnel]) 
 
 # ---- timeline -----------------------------------------------------------------------------
 
-BUCKET_MINUTES = (1, 5, 10, 15, 30, 60, 120, 180, 360, 720, 1440)
-MAX_BUCKETS = 48
+STEPS = tuple(
+    timedelta(seconds=n)
+    for n in (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600,
+              43200, 86400)
+)
+MAX_POINTS = 120  # at most this many buckets; the ladder then gives at least ~20 when it can
+MIN_POINTS = 20
+# Sub-minute buckets are counted from the deliveries themselves (the tallies are per minute),
+# which is cheap only for a send of few messages; a larger one that lasted minutes keeps
+# minute buckets.
+FINE_LIMIT = 100_000
 
 
 @dataclass(frozen=True)
 class Timeline:
-    minutes: int  # bucket width
+    step: timedelta  # bucket width
     buckets: list[tuple[datetime, int, int]]  # (start, sent, delivered)
+
+    @property
+    def unit(self) -> str:
+        """The largest unit the step is a whole number of: second, minute, hour or day."""
+        seconds = int(self.step.total_seconds())
+        for name, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
+            if seconds % size == 0:
+                return name
+        return "second"
+
+    @property
+    def count(self) -> int:
+        """The step in its unit (5 for five minutes)."""
+        size = {"day": 86400, "hour": 3600, "minute": 60, "second": 1}[self.unit]
+        return int(self.step.total_seconds()) // size
+
+
+def _step_for(span: timedelta, finest: timedelta) -> timedelta:
+    """The finest step of the ladder that draws `span` in at most MAX_POINTS buckets."""
+    return next((s for s in STEPS if s >= finest and span / s <= MAX_POINTS), STEPS[-1])
+
+
+def _parse_utc(text: str) -> datetime:
+    return datetime.fromisoformat(text).replace(tzinfo=ZoneInfo("UTC"))
 
 
 def timeline(session: Session, edition_id: int) -> Timeline:
-    """Messages sent and delivered over time, in buckets sized to the send's length."""
-    counts = {
-        datetime.fromisoformat(text).replace(tzinfo=ZoneInfo("UTC")): pair
-        for text, pair in tallies.minutes(session, edition_id).items()
-    }
-    if not counts:
-        return Timeline(1, [])
+    """Messages sent and delivered over time, in buckets sized to the send's length: seconds
+    for a send of seconds, minutes for an hour, hours for days (20 to 120 points where the
+    send allows)."""
+    per_minute = tallies.minutes(session, edition_id)
+    if not per_minute:
+        return Timeline(STEPS[0], [])
+    counts = {_parse_utc(text): pair for text, pair in per_minute.items()}
     first, last = min(counts), max(counts)
-    span = (last - first).total_seconds() / 60 + 1
-    width = next((m for m in BUCKET_MINUTES if span / m <= MAX_BUCKETS), BUCKET_MINUTES[-1])
-    step = timedelta(minutes=width)
+    minute = timedelta(minutes=1)
+    span = last - first + minute
+    sent = sum(s for s, _ in counts.values())
+    if span / minute < MIN_POINTS and sent <= FINE_LIMIT:
+        counts = {
+            _parse_utc(text): pair
+            for text, pair in tallies.recount_seconds(session, edition_id).items()
+        }
+        if counts:
+            first, last = min(counts), max(counts)
+            span = last - first + timedelta(seconds=1)
+        step = _step_for(span, STEPS[0])
+    else:
+        step = _step_for(span, minute)
     epoch = datetime(2000, 1, 1, tzinfo=ZoneInfo("UTC"))
     origin = first - (first - epoch) % step
     buckets: dict[datetime, list[int]] = {}
@@ -225,11 +270,11 @@ def timeline(session: Session, edition_id: int) -> Timeline:
     while moment <= last:
         buckets[moment] = [0, 0]
         moment += step
-    for start, (sent, delivered) in counts.items():
+    for start, (sent_n, delivered) in counts.items():
         bucket = buckets[start - (start - epoch) % step]
-        bucket[0] += sent
+        bucket[0] += sent_n
         bucket[1] += delivered
-    return Timeline(width, [(start, s, d) for start, (s, d) in buckets.items()])
+    return Timeline(step, [(start, s, d) for start, (s, d) in buckets.items()])
 
 
 # ---- one edition, all together ------------------------------------------------------------
@@ -352,6 +397,31 @@ def reader_growth(
         result.append(GrowthMonth(month, joined, left, readers_at_end))
         readers_at_end -= joined - sum(left.values())
     return result[::-1]
+
+
+@dataclass(frozen=True)
+class Receiving:
+    """Who the next edition goes to, and who among the readers who might expect it does not."""
+
+    readers: int  # active, not suppressed, with at least one topic
+    paused: int
+    pending: int  # waiting for confirmation
+    held_back: int  # active, but suppressed or without a topic
+
+
+def readers_receiving(session: Session) -> Receiving:
+    """The dashboard's "readers receiving" figure, by the recipient plan's own rule
+    (webapp.delivery.variants.next_edition_readers_filter), in one pass over the readers."""
+    stmt = select(
+        func.count(Subscriber.id).filter(next_edition_readers_filter()),
+        func.count(Subscriber.id).filter(Subscriber.status == SubscriberStatus.ACTIVE),
+        func.count(Subscriber.id).filter(Subscriber.status == SubscriberStatus.PAUSED),
+        func.count(Subscriber.id).filter(Subscriber.status == SubscriberStatus.PENDING),
+    ).where(Subscriber.status.in_(
+        (SubscriberStatus.ACTIVE, SubscriberStatus.PAUSED, SubscriberStatus.PENDING)
+    ))
+    receiving, active, paused, pending = session.execute(stmt).one()
+    return Receiving(receiving, paused, pending, active - receiving)
 
 
 def topic_popularity(session: Session) -> list[tuple[Topic, int]]:

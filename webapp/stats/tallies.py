@@ -9,7 +9,7 @@ until it commits; reads add them, so a caller sees what it has just written.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, Subquery, case, func, select, union_all
@@ -150,12 +150,32 @@ def minute_of(column: Any, dialect: str) -> ColumnElement[str]:
     return func.strftime("%Y-%m-%dT%H:%M", column)
 
 
+def second_of(column: Any, dialect: str) -> ColumnElement[str]:
+    """A UTC time truncated to the second, as text ('YYYY-MM-DDTHH:MM:SS')."""
+    if dialect == "postgresql":
+        return func.to_char(func.timezone("UTC", column), 'YYYY-MM-DD"T"HH24:MI:SS')
+    return func.strftime("%Y-%m-%dT%H:%M:%S", column)
+
+
 def recount_minutes(session: Session, edition_id: int) -> dict[str, tuple[int, int]]:
     """`minutes` counted from the deliveries."""
+    return _recount_by(session, edition_id, minute_of)
+
+
+def recount_seconds(session: Session, edition_id: int) -> dict[str, tuple[int, int]]:
+    """(sent, delivered) per UTC second, counted from the deliveries: the timeline of a send
+    that lasted seconds, finer than the per-minute tallies. Reads every delivery of the
+    edition, so only for small sends (webapp.stats.figures.FINE_LIMIT)."""
+    return _recount_by(session, edition_id, second_of)
+
+
+def _recount_by(
+    session: Session, edition_id: int, truncate: Callable[[Any, str], ColumnElement[str]]
+) -> dict[str, tuple[int, int]]:
     dialect = session.get_bind().dialect.name
     counts: dict[str, list[int]] = {}
     for index, column in enumerate((Delivery.sent_at, Delivery.delivered_at)):
-        minute = minute_of(column, dialect).label("minute")
+        minute = truncate(column, dialect).label("minute")
         stmt = (
             select(minute, func.count())
             .where(Delivery.edition_id == edition_id, column.is_not(None))
