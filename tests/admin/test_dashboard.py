@@ -8,6 +8,7 @@ import itertools
 import re
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
@@ -145,6 +146,7 @@ def _figure(page: str, element_id: str) -> str:
     return found[1]
 
 
+@pytest.mark.postgres
 def test_readers_receiving_are_those_the_next_edition_goes_to(
     admin_client: FlaskClient, factories: Factories, session: Session
 ) -> None:
@@ -163,6 +165,7 @@ def test_readers_receiving_are_those_the_next_edition_goes_to(
            "topic." in page
 
 
+@pytest.mark.postgres
 def test_a_send_of_seconds_is_drawn_second_by_second(
     admin_client: FlaskClient, factories: Factories, session: Session
 ) -> None:

@@ -9,8 +9,9 @@ growth from `reader_months` (webapp.stats.aggregates: all kept by database trigg
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -64,7 +65,9 @@ class Funnel:
         return self.sent - self.bounced
 
     def __add__(self, other: Funnel) -> Funnel:
-        return Funnel(*(getattr(self, f.name) + getattr(other, f.name) for f in fields(self)))
+        # By the instances' own value dicts (in field order): a dashboard adds a few hundred
+        # funnels per page, and getattr per field was a tenth of its time.
+        return Funnel(*map(operator.add, self.__dict__.values(), other.__dict__.values()))
 
     def rates(self) -> dict[str, float | None]:
         """Shares as fractions: delivery and reputation figures of `sent`, engagement of
@@ -369,7 +372,8 @@ def _months_back(now: datetime, count: int) -> list[str]:
 
 
 def reader_growth(
-    session: Session, months: int = 12, now: datetime | None = None
+    session: Session, months: int = 12, now: datetime | None = None,
+    receiving: int | None = None,
 ) -> list[GrowthMonth]:
     """Joins and departures per month, and readers at each month's end.
 
@@ -379,10 +383,13 @@ def reader_growth(
     now = now or utcnow()
     wanted = _months_back(now, months)
     rows = reader_months(session)
-    receiving = (
-        session.scalar(select(func.count(Subscriber.id)).where(Subscriber.status.in_(RECEIVING)))
-        or 0
-    )
+    if receiving is None:  # else given, from a count the caller has (reader_figures)
+        receiving = (
+            session.scalar(
+                select(func.count(Subscriber.id)).where(Subscriber.status.in_(RECEIVING))
+            )
+            or 0
+        )
     later_net = sum(
         row["joined"] - sum(row[c] for c in DEPARTURES.values())
         for month, row in rows.items()
