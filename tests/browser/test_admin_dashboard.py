@@ -107,7 +107,8 @@ LABEL_AXIS = """canvas => {
   ctx.font = Chart.helpers.toFont(axis.options.ticks.font).string;
   const lines = axis.ticks.map(t => [].concat(t.label));
   const widest = Math.max(...lines.flat().map(line => ctx.measureText(line).width));
-  return {left: axis.left, right: axis.right, widest: widest, lines: lines,
+  const gap = axis.options.grid.tickLength + axis.options.ticks.padding;
+  return {left: axis.left, textRight: axis.right - gap, widest: widest, lines: lines,
           chartWidth: chart.width};
 }"""
 
@@ -132,12 +133,15 @@ def test_long_item_titles_wrap_within_the_clicks_chart(
     canvas.wait_for()
     axis = canvas.evaluate(LABEL_AXIS)
     assert axis["left"] >= 0
-    # Labels are drawn right-aligned against the axis: each line must fit left of it.
-    assert axis["widest"] <= axis["right"], axis
+    # Labels are drawn right-aligned, a tick mark and a gap left of the axis: each line must
+    # fit between there and the canvas's left edge.
+    assert axis["widest"] <= axis["textRight"], axis
     long_label = axis["lines"][0]
     assert len(long_label) >= 2 and "".join(long_label) == "1. " + LONG_TITLE
     timeline = page.locator("canvas[aria-label^='Sent and delivered over time']")
     title = timeline.evaluate("c => Chart.getChart(c).options.scales.x.title.text")
     assert title.startswith("Time, in steps of ")
     assert page.evaluate("document.documentElement.scrollWidth") <= width
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    canvas.screenshot(path=str(SCREENSHOTS / f"admin-item-chart-{width}.png"))
     context.close()

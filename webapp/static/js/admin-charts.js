@@ -74,7 +74,7 @@
   // The share of a horizontal chart's width its labels may take: more on a phone, where the
   // bars need less room than the words.
   function labelWidth(chartWidth) {
-    return Math.floor(chartWidth * (chartWidth < 500 ? 0.45 : 0.35));
+    return Math.floor(chartWidth * (chartWidth < 500 ? 0.42 : 0.35));
   }
 
   function lineCount(label, width, font) {
@@ -134,14 +134,16 @@
     box.className = "chart-canvas";
     var figure = table.closest("figure") || table.parentNode;
     if (horizontal) {
-      // Each row as tall as its wrapped label needs, and at least as tall as its bars.
+      // Chart.js gives every row the same height: that of the most wrapped label (a label
+      // taller than its row would spill over the next one or off the canvas), and at least
+      // that of its bars.
       var font = Chart.helpers.toFont(Chart.defaults.font).string;
       var width = labelWidth(figure.clientWidth || 600);
-      var perBar = 34 * Math.max(1, datasets.length / 2);
-      var rows = data.labels.reduce(function (sum, label) {
-        return sum + Math.max(perBar, lineCount(label, width, font) * 15 + 10);
-      }, 0);
-      box.style.height = Math.max(160, rows + 60) + "px";
+      var lines = data.labels.reduce(function (most, label) {
+        return Math.max(most, lineCount(label, width, font));
+      }, 1);
+      var perRow = Math.max(34 * Math.max(1, datasets.length / 2), lines * 15 + 10);
+      box.style.height = Math.max(160, data.labels.length * perRow + 60) + "px";
     }
     var canvas = document.createElement("canvas");
     var caption = table.caption ? table.caption.textContent.trim() : "";
@@ -160,8 +162,11 @@
         return wrap(this.getLabelForValue(value), labelWidth(this.chart.width), labelFont(this));
       };
       labelAxis.afterFit = function (scale) {
-        // Never wider than the label column: a wrapped label fits it, and the bars keep the rest.
-        scale.width = Math.min(scale.width, labelWidth(scale.chart.width) + 12);
+        // The label column, plus the tick mark and the gap before the text (Chart.js draws a
+        // label right-aligned that far left of the axis): a wrapped label then fits inside
+        // the canvas, and the bars keep the rest.
+        var gap = (scale.options.grid.tickLength || 0) + (scale.options.ticks.padding || 0);
+        scale.width = labelWidth(scale.chart.width) + gap + 2;
       };
     }
     var xTitle = table.getAttribute("data-x-title");
