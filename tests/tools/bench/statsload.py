@@ -9,6 +9,7 @@ per item, 0012); `stats_latency` checks the tallies against a recount before tim
 
 from __future__ import annotations
 
+import logging
 import statistics
 import time
 from typing import TYPE_CHECKING, Any
@@ -137,7 +138,16 @@ def dashboard_latency(app: Flask, session: Session, month: str, repeats: int = 5
         signed_in = dict(flask_session)
     with client.session_transaction() as cookie_session:
         cookie_session.update(signed_in)
-    path = f"/admin/?month={month}&lang=zh_CN"
+    request_log = logging.getLogger("webapp.request")
+    level = request_log.level
+    request_log.setLevel(logging.WARNING)  # a line per request on standard output: noise
+    try:
+        return _time_pages(client, f"/admin/?month={month}&lang=zh_CN", repeats)
+    finally:
+        request_log.setLevel(level)
+
+
+def _time_pages(client: Any, path: str, repeats: int) -> dict[str, Any]:
     # The first request compiles the templates and counts the reader-wide figures (a
     # process's first dashboard does; later ones read the snapshot, webapp.stats.reader_figures).
     start = time.perf_counter()
