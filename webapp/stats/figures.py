@@ -417,19 +417,23 @@ class Receiving:
     held_back: int  # active, but suppressed or without a topic
 
 
-def readers_receiving(session: Session) -> Receiving:
+def readers_receiving(session: Session, by_status: dict[str, int]) -> Receiving:
     """The dashboard's "readers receiving" figure, by the recipient plan's own rule
-    (webapp.delivery.variants.next_edition_readers_filter), in one pass over the readers."""
-    stmt = select(
-        func.count(Subscriber.id).filter(next_edition_readers_filter()),
-        func.count(Subscriber.id).filter(Subscriber.status == SubscriberStatus.ACTIVE),
-        func.count(Subscriber.id).filter(Subscriber.status == SubscriberStatus.PAUSED),
-        func.count(Subscriber.id).filter(Subscriber.status == SubscriberStatus.PENDING),
-    ).where(Subscriber.status.in_(
-        (SubscriberStatus.ACTIVE, SubscriberStatus.PAUSED, SubscriberStatus.PENDING)
-    ))
-    receiving, active, paused, pending = session.execute(stmt).one()
-    return Receiving(receiving, paused, pending, active - receiving)
+    (webapp.delivery.variants.next_edition_readers_filter), beside `by_status`
+    (readers.subscribers.count_by_status). The rule is a WHERE of its own, not a FILTER
+    beside the status counts: there PostgreSQL turns its EXISTS into hash joins, where as a
+    FILTER it probed two indexes per reader (2.5 times slower at a million)."""
+    receiving = (
+        session.scalar(select(func.count(Subscriber.id)).where(next_edition_readers_filter()))
+        or 0
+    )
+    active = by_status[SubscriberStatus.ACTIVE.value]
+    return Receiving(
+        receiving,
+        by_status[SubscriberStatus.PAUSED.value],
+        by_status[SubscriberStatus.PENDING.value],
+        active - receiving,
+    )
 
 
 def topic_popularity(session: Session) -> list[tuple[Topic, int]]:

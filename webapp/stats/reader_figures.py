@@ -53,10 +53,11 @@ class ReaderFigures:
 
 def count_reader_figures(session: Session, now: datetime) -> ReaderFigures:
     """The passes over every reader, counted now."""
+    by_status = count_by_status(session)
     return ReaderFigures(
         taken_at=now,
-        by_status=count_by_status(session),
-        receiving=readers_receiving(session),
+        by_status=by_status,
+        receiving=readers_receiving(session, by_status),
         topics=[(topic.id, count) for topic, count in topic_popularity(session)],
     )
 
