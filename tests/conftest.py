@@ -113,6 +113,9 @@ def app_config(database_url: str, tmp_path: Path, **extra: Any) -> dict[str, Any
         "WTF_CSRF_ENABLED": False,
         "RATELIMIT_ENABLED": False,
         "BASE_URL": "https://news.example.com",
+        # Reader figures counted on every request, so a test sees what it has just changed
+        # (tests/admin/test_dashboard.py tests the snapshot).
+        "READER_FIGURES_MAX_AGE_SECONDS": "0",
     }
     config.update(extra)
     return config

@@ -154,6 +154,9 @@ class Settings:
     bounce_suppress_after: int
     in_doubt_wait_minutes: int
     worker_db_grace_seconds: float
+    # How old the dashboard's reader-wide figures may be (webapp.stats.reader_figures); 0
+    # counts them on every request.
+    reader_figures_max_age_seconds: float
     translate: str  # "off" or "aws"
     translate_region: str
     translate_terminology: str | None
@@ -282,6 +285,9 @@ def load_settings(
         ),
         worker_db_grace_seconds=_seconds(
             "WORKER_DB_GRACE_SECONDS", env.get("WORKER_DB_GRACE_SECONDS", "120")
+        ),
+        reader_figures_max_age_seconds=_seconds(
+            "READER_FIGURES_MAX_AGE_SECONDS", env.get("READER_FIGURES_MAX_AGE_SECONDS", "300")
         ),
         # Machine drafts of English texts: off unless a service is named.
         translate=translate,

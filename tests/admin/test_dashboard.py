@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import re
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
+import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
@@ -14,7 +16,7 @@ from sqlalchemy.orm import Session
 from tests.admin.conftest import make_send
 from tests.factories import Factories
 from tests.stats.test_figures import july_send
-from webapp.models import Lease, WorkerHeartbeat, utcnow
+from webapp.models import Lease, SubscriberStatus, Suppression, WorkerHeartbeat, utcnow
 
 
 def _cells(page: str, row_label: str) -> list[str]:
@@ -136,3 +138,78 @@ def test_the_scheduler_panel_shows_its_holder_and_last_tick_and_goes_red_when_st
     assert _health_row(page, "scheduler").startswith("Scheduler Not running No worker holds")
     zh = admin_client.get("/admin/?lang=zh_CN").get_data(as_text=True)
     assert 'id="health-scheduler"' in zh
+
+
+def _figure(page: str, element_id: str) -> str:
+    found = re.search(rf'id="{element_id}">([^<]*)<', page)
+    assert found is not None, element_id
+    return found[1]
+
+
+@pytest.mark.postgres
+def test_readers_receiving_are_those_the_next_edition_goes_to(
+    admin_client: FlaskClient, factories: Factories, session: Session
+) -> None:
+    factories.subscriber(topics=["ai"])
+    factories.subscriber(topics=["ai", "data"], language="en")
+    factories.subscriber(topics=["ai"], status=SubscriberStatus.PAUSED)
+    factories.subscriber(topics=["data"], status=SubscriberStatus.PENDING)
+    factories.subscriber(topics=[])  # active, but no topic: no item would ever match
+    gone = factories.subscriber(topics=["ai"], email="gone@example.com")
+    session.add(Suppression(email_key=gone.email_key, reason="bounce", source="ses"))
+    factories.subscriber(topics=["ai"], status=SubscriberStatus.UNSUBSCRIBED)
+    session.commit()
+    page = admin_client.get("/admin/?lang=en").get_data(as_text=True)
+    assert _figure(page, "receiving") == "2"
+    assert "Not counted: 1 paused, 1 waiting for confirmation, 2 suppressed or without a " \
+           "topic." in page
+
+
+@pytest.mark.postgres
+def test_a_send_of_seconds_is_drawn_second_by_second(
+    admin_client: FlaskClient, factories: Factories, session: Session
+) -> None:
+    start = datetime(2024, 7, 1, 2, 0, 0, tzinfo=UTC)  # 10:00:00 in Shanghai
+    make_send(factories, session, {f"r{n}": {"topics": ["ai"]} for n in range(22)},
+              sent_at=start, spread=timedelta(seconds=1))
+    page = admin_client.get("/admin/?lang=en").get_data(as_text=True)
+    timeline = page[page.index('id="timeline"'):]
+    timeline = timeline[:timeline.index("</table>")]
+    assert 'data-x-title="Time, in steps of 1 second"' in page
+    assert "Sent and delivered over time, in steps of 1 second" in timeline
+    labels = re.findall(r'<th scope="row">([^<]*)</th>', timeline)
+    assert labels[0] == "10:00:00" and labels[-1] == "10:00:21" and len(labels) == 22
+    assert _cells(timeline, "10:00:07") == ["1", "0"]
+
+
+def test_the_variant_table_shows_the_ten_largest_and_all_on_request(
+    admin_client: FlaskClient, factories: Factories, session: Session
+) -> None:
+    sets = [["ai"], ["data"], ["fintech"], ["investment"], ["ai", "data"], ["ai", "fintech"]]
+    readers: dict[str, dict[str, object]] = {}
+    # Twelve variants; the one of (n + 1) readers is the n-th largest from the end.
+    for n, (topics, language) in enumerate(itertools.product(sets, ("zh-CN", "en"))):
+        for copy in range(n + 1):
+            readers[f"v{n}c{copy}"] = {"topics": topics, "language": language}
+    make_send(factories, session, readers)
+
+    def variant_rows(page: str) -> list[list[str]]:
+        table = page[page.index('id="variants"'):]
+        table = table[table.index("<tbody>"):table.index("</tbody>")]
+        return [[re.sub(r"<[^>]+>", "", c).strip() for c in re.findall(r"<td[^>]*>(.*?)</td>", row)]
+                for row in re.findall(r"<tr>(.*?)</tr>", table, re.S)]
+
+    page = admin_client.get("/admin/?lang=en").get_data(as_text=True)
+    rows = variant_rows(page)
+    assert [int(r[2]) for r in rows] == list(range(12, 2, -1))  # planned, largest first
+    assert "the 10 with the most readers, of 12" in page
+    link = re.search(r'<a href="([^"]+)" id="variants-all">Show all 12 variants</a>', page)
+    assert link is not None
+    assert link[1] == "/admin/?month=2024-07&amp;variants=all#variants"
+
+    page = admin_client.get("/admin/?month=2024-07&variants=all&lang=en").get_data(as_text=True)
+    rows = variant_rows(page)
+    assert [int(r[2]) for r in rows] == list(range(12, 0, -1))
+    assert 'id="variants-all"' not in page and "of 12" not in page
+    back = re.search(r'<a href="([^"]+)" id="variants-top">Show only the 10 largest</a>', page)
+    assert back is not None and back[1] == "/admin/?month=2024-07#variants"

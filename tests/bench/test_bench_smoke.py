@@ -11,7 +11,7 @@ from tests.tools.bench.run import BenchOptions, run_bench
 
 FIGURES = ("readers", "plan_s", "fill_us", "compile_per_reader_us", "cpu_ms_per_msg",
            "naive_cpu_ms_per_msg", "rate_target", "rate_achieved", "throttled", "peak_rss_mb",
-           "sns_events_per_s", "stats_ms", "address_timing")
+           "sns_events_per_s", "stats_ms", "dashboard_ms", "address_timing")
 
 
 @pytest.fixture(autouse=True)

@@ -93,3 +93,55 @@ def test_the_dashboard_draws_every_chart_from_its_table(
     context.close()
 
 
+
+
+LONG_TITLE = ("国家数据局等十七部门联合印发《“数据要素×”三年行动计划（2024—2026年）》"
+              "明确到2026年底数据要素应用广度和深度大幅拓展的总体目标")
+
+# The item chart's label axis: every line of every label within the canvas, and the whole
+# title kept across the lines.
+LABEL_AXIS = """canvas => {
+  const chart = Chart.getChart(canvas);
+  const axis = chart.scales.y;
+  const ctx = canvas.getContext("2d");
+  ctx.font = Chart.helpers.toFont(axis.options.ticks.font).string;
+  const lines = axis.ticks.map(t => [].concat(t.label));
+  const widest = Math.max(...lines.flat().map(line => ctx.measureText(line).width));
+  const gap = axis.options.grid.tickLength + axis.options.ticks.padding;
+  return {left: axis.left, textRight: axis.right - gap, widest: widest, lines: lines,
+          chartWidth: chart.width};
+}"""
+
+
+@pytest.mark.parametrize("width", [1366, 390])
+def test_long_item_titles_wrap_within_the_clicks_chart(
+    browser: Browser, live_app: Flask, width: int
+) -> None:
+    base = settings_of(live_app).base_url
+    with database(live_app).sessionmaker() as session:
+        factories = Factories(session)
+        sends = populate(factories, session, readers=12)
+        first = sends[-1].edition.sections[0].items[0]
+        first.title = LONG_TITLE
+        session.commit()
+        email = factories.user(role=Role.ADMIN, password=PASSWORD).email
+    context = browser.new_context(viewport={"width": width, "height": 900})
+    page = context.new_page()
+    _sign_in(page, base, email)
+    page.goto(f"{base}/admin/?lang=en")
+    canvas = page.locator('canvas[aria-label="Clicks per item"]')
+    canvas.wait_for()
+    axis = canvas.evaluate(LABEL_AXIS)
+    assert axis["left"] >= 0
+    # Labels are drawn right-aligned, a tick mark and a gap left of the axis: each line must
+    # fit between there and the canvas's left edge.
+    assert axis["widest"] <= axis["textRight"], axis
+    long_label = axis["lines"][0]
+    assert len(long_label) >= 2 and "".join(long_label) == "1. " + LONG_TITLE
+    timeline = page.locator("canvas[aria-label^='Sent and delivered over time']")
+    title = timeline.evaluate("c => Chart.getChart(c).options.scales.x.title.text")
+    assert title.startswith("Time, in steps of ")
+    assert page.evaluate("document.documentElement.scrollWidth") <= width
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    canvas.screenshot(path=str(SCREENSHOTS / f"admin-item-chart-{width}.png"))
+    context.close()

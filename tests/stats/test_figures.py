@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 import json
 from collections import Counter
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -214,11 +214,39 @@ def test_the_timeline_buckets_sends_and_deliveries(
     send.deliver("ann", minutes=1)
     send.deliver("bob", minutes=90)
     line = timeline(session, send.edition.id)
-    assert line.minutes == 5  # 91 minutes in at most 48 buckets
+    assert (line.unit, line.count) == ("minute", 1)  # 91 minutes: 91 points
+    assert len(line.buckets) == 91
     assert sum(b[1] for b in line.buckets) == 2 and sum(b[2] for b in line.buckets) == 2
     assert line.buckets[0][1] == 2 and line.buckets[-1][2] == 1
     starts = [b[0] for b in line.buckets]
-    assert all(b - a == timedelta(minutes=5) for a, b in itertools.pairwise(starts))
+    assert all(b - a == timedelta(minutes=1) for a, b in itertools.pairwise(starts))
+
+
+@pytest.mark.postgres  # seconds are truncated in SQL, differently per database
+@pytest.mark.parametrize(
+    ("readers", "spread", "unit", "count", "points"),
+    [
+        (22, timedelta(seconds=1), "second", 1, (21, 23)),  # a 21-second send
+        (31, timedelta(seconds=10), "second", 5, (60, 62)),  # five minutes
+        (61, timedelta(minutes=1), "minute", 1, (60, 62)),  # an hour
+        (73, timedelta(hours=1), "hour", 1, (72, 74)),  # three days
+        (100, timedelta(days=1), "day", 1, (99, 101)),  # a very slow send
+    ],
+    ids=["21s", "5min", "1h", "3d", "99d"],
+)
+def test_the_timeline_step_fits_the_length_of_the_send(
+    factories: Factories, session: Session, readers: int, spread: timedelta, unit: str,
+    count: int, points: tuple[int, int],
+) -> None:
+    start = datetime(2024, 7, 1, 2, 0, 0, tzinfo=UTC)
+    send = make_send(factories, session, {f"r{n}": {"topics": ["ai"]} for n in range(readers)},
+                     sent_at=start, spread=spread)
+    line = timeline(session, send.edition.id)
+    assert (line.unit, line.count) == (unit, count)
+    assert points[0] <= len(line.buckets) <= points[1]
+    assert sum(b[1] for b in line.buckets) == readers
+    starts = [b[0] for b in line.buckets]
+    assert all(b - a == line.step for a, b in itertools.pairwise(starts))
 
 
 def test_readers_joining_and_leaving_are_counted_per_month_as_statuses_change(

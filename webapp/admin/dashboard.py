@@ -3,9 +3,21 @@ detail, growth."""
 
 from __future__ import annotations
 
-from flask import Response, abort, flash, redirect, render_template, request, url_for
+from datetime import datetime, timedelta
+
+from flask import (
+    Response,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_login import current_user
+from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response as BaseResponse
 
 from webapp import db
@@ -13,19 +25,21 @@ from webapp.admin import bp
 from webapp.admin.forms import ButtonForm
 from webapp.audit import record_audit
 from webapp.config import current_settings
+from webapp.db import database
 from webapp.delivery.jobs import retry_job
 from webapp.editions.records import get_edition
 from webapp.models import BackgroundJob, JobStatus, utcnow
-from webapp.readers.subscribers import count_by_status
 from webapp.readers.topics import topics_by_slug
 from webapp.stats.export import editions_csv, items_csv
 from webapp.stats.figures import (
+    EditionReport,
+    Funnel,
     edition_report,
     editions_with_stats,
     reader_growth,
-    topic_popularity,
 )
 from webapp.stats.jobs import mail_counts, troubled_jobs
+from webapp.stats.reader_figures import ReaderFigures, ReaderFiguresCache
 from webapp.stats.reputation import (
     BOUNCE_REVIEW,
     COMPLAINT_REVIEW,
@@ -36,6 +50,9 @@ from webapp.stats.reputation import (
 from webapp.stats.workers import scheduler_status, ses_event_lag, worker_status
 
 EDITIONS_SHOWN = 12
+# Variants shown before "show all": the largest, by readers planned. An edition has one per
+# language and topic set its readers chose, easily a hundred; the largest say most.
+VARIANTS_SHOWN = 10
 
 
 @bp.route("/")
@@ -47,20 +64,27 @@ def home() -> str:
     if chosen is None and editions:
         chosen = editions[0][0]
     report = None
+    all_variants = request.args.get("variants") == "all"
     if chosen is not None:
         loaded = get_edition(session, chosen.month)
         report = edition_report(session, loaded) if loaded is not None else None
     now = utcnow()
+    figures = _reader_figures(session, now)
     # Only the SES transport reports events back; with the others there is no lag to show.
     ses = current_settings().mail_transport == "ses"
     return render_template(
         "admin/dashboard.html",
         editions=[(e, f, Reputation.of(f)) for e, f in editions],
         report=report,
-        readers=count_by_status(session),
-        growth=reader_growth(session),
-        popularity=topic_popularity(session),
-        reputation=recent_reputation(session),
+        variants=_variants_shown(report, all_variants),
+        all_variants=all_variants,
+        variants_top=VARIANTS_SHOWN,
+        readers=figures.by_status,
+        receiving=figures.receiving,
+        readers_taken_at=figures.taken_at,
+        growth=reader_growth(session, now=now, receiving=figures.receiving_report),
+        popularity=figures.popularity(session),
+        reputation=recent_reputation(session, now, known={e.id: f for e, f in editions}),
         workers=worker_status(session, now),
         scheduler=scheduler_status(session, now),
         event_lag=ses_event_lag(session, now) if ses else None,
@@ -71,6 +95,24 @@ def home() -> str:
         topics=topics_by_slug(session),
         thresholds={"bounce": BOUNCE_REVIEW, "complaint": COMPLAINT_REVIEW, "volume": MIN_VOLUME},
     )
+
+
+def _reader_figures(session: Session, now: datetime) -> ReaderFigures:
+    """The reader-wide figures, from this app's snapshot (counting them takes seconds at a
+    million readers; webapp.stats.reader_figures)."""
+    cache: ReaderFiguresCache = current_app.extensions.setdefault(
+        "yuebao.reader_figures", ReaderFiguresCache()
+    )
+    max_age = timedelta(seconds=current_settings().reader_figures_max_age_seconds)
+    return cache.get(session, database().sessionmaker, now, max_age)
+
+
+def _variants_shown(report: EditionReport | None, show_all: bool) -> list[tuple[str, Funnel]]:
+    """The variants' rows: the largest VARIANTS_SHOWN (already largest first), or all."""
+    if report is None:
+        return []
+    rows = list(report.variants.items())
+    return rows if show_all else rows[:VARIANTS_SHOWN]
 
 
 @bp.route("/jobs/<int:job_id>/retry", methods=["POST"])

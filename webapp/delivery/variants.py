@@ -70,6 +70,14 @@ def eligible_readers_filter() -> ColumnElement[bool]:
     return and_(Subscriber.status == SubscriberStatus.ACTIVE, ~suppressed)
 
 
+def next_edition_readers_filter() -> ColumnElement[bool]:
+    """Readers the next edition goes to: those a plan takes (`eligible_readers_filter`) who
+    chose at least one topic; a reader without one matches no item and gets no delivery.
+    (Whether the edition carries their topics is known only once it is imported.)"""
+    has_topic = exists().where(subscriber_topics.c.subscriber_id == Subscriber.id)
+    return and_(eligible_readers_filter(), has_topic)
+
+
 def english_topic_slugs(edition: Edition) -> list[str]:
     """The topics of the items English readers get: with the `omit` policy, untranslated
     items are left out of English editions, and so are the topics only they carry."""

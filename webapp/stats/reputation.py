@@ -9,6 +9,7 @@ warning nor the alert is raised.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -61,13 +62,22 @@ class Reputation:
         return self.bounce_warning or self.complaint_warning
 
 
-def recent_reputation(session: Session, now: datetime | None = None) -> Reputation:
-    """Over the editions whose send started in the last 90 days (SES also judges recent mail)."""
+def recent_reputation(
+    session: Session, now: datetime | None = None, known: Mapping[int, Funnel] | None = None
+) -> Reputation:
+    """Over the editions whose send started in the last 90 days (SES also judges recent mail).
+    `known`: funnels per edition id the caller has read already (the dashboard's), not read
+    again."""
     since = (now or utcnow()) - RECENT
     ids = list(session.scalars(select(Edition.id).where(Edition.send_started_at >= since)))
-    return (
-        Reputation.of(total(edition_funnels(session, ids).values())) if ids else Reputation(0, 0, 0)
-    )
+    if not ids:
+        return Reputation(0, 0, 0)
+    known = known or {}
+    missing = [i for i in ids if i not in known]
+    funnels = {i: known[i] for i in ids if i in known}
+    if missing:
+        funnels.update(edition_funnels(session, missing))
+    return Reputation.of(total(funnels.values()))
 
 
 def check_thresholds(

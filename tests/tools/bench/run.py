@@ -3,7 +3,7 @@
 Order: build the population, time the public forms that mail for known and unknown addresses,
 plan, per-reader fill, a sending window at each target rate, the naive pipeline for the same
 window, the rest of the send in a worker process of its own (peak memory), SNS ingest through
-gunicorn, and dashboard stats over the sent edition.
+gunicorn, and dashboard stats and the rendered dashboard page over the sent edition.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from tests.tools.bench import address_timing, pipeline, rates, scale
 from tests.tools.bench.ingest import ingest
 from tests.tools.bench.population import populate, throwaway_database
 from tests.tools.bench.simproc import SimulatorProcess
-from tests.tools.bench.statsload import load_events, stats_latency
+from tests.tools.bench.statsload import dashboard_latency, load_events, stats_latency
 
 
 @dataclass
@@ -124,6 +124,8 @@ def run_bench(options: BenchOptions) -> dict[str, Any]:
                 say("dashboard stats")
                 out["events_loaded"] = load_events(session, edition_id)
                 out.update(stats_latency(session, edition_id))
+                say("dashboard page")
+                out.update(dashboard_latency(app, session, edition.month))
                 return out
             content = edition_content(sending.load_edition(session, edition.month))
 
@@ -170,6 +172,8 @@ def run_bench(options: BenchOptions) -> dict[str, Any]:
             say("dashboard stats")
             out["events_loaded"] = load_events(session, edition_id)
             out.update(stats_latency(session, edition_id))
+            say("dashboard page")
+            out.update(dashboard_latency(app, session, edition.month))
     return out
 
 

@@ -9,9 +9,10 @@ per item, 0012); `stats_latency` checks the tallies against a recount before tim
 
 from __future__ import annotations
 
+import logging
 import statistics
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import ColumnElement, case, func, insert, literal, select, update
 from sqlalchemy.orm import Session
@@ -23,10 +24,15 @@ from webapp.models import (
     Edition,
     Event,
     Item,
+    Role,
     Section,
+    User,
 )
 from webapp.stats import tallies
 from webapp.stats.figures import editions_with_stats, stats_json
+
+if TYPE_CHECKING:
+    from flask import Flask
 
 # kind, share of sent deliveries (per mille) it happened to, the first-seen column it sets
 KINDS = (("send", 1000, None), ("delivery", 985, "delivered_at"), ("open", 420, "opened_at"),
@@ -113,4 +119,51 @@ def stats_latency(session: Session, edition_id: int, repeats: int = 5) -> dict[s
         "stats_ms": round(statistics.median(times), 1),
         "stats_ms_max": round(max(times), 1),
         "tallies_match_recount": matches,
+    }
+
+
+def dashboard_latency(app: Flask, session: Session, month: str, repeats: int = 5) -> dict[str, Any]:
+    """Milliseconds per rendered dashboard page (`/admin/?month=…`) through the app, as an
+    admin's browser asks for it: the stats queries, the template, the figures for the charts.
+    The server's time, measured around the request in the same process (no network)."""
+    from flask import session as flask_session
+    from flask_login import login_user
+
+    admin = User(email="bench-admin@example.com", role=Role.ADMIN, password_hash="!")
+    session.add(admin)
+    session.commit()
+    client = app.test_client()
+    with app.test_request_context(environ_base=client.environ_base):
+        login_user(admin)
+        signed_in = dict(flask_session)
+    with client.session_transaction() as cookie_session:
+        cookie_session.update(signed_in)
+    request_log = logging.getLogger("webapp.request")
+    level = request_log.level
+    request_log.setLevel(logging.WARNING)  # a line per request on standard output: noise
+    try:
+        return _time_pages(client, f"/admin/?month={month}&lang=zh_CN", repeats)
+    finally:
+        request_log.setLevel(level)
+
+
+def _time_pages(client: Any, path: str, repeats: int) -> dict[str, Any]:
+    # The first request compiles the templates and counts the reader-wide figures (a
+    # process's first dashboard does; later ones read the snapshot, webapp.stats.reader_figures).
+    start = time.perf_counter()
+    first = client.get(path)
+    cold = (time.perf_counter() - start) * 1000
+    if first.status_code != 200:
+        raise RuntimeError(f"dashboard answered {first.status_code}")
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        response = client.get(path)
+        times.append((time.perf_counter() - start) * 1000)
+        assert response.status_code == 200
+    return {
+        "dashboard_ms": round(statistics.median(times), 1),
+        "dashboard_ms_max": round(max(times), 1),
+        "dashboard_kb": round(len(first.get_data()) / 1024, 1),
+        "dashboard_first_ms": round(cold, 1),
     }
