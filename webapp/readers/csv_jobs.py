@@ -23,7 +23,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from webapp.audit import record_audit
-from webapp.models import BackgroundJob, JobKind, JobStatus, Subscriber, User
+from webapp.models import BackgroundJob, JobKind, JobStatus, Subscriber, SubscriberStatus, User
 from webapp.readers.csv_writes import write_rows
 from webapp.readers.subscribers_csv import (
     CsvImportError,
@@ -84,9 +84,13 @@ def queue_import(
     checked = check_csv(session, text, erasure_key, all_topics=options.all_topics)
     if checked.errors and not skip_invalid:
         raise CsvImportError(checked.errors)
+    # The rows as checked, not the text: the worker does not parse and validate the file a
+    # second time, only checks each batch against the database as it is then.
     job = BackgroundJob(
         kind=JobKind.CSV_IMPORT,
-        payload={"text": text, "skip_invalid": skip_invalid, "actor_id": actor.id,
+        payload={"rows": [_row_fields(r) for r in checked.rows],
+                 "errors": [e.as_fields() for e in checked.errors],
+                 "skip_invalid": skip_invalid, "actor_id": actor.id,
                  "options": options.as_fields()},
         progress_total=len(checked.rows) + len(checked.errors),  # every data row
     )
@@ -130,10 +134,30 @@ class Progress:
 # --- doing it (the worker) ------------------------------------------------------------------
 
 
-def _records(text: str, session: Session, all_topics: bool) -> list[CsvRow | RowError]:
-    """Every data row of the file in line order: a row to import, or why it cannot be."""
-    rows, errors = read_rows(text, topic_index(session), all_topics=all_topics)
-    records: list[CsvRow | RowError] = [*rows, *errors]
+def _row_fields(row: CsvRow) -> list[Any]:
+    return [row.line, row.email, row.name, list(row.topics), row.language, str(row.status)]
+
+
+def _row_of(fields: list[Any]) -> CsvRow:
+    line, email, name, topics, language, status = fields
+    return CsvRow(int(line), str(email), name, tuple(topics), str(language),
+                  SubscriberStatus(status))
+
+
+def _records(payload: dict[str, Any], session: Session, all_topics: bool
+             ) -> list[CsvRow | RowError]:
+    """Every data row of the file in line order: a row to import, or why it cannot be.
+
+    An import queued before the rows were kept checked has its text: it is read again."""
+    records: list[CsvRow | RowError]
+    if isinstance(payload.get("rows"), list):
+        records = [_row_of(fields) for fields in payload["rows"]]
+        records += [RowError.from_fields(fields) for fields in payload.get("errors") or []]
+    elif isinstance(payload.get("text"), str):
+        rows, errors = read_rows(payload["text"], topic_index(session), all_topics=all_topics)
+        records = [*rows, *errors]
+    else:
+        raise ValueError("the import's CSV is gone")
     return sorted(records, key=lambda r: r.line)
 
 
@@ -156,14 +180,11 @@ def run_csv_import(
     with sessions() as session:
         job = hold(session)
         payload = job.payload or {}
-        text = payload.get("text")
-        if not isinstance(text, str):
-            raise ValueError("the import's CSV is gone")
         options = ImportOptions.from_fields(dict(payload.get("options") or {}))
         actor_id = payload.get("actor_id")
         actor = session.get(User, actor_id) if isinstance(actor_id, int) else None
         consent = consent_detail(options, actor)
-        records = _records(text, session, options.all_topics)
+        records = _records(payload, session, options.all_topics)
         session.commit()
     skip_invalid = bool(payload.get("skip_invalid"))
     last_line = int((job.result or {}).get("last_line", 0))
