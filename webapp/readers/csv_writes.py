@@ -1,11 +1,12 @@
 """Reading and writing imported readers set-based: a few statements per thousand rows, never one
 per row.
 
-A list of 100,000 readers must be checked and written in seconds. On PostgreSQL every statement
-takes its rows as arrays (`= ANY(:keys)`, `INSERT … SELECT FROM unnest(…)`): one short, cached
-statement whatever the number of rows, where an `IN (…)` or a multi-row VALUES of a thousand
-placeholders costs more to build and parse than to run. SQLite has no arrays: it gets `IN` and
-executemany (SQLAlchemy's "insertmanyvalues"), which it runs in-process.
+A list of 100,000 readers must be checked and written in seconds. On PostgreSQL a statement
+takes its rows as one JSON parameter (`json_to_recordset`, `json_array_elements_text`): one
+short, cached statement whatever the number of rows, where an `IN (…)` or a multi-row VALUES
+of a thousand placeholders costs more to build and parse than to run, and a batch is written
+in one statement. SQLite has no such thing: it gets `IN` chunks and executemany (SQLAlchemy's
+"insertmanyvalues"), which it runs in-process.
 
 Readers are upserted with `INSERT … ON CONFLICT (email_key) DO UPDATE … RETURNING`, guarded so
 that a reader who left since the rows were checked is not opted in again.
@@ -153,40 +154,6 @@ class Written:
     refused: list[CsvRow] = field(default_factory=list)  # readers who left since the check
 
 
-# PostgreSQL: every row in one statement, its rows one JSON parameter (a string is passed as
-# it is; a list of 100,000 would be adapted value by value). The guard (WHERE) leaves a reader
-# who left untouched, and RETURNING then leaves them out: they are the refused rows.
-_UPSERT_PG = text(f"""
-INSERT INTO subscribers
-    (email, email_key, name, language, status, token, tracking, created_at, updated_at)
-SELECT r.email, r.email_key, r.name, r.language, r.status, r.token, true, :at, :at
-FROM json_to_recordset(CAST(:rows AS json))
-     AS r(email varchar, email_key varchar, name varchar, language varchar, status varchar,
-          token varchar)
-ON CONFLICT (email_key) DO UPDATE SET
-    name = COALESCE(EXCLUDED.name, subscribers.name),
-    language = EXCLUDED.language,
-    status = EXCLUDED.status,
-    updated_at = EXCLUDED.updated_at
-WHERE subscribers.status NOT IN ({", ".join(f"'{s}'" for s in _LEFT)})
-   OR EXCLUDED.status = 'unsubscribed'
-RETURNING id, email_key
-""")
-_LINKS_PG = text(
-    "INSERT INTO subscriber_topics (subscriber_id, topic_id) "
-    "SELECT r.s, r.t FROM json_to_recordset(CAST(:links AS json)) AS r(s integer, t integer)"
-)
-_UNLINK_PG = text(
-    "DELETE FROM subscriber_topics WHERE subscriber_id IN "
-    "(SELECT CAST(value AS integer) FROM json_array_elements_text(CAST(:subscribers AS json)))"
-)
-_CONSENTS_PG = text("""
-INSERT INTO consent_records (subscriber_id, action, source, detail, created_at)
-SELECT r.s, r.a, :source, r.d, :at
-FROM json_to_recordset(CAST(:records AS json)) AS r(s integer, a varchar, d json)
-""")
-
-
 def _upsert_sqlite() -> Any:
     stmt = sqlite.insert(_SUBSCRIBERS)
     return stmt.on_conflict_do_update(
@@ -206,15 +173,8 @@ def _upsert_sqlite() -> Any:
 
 
 def _upsert(session: Session, rows: Sequence[CsvRow], at: datetime) -> dict[str, int]:
-    """Create or update the rows' readers; their ids by email key (not the ones who left)."""
-    if _postgresql(session):
-        values = [
-            {"email": r.email, "email_key": r.email.strip().lower(), "name": r.name,
-             "language": r.language, "status": str(r.status), "token": new_token()}
-            for r in rows
-        ]
-        result = session.execute(_UPSERT_PG, {"rows": json.dumps(values), "at": at})
-        return {key: id_ for id_, key in result}
+    """Create or update the rows' readers (SQLite); their ids by email key (not the ones who
+    left)."""
     ids: dict[str, int] = {}
     upsert = _upsert_sqlite()
     for part in _chunks(rows):
@@ -231,13 +191,6 @@ def _upsert(session: Session, rows: Sequence[CsvRow], at: datetime) -> dict[str,
 def _replace_topics(
     session: Session, replaced: list[int], links: list[tuple[int, int]]
 ) -> None:
-    if _postgresql(session):
-        if replaced:
-            session.execute(_UNLINK_PG, {"subscribers": json.dumps(replaced)})
-        if links:
-            session.execute(_LINKS_PG, {"links": json.dumps([{"s": s, "t": t}
-                                                             for s, t in links])})
-        return
     for part in _chunks(replaced):
         session.execute(
             delete(subscriber_topics).where(subscriber_topics.c.subscriber_id.in_(part))
@@ -251,19 +204,86 @@ def _add_consents(session: Session, records: list[tuple[int, str, dict[str, Any]
                   at: datetime) -> None:
     if not records:
         return
-    if _postgresql(session):
-        session.execute(_CONSENTS_PG, {
-            "records": json.dumps([{"s": s, "a": a, "d": d} for s, a, d in records],
-                                  ensure_ascii=False),
-            "source": ConsentSource.CSV.value,
-            "at": at,
-        })
-        return
     session.execute(insert(_CONSENTS), [
         {"subscriber_id": s, "action": a, "source": ConsentSource.CSV.value, "detail": d,
          "created_at": at}
         for s, a, d in records
     ])
+
+
+# PostgreSQL: a batch in one statement and one round trip. The readers are upserted (a new row
+# has xmax = 0: that tells created from updated); of a known reader's topics only those the
+# row no longer names are deleted, and the others inserted unless there, so the two never
+# touch the same link; every reader written gets a consent record built from its row and
+# the attestation. A reader who left is untouched by the guard, absent from RETURNING, and so
+# gets neither topics nor a record.
+_WRITE_PG = text(f"""
+WITH input AS (
+    SELECT * FROM json_to_recordset(CAST(:rows AS json))
+        AS r(email varchar, email_key varchar, name varchar, language varchar,
+             status varchar, token varchar, topic_ids json, topics json)
+), up AS (
+    INSERT INTO subscribers
+        (email, email_key, name, language, status, token, tracking, created_at, updated_at)
+    SELECT email, email_key, name, language, status, token, true, :at, :at FROM input
+    ON CONFLICT (email_key) DO UPDATE SET
+        name = COALESCE(EXCLUDED.name, subscribers.name),
+        language = EXCLUDED.language,
+        status = EXCLUDED.status,
+        updated_at = EXCLUDED.updated_at
+    WHERE subscribers.status NOT IN ({", ".join(f"'{s}'" for s in _LEFT)})
+       OR EXCLUDED.status = 'unsubscribed'
+    RETURNING id, email_key, (xmax = 0) AS created
+), wanted AS (
+    SELECT up.id AS subscriber_id, CAST(t.value AS integer) AS topic_id
+    FROM up JOIN input USING (email_key), json_array_elements_text(input.topic_ids) AS t
+), unlinked AS (
+    DELETE FROM subscriber_topics AS st USING up
+    WHERE st.subscriber_id = up.id AND NOT up.created
+      AND NOT EXISTS (SELECT 1 FROM wanted
+                      WHERE wanted.subscriber_id = st.subscriber_id
+                        AND wanted.topic_id = st.topic_id)
+), linked AS (
+    INSERT INTO subscriber_topics (subscriber_id, topic_id)
+    SELECT subscriber_id, topic_id FROM wanted
+    ON CONFLICT DO NOTHING
+), recorded AS (
+    INSERT INTO consent_records (subscriber_id, action, source, detail, created_at)
+    SELECT up.id, CASE WHEN up.created THEN 'import' ELSE 'import-update' END, :source,
+           CAST(jsonb_build_object('status', input.status, 'topics', input.topics,
+                                   'language', input.language)
+                || CAST(:consent AS jsonb) AS json),
+           :at
+    FROM up JOIN input USING (email_key)
+)
+SELECT email_key, created FROM up
+""")
+
+
+def _write_rows_pg(
+    session: Session, rows: Sequence[CsvRow], topic_ids: dict[str, int],
+    consent: dict[str, Any], at: datetime,
+) -> Written:
+    values = [
+        {"email": r.email, "email_key": r.email.strip().lower(), "name": r.name,
+         "language": r.language, "status": str(r.status), "token": new_token(),
+         "topic_ids": [topic_ids[slug] for slug in r.topics], "topics": r.topics}
+        for r in rows
+    ]
+    result = session.execute(_WRITE_PG, {
+        "rows": json.dumps(values, ensure_ascii=False),
+        "consent": json.dumps(consent, ensure_ascii=False),
+        "source": ConsentSource.CSV.value,
+        "at": at,
+    })
+    written = Written()
+    done: set[str] = set()
+    for key, created in result:
+        done.add(key)
+        written.created += bool(created)
+        written.updated += not created
+    written.refused = [r for r in rows if r.email.strip().lower() not in done]
+    return written
 
 
 def write_rows(
@@ -284,6 +304,8 @@ def write_rows(
     written = Written()
     if not rows:
         return written
+    if _postgresql(session):
+        return _write_rows_pg(session, rows, topic_ids, consent, at)
     by_key = {row.email.strip().lower(): row for row in rows}
     ids = _upsert(session, rows, at)
     written.refused = [row for key, row in by_key.items() if key not in ids]
