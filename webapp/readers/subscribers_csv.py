@@ -209,7 +209,7 @@ def _parse_row(
     if not slugs:
         if not all_topics:
             raise _Refused("topics_missing", "topics")
-        slugs = [t.slug for t in topics.active()]
+        slugs = list(topics.active_slugs)
     language = language_of(raw.get("language", ""))
     if language is None:
         raise _Refused("language_unknown", "language", value=raw.get("language", "").strip())
