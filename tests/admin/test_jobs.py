@@ -16,13 +16,15 @@ from webapp.models import BackgroundJob
 
 CSV = "email,topics\nnew@example.com,ai\nnot-an-address,ai\n"
 
+ASKED = {"consent_basis": "asked"}  # how the readers agreed: asked to subscribe
+
 
 def test_the_import_page_shows_progress_then_the_result_by_row(
     app: Flask, admin_client: FlaskClient, factories: Factories
 ) -> None:
     factories.topic("ai")
     confirmed = admin_client.post("/admin/subscribers/import?lang=en",
-                                  data={"text": CSV, "confirm": "1", "skip_invalid": "y"})
+                                  data={"text": CSV, "confirm": "1", "skip_invalid": "y", **ASKED})
     page = confirmed.headers["Location"]
 
     running = admin_client.get(page + "?lang=en").get_data(as_text=True)
@@ -39,7 +41,7 @@ def test_the_import_page_shows_progress_then_the_result_by_row(
     assert "http-equiv" not in done and "job-progress.js" not in done
     assert re.search(r'<span class="figure">1</span> new readers', done)
     assert re.search(r'<span class="figure over">1</span> rows skipped', done)
-    assert "<td>3</td><td>&#39;not-an-address&#39; is not a valid email address" in done
+    assert "<td>3</td><td>Email</td><td>“not-an-address” is not a valid email address." in done
 
 
 def test_the_progress_script_is_served_from_the_app(client: FlaskClient) -> None:
@@ -73,6 +75,6 @@ def test_editors_can_neither_start_long_work_nor_see_it(
         assert editor_client.get(path).status_code == 403, path
     assert editor_client.post("/admin/subscribers/export").status_code == 403
     refused = editor_client.post("/admin/subscribers/import",
-                                 data={"text": CSV, "confirm": "1", "skip_invalid": "y"})
+                                 data={"text": CSV, "confirm": "1", "skip_invalid": "y", **ASKED})
     assert refused.status_code == 403
     assert session.scalar(select(func.count()).select_from(BackgroundJob)) == 1

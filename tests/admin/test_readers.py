@@ -25,6 +25,8 @@ from webapp.models import (
 )
 from webapp.readers.suppressions import suppress
 
+ASKED = {"consent_basis": "asked"}  # how the readers agreed: asked to subscribe
+
 
 def _reader(session: Session, address: str) -> Subscriber:
     session.expire_all()
@@ -149,25 +151,25 @@ def test_csv_import_shows_what_will_change_and_every_bad_line_before_importing(
     factories.subscriber(email="ann@example.com", name="Ann", topics=["ai"])
     factories.subscriber(email="same@example.com", topics=["ai"])
 
-    preview = admin_client.post("/admin/subscribers/import?lang=en", data={"text": CSV})
+    preview = admin_client.post("/admin/subscribers/import?lang=en", data={"text": CSV, **ASKED})
     page = preview.get_data(as_text=True)
     assert preview.status_code == 200
     assert "new@example.com" in page and "<ins>Ann Li</ins>" in page and "<del>Ann</del>" in page
     assert "<td>new@example.com</td>" in page
-    assert "<td>same@example.com</td>" not in page  # unchanged rows are only counted
-    assert "not-an-address" in page and "unknown topic &#39;nope&#39;" in page
-    assert "<td>5</td><td>&#39;not-an-address&#39;" in page  # with its line number
+    assert "<td>same@example.com</td>\n        <td>Already there</td>" in page
+    assert "Unknown topic “nope”" in page
+    assert "<td>5</td><td>Email</td><td>“not-an-address” is not" in page  # line and column
     assert _reader(session, "ann@example.com").name == "Ann"  # a preview writes nothing
 
     refused = admin_client.post("/admin/subscribers/import",
-                                data={"text": CSV, "confirm": "1"})
+                                data={"text": CSV, "confirm": "1", **ASKED})
     assert refused.status_code == 200
     session.expire_all()
     assert session.scalar(select(Subscriber).where(Subscriber.email_key == "new@example.com")) \
         is None
 
     done = admin_client.post("/admin/subscribers/import",
-                             data={"text": CSV, "confirm": "1", "skip_invalid": "y"})
+                             data={"text": CSV, "confirm": "1", "skip_invalid": "y", **ASKED})
     assert done.status_code == 303 and "/admin/jobs/" in done.headers["Location"]
     assert _reader(session, "ann@example.com").name == "Ann"  # the worker imports it
     run_jobs(app)
@@ -176,11 +178,12 @@ def test_csv_import_shows_what_will_change_and_every_bad_line_before_importing(
 
 
 def test_csv_import_takes_a_file_and_refuses_a_bad_header(admin_client: FlaskClient) -> None:
-    upload = {"file": (io.BytesIO("\ufeffemail\nfile@example.com\n".encode()), "r.csv")}
+    upload = {**ASKED, "file": (io.BytesIO("\ufeffemail\nfile@example.com\n".encode()), "r.csv")}
     page = admin_client.post("/admin/subscribers/import", data=upload,
                              content_type="multipart/form-data").get_data(as_text=True)
     assert "file@example.com" in page
-    bad = admin_client.post("/admin/subscribers/import?lang=en", data={"text": "mail,name\n"})
+    bad = admin_client.post("/admin/subscribers/import?lang=en",
+                            data={"text": "mail,name\n", **ASKED})
     assert "Line 1" in bad.get_data(as_text=True)
 
 

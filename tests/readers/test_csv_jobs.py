@@ -50,6 +50,8 @@ CSV = (
     "c@example.com,C,ai,zh-CN,paused\n"
 )  # five data rows: three new, one update, one bad (line 5)
 
+ASKED = {"consent_basis": "asked"}  # how the readers agreed: asked to subscribe
+
 
 class Clock:
     def __init__(self, now: datetime = T0) -> None:
@@ -70,7 +72,7 @@ def runner_for(app: Flask, clock: Clock, worker: str = "worker-1") -> JobRunner:
 def confirm_import(client: FlaskClient, text: str = CSV) -> str:
     """The admin confirms the preview: the page answers at once with the job's page."""
     response = client.post("/admin/subscribers/import",
-                           data={"text": text, "confirm": "1", "skip_invalid": "y"})
+                           data={"text": text, "confirm": "1", "skip_invalid": "y", **ASKED})
     assert response.status_code == 303, response.get_data(as_text=True)
     return response.headers["Location"]
 
@@ -148,7 +150,7 @@ def test_a_confirmed_import_is_done_by_the_worker_with_progress_from_zero_to_tot
                                            "ann@example.com": 1, "c@example.com": 1}
     audit = session.scalars(select(AuditEntry).where(AuditEntry.action == "subscribers.import"))
     assert [(a.actor, a.detail) for a in audit] == [
-        (admin.email, {"created": 3, "updated": 1, "skipped": 1})
+        (admin.email, {"created": 3, "updated": 1, "skipped": 1, "consent": "asked"})
     ]
 
 
@@ -287,8 +289,8 @@ def test_a_row_that_became_invalid_after_the_preview_is_skipped_with_its_reason(
     assert status(admin_client, page)["done"] == 2
     result = the_job(session).result or {}
     assert result["created"] == 1
-    assert result["skipped"] == [{"line": 3, "message":
-                                  "y@example.com is suppressed and cannot be imported"}]
+    assert result["skipped"] == [{"line": 3, "code": "suppressed", "column": "email",
+                                  "params": {"email": "y@example.com"}}]
 
 
 def test_bad_input_is_refused_at_confirmation_and_nothing_is_queued(
@@ -297,7 +299,7 @@ def test_bad_input_is_refused_at_confirmation_and_nothing_is_queued(
     factories.topic("ai")
     session.commit()
     refused = admin_client.post("/admin/subscribers/import?lang=en",
-                                data={"text": CSV, "confirm": "1"})
+                                data={"text": CSV, "confirm": "1", **ASKED})
     assert refused.status_code == 200
     assert "Nothing was imported" in refused.get_data(as_text=True)
     assert session.scalar(select(func.count()).select_from(BackgroundJob)) == 0

@@ -18,8 +18,10 @@ from webapp.models import (
     Suppression,
 )
 from webapp.readers.suppressions import address_hash
+from webapp.readers.topics import active_topics
 
 HEADER = "email,name,topics,language,status\n"
+IMPORT = ["subscribers", "import", "--consent", "asked"]
 
 
 def _write(tmp_path: Path, body: str, header: str = HEADER) -> Path:
@@ -43,7 +45,8 @@ def test_import_creates_readers_with_topics_and_consent(
         "emily@example.com,Emily,cross-border,en,pending\n"
         "bare@example.com,,,,\n",
     )
-    result = runner.invoke(args=["subscribers", "import", str(path)])
+    result = runner.invoke(args=["subscribers", "import", "--consent", "clients", "--all-topics",
+                                 str(path)])
     assert result.exit_code == 0, result.output
     assert "3 created, 0 updated, 0 skipped" in result.output
     readers = _subscribers(session)
@@ -54,10 +57,11 @@ def test_import_creates_readers_with_topics_and_consent(
     assert readers["emily@example.com"].language == "en"
     bare = readers["bare@example.com"]
     assert bare.status == SubscriberStatus.PENDING and bare.language == "zh-CN"
-    assert bare.topics == []
+    assert [t.slug for t in bare.topics] == [t.slug for t in active_topics(session)]  # chosen
     consents = list(session.scalars(select(ConsentRecord)))
     assert len(consents) == 3
     assert {c.source for c in consents} == {ConsentSource.CSV}
+    assert {c.detail["attestation"]["basis"] for c in consents if c.detail} == {"clients"}
     assert all(len(s.token) >= 40 for s in readers.values())
     assert len({s.token for s in readers.values()}) == 3
 
@@ -74,7 +78,7 @@ def test_bad_rows_are_reported_by_line_and_nothing_is_imported(
         "z@example.com,Z,ai,en,bounced\n"
         "GOOD@example.com,Again,ai,zh-CN,active\n",
     )
-    result = runner.invoke(args=["subscribers", "import", str(path)])
+    result = runner.invoke(args=[*IMPORT, str(path)])
     assert result.exit_code != 0
     output = result.output
     assert f"{path}:3:" in output and "not a valid email address" in output
@@ -92,7 +96,7 @@ def test_skip_invalid_imports_the_valid_rows(
     path = _write(
         tmp_path, "good@example.com,Good,ai,zh-CN,active\nnot-an-address,Bad,ai,zh-CN,active\n"
     )
-    result = runner.invoke(args=["subscribers", "import", str(path), "--skip-invalid"])
+    result = runner.invoke(args=[*IMPORT, str(path), "--skip-invalid"])
     assert result.exit_code == 0, result.output
     assert "1 created, 0 updated, 1 skipped" in result.output
     assert "3: skipped" in result.output
@@ -115,7 +119,7 @@ def test_suppressed_addresses_are_refused(
         tmp_path,
         "bounced@example.com,,ai,zh-CN,active\nerased@example.com,,ai,zh-CN,active\n",
     )
-    result = runner.invoke(args=["subscribers", "import", str(path)])
+    result = runner.invoke(args=[*IMPORT, str(path)])
     assert result.exit_code != 0
     assert result.output.count("is suppressed") == 2
     assert _subscribers(session) == {}
@@ -126,7 +130,7 @@ def test_a_list_cannot_opt_a_reader_back_in(
 ) -> None:
     factories.subscriber(email="gone@example.com", status=SubscriberStatus.UNSUBSCRIBED)
     path = _write(tmp_path, "gone@example.com,,ai,zh-CN,active\n")
-    result = runner.invoke(args=["subscribers", "import", str(path)])
+    result = runner.invoke(args=[*IMPORT, str(path)])
     assert result.exit_code != 0
     assert "only the reader can subscribe again" in result.output
     assert _subscribers(session)["gone@example.com"].status == SubscriberStatus.UNSUBSCRIBED
@@ -137,7 +141,7 @@ def test_existing_readers_are_updated(
 ) -> None:
     factories.subscriber(email="known@example.com", name="Old", topics=["ai"])
     path = _write(tmp_path, "known@example.com,New,data;fintech,en,paused\n")
-    result = runner.invoke(args=["subscribers", "import", str(path)])
+    result = runner.invoke(args=[*IMPORT, str(path)])
     assert "0 created, 1 updated" in result.output, result.output
     known = _subscribers(session)["known@example.com"]
     assert known.name == "New" and known.language == "en"
@@ -153,7 +157,7 @@ def test_bad_headers_are_refused(
     runner: FlaskCliRunner, session: Session, tmp_path: Path, header: str, message: str
 ) -> None:
     path = _write(tmp_path, "a@example.com,x\n", header=header)
-    result = runner.invoke(args=["subscribers", "import", str(path)])
+    result = runner.invoke(args=[*IMPORT, str(path)])
     assert result.exit_code != 0 and message in result.output
     assert f"{path}:1:" in result.output
     assert _subscribers(session) == {}
@@ -162,7 +166,7 @@ def test_bad_headers_are_refused(
 def test_non_utf8_files_are_refused(runner: FlaskCliRunner, tmp_path: Path) -> None:
     path = tmp_path / "gbk.csv"
     path.write_bytes(HEADER.encode() + "王磊@example.com,王磊,,,\n".encode("gbk"))
-    result = runner.invoke(args=["subscribers", "import", str(path)])
+    result = runner.invoke(args=[*IMPORT, str(path)])
     assert result.exit_code != 0 and "not UTF-8" in result.output
 
 
@@ -193,7 +197,7 @@ def test_export_then_import_round_trips(
     factories.subscriber(email="r@example.com", name="Reader", topics=["cross-border"])
     out = tmp_path / "export.csv"
     runner.invoke(args=["subscribers", "export", "--out", str(out)])
-    result = runner.invoke(args=["subscribers", "import", str(out)])
+    result = runner.invoke(args=[*IMPORT, str(out)])
     assert "0 created, 1 updated" in result.output, result.output
     assert session.scalar(select(func.count(Subscriber.id))) == 1
 

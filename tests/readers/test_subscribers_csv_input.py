@@ -14,16 +14,20 @@ from sqlalchemy.orm import Session
 
 from webapp.models import BackgroundJob, ConsentRecord, Subscriber
 from webapp.plain_text import find_unsafe
-from webapp.readers.subscribers_csv import CsvImportError, import_subscribers_csv
+from webapp.readers.csv_values import Attestation, ConsentBasis
+from webapp.readers.subscribers_csv import CsvImportError, ImportOptions, import_subscribers_csv
 
 HEADER = "email,name,topics,language,status\n"
 ERASURE_KEY = "k" * 32
+
+IMPORT = ["subscribers", "import", "--consent", "asked"]
+ASKED = {"consent_basis": "asked"}  # how the readers agreed: asked to subscribe
 
 
 def _import(runner: FlaskCliRunner, tmp_path: Path, body: str, *options: str) -> str:
     path = tmp_path / "readers.csv"
     path.write_text(HEADER + body, encoding="utf-8", newline="")
-    result = runner.invoke(args=["subscribers", "import", str(path), *options])
+    result = runner.invoke(args=[*IMPORT, str(path), *options])
     assert result.exit_code != 0, result.output
     assert "nothing imported" in result.output
     return result.output
@@ -76,7 +80,7 @@ def test_quotes_written_properly_still_import(
         'bob@example.com,Bob "B" Wu,ai,en,active\r\n',
         encoding="utf-8",
     )
-    result = runner.invoke(args=["subscribers", "import", str(path)])
+    result = runner.invoke(args=[*IMPORT, str(path)])
     assert result.exit_code == 0, result.output
     assert sorted(_names(session)) == ['Ann "Nan" Li, PhD', 'Bob "B" Wu']
 
@@ -108,7 +112,7 @@ def test_control_characters_are_bad_rows_named_by_line_and_column(
     assert "readers.csv:5: name (column 2): line break at character 4" in output
     assert _names(session) == []
     path = tmp_path / "readers.csv"
-    result = runner.invoke(args=["subscribers", "import", str(path), "--skip-invalid"])
+    result = runner.invoke(args=[*IMPORT, str(path), "--skip-invalid"])
     assert result.exit_code == 0, result.output
     assert "1 created, 0 updated, 3 skipped" in result.output
     assert _names(session) == ["Ok"]
@@ -118,10 +122,12 @@ def test_the_console_refuses_the_file_before_queueing_it(
     admin_client: FlaskClient, session: Session
 ) -> None:
     text = HEADER + 'ann@example.com,"A,ai,en,active\n'
-    for data in ({"text": text}, {"text": text, "confirm": "1", "skip_invalid": "y"}):
+    for data in ({"text": text, **ASKED},
+                 {"text": text, "confirm": "1", "skip_invalid": "y", **ASKED}):
         response = admin_client.post("/admin/subscribers/import?lang=en", data=data)
         page = response.get_data(as_text=True)
-        assert "Line 2: column 2: a quote (&#34;) opens the cell" in page
+        assert "Line 2, column 2: A quote (&#34;) opens the cell" in page
+        assert "skip" not in page.split("<form")[0]  # a refused file offers no skipping
     assert session.scalar(select(func.count(BackgroundJob.id))) == 0
     assert _names(session) == []
 
@@ -171,7 +177,8 @@ def test_any_text_is_imported_whole_or_refused_without_a_trace(
 ) -> None:
     try:
         result = import_subscribers_csv(
-            session, text, erasure_key=ERASURE_KEY, skip_invalid=skip_invalid
+            session, text, erasure_key=ERASURE_KEY, skip_invalid=skip_invalid,
+            options=ImportOptions(Attestation(ConsentBasis.ASKED), all_topics=True),
         )
     except CsvImportError as error:
         assert error.errors and all(e.line >= 1 for e in error.errors)

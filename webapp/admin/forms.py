@@ -44,6 +44,16 @@ class ImportForm(FlaskForm):  # type: ignore[misc]
     text = TextAreaField(
         _l("or paste the CSV here"), validators=[Optional(), PlainText(multiline=True)]
     )
+    # One of webapp.readers.csv_values.ConsentBasis, drawn as radio buttons; the service says
+    # when it is missing.
+    consent_basis = StringField(
+        _l("How did these readers agree to receive the report?"), validators=[PlainText()]
+    )
+    consent_note = TextAreaField(
+        _l("How they agreed, in your words"),
+        validators=[Optional(), PlainText(multiline=True), Length(max=500)],
+    )
+    all_topics = BooleanField(_l("Give readers without topics every topic"))
     skip_invalid = BooleanField(_l("Import the valid rows and skip the others"))
     submit = SubmitField(_l("Preview"))
 

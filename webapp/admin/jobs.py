@@ -10,6 +10,7 @@ from werkzeug.wrappers import Response as BaseResponse
 from webapp import db
 from webapp.admin import bp
 from webapp.admin.forms import ButtonForm
+from webapp.admin.import_reasons import row_column, row_reason
 from webapp.config import current_settings
 from webapp.models import BackgroundJob, JobKind
 from webapp.readers.csv_jobs import Progress, export_file, queue_export
@@ -42,6 +43,8 @@ def job(job_id: int) -> str:
         progress=Progress.of(job),
         ready=export_file(job, current_settings().var_dir) is not None,
         button=ButtonForm(),
+        reason=row_reason,
+        column=row_column,
     )
 
 

@@ -3,6 +3,8 @@ export and the import itself run as background jobs: see webapp.admin.jobs)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import (
     abort,
     flash,
@@ -13,15 +15,23 @@ from flask import (
 )
 from flask_babel import gettext as _
 from flask_login import current_user
+from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wrappers import Response as BaseResponse
 
 from webapp import db
 from webapp.admin import bp
 from webapp.admin.forms import ButtonForm, ImportForm, NewReaderForm, ReaderTopicsForm
+from webapp.admin.import_reasons import row_column, row_reason
 from webapp.admin.refusals import explain, show_on
 from webapp.config import current_settings
 from webapp.models import LANGUAGES, Subscriber, SubscriberStatus
 from webapp.readers.csv_jobs import queue_import
+from webapp.readers.csv_values import (
+    Attestation,
+    AttestationMissing,
+    AttestationNoteMissing,
+    ConsentBasis,
+)
 from webapp.readers.links import rotate_preferences_token
 from webapp.readers.reader_admin import (
     NewReader,
@@ -34,10 +44,19 @@ from webapp.readers.reader_admin import (
     search_readers,
     unsubscribe_reader,
 )
-from webapp.readers.subscribers_csv import CsvImportError, preview_subscribers_csv
+from webapp.readers.subscribers_csv import (
+    CsvImportError,
+    ImportOptions,
+    RowError,
+    preview_subscribers_csv,
+)
 from webapp.readers.topics import active_topics
 
-MAX_CSV_BYTES = 5 * 1024 * 1024
+# 100,000 readers with Chinese names fit; the request around it holds the text twice at most
+# (the file, then the text posted back with the confirmation) and the form.
+MAX_CSV_BYTES = 12 * 1024 * 1024
+_IMPORT_REQUEST_BYTES = 2 * MAX_CSV_BYTES + 1024 * 1024
+_IMPORT_ENDPOINT = "admin.readers_import"
 
 
 def _reader(subscriber_id: int) -> Subscriber:
@@ -169,18 +188,83 @@ def reader_rotate_token(subscriber_id: int) -> BaseResponse:
     return redirect(url_for("admin.reader", subscriber_id=subscriber_id))
 
 
-def _uploaded_text(form: ImportForm) -> str | None:
-    """The CSV from the file field, else from the text box; None when not UTF-8."""
+class _Unreadable(Exception):
+    """The upload itself cannot be read: not UTF-8, or too large."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+def _uploaded_text(form: ImportForm) -> str:
+    """The CSV from the file field, else from the text box; raises _Unreadable."""
     upload = form.file.data
     if upload is not None and upload.filename:
         raw = upload.read(MAX_CSV_BYTES + 1)
         if len(raw) > MAX_CSV_BYTES:
-            return None
+            raise _Unreadable(_too_big())
         try:
             return str(raw.decode("utf-8-sig"))
         except UnicodeDecodeError:
-            return None
-    return form.text.data or ""
+            raise _Unreadable(
+                _("The file is not UTF-8 text: save it as “CSV UTF-8” and choose it again.")
+            ) from None
+    text = form.text.data or ""
+    if len(text.encode()) > MAX_CSV_BYTES:
+        raise _Unreadable(_too_big())
+    return text
+
+
+def _too_big() -> str:
+    return str(_("The file is larger than %(size)s MB: split it into smaller files.",
+             size=MAX_CSV_BYTES // (1024 * 1024)))
+
+
+@bp.url_value_preprocessor
+def _import_limits(endpoint: str | None, values: dict[str, Any] | None) -> None:
+    # A list of 100,000 readers is larger than the app's MAX_CONTENT_LENGTH, and its preview
+    # posts the text back with the confirmation. Set before CSRFProtect reads the form.
+    if endpoint == _IMPORT_ENDPOINT:
+        request.max_content_length = _IMPORT_REQUEST_BYTES
+        request.max_form_memory_size = _IMPORT_REQUEST_BYTES
+
+
+@bp.errorhandler(RequestEntityTooLarge)
+def _upload_too_large(error: RequestEntityTooLarge) -> tuple[str, int]:
+    if request.endpoint != _IMPORT_ENDPOINT:
+        return render_template("errors/error.html", code=413), 413
+    return _import_page(ImportForm(formdata=None), file_error=_too_big()), 413
+
+
+def _import_page(
+    form: ImportForm, *, file_error: str | None = None, whole_file: list[RowError] | None = None
+) -> str:
+    """The import form: the topics a file may name, and why a file was refused, if it was."""
+    if file_error:
+        form.file.errors = [file_error]
+    return render_template(
+        "admin/import.html",
+        form=form,
+        topics=active_topics(db.session()),
+        bases=consent_bases(),
+        header_errors=whole_file or [],
+        reason=row_reason,
+        column=row_column,
+        max_mb=MAX_CSV_BYTES // (1024 * 1024),
+    )
+
+
+def _options(form: ImportForm) -> ImportOptions | None:
+    """The admin's attestation and choices, or None with the refusal on its field."""
+    try:
+        attestation = Attestation.of(form.consent_basis.data, form.consent_note.data)
+    except AttestationMissing:
+        form.consent_basis.errors = [_("Say how these readers agreed to receive the report.")]
+        return None
+    except AttestationNoteMissing:
+        form.consent_note.errors = [_("Describe in your words how these readers agreed.")]
+        return None
+    return ImportOptions(attestation, all_topics=bool(form.all_topics.data))
 
 
 @bp.route("/subscribers/import", methods=["GET", "POST"])
@@ -190,14 +274,17 @@ def readers_import() -> str | BaseResponse:
     session = db.session()
     form = ImportForm()
     if not form.validate_on_submit():
-        return render_template("admin/import.html", form=form)
-    text = _uploaded_text(form)
-    if text is None:
-        form.file.errors.append(_("The file must be UTF-8 text of at most 5 MB."))
-        return render_template("admin/import.html", form=form)
+        return _import_page(form)
+    try:
+        text = _uploaded_text(form)
+    except _Unreadable as unreadable:
+        return _import_page(form, file_error=unreadable.message)
     if not text.strip():
         form.text.errors.append(_("Choose a file or paste the CSV."))
-        return render_template("admin/import.html", form=form)
+        return _import_page(form)
+    options = _options(form)
+    if options is None:
+        return _import_page(form)
     erasure_key = current_settings().erasure_key
     if request.form.get("confirm"):
         # Checked whole again now; the worker imports it in batches, the job's page shows how
@@ -207,11 +294,14 @@ def readers_import() -> str | BaseResponse:
                 session,
                 text,
                 erasure_key=erasure_key,
+                options=options,
                 skip_invalid=bool(form.skip_invalid.data),
                 actor=current_user,
             )
-        except CsvImportError:
+        except CsvImportError as error:
             session.rollback()
+            if error.whole_file:  # skipping rows cannot help: no such offer
+                return _import_page(form, whole_file=error.errors)
             flash(
                 _(
                     "Nothing was imported: the file has errors. Fix them or choose to skip "
@@ -223,7 +313,26 @@ def readers_import() -> str | BaseResponse:
             session.commit()
             return redirect(url_for("admin.job", job_id=job.id), code=303)
     try:
-        preview = preview_subscribers_csv(session, text, erasure_key=erasure_key)
+        preview = preview_subscribers_csv(
+            session, text, erasure_key=erasure_key, all_topics=options.all_topics
+        )
     except CsvImportError as error:
-        return render_template("admin/import.html", form=form, header_errors=error.errors)
-    return render_template("admin/import_preview.html", form=form, preview=preview, text=text)
+        return _import_page(form, whole_file=error.errors)
+    return render_template(
+        "admin/import_preview.html",
+        form=form,
+        preview=preview,
+        text=text,
+        reason=row_reason,
+        column=row_column,
+        bases=consent_bases(),
+    )
+
+
+def consent_bases() -> list[tuple[str, str]]:
+    """The choices of how a list's readers agreed, as the form offers them."""
+    return [
+        (ConsentBasis.ASKED.value, _("They asked to subscribe (a form on our site, an email)")),
+        (ConsentBasis.CLIENTS.value, _("Existing clients who agreed in writing")),
+        (ConsentBasis.OTHER.value, _("Other (say how below)")),
+    ]

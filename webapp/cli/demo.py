@@ -11,7 +11,8 @@ from webapp.cli.content import read_report
 from webapp.config import current_settings
 from webapp.editions.records import import_report, suggest_report_topics
 from webapp.models import Edition, Subscriber
-from webapp.readers.subscribers_csv import import_subscribers_csv
+from webapp.readers.csv_values import Attestation, ConsentBasis
+from webapp.readers.subscribers_csv import ImportOptions, import_subscribers_csv
 
 DATA_DIR = Path(__file__).resolve().parent.parent / "data"
 SAMPLE_REPORT = DATA_DIR / "2024-07-report.txt"
@@ -37,6 +38,8 @@ def load() -> None:
             session,
             DEMO_READERS.read_text(encoding="utf-8"),
             erasure_key=current_settings().erasure_key,
+            options=ImportOptions(Attestation(ConsentBasis.OTHER, "demo readers"),
+                                  all_topics=True),
             actor="demo",
         )
         session.commit()

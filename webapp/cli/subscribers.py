@@ -8,8 +8,10 @@ from flask.cli import AppGroup
 
 from webapp import db
 from webapp.config import current_settings
+from webapp.readers.csv_values import Attestation, ConsentBasis
 from webapp.readers.subscribers_csv import (
     CsvImportError,
+    ImportOptions,
     export_subscribers_csv,
     import_subscribers_csv,
 )
@@ -32,14 +34,33 @@ def read_csv_text(path: Path) -> str:
 @subscribers_group.command("import")
 @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--skip-invalid", is_flag=True, help="Import the valid rows, report the others.")
-def import_command(path: Path, skip_invalid: bool) -> None:
+@click.option(
+    "--consent",
+    "basis",
+    type=click.Choice([b.value for b in ConsentBasis]),
+    required=True,
+    help="How the readers agreed: asked (they asked to subscribe, by a form or an email), "
+    "clients (existing clients who agreed in writing) or other (say how in --consent-note).",
+)
+@click.option("--consent-note", default="", help="How they agreed, in your words.")
+@click.option(
+    "--all-topics", is_flag=True, help="Give readers without topics every topic (else refused)."
+)
+def import_command(
+    path: Path, skip_invalid: bool, basis: str, consent_note: str, all_topics: bool
+) -> None:
     """Import readers from a CSV file with columns email,name,topics,language,status."""
+    try:
+        attestation = Attestation.of(basis, consent_note)
+    except ValueError:
+        raise click.BadParameter("say how they agreed", param_hint="--consent-note") from None
     session = db.session()
     try:
         result = import_subscribers_csv(
             session,
             read_csv_text(path),
             erasure_key=current_settings().erasure_key,
+            options=ImportOptions(attestation, all_topics=all_topics),
             skip_invalid=skip_invalid,
         )
     except CsvImportError as error:

@@ -26,7 +26,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 from sqlalchemy import delete, insert, select
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session, sessionmaker, undefer
 
 from emails import Transport
 from emails.transports.errors import Rejected, classify_client_error
@@ -126,6 +126,7 @@ def claim_jobs(session: Session, worker: str, size: int, now: datetime) -> list[
         .order_by(BackgroundJob.next_attempt_at, BackgroundJob.id)
         .limit(size)
         .with_for_update(skip_locked=True)
+        .options(undefer(BackgroundJob.payload))
     )
     claimed = []
     for job in session.scalars(stmt):

@@ -52,7 +52,10 @@ class BackgroundJob(Base):
     )
     # A mail's rendered message (what the mail itself holds, nothing more), cleared once sent;
     # a CSV import's text and options, cleared once imported.
-    payload: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
+    # Deferred: a CSV import's rows are megabytes, and its progress is read every second.
+    payload: Mapped[dict[str, Any] | None] = mapped_column(
+        JSON(none_as_null=True), deferred=True
+    )
     # Long work (CSV import and export) counts its rows here, committed with each batch: the
     # console shows done / total, and a worker that dies goes on from `progress_done`.
     progress_done: Mapped[int] = mapped_column(Integer, default=0, server_default="0")

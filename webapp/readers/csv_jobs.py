@@ -23,23 +23,27 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from webapp.audit import record_audit
-from webapp.models import BackgroundJob, JobKind, JobStatus, Subscriber, Topic, User, email_key
+from webapp.models import BackgroundJob, JobKind, JobStatus, Subscriber, SubscriberStatus, User
+from webapp.readers.csv_writes import write_rows
 from webapp.readers.subscribers_csv import (
     CsvImportError,
     CsvRow,
+    ImportOptions,
     RowError,
-    apply_row,
     check_csv,
     check_rows,
+    consent_detail,
     export_batch,
+    left_since,
     read_rows,
+    topic_index,
     write_header,
 )
-from webapp.readers.topics import topics_by_slug
 
 log = logging.getLogger(__name__)
 
-IMPORT_BATCH = 500  # rows per transaction: a fraction of a second of work, then progress shown
+# Rows per transaction: a fraction of a second of set-based work, then the progress is shown.
+IMPORT_BATCH = 5000
 EXPORT_BATCH = 1000
 EXPORT_KEPT = timedelta(days=1)  # an export's file is deleted by the daily housekeeping after
 
@@ -65,18 +69,29 @@ def export_file(job: BackgroundJob, var_dir: str | Path) -> Path | None:
 
 
 def queue_import(
-    session: Session, text: str, *, erasure_key: str, skip_invalid: bool, actor: User
+    session: Session,
+    text: str,
+    *,
+    erasure_key: str,
+    options: ImportOptions,
+    skip_invalid: bool,
+    actor: User,
 ) -> BackgroundJob:
     """Check the whole file as the preview did and queue its import; the caller commits.
 
     Bad input is refused here, with every bad row (CsvImportError), and nothing is queued.
     """
-    checked = check_csv(session, text, erasure_key)
+    checked = check_csv(session, text, erasure_key, all_topics=options.all_topics)
     if checked.errors and not skip_invalid:
         raise CsvImportError(checked.errors)
+    # The rows as checked, not the text: the worker does not parse and validate the file a
+    # second time, only checks each batch against the database as it is then.
     job = BackgroundJob(
         kind=JobKind.CSV_IMPORT,
-        payload={"text": text, "skip_invalid": skip_invalid, "actor_id": actor.id},
+        payload={"rows": [_row_fields(r) for r in checked.rows],
+                 "errors": [e.as_fields() for e in checked.errors],
+                 "skip_invalid": skip_invalid, "actor_id": actor.id,
+                 "options": options.as_fields()},
         progress_total=len(checked.rows) + len(checked.errors),  # every data row
     )
     session.add(job)
@@ -119,10 +134,30 @@ class Progress:
 # --- doing it (the worker) ------------------------------------------------------------------
 
 
-def _records(text: str, topics: dict[str, Topic]) -> list[CsvRow | RowError]:
-    """Every data row of the file in line order: a row to import, or why it cannot be."""
-    rows, errors = read_rows(text, topics)
-    records: list[CsvRow | RowError] = [*rows, *errors]
+def _row_fields(row: CsvRow) -> list[Any]:
+    return [row.line, row.email, row.name, list(row.topics), row.language, str(row.status)]
+
+
+def _row_of(fields: list[Any]) -> CsvRow:
+    line, email, name, topics, language, status = fields
+    return CsvRow(int(line), str(email), name, tuple(topics), str(language),
+                  SubscriberStatus(status))
+
+
+def _records(payload: dict[str, Any], session: Session, all_topics: bool
+             ) -> list[CsvRow | RowError]:
+    """Every data row of the file in line order: a row to import, or why it cannot be.
+
+    An import queued before the rows were kept checked has its text: it is read again."""
+    records: list[CsvRow | RowError]
+    if isinstance(payload.get("rows"), list):
+        records = [_row_of(fields) for fields in payload["rows"]]
+        records += [RowError.from_fields(fields) for fields in payload.get("errors") or []]
+    elif isinstance(payload.get("text"), str):
+        rows, errors = read_rows(payload["text"], topic_index(session), all_topics=all_topics)
+        records = [*rows, *errors]
+    else:
+        raise ValueError("the import's CSV is gone")
     return sorted(records, key=lambda r: r.line)
 
 
@@ -139,16 +174,17 @@ def run_csv_import(
 
     The file is parsed once, outside any transaction. Each batch checks its rows against the
     database as it is now (a reader suppressed since the preview is skipped, with the reason),
-    applies them and commits with the job's progress, so a batch is imported whole or not at
-    all and a restart begins after the last line committed.
+    writes them set-based and commits with the job's progress, so a batch is imported whole or
+    not at all and a restart begins after the last line committed.
     """
     with sessions() as session:
         job = hold(session)
         payload = job.payload or {}
-        text = payload.get("text")
-        if not isinstance(text, str):
-            raise ValueError("the import's CSV is gone")
-        records = _records(text, topics_by_slug(session))
+        options = ImportOptions.from_fields(dict(payload.get("options") or {}))
+        actor_id = payload.get("actor_id")
+        actor = session.get(User, actor_id) if isinstance(actor_id, int) else None
+        consent = consent_detail(options, actor)
+        records = _records(payload, session, options.all_topics)
         session.commit()
     skip_invalid = bool(payload.get("skip_invalid"))
     last_line = int((job.result or {}).get("last_line", 0))
@@ -157,7 +193,7 @@ def run_csv_import(
     began = time.monotonic()
     for start in range(0, len(todo), size):
         import_batch(sessions, hold, todo[start : start + size], erasure_key=erasure_key,
-                     skip_invalid=skip_invalid)
+                     skip_invalid=skip_invalid, consent=consent)
         more = start + size < len(todo)
         if more and budget is not None and time.monotonic() - began >= budget:
             return False
@@ -165,11 +201,10 @@ def run_csv_import(
         job = hold(session)
         result = dict(job.result or _empty_result())
         if not result.get("audited"):
-            actor_id = payload.get("actor_id")
-            actor = session.get(User, actor_id) if isinstance(actor_id, int) else None
             record_audit(session, "subscribers.import", actor=actor or "console", detail={
                 "created": result["created"], "updated": result["updated"],
-                "skipped": len(result["skipped"])})
+                "skipped": len(result["skipped"]),
+                "consent": options.attestation.basis.value})
             job.result = {**result, "audited": True}
         session.commit()
     return True
@@ -186,6 +221,7 @@ def import_batch(
     *,
     erasure_key: str,
     skip_invalid: bool,
+    consent: dict[str, Any],
 ) -> None:
     """Import one batch and record it in the job, in one transaction."""
     with sessions() as session:
@@ -196,28 +232,24 @@ def import_batch(
         todo = [r for r in records if r.line > int(result["last_line"])]
         rows = [r for r in todo if isinstance(r, CsvRow)]
         skipped = [r for r in todo if isinstance(r, RowError)]
-        topics = topics_by_slug(session)
+        topics = topic_index(session).by_slug()
         usable = []
         for row in rows:  # a topic retired or deleted since the preview
             if all(slug in topics and not topics[slug].retired for slug in row.topics):
                 usable.append(row)
             else:
-                skipped.append(RowError(row.line, "a topic of this row is retired or gone"))
+                skipped.append(RowError(row.line, "topic_gone", "topics"))
         valid, refused, existing = check_rows(session, usable, erasure_key)
         skipped += refused
-        created = updated = 0
-        for row in valid:
-            if apply_row(session, row, existing.get(email_key(row.email)), topics):
-                created += 1
-            else:
-                updated += 1
+        ids = {slug: topic.id for slug, topic in topics.items()}
+        written = write_rows(session, valid, existing, ids, consent=consent)
+        skipped += [left_since(row) for row in written.refused]
         job.result = {
             **result,
-            "created": int(result["created"]) + created,
-            "updated": int(result["updated"]) + updated,
+            "created": int(result["created"]) + written.created,
+            "updated": int(result["updated"]) + written.updated,
             "skipped": [*result["skipped"],
-                        *({"line": e.line, "message": e.message}
-                          for e in sorted(skipped, key=lambda e: e.line))],
+                        *(e.as_fields() for e in sorted(skipped, key=lambda e: e.line))],
             "last_line": todo[-1].line,
             "skip_invalid": skip_invalid,
         }

@@ -1,26 +1,29 @@
 """Readers from and to CSV: `email,name,topics,language,status`.
 
 An import is checked whole before anything is written: every bad row is reported with its line
-number, and nothing is imported unless all rows are valid (or the caller asks to skip bad ones).
+number, column and reason, and nothing is imported unless all rows are valid (or the caller
+asks to skip bad ones). Topics are named by short name or name, separated by ; , 、 or |; a row
+without topics is refused unless the admin chose to give such readers every topic. Every
+imported reader's consent record keeps the admin's attestation of how the list agreed.
+
+The writing is set-based (webapp.readers.csv_writes): a few statements per thousand rows.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
-from email_validator import EmailNotValidError, validate_email
+from email_validator import EmailNotValidError
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from webapp.audit import record_audit
 from webapp.models import (
-    LANGUAGES,
-    ConsentRecord,
-    ConsentSource,
     Subscriber,
     SubscriberStatus,
     Topic,
@@ -28,8 +31,20 @@ from webapp.models import (
     email_key,
 )
 from webapp.plain_text import find_unsafe
-from webapp.readers.suppressions import suppressed_keys
-from webapp.readers.topics import topics_by_slug
+from webapp.readers.csv_values import (
+    Attestation,
+    TopicIndex,
+    language_of,
+    normalized_address,
+    topic_values,
+)
+from webapp.readers.csv_writes import (
+    CHUNK,
+    Current,
+    current_readers,
+    suppressed_among,
+    write_rows,
+)
 
 COLUMNS = ("email", "name", "topics", "language", "status")
 IMPORTABLE_STATUSES = (
@@ -40,7 +55,7 @@ IMPORTABLE_STATUSES = (
 )
 # Readers who left (or whose mail bounced or complained) come back only by subscribing
 # themselves; a list upload must not opt them in again.
-_LEFT = frozenset(
+LEFT = frozenset(
     {
         SubscriberStatus.UNSUBSCRIBED,
         SubscriberStatus.BOUNCED,
@@ -48,17 +63,68 @@ _LEFT = frozenset(
         SubscriberStatus.ERASED,
     }
 )
+# webapp.plain_text's single-line rule without CR and LF (the CSV's own line ends).
+_REFUSED_BUT_LINE_ENDS = re.compile(
+    "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]"
+)
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 MAX_NAME = 200
+
+# The English of each reason a row (or the file) is refused: the CLI's and the logs' words.
+# The console says them in the page's language (webapp.admin.import_reasons), by `code`.
+_ENGLISH: dict[str, str] = {
+    "email_empty": "the email is empty",
+    "email_invalid": "{value!r} is not a valid email address",
+    "name_too_long": "the name is longer than {limit} characters",
+    "topic_unknown": "unknown topic {value!r} (the import page lists the topics)",
+    "topic_retired": "topic {value!r} is retired",
+    "topics_missing": "no topics: name at least one, or choose to give readers without topics "
+    "every topic",
+    "topic_gone": "a topic of this row is retired or gone",
+    "language_unknown": "language must be one of zh-CN or en (or zh, 中文, en-US…), not {value!r}",
+    "status_unknown": "status must be one of {allowed}, not {value!r}",
+    "duplicate": "{email} is already on line {first}",
+    "too_many_cells": "more cells than columns",
+    "suppressed": "{email} is suppressed and cannot be imported",
+    "left": "{email} is {status}; only the reader can subscribe again",
+    "unsafe_char": "control character U+{code} at character {position}",
+    "line_break": "line break at character {position} is not allowed here",
+    "unclosed_quote": 'a quote (") opens the cell and is not closed on the same line; quote a '
+    'whole cell, and write a quote inside it twice ("")',
+    "after_quote": "text after a closing quote; a quoted cell must end at its closing quote, "
+    'and a quote inside it is written twice ("")',
+    "cell_too_long": "a cell is longer than {limit} characters",
+    "no_email_column": "the header must name the columns " + ",".join(COLUMNS),
+    "unknown_columns": "unknown column(s): {columns}",
+}
 
 
 @dataclass(frozen=True)
 class RowError:
+    """Why a row (or, at line 1 or for a quote, the file) cannot be imported: a reason `code`
+    with its values, and the column it is about (its header name, else its number)."""
+
     line: int
-    message: str
+    code: str
+    column: str = ""
+    params: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
+
+    @property
+    def message(self) -> str:
+        text = _ENGLISH[self.code].format(**self.params)
+        return f"{self.column}: {text}" if self.column else text
 
     def __str__(self) -> str:
         return f"line {self.line}: {self.message}"
+
+    def as_fields(self) -> dict[str, Any]:
+        return {"line": self.line, "code": self.code, "column": self.column,
+                "params": self.params}
+
+    @classmethod
+    def from_fields(cls, fields: dict[str, Any]) -> RowError:
+        return cls(int(fields["line"]), str(fields["code"]), str(fields.get("column") or ""),
+                   dict(fields.get("params") or {}))
 
 
 class CsvImportError(ValueError):
@@ -75,11 +141,27 @@ class CsvImportError(ValueError):
 
 
 @dataclass(frozen=True)
+class ImportOptions:
+    """What the admin said about the list as a whole."""
+
+    attestation: Attestation
+    all_topics: bool = False  # a row without topics gets every active topic, else it is refused
+
+    def as_fields(self) -> dict[str, Any]:
+        return {"attestation": self.attestation.as_fields(), "all_topics": self.all_topics}
+
+    @classmethod
+    def from_fields(cls, fields: dict[str, Any]) -> ImportOptions:
+        return cls(Attestation.from_fields(dict(fields.get("attestation") or {})),
+                   bool(fields.get("all_topics")))
+
+
+@dataclass(frozen=True)
 class CsvRow:
     line: int
     email: str
     name: str | None
-    topics: tuple[str, ...]
+    topics: tuple[str, ...]  # short names
     language: str
     status: SubscriberStatus
 
@@ -91,37 +173,56 @@ class ImportResult:
     skipped: list[RowError] = field(default_factory=list)
 
 
-def _parse_row(line: int, raw: dict[str, str | None], topics: dict[str, Topic]) -> CsvRow:
-    def cell(name: str) -> str:
-        return (raw.get(name) or "").strip()
+class _Refused(ValueError):
+    def __init__(self, code: str, column: str = "", **params: Any) -> None:
+        super().__init__(code)
+        self.error = (code, column, params)
 
-    address = cell("email")
+
+_ALLOWED_STATUSES = ", ".join(s.value for s in IMPORTABLE_STATUSES)
+# str(), not .value, for an enum's value: .value is slow when read 100,000 times.
+_STATUSES = {str(s): s for s in IMPORTABLE_STATUSES}
+
+
+def _parse_row(
+    line: int, raw: dict[str, str], topics: TopicIndex, all_topics: bool
+) -> CsvRow:
+    address = raw.get("email", "").strip()
     if not address:
-        raise ValueError("the email is empty")
+        raise _Refused("email_empty", "email")
     try:
-        address = validate_email(address, check_deliverability=False).normalized
-    except EmailNotValidError as error:
-        raise ValueError(f"{address!r} is not a valid email address: {error}") from None
-    name = cell("name") or None
+        address = normalized_address(address)
+    except EmailNotValidError:
+        raise _Refused("email_invalid", "email", value=address) from None
+    name = raw.get("name", "").strip() or None
     if name and len(name) > MAX_NAME:
-        raise ValueError(f"the name is longer than {MAX_NAME} characters")
-    slugs = tuple(dict.fromkeys(s.strip() for s in cell("topics").split(";") if s.strip()))
-    for slug in slugs:
-        if slug not in topics:
-            raise ValueError(f"unknown topic {slug!r} (known: {', '.join(sorted(topics))})")
-        if topics[slug].retired:
-            raise ValueError(f"topic {slug!r} is retired")
-    language = cell("language") or "zh-CN"
-    if language not in LANGUAGES:
-        raise ValueError(f"language must be one of {', '.join(LANGUAGES)}, not {language!r}")
-    status_text = cell("status") or SubscriberStatus.PENDING.value
-    allowed = [s.value for s in IMPORTABLE_STATUSES]
-    if status_text not in allowed:
-        raise ValueError(f"status must be one of {', '.join(allowed)}, not {status_text!r}")
-    return CsvRow(line, address, name, slugs, language, SubscriberStatus(status_text))
+        raise _Refused("name_too_long", "name", limit=MAX_NAME)
+    slugs: list[str] = []
+    for value in topic_values(raw.get("topics", "")):
+        topic = topics.find(value)
+        if topic is None:
+            raise _Refused("topic_unknown", "topics", value=value)
+        if topic.retired:
+            raise _Refused("topic_retired", "topics", value=value)
+        if topic.slug not in slugs:
+            slugs.append(topic.slug)
+    if not slugs:
+        if not all_topics:
+            raise _Refused("topics_missing", "topics")
+        slugs = list(topics.active_slugs)
+    language = language_of(raw.get("language", ""))
+    if language is None:
+        raise _Refused("language_unknown", "language", value=raw.get("language", "").strip())
+    status = _STATUSES.get(raw.get("status", "").strip().lower() or "pending")
+    if status is None:
+        raise _Refused("status_unknown", "status", value=raw.get("status", "").strip(),
+                       allowed=_ALLOWED_STATUSES)
+    return CsvRow(line, address, name, tuple(slugs), language, status)
 
 
-def read_rows(text: str, topics: dict[str, Topic]) -> tuple[list[CsvRow], list[RowError]]:
+def read_rows(
+    text: str, topics: TopicIndex, *, all_topics: bool = False
+) -> tuple[list[CsvRow], list[RowError]]:
     """Parse and validate every row; duplicates within the file are errors too.
 
     Raises CsvImportError for what makes the file itself unusable, whatever the caller would
@@ -136,44 +237,51 @@ def read_rows(text: str, topics: dict[str, Topic]) -> tuple[list[CsvRow], list[R
     ]
     if fatal:
         raise CsvImportError(fatal, whole_file=True)
-    header = [h.strip() for h in header]
+    header = [h.strip().lower() for h in header]
     if "email" not in header:
-        raise CsvImportError(
-            [RowError(header_line, f"the header must name the columns {','.join(COLUMNS)}")],
-            whole_file=True,
-        )
+        raise CsvImportError([RowError(header_line, "no_email_column")], whole_file=True)
     unknown = [h for h in header if h not in COLUMNS]
     if unknown:
         raise CsvImportError(
-            [RowError(header_line, f"unknown column(s): {', '.join(unknown)}")], whole_file=True
+            [RowError(header_line, "unknown_columns", params={"columns": ", ".join(unknown)})],
+            whole_file=True,
         )
     rows: list[CsvRow] = []
     errors: list[RowError] = []
     first_line: dict[str, int] = {}
+    width = len(header)
+    # Most files hold no refused character at all: one search over the text spares a search
+    # per cell. A line break can still be in a cell (a quote left open); that is checked.
+    clean = _REFUSED_BUT_LINE_ENDS.search(text) is None
     for line, cells in records:
-        problems = sorted(
-            (
-                problem
-                for n, cell in enumerate(cells, 1)
-                if (problem := _cell_problem(line, n, _column(header, n), cell))
-            ),
-            key=lambda problem: not problem.fatal,
-        )
+        if clean and not any("\n" in cell for cell in cells):
+            problems = []
+        else:
+            problems = sorted(
+                (
+                    problem
+                    for n, cell in enumerate(cells, 1)
+                    if (problem := _cell_problem(line, n, _column(header, n), cell))
+                ),
+                key=lambda problem: not problem.fatal,
+            )
         if problems:
             fatal += problems[:1] if problems[0].fatal else []
             errors.append(problems[0])  # one per row: the worker counts rows by them
             continue
-        if len(cells) > len(header):
-            errors.append(RowError(line, "more cells than columns"))
+        if len(cells) > width:
+            errors.append(RowError(line, "too_many_cells"))
             continue
         try:
-            row = _parse_row(line, dict(zip(header, cells, strict=False)), topics)
-        except ValueError as error:
-            errors.append(RowError(line, str(error)))
+            row = _parse_row(line, dict(zip(header, cells, strict=False)), topics, all_topics)
+        except _Refused as refused:
+            code, column, params = refused.error
+            errors.append(RowError(line, code, column, params))
             continue
         key = email_key(row.email)
         if key in first_line:
-            errors.append(RowError(line, f"{row.email} is already on line {first_line[key]}"))
+            errors.append(RowError(line, "duplicate", "email",
+                                   {"email": row.email, "first": first_line[key]}))
             continue
         first_line[key] = line
         rows.append(row)
@@ -202,33 +310,20 @@ def _records(text: str) -> Iterator[tuple[int, list[str]]]:
         except StopIteration:
             return
         except csv.Error as error:
-            problem = RowError(line, _structure_problem(text, line, error))
+            problem = _structure_problem(text, line, error)
             raise CsvImportError([problem], whole_file=True) from None
         if cells:
             yield line, cells
 
 
-def _structure_problem(text: str, line: int, error: csv.Error) -> str:
+def _structure_problem(text: str, line: int, error: csv.Error) -> RowError:
     """Why the record starting at `line` is not CSV, in the words of someone fixing the file."""
     if "field limit" in str(error):
-        return f"a cell is longer than {csv.field_size_limit()} characters"
+        return RowError(line, "cell_too_long", params={"limit": csv.field_size_limit()})
     rest = "\n".join(io.StringIO(text, newline=None).read().split("\n")[line - 1 :])
     column, closed = _misplaced_quote(rest)
-    return _after_quote(column) if closed else _unclosed_quote(column)
-
-
-def _unclosed_quote(column: int) -> str:
-    return (
-        f'column {column}: a quote (") opens the cell and is not closed on the same line; '
-        'quote a whole cell, and write a quote inside it twice ("")'
-    )
-
-
-def _after_quote(column: int) -> str:
-    return (
-        f"column {column}: text after a closing quote; a quoted cell must end at its "
-        'closing quote, and a quote inside it is written twice ("")'
-    )
+    return RowError(line, "after_quote" if closed else "unclosed_quote", f"column {column}",
+                    {"number": column})
 
 
 def _misplaced_quote(record: str) -> tuple[int, bool]:
@@ -273,68 +368,71 @@ def _cell_problem(line: int, number: int, column: str, cell: str) -> _CellProble
     NUL is rarely a text CSV at all).
     """
     if "\n" in cell:
-        return _CellProblem(line, _unclosed_quote(number), fatal=True)
+        return _CellProblem(line, "unclosed_quote", f"column {number}", {"number": number},
+                            fatal=True)
     problem = find_unsafe(cell)
     if problem is None:
         return None
     where = f"{column} (column {number})" if column else f"column {number}"
     fatal = problem.codepoint == 0 or 0xD800 <= problem.codepoint <= 0xDFFF
-    return _CellProblem(line, f"{where}: {problem}", fatal=fatal)
+    params = {"code": f"{problem.codepoint:04X}", "position": problem.index + 1,
+              "number": number}
+    code = "line_break" if problem.line_break else "unsafe_char"
+    return _CellProblem(line, code, where, params, fatal=fatal)
 
 
 @dataclass(frozen=True)
-class _Checked:
+class Checked:
     rows: list[CsvRow]  # valid rows
     errors: list[RowError]  # by line
-    existing: dict[str, Subscriber]  # by email key
-    topics: dict[str, Topic]
+    existing: dict[str, Current]  # by email key
+    topics: TopicIndex
 
 
-def check_csv(session: Session, text: str, erasure_key: str) -> _Checked:
+def topic_index(session: Session) -> TopicIndex:
+    return TopicIndex(list(session.scalars(select(Topic))))
+
+
+def check_csv(session: Session, text: str, erasure_key: str, *, all_topics: bool) -> Checked:
     """Every row checked against the file itself and against the database."""
-    topics = topics_by_slug(session)
-    rows, errors = read_rows(text, topics)
+    topics = topic_index(session)
+    rows, errors = read_rows(text, topics, all_topics=all_topics)
     valid, refused, existing = check_rows(session, rows, erasure_key)
     errors = sorted(errors + refused, key=lambda e: e.line)
-    return _Checked(valid, errors, existing, topics)
+    return Checked(valid, errors, existing, topics)
 
 
 def check_rows(
     session: Session, rows: list[CsvRow], erasure_key: str
-) -> tuple[list[CsvRow], list[RowError], dict[str, Subscriber]]:
+) -> tuple[list[CsvRow], list[RowError], dict[str, Current]]:
     """Rows the database allows (not suppressed, not a reader who left), the others as errors,
-    and the readers they name, by email key."""
-    suppressed = suppressed_keys(session, [r.email for r in rows], erasure_key)
-    existing = {
-        s.email_key: s
-        for s in session.scalars(
-            select(Subscriber)
-            .where(Subscriber.email_key.in_([email_key(r.email) for r in rows]))
-            .options(selectinload(Subscriber.topics))
-        )
-        if s.email_key
-    }
+    and the readers they name, by email key. A query per thousand rows, whatever their number.
+    """
+    keys = [email_key(r.email) for r in rows]
+    suppressed = suppressed_among(session, keys, erasure_key)
+    existing = current_readers(session, keys)
     valid: list[CsvRow] = []
     errors: list[RowError] = []
     for row in rows:
         key = email_key(row.email)
         current = existing.get(key)
         if key in suppressed:
-            errors.append(RowError(row.line, f"{row.email} is suppressed and cannot be imported"))
+            errors.append(RowError(row.line, "suppressed", "email", {"email": row.email}))
         elif (
             current is not None
-            and current.status in _LEFT
+            and current.status in LEFT
             and row.status != SubscriberStatus.UNSUBSCRIBED
         ):
-            errors.append(
-                RowError(
-                    row.line,
-                    f"{row.email} is {current.status.value}; only the reader can subscribe again",
-                )
-            )
+            errors.append(RowError(row.line, "left", "email",
+                                   {"email": row.email, "status": current.status.value}))
         else:
             valid.append(row)
     return valid, errors, existing
+
+
+def left_since(row: CsvRow) -> RowError:
+    """A row whose reader left (unsubscribed, bounced…) after the rows were checked."""
+    return RowError(row.line, "left", "email", {"email": row.email, "status": "unsubscribed"})
 
 
 @dataclass(frozen=True)
@@ -347,46 +445,60 @@ class RowChange:
     changes: dict[str, tuple[str, str]]  # field -> (before, after); every field for a new one
 
 
+SHOWN_ROWS = 50  # rows a preview lists; the counts and the errors cover the whole file
+
+
 @dataclass(frozen=True)
 class ImportPreview:
-    changes: list[RowChange]
-    errors: list[RowError]
+    counts: dict[str, int]  # new, update, unchanged
+    first: list[RowChange]  # the first SHOWN_ROWS valid rows
+    errors: list[RowError]  # every one
+    rows: int  # data rows in the file
 
     def count(self, kind: str) -> int:
-        return sum(1 for change in self.changes if change.kind == kind)
+        return self.counts.get(kind, 0)
 
 
-def _row_change(row: CsvRow, current: Subscriber | None) -> RowChange:
+def _row_change(row: CsvRow, current: Current | None) -> RowChange:
     after = {
         "name": row.name or "",
         "topics": ";".join(row.topics),
         "language": row.language,
-        "status": row.status.value,
+        "status": str(row.status),
     }
     if current is None:
         return RowChange(row.line, row.email, "new", {k: ("", v) for k, v in after.items()})
     before = {
         "name": current.name or "",
-        "topics": ";".join(t.slug for t in current.topics),
+        "topics": ";".join(current.topics),
         "language": current.language,
-        "status": current.status.value,
+        "status": str(current.status),
     }
     if row.name is None:
         after["name"] = before["name"]  # an empty name cell keeps the name
-    if sorted(before["topics"].split(";")) == sorted(after["topics"].split(";")):
+    if sorted(current.topics) == sorted(row.topics):
         after["topics"] = before["topics"]
     changes = {k: (before[k], after[k]) for k in after if before[k] != after[k]}
     return RowChange(row.line, row.email, "update" if changes else "unchanged", changes)
 
 
-def preview_subscribers_csv(session: Session, text: str, *, erasure_key: str) -> ImportPreview:
-    """A dry run of import_subscribers_csv: what each row would change, and every bad row.
+def preview_subscribers_csv(
+    session: Session, text: str, *, erasure_key: str, all_topics: bool = False
+) -> ImportPreview:
+    """A dry run of import_subscribers_csv: how many rows are new, changed or the same, the
+    first rows, and every bad row.
 
-    Writes nothing. Raises CsvImportError when the header itself is wrong.
+    Writes nothing. Raises CsvImportError when the file itself cannot be read.
     """
-    checked = check_csv(session, text, erasure_key)
-    changes = [_row_change(r, checked.existing.get(email_key(r.email))) for r in checked.rows]
-    return ImportPreview(changes, checked.errors)
+    checked = check_csv(session, text, erasure_key, all_topics=all_topics)
+    counts = {"new": 0, "update": 0, "unchanged": 0}
+    first: list[RowChange] = []
+    for row in checked.rows:
+        change = _row_change(row, checked.existing.get(email_key(row.email)))
+        counts[change.kind] += 1
+        if len(first) < SHOWN_ROWS:
+            first.append(change)
+    return ImportPreview(counts, first, checked.errors, len(checked.rows) + len(checked.errors))
 
 
 def import_subscribers_csv(
@@ -394,62 +506,44 @@ def import_subscribers_csv(
     text: str,
     *,
     erasure_key: str,
+    options: ImportOptions,
     skip_invalid: bool = False,
     actor: User | str = "cli",
 ) -> ImportResult:
-    """Create or update readers from CSV text; the caller commits.
+    """Create or update readers from CSV text, in one transaction; the caller commits.
 
     Raises CsvImportError listing every bad row unless `skip_invalid`, in which case the bad
     rows are returned in `skipped` and the good ones imported.
     """
-    checked = check_csv(session, text, erasure_key)
-    valid, errors, existing, topics = checked.rows, checked.errors, checked.existing, checked.topics
-    if errors and not skip_invalid:
-        raise CsvImportError(errors)
-
-    result = ImportResult(skipped=errors)
-    for row in valid:
-        if apply_row(session, row, existing.get(email_key(row.email)), topics):
-            result.created += 1
-        else:
-            result.updated += 1
-    session.flush()
+    checked = check_csv(session, text, erasure_key, all_topics=options.all_topics)
+    if checked.errors and not skip_invalid:
+        raise CsvImportError(checked.errors)
+    result = ImportResult(skipped=list(checked.errors))
+    ids = {t.slug: t.id for t in checked.topics.topics}
+    for start in range(0, len(checked.rows), CHUNK):
+        written = write_rows(session, checked.rows[start : start + CHUNK], checked.existing,
+                             ids, consent=consent_detail(options, actor))
+        result.created += written.created
+        result.updated += written.updated
+        result.skipped += [left_since(row) for row in written.refused]
+    result.skipped.sort(key=lambda e: e.line)
     record_audit(
         session,
         "subscribers.import",
         actor=actor,
-        detail={"created": result.created, "updated": result.updated, "skipped": len(errors)},
+        detail={"created": result.created, "updated": result.updated,
+                "skipped": len(result.skipped),
+                "consent": options.attestation.basis.value},
     )
     return result
 
 
-def apply_row(
-    session: Session, row: CsvRow, subscriber: Subscriber | None, topics: dict[str, Topic]
-) -> bool:
-    """Create or update the reader one valid row names, with its consent record; True when
-    the reader is new. Applying a row again changes nothing more than a second consent record,
-    so the background import commits its progress with each batch and never repeats one."""
-    created = subscriber is None
-    if subscriber is None:
-        subscriber = Subscriber(email=row.email, email_key=email_key(row.email))
-        session.add(subscriber)
-    subscriber.name = row.name if row.name is not None else subscriber.name
-    subscriber.language = row.language
-    subscriber.status = row.status
-    subscriber.topics = [topics[slug] for slug in row.topics]
-    session.add(
-        ConsentRecord(
-            subscriber=subscriber,
-            action="import" if created else "import-update",
-            source=ConsentSource.CSV,
-            detail={
-                "status": row.status.value,
-                "topics": list(row.topics),
-                "language": row.language,
-            },
-        )
-    )
-    return created
+def consent_detail(options: ImportOptions, actor: User | str | None) -> dict[str, Any]:
+    """What each imported reader's consent record keeps besides the row: the attestation and
+    who imported the list."""
+    by = actor.email if isinstance(actor, User) else (actor or "console")
+    return {"attestation": options.attestation.as_fields(), "imported_by": by,
+            "imported_by_id": actor.id if isinstance(actor, User) else None}
 
 
 def safe_cell(value: str) -> str:
