@@ -122,7 +122,9 @@ def untranslated(
     former on a page that shows a file format's `literal` column names and values)."""
     parts = visible_parts(html)
     text = " ".join(parts)
-    problems = sorted(f"english: {piece!r}" for piece in fragments if piece in text)
+    # A run of column names (`email,name,topics`) is a file's format, not a sentence.
+    shown = [piece for piece in fragments if piece in text and (" " in piece or not literal)]
+    problems = sorted(f"english: {piece!r}" for piece in shown)
     if literal:
         return problems
     problems += [f"sentence: {part[:100]!r}" for part in parts if _ENGLISH_RUN.search(part)]

@@ -215,6 +215,15 @@ def _layouts() -> Labels:
     return {"auto": _l("Automatic"), "full": _l("Full"), "digest": _l("Digest")}
 
 
+def _consent_bases() -> Labels:
+    """How the readers of an imported list agreed (webapp.readers.csv_values.ConsentBasis)."""
+    return {
+        "asked": _l("They asked to subscribe (a form on our site, an email)"),
+        "clients": _l("Existing clients who agreed in writing"),
+        "other": _l("Other"),
+    }
+
+
 def _translation_problems() -> Labels:
     """Why Amazon Translate (or our check of its answer) gave no draft, by the code the run
     records first (webapp.editions.machine_translation)."""
@@ -306,6 +315,7 @@ TABLES: Mapping[str, Callable[[], Labels]] = {
     "language": _languages,
     "untranslated": _untranslated_policies,
     "layout": _layouts,
+    "consent_basis": _consent_bases,
 }
 
 # Codes that are also plain English words or otherwise shown as they are: left out of
@@ -365,6 +375,9 @@ def _field_names() -> Labels:
         "footer_text_en": _l("Footer text (English)"),
         "commentary_label_zh": _l("Commentary label (Chinese)"),
         "commentary_label_en": _l("Commentary label (English)"), "logo": _l("Logo"),
+        # a CSV import's consent attestation (webapp.readers.subscribers_csv.consent_detail)
+        "attestation": _l("How they agreed"), "basis": _l("How"), "consent": _l("How they agreed"),
+        "imported_by": _l("Imported by"), "imported_by_id": _l("Importer's user number"),
     }
 
 
@@ -381,6 +394,7 @@ _VALUE_TABLES: Mapping[str, tuple[str, ...]] = {
     "status": ("status",), "kind": ("job_kind",), "language": ("language",),
     "source": ("suppression_source", "consent_source"), "untranslated": ("untranslated",),
     "reason": ("suppression_reason",),
+    "basis": ("consent_basis",), "consent": ("consent_basis",),
 }
 
 

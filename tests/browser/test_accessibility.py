@@ -274,6 +274,7 @@ def _console_pages(
         page.goto(base + "/admin/subscribers/import")
         csv = CSV.format(language=language, address=LONG_ADDRESS)
         page.locator("textarea[name=text]").fill(csv)
+        page.locator("input[name=consent_basis][value=asked]").check()
         with page.expect_navigation():
             page.locator("form[enctype] [type=submit]").first.click()
         assert page.locator("input[name=confirm]").count(), page.url
