@@ -7,7 +7,7 @@ from wtforms import BooleanField, EmailField, StringField, SubmitField, TextArea
 from wtforms.validators import AnyOf, DataRequired, Length, Optional
 
 from webapp.fields import MultiCheckboxField, PlainText
-from webapp.models import LANGUAGES, Role
+from webapp.models import LANGUAGES, SCOPES, Role
 
 # Select and radio fields are drawn in the templates (as on the readers' forms); the fields
 # here only check the value.
@@ -137,3 +137,13 @@ class BrandingForm(FlaskForm):  # type: ignore[misc]
     logo = FileField(_l("Logo (PNG or JPEG, at most 200 KB)"))
     remove_logo = BooleanField(_l("Remove the logo"))
     submit = SubmitField(_l("Save"))
+
+
+class ApiKeyForm(FlaskForm):  # type: ignore[misc]
+    name = StringField(
+        _l("Name"), validators=[DataRequired(), PlainText(), Length(max=100)]
+    )
+    scopes = MultiCheckboxField(
+        _l("Scopes"), choices=list(SCOPES), validators=[DataRequired()]
+    )
+    submit = SubmitField(_l("Create key"))
