@@ -14,8 +14,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from flask import Flask, render_template, request
+from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
+from werkzeug.exceptions import BadRequest
 
+from webapp.errors import json_errors
 from webapp.plain_text import UnsafeText, find_unsafe
 
 
@@ -60,10 +63,13 @@ def refused_input() -> UnsafeText | None:
 
 def init_app(app: Flask) -> None:
     @app.before_request
-    def refuse_unsafe_input() -> tuple[str, int] | None:
+    def refuse_unsafe_input() -> ResponseReturnValue | None:
         problem = refused_input()
         if problem is None:
             return None
+        render = json_errors()
+        if render is not None:
+            return render(BadRequest(f"the path or query holds U+{problem.codepoint:04X}"))
         detail = _(
             "The address or the form holds a character that cannot be used (U+%(code)s). "
             "Please remove it and try again.",

@@ -1,0 +1,44 @@
+"""The REST API, /api/v1: API keys with scopes instead of the console session, JSON in and
+out, errors in one shape (webapp.api.problems), rate-limited per key, described by an OpenAPI
+3.1 document at /api/v1/openapi.json. Thin over the same domain functions as the consoles."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Flask, current_app, request
+from flask.blueprints import BlueprintSetupState
+
+from webapp.errors import answer_in_json
+from webapp.extensions import csrf, limiter
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+csrf.exempt(bp)  # the key in the Authorization header proves who asks; cookies count for nothing
+
+DEFAULT_RATE_LIMIT = "300 per minute"
+
+
+def _rate_limit() -> str:
+    return str(current_app.config.get("API_RATE_LIMIT", DEFAULT_RATE_LIMIT))
+
+
+@bp.record_once
+def _wire(state: BlueprintSetupState) -> None:
+    from webapp.api.problems import ApiError, api_error, http_error
+
+    app = state.app
+    assert isinstance(app, Flask)
+    answer_in_json(app, "/api/v1/", http_error)
+    app.register_error_handler(ApiError, api_error)
+
+
+@bp.before_request
+def _limit_body() -> None:
+    from webapp.api.body import MAX_BODY
+
+    request.max_content_length = MAX_BODY
+
+
+from webapp.api import auth  # noqa: E402
+
+limiter.limit(_rate_limit, key_func=auth.rate_limit_key)(bp)
+
+from webapp.api import openapi, subscribers, topics  # noqa: E402,F401  (attach to bp)
