@@ -187,3 +187,11 @@ def test_every_changing_api_route_refuses_a_request_without_a_key(
             checked += 1
     assert checked >= 4
     assert session.scalar(select(Subscriber)) is None
+
+
+def test_a_rate_limit_that_does_not_parse_is_refused_at_start() -> None:
+    from webapp.config import ConfigError, load_settings
+
+    with pytest.raises(ConfigError, match="API_RATE_LIMIT"):
+        load_settings({"API_RATE_LIMIT": "lots"})
+    assert load_settings({"API_RATE_LIMIT": "5/second; 100/hour"}).api_rate_limit

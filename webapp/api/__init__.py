@@ -13,11 +13,9 @@ from webapp.extensions import csrf, limiter
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 csrf.exempt(bp)  # the key in the Authorization header proves who asks; cookies count for nothing
 
-DEFAULT_RATE_LIMIT = "300 per minute"
-
-
 def _rate_limit() -> str:
-    return str(current_app.config.get("API_RATE_LIMIT", DEFAULT_RATE_LIMIT))
+    """API_RATE_LIMIT per key (webapp.config; default 300 a minute)."""
+    return str(current_app.config["API_RATE_LIMIT"])
 
 
 @bp.record_once
