@@ -39,4 +39,10 @@ from webapp.api import auth  # noqa: E402
 
 limiter.limit(_rate_limit, key_func=auth.rate_limit_key)(bp)
 
-from webapp.api import openapi, subscribers, topics  # noqa: E402,F401  (attach to bp)
+from webapp.api import (  # noqa: E402,F401  (attach to bp)
+    editions,
+    openapi,
+    subscribers,
+    suppressions,
+    topics,
+)

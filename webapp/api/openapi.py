@@ -23,7 +23,8 @@ _CONVERTER = re.compile(r"<(?:(\w+):)?(\w+)>")
 _TYPES = {"int": {"type": "integer", "minimum": 1}}
 
 _DESCRIPTION = (
-    "Read and change subscribers from the firm's own systems. Every request but this "
+    "Read and change subscribers and suppressions, and read editions, their send progress "
+    "and stats, from the firm's own systems. Every request but this "
     "document's carries an API key made by an admin (console: Admin → API keys; CLI: "
     "`yuebao api-keys create`) as `Authorization: Bearer <key>`; each operation names the "
     "scope it needs. Every error has one shape, `{\"error\": {\"code\", \"message\", "

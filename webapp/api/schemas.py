@@ -116,3 +116,157 @@ class ConsentOut(Schema):
 
 class ConsentList(Schema):
     data = fields.List(fields.Nested(ConsentOut), required=True)
+
+
+# ---- editions ------------------------------------------------------------------------------
+
+EDITION_STATUSES = ["draft", "approved", "scheduled", "sending", "paused", "sent", "cancelled"]
+
+
+class EditionSummary(Schema):
+    month = fields.String(required=True, metadata={"description": "YYYY-MM"})
+    title = fields.String(required=True)
+    title_en = fields.String(required=True)
+    status = fields.String(required=True, validate=validate.OneOf(EDITION_STATUSES))
+    items = fields.Integer(required=True, metadata={"description": "how many items it has"})
+    scheduled_at = fields.AwareDateTime(required=True, allow_none=True)
+    approved_at = fields.AwareDateTime(required=True, allow_none=True)
+    send_started_at = fields.AwareDateTime(required=True, allow_none=True)
+    send_finished_at = fields.AwareDateTime(required=True, allow_none=True)
+
+
+class EditionList(Schema):
+    data = fields.List(fields.Nested(EditionSummary), required=True)
+
+
+class ItemOut(Schema):
+    number = fields.Integer(required=True,
+                            metadata={"description": "its place in the edition, from 1"})
+    title = fields.String(required=True)
+    title_en = fields.String(required=True, allow_none=True)
+    published_on = fields.Date(required=True)
+    source = fields.String(required=True)
+    url = fields.String(required=True)
+    summary = fields.String(required=True)
+    summary_en = fields.String(required=True, allow_none=True)
+    commentary = fields.String(required=True, allow_none=True)
+    commentary_en = fields.String(required=True, allow_none=True)
+    topics = fields.List(fields.String(), required=True)
+
+
+class SectionOut(Schema):
+    key = fields.String(required=True, validate=validate.OneOf(["policy", "industry", "deals"]))
+    title = fields.String(required=True)
+    title_en = fields.String(required=True)
+    items = fields.List(fields.Nested(ItemOut), required=True)
+
+
+class EditionOut(EditionSummary):
+    subject = fields.String(required=True)
+    subject_en = fields.String(required=True)
+    preheader = fields.String(required=True)
+    preheader_en = fields.String(required=True)
+    intro = fields.String(required=True)
+    intro_en = fields.String(required=True)
+    sections = fields.List(fields.Nested(SectionOut), required=True)
+
+
+class SendProgress(Schema):
+    """DESIGN.md's one JSON shape for send progress (as `yuebao send-status --json`)."""
+
+    month = fields.String(required=True)
+    status = fields.String(required=True, validate=validate.OneOf(EDITION_STATUSES))
+    planned = fields.Integer(required=True)
+    queued = fields.Integer(required=True)
+    sending = fields.Integer(required=True)
+    in_doubt = fields.Integer(required=True)
+    sent = fields.Integer(required=True)
+    failed = fields.Integer(required=True)
+    skipped = fields.Integer(required=True)
+    started_at = fields.AwareDateTime(required=True, allow_none=True)
+    finished_at = fields.AwareDateTime(required=True, allow_none=True)
+    rate_per_s = fields.Float(required=True)
+    elapsed_s = fields.Integer(required=True)
+    rate_now_per_min = fields.Float(required=True)
+    eta_s = fields.Integer(required=True, allow_none=True,
+                           metadata={"description": "null while it cannot be told"})
+
+
+class Rates(Schema):
+    delivered = fields.Float(required=True, allow_none=True)
+    bounced = fields.Float(required=True, allow_none=True)
+    hard_bounced = fields.Float(required=True, allow_none=True)
+    soft_bounced = fields.Float(required=True, allow_none=True)
+    complained = fields.Float(required=True, allow_none=True)
+    failed = fields.Float(required=True, allow_none=True)
+    opened = fields.Float(required=True, allow_none=True)
+    clicked = fields.Float(required=True, allow_none=True)
+    unsubscribed = fields.Float(required=True, allow_none=True)
+
+
+class EventFigures(Schema):
+    delivered = fields.Integer(required=True)
+    bounced = fields.Integer(required=True)
+    hard_bounced = fields.Integer(required=True)
+    soft_bounced = fields.Integer(required=True)
+    complained = fields.Integer(required=True)
+    unique_opens = fields.Integer(required=True)
+    unique_opens_approximate = fields.Boolean(required=True)
+    unique_clicks = fields.Integer(required=True)
+    unsubscribed = fields.Integer(required=True)
+    rates = fields.Nested(Rates, required=True)
+
+
+class TopicFigures(EventFigures):
+    sent = fields.Integer(required=True)
+
+
+class ItemFigures(Schema):
+    number = fields.Integer(required=True)
+    title = fields.String(required=True)
+    recipients = fields.Integer(required=True)
+    unique_clicks = fields.Integer(required=True)
+    clicks = fields.Integer(required=True)
+
+
+class EditionStats(SendProgress, EventFigures):
+    """`yuebao stats MONTH --json`: send progress, the event figures, per topic, per item."""
+
+    topics = fields.Dict(keys=fields.String(), values=fields.Nested(TopicFigures), required=True)
+    items = fields.List(fields.Nested(ItemFigures), required=True)
+
+
+# ---- suppressions --------------------------------------------------------------------------
+
+
+class SuppressionOut(Schema):
+    id = fields.Integer(required=True)
+    email = fields.String(required=True, allow_none=True, metadata={
+        "description": "null for an erased reader's address, kept only as a keyed hash"
+    })
+    reason = fields.String(required=True, metadata={
+        "description": "bounce, complaint, manual, erased…"
+    })
+    source = fields.String(required=True, metadata={"description": "ses, admin, api, csv…"})
+    note = fields.String(required=True, allow_none=True)
+    created_at = fields.AwareDateTime(required=True)
+
+
+class SuppressionPage(Schema):
+    data = fields.List(fields.Nested(SuppressionOut), required=True)
+    next_cursor = fields.String(required=True, allow_none=True)
+
+
+class PageQuery(Schema):
+    after = fields.String(validate=validate.Length(min=1, max=64))
+    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=MAX_PAGE))
+
+
+class SuppressionIn(Schema):
+    email = fields.String(required=True, validate=validate.Length(min=1, max=254))
+    note = fields.String(validate=validate.Length(max=500))
+
+
+class SuppressionLift(Schema):
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=500),
+                           metadata={"description": "why it may be mailed again; audited"})

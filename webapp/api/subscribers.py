@@ -4,8 +4,6 @@ or the subscribe page calls; changes are recorded with source `api` and the key'
 
 from __future__ import annotations
 
-import base64
-import binascii
 from typing import Any
 
 from flask import Response, jsonify
@@ -15,6 +13,7 @@ from webapp.accounts.api_keys import key_actor
 from webapp.api import bp
 from webapp.api.auth import current_key
 from webapp.api.body import load_body, load_query
+from webapp.api.paging import decode_cursor, encode_cursor
 from webapp.api.problems import ApiError
 from webapp.api.schemas import (
     ConfirmationRequested,
@@ -79,22 +78,6 @@ def subscriber_out(subscriber: Subscriber) -> dict[str, Any]:
     return dumped
 
 
-def encode_cursor(subscriber_id: int) -> str:
-    return base64.urlsafe_b64encode(f"s:{subscriber_id}".encode()).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str) -> int:
-    try:
-        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-    except (binascii.Error, UnicodeDecodeError, ValueError):
-        text = ""
-    kind, _, number = text.partition(":")
-    if kind != "s" or not (number.isascii() and number.isdigit()) or len(number) > 18:
-        raise ApiError(400, "validation_failed", "some query arguments are not valid",
-                       {"fields": {"after": ["Not a cursor this API gave."]}})
-    return int(number)
-
-
 def _subscriber(subscriber_id: int) -> Subscriber:
     subscriber = db.session().get(Subscriber, subscriber_id)
     if subscriber is None:
@@ -143,7 +126,7 @@ def _invalid(field: str, message: str) -> ApiError:
 )
 def list_subscribers() -> Response:
     args = load_query(SubscriberQuery)
-    after = decode_cursor(args["after"]) if "after" in args else 0
+    after = decode_cursor("s", args["after"]) if "after" in args else 0
     wanted = ReaderFilter(
         status=args.get("status", ""),
         topic=args.get("topic", ""),
@@ -155,7 +138,7 @@ def list_subscribers() -> Response:
     page, more = rows[:limit], len(rows) > limit
     return jsonify({
         "data": [subscriber_out(s) for s in page],
-        "next_cursor": encode_cursor(page[-1].id) if more else None,
+        "next_cursor": encode_cursor("s", page[-1].id) if more else None,
     })
 
 

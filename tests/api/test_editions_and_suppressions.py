@@ -1,0 +1,124 @@
+"""/api/v1/editions and /api/v1/suppressions over HTTP."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from tests.api.conftest import Api
+from tests.factories import Factories
+from webapp.delivery.sending import start_send
+from webapp.models import AuditEntry, Edition, EditionStatus, Suppression
+from webapp.readers.suppressions import suppress
+
+
+def code(response: object) -> str:
+    return response.get_json()["error"]["code"]  # type: ignore[attr-defined,no-any-return]
+
+
+def test_editions_are_listed_and_read(api: Api, approved: Edition, factories: Factories) -> None:
+    factories.edition("2024-08", items={"policy": [{"topics": ["ai"]}]})
+    listed = api.get("/editions").get_json()["data"]
+    assert [(e["month"], e["status"], e["items"]) for e in listed] == [
+        ("2024-08", "draft", 1), ("2024-07", "approved", 4),
+    ]
+    body = api.get("/editions/2024-07").get_json()
+    assert [s["key"] for s in body["sections"]] == ["policy", "industry", "deals"]
+    first = body["sections"][0]["items"][0]
+    assert (first["number"], first["title"], first["topics"]) == (1, "AI policy", ["ai"])
+    assert body["sections"][2]["items"][0]["number"] == 4
+    for month in ("2024-09", "2024-13", "x", "2024-07-01"):
+        response = api.get(f"/editions/{month}")
+        assert (response.status_code, code(response)) == (404, "not_found"), month
+
+
+def test_send_status_and_stats(
+    api: Api, approved: Edition, factories: Factories, make_key: Callable[..., str]
+) -> None:
+    approved.status = EditionStatus.SENT
+    approved.send_started_at = datetime(2024, 7, 1, 2, 0, tzinfo=UTC)
+    approved.send_finished_at = datetime(2024, 7, 1, 2, 10, tzinfo=UTC)
+    factories.session.commit()
+    factories.sent_to(approved, 10, hard_bounced=1, complained=1)
+    progress = api.get("/editions/2024-07/send-status").get_json()
+    assert progress["month"] == "2024-07" and progress["status"] == "sent"
+    assert progress["planned"] == progress["sent"] == 10
+    stats = api.get("/editions/2024-07/stats").get_json()
+    assert stats["hard_bounced"] == 1 and stats["complained"] == 1
+    assert stats["rates"]["complained"] == 0.1
+    assert [i["number"] for i in stats["items"]] == [1, 2, 3, 4]
+    assert "ai" in stats["topics"]
+    editions_only = make_key("editions:read", name="editions")
+    refused = api.get("/editions/2024-07/stats", key=editions_only)
+    assert refused.status_code == 403 and code(refused) == "missing_scope"
+    assert api.get("/editions/2024-07/send-status", key=editions_only).status_code == 200
+    assert api.get("/editions", key=make_key("stats:read")).status_code == 403
+
+
+def test_send_status_while_queued(
+    api: Api, approved: Edition, factories: Factories, session: Session
+) -> None:
+    factories.subscriber(topics=["ai"])
+    factories.subscriber(topics=["data"], language="en")
+    edition = session.get(Edition, approved.id)
+    assert edition is not None
+    start_send(session, edition, actor="cli")
+    session.commit()
+    progress = api.get("/editions/2024-07/send-status").get_json()
+    assert progress["status"] == "sending" and progress["queued"] == progress["planned"] >= 1
+
+
+def test_suppressions_are_added_listed_and_lifted(api: Api, session: Session) -> None:
+    suppress(session, "bounced@example.com", reason="bounce", source="ses")
+    session.commit()
+    added = api.post("/suppressions", json={"email": "Stop@Example.com", "note": "asked by phone"})
+    assert added.status_code == 200
+    row = added.get_json()
+    assert (row["email"], row["reason"], row["source"], row["note"]) == (
+        "stop@example.com", "manual", "api", "asked by phone"
+    )
+    again = api.post("/suppressions", json={"email": "stop@example.com"})
+    assert again.get_json()["id"] == row["id"]
+
+    seen: list[str] = []
+    cursor = None
+    while True:
+        query = "?limit=1" + (f"&after={cursor}" if cursor else "")
+        body = api.get(f"/suppressions{query}").get_json()
+        seen += [r["email"] for r in body["data"]]
+        cursor = body["next_cursor"]
+        if cursor is None:
+            break
+    assert seen == ["bounced@example.com", "stop@example.com"]
+
+    for bad, field in (({"email": "nope"}, "email"), ({"email": "a@example.com", "x": 1}, "x")):
+        refused = api.post("/suppressions", json=bad)
+        assert refused.status_code == 422 and field in refused.get_json()["error"]["details"][
+            "fields"]
+    no_reason = api.post(f"/suppressions/{row['id']}/remove", json={"reason": "   "})
+    assert no_reason.status_code == 422 and code(no_reason) == "validation_failed"
+    assert api.post(f"/suppressions/{row['id']}/remove", json={}).status_code == 422
+    lifted = api.post(f"/suppressions/{row['id']}/remove", json={"reason": "wrong address"})
+    assert lifted.status_code == 200 and lifted.get_json()["email"] == "stop@example.com"
+    assert session.scalar(select(Suppression).where(Suppression.id == row["id"])) is None
+    gone = api.post(f"/suppressions/{row['id']}/remove", json={"reason": "again"})
+    assert gone.status_code == 404
+    actions = session.scalars(
+        select(AuditEntry.action).where(AuditEntry.action.like("suppression.%"))
+        .order_by(AuditEntry.id)
+    ).all()
+    assert actions == ["suppression.add", "suppression.remove"]
+    for bad in ("after=abc", "after=" + "czo0Mg", "limit=0"):
+        assert api.get(f"/suppressions?{bad}").status_code == 400, bad
+
+
+def test_suppressions_need_the_subscriber_scopes(
+    api: Api, make_key: Callable[..., str]
+) -> None:
+    reader = make_key("subscribers:read", name="reader")
+    assert api.get("/suppressions", key=reader).status_code == 200
+    refused = api.post("/suppressions", key=reader, json={"email": "a@example.com"})
+    assert refused.status_code == 403 and code(refused) == "missing_scope"
