@@ -83,6 +83,7 @@ def test_authenticate_finds_live_keys_only(session: Session) -> None:
         revoke_api_key(session, made.row, actor="cli", now=NOW)
 
 
+@pytest.mark.postgres
 def test_last_use_is_written_at_most_once_a_minute(session: Session) -> None:
     key = create_api_key(session, "CRM", ["stats:read"], actor="cli", now=NOW).row
     session.commit()

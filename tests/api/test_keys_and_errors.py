@@ -36,6 +36,7 @@ def test_no_key_or_a_wrong_one_is_401(api: Api) -> None:
         assert response.headers["WWW-Authenticate"].startswith("Bearer")
 
 
+@pytest.mark.postgres
 def test_a_revoked_key_is_401(api: Api, session: Session) -> None:
     assert api.get("/topics").status_code == 200
     key = session.scalars(select(ApiKey)).one()
@@ -69,6 +70,7 @@ def test_the_console_session_does_not_open_the_api(
     assert "Set-Cookie" not in response.headers
 
 
+@pytest.mark.postgres
 def test_the_last_use_is_recorded(api: Api, session: Session) -> None:
     api.get("/topics")
     key = session.scalars(select(ApiKey)).one()

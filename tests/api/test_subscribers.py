@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime
 
+import pytest
 import time_machine
 from flask import Flask
 from sqlalchemy import select
@@ -27,6 +28,7 @@ def test_topics_are_listed_in_order(api: Api) -> None:
     assert {"slug", "name_zh", "name_en", "description_zh", "description_en"} == set(data[0])
 
 
+@pytest.mark.postgres
 def test_paging_sees_every_subscriber_exactly_once(api: Api, factories: Factories) -> None:
     ids = factories.many_subscribers(23, [["ai"], ["data", "fintech"]])
     seen: list[int] = []
@@ -46,6 +48,7 @@ def test_paging_sees_every_subscriber_exactly_once(api: Api, factories: Factorie
     assert seen == sorted(ids) and pages == 5
 
 
+@pytest.mark.postgres
 def test_filters_narrow_the_list(api: Api, factories: Factories) -> None:
     with time_machine.travel(datetime(2026, 5, 1, tzinfo=UTC), tick=False):
         old = factories.subscriber(topics=["ai"], language="en")
@@ -102,6 +105,7 @@ def test_adding_without_consent_is_double_opt_in(
     assert again.status_code == 202
 
 
+@pytest.mark.postgres
 def test_adding_with_a_stated_consent_is_recorded(
     app: Flask, api: Api, session: Session
 ) -> None:
@@ -149,6 +153,7 @@ def test_bad_addresses_topics_and_languages_change_nothing(api: Api, session: Se
     assert session.scalar(select(Subscriber)) is None
 
 
+@pytest.mark.postgres
 def test_suppressed_and_erased_addresses(
     api: Api, factories: Factories, session: Session, make_key: Callable[..., str]
 ) -> None:
