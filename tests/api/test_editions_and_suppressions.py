@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime
 
+import time_machine
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -122,3 +123,52 @@ def test_suppressions_need_the_subscriber_scopes(
     assert api.get("/suppressions", key=reader).status_code == 200
     refused = api.post("/suppressions", key=reader, json={"email": "a@example.com"})
     assert refused.status_code == 403 and code(refused) == "missing_scope"
+
+
+def test_approving_a_draft(
+    api: Api, factories: Factories, make_key: Callable[..., str], session: Session
+) -> None:
+    factories.edition("2024-07", items={"policy": [{"topics": ["ai"]}, {"title": "Loose"}]})
+    not_ready = api.post("/editions/2024-07/approve", json={})
+    assert not_ready.status_code == 409 and code(not_ready) == "edition_not_ready"
+    assert not_ready.get_json()["error"]["details"] == {"items_without_topic": ["Loose"]}
+
+    factories.edition("2024-08", items={"policy": [{"topics": ["ai"]}]})
+    factories.subscriber(topics=["ai"], language="en")
+    refused = api.post("/editions/2024-08/approve", json={})
+    assert refused.status_code == 409 and code(refused) == "untranslated_items"
+    assert refused.get_json()["error"]["details"] == {"readers": 1, "items": 1}
+    reader_only = make_key("editions:read", name="reader")
+    assert api.post("/editions/2024-08/approve", key=reader_only, json={}).status_code == 403
+    approved = api.post("/editions/2024-08/approve", json={"allow_untranslated": True})
+    assert approved.status_code == 200 and approved.get_json()["status"] == "approved"
+    twice = api.post("/editions/2024-08/approve", json={"allow_untranslated": True})
+    assert twice.status_code == 409 and code(twice) == "edition_state"
+    assert twice.get_json()["error"]["details"] == {"status": "approved", "allowed": ["draft"]}
+    assert api.post("/editions/2024-08/approve", json={"allow": True}).status_code == 422
+    assert api.post("/editions/2099-01/approve", json={}).status_code == 404
+    audit = session.scalars(select(AuditEntry).where(AuditEntry.action == "edition.approve"))
+    assert [a.actor for a in audit] == [approved_actor(session)]
+
+
+def approved_actor(session: Session) -> str:
+    from webapp.accounts.api_keys import key_actor
+    from webapp.models import ApiKey
+
+    return key_actor(session.scalars(select(ApiKey).where(ApiKey.name == "CRM")).one())
+
+
+def test_scheduling_and_unscheduling(api: Api, approved: Edition) -> None:
+    with time_machine.travel(datetime(2024, 7, 1, 0, 0, tzinfo=UTC), tick=False):
+        for at in ("2024-06-30T09:00:00+08:00", "2024-07-02T09:00:00", "soon"):
+            refused = api.post("/editions/2024-07/schedule", json={"at": at})
+            assert refused.status_code == 422, at
+            assert "at" in refused.get_json()["error"]["details"]["fields"]
+        done = api.post("/editions/2024-07/schedule", json={"at": "2024-07-02T09:00:00+08:00"})
+        assert done.status_code == 200
+        assert done.get_json()["status"] == "scheduled"
+        assert done.get_json()["scheduled_at"] == "2024-07-02T01:00:00+00:00"
+        back = api.post("/editions/2024-07/unschedule")
+        assert back.status_code == 200 and back.get_json()["status"] == "approved"
+        again = api.post("/editions/2024-07/unschedule")
+        assert again.status_code == 409 and code(again) == "edition_state"

@@ -4,21 +4,35 @@ same records, progress and figures as the editor console and `yuebao send-status
 from __future__ import annotations
 
 import re
+from datetime import UTC
 from typing import Any
 
 from flask import Response, jsonify
 
 from webapp import db
+from webapp.accounts.api_keys import key_actor
 from webapp.api import bp
+from webapp.api.auth import current_key
+from webapp.api.body import load_body
 from webapp.api.problems import ApiError
-from webapp.api.schemas import EditionList, EditionOut, EditionStats, Error, SendProgress
+from webapp.api.schemas import (
+    ApproveIn,
+    EditionList,
+    EditionOut,
+    EditionStats,
+    Error,
+    ScheduleIn,
+    SendProgress,
+)
 from webapp.api.spec import operation
-from webapp.editions.records import get_edition, list_editions
+from webapp.delivery import sending
+from webapp.editions.items import UnsafeContent
+from webapp.editions.records import EditionError, get_edition, list_editions
 from webapp.models import Edition
 from webapp.stats.figures import stats_json
 from webapp.stats.progress import send_progress
 
-READ, STATS = "editions:read", "stats:read"
+READ, WRITE, STATS = "editions:read", "editions:write", "stats:read"
 TAGS = ("editions",)
 _MONTH = re.compile(r"\d{4}-(0[1-9]|1[0-2])")
 
@@ -56,7 +70,10 @@ def list_all_editions() -> Response:
 @operation("Get an edition with its sections and items", scope=READ,
            responses={200: EditionOut, 404: Error}, tags=TAGS)
 def get_one_edition(month: str) -> Response:
-    edition = _edition(month)
+    return jsonify(_edition_out(_edition(month)))
+
+
+def _edition_out(edition: Edition) -> dict[str, Any]:
     number = 0
     sections = []
     for section in edition.sections:
@@ -88,7 +105,100 @@ def get_one_edition(month: str) -> Response:
         "intro_en": edition.intro_en,
         "sections": sections,
     }
-    return jsonify(EditionOut().dump(out))
+    dumped: dict[str, Any] = EditionOut().dump(out)
+    return dumped
+
+
+def _refusal(error: Exception) -> ApiError:
+    """A refusal of the sending state machine as the API says it."""
+    if isinstance(error, sending.WrongEditionState):
+        return ApiError(409, "edition_state", str(error), {
+            "status": error.status.value, "allowed": sorted(s.value for s in error.allowed),
+        })
+    if isinstance(error, sending.UntranslatedForEnglishReaders):
+        return ApiError(409, "untranslated_items", str(error),
+                        {"readers": error.readers, "items": error.items})
+    if isinstance(error, sending.ItemsWithoutTopic):
+        return ApiError(409, "edition_not_ready", str(error),
+                        {"items_without_topic": list(error.titles)})
+    if isinstance(error, UnsafeContent):
+        return ApiError(409, "edition_not_ready", str(error),
+                        {"problems": [str(problem) for problem in error.problems]})
+    if isinstance(error, sending.ScheduleInPast | sending.ScheduleWithoutTimeZone):
+        return ApiError(422, "validation_failed", "some fields are not valid",
+                        {"fields": {"at": [str(error)]}})
+    return ApiError(409, "edition_not_ready", str(error))
+
+
+@bp.post("/editions/<month>/approve")
+@operation(
+    "Approve a draft edition",
+    scope=WRITE,
+    body=ApproveIn,
+    responses={200: EditionOut, 404: Error, 409: Error},
+    description="As the editor console's Approve: refused (409) while an item has no topic, "
+    "a machine draft waits for an editor or a text could not go into a message "
+    "(edition_not_ready), when the edition is not a draft (edition_state), and when English "
+    "readers would get items without English text unless allow_untranslated "
+    "(untranslated_items).",
+    tags=TAGS,
+)
+def approve_edition(month: str) -> Response:
+    wanted = load_body(ApproveIn)
+    edition = _edition(month)
+    session = db.session()
+    try:
+        sending.approve(session, edition, actor=key_actor(current_key()),
+                        allow_untranslated=wanted["allow_untranslated"])
+    except (sending.SendError, EditionError) as error:
+        session.rollback()
+        raise _refusal(error) from None
+    session.commit()
+    return jsonify(_edition_out(edition))
+
+
+@bp.post("/editions/<month>/schedule")
+@operation(
+    "Schedule an approved edition",
+    scope=WRITE,
+    body=ScheduleIn,
+    responses={200: EditionOut, 404: Error, 409: Error},
+    description="The worker's scheduler starts the send at `at`; scheduling again moves it.",
+    tags=TAGS,
+)
+def schedule_edition(month: str) -> Response:
+    wanted = load_body(ScheduleIn)
+    edition = _edition(month)
+    session = db.session()
+    try:
+        at = wanted["at"].astimezone(UTC)  # UTC in code and answers, whatever offset came in
+        sending.schedule(session, edition, at, actor=key_actor(current_key()))
+    except sending.SendError as error:
+        session.rollback()
+        raise _refusal(error) from None
+    session.commit()
+    return jsonify(_edition_out(edition))
+
+
+@bp.post("/editions/<month>/unschedule")
+@operation(
+    "Unschedule a scheduled edition",
+    scope=WRITE,
+    responses={200: EditionOut, 404: Error, 409: Error},
+    description="Back to approved: it does not go out at its time. A send that started is "
+    "refused (edition_state).",
+    tags=TAGS,
+)
+def unschedule_edition(month: str) -> Response:
+    edition = _edition(month)
+    session = db.session()
+    try:
+        sending.unschedule(session, edition, actor=key_actor(current_key()))
+    except sending.SendError as error:
+        session.rollback()
+        raise _refusal(error) from None
+    session.commit()
+    return jsonify(_edition_out(edition))
 
 
 @bp.get("/editions/<month>/send-status")

@@ -30,7 +30,8 @@ _DESCRIPTION = (
     "scope it needs. Every error has one shape, `{\"error\": {\"code\", \"message\", "
     "\"details\"}}`, with a stable `code`: unauthorized (401), missing_scope (403), "
     "not_found (404), method_not_allowed (405), conflict, address_suppressed, address_erased, "
-    "subscriber_erased (409), payload_too_large (413), unsupported_media_type (415), "
+    "subscriber_erased, edition_state, edition_not_ready, untranslated_items (409), "
+    "payload_too_large (413), unsupported_media_type (415), "
     "invalid_json (400), validation_failed (400 for query arguments, 422 for bodies), "
     "rate_limited (429), internal_error (500)."
 )

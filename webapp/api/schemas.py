@@ -270,3 +270,17 @@ class SuppressionIn(Schema):
 class SuppressionLift(Schema):
     reason = fields.String(required=True, validate=validate.Length(min=1, max=500),
                            metadata={"description": "why it may be mailed again; audited"})
+
+
+class ApproveIn(Schema):
+    allow_untranslated = fields.Boolean(load_default=False, metadata={
+        "description": "approve although English readers would get items in Chinese (marked); "
+        "without it such an edition is refused with code untranslated_items, which says how "
+        "many readers and items"
+    })
+
+
+class ScheduleIn(Schema):
+    at = fields.AwareDateTime(required=True, metadata={
+        "description": "when it goes out: ISO 8601 with a UTC offset, in the future"
+    })
