@@ -198,3 +198,37 @@ def test_a_rate_limit_that_does_not_parse_is_refused_at_start() -> None:
     with pytest.raises(ConfigError, match="API_RATE_LIMIT"):
         load_settings({"API_RATE_LIMIT": "lots"})
     assert load_settings({"API_RATE_LIMIT": "5/second; 100/hour"}).api_rate_limit
+
+
+@pytest.mark.postgres
+def test_control_characters_in_text_fields_are_refused_by_field(
+    api: Api, session: Session, factories: Factories
+) -> None:
+    """webapp.plain_text's one rule, as on the forms: NUL would end as a 500 on PostgreSQL,
+    a line break in a name could reach a mail header."""
+    cases = [
+        ({"email": "a\x00@example.com", "topics": ["ai"]}, "email"),
+        ({"email": "a@example.com", "topics": ["ai"], "name": "Li\nLei"}, "name"),
+        ({"email": "a@example.com", "topics": ["a\x00i"]}, "topics"),
+        ({"email": "a@example.com", "topics": ["ai"], "company": "\ud800"}, "company"),
+        ({"email": "a@example.com", "topics": ["ai"], "consent_attestation": "form\x00"},
+         "consent_attestation"),
+    ]
+    for body, field in cases:
+        response = api.post("/subscribers", json=body)
+        assert response.status_code == 422, body
+        assert field in response.get_json()["error"]["details"]["fields"], body
+    statement = {"email": "a@example.com", "topics": ["ai"],
+                 "consent_attestation": "Intake form,\r\nticked the box"}
+    assert api.post("/subscribers", json=statement).status_code == 201  # line breaks are fine
+    refused = api.post("/suppressions", json={"email": "b@example.com", "note": "x\ny"})
+    assert refused.status_code == 422
+    assert session.scalars(select(Subscriber.email)).all() == ["a@example.com"]
+
+
+def test_json_nested_too_deep_is_invalid_json(api: Api) -> None:
+    response = api.post("/subscribers", data=b"[" * 60_000, content_type="application/json")
+    assert response.status_code == 400 and error_code(response) == "invalid_json"
+    huge = b'{"email": "a@example.com", "topics": ["ai"], "x": ' + b"9" * 5000 + b"}"
+    response = api.post("/subscribers", data=huge, content_type="application/json")
+    assert response.status_code == 400 and error_code(response) == "invalid_json"

@@ -4,13 +4,31 @@ them and the OpenAPI document describes them (webapp.api.openapi)."""
 from __future__ import annotations
 
 from datetime import UTC
+from typing import Any
 
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, ValidationError, fields, validate
 
 from webapp.models import LANGUAGES, SubscriberStatus
+from webapp.plain_text import find_unsafe
 
 STATUSES = [s.value for s in SubscriberStatus]
 MAX_PAGE = 200
+
+
+class Text(fields.String):
+    """A string under webapp.plain_text's one rule: no control characters (NUL would end as a
+    500 on PostgreSQL), and no line breaks unless `multiline`."""
+
+    def __init__(self, *, multiline: bool = False, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.multiline = multiline
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
+        text: str = super()._deserialize(value, attr, data, **kwargs)
+        problem = find_unsafe(text, multiline=self.multiline)
+        if problem is not None:
+            raise ValidationError(f"The {problem}: remove it.")
+        return text
 
 
 class ErrorBody(Schema):
@@ -73,13 +91,14 @@ class SubscriberQuery(Schema):
 
 
 class SubscriberIn(Schema):
-    email = fields.String(required=True, validate=validate.Length(min=1, max=254))
-    topics = fields.List(fields.String(validate=validate.Length(min=1, max=64)),
+    email = Text(required=True, validate=validate.Length(min=1, max=254))
+    topics = fields.List(Text(validate=validate.Length(min=1, max=64)),
                          required=True, validate=validate.Length(min=1, max=50))
-    language = fields.String(load_default="zh-CN", validate=validate.OneOf(LANGUAGES))
-    name = fields.String(validate=validate.Length(max=200), allow_none=True)
-    company = fields.String(validate=validate.Length(max=200), allow_none=True)
-    consent_attestation = fields.String(
+    language = Text(load_default="zh-CN", validate=validate.OneOf(LANGUAGES))
+    name = Text(validate=validate.Length(max=200), allow_none=True)
+    company = Text(validate=validate.Length(max=200), allow_none=True)
+    consent_attestation = Text(
+        multiline=True,
         validate=validate.Length(min=1, max=500),
         metadata={
             "description": (
@@ -93,9 +112,9 @@ class SubscriberIn(Schema):
 
 
 class SubscriberChange(Schema):
-    topics = fields.List(fields.String(validate=validate.Length(min=1, max=64)),
+    topics = fields.List(Text(validate=validate.Length(min=1, max=64)),
                          validate=validate.Length(min=1, max=50))
-    language = fields.String(validate=validate.OneOf(LANGUAGES))
+    language = Text(validate=validate.OneOf(LANGUAGES))
 
 
 class ConfirmationRequested(Schema):
@@ -263,12 +282,12 @@ class PageQuery(Schema):
 
 
 class SuppressionIn(Schema):
-    email = fields.String(required=True, validate=validate.Length(min=1, max=254))
-    note = fields.String(validate=validate.Length(max=500))
+    email = Text(required=True, validate=validate.Length(min=1, max=254))
+    note = Text(validate=validate.Length(max=500))
 
 
 class SuppressionLift(Schema):
-    reason = fields.String(required=True, validate=validate.Length(min=1, max=500),
+    reason = Text(multiline=True, required=True, validate=validate.Length(min=1, max=500),
                            metadata={"description": "why it may be mailed again; audited"})
 
 

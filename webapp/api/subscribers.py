@@ -28,7 +28,7 @@ from webapp.api.schemas import (
 from webapp.api.spec import operation
 from webapp.audit import record_audit
 from webapp.config import current_settings
-from webapp.models import ConsentSource, Subscriber
+from webapp.models import ConsentSource, Subscriber, SubscriberStatus
 from webapp.readers.consent import Origin
 from webapp.readers.own_data import erase
 from webapp.readers.reader_admin import (
@@ -266,7 +266,7 @@ def unsubscribe_subscriber(subscriber_id: int) -> Response:
 def erase_subscriber(subscriber_id: int) -> Response:
     session = db.session()
     subscriber = _subscriber(subscriber_id)
-    if subscriber.status.value != "erased":
+    if subscriber.status != SubscriberStatus.ERASED:
         erase(session, current_settings(), subscriber, API)
         record_audit(session, "subscriber.erase", actor=key_actor(current_key()),
                      target=f"subscriber:{subscriber.id}")
