@@ -43,6 +43,9 @@ FORM_TYPES = frozenset({"application/x-www-form-urlencoded", "multipart/form-dat
 # Views that read their raw body themselves: parsing it as a form here would consume it (a
 # poster may label JSON as a form, as urllib does by default).
 RAW_BODY_ENDPOINTS = frozenset({"hooks.ses"})
+# Blueprints that read JSON only (and refuse anything else, in their own error shape): their
+# body is never parsed as a form, whatever its label.
+RAW_BODY_BLUEPRINTS = frozenset({"api"})
 
 
 def refused_input() -> UnsafeText | None:
@@ -55,6 +58,7 @@ def refused_input() -> UnsafeText | None:
         problem is None
         and request.mimetype in FORM_TYPES
         and request.endpoint not in RAW_BODY_ENDPOINTS
+        and request.blueprint not in RAW_BODY_BLUEPRINTS
     ):
         form = request.form
         problem = _first_nul([*form.keys(), *(v for _, v in form.items(multi=True))])

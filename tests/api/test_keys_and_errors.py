@@ -232,3 +232,14 @@ def test_json_nested_too_deep_is_invalid_json(api: Api) -> None:
     huge = b'{"email": "a@example.com", "topics": ["ai"], "x": ' + b"9" * 5000 + b"}"
     response = api.post("/subscribers", data=huge, content_type="application/json")
     assert response.status_code == 400 and error_code(response) == "invalid_json"
+
+
+def test_answers_are_never_cached(api: Api) -> None:
+    assert api.get("/topics").headers["Cache-Control"] == "no-store"
+    assert api.get("/topics", key=None).headers["Cache-Control"] == "no-store"
+
+
+def test_a_form_labelled_body_is_not_parsed_as_a_form(api: Api) -> None:
+    response = api.post("/subscribers", data=b"email=a%00@example.com&topics=ai",
+                        content_type="application/x-www-form-urlencoded")
+    assert response.status_code == 415 and error_code(response) == "unsupported_media_type"

@@ -4,7 +4,7 @@ out, errors in one shape (webapp.api.problems), rate-limited per key, described 
 
 from __future__ import annotations
 
-from flask import Blueprint, Flask, current_app, request
+from flask import Blueprint, Flask, Response, current_app, request
 from flask.blueprints import BlueprintSetupState
 
 from webapp.errors import answer_in_json
@@ -33,6 +33,13 @@ def _limit_body() -> None:
     from webapp.api.body import MAX_BODY
 
     request.max_content_length = MAX_BODY
+
+
+@bp.after_request
+def _not_cached(response: Response) -> Response:
+    """Answers hold readers' data: no shared cache keeps them."""
+    response.headers.setdefault("Cache-Control", "no-store")
+    return response
 
 
 from webapp.api import auth  # noqa: E402
