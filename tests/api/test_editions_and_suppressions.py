@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
+from pathlib import Path
 
 import time_machine
 from sqlalchemy import select
@@ -172,3 +173,41 @@ def test_scheduling_and_unscheduling(api: Api, approved: Edition) -> None:
         assert back.status_code == 200 and back.get_json()["status"] == "approved"
         again = api.post("/editions/2024-07/unschedule")
         assert again.status_code == 409 and code(again) == "edition_state"
+
+
+REPORT = (Path(__file__).parents[2] / "webapp" / "data" / "2024-07-report.txt").read_bytes()
+
+
+def test_a_report_file_is_imported_as_a_draft(api: Api, session: Session) -> None:
+    response = api.post("/editions/import", data=REPORT, content_type="text/plain")
+    assert response.status_code == 201, response.get_json()
+    body = response.get_json()
+    assert body["month"] == "2024-07" and body["status"] == "draft" and body["items"] > 10
+    assert all(item["topics"] for s in body["sections"] for item in s["items"][:1])
+    again = api.post("/editions/import", data=REPORT, content_type="text/plain")
+    assert again.status_code == 409 and code(again) == "edition_exists"
+    assert again.get_json()["error"]["details"] == {"status": "draft"}
+    replaced = api.post("/editions/import?replace=true", data=REPORT, content_type="text/plain")
+    assert replaced.status_code == 201
+    audit = session.scalars(select(AuditEntry.actor).where(AuditEntry.action.like("edition.%")))
+    assert all(actor.startswith("api-key:") for actor in audit)
+
+
+def test_a_report_that_cannot_be_read_changes_nothing(
+    api: Api, session: Session, make_key: Callable[..., str]
+) -> None:
+    cases = [
+        (b"%PDF-1.4 not really a pdf", "application/pdf", 422, "report_unreadable"),
+        (b"just some words\n", "text/plain", 422, "report_unreadable"),
+        (b"x" * (20 * 1024 * 1024 + 2), "text/plain", 413, "payload_too_large"),
+    ]
+    for data, content_type, status, expected in cases:
+        response = api.post("/editions/import", data=data, content_type=content_type)
+        assert (response.status_code, code(response)) == (status, expected), data[:20]
+    for query in ("month=2024-13", "replace=maybe", "allow_incomplete="):
+        response = api.post(f"/editions/import?{query}", data=REPORT, content_type="text/plain")
+        assert response.status_code == 400, query
+    reader = make_key("editions:read", name="reader")
+    refused = api.post("/editions/import", key=reader, data=REPORT, content_type="text/plain")
+    assert refused.status_code == 403
+    assert session.scalar(select(Edition)) is None

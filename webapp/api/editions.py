@@ -7,13 +7,13 @@ import re
 from datetime import UTC
 from typing import Any
 
-from flask import Response, jsonify
+from flask import Response, jsonify, request
 
 from webapp import db
 from webapp.accounts.api_keys import key_actor
 from webapp.api import bp
 from webapp.api.auth import current_key
-from webapp.api.body import load_body
+from webapp.api.body import load_body, load_query
 from webapp.api.problems import ApiError
 from webapp.api.schemas import (
     ApproveIn,
@@ -21,13 +21,29 @@ from webapp.api.schemas import (
     EditionOut,
     EditionStats,
     Error,
+    ImportQuery,
     ScheduleIn,
     SendProgress,
 )
 from webapp.api.spec import operation
 from webapp.delivery import sending
+from webapp.editions.importer.errors import (
+    MAX_REPORT_BYTES,
+    NotAReportFile,
+    ReportFileError,
+    ReportFormatError,
+    ReportIncomplete,
+    ReportTooLarge,
+)
 from webapp.editions.items import UnsafeContent
-from webapp.editions.records import EditionError, get_edition, list_editions
+from webapp.editions.records import (
+    EditionError,
+    EditionExists,
+    EditionLocked,
+    get_edition,
+    list_editions,
+)
+from webapp.editions.upload import import_report_source, read_upload
 from webapp.models import Edition
 from webapp.stats.figures import stats_json
 from webapp.stats.progress import send_progress
@@ -225,3 +241,70 @@ def edition_send_status(month: str) -> Response:
 )
 def edition_stats(month: str) -> Response:
     return jsonify(stats_json(db.session(), _edition(month)))
+
+
+REPORT_TYPES = (
+    "application/pdf",
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    "text/plain",
+)
+
+
+def _import_refusal(error: Exception) -> ApiError:
+    if isinstance(error, ReportTooLarge):
+        return ApiError(413, "payload_too_large", str(error), {"limit_mb": error.limit_mb})
+    if isinstance(error, NotAReportFile):
+        return ApiError(415, "unsupported_media_type", str(error))
+    if isinstance(error, ReportFileError):
+        return ApiError(422, "report_unreadable", str(error))
+    if isinstance(error, ReportFormatError):
+        origin = str(error.origin) if error.origin is not None else None
+        return ApiError(422, "report_unreadable", str(error),
+                        {"line": error.line, "reason": error.reason, "origin": origin})
+    if isinstance(error, ReportIncomplete):
+        return ApiError(409, "report_incomplete", str(error),
+                        {"missing": [str(part) for part in error.missing]})
+    if isinstance(error, EditionExists):
+        return ApiError(409, "edition_exists", str(error), {"status": error.status.value})
+    if isinstance(error, EditionLocked):
+        return ApiError(409, "edition_state", str(error), {"status": error.status.value})
+    return ApiError(409, "conflict", str(error))
+
+
+@bp.post("/editions/import")
+@operation(
+    "Import a month's report as a draft edition",
+    scope=WRITE,
+    query=ImportQuery,
+    file_body=REPORT_TYPES,
+    responses={201: EditionOut, 409: Error},
+    description="The file itself is the body (PDF, Word .docx or text, at most 20 MB), as the "
+    "editor console's import: topics are suggested for each item and the edition is a draft "
+    "to check and approve. Refused: a file the importer cannot read (422 report_unreadable, "
+    "with the line and the page or paragraph), a report missing what its contents list (409 "
+    "report_incomplete, unless allow_incomplete gives the reason), a month that has an "
+    "edition (409 edition_exists, unless replace) or whose edition is final (409 "
+    "edition_state).",
+    tags=TAGS,
+)
+def import_edition() -> tuple[Response, int]:
+    args = load_query(ImportQuery)
+    request.max_content_length = MAX_REPORT_BYTES + 1  # past it: 413 before it is read
+    session = db.session()
+    try:
+        source = read_upload(request.stream)
+        edition = import_report_source(
+            session,
+            source,
+            month=args.get("month"),
+            replace=args["replace"],
+            allow_incomplete=args.get("allow_incomplete"),
+            actor=key_actor(current_key()),
+        )
+    except (ReportFormatError, ReportIncomplete, EditionError) as error:
+        session.rollback()
+        raise _import_refusal(error) from None
+    session.commit()
+    imported = get_edition(session, edition.month)
+    assert imported is not None  # nosec B101: committed just now
+    return jsonify(_edition_out(imported)), 201

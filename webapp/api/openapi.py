@@ -30,7 +30,8 @@ _DESCRIPTION = (
     "scope it needs. Every error has one shape, `{\"error\": {\"code\", \"message\", "
     "\"details\"}}`, with a stable `code`: unauthorized (401), missing_scope (403), "
     "not_found (404), method_not_allowed (405), conflict, address_suppressed, address_erased, "
-    "subscriber_erased, edition_state, edition_not_ready, untranslated_items (409), "
+    "subscriber_erased, edition_state, edition_not_ready, untranslated_items, "
+    "report_incomplete, edition_exists (409), report_unreadable (422), "
     "payload_too_large (413), unsupported_media_type (415), "
     "invalid_json (400), validation_failed (400 for query arguments, 422 for bodies), "
     "rate_limited (429), internal_error (500)."
@@ -73,6 +74,10 @@ def _operation(declared: Operation, parameters: list[dict[str, Any]]) -> dict[st
         "The request cannot be read: a control character in the path or query, a query "
         "argument that is not valid or not known, or a body that is not one JSON object."
     ))
+    if declared.file_body:
+        responses.setdefault("413", _error("The file is larger than the importer takes."))
+        responses.setdefault("415", _error("The file is not one the importer reads."))
+        responses.setdefault("422", _error("The file cannot be read as a report."))
     if declared.body is not None:
         responses.setdefault("413", _error("The body is larger than 64 KB."))
         responses.setdefault("415", _error("The body is not application/json."))
@@ -90,6 +95,14 @@ def _operation(declared: Operation, parameters: list[dict[str, Any]]) -> dict[st
         found["parameters"] = [*parameters]
         if declared.query is not None:
             found["parameters"].append({"in": "query", "schema": declared.query})
+    if declared.file_body:
+        found["requestBody"] = {
+            "required": True,
+            "content": {
+                media: {"schema": {"type": "string", "contentMediaType": media}}
+                for media in declared.file_body
+            },
+        }
     if declared.body is not None:
         found["requestBody"] = {
             "required": True,

@@ -303,3 +303,16 @@ class ScheduleIn(Schema):
     at = fields.AwareDateTime(required=True, metadata={
         "description": "when it goes out: ISO 8601 with a UTC offset, in the future"
     })
+
+
+class ImportQuery(Schema):
+    month = Text(validate=validate.Regexp(r"^\d{4}-(0[1-9]|1[0-2])$"), metadata={
+        "description": "YYYY-MM; by default the month the report names"
+    })
+    replace = fields.Boolean(load_default=False, metadata={
+        "description": "replace the month's draft or approved edition"
+    })
+    allow_incomplete = Text(validate=validate.Length(min=1, max=500), metadata={
+        "description": "import although the table of contents lists parts the report lacks; "
+        "the reason is kept in the audit log"
+    })

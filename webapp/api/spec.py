@@ -32,6 +32,8 @@ class Operation:
     query: type[Schema] | None = None
     public: bool = False
     tags: tuple[str, ...] = field(default_factory=tuple)
+    # A file as the body, of these media types, instead of a JSON object.
+    file_body: tuple[str, ...] = field(default_factory=tuple)
 
 
 def operation(
@@ -44,9 +46,12 @@ def operation(
     query: type[Schema] | None = None,
     public: bool = False,
     tags: tuple[str, ...] = (),
+    file_body: tuple[str, ...] = (),
 ) -> Callable[[Callable[P, R]], Callable[P, R]]:
     """Declare a view's contract and check its key and scope before it runs."""
-    declared = Operation(summary, scope, responses, description, body, query, public, tags)
+    declared = Operation(
+        summary, scope, responses, description, body, query, public, tags, file_body
+    )
 
     def decorator(view: Callable[P, R]) -> Callable[P, R]:
         @wraps(view)
