@@ -23,7 +23,8 @@ def _wire(state: BlueprintSetupState) -> None:
     from webapp.api.problems import ApiError, api_error, http_error
 
     app = state.app
-    assert isinstance(app, Flask)
+    if not isinstance(app, Flask):  # a Blueprint is only ever registered on the Flask app
+        raise TypeError("the API blueprint needs a Flask app")
     answer_in_json(app, "/api/v1/", http_error)
     app.register_error_handler(ApiError, api_error)
 
