@@ -144,6 +144,6 @@ class ApiKeyForm(FlaskForm):  # type: ignore[misc]
         _l("Name"), validators=[DataRequired(), PlainText(), Length(max=100)]
     )
     scopes = MultiCheckboxField(
-        _l("Scopes"), choices=list(SCOPES), validators=[DataRequired()]
+        _l("Scopes"), choices=list(SCOPES), validators=[DataRequired(), PlainText()]
     )
     submit = SubmitField(_l("Create key"))
