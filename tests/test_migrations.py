@@ -187,3 +187,37 @@ def test_going_below_translation_drafts_keeps_no_draft_as_an_editors_text(
         assert tuple(edition) == ("", "Intro by the editor")
         assert connection.execute(text("SELECT title_en FROM sections")).scalar() == ""
     engine.dispose()
+
+
+def test_the_api_source_of_the_ledger_survives_a_downgrade(empty_database: str) -> None:
+    """0023 lets the consent ledger say `api`; going back below it keeps those entries (as the
+    admin's, whose key it was) instead of failing on the CHECK or losing them."""
+    migrate.upgrade(empty_database, "0023")
+    engine = make_engine(empty_database)
+    with engine.begin() as connection:
+        connection.execute(text(
+            "INSERT INTO subscribers (email, email_key, language, status, token, created_at, "
+            "updated_at, tracking) VALUES ('a@example.com', 'a@example.com', 'zh-CN', 'active', "
+            "'tok-0123456789abcdef', '2026-07-01 09:00:00+00:00', '2026-07-01 09:00:00+00:00', "
+            "true)"
+        ))
+        connection.execute(text(
+            "INSERT INTO consent_records (subscriber_id, action, source, created_at) "
+            "SELECT id, 'api-add', 'api', '2026-07-01 09:00:00+00:00' FROM subscribers"
+        ))
+    with pytest.raises(IntegrityError), engine.begin() as connection:
+        connection.execute(text(
+            "INSERT INTO consent_records (subscriber_id, action, source, created_at) "
+            "SELECT id, 'x', 'nonsense', '2026-07-01 09:00:00+00:00' FROM subscribers"
+        ))
+    engine.dispose()
+    migrate.downgrade(empty_database, "0022")
+    engine = make_engine(empty_database)
+    assert "api_keys" not in inspect(engine).get_table_names()
+    with engine.connect() as connection:
+        assert connection.execute(text("SELECT action, source FROM consent_records")).all() == [
+            ("api-add", "admin")
+        ]
+    engine.dispose()
+    migrate.upgrade(empty_database)
+    migrate.check(empty_database)

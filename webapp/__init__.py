@@ -25,6 +25,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         security,
     )
     from webapp.admin import bp as admin_bp
+    from webapp.api import bp as api_bp
     from webapp.config import current_settings, flask_config, install, load_settings
     from webapp.editor import bp as editor_bp
     from webapp.extensions import (
@@ -71,6 +72,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(hooks_bp)
     app.register_blueprint(editor_bp, url_prefix="/editor")
     app.register_blueprint(admin_bp, url_prefix="/admin")
+    app.register_blueprint(api_bp)
     cli.init_app(app)
 
     @app.context_processor

@@ -68,6 +68,19 @@ def _seconds(name: str, value: str) -> float:
     return seconds
 
 
+def _rate_limit(name: str, value: str) -> str:
+    """A Flask-Limiter limit such as "300 per minute" (several joined by ";")."""
+    from limits import parse_many
+
+    try:
+        parse_many(value)
+    except ValueError:
+        raise ConfigError(
+            f"{name} must be a rate limit such as '300 per minute', not {value!r}"
+        ) from None
+    return value
+
+
 def _label(name: str, value: str) -> str:
     """A short single-line text shown to readers."""
     label = value.strip()
@@ -145,6 +158,7 @@ class Settings:
     sns_topic_arns: tuple[str, ...]
     tracking: bool
     ratelimit_storage_uri: str
+    api_rate_limit: str
     web_concurrency: int
     trusted_proxies: int
     unconfirmed_retention_days: int
@@ -265,6 +279,7 @@ def load_settings(
         sns_topic_arns=tuple(a for a in env.get("SNS_TOPIC_ARNS", "").split(",") if a),
         tracking=_flag(env.get("TRACKING", "on")),
         ratelimit_storage_uri=env.get("RATELIMIT_STORAGE_URI", "memory://"),
+        api_rate_limit=_rate_limit("API_RATE_LIMIT", env.get("API_RATE_LIMIT", "300 per minute")),
         web_concurrency=_int(
             "WEB_CONCURRENCY", env.get("WEB_CONCURRENCY", str(DEFAULT_WEB_CONCURRENCY))
         ),
@@ -433,6 +448,7 @@ def flask_config(settings: Settings, overrides: Mapping[str, Any] | None = None)
         "RATELIMIT_ENABLED": True,
         "RATELIMIT_HEADERS_ENABLED": True,
         "RATELIMIT_STORAGE_URI": settings.ratelimit_storage_uri,
+        "API_RATE_LIMIT": settings.api_rate_limit,
     }
     if overrides:
         config.update({k: v for k, v in overrides.items() if k not in SETTING_NAMES})

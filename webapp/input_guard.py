@@ -14,8 +14,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from flask import Flask, render_template, request
+from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
+from werkzeug.exceptions import BadRequest
 
+from webapp.errors import json_errors
 from webapp.plain_text import UnsafeText, find_unsafe
 
 
@@ -40,6 +43,9 @@ FORM_TYPES = frozenset({"application/x-www-form-urlencoded", "multipart/form-dat
 # Views that read their raw body themselves: parsing it as a form here would consume it (a
 # poster may label JSON as a form, as urllib does by default).
 RAW_BODY_ENDPOINTS = frozenset({"hooks.ses"})
+# Blueprints that read JSON only (and refuse anything else, in their own error shape): their
+# body is never parsed as a form, whatever its label.
+RAW_BODY_BLUEPRINTS = frozenset({"api"})
 
 
 def refused_input() -> UnsafeText | None:
@@ -52,6 +58,7 @@ def refused_input() -> UnsafeText | None:
         problem is None
         and request.mimetype in FORM_TYPES
         and request.endpoint not in RAW_BODY_ENDPOINTS
+        and request.blueprint not in RAW_BODY_BLUEPRINTS
     ):
         form = request.form
         problem = _first_nul([*form.keys(), *(v for _, v in form.items(multi=True))])
@@ -60,10 +67,13 @@ def refused_input() -> UnsafeText | None:
 
 def init_app(app: Flask) -> None:
     @app.before_request
-    def refuse_unsafe_input() -> tuple[str, int] | None:
+    def refuse_unsafe_input() -> ResponseReturnValue | None:
         problem = refused_input()
         if problem is None:
             return None
+        render = json_errors()
+        if render is not None:
+            return render(BadRequest(f"the path or query holds U+{problem.codepoint:04X}"))
         detail = _(
             "The address or the form holds a character that cannot be used (U+%(code)s). "
             "Please remove it and try again.",

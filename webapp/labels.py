@@ -74,6 +74,7 @@ def _consent_sources() -> Labels:
         "one-click": _l("One-click unsubscribe"),
         "bounce": _l("Bounce report"),
         "complaint": _l("Spam complaint"),
+        "api": _l("REST API"),
     }
 
 
@@ -132,6 +133,9 @@ def _audit_actions() -> Labels:
         "subscriber.edit": _l("Edited a reader"),
         "subscriber.unsubscribe": _l("Unsubscribed a reader"),
         "subscriber.rotate_token": _l("Replaced a preferences link"),
+        "subscriber.erase": _l("Erased a reader's data"),
+        "api_key.create": _l("Created an API key"),
+        "api_key.revoke": _l("Revoked an API key"),
         "subscribers.import": _l("Imported readers"),
         "suppression.add": _l("Suppressed an address"),
         "suppression.remove": _l("Lifted a suppression"),

@@ -15,11 +15,12 @@ from werkzeug.routing import Rule
 
 from tests.factories import Factories
 from tests.mailbox import run_jobs
+from webapp.accounts.api_keys import create_api_key
 from webapp.accounts.password_reset import reset_mail
 from webapp.config import settings_of
 from webapp.extensions import current_language
 from webapp.mailer import queue_mail
-from webapp.models import EditionStatus, Role
+from webapp.models import EditionStatus, Role, utcnow
 from webapp.readers.suppressions import suppress
 
 CONSOLES = ("/admin", "/editor")
@@ -44,6 +45,7 @@ def values(app: Flask, factories: Factories, session: Session) -> dict[str, obje
     reader = factories.subscriber(topics=["ai"])
     user = factories.user(role=Role.EDITOR)
     suppression = suppress(session, "gone@example.com", reason="manual", source="admin")
+    api_key = create_api_key(session, "CRM", ["stats:read"], actor="cli", now=utcnow()).row
     session.commit()
     with app.test_request_context():  # one outbox message for the outbox viewer's routes
         job = queue_mail(session, reset_mail(settings_of(app), user, current_language()))
@@ -59,6 +61,7 @@ def values(app: Flask, factories: Factories, session: Session) -> dict[str, obje
         "user_id": user.id,
         "name": outbox[0].name,
         "job_id": job.id,
+        "key_id": api_key.id,
     }
 
 

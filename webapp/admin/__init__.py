@@ -24,6 +24,7 @@ def admins_only() -> Response | None:
 
 
 from webapp.admin import (  # noqa: E402,F401  (attach to bp)
+    api_keys,
     audit,
     branding,
     dashboard,

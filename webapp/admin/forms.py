@@ -7,7 +7,7 @@ from wtforms import BooleanField, EmailField, StringField, SubmitField, TextArea
 from wtforms.validators import DataRequired, Length, Optional
 
 from webapp.fields import MultiCheckboxField, PlainText, listed
-from webapp.models import LANGUAGES, Role
+from webapp.models import LANGUAGES, SCOPES, Role
 
 # Select and radio fields are drawn in the templates (as on the readers' forms); the fields
 # here only check the value.
@@ -149,3 +149,13 @@ class BrandingForm(FlaskForm):  # type: ignore[misc]
     logo = FileField(_l("Logo (PNG or JPEG, at most 200 KB)"))
     remove_logo = BooleanField(_l("Remove the logo"))
     submit = SubmitField(_l("Save"))
+
+
+class ApiKeyForm(FlaskForm):  # type: ignore[misc]
+    name = StringField(
+        _l("Name"), validators=[DataRequired(), PlainText(), Length(max=100)]
+    )
+    scopes = MultiCheckboxField(
+        _l("Scopes"), choices=list(SCOPES), validators=[DataRequired(), PlainText()]
+    )
+    submit = SubmitField(_l("Create key"))

@@ -13,6 +13,7 @@ from typing import Any
 from flask_babel import gettext as _
 from flask_wtf import FlaskForm
 
+from webapp.accounts.api_keys import AlreadyRevoked, ApiKeyNameInvalid, ScopesInvalid
 from webapp.accounts.user_admin import InvitationNotNeeded, LastAdmin, OwnAccount
 from webapp.accounts.users import PasswordTooShort, UserAddressInvalid, UserExists
 from webapp.branding import (
@@ -78,6 +79,9 @@ def _contrast(error: ColourContrastTooLow) -> str:
 
 
 _REFUSALS: dict[type[Exception], Callable[[Any], str]] = {
+    ApiKeyNameInvalid: lambda e: str(_("Give the key a name of at most 100 characters.")),
+    ScopesInvalid: lambda e: str(_("Choose at least one scope.")),
+    AlreadyRevoked: lambda e: str(_("This key is revoked already.")),
     ReaderAddressInvalid: _address,
     ReaderExists: lambda e: str(_("This address is a reader already.")),
     ReaderSuppressed: lambda e: str(

@@ -8,6 +8,7 @@ from flask.cli import FlaskGroup
 
 def init_app(app: Flask) -> None:
     from webapp.cli import (
+        api_keys,
         backup,
         content,
         database,
@@ -27,6 +28,7 @@ def init_app(app: Flask) -> None:
         backup.backup_command,
         backup.restore_command,
         users.users_group,
+        api_keys.api_keys_group,
         content.import_report_command,
         editions.preview_command,
         editions.test_send_command,

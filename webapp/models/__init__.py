@@ -1,5 +1,6 @@
 """All models, imported here so Alembic and the app see one complete metadata."""
 
+from webapp.models.api_key import SCOPES, ApiKey
 from webapp.models.audit import AuditEntry
 from webapp.models.base import Base, utcnow
 from webapp.models.branding import BRANDING_ID, Branding
@@ -50,7 +51,9 @@ __all__ = [
     "BRANDING_ID",
     "EDITABLE_STATUSES",
     "LANGUAGES",
+    "SCOPES",
     "SECTION_KEYS",
+    "ApiKey",
     "AuditEntry",
     "BackgroundJob",
     "Base",

@@ -99,6 +99,7 @@ class ConsentSource(enum.StrEnum):
     ONE_CLICK = "one-click"
     BOUNCE = "bounce"
     COMPLAINT = "complaint"
+    API = "api"  # a system of the firm, through an API key (webapp.api)
 
 
 class ConsentRecord(Base):

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import Select, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from webapp.audit import record_audit
@@ -123,11 +124,11 @@ class ReaderFilter:
     topic: str = ""  # slug
     language: str = ""
     page: int = 1
+    created_since: datetime | None = None
 
 
-def search_readers(session: Session, wanted: ReaderFilter) -> Page[Subscriber]:
-    """Readers matching every filter given, newest first."""
-    stmt = select(Subscriber).options(selectinload(Subscriber.topics))
+def _filtered(stmt: Select[tuple[Subscriber]], wanted: ReaderFilter) -> Select[tuple[Subscriber]]:
+    """`stmt` narrowed to the readers matching every filter given."""
     if wanted.text.strip():
         pattern = contains_pattern(wanted.text.strip())
         stmt = stmt.where(
@@ -149,8 +150,30 @@ def search_readers(session: Session, wanted: ReaderFilter) -> Page[Subscriber]:
                 .where(Topic.slug == wanted.topic)
             )
         )
+    if wanted.created_since is not None:
+        stmt = stmt.where(Subscriber.created_at >= wanted.created_since)
+    return stmt
+
+
+def search_readers(session: Session, wanted: ReaderFilter) -> Page[Subscriber]:
+    """Readers matching every filter given, newest first."""
+    stmt = _filtered(select(Subscriber).options(selectinload(Subscriber.topics)), wanted)
     page: Page[Subscriber] = paginate(session, stmt.order_by(Subscriber.id.desc()), wanted.page)
     return page
+
+
+def readers_after(
+    session: Session, wanted: ReaderFilter, after_id: int, limit: int
+) -> list[Subscriber]:
+    """Up to `limit` readers matching `wanted` with an id above `after_id`, in id order.
+
+    Keyset paging (`id > last ORDER BY id`), not OFFSET: a system walking every reader costs
+    the same on the last page as on the first, and readers added or erased while it walks
+    neither repeat nor push others out of its pages.
+    """
+    stmt = _filtered(select(Subscriber).options(selectinload(Subscriber.topics)), wanted)
+    stmt = stmt.where(Subscriber.id > after_id).order_by(Subscriber.id).limit(limit)
+    return list(session.scalars(stmt))
 
 
 @dataclass(frozen=True)
@@ -206,10 +229,21 @@ class NewReader:
     company: str | None = None
 
 
+def _name(actor: User | str) -> str:
+    return actor.email if isinstance(actor, User) else actor
+
+
 def add_reader(
-    session: Session, wanted: NewReader, *, actor: User, erasure_key: str
+    session: Session,
+    wanted: NewReader,
+    *,
+    actor: User | str,
+    erasure_key: str,
+    origin: Origin = ADMIN,
 ) -> Subscriber:
-    """Add an active reader on the admin's word that they agreed; the caller commits.
+    """Add an active reader on the admin's word that they agreed (or, with `origin` the API,
+    on the word of the firm's system that states it, `actor` naming its key); the caller
+    commits.
 
     An address erased at the reader's request is refused (as the CSV import does): the admin's
     word does not outweigh the reader's own.
@@ -245,15 +279,15 @@ def add_reader(
     record_consent(
         session,
         subscriber,
-        "admin-add",
-        ConsentSource.ADMIN,
+        f"{origin.source.value}-add",  # admin-add, api-add
+        origin.source,
         text_version=None,
         detail={
             "status": SubscriberStatus.ACTIVE.value,
             "topics": [t.slug for t in subscriber.topics],
             "language": language,
             "note": note[:500],
-            "by": actor.email,
+            "by": _name(actor),
         },
     )
     record_audit(session, "subscriber.add", actor=actor, target=f"subscriber:{subscriber.id}")
@@ -261,7 +295,13 @@ def add_reader(
 
 
 def change_topics(
-    session: Session, subscriber: Subscriber, slugs: Sequence[str], language: str, *, actor: User
+    session: Session,
+    subscriber: Subscriber,
+    slugs: Sequence[str],
+    language: str,
+    *,
+    actor: User | str,
+    origin: Origin = ADMIN,
 ) -> bool:
     """Set the reader's topics and language; False when nothing changed. The caller commits."""
     if subscriber.status == SubscriberStatus.ERASED:
@@ -274,13 +314,13 @@ def change_topics(
     if before != after:
         subscriber.topics = topics
         record_change(
-            session, subscriber, ConsentAction.TOPICS, ADMIN, {"from": before, "to": after}
+            session, subscriber, ConsentAction.TOPICS, origin, {"from": before, "to": after}
         )
         changed["topics"] = after
     if language != subscriber.language:
         detail = {"from": subscriber.language, "to": language}
         subscriber.language = language
-        record_change(session, subscriber, ConsentAction.LANGUAGE, ADMIN, detail)
+        record_change(session, subscriber, ConsentAction.LANGUAGE, origin, detail)
         changed["language"] = language
     if changed:
         record_audit(
@@ -294,11 +334,16 @@ def change_topics(
 
 
 def unsubscribe_reader(
-    session: Session, settings: Settings, subscriber: Subscriber, *, actor: User
+    session: Session,
+    settings: Settings,
+    subscriber: Subscriber,
+    *,
+    actor: User | str,
+    origin: Origin = ADMIN,
 ) -> bool:
     """Unsubscribe on the reader's behalf (a phone call, a letter); False if not subscribed."""
     was = subscriber.status
-    unsubscribe(session, settings, subscriber, ADMIN)  # source admin: no mail goes out
+    unsubscribe(session, settings, subscriber, origin)  # no mail goes out
     if subscriber.status == was:
         return False
     record_audit(

@@ -51,8 +51,23 @@ def search_suppressions(
     return result
 
 
-def add_suppression(session: Session, address: str, note: str, *, actor: User) -> Suppression:
-    """Never mail this address again (idempotent); the caller commits."""
+def suppressions_after(session: Session, after_id: int, limit: int) -> list[Suppression]:
+    """Up to `limit` suppressions with an id above `after_id`, in id order: keyset paging for
+    a system that copies the whole list (OFFSET would skip or repeat rows added meanwhile)."""
+    stmt = (
+        select(Suppression)
+        .where(Suppression.id > after_id)
+        .order_by(Suppression.id)
+        .limit(limit)
+    )
+    return list(session.scalars(stmt))
+
+
+def add_suppression(
+    session: Session, address: str, note: str, *, actor: User | str, source: str = "admin"
+) -> Suppression:
+    """Never mail this address again (idempotent); the caller commits. `source` says who:
+    the admin console, or a firm's system through the API."""
     try:
         normalized = normalize_address(address)
     except InvalidAddress as error:
@@ -62,7 +77,7 @@ def add_suppression(session: Session, address: str, note: str, *, actor: User) -
     if existing is not None:
         return existing
     row = suppress(
-        session, normalized, reason="manual", source="admin", note=note.strip()[:MAX_NOTE] or None
+        session, normalized, reason="manual", source=source, note=note.strip()[:MAX_NOTE] or None
     )
     session.flush()
     record_audit(
@@ -76,7 +91,7 @@ def add_suppression(session: Session, address: str, note: str, *, actor: User) -
 
 
 def remove_suppression(
-    session: Session, suppression: Suppression, reason: str, *, actor: User
+    session: Session, suppression: Suppression, reason: str, *, actor: User | str
 ) -> None:
     """Lift a suppression; a reason is required and kept in the audit log. The caller commits.
 
