@@ -47,8 +47,12 @@ typecheck: install
 imports: install
 	$(BIN)/lint-imports --no-cache
 
+# Two workers (pytest-xdist), each with its own PostgreSQL server, SQLite template and Chromium:
+# while one test waits on a paced send, a worker process or a browser, the other runs. Work
+# goes to whichever worker is free (worksteal), so the long tests do not end up queued behind
+# each other. --durations still names the slowest tests of both.
 pytest: install
-	$(BIN)/python -m pytest --durations=15
+	$(BIN)/python -m pytest -n 2 --dist worksteal --durations=15
 
 ## make test-any-date: the SQLite suite without browsers or servers, with the clock a year ahead,
 ## so no test depends on today's date (libfaketime; monotonic time left alone for threads).

@@ -7,7 +7,9 @@ what `yuebao db upgrade` makes, without paying for the migrations each time.
 
 from __future__ import annotations
 
+import fcntl
 import itertools
+import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -200,9 +202,16 @@ def playwright_driver() -> Iterator[Any]:
 
 @pytest.fixture(scope="session", autouse=True)
 def compiled_translations() -> None:
-    from webapp.i18n import compile_catalogs
+    from webapp.i18n import TRANSLATIONS_DIR, compile_catalogs
 
-    compile_catalogs()
+    # Under pytest-xdist every worker runs this: one at a time, so none reads a catalogue
+    # another is writing (the same temporary file for both).
+    lock = os.open(TRANSLATIONS_DIR, os.O_RDONLY)
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        compile_catalogs()
+    finally:
+        os.close(lock)  # and with it the lock
 
 
 @pytest.fixture
