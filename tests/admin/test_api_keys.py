@@ -39,7 +39,7 @@ def test_an_admin_makes_a_key_that_is_shown_once(
     assert authenticate(session, found[0]) == row
     assert row.created_by == admin.email and row.created_by_id == admin.id
     assert row.scopes == ["subscribers:read", "stats:read"]
-    again = admin_client.get(made.headers["Location"]).get_data(as_text=True)
+    again = admin_client.get(made.headers["Location"] + "?lang=en").get_data(as_text=True)
     assert KEY.search(again) is None and "cannot be shown again" in again
     listing = admin_client.get("/admin/api-keys").get_data(as_text=True)
     assert f"yb_{row.prefix}_…" in listing and KEY.search(listing) is None
@@ -61,7 +61,7 @@ def test_revoking_asks_first_then_refuses_the_key(
 ) -> None:
     admin_client.post("/admin/api-keys", data={"name": "CRM", "scopes": ["stats:read"]})
     row = session.scalars(select(ApiKey)).one()
-    ask = admin_client.get(f"/admin/api-keys/{row.id}/revoke")
+    ask = admin_client.get(f"/admin/api-keys/{row.id}/revoke?lang=en")
     assert ask.status_code == 200 and "cannot be undone" in ask.get_data(as_text=True)
     session.refresh(row)
     assert row.revoked_at is None
