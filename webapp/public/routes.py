@@ -18,13 +18,7 @@ from webapp.config import current_settings
 from webapp.extensions import current_language, limiter
 from webapp.public import bp
 from webapp.public.common import origin, per_address, use_reader_language
-from webapp.public.forms import (
-    LANGUAGE_CHOICES,
-    ButtonForm,
-    PreferencesLinkForm,
-    SubscribeForm,
-    consent_text,
-)
+from webapp.public.forms import ButtonForm, PreferencesLinkForm, SubscribeForm
 from webapp.readers.consent import CONSENT_VERSION
 from webapp.readers.links import EMAIL_CHANGE, ExpiredLink, InvalidLink, SupersededLink
 from webapp.readers.subscriptions import (
@@ -38,6 +32,7 @@ from webapp.readers.subscriptions import (
     confirm,
 )
 from webapp.readers.topics import active_topics
+from webapp.subscribe_wording import LANGUAGE_CHOICES, consent_text
 
 ONE_CLICK_FIELD, ONE_CLICK_VALUE = "List-Unsubscribe", "One-Click"
 # The address a form just asked us to write to, for the page the browser is sent on to (kept
