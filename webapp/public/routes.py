@@ -8,7 +8,7 @@ request and the worker looks the address up (webapp.delivery.form_requests).
 
 from __future__ import annotations
 
-from flask import redirect, render_template, url_for
+from flask import redirect, render_template, request, url_for
 from flask import session as cookie
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response as BaseResponse
@@ -54,6 +54,9 @@ def subscribe_page() -> tuple[str, int] | BaseResponse:
     form.set_topics(topics)
     if not form.is_submitted():
         form.language.data = current_language()
+        # Topics chosen beforehand, by the embedded form's no-JavaScript fallback (a GET from
+        # the firm's site, which changes nothing: the reader still sends this page's form).
+        form.topics.data = [t for t in request.args.getlist("topics") if t in form.available]
     if form.validate_on_submit():
         address = (form.email.data or "").strip()
         if form.website.data:  # the honeypot: answer like any other, do nothing
