@@ -208,6 +208,15 @@ def test_rate_limits_per_client_and_per_address(
         assert [post("same@example.com", f"198.51.100.{n}") for n in range(6)] == (
             [202] * 5 + [429]
         )
+        # The subscribe page and the embedded form count one address together.
+        for n in range(3):
+            page = client.post("/", data={"email": "both@example.com", "topics": ["ai"],
+                                          "language": "en", "consent": "y"},
+                               environ_base={"REMOTE_ADDR": f"192.0.2.{n}"})
+            assert page.status_code == 303
+        assert [post("both@example.com", f"192.0.2.{n}") for n in range(10, 13)] == (
+            [202] * 2 + [429]
+        )
         # One client: ten requests a minute, whatever the addresses.
         assert [post(f"r{n}@example.com", "203.0.113.7") for n in range(11)] == (
             [202] * 10 + [429]

@@ -20,7 +20,7 @@ import hashlib
 import json
 from typing import Any
 
-from flask import Response, jsonify, request
+from flask import Flask, Response, jsonify, request
 from flask_babel import force_locale
 from flask_babel import gettext as _
 from flask_cors import CORS
@@ -48,7 +48,7 @@ PER_IP = "10 per minute; 60 per hour"
 PER_ADDRESS = "5 per hour; 20 per day"
 
 
-def init_cors(app: Any, settings: Settings) -> None:
+def init_cors(app: Flask, settings: Settings) -> None:
     """CORS on the public operations for exactly EMBED_ORIGINS; none when it is unset. No
     credentials: the form needs no cookie."""
     CORS(
