@@ -189,7 +189,6 @@ def _form(language: str) -> dict[str, Any]:
             "name": _("Name"),
             "topics": _("Topics"),
             "language": _("Language of the emails"),
-            "consent": _("I agree"),
             "honeypot": _("Leave this field empty"),
             "submit": _("Subscribe"),
             "sending": _("Sending…"),
