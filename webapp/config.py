@@ -159,6 +159,8 @@ class Settings:
     tracking: bool
     ratelimit_storage_uri: str
     api_rate_limit: str
+    # Exact origins (scheme://host[:port]) whose pages may use the embeddable subscribe form.
+    embed_origins: tuple[str, ...]
     web_concurrency: int
     trusted_proxies: int
     unconfirmed_retention_days: int
@@ -280,6 +282,7 @@ def load_settings(
         tracking=_flag(env.get("TRACKING", "on")),
         ratelimit_storage_uri=env.get("RATELIMIT_STORAGE_URI", "memory://"),
         api_rate_limit=_rate_limit("API_RATE_LIMIT", env.get("API_RATE_LIMIT", "300 per minute")),
+        embed_origins=_embed_origins(env.get("EMBED_ORIGINS", "")),
         web_concurrency=_int(
             "WEB_CONCURRENCY", env.get("WEB_CONCURRENCY", str(DEFAULT_WEB_CONCURRENCY))
         ),
@@ -326,6 +329,30 @@ def load_settings(
     if settings.production:
         _refuse_unsafe_production(settings)
     return settings
+
+
+def _embed_origins(value: str) -> tuple[str, ...]:
+    """EMBED_ORIGINS: comma-separated exact origins such as https://www.example.com, or `*`
+    (any site; refused in production). A path, query or user part is refused: browsers send
+    the bare origin, so anything more would never match."""
+    origins: list[str] = []
+    for raw in value.split(","):
+        entry = raw.strip().rstrip("/")
+        if not entry:
+            continue
+        if entry == "*":
+            origins.append(entry)
+            continue
+        parts = urlsplit(entry)
+        if (
+            parts.scheme not in ("http", "https") or not parts.hostname or parts.path
+            or parts.query or parts.fragment or parts.username or parts.password
+        ):
+            raise ConfigError(
+                f"EMBED_ORIGINS must list origins such as https://www.example.com, not {raw!r}"
+            )
+        origins.append(f"{parts.scheme}://{parts.netloc.lower()}")
+    return tuple(dict.fromkeys(origins))
 
 
 def _check_header_values(settings: Settings) -> None:
@@ -392,6 +419,11 @@ def _process_local(storage_uri: str) -> bool:
 def _refuse_unsafe_production(settings: Settings) -> None:
     """Settings that work on a laptop but would send mail nobody can act on, break the law of
     several markets (no postal address in the footer), or let rate limits count per process."""
+    if "*" in settings.embed_origins:
+        raise ConfigError(
+            "EMBED_ORIGINS=* lets any site use the subscribe form; list the firm's own origins "
+            "when YUEBAO_ENV=production"
+        )
     url = urlsplit(settings.base_url)
     if url.scheme != "https" or not url.hostname:
         raise ConfigError(

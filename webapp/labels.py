@@ -75,6 +75,7 @@ def _consent_sources() -> Labels:
         "bounce": _l("Bounce report"),
         "complaint": _l("Spam complaint"),
         "api": _l("REST API"),
+        "embed": _l("Form on the firm's site"),
     }
 
 

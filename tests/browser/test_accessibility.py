@@ -313,6 +313,7 @@ def _console_pages(
     yield "user-created", add_user(f"{language}.{LONG_ADDRESS}", "code, .secret")
     yield "user-refused", add_user("not an address", ".error-summary, .field-error")
     yield "branding", visit("/admin/branding")
+    yield "embed", visit("/admin/embed")
 
     def two_factor_setup(page: Page) -> None:
         with database(app).sessionmaker() as session:
@@ -459,4 +460,4 @@ def test_every_page_fits_a_phone_and_has_no_serious_accessibility_violation(
     console.close()
     public.close()
     assert not sweep.failures, f"{len(sweep.failures)} problems:\n" + "\n".join(sweep.failures)
-    assert len(sweep.pages) == 60
+    assert len(sweep.pages) == 61

@@ -28,6 +28,7 @@ from webapp.admin import (  # noqa: E402,F401  (attach to bp)
     audit,
     branding,
     dashboard,
+    embed,
     jobs,
     readers,
     suppressions,

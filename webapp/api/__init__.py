@@ -27,6 +27,10 @@ def _wire(state: BlueprintSetupState) -> None:
         raise TypeError("the API blueprint needs a Flask app")
     answer_in_json(app, "/api/v1/", http_error)
     app.register_error_handler(ApiError, api_error)
+    from webapp.api.embed import init_cors
+    from webapp.config import settings_of
+
+    init_cors(app, settings_of(app))
 
 
 @bp.before_request
@@ -49,6 +53,7 @@ limiter.limit(_rate_limit, key_func=auth.rate_limit_key)(bp)
 
 from webapp.api import (  # noqa: E402,F401  (attach to bp)
     editions,
+    embed,
     openapi,
     subscribers,
     suppressions,

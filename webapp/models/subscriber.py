@@ -100,6 +100,7 @@ class ConsentSource(enum.StrEnum):
     BOUNCE = "bounce"
     COMPLAINT = "complaint"
     API = "api"  # a system of the firm, through an API key (webapp.api)
+    EMBED = "embed"  # the embeddable form on the firm's own site (detail: the page's origin)
 
 
 class ConsentRecord(Base):

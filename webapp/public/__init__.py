@@ -4,4 +4,4 @@ from flask import Blueprint
 
 bp = Blueprint("public", __name__)
 
-from webapp.public import preferences, routes, unsubscribe  # noqa: E402,F401  (attach to bp)
+from webapp.public import embed, preferences, routes, unsubscribe  # noqa: E402,F401  (attach to bp)

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 from email_validator import EmailNotValidError, validate_email
-from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (
@@ -15,23 +14,8 @@ from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
 from webapp.fields import MultiCheckboxField, PlainText, listed
 from webapp.models import Topic
+from webapp.subscribe_wording import LANGUAGE_CHOICES
 
-
-def consent_text(org: str) -> str:
-    """The consent text of webapp.readers.consent.CONSENT_VERSION: a new wording needs a new
-    version there. PIPL asks for a separate notice when data may leave mainland China."""
-    text: str = gettext(
-        "I agree that %(org)s processes my email address, name and company to send me the "
-        "monthly report on the topics I choose. The emails are sent through Amazon Web "
-        "Services (Amazon SES) servers, which may be located outside mainland China. I can "
-        "change my choices, unsubscribe or erase my data at any time.",
-        org=org,
-    )
-    return text
-
-
-# Labels in their own language, as language pickers show them.
-LANGUAGE_CHOICES = (("zh-CN", "中文"), ("en", "English"))
 PAUSE_CHOICES = ("1", "2", "3")
 
 

@@ -8,7 +8,7 @@ request and the worker looks the address up (webapp.delivery.form_requests).
 
 from __future__ import annotations
 
-from flask import redirect, render_template, url_for
+from flask import redirect, render_template, request, url_for
 from flask import session as cookie
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response as BaseResponse
@@ -18,13 +18,7 @@ from webapp.config import current_settings
 from webapp.extensions import current_language, limiter
 from webapp.public import bp
 from webapp.public.common import origin, per_address, use_reader_language
-from webapp.public.forms import (
-    LANGUAGE_CHOICES,
-    ButtonForm,
-    PreferencesLinkForm,
-    SubscribeForm,
-    consent_text,
-)
+from webapp.public.forms import ButtonForm, PreferencesLinkForm, SubscribeForm
 from webapp.readers.consent import CONSENT_VERSION
 from webapp.readers.links import EMAIL_CHANGE, ExpiredLink, InvalidLink, SupersededLink
 from webapp.readers.subscriptions import (
@@ -38,6 +32,7 @@ from webapp.readers.subscriptions import (
     confirm,
 )
 from webapp.readers.topics import active_topics
+from webapp.subscribe_wording import LANGUAGE_CHOICES, consent_text
 
 ONE_CLICK_FIELD, ONE_CLICK_VALUE = "List-Unsubscribe", "One-Click"
 # The address a form just asked us to write to, for the page the browser is sent on to (kept
@@ -59,6 +54,9 @@ def subscribe_page() -> tuple[str, int] | BaseResponse:
     form.set_topics(topics)
     if not form.is_submitted():
         form.language.data = current_language()
+        # Topics chosen beforehand, by the embedded form's no-JavaScript fallback (a GET from
+        # the firm's site, which changes nothing: the reader still sends this page's form).
+        form.topics.data = [t for t in request.args.getlist("topics") if t in form.available]
     if form.validate_on_submit():
         address = (form.email.data or "").strip()
         if form.website.data:  # the honeypot: answer like any other, do nothing

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from webapp.models import ConsentRecord, ConsentSource, Subscriber
 
 # The version of the consent text readers agree to on the subscribe form. Change it whenever
-# the wording (webapp.public.forms.consent_text) changes, so each record says which text was
+# the wording (webapp.subscribe_wording.consent_text) changes, so each record says which text was
 # shown.
 CONSENT_VERSION = "2026-11"
 
@@ -43,18 +43,23 @@ class ConsentAction(enum.StrEnum):
 @dataclass(frozen=True)
 class Origin:
     """Where a change comes from: the ledger's source and, for web requests, IP and user agent;
-    `at` when the reader asked, for a change the worker makes later (None: now)."""
+    `at` when the reader asked, for a change the worker makes later (None: now); `site` the
+    origin of the page that sent it, for the form embedded in the firm's own site."""
 
     source: ConsentSource
     ip: str | None = None
     user_agent: str | None = None
     at: datetime | None = None
+    site: str | None = None
 
     def as_fields(self) -> dict[str, Any]:
         """As plain JSON, for a request the worker answers (webapp.mailer.queue_request)."""
         at = self.at.isoformat() if self.at else None
-        return {"source": self.source.value, "ip": self.ip, "user_agent": self.user_agent,
-                "at": at}
+        fields = {"source": self.source.value, "ip": self.ip, "user_agent": self.user_agent,
+                  "at": at}
+        if self.site:
+            fields["site"] = self.site
+        return fields
 
     @classmethod
     def from_fields(cls, fields: dict[str, Any]) -> Origin:
@@ -64,6 +69,7 @@ class Origin:
             ip=fields.get("ip"),
             user_agent=fields.get("user_agent"),
             at=datetime.fromisoformat(at) if at else None,
+            site=fields.get("site"),
         )
 
 
@@ -105,7 +111,10 @@ def record_change(
     origin: Origin,
     detail: dict[str, Any] | None = None,
 ) -> ConsentRecord:
-    """`record_consent` for a change made from `origin`, under the current consent text."""
+    """`record_consent` for a change made from `origin`, under the current consent text (the
+    page's origin, if any, joins the detail)."""
+    if origin.site:
+        detail = {**(detail or {}), "site": origin.site}
     record = record_consent(
         session,
         subscriber,
