@@ -5,7 +5,7 @@ source `embed` (and the page's origin in the entry's detail): the CHECK on
 `consent_records.source` takes the new value (SQLite rebuilds the table for it; nothing
 references `consent_records`, so no row elsewhere is touched).
 
-Revision ID: 0025
+Revision ID: 0024
 Revises: 0023
 Create Date: 2026-12-07
 """
@@ -17,7 +17,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = '0025'
+revision: str = '0024'
 down_revision: str | None = '0023'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
