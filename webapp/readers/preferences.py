@@ -31,6 +31,7 @@ from webapp.readers.subscriptions import (
     subscriber_by_address,
 )
 from webapp.readers.topics import with_retired
+from webapp.webhook_queue import enqueue_subscriber_event
 
 PAUSE_MONTHS = (1, 2, 3)
 # The request the worker answers (webapp.delivery.form_requests).
@@ -140,6 +141,8 @@ def update_preferences(
             session, subscriber, ConsentAction.TRACKING, origin, {"tracking": wanted.tracking}
         )
         changes.append(ConsentAction.TRACKING)
+    if changes:
+        enqueue_subscriber_event(session, "subscriber.updated", subscriber)
     return changes
 
 
