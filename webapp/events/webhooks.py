@@ -49,6 +49,7 @@ class WebhookRefused(ValueError):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
+        self.field = "events" if reason in ("no_events", "unknown_event") else "url"
 
 
 def url_policy(settings: Settings) -> UrlPolicy:
