@@ -6,11 +6,13 @@ from datetime import UTC, datetime
 
 import pytest
 from flask import Flask
+from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from emails.ses_events import SesEvent
 from tests.factories import Factories
+from tests.mailbox import BROWSER, link_in, outbox, subscribe
 from webapp.config import settings_of
 from webapp.delivery import sending
 from webapp.events.ses import record_ses_event
@@ -27,6 +29,7 @@ from webapp.models import (
 from webapp.readers.consent import Origin
 from webapp.readers.own_data import erase
 from webapp.readers.preferences import Preferences, update_preferences
+from webapp.readers.reader_admin import NewReader, add_reader
 from webapp.readers.subscriptions import unsubscribe
 
 ORIGIN = Origin(ConsentSource.ADMIN)
@@ -70,6 +73,7 @@ def test_an_unsubscribe_queues_its_event_with_the_change(
     assert message.endpoint_id == endpoint.id
 
 
+@pytest.mark.postgres
 def test_a_rolled_back_change_leaves_no_event(
     app: Flask, session: Session, factories: Factories, endpoint: WebhookEndpoint
 ) -> None:
@@ -148,3 +152,32 @@ def test_an_edition_that_finishes_is_edition_sent(
     [message] = _messages(session, "edition.sent")
     assert message.payload["data"]["edition"]["month"] == "2024-07"  # type: ignore[index]
     assert message.subscriber_id is None
+
+
+@pytest.mark.postgres
+def test_confirming_on_the_public_page_is_subscriber_confirmed(
+    app: Flask, client: FlaskClient, session: Session, endpoint: WebhookEndpoint
+) -> None:
+    subscribe(client, "joining@example.com")
+    link = link_in(outbox(app)[-1], "/confirm/")
+    assert _messages(session) == []  # pending is no news
+    assert client.post(link, headers=BROWSER).status_code == 303
+    [message] = _messages(session, "subscriber.confirmed")
+    data = message.payload["data"]
+    assert isinstance(data, dict)
+    assert data["subscriber"]["email"] == "joining@example.com"
+    assert data["subscriber"]["status"] == "active"
+
+
+def test_a_reader_added_through_the_api_with_consent_is_subscriber_confirmed(
+    app: Flask, session: Session, endpoint: WebhookEndpoint
+) -> None:
+    reader = add_reader(
+        session,
+        NewReader(email="crm@example.com", topics=["ai"], language="zh-CN",
+                  consent_note="signed the intake form"),
+        actor="api", erasure_key=settings_of(app).erasure_key,
+    )
+    session.commit()
+    [message] = _messages(session, "subscriber.confirmed")
+    assert message.subscriber_id == reader.id

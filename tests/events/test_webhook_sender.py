@@ -22,7 +22,7 @@ from tests.support.webhook_receiver import Behaviour, https_receiver, loopback
 from webapp import create_app
 from webapp.config import settings_of
 from webapp.db import database
-from webapp.events.webhook_sender import send_due_webhooks
+from webapp.events.webhook_sender import claim_due, send_due_webhooks
 from webapp.events.webhooks import create_endpoint, send_test_event
 from webapp.models import (
     AuditEntry,
@@ -33,6 +33,7 @@ from webapp.models import (
 )
 from webapp.readers.consent import Origin
 from webapp.readers.subscriptions import unsubscribe
+from webapp.scheduler.jobs import daily
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
@@ -196,3 +197,42 @@ def test_an_endpoint_failing_for_a_day_is_disabled_with_a_notice(
     send_test_event(session, row, actor="test", now=now)
     session.commit()
     assert _send(app, ca, now) == 0
+
+
+@pytest.mark.postgres
+def test_two_senders_claim_disjoint_messages(
+    app: Flask, session: Session, port: int, backend: str
+) -> None:
+    endpoint, _secret = _endpoint(app, session, port)
+    for _ in range(3):
+        send_test_event(session, endpoint, actor="test", now=T0)
+    session.commit()
+    sessions, settings = database(app).sessionmaker, settings_of(app)
+    with sessions() as first:
+        mine = claim_due(first, settings, T0, size=2)
+        if backend == "sqlite":  # one writer at a time: the second claims after the first
+            first.commit()
+        with sessions() as second:  # on PostgreSQL while the first still holds its rows
+            theirs = claim_due(second, settings, T0)
+            second.commit()
+        first.commit()
+    assert len(mine) == 2 and len(theirs) == 1
+    assert {o.message_id for o in mine}.isdisjoint({o.message_id for o in theirs})
+    with sessions() as third:
+        assert claim_due(third, settings, T0) == []  # all claimed until CLAIM_FOR has passed
+
+
+def test_the_daily_job_forgets_settled_messages_after_a_month(
+    app: Flask, session: Session, ca: TestCA, port: int
+) -> None:
+    endpoint, _secret = _endpoint(app, session, port)
+    send_test_event(session, endpoint, actor="test", now=T0)
+    session.commit()
+    with https_receiver(ca, port, Behaviour()):
+        _send(app, ca, T0)
+    send_test_event(session, endpoint, actor="test", now=T0)  # still pending: kept
+    session.commit()
+    sessions, settings = database(app).sessionmaker, settings_of(app)
+    assert daily(sessions, settings, T0 + timedelta(days=29))["webhooks_forgotten"] == 0
+    assert daily(sessions, settings, T0 + timedelta(days=31))["webhooks_forgotten"] == 1
+    assert _message(session).status == WebhookStatus.PENDING

@@ -17,7 +17,7 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session, sessionmaker
 from standardwebhooks import Webhook
 
@@ -44,6 +44,8 @@ LONGEST_WAIT = timedelta(hours=4)
 # An endpoint whose every attempt has failed for this long is disabled.
 DISABLE_AFTER = timedelta(hours=24)
 BATCH = 50
+# Delivered and failed messages stay in the console's log this long.
+LOG_DAYS = 30
 USER_AGENT = "yuebao-webhooks/1"
 
 
@@ -220,6 +222,18 @@ def send_due_webhooks(
             record_answer(session, outgoing.message_id, answer, now)
             session.commit()
     return len(batch)
+
+
+def forget_old_messages(session: Session, now: datetime) -> int:
+    """Delete settled messages older than LOG_DAYS (daily): the log is for recent trouble,
+    and payloads carry readers' addresses."""
+    result = session.execute(
+        delete(WebhookMessage).where(
+            WebhookMessage.status != WebhookStatus.PENDING,
+            WebhookMessage.created_at < now - timedelta(days=LOG_DAYS),
+        )
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 def disabled_endpoints(session: Session) -> list[WebhookEndpoint]:

@@ -176,6 +176,7 @@ def pause(
         origin,
         {"months": months, "until": until.isoformat()},
     )
+    enqueue_subscriber_event(session, "subscriber.updated", subscriber)
     return until
 
 
@@ -186,6 +187,7 @@ def resume(session: Session, subscriber: Subscriber, origin: Origin) -> bool:
     subscriber.status = SubscriberStatus.ACTIVE
     subscriber.paused_until = None
     record_change(session, subscriber, ConsentAction.RESUME, origin)
+    enqueue_subscriber_event(session, "subscriber.updated", subscriber)
     return True
 
 

@@ -457,6 +457,7 @@ def resubscribe(session: Session, subscriber: Subscriber, origin: Origin) -> boo
         origin,
         {"topics": [t.slug for t in subscriber.topics], "language": subscriber.language},
     )
+    enqueue_subscriber_event(session, "subscriber.confirmed", subscriber)
     return True
 
 
