@@ -7,14 +7,20 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import time_machine
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
+from standardwebhooks import Webhook
 
 from tests.conftest import _signed_in, app_config
+from tests.support.smtp_server import free_port, make_test_ca
+from tests.support.webhook_receiver import Behaviour, https_receiver
 from webapp import create_app
+from webapp.config import settings_of
 from webapp.db import database
+from webapp.events.webhook_sender import send_due_webhooks
 from webapp.models import AuditEntry, User, WebhookEndpoint, WebhookMessage, utcnow
 
 SECRET = re.compile(r"whsec_[A-Za-z0-9+/=]{32}")
@@ -127,5 +133,31 @@ def test_adding_needs_the_csrf_token(
         response = client.post("/admin/webhooks", data={"url": URL, "events": ["edition.sent"]})
         assert response.status_code == 400
         assert _endpoints(session) == 0
+    finally:
+        database(app).engine.dispose()
+
+
+def test_the_test_button_reaches_a_receiver_that_verifies_it(
+    database_url: str, tmp_path: Path, admin: User, session: Session
+) -> None:
+    """From the console's button through the worker to a local HTTPS receiver."""
+    app: Flask = create_app(app_config(database_url, tmp_path, WEBHOOK_ALLOW_LOOPBACK="on"))
+    ca, port = make_test_ca(tmp_path), free_port()
+    try:
+        client = _signed_in(app, admin)
+        secret_page = client.get(_add(client, f"https://127.0.0.1:{port}/in", ["edition.sent"]))
+        [secret] = SECRET.findall(secret_page.get_data(as_text=True))
+        endpoint = session.scalars(select(WebhookEndpoint)).one()
+        client.post(f"/admin/webhooks/{endpoint.id}/test")
+        now = session.scalars(select(WebhookMessage.next_attempt_at)).one()
+        with https_receiver(ca, port, Behaviour()) as receiver:
+            sent = send_due_webhooks(database(app).sessionmaker, settings_of(app), now,
+                                     ssl_context=ca.client_context())
+        assert sent == 1
+        [got] = receiver.received
+        with time_machine.travel(now, tick=False):
+            assert Webhook(secret).verify(got.body, got.headers)["type"] == "webhook.test"
+        page = client.get(f"/admin/webhooks/{endpoint.id}").get_data(as_text=True)
+        assert "HTTP 200" in page
     finally:
         database(app).engine.dispose()
