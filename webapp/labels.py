@@ -197,6 +197,9 @@ def _webhook_problems() -> Labels:
         "too_many": _l("There are already 20 webhook endpoints; delete one first."),
         "admin": _l("Turned off by an admin"),
         "failing": _l("Turned off after a day in which every attempt failed"),
+        "secret_unreadable": _l(
+            "Turned off: its secret cannot be read since SECRET_KEY changed; rotate the secret"
+        ),
     }
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -23,7 +24,7 @@ from webapp import create_app
 from webapp.config import settings_of
 from webapp.db import database
 from webapp.events.webhook_sender import claim_due, send_due_webhooks
-from webapp.events.webhooks import create_endpoint, send_test_event
+from webapp.events.webhooks import create_endpoint, encrypt_secret, new_secret, send_test_event
 from webapp.models import (
     AuditEntry,
     ConsentSource,
@@ -236,3 +237,18 @@ def test_the_daily_job_forgets_settled_messages_after_a_month(
     assert daily(sessions, settings, T0 + timedelta(days=29))["webhooks_forgotten"] == 0
     assert daily(sessions, settings, T0 + timedelta(days=31))["webhooks_forgotten"] == 1
     assert _message(session).status == WebhookStatus.PENDING
+
+
+def test_a_secret_unreadable_after_a_secret_key_change_turns_the_endpoint_off(
+    app: Flask, session: Session, ca: TestCA, port: int
+) -> None:
+    endpoint, _secret = _endpoint(app, session, port)
+    send_test_event(session, endpoint, actor="test", now=T0)
+    endpoint.secret_encrypted = encrypt_secret(replace(settings_of(app), secret_key="old"),
+                                               new_secret())
+    session.commit()
+    assert _send(app, ca, T0) == 0
+    session.expire_all()
+    row = session.get(WebhookEndpoint, endpoint.id)
+    assert row is not None and not row.enabled and row.disabled_reason == "secret_unreadable"
+    assert _message(session).status == WebhookStatus.PENDING  # waits for the rotation

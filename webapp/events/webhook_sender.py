@@ -17,6 +17,7 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from cryptography.fernet import InvalidToken
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session, sessionmaker
 from standardwebhooks import Webhook
@@ -148,6 +149,13 @@ def claim_due(
     )
     claimed: list[Outgoing] = []
     for message, endpoint in session.execute(stmt).tuples().all():
+        try:
+            secret = endpoint_secret(settings, endpoint)
+        except InvalidToken:
+            # SECRET_KEY changed since the secret was stored: nothing can be signed until an
+            # admin rotates it, which the notice on the console says.
+            disable(session, endpoint, actor="worker", reason="secret_unreadable", now=now)
+            continue
         moved = session.execute(
             update(WebhookMessage)
             .where(
@@ -160,9 +168,7 @@ def claim_due(
         )
         if not getattr(moved, "rowcount", 0):
             continue
-        body, headers = signed_request(
-            endpoint_secret(settings, endpoint), message.message_id, message.payload, now
-        )
+        body, headers = signed_request(secret, message.message_id, message.payload, now)
         claimed.append(Outgoing(message.id, message.message_id, endpoint.url, body, headers))
     return claimed
 
@@ -239,7 +245,7 @@ def forget_old_messages(session: Session, now: datetime) -> int:
 def disabled_endpoints(session: Session) -> list[WebhookEndpoint]:
     """For the console's notice: endpoints the worker disabled."""
     stmt = select(WebhookEndpoint).where(
-        WebhookEndpoint.enabled.is_(False), WebhookEndpoint.disabled_reason == "failing"
+        WebhookEndpoint.enabled.is_(False), WebhookEndpoint.disabled_reason != "admin"
     )
     return list(session.scalars(stmt))
 
