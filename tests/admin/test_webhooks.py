@@ -64,7 +64,8 @@ def test_unsafe_urls_and_missing_events_are_refused_plainly(
         ("https://10.0.0.1/hook", "private"),
         ("ftp://93.184.215.14/", "https://"),
     ]:
-        page = admin_client.post("/admin/webhooks", data={"url": url, "events": ["edition.sent"]})
+        page = admin_client.post("/admin/webhooks?lang=en",
+                                 data={"url": url, "events": ["edition.sent"]})
         assert page.status_code == 200
         text = page.get_data(as_text=True)
         assert (words in text and 'class="error-summary' in text) or words in text
