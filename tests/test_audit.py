@@ -74,7 +74,8 @@ def test_the_log_is_searched_newest_first(session: Session) -> None:
 @pytest.mark.parametrize("kind", TARGET_KINDS)
 def test_a_kind_keeps_the_actions_on_that_kind_of_thing(session: Session, kind: str) -> None:
     for n, action in enumerate(["edition.send", "topic.create", "subscriber.erase",
-                                "suppression.add", "user.role", "api_key.create"]):
+                                "suppression.add", "user.role", "api_key.create",
+                                "webhook.create"]):
         _entry(session, action, minute=n)
     assert [a for a, _t in _found(session, kind=kind)] == [
         a for a, _t in _found(session) if a.startswith(f"{kind}.")

@@ -33,7 +33,9 @@ def record_audit(
 
 
 # What an entry's action starts with, by the kind of thing it changed.
-TARGET_KINDS = ("edition", "topic", "subscriber", "suppression", "user", "api_key")
+TARGET_KINDS = (
+    "edition", "topic", "subscriber", "suppression", "user", "api_key", "webhook"
+)
 
 
 @dataclass(frozen=True)

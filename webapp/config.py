@@ -176,6 +176,8 @@ class Settings:
     translate: str  # "off" or "aws"
     translate_region: str
     translate_terminology: str | None
+    # Webhook receivers on this machine (tests, development); production refuses it.
+    webhook_allow_loopback: bool = False
 
     @property
     def production(self) -> bool:
@@ -218,6 +220,9 @@ def load_settings(
 
     if production and not env.get("DATABASE_URL"):
         raise ConfigError("DATABASE_URL must be set when YUEBAO_ENV=production")
+    if production and _flag(env.get("WEBHOOK_ALLOW_LOOPBACK", "off")):
+        raise ConfigError("WEBHOOK_ALLOW_LOOPBACK is for tests and development; production "
+                          "refuses it")
     if production and env.get("SNS_TEST_CERT"):
         raise ConfigError("SNS_TEST_CERT is for tests and the simulator; production refuses it")
 
@@ -295,6 +300,7 @@ def load_settings(
         ),
         sns_max_age_hours=_int("SNS_MAX_AGE_HOURS", env.get("SNS_MAX_AGE_HOURS", "24")),
         sns_test_cert=env.get("SNS_TEST_CERT") or None,
+        webhook_allow_loopback=_flag(env.get("WEBHOOK_ALLOW_LOOPBACK", "off")),
         bounce_suppress_after=_int(
             "BOUNCE_SUPPRESS_AFTER", env.get("BOUNCE_SUPPRESS_AFTER", "3")
         ),

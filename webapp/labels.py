@@ -42,6 +42,7 @@ def status_labels() -> Labels:
         "in_doubt": _l("In doubt"),
         "failed": _l("Failed"),
         "skipped": _l("Skipped"),
+        "delivered": _l("Delivered"),
     }
 
 
@@ -137,6 +138,12 @@ def _audit_actions() -> Labels:
         "subscriber.erase": _l("Erased a reader's data"),
         "api_key.create": _l("Created an API key"),
         "api_key.revoke": _l("Revoked an API key"),
+        "webhook.create": _l("Added a webhook endpoint"),
+        "webhook.rotate": _l("Replaced a webhook secret"),
+        "webhook.enable": _l("Turned on a webhook endpoint"),
+        "webhook.disable": _l("Turned off a webhook endpoint"),
+        "webhook.delete": _l("Deleted a webhook endpoint"),
+        "webhook.test": _l("Sent a webhook test event"),
         "subscribers.import": _l("Imported readers"),
         "suppression.add": _l("Suppressed an address"),
         "suppression.remove": _l("Lifted a suppression"),
@@ -155,6 +162,45 @@ def _audit_actions() -> Labels:
         "branding.update": _l("Changed the branding"),
         "job.retry": _l("Retried a background job"),
         "database.backup": _l("Backed up the database"),
+    }
+
+
+def _webhook_events() -> Labels:
+    return {
+        "subscriber.confirmed": _l("A reader confirmed"),
+        "subscriber.updated": _l("A reader changed their subscription"),
+        "subscriber.unsubscribed": _l("A reader unsubscribed"),
+        "subscriber.erased": _l("A reader's data was erased"),
+        "delivery.bounced": _l("A message bounced"),
+        "delivery.complained": _l("A reader complained"),
+        "edition.sent": _l("An edition finished sending"),
+        "webhook.test": _l("Test event"),
+    }
+
+
+def _webhook_problems() -> Labels:
+    """Why a webhook URL or request was refused (webapp.events.webhook_urls, .webhooks)."""
+    return {
+        "malformed": _l("Enter a complete URL, such as https://crm.example.com/hooks/yuebao."),
+        "scheme": _l("The URL must start with https://."),
+        "https_required": _l(
+            "The URL must start with https:// (plain http only reaches this machine, "
+            "outside production)."
+        ),
+        "credentials": _l("Leave the user name and password out of the URL."),
+        "unresolved": _l("The URL's host name could not be found."),
+        "private_address": _l(
+            "The URL leads to a private, loopback or cloud metadata address, which webhooks "
+            "may not reach."
+        ),
+        "no_events": _l("Choose at least one event."),
+        "unknown_event": _l("Choose events from the list."),
+        "too_many": _l("There are already 20 webhook endpoints; delete one first."),
+        "admin": _l("Turned off by an admin"),
+        "failing": _l("Turned off after a day in which every attempt failed"),
+        "secret_unreadable": _l(
+            "Turned off: its secret cannot be read since SECRET_KEY changed; rotate the secret"
+        ),
     }
 
 
@@ -321,6 +367,8 @@ TABLES: Mapping[str, Callable[[], Labels]] = {
     "untranslated": _untranslated_policies,
     "layout": _layouts,
     "consent_basis": _consent_bases,
+    "webhook_event": _webhook_events,
+    "webhook_problem": _webhook_problems,
 }
 
 # Codes that are also plain English words or otherwise shown as they are: left out of
@@ -382,6 +430,7 @@ def _field_names() -> Labels:
         "commentary_label_en": _l("Commentary label (English)"), "logo": _l("Logo"),
         # a CSV import's consent attestation (webapp.readers.subscribers_csv.consent_detail)
         "attestation": _l("How they agreed"), "basis": _l("How"), "consent": _l("How they agreed"),
+        "events": _l("Events"),
         "imported_by": _l("Imported by"), "imported_by_id": _l("Importer's user number"),
     }
 

@@ -20,7 +20,7 @@ from webapp.accounts.password_reset import reset_mail
 from webapp.config import settings_of
 from webapp.extensions import current_language
 from webapp.mailer import queue_mail
-from webapp.models import EditionStatus, Role, utcnow
+from webapp.models import EditionStatus, Role, WebhookEndpoint, utcnow
 from webapp.readers.suppressions import suppress
 
 CONSOLES = ("/admin", "/editor")
@@ -46,6 +46,9 @@ def values(app: Flask, factories: Factories, session: Session) -> dict[str, obje
     user = factories.user(role=Role.EDITOR)
     suppression = suppress(session, "gone@example.com", reason="manual", source="admin")
     api_key = create_api_key(session, "CRM", ["stats:read"], actor="cli", now=utcnow()).row
+    endpoint = WebhookEndpoint(url="https://crm.example.com/hooks", events=["edition.sent"],
+                               secret_encrypted="x", created_by="cli")
+    session.add(endpoint)
     session.commit()
     with app.test_request_context():  # one outbox message for the outbox viewer's routes
         job = queue_mail(session, reset_mail(settings_of(app), user, current_language()))
@@ -62,6 +65,7 @@ def values(app: Flask, factories: Factories, session: Session) -> dict[str, obje
         "name": outbox[0].name,
         "job_id": job.id,
         "key_id": api_key.id,
+        "endpoint_id": endpoint.id,
     }
 
 

@@ -34,4 +34,5 @@ from webapp.admin import (  # noqa: E402,F401  (attach to bp)
     suppressions,
     topics,
     users,
+    webhooks,
 )

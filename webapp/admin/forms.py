@@ -7,7 +7,7 @@ from wtforms import BooleanField, EmailField, StringField, SubmitField, TextArea
 from wtforms.validators import DataRequired, Length, Optional
 
 from webapp.fields import MultiCheckboxField, PlainText, listed
-from webapp.models import LANGUAGES, SCOPES, Role
+from webapp.models import LANGUAGES, SCOPES, WEBHOOK_EVENTS, Role
 
 # Select and radio fields are drawn in the templates (as on the readers' forms); the fields
 # here only check the value.
@@ -159,3 +159,12 @@ class ApiKeyForm(FlaskForm):  # type: ignore[misc]
         _l("Scopes"), choices=list(SCOPES), validators=[DataRequired(), PlainText()]
     )
     submit = SubmitField(_l("Create key"))
+
+
+class WebhookForm(FlaskForm):  # type: ignore[misc]
+    # The URL's own rules (https, no private address) are the service's (webapp.events).
+    url = StringField(_l("URL"), validators=[DataRequired(), PlainText(), Length(max=2000)])
+    events = MultiCheckboxField(
+        _l("Events"), choices=list(WEBHOOK_EVENTS), validators=[DataRequired(), PlainText()]
+    )
+    submit = SubmitField(_l("Add endpoint"))

@@ -24,7 +24,10 @@ from webapp.branding import (
     LogoTooLarge,
     LogoTooManyPixels,
 )
+from webapp.events.webhook_urls import UnsafeWebhookUrl
+from webapp.events.webhooks import WebhookRefused
 from webapp.fields import unsafe_text_message
+from webapp.labels import label
 from webapp.readers.reader_admin import (
     AddressErased,
     ConsentNotStated,
@@ -79,6 +82,8 @@ def _contrast(error: ColourContrastTooLow) -> str:
 
 
 _REFUSALS: dict[type[Exception], Callable[[Any], str]] = {
+    UnsafeWebhookUrl: lambda e: label(e.reason, "webhook_problem"),
+    WebhookRefused: lambda e: label(e.reason, "webhook_problem"),
     ApiKeyNameInvalid: lambda e: str(_("Give the key a name of at most 100 characters.")),
     ScopesInvalid: lambda e: str(_("Choose at least one scope.")),
     AlreadyRevoked: lambda e: str(_("This key is revoked already.")),

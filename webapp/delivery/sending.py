@@ -32,6 +32,7 @@ from webapp.models import (
     User,
     utcnow,
 )
+from webapp.webhook_queue import enqueue_event
 
 Actor = User | str
 RULE_ACTOR = "schedule rule"  # who starts the monthly rule's sends, in the audit log
@@ -271,6 +272,7 @@ def start_send(session: Session, edition: Edition, *, actor: Actor) -> PlanResul
     if result.planned == 0:
         edition.status = EditionStatus.SENT
         edition.send_finished_at = now
+        _enqueue_sent(session, edition)
     return result
 
 
@@ -331,7 +333,23 @@ def finish_if_done(session: Session, edition: Edition, now: datetime | None = No
         return False
     edition.status = EditionStatus.SENT
     edition.send_finished_at = now or utcnow()
+    _enqueue_sent(session, edition, counts)
     return True
+
+
+def _enqueue_sent(
+    session: Session, edition: Edition, counts: dict[str, int] | None = None
+) -> None:
+    finished = edition.send_finished_at
+    data = {
+        "edition": {
+            "id": edition.id,
+            "month": edition.month,
+            "finished_at": finished.isoformat() if finished else None,
+            "deliveries": counts or {},
+        }
+    }
+    enqueue_event(session, "edition.sent", data)
 
 
 _UNSETTLED = (DeliveryStatus.QUEUED, DeliveryStatus.SENDING, DeliveryStatus.IN_DOUBT)

@@ -48,6 +48,7 @@ from webapp.models.stats import DeliveryOutcome
 from webapp.readers.consent import record_consent
 from webapp.readers.suppressions import suppress
 from webapp.stats.reputation import check_thresholds
+from webapp.webhook_queue import enqueue_event
 
 log = logging.getLogger(__name__)
 
@@ -243,6 +244,8 @@ def record_ses_event(
             extra={"fields": {"kind": event.kind}},
         )
         return
+    if event.kind in _WEBHOOK_EVENTS:
+        _enqueue_webhook(session, event, delivery, subscriber_id)
     if delivery is not None:
         if any(reputation_added):  # before the complaint's first-seen time is set
             hard_bounces, complaints = reputation_added
@@ -257,6 +260,26 @@ def record_ses_event(
         _mark_reader(session, _reader(connection, subscriber_id), SubscriberStatus.COMPLAINED,
                      ConsentSource.COMPLAINT, event)
     session.flush()
+
+
+_WEBHOOK_EVENTS = {"bounce": "delivery.bounced", "complaint": "delivery.complained"}
+
+
+def _enqueue_webhook(
+    session: Session, event: SesEvent, delivery: MatchedDelivery | None, subscriber_id: int | None
+) -> None:
+    data = {
+        "delivery_id": delivery.id if delivery else None,
+        "edition_id": delivery.edition_id if delivery else None,
+        "subscriber_id": subscriber_id,
+        "recipients": list(event.recipients),
+        "ses_message_id": event.message_id,
+        "occurred_at": event.occurred_at.isoformat(),
+    }
+    if event.kind == "bounce":
+        data.update(bounce_type=event.bounce_type, bounce_subtype=event.bounce_subtype,
+                    permanent=event.permanent_bounce)
+    enqueue_event(session, _WEBHOOK_EVENTS[event.kind], data, subscriber_id=subscriber_id)
 
 
 def _reputation_added(

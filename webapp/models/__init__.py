@@ -45,6 +45,13 @@ from webapp.models.suppression import Suppression
 from webapp.models.test_send import TestSend
 from webapp.models.topic import Topic
 from webapp.models.user import Role, User
+from webapp.models.webhook import (
+    TEST_EVENT,
+    WEBHOOK_EVENTS,
+    WebhookEndpoint,
+    WebhookMessage,
+    WebhookStatus,
+)
 from webapp.models.worker import Lease, RateBucket, ScheduleRule, WorkerHeartbeat
 
 __all__ = [
@@ -53,6 +60,8 @@ __all__ = [
     "LANGUAGES",
     "SCOPES",
     "SECTION_KEYS",
+    "TEST_EVENT",
+    "WEBHOOK_EVENTS",
     "ApiKey",
     "AuditEntry",
     "BackgroundJob",
@@ -95,6 +104,9 @@ __all__ = [
     "Topic",
     "UntranslatedPolicy",
     "User",
+    "WebhookEndpoint",
+    "WebhookMessage",
+    "WebhookStatus",
     "WorkerHeartbeat",
     "email_key",
     "item_topics",

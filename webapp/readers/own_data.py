@@ -48,6 +48,7 @@ from webapp.readers.consent import ConsentAction, Origin, record_consent, redact
 from webapp.readers.erasure_journal import ErasureEntry, append_erasure, journal_path
 from webapp.readers.subscriptions import LINK_REQUEST, SUBSCRIBE_REQUEST
 from webapp.readers.suppressions import address_hash
+from webapp.webhook_queue import enqueue_subscriber_event, purge_webhook_payloads
 
 log = logging.getLogger(__name__)
 
@@ -183,6 +184,8 @@ def erase(
     subscriber.paused_until = None
     subscriber.topics = []
     session.flush()
+    purge_webhook_payloads(session, subscriber.id)
+    enqueue_subscriber_event(session, "subscriber.erased", subscriber)
     for key in keys:
         scrub_address(session, key)
     # Before the commit: should the commit fail, a later restore erases a reader who asked to

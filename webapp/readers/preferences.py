@@ -31,6 +31,7 @@ from webapp.readers.subscriptions import (
     subscriber_by_address,
 )
 from webapp.readers.topics import with_retired
+from webapp.webhook_queue import enqueue_subscriber_event
 
 PAUSE_MONTHS = (1, 2, 3)
 # The request the worker answers (webapp.delivery.form_requests).
@@ -140,6 +141,8 @@ def update_preferences(
             session, subscriber, ConsentAction.TRACKING, origin, {"tracking": wanted.tracking}
         )
         changes.append(ConsentAction.TRACKING)
+    if changes:
+        enqueue_subscriber_event(session, "subscriber.updated", subscriber)
     return changes
 
 
@@ -173,6 +176,7 @@ def pause(
         origin,
         {"months": months, "until": until.isoformat()},
     )
+    enqueue_subscriber_event(session, "subscriber.updated", subscriber)
     return until
 
 
@@ -183,6 +187,7 @@ def resume(session: Session, subscriber: Subscriber, origin: Origin) -> bool:
     subscriber.status = SubscriberStatus.ACTIVE
     subscriber.paused_until = None
     record_change(session, subscriber, ConsentAction.RESUME, origin)
+    enqueue_subscriber_event(session, "subscriber.updated", subscriber)
     return True
 
 

@@ -45,6 +45,7 @@ from webapp.readers.subscriptions import (
 )
 from webapp.readers.suppressions import is_suppressed
 from webapp.readers.topics import active_topics, with_retired
+from webapp.webhook_queue import enqueue_subscriber_event
 
 ADMIN = Origin(ConsentSource.ADMIN)
 MAX_EVENTS = 200
@@ -291,6 +292,7 @@ def add_reader(
         },
     )
     record_audit(session, "subscriber.add", actor=actor, target=f"subscriber:{subscriber.id}")
+    enqueue_subscriber_event(session, "subscriber.confirmed", subscriber)
     return subscriber
 
 
@@ -330,6 +332,7 @@ def change_topics(
             target=f"subscriber:{subscriber.id}",
             detail=changed,
         )
+        enqueue_subscriber_event(session, "subscriber.updated", subscriber)
     return bool(changed)
 
 

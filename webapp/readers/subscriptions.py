@@ -48,6 +48,7 @@ from webapp.readers.links import (
 from webapp.readers.mail import confirm_url, preferences_mail, queued, reader_mail
 from webapp.readers.suppressions import address_hash
 from webapp.readers.topics import active_topics
+from webapp.webhook_queue import enqueue_subscriber_event
 
 MAX_NAME = 200
 # The requests the worker answers (webapp.delivery.form_requests).
@@ -392,6 +393,8 @@ def confirm(
                 "previous_status": was.value,
             },
         )
+        session.flush()
+        enqueue_subscriber_event(session, "subscriber.confirmed", subscriber)
         link = links(settings).preferences(subscriber.token)
         result.messages = queued(
             session, subscriber, [reader_mail(settings, "welcome", subscriber, link)]
@@ -414,6 +417,7 @@ def _switch_address(
     session.flush()
     _lift_erasure(session, settings, subscriber, origin)
     record_change(session, subscriber, ConsentAction.EMAIL, origin, {"from": old, "to": new})
+    enqueue_subscriber_event(session, "subscriber.updated", subscriber)
 
 
 def unsubscribe(
@@ -433,6 +437,7 @@ def unsubscribe(
     record_change(
         session, subscriber, ConsentAction.UNSUBSCRIBE, origin, {"previous_status": was.value}
     )
+    enqueue_subscriber_event(session, "subscriber.unsubscribed", subscriber)
     return []
 
 
@@ -452,6 +457,7 @@ def resubscribe(session: Session, subscriber: Subscriber, origin: Origin) -> boo
         origin,
         {"topics": [t.slug for t in subscriber.topics], "language": subscriber.language},
     )
+    enqueue_subscriber_event(session, "subscriber.confirmed", subscriber)
     return True
 
 

@@ -28,6 +28,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from webapp.config import Settings
+from webapp.events.webhook_sender import send_due_webhooks
 from webapp.models import ScheduleRule, utcnow
 from webapp.models.worker import SCHEDULER_STALE_AFTER
 from webapp.scheduler import jobs, lease
@@ -77,6 +78,10 @@ def job_daily() -> None:
     _run("daily")
 
 
+def job_send_webhooks() -> None:
+    _run("send_webhooks")
+
+
 def job_sync_rule() -> None:
     _run("sync_rule")
 
@@ -108,6 +113,7 @@ class SchedulerHost:
             "housekeeping": jobs.housekeeping,
             "daily": jobs.daily,
             "sync_rule": lambda s, c, now: self.sync_rule(),
+            "send_webhooks": send_due_webhooks,
         }
 
     @property
@@ -214,6 +220,9 @@ class SchedulerHost:
             # run time is past) then runs at once.
             scheduler.add_job(job_daily, CronTrigger(hour=3, minute=17, timezone=self.zone),
                               id="daily", misfire_grace_time=None)
+        # Webhooks wait at most a few seconds; a batch is small and each request times out.
+        scheduler.add_job(job_send_webhooks, "interval", seconds=5, id="send_webhooks",
+                          replace_existing=True, misfire_grace_time=None)
         scheduler.add_job(job_sync_rule, "interval", minutes=1, id="sync_rule",
                           replace_existing=True, misfire_grace_time=None)
         self._rule = None

@@ -17,6 +17,7 @@ from webapp.delivery.heartbeat import requeue_stale_claims
 from webapp.delivery.in_doubt import Settled, settle_outbox, settle_ses
 from webapp.delivery.jobs import purge_finished_jobs
 from webapp.delivery.runner import resume_after_quota
+from webapp.events.webhook_sender import forget_old_messages
 from webapp.models import Edition, EditionStatus, ScheduleRule
 from webapp.models.event import Event
 from webapp.readers.csv_jobs import forget_old_exports
@@ -163,8 +164,8 @@ def housekeeping(
 def daily(
     sessions: sessionmaker[Session], settings: Settings, now: datetime
 ) -> dict[str, int]:
-    """Once a day: purge unconfirmed readers, trim old event payloads, forget finished jobs,
-    delete CSV exports a day old."""
+    """Once a day: purge unconfirmed readers, trim old event payloads, forget finished jobs
+    and webhook messages, delete CSV exports a day old."""
     with sessions() as session:
         purged = purge_unconfirmed(session, settings.unconfirmed_retention_days, now)
         cutoff = now - timedelta(days=settings.event_payload_retention_days)
@@ -175,6 +176,7 @@ def daily(
         )
         exports = forget_old_exports(session, settings.var_dir, now)  # before their jobs go
         jobs = purge_finished_jobs(session, now)
+        webhooks = forget_old_messages(session, now)
         session.commit()
     return {"purged": purged, "trimmed": int(getattr(trimmed, "rowcount", 0) or 0),
-            "jobs_forgotten": jobs, "exports_deleted": exports}
+            "jobs_forgotten": jobs, "exports_deleted": exports, "webhooks_forgotten": webhooks}
