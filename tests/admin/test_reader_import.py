@@ -13,6 +13,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from tests.conftest import PASSWORD, _signed_in
 from tests.factories import Factories
 from tests.mailbox import run_jobs
 from webapp.admin import import_reasons
@@ -21,14 +22,17 @@ from webapp.models import (
     BackgroundJob,
     ConsentRecord,
     ConsentSource,
+    Role,
     Subscriber,
     SubscriberStatus,
+    Suppression,
     User,
 )
-from webapp.readers.suppressions import suppress
+from webapp.readers.suppressions import address_hash, suppress
 from webapp.readers.topics import active_topics
 
 URL = "/admin/subscribers/import?lang=en"
+ERASURE_KEY = "test-erasure-key"  # the test app's
 ASKED = {"consent_basis": "asked"}
 
 
@@ -316,3 +320,103 @@ def test_suppressed_and_departed_readers_are_not_subscribed_again(
                         "erased@example.com": SubscriberStatus.ERASED,
                         "blocked@example.com": None,
                         "fine@example.com": SubscriberStatus.ACTIVE}
+
+
+# --- the confirmation names the previewed file kept on the server ---------------------------
+
+
+def staged_token(page: str) -> str:
+    found = re.search(r'name="staged" value="([^"]+)"', page)
+    assert found is not None
+    return found.group(1)
+
+
+def confirm_staged(app: Flask, client: FlaskClient, token: str, **form: Any) -> str:
+    response = client.post(URL, data={"staged": token, **ASKED, "confirm": "1", **form})
+    assert response.status_code == 303, response.get_data(as_text=True)
+    run_jobs(app)
+    return client.get(response.headers["Location"] + "?lang=en").get_data(as_text=True)
+
+
+@pytest.mark.usefixtures("topics")
+def test_the_confirmation_imports_the_previewed_rows_without_the_file_posted_back(
+    app: Flask, admin_client: FlaskClient, session: Session
+) -> None:
+    text = "email,name,topics\nnew@example.com,New,ai;data\n"
+    page = preview(admin_client, text)
+    assert "new@example.com,New" not in page  # the file is not in the page
+    token = staged_token(page)
+    confirm_staged(app, admin_client, token)
+    assert slugs(session, "new@example.com") == ["ai", "data"]
+    # Confirmed once: the kept rows are gone, and the same token imports nothing again.
+    again = admin_client.post(URL, data={"staged": token, **ASKED, "confirm": "1"})
+    assert again.status_code == 200
+    assert "This preview is no longer kept" in again.get_data(as_text=True)
+    assert session.scalar(select(func.count(BackgroundJob.id))) == 1
+
+
+@pytest.mark.usefixtures("topics")
+def test_a_preview_with_errors_is_not_confirmed_unless_they_are_skipped(
+    app: Flask, admin_client: FlaskClient, session: Session
+) -> None:
+    text = "email,topics\nok@example.com,ai\nnot-an-address,ai\n"
+    token = staged_token(preview(admin_client, text))
+    refused = admin_client.post(URL, data={"staged": token, **ASKED, "confirm": "1"})
+    page = refused.get_data(as_text=True)
+    assert refused.status_code == 200 and "Nothing was imported" in page
+    assert errors_of(page) and nothing_queued(session)
+    confirm_staged(app, admin_client, staged_token(page), skip_invalid="y")
+    assert reader(session, "ok@example.com") is not None
+
+
+@pytest.mark.usefixtures("topics")
+def test_a_kept_preview_serves_only_its_admin_and_its_choice_of_topics(
+    app: Flask, admin_client: FlaskClient, factories: Factories, session: Session
+) -> None:
+    token = staged_token(preview(admin_client, "email,topics\na@example.com,\n", all_topics="y"))
+    # The other choice would have refused the row: the kept rows do not stand for it.
+    other_choice = admin_client.post(URL, data={"staged": token, **ASKED, "confirm": "1"})
+    assert "This preview is no longer kept" in other_choice.get_data(as_text=True)
+    other = factories.user(role=Role.ADMIN, password=PASSWORD)
+    session.commit()
+    client = _signed_in(app, other)
+    someone_else = client.post(URL, data={"staged": token, **ASKED, "confirm": "1",
+                                          "all_topics": "y"})
+    assert "This preview is no longer kept" in someone_else.get_data(as_text=True)
+    assert nothing_queued(session)
+    confirm_staged(app, admin_client, token, all_topics="y")
+    assert {"ai", "data", "fintech"} <= set(slugs(session, "a@example.com"))  # every topic
+
+
+@pytest.mark.postgres
+@pytest.mark.usefixtures("topics")
+def test_readers_suppressed_erased_or_gone_after_the_preview_are_still_refused(
+    app: Flask, admin_client: FlaskClient, factories: Factories, session: Session
+) -> None:
+    factories.subscriber(email="bounces@example.com", topics=["ai"])
+    session.commit()
+    text = ("email,topics,status\nbounces@example.com,ai,active\nblocked@example.com,ai,active\n"
+            "erased@example.com,ai,active\nfine@example.com,ai,active\n")
+    token = staged_token(preview(admin_client, text))
+    assert nothing_queued(session)
+    # Between the preview and the import: a bounce, a suppression, an erasure (its hash).
+    found = reader(session, "bounces@example.com")
+    assert found is not None
+    found.status = SubscriberStatus.BOUNCED
+    suppress(session, "blocked@example.com", reason="complaint", source="ses")
+    session.add(Suppression(address_hash=address_hash(ERASURE_KEY, "erased@example.com"),
+                            reason="erased", source="reader"))
+    session.commit()
+    done = confirm_staged(app, admin_client, token, skip_invalid="y")
+    assert re.search(r'<span class="figure over">3</span> rows skipped', done)
+    assert "bounces@example.com has left the list" in done
+    assert "blocked@example.com is on the suppression list" in done
+    assert "erased@example.com is on the suppression list" in done
+    found = reader(session, "bounces@example.com")
+    assert found is not None and found.status == SubscriberStatus.BOUNCED
+    assert reader(session, "blocked@example.com") is None
+    assert reader(session, "erased@example.com") is None
+    assert slugs(session, "fine@example.com") == ["ai"]
+    # Nothing half-written: a consent record only for the reader imported.
+    assert session.scalar(select(func.count(ConsentRecord.id)).where(
+        ConsentRecord.source == ConsentSource.CSV)) == 1

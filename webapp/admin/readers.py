@@ -25,7 +25,8 @@ from webapp.admin.import_reasons import row_column, row_reason
 from webapp.admin.refusals import explain, show_on
 from webapp.config import current_settings
 from webapp.models import LANGUAGES, Subscriber, SubscriberStatus
-from webapp.readers.csv_jobs import queue_import
+from webapp.readers.csv_jobs import queue_import, queue_staged_import
+from webapp.readers.csv_staged import checked_again, forget_staged, stage_import, staged_import
 from webapp.readers.csv_values import (
     Attestation,
     AttestationMissing,
@@ -45,10 +46,12 @@ from webapp.readers.reader_admin import (
     unsubscribe_reader,
 )
 from webapp.readers.subscribers_csv import (
+    Checked,
     CsvImportError,
     ImportOptions,
     RowError,
-    preview_subscribers_csv,
+    check_csv,
+    preview_of,
 )
 from webapp.readers.topics import active_topics
 
@@ -275,6 +278,9 @@ def readers_import() -> str | BaseResponse:
     form = ImportForm()
     if not form.validate_on_submit():
         return _import_page(form)
+    token = request.form.get("staged", "")
+    if token and request.form.get("confirm"):
+        return _confirm_staged(form, token)
     try:
         text = _uploaded_text(form)
     except _Unreadable as unreadable:
@@ -313,20 +319,53 @@ def readers_import() -> str | BaseResponse:
             session.commit()
             return redirect(url_for("admin.job", job_id=job.id), code=303)
     try:
-        preview = preview_subscribers_csv(
-            session, text, erasure_key=erasure_key, all_topics=options.all_topics
-        )
+        checked = check_csv(session, text, erasure_key, all_topics=options.all_topics)
     except CsvImportError as error:
         return _import_page(form, whole_file=error.errors)
+    # Kept on the server for the confirmation: it is neither posted back nor read again.
+    token = stage_import(current_settings().var_dir, checked, all_topics=options.all_topics,
+                         actor_id=current_user.id)
+    return _preview_page(form, checked, token)
+
+
+def _preview_page(form: ImportForm, checked: Checked, token: str) -> str:
     return render_template(
         "admin/import_preview.html",
         form=form,
-        preview=preview,
-        text=text,
+        preview=preview_of(checked),
+        staged=token,
         reason=row_reason,
         column=row_column,
         bases=consent_bases(),
     )
+
+
+def _confirm_staged(form: ImportForm, token: str) -> str | BaseResponse:
+    """Queue the import of the file previewed under `token`, from its rows as checked then;
+    the worker checks each batch against the database again as it writes it."""
+    session = db.session()
+    options = _options(form)
+    if options is None:
+        return _import_page(form)
+    var_dir = current_settings().var_dir
+    staged = staged_import(var_dir, token, all_topics=options.all_topics,
+                           actor_id=current_user.id)
+    if staged is None:
+        form.file.errors = [_("This preview is no longer kept: choose the file again.")]
+        return _import_page(form)
+    try:
+        job = queue_staged_import(session, staged, options=options,
+                                  skip_invalid=bool(form.skip_invalid.data), actor=current_user)
+    except CsvImportError:
+        session.rollback()
+        flash(
+            _("Nothing was imported: the file has errors. Fix them or choose to skip those rows."),
+            "error",
+        )
+        return _preview_page(form, checked_again(session, staged), token)
+    session.commit()
+    forget_staged(var_dir, token)
+    return redirect(url_for("admin.job", job_id=job.id), code=303)
 
 
 def consent_bases() -> list[tuple[str, str]]:

@@ -260,7 +260,7 @@ class JobRunner:
             try:
                 finished = run_csv_import(
                     self.sessions, self._hold(job), erasure_key=self.settings.erasure_key,
-                    budget=LONG_WORK_SLICE,
+                    budget=LONG_WORK_SLICE, payload=job.payload,
                 )
             except ValueError as error:  # the CSV is gone or unreadable: trying cannot help
                 raise PermanentJobError(str(error)) from None

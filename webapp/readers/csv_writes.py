@@ -9,13 +9,18 @@ in one statement. SQLite has no such thing: it gets `IN` chunks and executemany 
 "insertmanyvalues"), which it runs in-process.
 
 Readers are upserted with `INSERT … ON CONFLICT (email_key) DO UPDATE … RETURNING`, guarded so
-that a reader who left since the rows were checked is not opted in again.
+that a reader who left since the rows were checked is not opted in again. On PostgreSQL the
+statement also leaves out every suppressed address itself (`NOT EXISTS` against the
+suppressions, by email key and by the hash kept of an erased one): a batch needs no check
+before it, and a suppression or a departure that came after the preview still wins.
 """
 
 from __future__ import annotations
 
+import base64
 import hmac
 import json
+import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -61,12 +66,20 @@ _CONSENTS = cast(Table, ConsentRecord.__table__)
 _LEFT = ("unsubscribed", "bounced", "complained", "erased")
 
 
+def new_tokens(count: int) -> list[str]:
+    """`count` of new_token()'s tokens (32 random bytes, URL-safe base64, unpadded), from one
+    read of the system's random source instead of one each."""
+    blob = os.urandom(32 * count)
+    return [base64.urlsafe_b64encode(blob[i : i + 32]).rstrip(b"=").decode()
+            for i in range(0, 32 * count, 32)]
+
+
 def _chunks(items: Sequence[_T], size: int = CHUNK) -> Iterator[Sequence[_T]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
 
 
-def _postgresql(session: Session) -> bool:
+def is_postgresql(session: Session) -> bool:
     return session.get_bind().dialect.name == "postgresql"
 
 
@@ -75,7 +88,7 @@ def _among(
 ) -> Iterator[ColumnElement[bool] | TextClause]:
     """`column` is one of `values`: one JSON array parameter on PostgreSQL, `IN` chunks on
     SQLite."""
-    if _postgresql(session):
+    if is_postgresql(session):
         kind = "integer" if values and isinstance(values[0], int) else "varchar"
         name = f"among_{column.table.name}_{column.name}"
         yield text(
@@ -128,12 +141,16 @@ def current_readers(session: Session, keys: list[str]) -> dict[str, Current]:
     }
 
 
+def address_hash_of(secret: bytes, key: str) -> str:
+    """address_hash's HMAC-SHA256, by the one-shot C function: a tenth of the time a key."""
+    return hmac.digest(secret, key.encode(), "sha256").hex()
+
+
 def suppressed_among(session: Session, keys: list[str], erasure_key: str) -> set[str]:
     """The email keys among `keys` that are suppressed, by address or by the hash kept of an
     erased one (as webapp.readers.suppressions.suppressed_keys, set-based)."""
     secret = erasure_key.encode()
-    # address_hash's HMAC-SHA256, by the one-shot C function: a tenth of the time a key.
-    key_of_hash = {hmac.digest(secret, key.encode(), "sha256").hex(): key for key in set(keys)}
+    key_of_hash = {address_hash_of(secret, key): key for key in set(keys)}
     found: set[str] = set()
     by_key = list(_among(session, Suppression.email_key, sorted(set(keys))))
     by_hash = list(_among(session, Suppression.address_hash, sorted(key_of_hash)))
@@ -152,6 +169,9 @@ class Written:
     created: int = 0
     updated: int = 0
     refused: list[CsvRow] = field(default_factory=list)  # readers who left since the check
+    suppressed: list[CsvRow] = field(default_factory=list)  # PostgreSQL's guarded write only
+    # The status of each refused reader who left, by email key, where the statement saw it.
+    left: dict[str, str] = field(default_factory=dict)
 
 
 def _upsert_sqlite() -> Any:
@@ -211,21 +231,29 @@ def _add_consents(session: Session, records: list[tuple[int, str, dict[str, Any]
     ])
 
 
-# PostgreSQL: a batch in one statement and one round trip. The readers are upserted (a new row
-# has xmax = 0: that tells created from updated); of a known reader's topics only those the
-# row no longer names are deleted, and the others inserted unless there, so the two never
-# touch the same link; every reader written gets a consent record built from its row and
-# the attestation. A reader who left is untouched by the guard, absent from RETURNING, and so
-# gets neither topics nor a record.
+# PostgreSQL: a batch in one statement and one round trip. An address suppressed (by key, or by
+# the hash kept of an erased one) is marked in the input and never inserted. The readers are
+# upserted (a new row has xmax = 0: that tells created from updated); of a known reader's
+# topics only those the row no longer names are deleted, and the others inserted unless there,
+# so the two never touch the same link; every reader written gets a consent record built from
+# its row and the attestation. A reader who left is untouched by the guard, absent from
+# RETURNING, and so gets neither topics nor a record. The rows refused come back with why:
+# `suppressed`, else the status of the reader who left as the statement saw it.
 _WRITE_PG = text(f"""
 WITH input AS (
-    SELECT * FROM json_to_recordset(CAST(:rows AS json))
+    SELECT r.*,
+           EXISTS (SELECT 1 FROM suppressions AS s WHERE s.email_key = r.email_key)
+           OR EXISTS (SELECT 1 FROM suppressions AS s WHERE s.address_hash = r.address_hash)
+           AS suppressed
+    FROM json_to_recordset(CAST(:rows AS json))
         AS r(email varchar, email_key varchar, name varchar, language varchar,
-             status varchar, token varchar, topic_ids json, topics json)
+             status varchar, token varchar, topic_ids json, topics json,
+             address_hash varchar)
 ), up AS (
     INSERT INTO subscribers
         (email, email_key, name, language, status, token, tracking, created_at, updated_at)
     SELECT email, email_key, name, language, status, token, true, :at, :at FROM input
+    WHERE NOT input.suppressed
     ON CONFLICT (email_key) DO UPDATE SET
         name = COALESCE(EXCLUDED.name, subscribers.name),
         language = EXCLUDED.language,
@@ -256,33 +284,51 @@ WITH input AS (
            :at
     FROM up JOIN input USING (email_key)
 )
-SELECT email_key, created FROM up
+SELECT email_key, created, NULL AS refused FROM up
+UNION ALL
+SELECT input.email_key, NULL, CASE WHEN input.suppressed THEN 'suppressed'
+                                   ELSE COALESCE(CAST(s.status AS varchar), '') END
+FROM input LEFT JOIN subscribers AS s USING (email_key)
+WHERE input.email_key NOT IN (SELECT email_key FROM up)
 """)
 
 
-def _write_rows_pg(
-    session: Session, rows: Sequence[CsvRow], topic_ids: dict[str, int],
-    consent: dict[str, Any], at: datetime,
+def write_guarded_pg(
+    session: Session, rows: Sequence[CsvRow], topic_ids: dict[str, int], *,
+    erasure_key: str, consent: dict[str, Any], now: datetime | None = None,
 ) -> Written:
+    """write_rows on PostgreSQL with the database's checks in the statement: suppressed rows
+    and readers who left are refused, in `suppressed` and `refused` (with `left`)."""
+    secret = erasure_key.encode()
     values = [
-        {"email": r.email, "email_key": r.email.strip().lower(), "name": r.name,
-         "language": r.language, "status": str(r.status), "token": new_token(),
-         "topic_ids": [topic_ids[slug] for slug in r.topics], "topics": r.topics}
-        for r in rows
+        {"email": r.email, "email_key": (key := r.email.strip().lower()), "name": r.name,
+         "language": r.language, "status": str(r.status), "token": token,
+         "topic_ids": [topic_ids[slug] for slug in r.topics], "topics": r.topics,
+         "address_hash": address_hash_of(secret, key)}
+        for r, token in zip(rows, new_tokens(len(rows)), strict=True)
     ]
     result = session.execute(_WRITE_PG, {
         "rows": json.dumps(values, ensure_ascii=False),
         "consent": json.dumps(consent, ensure_ascii=False),
         "source": ConsentSource.CSV.value,
-        "at": at,
+        "at": now or utcnow(),
     })
     written = Written()
-    done: set[str] = set()
-    for key, created in result:
-        done.add(key)
-        written.created += bool(created)
-        written.updated += not created
-    written.refused = [r for r in rows if r.email.strip().lower() not in done]
+    suppressed: set[str] = set()
+    for key, created, refused in result:
+        if refused is None:
+            written.created += bool(created)
+            written.updated += not created
+        elif refused == "suppressed":
+            suppressed.add(key)
+        else:
+            written.left[key] = refused
+    for row in rows:
+        key = row.email.strip().lower()
+        if key in suppressed:
+            written.suppressed.append(row)
+        elif key in written.left:
+            written.refused.append(row)
     return written
 
 
@@ -296,7 +342,8 @@ def write_rows(
     now: datetime | None = None,
 ) -> Written:
     """Create or update the readers of valid rows, replace their topics and append a consent
-    record each (`consent` is added to every record's detail); the caller commits.
+    record each (`consent` is added to every record's detail); the caller commits. SQLite's
+    way: PostgreSQL's, checks included, is write_guarded_pg.
 
     `existing` is what the rows were checked against, to tell new readers from known ones.
     """
@@ -304,8 +351,6 @@ def write_rows(
     written = Written()
     if not rows:
         return written
-    if _postgresql(session):
-        return _write_rows_pg(session, rows, topic_ids, consent, at)
     by_key = {row.email.strip().lower(): row for row in rows}
     ids = _upsert(session, rows, at)
     written.refused = [row for key, row in by_key.items() if key not in ids]

@@ -41,8 +41,11 @@ from webapp.readers.csv_values import (
 from webapp.readers.csv_writes import (
     CHUNK,
     Current,
+    Written,
     current_readers,
+    is_postgresql,
     suppressed_among,
+    write_guarded_pg,
     write_rows,
 )
 
@@ -185,8 +188,11 @@ _STATUSES = {str(s): s for s in IMPORTABLE_STATUSES}
 
 
 def _parse_row(
-    line: int, raw: dict[str, str], topics: TopicIndex, all_topics: bool
+    line: int, raw: dict[str, str], topics: TopicIndex, all_topics: bool,
+    seen: dict[str, tuple[str, ...] | _Refused],
 ) -> CsvRow:
+    """A valid row, or _Refused. `seen` keeps what each topics cell named: a large list
+    repeats a few dozen of them."""
     address = raw.get("email", "").strip()
     if not address:
         raise _Refused("email_empty", "email")
@@ -197,19 +203,13 @@ def _parse_row(
     name = raw.get("name", "").strip() or None
     if name and len(name) > MAX_NAME:
         raise _Refused("name_too_long", "name", limit=MAX_NAME)
-    slugs: list[str] = []
-    for value in topic_values(raw.get("topics", "")):
-        topic = topics.find(value)
-        if topic is None:
-            raise _Refused("topic_unknown", "topics", value=value)
-        if topic.retired:
-            raise _Refused("topic_retired", "topics", value=value)
-        if topic.slug not in slugs:
-            slugs.append(topic.slug)
-    if not slugs:
-        if not all_topics:
-            raise _Refused("topics_missing", "topics")
-        slugs = list(topics.active_slugs)
+    cell = raw.get("topics", "")
+    slugs = seen.get(cell)
+    if slugs is None:
+        slugs = seen[cell] = _topics_of(cell, topics, all_topics)
+    if isinstance(slugs, _Refused):  # a new one: one raised again would keep each traceback
+        code, column, params = slugs.error
+        raise _Refused(code, column, **params)
     language = language_of(raw.get("language", ""))
     if language is None:
         raise _Refused("language_unknown", "language", value=raw.get("language", "").strip())
@@ -217,7 +217,25 @@ def _parse_row(
     if status is None:
         raise _Refused("status_unknown", "status", value=raw.get("status", "").strip(),
                        allowed=_ALLOWED_STATUSES)
-    return CsvRow(line, address, name, tuple(slugs), language, status)
+    return CsvRow(line, address, name, slugs, language, status)
+
+
+def _topics_of(cell: str, topics: TopicIndex, all_topics: bool) -> tuple[str, ...] | _Refused:
+    """The short names a topics cell names, or why it is refused."""
+    slugs: list[str] = []
+    for value in topic_values(cell):
+        topic = topics.find(value)
+        if topic is None:
+            return _Refused("topic_unknown", "topics", value=value)
+        if topic.retired:
+            return _Refused("topic_retired", "topics", value=value)
+        if topic.slug not in slugs:
+            slugs.append(topic.slug)
+    if not slugs:
+        if not all_topics:
+            return _Refused("topics_missing", "topics")
+        slugs = list(topics.active_slugs)
+    return tuple(slugs)
 
 
 def read_rows(
@@ -249,6 +267,7 @@ def read_rows(
     rows: list[CsvRow] = []
     errors: list[RowError] = []
     first_line: dict[str, int] = {}
+    seen: dict[str, tuple[str, ...] | _Refused] = {}
     width = len(header)
     # Most files hold no refused character at all: one search over the text spares a search
     # per cell. A line break can still be in a cell (a quote left open); that is checked.
@@ -273,7 +292,8 @@ def read_rows(
             errors.append(RowError(line, "too_many_cells"))
             continue
         try:
-            row = _parse_row(line, dict(zip(header, cells, strict=False)), topics, all_topics)
+            row = _parse_row(line, dict(zip(header, cells, strict=False)), topics, all_topics,
+                             seen)
         except _Refused as refused:
             code, column, params = refused.error
             errors.append(RowError(line, code, column, params))
@@ -430,9 +450,33 @@ def check_rows(
     return valid, errors, existing
 
 
-def left_since(row: CsvRow) -> RowError:
+def left_since(row: CsvRow, status: str = "") -> RowError:
     """A row whose reader left (unsubscribed, bounced…) after the rows were checked."""
-    return RowError(row.line, "left", "email", {"email": row.email, "status": "unsubscribed"})
+    return RowError(row.line, "left", "email",
+                    {"email": row.email, "status": status or "unsubscribed"})
+
+
+def write_checked(
+    session: Session, rows: list[CsvRow], topic_ids: dict[str, int], *, erasure_key: str,
+    consent: dict[str, Any],
+) -> tuple[Written, list[RowError]]:
+    """Check valid rows against the database as it is now and write those it allows; what
+    was written, and the rows refused (suppressed, or a reader who left) with why.
+
+    On PostgreSQL the check is part of the one statement that writes (csv_writes.
+    write_guarded_pg); on SQLite the rows are checked, then written under the same guard.
+    """
+    if is_postgresql(session):
+        written = write_guarded_pg(session, rows, topic_ids, erasure_key=erasure_key,
+                                   consent=consent)
+        refused = [RowError(row.line, "suppressed", "email", {"email": row.email})
+                   for row in written.suppressed]
+    else:
+        valid, refused, existing = check_rows(session, rows, erasure_key)
+        written = write_rows(session, valid, existing, topic_ids, consent=consent)
+    refused += [left_since(row, written.left.get(email_key(row.email), ""))
+                for row in written.refused]
+    return written, refused
 
 
 @dataclass(frozen=True)
@@ -490,7 +534,11 @@ def preview_subscribers_csv(
 
     Writes nothing. Raises CsvImportError when the file itself cannot be read.
     """
-    checked = check_csv(session, text, erasure_key, all_topics=all_topics)
+    return preview_of(check_csv(session, text, erasure_key, all_topics=all_topics))
+
+
+def preview_of(checked: Checked) -> ImportPreview:
+    """The preview of rows checked (check_csv)."""
     counts = {"new": 0, "update": 0, "unchanged": 0}
     first: list[RowChange] = []
     for row in checked.rows:
@@ -521,11 +569,12 @@ def import_subscribers_csv(
     result = ImportResult(skipped=list(checked.errors))
     ids = {t.slug: t.id for t in checked.topics.topics}
     for start in range(0, len(checked.rows), CHUNK):
-        written = write_rows(session, checked.rows[start : start + CHUNK], checked.existing,
-                             ids, consent=consent_detail(options, actor))
+        written, refused = write_checked(session, checked.rows[start : start + CHUNK], ids,
+                                         erasure_key=erasure_key,
+                                         consent=consent_detail(options, actor))
         result.created += written.created
         result.updated += written.updated
-        result.skipped += [left_since(row) for row in written.refused]
+        result.skipped += refused
     result.skipped.sort(key=lambda e: e.line)
     record_audit(
         session,
