@@ -29,7 +29,7 @@ from webapp.api.spec import operation
 from webapp.audit import record_audit
 from webapp.config import current_settings
 from webapp.models import ConsentSource, Subscriber, SubscriberStatus
-from webapp.readers.consent import Origin
+from webapp.readers.consent import Origin, consent_fields
 from webapp.readers.own_data import erase
 from webapp.readers.reader_admin import (
     AddressErased,
@@ -286,15 +286,6 @@ def erase_subscriber(subscriber_id: int) -> Response:
 def subscriber_consents(subscriber_id: int) -> Response:
     subscriber = _subscriber(subscriber_id)
     return jsonify(ConsentList().dump({"data": [
-        {
-            "id": record.id,
-            "at": record.created_at,
-            "action": record.action,
-            "source": record.source.value,
-            "text_version": record.text_version,
-            "ip": record.ip,
-            "user_agent": record.user_agent,
-            "detail": record.detail,
-        }
+        {"id": record.id, **consent_fields(record)}
         for record in subscriber.consents
     ]}))

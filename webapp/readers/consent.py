@@ -129,6 +129,19 @@ def record_change(
     return record
 
 
+def consent_fields(record: ConsentRecord) -> dict[str, Any]:
+    """A ledger entry as a reader's data export and the REST API give it (`at` as stored)."""
+    return {
+        "at": record.created_at,
+        "action": record.action,
+        "source": record.source.value,
+        "text_version": record.text_version,
+        "ip": record.ip,
+        "user_agent": record.user_agent,
+        "detail": record.detail,
+    }
+
+
 def redact_consents(session: Session, subscriber_id: int) -> int:
     """Blank IP, user agent and detail of every entry of one reader; action and time stay."""
     stmt = (

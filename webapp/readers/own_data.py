@@ -44,7 +44,13 @@ from webapp.models import (
     email_key,
     utcnow,
 )
-from webapp.readers.consent import ConsentAction, Origin, record_consent, redact_consents
+from webapp.readers.consent import (
+    ConsentAction,
+    Origin,
+    consent_fields,
+    record_consent,
+    redact_consents,
+)
 from webapp.readers.erasure_journal import ErasureEntry, append_erasure, journal_path
 from webapp.readers.subscriptions import LINK_REQUEST, SUBSCRIBE_REQUEST
 from webapp.readers.suppressions import address_hash
@@ -96,15 +102,7 @@ def export_data(session: Session, subscriber: Subscriber) -> dict[str, Any]:
             for t in subscriber.topics
         ],
         "consent_records": [
-            {
-                "at": when(record.created_at),
-                "action": record.action,
-                "source": record.source.value,
-                "text_version": record.text_version,
-                "ip": record.ip,
-                "user_agent": record.user_agent,
-                "detail": record.detail,
-            }
+            {**consent_fields(record), "at": when(record.created_at)}
             for record in subscriber.consents
         ],
         "deliveries": [
