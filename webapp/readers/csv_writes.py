@@ -91,10 +91,10 @@ def _among(
     if is_postgresql(session):
         kind = "integer" if values and isinstance(values[0], int) else "varchar"
         name = f"among_{column.table.name}_{column.name}"
-        yield text(
-            f"{column.table.name}.{column.name} IN (SELECT CAST(value AS {kind}) "
-            f"FROM json_array_elements_text(CAST(:{name} AS json)))"
-        ).bindparams(**{name: json.dumps(list(values))})
+        among = (f"IN (SELECT CAST(value AS {kind}) "  # nosec B608: our column, a named type; values bound
+                 f"FROM json_array_elements_text(CAST(:{name} AS json)))")
+        yield text(f"{column.table.name}.{column.name} {among}").bindparams(
+            **{name: json.dumps(list(values))})
         return
     for part in _chunks(values):
         yield column.in_(part)
@@ -239,7 +239,7 @@ def _add_consents(session: Session, records: list[tuple[int, str, dict[str, Any]
 # its row and the attestation. A reader who left is untouched by the guard, absent from
 # RETURNING, and so gets neither topics nor a record. The rows refused come back with why:
 # `suppressed`, else the status of the reader who left as the statement saw it.
-_WRITE_PG = text(f"""
+_WRITE_PG = text("""
 WITH input AS (
     SELECT r.*,
            EXISTS (SELECT 1 FROM suppressions AS s WHERE s.email_key = r.email_key)
@@ -259,7 +259,7 @@ WITH input AS (
         language = EXCLUDED.language,
         status = EXCLUDED.status,
         updated_at = EXCLUDED.updated_at
-    WHERE subscribers.status NOT IN ({", ".join(f"'{s}'" for s in _LEFT)})
+    WHERE subscribers.status NOT IN ('unsubscribed', 'bounced', 'complained', 'erased')  -- _LEFT
        OR EXCLUDED.status = 'unsubscribed'
     RETURNING id, email_key, (xmax = 0) AS created
 ), wanted AS (
