@@ -32,7 +32,8 @@ from webapp.delivery.variants import count_variants, english_exposure
 from webapp.editions.records import get_edition
 from webapp.editions.upload import import_report_text
 from webapp.models import Delivery, DeliveryStatus, Edition, EditionStatus, Role, utcnow
-from webapp.readers.subscribers_csv import import_subscribers_csv
+from webapp.readers.csv_values import Attestation, ConsentBasis
+from webapp.readers.subscribers_csv import ImportOptions, import_subscribers_csv
 
 pytestmark = pytest.mark.browser
 
@@ -136,7 +137,8 @@ def test_an_editor_takes_the_july_report_to_a_finished_send(
     install(live_app, replace(settings_of(live_app), ses_max_send_rate=4.0))
     with database(live_app).sessionmaker() as session:
         import_subscribers_csv(session, DEMO_READERS.read_text(encoding="utf-8"),
-                               erasure_key=settings_of(live_app).erasure_key, actor="test")
+                               erasure_key=settings_of(live_app).erasure_key, actor="test",
+                               options=ImportOptions(Attestation(ConsentBasis.ASKED)))
         session.commit()
     page = _context_page(browser, live_app, "zh-CN", 1280, 900)
     screens = Screens(page, "zh-laptop", 1280)

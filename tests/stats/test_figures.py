@@ -31,8 +31,9 @@ from webapp.models import (
 )
 from webapp.models.base import new_token
 from webapp.readers.consent import Origin
+from webapp.readers.csv_values import Attestation, ConsentBasis
 from webapp.readers.own_data import erase
-from webapp.readers.subscribers_csv import import_subscribers_csv
+from webapp.readers.subscribers_csv import ImportOptions, import_subscribers_csv
 from webapp.readers.subscriptions import unsubscribe
 from webapp.stats.figures import (
     Funnel,
@@ -254,7 +255,8 @@ def test_readers_joining_and_leaving_are_counted_per_month_as_statuses_change(
 ) -> None:
     csv = "email,topics,status\na@example.com,ai,active\nb@example.com,ai,active\n" \
           "c@example.com,ai,paused\nd@example.com,ai,pending\n"
-    import_subscribers_csv(session, csv, erasure_key="k")
+    import_subscribers_csv(session, csv, erasure_key="k",
+                           options=ImportOptions(Attestation(ConsentBasis.ASKED)))
     session.commit()
     readers = {s.email: s for s in session.scalars(select(Subscriber))}
     unsubscribe(session, settings_of(app), readers["a@example.com"], Origin(ConsentSource.ADMIN))
