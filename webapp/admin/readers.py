@@ -24,6 +24,7 @@ from webapp.admin.forms import ButtonForm, ImportForm, NewReaderForm, ReaderTopi
 from webapp.admin.import_reasons import row_column, row_reason
 from webapp.admin.refusals import explain, show_on
 from webapp.config import current_settings
+from webapp.labels import label
 from webapp.models import LANGUAGES, Subscriber, SubscriberStatus
 from webapp.readers.csv_jobs import queue_import, queue_staged_import
 from webapp.readers.csv_staged import checked_again, forget_staged, stage_import, staged_import
@@ -369,9 +370,8 @@ def _confirm_staged(form: ImportForm, token: str) -> str | BaseResponse:
 
 
 def consent_bases() -> list[tuple[str, str]]:
-    """The choices of how a list's readers agreed, as the form offers them."""
-    return [
-        (ConsentBasis.ASKED.value, _("They asked to subscribe (a form on our site, an email)")),
-        (ConsentBasis.CLIENTS.value, _("Existing clients who agreed in writing")),
-        (ConsentBasis.OTHER.value, _("Other (say how below)")),
-    ]
+    """The choices of how a list's readers agreed, as the form offers them: the consent
+    ledger's words (webapp.labels), "other" pointing at the note below it."""
+    worded = {ConsentBasis.OTHER: str(_("Other (say how below)"))}
+    return [(basis.value, worded.get(basis) or label(basis, "consent_basis"))
+            for basis in ConsentBasis]
