@@ -30,11 +30,16 @@ def test_three_workers_claim_disjoint_batches_within_one_rate(
     assert setup.statuses() == {"sent": 360}
     per_reader = Counter(m.recipient for m in setup.sim.messages)
     assert len(per_reader) == 360 and set(per_reader.values()) == {1}
-    throttled = [r for r in setup.sim.requests if getattr(r, "status", 200) == 429]
-    # Alone, each would go at 60/s and most calls would meet a 429. Shared, the schedule keeps
-    # them within the rate; on a busy machine a delayed call can land in the next call's second.
-    # (16 calls: unshared, about two in three would be refused.)
-    assert len(throttled) <= 1, "together they stayed within the account's rate"
+    calls = [r for r in setup.sim.requests if r.operation == "SendBulkEmail"]
+    throttled = [r for r in calls if r.status == 429]
+    # Alone, each would go at 60/s and about two calls in three would meet a 429. Shared, the
+    # schedule keeps them within the rate. The simulator judges a call when its thread gets to
+    # it, not when it left the worker, so on a busy machine a stalled simulator can see two calls
+    # that left on time as one burst: a few stray refusals (retried, as the counts above show)
+    # are the machine, a third of the calls would be the schedule.
+    assert len(throttled) <= len(calls) // 6, (
+        f"together they stayed within the account's rate: {len(throttled)} of {len(calls)} refused"
+    )
     assert elapsed >= 360 / 60 - 1  # could not have gone faster than the shared rate
     with database(setup.app).sessionmaker() as session:
         by_worker = dict(
