@@ -253,6 +253,8 @@ def index_outbox_files(session: Session, files: Sequence[tuple[int, str]]) -> No
 
 
 def attempts_of(session: Session, ids: Sequence[int]) -> dict[int, int]:
+    if not ids:  # every settled chunk asks, almost always for none: no statement for that
+        return {}
     stmt = select(Delivery.id, Delivery.attempts).where(Delivery.id.in_(ids))
     return dict(session.execute(stmt).tuples().all())
 
