@@ -196,8 +196,8 @@ class SesBulkBatch:
     def __init__(self, client: SESV2Client, configuration_set: str | None = None) -> None:
         self.client = client
         self.configuration_set = configuration_set
-        self._templates: Recent[tuple[str, str, frozenset[str]], dict[str, Any]] = Recent(
-            TEMPLATE_CACHE
+        self._templates: Recent[tuple[str, str, frozenset[str]], tuple[Variant, dict[str, Any]]] = (
+            Recent(TEMPLATE_CACHE)
         )
         self._forms: Recent[tuple[str, str, bool], tuple[Variant, Links, TokenForm | None]] = (
             Recent(TEMPLATE_CACHE)
@@ -237,9 +237,14 @@ class SesBulkBatch:
             raise MessageUnbuildable("the subject holds a line break")
         shared = shared_slots(readers)
         if form is None:
-            content = self._templates.get(
-                (variant.month, variant.key, shared), lambda: slots_template(variant, shared)
-            )
+            key = (variant.month, variant.key, shared)
+
+            def make() -> tuple[Variant, dict[str, Any]]:
+                return variant, slots_template(variant, shared)
+
+            made_for, content = self._templates.get(key, make)
+            if made_for is not variant:  # recompiled since (branding)
+                made_for, content = self._templates.replace(key, make)
         else:
             content = form.content(GREETING in shared)
         data = [

@@ -146,3 +146,26 @@ def test_braces_in_content_stay_content_in_the_token_form(
     for recipient, message in zip(readers, sent, strict=True):
         assert "{{{dlv}}} 与 {{sub}}" in (message.text or "")
         assert _mime(variant, recipient, message) == _expected(variant, recipient, links)
+
+
+@pytest.mark.parametrize("tokens", [True, False])
+def test_a_variant_compiled_again_gets_its_own_template(
+    sim: SesSimulator, july_edition: EditionContent, reader: Callable[..., Recipient],
+    monkeypatch: pytest.MonkeyPatch, tokens: bool,
+) -> None:
+    """A worker recompiles its variants when the branding changes: same month and key, new
+    content, and the template SES gets follows, in either form."""
+    links = UrlLinks(BASE_URL)
+    batch = SesBulkBatch(ses_client(sim))
+    if not tokens:
+        monkeypatch.setattr(batch, "token_form", lambda *args: None)
+    recipient = reader()
+    for org in ("植德律师事务所", "另一家事务所"):
+        variant = compile_variant(july_edition, {"ai"}, "zh-CN",
+                                  settings=make_settings(org_name=org))
+        sim.reset()
+        [result] = batch.send_batch(variant, [BatchEntry(1, recipient)], links)
+        assert result.status == "SUCCESS"
+        [sent] = sim.messages
+        assert org in (sent.text or "")
+        assert _mime(variant, recipient, sent) == _expected(variant, recipient, links)
