@@ -37,5 +37,15 @@ class Recent(Generic[K, V]):
                 self._items.popitem(last=False)
         return value
 
+    def replace(self, key: K, make: Callable[[], V]) -> V:
+        """Make the value again (what was kept for `key` no longer fits)."""
+        value = make()
+        with self._lock:
+            self._items[key] = value
+            self._items.move_to_end(key)
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+        return value
+
     def __len__(self) -> int:
         return len(self._items)

@@ -32,6 +32,14 @@ class ReaderValues:
     list_unsubscribe: str
 
 
+def greeting(variant: Variant, recipient: Recipient) -> tuple[str, str]:
+    """The reader's greeting, HTML-escaped and plain."""
+    name = " ".join(recipient.name.split())[:MAX_NAME_CHARS] if recipient.name else ""
+    prefix, suffix, anonymous = variant.greeting
+    text = f"{prefix}{name}{suffix}" if name else anonymous
+    return escape(text), text
+
+
 def reader_values(variant: Variant, recipient: Recipient, links: Links) -> ReaderValues:
     """The reader's greeting, tokens and (if tracked) click and open URLs.
 
@@ -47,17 +55,16 @@ def reader_values(variant: Variant, recipient: Recipient, links: Links) -> Reade
     view = links.view(delivery) if delivery else variant.archive_url
 
     limit = variant.url_limit
-    name = " ".join(recipient.name.split())[:MAX_NAME_CHARS] if recipient.name else ""
-    prefix, suffix, anonymous = variant.greeting
+    html_greeting, text_greeting = greeting(variant, recipient)
     html_values = {
-        "greeting": escape(f"{prefix}{name}{suffix}") if name else escape(anonymous),
+        "greeting": html_greeting,
         "unsubscribe": _checked(unsubscribe, limit),
         "preferences": _checked(preferences, limit),
         "view": escape(view) if delivery is None else _checked(view, limit),
         "pixel": "",
     }
     text_values = {
-        "greeting": f"{prefix}{name}{suffix}" if name else anonymous,
+        "greeting": text_greeting,
         "unsubscribe": unsubscribe,
         "preferences": preferences,
         "view": view,

@@ -1,8 +1,9 @@
 """Sending one variant to many readers in one call: SES SendBulkEmail, or outbox files.
 
-The SES path turns a compiled variant into an inline SES template once, and each reader into
-`ReplacementTemplateData` (their slot values), `ReplacementHeaders` (their own
-List-Unsubscribe) and `ReplacementTags` (the delivery id), so a call carries 50 readers.
+The SES path turns a compiled variant into an inline SES template once
+(emails.transports.bulk_template), and each reader into `ReplacementTemplateData` (their
+greeting and tokens, or every slot's value), `ReplacementHeaders` (their own List-Unsubscribe)
+and `ReplacementTags` (the delivery id), so a call carries 50 readers.
 """
 
 from __future__ import annotations
@@ -23,9 +24,19 @@ from botocore.exceptions import (
 from emails.cache import Recent
 from emails.content import Links, Recipient
 from emails.edition import Variant
-from emails.fill import ReaderValues, fill, reader_values
-from emails.mime import MessageUnbuildable
-from emails.slots import SlotTemplate
+from emails.fill import ReaderValues, fill, greeting, reader_values
+from emails.mime import MessageUnbuildable, list_unsubscribe
+from emails.transports.bulk_template import (
+    BRACE,
+    GREETING,
+    TokenForm,
+    shared_slots,
+    slots_data,
+    slots_template,
+    token_data,
+    token_form,
+    token_reader,
+)
 from emails.transports.errors import (
     UNBUILDABLE,
     AnswerUnknown,
@@ -42,9 +53,6 @@ if TYPE_CHECKING:
 
 SES_MAX_DESTINATIONS = 50
 DELIVERY_TAG = "delivery"
-# Handlebars (SES's template language) would read `{{` in what an editor wrote as a
-# placeholder; every literal `{` is sent as this variable instead, so content stays content.
-_BRACE = "ob"
 
 
 @dataclass(frozen=True)
@@ -122,97 +130,130 @@ class SingleMessageBatch:
         return results
 
 
-def _escape_braces(text: str) -> str:
-    return text.replace("{", "{{{" + _BRACE + "}}}")
+# One encoder for every reader: json.dumps builds a new one per call when given options.
+_template_json = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
 
-def _template_text(
-    template: SlotTemplate, prefix: str, shared: frozenset[str] = frozenset()
-) -> str:
-    parts = [_escape_braces(p) for p in template.parts]
-    for index, name in template.positions:
-        parts[index] = "{{{" + ("h_" if name in shared else prefix) + name + "}}}"
-    return "".join(parts)
-
-
-def ses_template(variant: Variant, shared: frozenset[str] = frozenset()) -> dict[str, Any]:
-    """The variant as SES TemplateContent; slots become unescaped `{{{h_x}}}`/`{{{t_x}}}`
-    because their values are escaped (HTML) or plain (text) already. Text slots in `shared`
-    take the HTML value (`{{{h_x}}}`): it is the same for every reader of the call."""
-    return {
-        "Subject": _escape_braces(variant.subject),
-        "Html": _template_text(variant.html, "h_"),
-        "Text": _template_text(variant.text, "t_", shared),
-    }
-
-
-def shared_slots(readers: Sequence[ReaderValues]) -> frozenset[str]:
-    """Text slots whose value equals the HTML slot's for every reader given.
-
-    Tracked links, tokens and most greetings need no escaping, so a reader's click URLs were
-    sent twice, once per part: half of every reader's template data. They go once, and only
-    where escaping changed nothing for all of a call's readers."""
-    names = set(readers[0].text) if readers else set()
-    for values in readers:
-        names = {n for n in names if values.text[n] == values.html.get(n)}
-    return frozenset(names)
-
-
-def _bulk_entry(entry: BatchEntry, values: ReaderValues, shared: frozenset[str]) -> dict[str, Any]:
-    """One destination: its slot values, its own List-Unsubscribe, its delivery tag."""
-    data = {f"h_{k}": v for k, v in values.html.items()}
-    data.update({f"t_{k}": v for k, v in values.text.items() if k not in shared})
-    data[_BRACE] = "{"
+def _bulk_entry(entry: BatchEntry, data: dict[str, str], unsubscribe: str) -> dict[str, Any]:
+    """One destination: its template data, its own List-Unsubscribe, its delivery tag."""
     return {
         "Destination": {"ToAddresses": [address(entry.recipient.email)]},
         "ReplacementTags": [{"Name": DELIVERY_TAG, "Value": str(entry.delivery_id)}],
         "ReplacementEmailContent": {
             "ReplacementTemplate": {
-                "ReplacementTemplateData": json.dumps(data, ensure_ascii=False)
+                "ReplacementTemplateData": _template_json(data)
             }
         },
         "ReplacementHeaders": [
             {
                 "Name": "List-Unsubscribe",
-                "Value": header_value("List-Unsubscribe", values.list_unsubscribe),
+                "Value": header_value("List-Unsubscribe", unsubscribe),
             }
         ],
     }
+
+
+def own_values(variant: Variant, recipient: Recipient, links: Links, form: TokenForm | None
+               ) -> ReaderValues:
+    """The reader's own values: every slot (slots form) or only the greeting (token form).
+    MessageUnbuildable when their address or List-Unsubscribe cannot be written."""
+    if form is None:
+        values = reader_values(variant, recipient, links)
+    else:
+        if recipient.language != variant.language:  # as reader_values refuses
+            raise ValueError(f"{recipient.language} reader given a {variant.language} variant")
+        html, text = greeting(variant, recipient)
+        unsubscribe = links.unsubscribe(recipient.subscriber_token)
+        values = ReaderValues(
+            html={GREETING: html}, text={GREETING: text},
+            list_unsubscribe=list_unsubscribe(unsubscribe, variant.unsubscribe_mailto),
+        )
+    address(recipient.email)
+    header_value("List-Unsubscribe", values.list_unsubscribe)
+    return values
+
+
+def entry_data(values: ReaderValues, recipient: Recipient, form: TokenForm | None,
+               shared: frozenset[str]) -> dict[str, str]:
+    """The reader's ReplacementTemplateData (before JSON) in the call's form."""
+    if form is None:
+        return slots_data(values, shared)
+    return token_data(values.html[GREETING], values.text[GREETING], recipient,
+                      GREETING in shared)
 
 
 TEMPLATE_CACHE = 16  # variants' SES templates kept (~100 KB each)
 
 
 class SesBulkBatch:
-    """SendBulkEmail with an inline template per variant (compiled to SES form once)."""
+    """SendBulkEmail with an inline template per variant (made into SES form once).
+
+    Readers who agree on tracking get the token form (emails.transports.bulk_template): a call
+    then carries the template once and, per reader, little more than two tokens."""
 
     max_batch = SES_MAX_DESTINATIONS
 
     def __init__(self, client: SESV2Client, configuration_set: str | None = None) -> None:
         self.client = client
         self.configuration_set = configuration_set
-        self._templates: Recent[tuple[str, str, frozenset[str]], dict[str, Any]] = Recent(
-            TEMPLATE_CACHE
+        self._templates: Recent[tuple[str, str, frozenset[str]], tuple[Variant, dict[str, Any]]] = (
+            Recent(TEMPLATE_CACHE)
         )
+        self._forms: Recent[tuple[str, str, bool], tuple[Variant, Links, TokenForm | None]] = (
+            Recent(TEMPLATE_CACHE)
+        )
+
+    def token_form(self, variant: Variant, entries: Sequence[BatchEntry], links: Links
+                   ) -> TokenForm | None:
+        """The token form for these readers, if they all can take it."""
+        if not entries:
+            return None
+        tracked = {e.recipient.tracking and e.recipient.delivery_token is not None
+                   for e in entries}
+        if len(tracked) != 1 or not all(token_reader(e.recipient) for e in entries):
+            return None
+        key = (variant.month, variant.key, tracked.pop())
+
+        def make() -> tuple[Variant, Links, TokenForm | None]:
+            return variant, links, token_form(variant, links, key[2])
+
+        made_for, made_with, form = self._forms.get(key, make)
+        if made_for is not variant or made_with is not links:  # recompiled since (branding)
+            made_for, made_with, form = self._forms.replace(key, make)
+        return form
 
     def request(
         self, variant: Variant, entries: Sequence[BatchEntry], links: Links
     ) -> dict[str, Any]:
-        readers = [reader_values(variant, entry.recipient, links) for entry in entries]
-        return self._request(variant, entries, readers)
+        form = self.token_form(variant, entries, links)
+        readers = [own_values(variant, entry.recipient, links, form) for entry in entries]
+        return self._request(variant, entries, readers, form)
 
     def _request(
-        self, variant: Variant, entries: Sequence[BatchEntry], readers: Sequence[ReaderValues]
+        self, variant: Variant, entries: Sequence[BatchEntry], readers: Sequence[ReaderValues],
+        form: TokenForm | None,
     ) -> dict[str, Any]:
         if "\r" in variant.subject or "\n" in variant.subject:  # as the mail library refuses
             raise MessageUnbuildable("the subject holds a line break")
         shared = shared_slots(readers)
-        content = self._templates.get(
-            (variant.month, variant.key, shared), lambda: ses_template(variant, shared)
-        )
+        if form is None:
+            key = (variant.month, variant.key, shared)
+
+            def make() -> tuple[Variant, dict[str, Any]]:
+                return variant, slots_template(variant, shared)
+
+            made_for, content = self._templates.get(key, make)
+            if made_for is not variant:  # recompiled since (branding)
+                made_for, content = self._templates.replace(key, make)
+        else:
+            content = form.content(GREETING in shared)
+        data = [
+            entry_data(values, entry.recipient, form, shared)
+            for entry, values in zip(entries, readers, strict=True)
+        ]
         template: dict[str, Any] = {
             "TemplateContent": content,
-            "TemplateData": json.dumps({_BRACE: "{"}),
+            "TemplateData": json.dumps({BRACE: "{"}),
             "Headers": [
                 {"Name": name, "Value": header_value(name, value)}
                 for name, value in variant.headers
@@ -225,8 +266,8 @@ class SesBulkBatch:
                 {"Name": tag_text(n), "Value": tag_text(v)} for n, v in variant.tags
             ],
             "BulkEmailEntries": [
-                _bulk_entry(entry, values, shared)
-                for entry, values in zip(entries, readers, strict=True)
+                _bulk_entry(entry, own, values.list_unsubscribe)
+                for entry, own, values in zip(entries, data, readers, strict=True)
             ],
         }
         if variant.reply_to:
@@ -242,13 +283,12 @@ class SesBulkBatch:
             raise ValueError(f"at most {self.max_batch} destinations per SendBulkEmail call")
         # A reader whose own part cannot be written fails alone; one the variant's part
         # cannot be written for (its headers, its sender) fails the whole call.
+        form = self.token_form(variant, entries, links)
         answers: list[EntryResult | None] = [None] * len(entries)
         going: list[tuple[int, BatchEntry, ReaderValues]] = []
         for index, entry in enumerate(entries):
             try:
-                values = reader_values(variant, entry.recipient, links)
-                address(entry.recipient.email)
-                header_value("List-Unsubscribe", values.list_unsubscribe)
+                values = own_values(variant, entry.recipient, links, form)
             except MessageUnbuildable as error:
                 answers[index] = EntryResult(UNBUILDABLE, error=str(error))
             else:
@@ -257,7 +297,8 @@ class SesBulkBatch:
             return [answer for answer in answers if answer is not None]
         try:
             request = self._request(
-                variant, [entry for _, entry, _ in going], [values for _, _, values in going]
+                variant, [entry for _, entry, _ in going], [values for _, _, values in going],
+                form,
             )
         except MessageUnbuildable as error:
             raise Unbuildable(str(error)) from error

@@ -18,7 +18,7 @@ from emails.fill import fill
 from tests.conftest import app_config
 from tests.delivery.conftest import delivery_statuses
 from tests.factories import Factories
-from tests.tools.ses_simulator import SesSimulator, SimulatorConfig
+from tests.tools.ses_simulator import RequestRecord, SesSimulator, SimulatorConfig
 from webapp import create_app
 from webapp.config import settings_of
 from webapp.db import database
@@ -252,14 +252,22 @@ def test_each_reader_gets_exactly_the_message_filled_for_them_through_bulk_templ
     simulator: Callable[..., SesSimulator],
 ) -> None:
     """Text slots equal to their HTML value for every reader of a call are sent once; a
-    greeting that escaping changes, and an untracked reader's plain item links, are not."""
-    sim = simulator()
+    greeting that escaping changes, and an untracked reader's plain item links, are not.
+    Tracked and untracked readers go in calls of their own, each carrying only tokens."""
+    sim = simulator(record_mode="full")
     factories.subscriber(topics=["ai"], name="Tom & Jerry", email="both@example.com")
     factories.subscriber(topics=["ai"], name="Plain", email="plain@example.com")
     factories.subscriber(topics=["ai"], name="Quiet", email="quiet@example.com", tracking=False)
     app = ses_app(database_url, tmp_path, sim)
     assert _run(app, start_july(app)).finished
     assert len(sim.messages) == 3
+    calls = [json.loads(r.body) for r in sim.requests
+             if isinstance(r, RequestRecord) and r.operation == "SendBulkEmail"]
+    assert sorted(len(call["BulkEmailEntries"]) for call in calls) == [1, 2]
+    for call in calls:
+        for entry in call["BulkEmailEntries"]:
+            data = entry["ReplacementEmailContent"]["ReplacementTemplate"]
+            assert "dlv" in json.loads(data["ReplacementTemplateData"])
     with app.app_context(), database(app).sessionmaker() as session:
         edition = sending.load_edition(session, "2024-07")
         content = edition_content(edition)

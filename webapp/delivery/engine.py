@@ -322,12 +322,14 @@ class DeliveryEngine:
         stay `sending` until each chunk is marked in doubt just before it leaves)."""
         claimed = store.load_claimed(session, ids)
         gone = [c.id for c in claimed if not c.eligible or not c.email]
-        by_variant: dict[str, list[ClaimedDelivery]] = defaultdict(list)
+        # A chunk's readers share a variant and agree on tracking: SES then gets the variant's
+        # token form (emails.transports.bulk_template), little more than two tokens a reader.
+        by_variant: dict[tuple[str, bool], list[ClaimedDelivery]] = defaultdict(list)
         for delivery in claimed:
             if delivery.eligible and delivery.email:
-                by_variant[delivery.variant_key].append(delivery)
+                by_variant[(delivery.variant_key, delivery.tracking)].append(delivery)
         chunks: list[_Chunk] = []
-        for key, deliveries in by_variant.items():
+        for (key, _tracking), deliveries in by_variant.items():
             try:
                 variant = self._variant(content, key)
             except (ValueError, RenderError) as error:

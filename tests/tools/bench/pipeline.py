@@ -13,9 +13,10 @@ from email.message import EmailMessage
 from typing import Any
 
 from emails import EditionContent, Links, MailSettings, Recipient, compile_variant
-from emails.fill import fill, reader_values
-from emails.transports.batch import BatchEntry, shared_slots
+from emails.fill import fill
+from emails.transports.batch import BatchEntry, entry_data, own_values
 from emails.transports.batch import _bulk_entry as bulk_entry
+from emails.transports.bulk_template import TokenForm, shared_slots, token_form, token_reader
 from webapp.delivery.variants import parse_variant_key
 
 
@@ -47,18 +48,29 @@ def fill_figures(
             cache[key] = compile_variant(content, topics, language, settings=settings)
         return cache[key]
 
-    # Warm the cache (compiling each variant once is not per reader), and find the slots a
-    # call shares between parts as SesBulkBatch does, over the sample readers of each variant.
+    # Warm the caches (compiling each variant and its SES forms once is not per reader), and
+    # find the slots a call shares between parts as SesBulkBatch does, over the sample readers.
     samples: dict[str, list[Any]] = {}
+    forms: dict[tuple[str, bool], TokenForm | None] = {}
     for reader in readers:
+        recipient = reader.recipient
+        tracked = recipient.tracking and recipient.delivery_token is not None
+        if (reader.variant_key, tracked) not in forms:
+            forms[reader.variant_key, tracked] = token_form(
+                variant(reader.variant_key), links, tracked)
+        form = forms[reader.variant_key, tracked] if token_reader(recipient) else None
         samples.setdefault(reader.variant_key, []).append(
-            reader_values(variant(reader.variant_key), reader.recipient, links))
+            own_values(variant(reader.variant_key), recipient, links, form))
     shared = {key: shared_slots(values) for key, values in samples.items()}
 
     def entry(reader: Reader) -> object:  # all the SES path does per reader
-        values = reader_values(variant(reader.variant_key), reader.recipient, links)
-        return bulk_entry(BatchEntry(reader.delivery_id, reader.recipient), values,
-                          shared[reader.variant_key])
+        recipient = reader.recipient
+        tracked = recipient.tracking and recipient.delivery_token is not None
+        form = forms[reader.variant_key, tracked] if token_reader(recipient) else None
+        values = own_values(variant(reader.variant_key), recipient, links, form)
+        data = entry_data(values, recipient, form, shared[reader.variant_key])
+        return bulk_entry(BatchEntry(reader.delivery_id, recipient), data,
+                          values.list_unsubscribe)
 
     def message(reader: Reader) -> object:
         return fill(variant(reader.variant_key), reader.recipient, links)

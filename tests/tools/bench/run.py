@@ -18,7 +18,7 @@ from typing import Any
 
 from sqlalchemy import String, cast, literal, select, update
 
-from tests.tools.bench import address_timing, pipeline, rates, scale
+from tests.tools.bench import address_timing, calls, pipeline, rates, scale
 from tests.tools.bench.ingest import ingest
 from tests.tools.bench.population import populate, throwaway_database
 from tests.tools.bench.simproc import SimulatorProcess
@@ -147,6 +147,10 @@ def run_bench(options: BenchOptions) -> dict[str, Any]:
             out["throttled"] = sum(w["throttled"] for w in windows)
             out["throttled_ratio"] = max(w["throttled_ratio"] for w in windows)
             out["cpu_ms_per_msg"] = windows[-1]["cpu_ms_per_msg"]
+            say(f"sending at {options.rates[-1]:g}/s again, every call in the slots form (before)")
+            out["engine_slots"] = calls.engine_slots_window(lambda: rates.send_window(
+                settings_of(app), sessions, sim, edition_id, options.rates[-1], options.window,
+                options.latency))
 
             say(f"naive pipeline for {options.window:g} s")
             sim.configure(max_send_rate=max(options.rates), latency=options.latency)
@@ -159,6 +163,8 @@ def run_bench(options: BenchOptions) -> dict[str, Any]:
 
             say("the rest of the send in a worker process (unthrottled simulator)")
             sim.configure(max_send_rate=1e9, latency=0.0)
+            out.update(calls.call_figures(settings_of(app), content, mail_settings(
+                settings_of(app)), links(settings_of(app)), [r.recipient for r in readers]))
             sim.reset()
             session.rollback()
             worker = scale.run_in_child(env, edition_id, out["planned"])
