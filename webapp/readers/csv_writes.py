@@ -390,6 +390,7 @@ def copy_import_rows(
     connection = session.connection().connection.driver_connection
     assert connection is not None  # a live session's connection
     columns = ", ".join(_IMPORT_ROW_COLUMNS)
+    topics_json: dict[tuple[str, ...], str] = {}  # a list has a few sets of topics
     with connection.cursor() as cursor, cursor.copy(
         f"COPY import_rows ({columns}) FROM STDIN"  # nosec B608: our column names
     ) as copy:
@@ -397,8 +398,10 @@ def copy_import_rows(
             rows, new_tokens(len(rows)), strict=True
         ):
             key = email.strip().lower()
-            copy.write_row((job_id, line, email, key, name, language, status,
-                            json.dumps(topics, ensure_ascii=False), token,
+            chosen = tuple(topics)
+            if (cell := topics_json.get(chosen)) is None:
+                cell = topics_json[chosen] = json.dumps(topics, ensure_ascii=False)
+            copy.write_row((job_id, line, email, key, name, language, status, cell, token,
                             address_hash_of(secret, key)))
 
 
@@ -458,7 +461,7 @@ WITH taken AS (
        OR EXCLUDED.status = 'unsubscribed'
     RETURNING id, email_key, (xmax = 0) AS created
 ), wanted AS (
-    SELECT up.id AS subscriber_id, topics.id AS topic_id
+    SELECT up.id AS subscriber_id, topics.id AS topic_id, up.created
     FROM up JOIN input USING (email_key)
     CROSS JOIN json_array_elements_text(input.topics) AS t
     JOIN topics ON topics.slug = t.value
@@ -469,8 +472,12 @@ WITH taken AS (
                       WHERE wanted.subscriber_id = st.subscriber_id
                         AND wanted.topic_id = st.topic_id)
 ), linked AS (
+    -- A reader created here has no links yet: a plain insert, cheaper than ON CONFLICT's.
     INSERT INTO subscriber_topics (subscriber_id, topic_id)
-    SELECT subscriber_id, topic_id FROM wanted
+    SELECT subscriber_id, topic_id FROM wanted WHERE created
+), relinked AS (
+    INSERT INTO subscriber_topics (subscriber_id, topic_id)
+    SELECT subscriber_id, topic_id FROM wanted WHERE NOT created
     ON CONFLICT DO NOTHING
 ), recorded AS (
     INSERT INTO consent_records (subscriber_id, action, source, detail, created_at)
