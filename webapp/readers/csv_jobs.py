@@ -3,9 +3,11 @@
 The console queues a job and answers at once; the worker does it in batches and the console
 shows the progress (`progress_done` of `progress_total` rows). An import commits each batch
 together with its progress (the last line done, the counts so far) in one transaction, so a
-worker that dies goes on from the last batch committed and no row is imported twice. An export
-writes a file under the var dir (a BOM, then the same CSV as `export_subscribers_csv`); the
-daily housekeeping deletes it a day later.
+worker that dies goes on from the last batch committed and no row is imported twice. On
+PostgreSQL the rows wait in import_rows, copied in with the job, and a batch is the lines it
+takes out of that table in the same transaction; on SQLite they are in the job's payload. An
+export writes a file under the var dir (a BOM, then the same CSV as `export_subscribers_csv`);
+the daily housekeeping deletes it a day later.
 """
 
 from __future__ import annotations
