@@ -25,10 +25,12 @@ from webapp.models import (
     BackgroundJob,
     ConsentRecord,
     ConsentSource,
+    ImportRow,
     JobKind,
     JobStatus,
     Subscriber,
     SubscriberStatus,
+    Suppression,
     User,
     utcnow,
 )
@@ -36,7 +38,7 @@ from webapp.readers import csv_jobs
 from webapp.readers.consent import Origin
 from webapp.readers.subscribers_csv import export_batch, export_subscribers_csv
 from webapp.readers.subscriptions import Signup, subscribe
-from webapp.readers.suppressions import suppress
+from webapp.readers.suppressions import address_hash, suppress
 from webapp.scheduler.jobs import daily
 
 T0 = datetime(2031, 3, 4, 5, 6, 7, tzinfo=UTC)
@@ -291,6 +293,63 @@ def test_a_row_that_became_invalid_after_the_preview_is_skipped_with_its_reason(
     assert result["created"] == 1
     assert result["skipped"] == [{"line": 3, "code": "suppressed", "column": "email",
                                   "params": {"email": "y@example.com"}}]
+
+
+@pytest.mark.postgres
+def test_rows_that_changed_after_the_confirmation_are_skipped_with_why_and_none_is_left(
+    app: Flask, admin_client: FlaskClient, session: Session, factories: Factories
+) -> None:
+    factories.topic("ai")
+    data = factories.topic("data")
+    gone = factories.subscriber(email="gone@example.com", name="Gone", topics=["ai"])
+    session.commit()
+    page = confirm_import(admin_client, "email,name,topics\n"
+                          "x@example.com,X,ai\n"
+                          "two@example.com,Two,ai;data\n"
+                          "gone@example.com,Back,ai\n"
+                          "erased@example.com,E,ai\n")
+    # Before the worker comes to it: a topic retired, a reader unsubscribed, an address erased
+    # (only its hash is kept).
+    data.retired = True
+    gone.status = SubscriberStatus.UNSUBSCRIBED
+    session.add(Suppression(email_key=None, reason="erased", source="reader",
+                            address_hash=address_hash(settings_of(app).erasure_key,
+                                                      "erased@example.com")))
+    session.commit()
+    runner_for(app, Clock()).run_once()
+
+    assert status(admin_client, page) | {"id": 0} == {
+        "id": 0, "kind": "csv_import", "status": "done", "done": 4, "total": 4, "error": None}
+    result = the_job(session).result or {}
+    assert (result["created"], result["updated"]) == (1, 0)
+    assert result["skipped"] == [
+        {"line": 3, "code": "topic_gone", "column": "topics", "params": {}},
+        {"line": 4, "code": "left", "column": "email",
+         "params": {"email": "gone@example.com", "status": "unsubscribed"}},
+        {"line": 5, "code": "suppressed", "column": "email",
+         "params": {"email": "erased@example.com"}},
+    ]
+    assert readers_by_address(session) == {"x@example.com": 1, "gone@example.com": 1}
+    assert (gone.status, gone.name) == (SubscriberStatus.UNSUBSCRIBED, "Gone")
+    assert consents(session, "gone@example.com") == 0
+    assert session.scalar(select(func.count()).select_from(ImportRow)) == 0
+
+
+@pytest.mark.postgres
+@pytest.mark.usefixtures("readers_before")
+def test_the_rows_of_an_import_given_up_are_deleted_by_the_daily_housekeeping(
+    app: Flask, admin_client: FlaskClient, session: Session
+) -> None:
+    confirm_import(admin_client)
+    # On PostgreSQL the four good rows wait in import_rows; on SQLite in the job's payload.
+    waiting = 4 if session.get_bind().dialect.name == "postgresql" else 0
+    assert session.scalar(select(func.count()).select_from(ImportRow)) == waiting
+    daily(database(app).sessionmaker, settings_of(app), utcnow())
+    assert session.scalar(select(func.count()).select_from(ImportRow)) == waiting  # pending
+    the_job(session).status = JobStatus.FAILED
+    session.commit()
+    daily(database(app).sessionmaker, settings_of(app), utcnow())
+    assert session.scalar(select(func.count()).select_from(ImportRow)) == 0
 
 
 def test_bad_input_is_refused_at_confirmation_and_nothing_is_queued(

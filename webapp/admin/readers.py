@@ -355,8 +355,9 @@ def _confirm_staged(form: ImportForm, token: str) -> str | BaseResponse:
         form.file.errors = [_("This preview is no longer kept: choose the file again.")]
         return _import_page(form)
     try:
-        job = queue_staged_import(session, staged, options=options,
-                                  skip_invalid=bool(form.skip_invalid.data), actor=current_user)
+        job = queue_staged_import(session, staged, erasure_key=current_settings().erasure_key,
+                                  options=options, skip_invalid=bool(form.skip_invalid.data),
+                                  actor=current_user)
     except CsvImportError:
         session.rollback()
         flash(

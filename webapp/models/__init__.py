@@ -18,7 +18,7 @@ from webapp.models.edition import (
     item_topics,
 )
 from webapp.models.event import Event, SnsReceipt
-from webapp.models.job import BackgroundJob, JobKind, JobStatus, OutboxFile
+from webapp.models.job import BackgroundJob, ImportRow, JobKind, JobStatus, OutboxFile
 from webapp.models.recovery_code import RecoveryCode
 from webapp.models.sign_in import PendingSignIn
 from webapp.models.stats import (
@@ -81,6 +81,7 @@ __all__ = [
     "EditionTallyChange",
     "EnglishStatus",
     "Event",
+    "ImportRow",
     "Item",
     "ItemClick",
     "JobKind",

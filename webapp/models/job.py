@@ -71,6 +71,32 @@ class BackgroundJob(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
 
+class ImportRow(Base):
+    """A checked row of a confirmed CSV import, waiting for the worker (PostgreSQL).
+
+    The confirmation copies the rows here with the job (COPY); each batch of the worker takes
+    its rows out in the statement that writes the readers, so a row is imported once, and the
+    table is empty again when the import is done. The job's payload then holds no rows, and
+    the worker neither loads nor encodes them: the batches are INSERT … SELECT.
+    """
+
+    __tablename__ = "import_rows"
+
+    # The job's id, without a foreign key: its check would cost as much as the row itself. The
+    # rows are deleted as they are imported, and with their job (csv_jobs.forget_import_rows).
+    job_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    line: Mapped[int] = mapped_column(Integer, primary_key=True)
+    email: Mapped[str] = mapped_column(String(320))
+    email_key: Mapped[str] = mapped_column(String(320))
+    name: Mapped[str | None] = mapped_column(String(200))
+    language: Mapped[str] = mapped_column(String(8))
+    status: Mapped[str] = mapped_column(String(20))
+    topics: Mapped[list[str]] = mapped_column(JSON)  # short names
+    token: Mapped[str] = mapped_column(String(64))  # the new reader's, if it is one
+    # address_hash of the email key: a suppression kept of an erased address matches it.
+    address_hash: Mapped[str] = mapped_column(String(64))
+
+
 class OutboxFile(Base):
     """Which `.eml` file of the outbox transport holds whose message, written as the file is
     recorded as sent: erasure redacts a reader's files through it, never by reading them all."""

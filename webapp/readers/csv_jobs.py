@@ -3,9 +3,11 @@
 The console queues a job and answers at once; the worker does it in batches and the console
 shows the progress (`progress_done` of `progress_total` rows). An import commits each batch
 together with its progress (the last line done, the counts so far) in one transaction, so a
-worker that dies goes on from the last batch committed and no row is imported twice. An export
-writes a file under the var dir (a BOM, then the same CSV as `export_subscribers_csv`); the
-daily housekeeping deletes it a day later.
+worker that dies goes on from the last batch committed and no row is imported twice. On
+PostgreSQL the rows wait in import_rows, copied in with the job, and a batch is the lines it
+takes out of that table in the same transaction; on SQLite they are in the job's payload. An
+export writes a file under the var dir (a BOM, then the same CSV as `export_subscribers_csv`);
+the daily housekeeping deletes it a day later.
 """
 
 from __future__ import annotations
@@ -19,12 +21,13 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from webapp.audit import record_audit
-from webapp.models import BackgroundJob, JobKind, JobStatus, Subscriber, User
+from webapp.models import BackgroundJob, ImportRow, JobKind, JobStatus, Subscriber, User
 from webapp.readers.csv_staged import Staged, row_fields, row_of
+from webapp.readers.csv_writes import Refusal, copy_import_rows, is_postgresql, write_staged_pg
 from webapp.readers.subscribers_csv import (
     CsvImportError,
     CsvRow,
@@ -85,12 +88,12 @@ def queue_import(
         raise CsvImportError(checked.errors)
     return _queue(session, [row_fields(r) for r in checked.rows],
                   [e.as_fields() for e in checked.errors], options=options,
-                  skip_invalid=skip_invalid, actor=actor)
+                  skip_invalid=skip_invalid, actor=actor, erasure_key=erasure_key)
 
 
 def queue_staged_import(
-    session: Session, staged: Staged, *, options: ImportOptions, skip_invalid: bool,
-    actor: User,
+    session: Session, staged: Staged, *, erasure_key: str, options: ImportOptions,
+    skip_invalid: bool, actor: User,
 ) -> BackgroundJob:
     """Queue the import of a previewed file from its rows as the preview checked them; the
     caller commits. Raises CsvImportError, queueing nothing, when it has bad rows and they
@@ -98,7 +101,7 @@ def queue_staged_import(
     if staged.error_fields and not skip_invalid:
         raise CsvImportError(staged.errors)
     return _queue(session, staged.row_fields, staged.error_fields, options=options,
-                  skip_invalid=skip_invalid, actor=actor)
+                  skip_invalid=skip_invalid, actor=actor, erasure_key=erasure_key)
 
 
 def _queue(
@@ -109,18 +112,28 @@ def _queue(
     options: ImportOptions,
     skip_invalid: bool,
     actor: User,
+    erasure_key: str,
 ) -> BackgroundJob:
     # The rows as checked, not the text: the worker does not parse and validate the file a
-    # second time, only checks each batch against the database as it is then.
+    # second time, only checks each batch against the database as it is then. On PostgreSQL
+    # they go into import_rows (one COPY), and the payload says up to which line.
+    in_table = is_postgresql(session) and bool(rows)
+    payload: dict[str, Any] = {"errors": errors, "skip_invalid": skip_invalid,
+                               "actor_id": actor.id, "options": options.as_fields()}
+    if in_table:
+        lines = [int(r[0]) for r in rows] + [int(e["line"]) for e in errors]
+        payload["in_table"] = {"rows": len(rows), "lines": [min(lines), max(lines)]}
+    else:
+        payload["rows"] = rows
     job = BackgroundJob(
         kind=JobKind.CSV_IMPORT,
-        payload={"rows": rows, "errors": errors,
-                 "skip_invalid": skip_invalid, "actor_id": actor.id,
-                 "options": options.as_fields()},
+        payload=payload,
         progress_total=len(rows) + len(errors),  # every data row
     )
     session.add(job)
     session.flush()
+    if in_table:
+        copy_import_rows(session, job.id, rows, erasure_key=erasure_key)
     return job
 
 
@@ -202,21 +215,39 @@ def run_csv_import(
         actor_id = payload.get("actor_id")
         actor = session.get(User, actor_id) if isinstance(actor_id, int) else None
         consent = consent_detail(options, actor)
-        records = _records(payload, session, options.all_topics)
+        in_table = payload.get("in_table")
+        records = [] if isinstance(in_table, dict) else _records(payload, session,
+                                                                 options.all_topics)
         session.commit()
     skip_invalid = bool(payload.get("skip_invalid"))
-    last_line = int((job.result or {}).get("last_line", 0))
-    todo = [r for r in records if r.line > last_line]
     size = batch or IMPORT_BATCH
     began = time.monotonic()
-    for start in range(0, len(todo), size):
-        import_batch(sessions, hold, todo[start : start + size], erasure_key=erasure_key,
-                     skip_invalid=skip_invalid, consent=consent)
-        more = start + size < len(todo)
-        if more and budget is not None and time.monotonic() - began >= budget:
-            return False
+    if isinstance(in_table, dict):
+        # Batches of `size` lines: the file's data rows are its lines from the first, but for
+        # a blank line or a quoted line break.
+        errors = [RowError.from_fields(fields) for fields in payload.get("errors") or []]
+        first, end = (int(n) for n in in_table["lines"])
+        after = max(int((job.result or {}).get("last_line", 0)), first - 1)
+        while after < end:
+            upto = after + size
+            import_batch(sessions, hold, [e for e in errors if after < e.line <= upto],
+                         erasure_key=erasure_key, skip_invalid=skip_invalid, consent=consent,
+                         lines=(after, upto))
+            after = upto
+            if after < end and budget is not None and time.monotonic() - began >= budget:
+                return False
+    else:
+        last_line = int((job.result or {}).get("last_line", 0))
+        todo = [r for r in records if r.line > last_line]
+        for start in range(0, len(todo), size):
+            import_batch(sessions, hold, todo[start : start + size], erasure_key=erasure_key,
+                         skip_invalid=skip_invalid, consent=consent)
+            more = start + size < len(todo)
+            if more and budget is not None and time.monotonic() - began >= budget:
+                return False
     with sessions() as session:
         job = hold(session)
+        session.execute(delete(ImportRow).where(ImportRow.job_id == job.id))  # none left
         result = dict(job.result or _empty_result())
         if not result.get("audited"):
             record_audit(session, "subscribers.import", actor=actor or "console", detail={
@@ -240,8 +271,17 @@ def import_batch(
     erasure_key: str,
     skip_invalid: bool,
     consent: dict[str, Any],
+    lines: tuple[int, int] | None = None,
 ) -> None:
-    """Import one batch and record it in the job, in one transaction."""
+    """Import one batch and record it in the job, in one transaction.
+
+    `records` are the batch's rows and bad rows; or, for a job whose rows are in import_rows
+    (PostgreSQL), `lines` (after, upto] says which rows, and `records` are the bad ones among
+    them."""
+    if lines is not None:
+        _import_lines(sessions, hold, lines, [r for r in records if isinstance(r, RowError)],
+                      skip_invalid=skip_invalid, consent=consent)
+        return
     with sessions() as session:
         job = hold(session)
         result = dict(job.result or _empty_result())
@@ -272,6 +312,56 @@ def import_batch(
         }
         job.progress_done += len(todo)
         session.commit()
+
+
+def _import_lines(
+    sessions: sessionmaker[Session],
+    hold: Hold,
+    lines: tuple[int, int],
+    bad: list[RowError],
+    *,
+    skip_invalid: bool,
+    consent: dict[str, Any],
+) -> None:
+    """import_batch of the lines (after, upto] of a job whose rows are in import_rows."""
+    after, upto = lines
+    with sessions() as session:
+        job = hold(session)
+        result = dict(job.result or _empty_result())
+        if upto <= int(result["last_line"]):
+            return  # done already (committed by an attempt that then died)
+        after = max(after, int(result["last_line"]))
+        bad = [e for e in bad if e.line > after]
+        written = write_staged_pg(session, job.id, after, upto, consent=consent)
+        skipped = sorted([*bad, *(_refused(r) for r in written.refused)], key=lambda e: e.line)
+        job.result = {
+            **result,
+            "created": int(result["created"]) + written.created,
+            "updated": int(result["updated"]) + written.updated,
+            "skipped": [*result["skipped"], *(e.as_fields() for e in skipped)],
+            "last_line": upto,
+            "skip_invalid": skip_invalid,
+        }
+        job.progress_done += written.rows + len(bad)
+        session.commit()
+
+
+def _refused(refusal: Refusal) -> RowError:
+    """Why the worker's statement left a row out, as import_batch words it."""
+    if refusal.why == "topic_gone":
+        return RowError(refusal.line, "topic_gone", "topics")
+    if refusal.why == "suppressed":
+        return RowError(refusal.line, "suppressed", "email", {"email": refusal.email})
+    return RowError(refusal.line, "left", "email",
+                    {"email": refusal.email, "status": refusal.why or "unsubscribed"})
+
+
+def forget_import_rows(session: Session) -> int:
+    """Delete the rows of imports that are no longer to be done (failed, or gone); the caller
+    commits. Run daily: an import that ends well leaves none."""
+    pending = select(BackgroundJob.id).where(BackgroundJob.status == JobStatus.PENDING)
+    result = session.execute(delete(ImportRow).where(ImportRow.job_id.not_in(pending)))
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 def run_csv_export(sessions: sessionmaker[Session], hold: Hold, *, var_dir: str | Path,

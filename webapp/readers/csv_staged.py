@@ -3,7 +3,8 @@
 The preview parses and validates the whole file once; its rows, as checked, are kept in a file
 under the var dir named by a random token, and the confirmation names the token instead of
 posting the file back. Confirming so neither sends the file through the browser again nor
-parses and validates it a second time: the job is queued from the kept rows, and the worker
+parses and validates it a second time: the job is queued from the kept rows (on PostgreSQL
+copied into import_rows, webapp.readers.csv_jobs), and the worker
 still checks each batch against the database as it is then (suppressions, readers who left,
 retired topics), in the statement that writes it.
 
@@ -62,11 +63,13 @@ def _path(var_dir: str | Path, token: str) -> Path | None:
     return staged_dir(var_dir) / f"{token}.json" if _TOKEN.fullmatch(token) else None
 
 
-def row_fields(row: CsvRow) -> list[Any]:
-    return [row.line, row.email, row.name, list(row.topics), row.language, str(row.status)]
-
-
 _STATUSES = {str(s): s for s in SubscriberStatus}  # faster than SubscriberStatus(value)
+_STATUS_TEXT = {s: text for text, s in _STATUSES.items()}  # faster than str(status)
+
+
+def row_fields(row: CsvRow) -> list[Any]:
+    return [row.line, row.email, row.name, list(row.topics), row.language,
+            _STATUS_TEXT[row.status]]
 
 
 def row_of(fields: list[Any]) -> CsvRow:

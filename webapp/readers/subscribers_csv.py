@@ -542,7 +542,11 @@ def preview_of(checked: Checked) -> ImportPreview:
     counts = {"new": 0, "update": 0, "unchanged": 0}
     first: list[RowChange] = []
     for row in checked.rows:
-        change = _row_change(row, checked.existing.get(email_key(row.email)))
+        current = checked.existing.get(email_key(row.email))
+        if current is None and len(first) >= SHOWN_ROWS:
+            counts["new"] += 1  # most of a large list: nothing to compare, nothing shown
+            continue
+        change = _row_change(row, current)
         counts[change.kind] += 1
         if len(first) < SHOWN_ROWS:
             first.append(change)

@@ -20,7 +20,7 @@ from webapp.delivery.runner import resume_after_quota
 from webapp.events.webhook_sender import forget_old_messages
 from webapp.models import Edition, EditionStatus, ScheduleRule
 from webapp.models.event import Event
-from webapp.readers.csv_jobs import forget_old_exports
+from webapp.readers.csv_jobs import forget_import_rows, forget_old_exports
 from webapp.readers.subscriptions import purge_unconfirmed, resume_ended_pauses
 
 log = logging.getLogger(__name__)
@@ -165,7 +165,7 @@ def daily(
     sessions: sessionmaker[Session], settings: Settings, now: datetime
 ) -> dict[str, int]:
     """Once a day: purge unconfirmed readers, trim old event payloads, forget finished jobs
-    and webhook messages, delete CSV exports a day old."""
+    and webhook messages, delete CSV exports a day old and the rows of imports given up."""
     with sessions() as session:
         purged = purge_unconfirmed(session, settings.unconfirmed_retention_days, now)
         cutoff = now - timedelta(days=settings.event_payload_retention_days)
@@ -175,6 +175,7 @@ def daily(
             .values(payload=None)
         )
         exports = forget_old_exports(session, settings.var_dir, now)  # before their jobs go
+        forget_import_rows(session)
         jobs = purge_finished_jobs(session, now)
         webhooks = forget_old_messages(session, now)
         session.commit()
