@@ -1,12 +1,11 @@
 """Events from SES (through SNS) and from our own tracking, and what they change.
 
-Every SNS message is handled once (its MessageId is kept); a valid SES event is stored before
-the hook answers 200, and its effects — settling an in-doubt delivery, first-seen times,
-suppressing a bouncing or complaining address — happen in the same transaction.
+Every SNS message is kept once (its MessageId is unique in `sns_receipts`). The hook only
+verifies an SES event and stores it in the inbox (webapp.events.inbox) before answering 200;
+a worker applies it later (webapp.events.batch, through record_ses_event): settling an
+in-doubt delivery, first-seen times, suppressing a bouncing or complaining address.
 
-The hook is on the hot path (SES reports every send and every delivery), so the usual event
-costs four statements written in Core on the session's connection: the receipt (INSERT … ON
-CONFLICT DO NOTHING RETURNING tells a repeat apart in the same round trip), the delivery's
+Applying costs a few statements written in Core on the session's connection: the delivery's
 columns, the event row, and the delivery's changed columns. Bounces and complaints change the
 reader's status in Core too. None of this counts anything itself: database triggers keep the
 stats counters from these rows (hard bounces, readers leaving; webapp.stats.aggregates).
@@ -34,6 +33,7 @@ from emails.sns import (
     parse_json,
     verify_message,
 )
+from webapp.events.inbox import Notification, store
 from webapp.models import (
     ConsentSource,
     Delivery,
@@ -81,12 +81,15 @@ def _subscribe_url_allowed(url: str, settings: HookSettings) -> bool:
     return settings.test_certificate is not None and local
 
 
-def receive_sns(session: Session, body: bytes, settings: HookSettings) -> str:
-    """Verify and act on one SNS POST; returns what happened. SnsError for anything refused,
-    SnsUnavailable when it cannot be checked now (SNS's certificate could not be fetched).
+def receive_sns(connection: Connection, body: bytes, settings: HookSettings) -> str:
+    """Verify one SNS POST and store it; returns what happened. SnsError for anything
+    refused, SnsUnavailable when it cannot be checked now (SNS's certificate could not be
+    fetched).
 
-    The caller commits; the receipt row makes a repeat (or a concurrent duplicate, through
-    its unique key) change nothing.
+    An SES event is only stored (webapp.events.inbox) — a worker applies it later — but read
+    first, so a malformed one is refused here and its kind and SES's time are known. The
+    caller commits; the receipt's unique key makes a repeat (or a concurrent duplicate)
+    change nothing.
     """
     envelope = parse_envelope(body)
     verify_message(
@@ -104,20 +107,21 @@ def receive_sns(session: Session, body: bytes, settings: HookSettings) -> str:
         # open. Confirming a repeat again is harmless; a failed call leaves no receipt, so
         # SNS's retry confirms.
         settings.confirm_subscription(url)
-        if not store_receipt(session, envelope):
+        if not _store_receipt(connection, envelope):
             return "duplicate"
         log.info("SNS subscription confirmed", extra={"fields": {"topic": envelope["TopicArn"]}})
         return "confirmed"
-    if not store_receipt(session, envelope):
-        return "duplicate"
     if envelope["Type"] == "UnsubscribeConfirmation":
+        if not _store_receipt(connection, envelope):
+            return "duplicate"
         log.warning("SNS topic unsubscribed us", extra={"fields": {"topic": envelope["TopicArn"]}})
         return "ignored"
-    payload = parse_json(envelope["Message"].encode(), what="Message")
-    event = parse_ses_event(payload)
-    record_ses_event(
-        session, event, payload, bounce_suppress_after=settings.bounce_suppress_after
-    )
+    message = envelope["Message"]
+    event = parse_ses_event(parse_json(message.encode(), what="Message"))
+    notification = Notification(envelope["MessageId"], envelope["TopicArn"], message,
+                                event.occurred_at)
+    if not store(connection, [notification]):
+        return "duplicate"
     return event.kind
 
 
@@ -125,16 +129,16 @@ def receive_sns(session: Session, body: bytes, settings: HookSettings) -> str:
 # row, and a concurrent duplicate waits for the first one's commit and returns none either —
 # one round trip instead of a SELECT and an INSERT. Written as text because SQLAlchemy 2.0
 # does not cache the dialects' own insert() constructs: they would be compiled every time.
+# Only SES events wait in the inbox: any other message is done with once kept.
 _STORE_RECEIPT = text(
-    "INSERT INTO sns_receipts (message_id, type, topic_arn, received_at) "
-    "VALUES (:message_id, :type, :topic_arn, :received_at) "
+    "INSERT INTO sns_receipts (message_id, type, topic_arn, received_at, processed_at) "
+    "VALUES (:message_id, :type, :topic_arn, :received_at, :received_at) "
     "ON CONFLICT (message_id) DO NOTHING RETURNING id"
 ).bindparams(bindparam("received_at", type_=_RECEIPTS.c.received_at.type))
 
 
-def store_receipt(session: Session, envelope: Mapping[str, str]) -> bool:
-    """Keep the SNS MessageId; False when it was kept before (the message is a repeat)."""
-    stored = session.connection().execute(
+def _store_receipt(connection: Connection, envelope: Mapping[str, str]) -> bool:
+    stored = connection.execute(
         _STORE_RECEIPT,
         {
             "message_id": envelope["MessageId"],
@@ -144,6 +148,12 @@ def store_receipt(session: Session, envelope: Mapping[str, str]) -> bool:
         },
     ).first()
     return stored is not None
+
+
+def store_receipt(session: Session, envelope: Mapping[str, str]) -> bool:
+    """Keep the SNS MessageId of a message that needs no processing; False when it was kept
+    before (the message is a repeat)."""
+    return _store_receipt(session.connection(), envelope)
 
 
 class MatchedDelivery(NamedTuple):
@@ -209,6 +219,7 @@ def record_ses_event(
     payload: Mapping[str, Any],
     *,
     bounce_suppress_after: int,
+    received_at: datetime | None = None,
 ) -> None:
     """Store the event and apply it: delivery status and first-seen times, aggregates, and
     for bounces and complaints the suppression rules. The caller commits."""
@@ -233,7 +244,7 @@ def record_ses_event(
             "bounce_subtype": event.bounce_subtype,
             "suspected_scanner": False,
             "occurred_at": event.occurred_at,
-            "received_at": utcnow(),
+            "received_at": received_at or utcnow(),
             "payload": dict(payload),
         },
     )

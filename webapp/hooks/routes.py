@@ -1,22 +1,38 @@
+"""POST /hooks/ses: SNS → SES events, answered in front of Flask.
+
+SES reports every send and every delivery, so this path takes thousands of requests a second
+during a send: it verifies the signature, checks topic and age, stores the notification with
+one INSERT and answers. It is a plain WSGI application placed before Flask's (`SesHook`):
+Flask's request pipeline — limiter, session and login loading, security headers meant for
+pages, the input guard, the ORM session — cost several times what the work itself does, and
+an answer to SNS needs none of it.
+"""
+
 from __future__ import annotations
 
 import http.client
+import json
 import logging
 import urllib.request
+from collections.abc import Iterable
 from datetime import timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from flask import Flask, current_app, jsonify, request
-from werkzeug.wrappers import Response
+from flask import Flask
+from sqlalchemy.exc import SQLAlchemyError
 
 from emails.sns import MAX_BODY_BYTES, SigningCertificates, SnsError, SnsUnavailable
 from webapp import db
 from webapp.config import settings_of
 from webapp.events.ses import HookSettings, receive_sns
-from webapp.extensions import csrf, limiter
-from webapp.hooks import bp
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
 
 log = logging.getLogger(__name__)
+
+PATH = "/hooks/ses"
 
 
 def _confirm_subscription(url: str) -> None:
@@ -26,20 +42,6 @@ def _confirm_subscription(url: str) -> None:
             answer.read(64 * 1024)
     except (OSError, http.client.HTTPException) as error:
         raise SnsUnavailable(f"could not confirm the subscription: {error!r}") from None
-
-
-def _read_body(limit: int) -> bytes | None:
-    """The request body, or None past `limit` bytes: never more than limit + 1 in memory."""
-    if request.content_length is not None and request.content_length > limit:
-        return None
-    chunks, size = [], 0
-    while size <= limit:
-        chunk = request.stream.read(limit + 1 - size)
-        if not chunk:
-            break
-        chunks.append(chunk)
-        size += len(chunk)
-    return None if size > limit else b"".join(chunks)
 
 
 def hook_settings(app: Flask) -> HookSettings:
@@ -60,34 +62,84 @@ def hook_settings(app: Flask) -> HookSettings:
     return hook
 
 
-@bp.route("/hooks/ses", methods=["POST"])
-@limiter.exempt
-def ses() -> tuple[Response, int]:
-    """SNS → SES events. 200 once stored (or already stored); 503 when it cannot be checked
-    now (SNS's certificate could not be fetched: SNS retries server errors only); 400 with a
-    logged reason else.
+def _read_body(environ: WSGIEnvironment, limit: int) -> bytes | None:
+    """The request body, or None past `limit` bytes: never more than limit + 1 in memory."""
+    length = environ.get("CONTENT_LENGTH") or ""
+    if length.isdigit() and int(length) > limit:
+        return None
+    stream = environ["wsgi.input"]
+    if length.isdigit():
+        # Never read past the declared length: the server's stream may not end there.
+        limit_here = int(length)
+        body = stream.read(limit_here) if limit_here else b""
+        return bytes(body)
+    chunks, size = [], 0
+    while size <= limit:
+        chunk = stream.read(limit + 1 - size)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+    return None if size > limit else b"".join(chunks)
+
+
+_HEADERS = [("Content-Type", "application/json"), ("Cache-Control", "no-store"),
+            ("X-Content-Type-Options", "nosniff")]
+
+
+def _answer(start_response: StartResponse, status: str, body: dict[str, str],
+            extra: Iterable[tuple[str, str]] = ()) -> list[bytes]:
+    data = json.dumps(body).encode()
+    start_response(status, [*_HEADERS, *extra, ("Content-Length", str(len(data)))])
+    return [data]
+
+
+def answer_sns(app: Flask, body: bytes | None) -> tuple[str, dict[str, str]]:
+    """Status line and JSON answer for one SNS POST: 200 once stored (or already stored);
+    503 when it cannot be checked now (SNS's certificate could not be fetched: SNS retries
+    server errors only); 400 with a logged reason else.
 
     A repeat, even one arriving while the first is being stored, is answered "duplicate" by
-    the receipt's INSERT … ON CONFLICT DO NOTHING; any other database error is a 500, so SNS
+    the receipt's INSERT … ON CONFLICT DO NOTHING; a database error is a 500 (raised), so SNS
     retries rather than the event being lost.
     """
-    body = _read_body(MAX_BODY_BYTES)
-    session = db.session()
-    settings = hook_settings(current_app._get_current_object())  # type: ignore[attr-defined]
+    settings = hook_settings(app)
     try:
         if body is None:
             raise SnsError(f"body larger than {MAX_BODY_BYTES} bytes")
-        outcome = receive_sns(session, body, settings)
-        session.commit()
+        with db.database(app).engine.begin() as connection:
+            outcome = receive_sns(connection, body, settings)
     except SnsUnavailable as error:
-        session.rollback()
         log.warning("SNS message not checked now", extra={"fields": {"reason": error.reason}})
-        return jsonify(error="unavailable"), 503
+        return "503 SERVICE UNAVAILABLE", {"error": "unavailable"}
     except SnsError as error:
-        session.rollback()
         log.warning("SNS message refused", extra={"fields": {"reason": error.reason}})
-        return jsonify(error="refused"), 400
-    return jsonify(result=outcome), 200
+        return "400 BAD REQUEST", {"error": "refused"}
+    return "200 OK", {"result": outcome}
 
 
-csrf.exempt(ses)  # SNS signs its messages; it has no session or CSRF token
+class SesHook:
+    """WSGI middleware: POST /hooks/ses is answered here, everything else goes to Flask."""
+
+    def __init__(self, app: Flask, inner: WSGIApplication) -> None:
+        self.app = app
+        self.inner = inner
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        if environ.get("PATH_INFO") != PATH:
+            return self.inner(environ, start_response)
+        if environ.get("REQUEST_METHOD") != "POST":
+            return _answer(start_response, "405 METHOD NOT ALLOWED", {"error": "method"},
+                           [("Allow", "POST")])
+        try:
+            status, answer = answer_sns(self.app, _read_body(environ, MAX_BODY_BYTES))
+        except SQLAlchemyError:
+            log.exception("SNS message not stored: database error")
+            return _answer(start_response, "500 INTERNAL SERVER ERROR", {"error": "internal"})
+        return _answer(start_response, status, answer)
+
+
+def init_app(app: Flask) -> None:
+    """Put the hook in front of the app (outside any other WSGI middleware)."""
+    app.wsgi_app = SesHook(app, app.wsgi_app)  # type: ignore[method-assign]
+
