@@ -14,22 +14,31 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import Table, bindparam, select, update
+from sqlalchemy import Connection, Table, bindparam, insert, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from emails.ses_events import parse_ses_event
+from emails.ses_events import SesEvent, parse_ses_event
 from emails.sns import SnsError
 from webapp.delivery.outages import Outage, is_operational
-from webapp.events.ses import record_ses_event
-from webapp.models import utcnow
-from webapp.models.event import SnsReceipt
+from webapp.events.ses import (
+    MatchedDelivery,
+    delivery_changes,
+    delivery_update,
+    record_ses_event,
+)
+from webapp.models import Delivery, Subscriber, email_key, utcnow
+from webapp.models.event import Event, SnsReceipt
 
 log = logging.getLogger(__name__)
 
 BATCH_SIZE = 500
 
 _RECEIPTS: Table = SnsReceipt.__table__  # type: ignore[assignment]
+_DELIVERIES: Table = Delivery.__table__  # type: ignore[assignment]
+_EVENTS: Table = Event.__table__  # type: ignore[assignment]
+_SUBSCRIBERS: Table = Subscriber.__table__  # type: ignore[assignment]
+_INSERT_EVENT = insert(_EVENTS)
 
 
 class StoredEvent(NamedTuple):
@@ -95,10 +104,25 @@ def _payload(message: str | None) -> dict[str, Any] | None:
     return payload if isinstance(payload, dict) else None
 
 
+class _Parsed(NamedTuple):
+    row: StoredEvent
+    event: SesEvent
+    payload: dict[str, Any]
+
+
+# The usual events (a Send and a Delivery for every message) change only their delivery and
+# add an event row: they are applied together, a few statements for the whole batch. The rest
+# (bounces, complaints, rejects…: a reader's status, suppressions, webhooks, reputation) are
+# rare and applied one by one by the same code the hook used to run.
+_SET_BASED_KINDS = frozenset({"send", "delivery", "delivery_delay"})
+
+
 def apply_events(
     session: Session, claimed: Sequence[StoredEvent], *, bounce_suppress_after: int
 ) -> None:
-    """The events' effects, as the hook applied each one when it arrived."""
+    """The events' effects, the same as applying each one as it arrived."""
+    usual: list[_Parsed] = []
+    rare: list[_Parsed] = []
     for row in claimed:
         payload = _payload(row.message)
         try:
@@ -108,8 +132,114 @@ def apply_events(
                         extra={"fields": {"receipt": row.id, "reason": error.reason}})
             continue
         assert payload is not None
-        record_ses_event(session, event, payload, bounce_suppress_after=bounce_suppress_after,
-                         received_at=row.received_at)
+        (usual if event.kind in _SET_BASED_KINDS else rare).append(_Parsed(row, event, payload))
+    if usual:
+        _apply_usual(session, usual)
+    for parsed in rare:
+        record_ses_event(session, parsed.event, parsed.payload,
+                         bounce_suppress_after=bounce_suppress_after,
+                         received_at=parsed.row.received_at)
+
+
+_MATCH = [_DELIVERIES.c[name] for name in MatchedDelivery._fields]
+# Both by primary key or by the partial index on message_id; expanding IN lists, one query
+# each for the whole batch.
+_DELIVERIES_BY_ID = select(*_MATCH).where(_DELIVERIES.c.id.in_(bindparam("ids", expanding=True)))
+_DELIVERIES_BY_MESSAGE_ID = select(*_MATCH).where(
+    _DELIVERIES.c.message_id.in_(bindparam("message_ids", expanding=True))
+)
+_SUBSCRIBERS_BY_KEY = select(_SUBSCRIBERS.c.email_key, _SUBSCRIBERS.c.id).where(
+    _SUBSCRIBERS.c.email_key.in_(bindparam("keys", expanding=True))
+)
+
+
+def _match_deliveries(
+    connection: Connection, events: Sequence[SesEvent]
+) -> list[MatchedDelivery | None]:
+    """Each event's delivery, by the rule of webapp.events.ses._match_delivery: by our tag
+    when the SES message id agrees (or is not known yet), else by SES's message id."""
+    tagged = {e.delivery_id for e in events if e.delivery_id is not None}
+    by_id = {row.id: MatchedDelivery(*row) for row in connection.execute(
+        _DELIVERIES_BY_ID, {"ids": sorted(tagged)})} if tagged else {}
+    found: list[MatchedDelivery | None] = []
+    missing: set[str] = set()
+    for event in events:
+        row = by_id.get(event.delivery_id) if event.delivery_id is not None else None
+        if row is not None and row.message_id in (None, event.message_id):
+            found.append(row)
+        else:
+            found.append(None)
+            missing.add(event.message_id)
+    if missing:
+        by_message_id: dict[str, MatchedDelivery] = {}
+        for found_row in connection.execute(
+            _DELIVERIES_BY_MESSAGE_ID, {"message_ids": sorted(missing)}
+        ):
+            by_message_id.setdefault(found_row.message_id, MatchedDelivery(*found_row))
+        found = [
+            match if match is not None else by_message_id.get(event.message_id)
+            for match, event in zip(found, events, strict=True)
+        ]
+    return found
+
+
+def _apply_usual(session: Session, parsed: Sequence[_Parsed]) -> None:
+    """Insert the events, then update each delivery once with what all its events changed."""
+    session.flush()
+    connection = session.connection()
+    events = [p.event for p in parsed]
+    matches = _match_deliveries(connection, events)
+    keys = {
+        email_key(e.recipients[0]) for e, m in zip(events, matches, strict=True)
+        if m is None and e.recipients
+    }
+    readers: dict[str, int] = {
+        key: reader_id
+        for key, reader_id in connection.execute(_SUBSCRIBERS_BY_KEY, {"keys": sorted(keys)})
+    } if keys else {}
+    rows = []
+    current: dict[int, MatchedDelivery] = {}
+    changed: dict[int, dict[str, Any]] = {}
+    for item, delivery in zip(parsed, matches, strict=True):
+        event = item.event
+        subscriber_id = (
+            delivery.subscriber_id if delivery is not None
+            else readers.get(email_key(event.recipients[0])) if event.recipients else None
+        )
+        rows.append({
+            "kind": event.kind, "source": "ses",
+            "delivery_id": delivery.id if delivery else None,
+            "subscriber_id": subscriber_id,
+            "edition_id": delivery.edition_id if delivery else None,
+            "item_number": None, "ses_message_id": event.message_id,
+            "bounce_type": None, "bounce_subtype": None, "suspected_scanner": False,
+            "occurred_at": event.occurred_at, "received_at": item.row.received_at,
+            "payload": item.payload,
+        })
+        if delivery is None:
+            continue
+        # Several events of one delivery in a batch (its Send and its Delivery): each sees
+        # what the ones before it changed, as if applied one after another.
+        state = current.get(delivery.id, delivery)
+        changes = delivery_changes(state, event)
+        if changes:
+            current[delivery.id] = state._replace(**changes)
+            changed.setdefault(delivery.id, {}).update(changes)
+    connection.execute(_INSERT_EVENT, rows)
+    _update_deliveries(connection, changed)
+
+
+def _update_deliveries(connection: Connection, changed: dict[int, dict[str, Any]]) -> None:
+    """One UPDATE per delivery with changes, sent as one executemany per set of columns."""
+    now = utcnow()
+    by_columns: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for delivery_id, changes in sorted(changed.items()):  # in id order: no lock-order deadlock
+        params = {f"new_{name}": value for name, value in changes.items()}
+        params["new_updated_at"] = now
+        params["delivery_id"] = delivery_id
+        by_columns.setdefault(tuple(sorted(changes)), []).append(params)
+    for names, params_list in by_columns.items():
+        connection.execute(delivery_update(names), params_list)
 
 
 class EventProcessor:

@@ -262,7 +262,7 @@ def record_ses_event(
             hard_bounces, complaints = reputation_added
             check_thresholds(session, delivery.edition_id, hard_bounces_added=hard_bounces,
                              complaints_added=complaints)
-        _update_delivery(session, connection, delivery.id, _delivery_changes(delivery, event))
+        _update_delivery(session, connection, delivery.id, delivery_changes(delivery, event))
     if event.kind == "bounce":
         _bounce(session, _reader(connection, subscriber_id), event, bounce_suppress_after)
     elif event.kind == "complaint":
@@ -314,7 +314,7 @@ def _first(current: datetime | None, seen: datetime) -> datetime:
     return seen if current is None or seen < current else current
 
 
-def _delivery_changes(delivery: MatchedDelivery, event: SesEvent) -> dict[str, Any]:
+def delivery_changes(delivery: MatchedDelivery, event: SesEvent) -> dict[str, Any]:
     """The columns this event changes on its delivery, with their new values."""
     new: dict[str, Any] = {}
     if event.kind in _SETTLING_KINDS:
@@ -335,7 +335,7 @@ def _delivery_changes(delivery: MatchedDelivery, event: SesEvent) -> dict[str, A
 _DELIVERY_UPDATES: dict[tuple[str, ...], Update] = {}
 
 
-def _delivery_update(names: tuple[str, ...]) -> Update:
+def delivery_update(names: tuple[str, ...]) -> Update:
     """UPDATE deliveries SET <names>, updated_at WHERE id = :delivery_id, built once per set
     of columns (a handful occur): building and keying a statement costs more than running it.
 
@@ -370,7 +370,7 @@ def _update_delivery(
     params = {f"new_{name}": value for name, value in changes.items()}
     params["new_updated_at"] = utcnow()
     params["delivery_id"] = delivery_id
-    connection.execute(_delivery_update(tuple(sorted(changes))), params)
+    connection.execute(delivery_update(tuple(sorted(changes))), params)
     # Core writes bypass the identity map: a caller holding this delivery reloads them.
     cached = session.identity_map.get(identity_key(Delivery, delivery_id))
     if cached is not None:
