@@ -61,6 +61,7 @@ _SUBSCRIBERS: Table = Subscriber.__table__  # type: ignore[assignment]
 _SETTLING_KINDS = frozenset({"send", "delivery", "bounce", "complaint", "delivery_delay"})
 _FAILING_KINDS = frozenset({"reject", "rendering_failure"})
 _FIRST_SEEN = {"delivery": "delivered_at", "bounce": "bounced_at", "complaint": "complained_at"}
+FIRST_SEEN_COLUMNS = frozenset(_FIRST_SEEN.values())
 
 
 @dataclass(frozen=True)
