@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
+from typing import Any, Protocol
 
 from sqlalchemy import Connection, TextClause, bindparam, text
 
@@ -85,3 +86,76 @@ def store(
             params[f"o{n}"] = notification.occurred_at
         stored += len(connection.execute(_insert(len(chunk)), params).fetchall())
     return stored
+
+
+# INSERT … ON CONFLICT DO NOTHING RETURNING (PostgreSQL, SQLite 3.35+): a repeat returns no
+# row, and a concurrent duplicate waits for the first one's commit and returns none either —
+# one round trip instead of a SELECT and an INSERT. Only SES events wait in the inbox: any
+# other SNS message is done with once kept.
+_KEEP_RECEIPT = text(
+    "INSERT INTO sns_receipts (message_id, type, topic_arn, received_at, processed_at) "
+    "VALUES (:message_id, :type, :topic_arn, :received_at, :received_at) "
+    "ON CONFLICT (message_id) DO NOTHING RETURNING id"
+).bindparams(bindparam("received_at", type_=_TYPE))
+
+
+def keep_receipt(
+    connection: Connection, message_id: str, type_: str, topic_arn: str,
+    now: datetime | None = None,
+) -> bool:
+    """Keep the MessageId of an SNS message that needs no processing (a subscription
+    confirmation…); False when it was kept before (the message is a repeat)."""
+    params = {"message_id": message_id, "type": type_, "topic_arn": topic_arn,
+              "received_at": now or utcnow()}
+    return connection.execute(_KEEP_RECEIPT, params).first() is not None
+
+
+class Inbox(Protocol):
+    """Where a receiver keeps verified SNS messages; each method says False for a repeat."""
+
+    def notification(self, notification: Notification) -> bool: ...
+
+    def receipt(self, message_id: str, type_: str, topic_arn: str) -> bool: ...
+
+
+@dataclass(frozen=True)
+class ConnectionInbox:
+    """The inbox through an SQLAlchemy connection; its owner commits."""
+
+    connection: Connection
+
+    def notification(self, notification: Notification) -> bool:
+        return store(self.connection, [notification]) == 1
+
+    def receipt(self, message_id: str, type_: str, topic_arn: str) -> bool:
+        return keep_receipt(self.connection, message_id, type_, topic_arn)
+
+
+_PG_STORE = (
+    "INSERT INTO sns_receipts (message_id, type, topic_arn, received_at, message, occurred_at, "
+    "processed_at) VALUES (%s, %s, %s, %s, %s, %s, %s) "
+    "ON CONFLICT (message_id) DO NOTHING RETURNING id"
+)
+
+
+@dataclass(frozen=True)
+class PsycopgInbox:
+    """The same statements straight on a psycopg connection in autocommit mode: each is a
+    transaction of its own. /hooks/ses on PostgreSQL stores one notification per request, and
+    SQLAlchemy's execution machinery (checkout, begin, parameter processing, commit) measured
+    four times the CPU of the INSERT itself (0.24 of 0.30 ms)."""
+
+    dbapi_connection: Any
+
+    def _insert(self, params: tuple[object, ...]) -> bool:
+        with self.dbapi_connection.cursor() as cursor:
+            cursor.execute(_PG_STORE, params)
+            return cursor.fetchone() is not None
+
+    def notification(self, notification: Notification) -> bool:
+        return self._insert((notification.message_id, "Notification", notification.topic_arn,
+                             utcnow(), notification.message, notification.occurred_at, None))
+
+    def receipt(self, message_id: str, type_: str, topic_arn: str) -> bool:
+        now = utcnow()
+        return self._insert((message_id, type_, topic_arn, now, None, None, now))

@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
-from sqlalchemy import Connection, Table, Update, bindparam, case, insert, select, text, update
+from sqlalchemy import Connection, Table, Update, bindparam, case, insert, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.util import identity_key
 
@@ -33,7 +33,7 @@ from emails.sns import (
     parse_json,
     verify_message,
 )
-from webapp.events.inbox import Notification, store
+from webapp.events.inbox import Inbox, Notification, keep_receipt
 from webapp.models import (
     ConsentSource,
     Delivery,
@@ -82,15 +82,15 @@ def _subscribe_url_allowed(url: str, settings: HookSettings) -> bool:
     return settings.test_certificate is not None and local
 
 
-def receive_sns(connection: Connection, body: bytes, settings: HookSettings) -> str:
+def receive_sns(inbox: Inbox, body: bytes, settings: HookSettings) -> str:
     """Verify one SNS POST and store it; returns what happened. SnsError for anything
     refused, SnsUnavailable when it cannot be checked now (SNS's certificate could not be
     fetched).
 
     An SES event is only stored (webapp.events.inbox) — a worker applies it later — but read
     first, so a malformed one is refused here and its kind and SES's time are known. The
-    caller commits; the receipt's unique key makes a repeat (or a concurrent duplicate)
-    change nothing.
+    caller commits (if `inbox` does not); the receipt's unique key makes a repeat (or a
+    concurrent duplicate) change nothing.
     """
     envelope = parse_envelope(body)
     verify_message(
@@ -108,12 +108,12 @@ def receive_sns(connection: Connection, body: bytes, settings: HookSettings) -> 
         # open. Confirming a repeat again is harmless; a failed call leaves no receipt, so
         # SNS's retry confirms.
         settings.confirm_subscription(url)
-        if not _store_receipt(connection, envelope):
+        if not inbox.receipt(envelope["MessageId"], envelope["Type"], envelope["TopicArn"]):
             return "duplicate"
         log.info("SNS subscription confirmed", extra={"fields": {"topic": envelope["TopicArn"]}})
         return "confirmed"
     if envelope["Type"] == "UnsubscribeConfirmation":
-        if not _store_receipt(connection, envelope):
+        if not inbox.receipt(envelope["MessageId"], envelope["Type"], envelope["TopicArn"]):
             return "duplicate"
         log.warning("SNS topic unsubscribed us", extra={"fields": {"topic": envelope["TopicArn"]}})
         return "ignored"
@@ -121,40 +121,16 @@ def receive_sns(connection: Connection, body: bytes, settings: HookSettings) -> 
     event = parse_ses_event(parse_json(message.encode(), what="Message"))
     notification = Notification(envelope["MessageId"], envelope["TopicArn"], message,
                                 event.occurred_at)
-    if not store(connection, [notification]):
+    if not inbox.notification(notification):
         return "duplicate"
     return event.kind
-
-
-# INSERT … ON CONFLICT DO NOTHING RETURNING (PostgreSQL, SQLite 3.35+): a repeat returns no
-# row, and a concurrent duplicate waits for the first one's commit and returns none either —
-# one round trip instead of a SELECT and an INSERT. Written as text because SQLAlchemy 2.0
-# does not cache the dialects' own insert() constructs: they would be compiled every time.
-# Only SES events wait in the inbox: any other message is done with once kept.
-_STORE_RECEIPT = text(
-    "INSERT INTO sns_receipts (message_id, type, topic_arn, received_at, processed_at) "
-    "VALUES (:message_id, :type, :topic_arn, :received_at, :received_at) "
-    "ON CONFLICT (message_id) DO NOTHING RETURNING id"
-).bindparams(bindparam("received_at", type_=_RECEIPTS.c.received_at.type))
-
-
-def _store_receipt(connection: Connection, envelope: Mapping[str, str]) -> bool:
-    stored = connection.execute(
-        _STORE_RECEIPT,
-        {
-            "message_id": envelope["MessageId"],
-            "type": envelope["Type"],
-            "topic_arn": envelope["TopicArn"],
-            "received_at": utcnow(),
-        },
-    ).first()
-    return stored is not None
 
 
 def store_receipt(session: Session, envelope: Mapping[str, str]) -> bool:
     """Keep the SNS MessageId of a message that needs no processing; False when it was kept
     before (the message is a repeat)."""
-    return _store_receipt(session.connection(), envelope)
+    return keep_receipt(session.connection(), envelope["MessageId"], envelope["Type"],
+                        envelope["TopicArn"])
 
 
 class MatchedDelivery(NamedTuple):

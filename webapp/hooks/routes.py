@@ -17,14 +17,16 @@ import urllib.request
 from collections.abc import Iterable
 from datetime import timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from flask import Flask
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy import Engine, event
 
 from emails.sns import MAX_BODY_BYTES, SigningCertificates, SnsError, SnsUnavailable
 from webapp import db
 from webapp.config import settings_of
+from webapp.db import make_engine
+from webapp.events.inbox import ConnectionInbox, PsycopgInbox
 from webapp.events.ses import HookSettings, receive_sns
 
 if TYPE_CHECKING:
@@ -60,6 +62,28 @@ def hook_settings(app: Flask) -> HookSettings:
         )
         app.extensions["yuebao.hooks"] = hook
     return hook
+
+
+def hook_engine(app: Flask) -> Engine:
+    """The engine the hook stores with, built once per app.
+
+    On PostgreSQL a request costs one round trip: no ping when a connection is checked out (a
+    connection that died fails its request with a 500, which SNS retries, and the pool is
+    replaced), and autocommit, since the request's one INSERT is a transaction of its own. On
+    SQLite the app's engine: its writes must queue on webapp.sqlite_writes' lock.
+    """
+    engine: Engine | None = app.extensions.get("yuebao.hooks.engine")
+    if engine is None:
+        engine = db.database(app).engine
+        if engine.dialect.name == "postgresql":
+            engine = make_engine(settings_of(app).database_url, pre_ping=False)
+            event.listen(engine, "connect", _autocommit)
+        app.extensions["yuebao.hooks.engine"] = engine
+    return engine
+
+
+def _autocommit(dbapi_connection: Any, _record: object) -> None:
+    dbapi_connection.autocommit = True
 
 
 def _read_body(environ: WSGIEnvironment, limit: int) -> bytes | None:
@@ -100,15 +124,28 @@ def answer_sns(app: Flask, body: bytes | None) -> tuple[str, dict[str, str]]:
     server errors only); 400 with a logged reason else.
 
     A repeat, even one arriving while the first is being stored, is answered "duplicate" by
-    the receipt's INSERT … ON CONFLICT DO NOTHING; a database error is a 500 (raised), so SNS
-    retries rather than the event being lost.
+    the receipt's INSERT … ON CONFLICT DO NOTHING; a database error is raised (SesHook answers
+    500), so SNS retries rather than the event being lost.
     """
     settings = hook_settings(app)
     try:
         if body is None:
             raise SnsError(f"body larger than {MAX_BODY_BYTES} bytes")
-        with db.database(app).engine.begin() as connection:
-            outcome = receive_sns(connection, body, settings)
+        engine = hook_engine(app)
+        if engine.dialect.name == "postgresql":
+            dbapi = engine.raw_connection()
+            try:
+                outcome = receive_sns(PsycopgInbox(dbapi.driver_connection), body, settings)
+            except (SnsError, SnsUnavailable):
+                dbapi.close()  # refused before anything was written: back to the pool
+                raise
+            except BaseException:
+                dbapi.invalidate()  # a connection that failed never goes back to the pool
+                raise
+            dbapi.close()
+        else:
+            with engine.begin() as connection:
+                outcome = receive_sns(ConnectionInbox(connection), body, settings)
     except SnsUnavailable as error:
         log.warning("SNS message not checked now", extra={"fields": {"reason": error.reason}})
         return "503 SERVICE UNAVAILABLE", {"error": "unavailable"}
@@ -133,8 +170,8 @@ class SesHook:
                            [("Allow", "POST")])
         try:
             status, answer = answer_sns(self.app, _read_body(environ, MAX_BODY_BYTES))
-        except SQLAlchemyError:
-            log.exception("SNS message not stored: database error")
+        except Exception:  # the database's (SQLAlchemy's or the driver's) or a bug: SNS retries
+            log.exception("SNS message not stored")
             return _answer(start_response, "500 INTERNAL SERVER ERROR", {"error": "internal"})
         return _answer(start_response, status, answer)
 
