@@ -149,8 +149,9 @@ def test_an_event_that_cannot_be_applied_is_set_aside_and_the_rest_go_on(
     from webapp.events import batch
 
     store(session.connection(), [
+        _notification("before", ses_event("Delivery", "ses-1")),
         _notification("bad", ses_event("Complaint", "ses-1")),
-        _notification("good", ses_event("Delivery", "ses-1")),
+        _notification("after", ses_event("Delivery", "ses-1")),
     ])
     session.commit()
     real = batch.record_ses_event
@@ -159,10 +160,10 @@ def test_an_event_that_cannot_be_applied_is_set_aside_and_the_rest_go_on(
         raise RuntimeError("a bug")
 
     monkeypatch.setattr(batch, "record_ses_event", broken)
-    assert drain(app) == 2
+    assert drain(app) == 3
     monkeypatch.setattr(batch, "record_ses_event", real)
     session.expire_all()
-    assert [e.kind for e in session.scalars(select(Event))] == ["delivery"]
+    assert [e.kind for e in session.scalars(select(Event))] == ["delivery", "delivery"]
     kept = session.scalar(select(SnsReceipt).where(SnsReceipt.message_id == "bad"))
     assert kept is not None and kept.processed_at is not None and kept.message is not None
 

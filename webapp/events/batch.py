@@ -343,10 +343,19 @@ class EventProcessor:
                 if is_operational(error):
                     raise
                 log.exception("SES event batch failed; applying its events one by one")
-                done = self._one_by_one()
+                done = self._batch_one_by_one()
             except Exception:
                 log.exception("SES event batch failed; applying its events one by one")
-                done = self._one_by_one()
+                done = self._batch_one_by_one()
+            if not done:
+                break
+            applied += done
+        return applied
+
+    def _batch_one_by_one(self) -> int:
+        applied = 0
+        for _ in range(self.size):
+            done = self._one_by_one()
             if not done:
                 break
             applied += done
