@@ -89,17 +89,15 @@ def _autocommit(dbapi_connection: Any, _record: object) -> None:
 def _read_body(environ: WSGIEnvironment, limit: int) -> bytes | None:
     """The request body, or None past `limit` bytes: never more than limit + 1 in memory."""
     length = environ.get("CONTENT_LENGTH") or ""
-    if length.isdigit() and int(length) > limit:
+    declared = int(length) if length.isdigit() else None
+    if declared is not None and declared > limit:
         return None
     stream = environ["wsgi.input"]
-    if length.isdigit():
-        # Never read past the declared length: the server's stream may not end there.
-        limit_here = int(length)
-        body = stream.read(limit_here) if limit_here else b""
-        return bytes(body)
+    # Never read past a declared length: the server's stream may not end there.
+    wanted = declared if declared is not None else limit + 1
     chunks, size = [], 0
-    while size <= limit:
-        chunk = stream.read(limit + 1 - size)
+    while size < wanted:
+        chunk = stream.read(wanted - size)
         if not chunk:
             break
         chunks.append(chunk)
