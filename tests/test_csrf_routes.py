@@ -25,9 +25,8 @@ CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 # Endpoints that accept a change without a CSRF token. Each is `csrf.exempt` where it is
 # defined and proves who is asking some other way.
 ALLOWED_WITHOUT_CSRF = {
-    # SNS posts SES events: no session and no token; the message's signature, topic and age are
-    # checked instead (webapp.events.ses.receive_sns).
-    "hooks.ses": "POST",
+    # (SNS posts SES events to /hooks/ses, which is answered before Flask's routing: the
+    # message's signature, topic and age are checked instead; webapp.events.ses.receive_sns.)
     # RFC 8058 one-click unsubscribe: mail clients post `List-Unsubscribe=One-Click` without
     # cookies or a token; the reader's unguessable token in the URL is the proof, and the only
     # thing it can do is stop mail.

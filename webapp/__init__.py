@@ -17,6 +17,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         cli,
         db,
         errors,
+        hooks,
         input_guard,
         labels,
         logs,
@@ -37,7 +38,6 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         login_manager,
         select_locale,
     )
-    from webapp.hooks import bp as hooks_bp
     from webapp.labels import status_labels
     from webapp.main.branding import page_brand
     from webapp.tracking import bp as tracking_bp
@@ -54,6 +54,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         )
 
     db.init_app(app, settings.database_url)
+    hooks.init_app(app)  # outermost: /hooks/ses is answered before any other middleware
     logs.init_app(app)
     babel.init_app(app, locale_selector=select_locale)
     csrf.init_app(app)
@@ -69,7 +70,6 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(archive.bp)
     app.register_blueprint(auth.bp)
     app.register_blueprint(tracking_bp)
-    app.register_blueprint(hooks_bp)
     app.register_blueprint(editor_bp, url_prefix="/editor")
     app.register_blueprint(admin_bp, url_prefix="/admin")
     app.register_blueprint(api_bp)

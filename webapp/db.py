@@ -43,8 +43,8 @@ _POSTGRES_CONNECT_ARGS = {"connect_timeout": 10, "keepalives": 1, "keepalives_id
                           "keepalives_interval": 10, "keepalives_count": 3}
 
 
-def make_engine(url: str) -> Engine:
-    """An engine with the settings each backend needs."""
+def make_engine(url: str, *, pre_ping: bool = True) -> Engine:
+    """An engine with the settings each backend needs (`pre_ping=False`: see hooks.routes)."""
     if url.startswith("sqlite"):
         path = make_url(url).database
         connect_args: dict[str, Any] = {"timeout": BUSY_TIMEOUT}
@@ -64,7 +64,7 @@ def make_engine(url: str) -> Engine:
     # checkout. A server that does not answer at all (a failed-over address) fails a connect
     # in 10 s and a query within about a minute (TCP keepalives) instead of hanging a worker
     # past WORKER_DB_GRACE_SECONDS.
-    return create_engine(url, pool_pre_ping=True, connect_args=_POSTGRES_CONNECT_ARGS)
+    return create_engine(url, pool_pre_ping=pre_ping, connect_args=_POSTGRES_CONNECT_ARGS)
 
 
 class Database:

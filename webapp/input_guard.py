@@ -41,8 +41,9 @@ def _first_nul(values: Iterable[str]) -> UnsafeText | None:
 
 FORM_TYPES = frozenset({"application/x-www-form-urlencoded", "multipart/form-data"})
 # Views that read their raw body themselves: parsing it as a form here would consume it (a
-# poster may label JSON as a form, as urllib does by default).
-RAW_BODY_ENDPOINTS = frozenset({"hooks.ses"})
+# poster may label JSON as a form, as urllib does by default). /hooks/ses is answered before
+# Flask (webapp.hooks.routes), so it never gets here.
+RAW_BODY_ENDPOINTS: frozenset[str] = frozenset()
 # Blueprints that read JSON only (and refuse anything else, in their own error shape): their
 # body is never parsed as a form, whatever its label.
 RAW_BODY_BLUEPRINTS = frozenset({"api"})

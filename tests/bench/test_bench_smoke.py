@@ -11,7 +11,8 @@ from tests.tools.bench.run import BenchOptions, run_bench
 
 FIGURES = ("readers", "plan_s", "fill_us", "compile_per_reader_us", "cpu_ms_per_msg",
            "naive_cpu_ms_per_msg", "rate_target", "rate_achieved", "throttled", "peak_rss_mb",
-           "sns_events_per_s", "stats_ms", "dashboard_ms", "address_timing")
+           "sns_events_per_s", "stats_ms", "dashboard_ms", "address_timing",
+           "events_received_per_s", "events_received_cpu_ms", "events_applied_per_s")
 
 
 @pytest.fixture(autouse=True)
@@ -30,6 +31,18 @@ def test_the_quick_bench_produces_every_figure() -> None:
     assert figures["scale"]["finished"], "the worker sent the rest of the edition"
     assert figures["sns_lost"] == 0 and figures["sns_refused"] == 0
     assert "naive pipeline" in text_report(figures)
+
+
+@pytest.mark.servers  # gunicorn
+def test_the_events_bench_receives_and_applies_every_event() -> None:
+    figures = run_bench(BenchOptions(readers=1000, events_only=True, sns_events=100,
+                                     apply_deliveries=200))
+    assert figures["sns_lost"] == 0 and figures["sns_refused"] == 0
+    assert figures["events_received_cpu_ms"] > 0
+    # The 100 Delivery events ingest stored, and a Send and a Delivery for 200 more.
+    assert figures["events_applied"] == 500 and figures["events_applied_lost"] == 0
+    assert figures["events_left_unprocessed"] == 0
+    assert "SES events applied" in text_report(figures)
 
 
 def test_the_forms_bench_times_known_and_unknown_addresses_per_form() -> None:

@@ -21,6 +21,7 @@ from tests.factories import Factories
 from webapp.db import database
 from webapp.delivery import store
 from webapp.delivery.in_doubt import outbox_files, resolve_in_doubt, settle_outbox, settle_ses
+from webapp.events import inbox
 from webapp.models import (
     AuditEntry,
     Delivery,
@@ -30,7 +31,7 @@ from webapp.models import (
     User,
     WorkerHeartbeat,
 )
-from webapp.models.event import Event
+from webapp.models.event import Event, SnsReceipt
 
 NOW = datetime(2024, 7, 20, 2, 0, tzinfo=UTC)
 WAIT = timedelta(minutes=30)
@@ -207,6 +208,42 @@ def test_the_wait_runs_from_the_moment_it_went_in_doubt(
     assert (result.requeued, result.still_in_doubt) == (1, 1)
     assert _row(session, row.id).status == DeliveryStatus.QUEUED
     assert _row(session, unknown_since.id).status == DeliveryStatus.IN_DOUBT
+
+
+@pytest.mark.postgres
+def test_a_backlog_of_stored_events_is_no_evidence(
+    session: Session, factories: Factories, sending_edition: Edition
+) -> None:
+    lost = _in_doubt(factories, sending_edition)
+    _send_event(session, factories.delivery(sending_edition, status=DeliveryStatus.SENT),
+                WENT_IN_DOUBT + timedelta(seconds=5))
+    # Stored by the hook an hour ago, not applied yet: it may be this delivery's own Send.
+    inbox.store(session.connection(), [inbox.Notification("sns-1", "arn:topic", "{}")],
+          now=NOW - timedelta(hours=1))
+    session.commit()
+    result = settle_ses(session, WAIT, NOW)
+    session.commit()
+    assert (result.requeued, result.still_in_doubt) == (0, 1)
+    assert _row(session, lost.id).status == DeliveryStatus.IN_DOUBT
+
+    # Once the workers have caught up, the same evidence decides.
+    session.execute(update(SnsReceipt).values(processed_at=NOW))
+    session.commit()
+    assert settle_ses(session, WAIT, NOW).requeued == 1
+
+
+@pytest.mark.postgres
+def test_send_events_are_judged_by_ses_time_not_by_arrival(
+    session: Session, factories: Factories, sending_edition: Edition
+) -> None:
+    lost = _in_doubt(factories, sending_edition)
+    # SES sent it before the doubt began; it reached us (a backlog applied late) after.
+    session.add(Event(kind="send", source="ses", edition_id=sending_edition.id,
+                      occurred_at=WENT_IN_DOUBT - timedelta(seconds=1),
+                      received_at=WENT_IN_DOUBT + timedelta(minutes=5)))
+    session.commit()
+    assert settle_ses(session, WAIT, NOW).requeued == 0
+    assert _row(session, lost.id).status == DeliveryStatus.IN_DOUBT
 
 
 # --- an editor's choice for what stays in doubt ---------------------------------------------

@@ -10,6 +10,7 @@ from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
 from tests.factories import Factories
+from tests.support.inbox import drain
 from tests.support.sns import TOPIC, Signer
 from webapp.events.ses import HookSettings
 from webapp.models import Delivery, DeliveryStatus, Edition, EditionStatus, Subscriber, utcnow
@@ -41,8 +42,11 @@ def post(hook_app: Flask) -> Callable[[object], TestResponse]:
     client: FlaskClient = hook_app.test_client()
 
     def send(envelope: object) -> TestResponse:
+        """POST to the hook, then apply what it stored, as the worker does."""
         body = envelope if isinstance(envelope, bytes) else json.dumps(envelope).encode()
-        return client.post("/hooks/ses", data=body, content_type="text/plain")
+        answer = client.post("/hooks/ses", data=body, content_type="text/plain")
+        drain(hook_app)
+        return answer
 
     return send
 

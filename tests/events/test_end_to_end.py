@@ -18,6 +18,7 @@ from werkzeug.serving import make_server
 
 from tests.conftest import app_config
 from tests.factories import Factories
+from tests.support.inbox import drain
 from tests.support.sns import TOPIC, Signer, ses_event
 from tests.tools.ses_simulator import SesSimulator, SimulatorConfig
 from webapp import create_app
@@ -85,6 +86,7 @@ def test_bounces_and_complaints_from_a_real_send_suppress_exactly_once(
         assert build_engine(settings_of(app), database(app).sessionmaker).run(edition_id).finished
         assert simulator.flush_events(timeout=30)
     assert simulator.event_failures == []
+    drain(app)
 
     session.expire_all()
     statuses = {s.email: s.status for s in session.scalars(select(Subscriber))}
@@ -130,5 +132,6 @@ def test_a_burst_of_5000_signed_notifications_loses_none(
         with ThreadPoolExecutor(max_workers=8) as pool:
             codes = Counter(pool.map(post, bodies))
     assert codes == Counter({200: 5200})
+    assert drain(app) == 5000
     assert session.scalar(select(func.count(Event.id))) == 5000
     assert session.scalar(select(func.count(SnsReceipt.id))) == 5000

@@ -161,6 +161,7 @@ def test_stale_messages_and_garbage_are_refused(
     assert _count(session, Event) == 0 and _count(session, SnsReceipt) == 0
 
 
+@pytest.mark.postgres
 def test_a_subscription_is_confirmed_only_at_sns(
     post: Post, signer: Signer, confirmed_urls: list[str], session: Session
 ) -> None:
@@ -220,6 +221,7 @@ def test_a_subscription_is_confirmed_with_no_transaction_open(
     assert _count(session, SnsReceipt) == 1
 
 
+@pytest.mark.postgres
 def test_a_certificate_that_cannot_be_fetched_now_gives_503_so_sns_retries(
     hook_app: Flask, post: Post, signer: Signer, session: Session, sent_delivery: Delivery
 ) -> None:

@@ -19,6 +19,7 @@ from werkzeug.test import TestResponse
 from emails.ses_events import SesEvent
 from emails.sns import SnsError, verify_message
 from tests.conftest import app_config
+from tests.support.inbox import drain
 from tests.support.sns import TOPIC, Signer, ses_event
 from webapp import create_app
 from webapp.events.ses import record_ses_event
@@ -70,6 +71,7 @@ def test_the_same_message_posted_at_once_is_stored_once(
     finally:
         server.shutdown()
     assert sorted(answers) == [(200, "delivery")] + [(200, "duplicate")] * 7
+    assert drain(app) == 1
     session.expire_all()
     assert session.scalar(select(func.count(Event.id))) == 1
     assert session.scalar(select(func.count(SnsReceipt.id))) == 1

@@ -329,11 +329,22 @@ class Conductor:
             session.commit()
 
 
+def _events_applied(stage: Stage) -> None:
+    """Every SES event the hook stored has been applied by the running worker."""
+    def inbox_empty() -> bool:
+        with stage.sessions() as session:
+            return not session.scalar(
+                select(func.count(SnsReceipt.id)).where(SnsReceipt.processed_at.is_(None)))
+
+    stage.wait_until(inbox_empty, "the worker applies every stored SES event", timeout=120)
+
+
 def _as_time_passes(stage: Stage, edition_id: int) -> None:
     """Once nothing moves: what the worker and its housekeeping do when STALE_AFTER,
     IN_DOUBT_WAIT_MINUTES, a job's lease and its retry backoff have passed. With the worker
     stopped (no live claim is touched), the clock is passed to them, not waited for."""
     assert stage.sim.flush_events(timeout=300), "SNS could not post every event"
+    _events_applied(stage)
     with stage.sessions() as session:
         if (stage.edition(session, MONTH).status == EditionStatus.SENT
                 and not _mail_waiting(stage)):
@@ -391,6 +402,7 @@ def test_a_month_in_the_life(stage: Stage, backend: str, request: pytest.Fixture
     cohort.confirm_the_rest()
     stage.wait_until(lambda: _mail_waiting(stage) == 0, "every system mail is sent", timeout=60)
     assert stage.sim.flush_events(timeout=300), "SNS could not post every event"
+    _events_applied(stage)
 
     _check_trouble_happened(stage)
     _check_readers(stage, cohort, cast)

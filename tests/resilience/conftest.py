@@ -21,6 +21,7 @@ from werkzeug.serving import make_server
 
 from tests.conftest import app_config, new_postgres_database
 from tests.factories import Factories
+from tests.support.inbox import drain
 from tests.tools.postgres import PostgresServer
 from tests.tools.ses_simulator import SesSimulator, SimulatorConfig
 from webapp import create_app
@@ -121,6 +122,7 @@ def finish(stage: Stage) -> None:
     done = stage.worker("--once")
     assert done.wait(timeout=120) == 0, stage.log.read_text()[-3000:]
     assert stage.sim.flush_events(timeout=30)
+    drain(stage.app)  # what the hook stored, applied as a running worker would
     if stage.statuses().get(DeliveryStatus.IN_DOUBT.value):
         later = utcnow() + timedelta(minutes=settings_of(stage.app).in_doubt_wait_minutes + 1)
         with database(stage.app).sessionmaker() as session:
@@ -130,6 +132,7 @@ def finish(stage: Stage) -> None:
         again = stage.worker("--once")
         assert again.wait(timeout=120) == 0, stage.log.read_text()[-3000:]
         assert stage.sim.flush_events(timeout=30)
+        drain(stage.app)
     stage.wait_until(lambda: set(stage.statuses()) == {DeliveryStatus.SENT.value})
 
 

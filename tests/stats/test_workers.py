@@ -11,17 +11,22 @@ import pytest
 import time_machine
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from tests.admin.conftest import make_send
 from tests.factories import Factories
 from webapp.config import install, settings_of
+from webapp.events.inbox import Notification, store
 from webapp.events.ses import store_receipt
-from webapp.models import WorkerHeartbeat, utcnow
+from webapp.models import SnsReceipt, WorkerHeartbeat, utcnow
 from webapp.stats.workers import (
     EVENTS_STALE_AFTER,
+    INBOX_BEHIND_AFTER,
     LIVE_WITHIN,
+    InboxLag,
     WorkerStatus,
+    inbox_lag,
     ses_event_lag,
     worker_status,
 )
@@ -148,3 +153,29 @@ def test_the_console_shows_event_lag_only_for_the_ses_transport(
     html, text = events_row()
     assert text.startswith("SES events Behind None stored yet. Messages sent since")
     assert "status-failed" in html
+
+
+def test_the_console_shows_how_many_ses_events_wait_and_for_how_long(
+    admin_client: FlaskClient, session: Session
+) -> None:
+    def inbox_row() -> tuple[str, str]:
+        page = admin_client.get("/admin/?lang=en").get_data(as_text=True)
+        row = re.search(r'<tr id="health-event-inbox">(.*?)</tr>', page, re.S)
+        assert row is not None
+        return row[1], re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", row[1])).strip()
+
+    assert inbox_row()[1] == "SES events waiting Applied Every event received has been applied."
+    now = utcnow()
+    store(session.connection(), [Notification("sns-1", "arn", "{}")], now=now)
+    store(session.connection(), [Notification("sns-2", "arn", "{}")],
+          now=now - INBOX_BEHIND_AFTER - timedelta(minutes=2))
+    session.commit()
+    lag = inbox_lag(session, now)
+    assert (lag.waiting, lag.behind) == (2, True)
+    html, text = inbox_row()
+    assert text.startswith("SES events waiting Behind 2 events received and not applied yet; "
+                           "the oldest arrived 7 minutes ago.")
+    assert "status-failed" in html
+    session.execute(update(SnsReceipt).values(processed_at=now))
+    session.commit()
+    assert inbox_lag(session, now) == InboxLag(0, None, behind=False)

@@ -47,7 +47,7 @@ from webapp.stats.reputation import (
     Reputation,
     recent_reputation,
 )
-from webapp.stats.workers import scheduler_status, ses_event_lag, worker_status
+from webapp.stats.workers import inbox_lag, scheduler_status, ses_event_lag, worker_status
 
 EDITIONS_SHOWN = 12
 # Variants shown before "show all": the largest, by readers planned. An edition has one per
@@ -88,6 +88,7 @@ def home() -> str:
         workers=worker_status(session, now),
         scheduler=scheduler_status(session, now),
         event_lag=ses_event_lag(session, now) if ses else None,
+        inbox=inbox_lag(session, now),
         now=now,
         mails=mail_counts(session),
         troubled=troubled_jobs(session),

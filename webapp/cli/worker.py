@@ -18,17 +18,18 @@ from webapp.delivery.locks import WorkerLockHeld, worker_lock
 from webapp.delivery.memory import limit_malloc_arenas
 from webapp.delivery.outages import EXIT_DATABASE_LOST, DatabaseLost, Outage, is_operational
 from webapp.delivery.runner import run_pending, worker_name
+from webapp.events.batch import EventProcessor
 from webapp.logs import configure_logging
 from webapp.scheduler.host import SchedulerHost, run_host
 
 log = logging.getLogger("webapp.worker")
 
 
-@click.command("worker", help="Send queued editions and system mails, redact erased readers' "
-               "outbox files and, if it holds the lease, run the scheduler. SIGTERM finishes "
-               "the batch in flight and exits. A database outage longer than "
-               "WORKER_DB_GRACE_SECONDS ends it with status 75, for its supervisor to restart "
-               "it.")
+@click.command("worker", help="Send queued editions and system mails, apply stored SES "
+               "events, redact erased readers' outbox files and, if it holds the lease, run the "
+               "scheduler. SIGTERM finishes the batch in flight and exits. A database outage "
+               "longer than WORKER_DB_GRACE_SECONDS ends it with status 75, for its supervisor "
+               "to restart it.")
 @click.option("--once", is_flag=True, help="Run what is waiting now, then stop.")
 @click.option("--poll", default=2.0, show_default=True, help="Seconds between looks for work.")
 @click.option("--no-scheduler", is_flag=True, help="Only send; never run the scheduler.")
@@ -81,6 +82,16 @@ def worker_command(once: bool, poll: float, no_scheduler: bool) -> None:
                     target=jobs.run_until, args=(stop, poll, outage), name="jobs", daemon=True
                 )
                 jobs_thread.start()
+            # SES events stored by /hooks/ses are applied by every worker, in batches: a long
+            # send never holds them back, nor they the send.
+            events = EventProcessor(sessions, bounce_suppress_after=settings.bounce_suppress_after)
+            events_thread = None
+            if not once:
+                events_thread = threading.Thread(
+                    target=events.run_until, args=(stop, min(poll, 1.0), outage), name="events",
+                    daemon=True,
+                )
+                events_thread.start()
             log.info("worker ready", extra={"fields": {"name": name}})
             try:
                 while not stop.is_set():
@@ -99,6 +110,7 @@ def worker_command(once: bool, poll: float, no_scheduler: bool) -> None:
                         stop.wait(outage.failed(error, "run the sends"))
                         continue
                     if once:
+                        outage.retry(lambda: events.drain(stop), "apply SES events")
                         while outage.retry(jobs.run_once, "run background jobs").worked:
                             if stop.is_set():
                                 break
@@ -107,7 +119,7 @@ def worker_command(once: bool, poll: float, no_scheduler: bool) -> None:
                         stop.wait(poll)
             finally:
                 stop.set()
-                for thread in (jobs_thread, scheduler_thread):
+                for thread in (jobs_thread, events_thread, scheduler_thread):
                     if thread is not None:
                         thread.join(timeout=10)
     except WorkerLockHeld as error:

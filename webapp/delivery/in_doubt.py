@@ -1,8 +1,10 @@
 """Settling deliveries that were handed to the transport without a recorded answer.
 
 The guarantee: a delivery in doubt is re-queued only with evidence that SES did not take it —
-the hook kept receiving Send events of the same send after the moment it went in doubt, yet
-none came for it within IN_DOUBT_WAIT_MINUTES. Without that evidence it stays in doubt,
+SES kept reporting Send events of the same send (by SES's own timestamps) after the moment it
+went in doubt, yet none came for it within IN_DOUBT_WAIT_MINUTES, and every event received
+before that wait began has been applied (a backlog in the inbox is no evidence: the missing
+Send may be waiting in it). Without that evidence it stays in doubt,
 counted and shown to editors, who choose "resend" or "mark sent": never re-sent blindly,
 never silently dropped. For the outbox the evidence is the file itself (written atomically).
 """
@@ -21,7 +23,7 @@ from webapp.delivery import store
 from webapp.delivery.heartbeat import live_workers
 from webapp.editions.outbox import delivery_of
 from webapp.models import Delivery, DeliveryStatus, Edition, OutboxFile, User, utcnow
-from webapp.models.event import Event
+from webapp.models.event import Event, SnsReceipt
 
 
 @dataclass(frozen=True)
@@ -91,14 +93,39 @@ def settle_outbox(
     return Settled(sent=sent, requeued=requeued, still_in_doubt=remaining or 0)
 
 
+# Workers apply stored events within seconds; a backlog older than this (or than the wait, if
+# shorter) may hide the Send of a delivery that went in doubt just before the wait began.
+BACKLOG_TOLERANCE = timedelta(minutes=1)
+
+
+def _in_doubt_count(session: Session) -> int:
+    return session.scalar(
+        select(func.count(Delivery.id)).where(Delivery.status == DeliveryStatus.IN_DOUBT)
+    ) or 0
+
+
+def backlog_before(session: Session, moment: datetime) -> bool:
+    """Whether an SES event received before `moment` is still waiting in the inbox to be
+    applied (the partial index on unprocessed receipts: a look at the backlog only)."""
+    return session.scalar(
+        select(SnsReceipt.id)
+        .where(SnsReceipt.processed_at.is_(None), SnsReceipt.received_at < moment)
+        .limit(1)
+    ) is not None
+
+
 def settle_ses(session: Session, wait: timedelta, now: datetime | None = None) -> Settled:
     """Re-queue in-doubt deliveries SES demonstrably never took; leave the rest in doubt."""
     now = now or utcnow()
-    # Evidence that the hook was alive for this send after the delivery went in doubt.
+    if backlog_before(session, now - min(wait, BACKLOG_TOLERANCE)):
+        # The workers are behind: a delivery's own Send may be among the stored events.
+        return Settled(still_in_doubt=_in_doubt_count(session))
+    # Evidence that SES reported on this send after the delivery went in doubt: its Send
+    # events' own times, not when they reached us (a backlog applied late proves nothing).
     hook_alive = exists().where(
         Event.kind == "send",
         Event.edition_id == Delivery.edition_id,
-        Event.received_at > Delivery.in_doubt_at,
+        Event.occurred_at > Delivery.in_doubt_at,
     )
     own_send = exists().where(Event.kind == "send", Event.delivery_id == Delivery.id)
     stmt = select(Delivery.id).where(
@@ -115,10 +142,7 @@ def settle_ses(session: Session, wait: timedelta, now: datetime | None = None) -
         error="re-queued: SES reported no Send for it while reporting others",
         only_from=DeliveryStatus.IN_DOUBT,
     )
-    remaining = session.scalar(
-        select(func.count(Delivery.id)).where(Delivery.status == DeliveryStatus.IN_DOUBT)
-    )
-    return Settled(requeued=requeued, still_in_doubt=remaining or 0)
+    return Settled(requeued=requeued, still_in_doubt=_in_doubt_count(session))
 
 
 def resolve_in_doubt(

@@ -1,12 +1,11 @@
 """Events from SES (through SNS) and from our own tracking, and what they change.
 
-Every SNS message is handled once (its MessageId is kept); a valid SES event is stored before
-the hook answers 200, and its effects — settling an in-doubt delivery, first-seen times,
-suppressing a bouncing or complaining address — happen in the same transaction.
+Every SNS message is kept once (its MessageId is unique in `sns_receipts`). The hook only
+verifies an SES event and stores it in the inbox (webapp.events.inbox) before answering 200;
+a worker applies it later (webapp.events.batch, through record_ses_event): settling an
+in-doubt delivery, first-seen times, suppressing a bouncing or complaining address.
 
-The hook is on the hot path (SES reports every send and every delivery), so the usual event
-costs four statements written in Core on the session's connection: the receipt (INSERT … ON
-CONFLICT DO NOTHING RETURNING tells a repeat apart in the same round trip), the delivery's
+Applying costs a few statements written in Core on the session's connection: the delivery's
 columns, the event row, and the delivery's changed columns. Bounces and complaints change the
 reader's status in Core too. None of this counts anything itself: database triggers keep the
 stats counters from these rows (hard bounces, readers leaving; webapp.stats.aggregates).
@@ -21,7 +20,7 @@ from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
-from sqlalchemy import Connection, Table, Update, bindparam, case, insert, select, text, update
+from sqlalchemy import Connection, Table, Update, bindparam, case, insert, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.util import identity_key
 
@@ -34,6 +33,7 @@ from emails.sns import (
     parse_json,
     verify_message,
 )
+from webapp.events.inbox import Inbox, Notification, keep_receipt
 from webapp.models import (
     ConsentSource,
     Delivery,
@@ -61,6 +61,7 @@ _SUBSCRIBERS: Table = Subscriber.__table__  # type: ignore[assignment]
 _SETTLING_KINDS = frozenset({"send", "delivery", "bounce", "complaint", "delivery_delay"})
 _FAILING_KINDS = frozenset({"reject", "rendering_failure"})
 _FIRST_SEEN = {"delivery": "delivered_at", "bounce": "bounced_at", "complaint": "complained_at"}
+FIRST_SEEN_COLUMNS = frozenset(_FIRST_SEEN.values())
 
 
 @dataclass(frozen=True)
@@ -81,12 +82,15 @@ def _subscribe_url_allowed(url: str, settings: HookSettings) -> bool:
     return settings.test_certificate is not None and local
 
 
-def receive_sns(session: Session, body: bytes, settings: HookSettings) -> str:
-    """Verify and act on one SNS POST; returns what happened. SnsError for anything refused,
-    SnsUnavailable when it cannot be checked now (SNS's certificate could not be fetched).
+def receive_sns(inbox: Inbox, body: bytes, settings: HookSettings) -> str:
+    """Verify one SNS POST and store it; returns what happened. SnsError for anything
+    refused, SnsUnavailable when it cannot be checked now (SNS's certificate could not be
+    fetched).
 
-    The caller commits; the receipt row makes a repeat (or a concurrent duplicate, through
-    its unique key) change nothing.
+    An SES event is only stored (webapp.events.inbox) — a worker applies it later — but read
+    first, so a malformed one is refused here and its kind and SES's time are known. The
+    caller commits (if `inbox` does not); the receipt's unique key makes a repeat (or a
+    concurrent duplicate) change nothing.
     """
     envelope = parse_envelope(body)
     verify_message(
@@ -104,46 +108,29 @@ def receive_sns(session: Session, body: bytes, settings: HookSettings) -> str:
         # open. Confirming a repeat again is harmless; a failed call leaves no receipt, so
         # SNS's retry confirms.
         settings.confirm_subscription(url)
-        if not store_receipt(session, envelope):
+        if not inbox.receipt(envelope["MessageId"], envelope["Type"], envelope["TopicArn"]):
             return "duplicate"
         log.info("SNS subscription confirmed", extra={"fields": {"topic": envelope["TopicArn"]}})
         return "confirmed"
-    if not store_receipt(session, envelope):
-        return "duplicate"
     if envelope["Type"] == "UnsubscribeConfirmation":
+        if not inbox.receipt(envelope["MessageId"], envelope["Type"], envelope["TopicArn"]):
+            return "duplicate"
         log.warning("SNS topic unsubscribed us", extra={"fields": {"topic": envelope["TopicArn"]}})
         return "ignored"
-    payload = parse_json(envelope["Message"].encode(), what="Message")
-    event = parse_ses_event(payload)
-    record_ses_event(
-        session, event, payload, bounce_suppress_after=settings.bounce_suppress_after
-    )
+    message = envelope["Message"]
+    event = parse_ses_event(parse_json(message.encode(), what="Message"))
+    notification = Notification(envelope["MessageId"], envelope["TopicArn"], message,
+                                event.occurred_at)
+    if not inbox.notification(notification):
+        return "duplicate"
     return event.kind
 
 
-# INSERT … ON CONFLICT DO NOTHING RETURNING (PostgreSQL, SQLite 3.35+): a repeat returns no
-# row, and a concurrent duplicate waits for the first one's commit and returns none either —
-# one round trip instead of a SELECT and an INSERT. Written as text because SQLAlchemy 2.0
-# does not cache the dialects' own insert() constructs: they would be compiled every time.
-_STORE_RECEIPT = text(
-    "INSERT INTO sns_receipts (message_id, type, topic_arn, received_at) "
-    "VALUES (:message_id, :type, :topic_arn, :received_at) "
-    "ON CONFLICT (message_id) DO NOTHING RETURNING id"
-).bindparams(bindparam("received_at", type_=_RECEIPTS.c.received_at.type))
-
-
 def store_receipt(session: Session, envelope: Mapping[str, str]) -> bool:
-    """Keep the SNS MessageId; False when it was kept before (the message is a repeat)."""
-    stored = session.connection().execute(
-        _STORE_RECEIPT,
-        {
-            "message_id": envelope["MessageId"],
-            "type": envelope["Type"],
-            "topic_arn": envelope["TopicArn"],
-            "received_at": utcnow(),
-        },
-    ).first()
-    return stored is not None
+    """Keep the SNS MessageId of a message that needs no processing; False when it was kept
+    before (the message is a repeat)."""
+    return keep_receipt(session.connection(), envelope["MessageId"], envelope["Type"],
+                        envelope["TopicArn"])
 
 
 class MatchedDelivery(NamedTuple):
@@ -209,6 +196,7 @@ def record_ses_event(
     payload: Mapping[str, Any],
     *,
     bounce_suppress_after: int,
+    received_at: datetime | None = None,
 ) -> None:
     """Store the event and apply it: delivery status and first-seen times, aggregates, and
     for bounces and complaints the suppression rules. The caller commits."""
@@ -233,7 +221,7 @@ def record_ses_event(
             "bounce_subtype": event.bounce_subtype,
             "suspected_scanner": False,
             "occurred_at": event.occurred_at,
-            "received_at": utcnow(),
+            "received_at": received_at or utcnow(),
             "payload": dict(payload),
         },
     )
@@ -251,7 +239,7 @@ def record_ses_event(
             hard_bounces, complaints = reputation_added
             check_thresholds(session, delivery.edition_id, hard_bounces_added=hard_bounces,
                              complaints_added=complaints)
-        _update_delivery(session, connection, delivery.id, _delivery_changes(delivery, event))
+        _update_delivery(session, connection, delivery.id, delivery_changes(delivery, event))
     if event.kind == "bounce":
         _bounce(session, _reader(connection, subscriber_id), event, bounce_suppress_after)
     elif event.kind == "complaint":
@@ -303,7 +291,7 @@ def _first(current: datetime | None, seen: datetime) -> datetime:
     return seen if current is None or seen < current else current
 
 
-def _delivery_changes(delivery: MatchedDelivery, event: SesEvent) -> dict[str, Any]:
+def delivery_changes(delivery: MatchedDelivery, event: SesEvent) -> dict[str, Any]:
     """The columns this event changes on its delivery, with their new values."""
     new: dict[str, Any] = {}
     if event.kind in _SETTLING_KINDS:
@@ -324,7 +312,7 @@ def _delivery_changes(delivery: MatchedDelivery, event: SesEvent) -> dict[str, A
 _DELIVERY_UPDATES: dict[tuple[str, ...], Update] = {}
 
 
-def _delivery_update(names: tuple[str, ...]) -> Update:
+def delivery_update(names: tuple[str, ...]) -> Update:
     """UPDATE deliveries SET <names>, updated_at WHERE id = :delivery_id, built once per set
     of columns (a handful occur): building and keying a statement costs more than running it.
 
@@ -359,7 +347,7 @@ def _update_delivery(
     params = {f"new_{name}": value for name, value in changes.items()}
     params["new_updated_at"] = utcnow()
     params["delivery_id"] = delivery_id
-    connection.execute(_delivery_update(tuple(sorted(changes))), params)
+    connection.execute(delivery_update(tuple(sorted(changes))), params)
     # Core writes bypass the identity map: a caller holding this delivery reloads them.
     cached = session.identity_map.get(identity_key(Delivery, delivery_id))
     if cached is not None:

@@ -1,7 +1,5 @@
-"""Endpoints other services call: SES events through SNS."""
+"""Endpoints other services call: SES events through SNS, answered before Flask (routes.py)."""
 
-from flask import Blueprint
+from webapp.hooks.routes import init_app
 
-bp = Blueprint("hooks", __name__)
-
-from webapp.hooks import routes  # noqa: E402,F401
+__all__ = ["init_app"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from webapp.models.base import Base, UTCDateTime, utcnow
@@ -28,16 +28,34 @@ EVENT_KINDS = (
 )
 
 
+_UNPROCESSED = text("processed_at IS NULL")
+
+
 class SnsReceipt(Base):
-    """Every SNS message we acted on, by its MessageId: SNS retries, so a repeat changes nothing."""
+    """Every SNS message we received, by its MessageId: SNS retries, so a repeat changes nothing.
+
+    It is also the inbox of SES events (webapp.events.inbox): a notification is stored here
+    with its raw SES message when it arrives and applied later by a worker, which sets
+    `processed_at` and empties `message` (the event row keeps the payload from then on).
+    """
 
     __tablename__ = "sns_receipts"
+    __table_args__ = (
+        # The unprocessed rows only: the inbox the workers drain and whose age the console shows.
+        Index("ix_sns_receipts_unprocessed", "id",
+              postgresql_where=_UNPROCESSED, sqlite_where=_UNPROCESSED),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     message_id: Mapped[str] = mapped_column(String(100), unique=True)
     type: Mapped[str] = mapped_column(String(40))
     topic_arn: Mapped[str] = mapped_column(String(300))
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # The SES event as SNS delivered it (JSON text), until a worker has applied it.
+    message: Mapped[str | None] = mapped_column(Text)
+    # SES's own time of the event (not of its arrival): what the in-doubt rule judges by.
+    occurred_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class Event(Base):

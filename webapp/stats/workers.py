@@ -16,6 +16,9 @@ LIVE_WITHIN = timedelta(seconds=30)
 # SES reports a message it accepted within seconds (its Send event): messages sent this long
 # ago with no SES event stored since mean events are not arriving (SNS, the hook or SQS).
 EVENTS_STALE_AFTER = timedelta(minutes=15)
+# Workers apply stored SES events within seconds; a notification waiting longer means they
+# are down or cannot keep up (and in-doubt deliveries wait with it: webapp.delivery.in_doubt).
+INBOX_BEHIND_AFTER = timedelta(minutes=5)
 
 
 @dataclass(frozen=True)
@@ -90,9 +93,10 @@ class EventLag:
 def ses_event_lag(session: Session, now: datetime | None = None) -> EventLag:
     """How far behind SES events are: the newest one that arrived, and messages sent since.
 
-    Events are stored as they arrive (there is no queue of unprocessed ones), so the lag shows
-    as sending without hearing back. Both reads cost the same at any size: each SES event
-    arrives as an SNS notification whose receipt is stored with it, and the newest receipt is
+    This is the lag of receiving (SES or SNS behind, or the hook unreachable): it shows as
+    sending without hearing back; inbox_lag is the lag of applying what was received. Both
+    reads cost the same at any size: each SES event arrives as an SNS notification whose
+    receipt is stored, and the newest receipt is
     the last row of its primary key (the newest SES row of `events` would mean walking back
     past every open and click since: 0.1 s for 300,000 on SQLite); messages sent come from
     the per-minute tallies.
@@ -115,4 +119,30 @@ def ses_event_lag(session: Session, now: datetime | None = None) -> EventLag:
     return EventLag(
         newest_at, unanswered_since,
         stale=unanswered_since is not None and now - unanswered_since > EVENTS_STALE_AFTER,
+    )
+
+
+@dataclass(frozen=True)
+class InboxLag:
+    """SES events received but not applied yet: how many, and since when."""
+
+    waiting: int
+    oldest_at: datetime | None  # when the oldest of them was received
+    behind: bool  # the oldest has waited INBOX_BEHIND_AFTER
+
+    def age(self, now: datetime) -> timedelta | None:
+        return now - self.oldest_at if self.oldest_at is not None else None
+
+
+def inbox_lag(session: Session, now: datetime | None = None) -> InboxLag:
+    """The inbox's backlog, read from the partial index of unprocessed receipts only: as cheap
+    with a million processed receipts as with none."""
+    now = now or utcnow()
+    waiting, oldest = session.execute(
+        select(func.count(SnsReceipt.id), func.min(SnsReceipt.received_at)).where(
+            SnsReceipt.processed_at.is_(None)
+        )
+    ).one()
+    return InboxLag(
+        waiting or 0, oldest, behind=oldest is not None and now - oldest > INBOX_BEHIND_AFTER
     )

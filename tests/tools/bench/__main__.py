@@ -23,17 +23,20 @@ from tests.tools.bench.run import BenchOptions, run_bench
 @click.option("--postgres", is_flag=True, help="A throwaway PostgreSQL server, not SQLite.")
 @click.option("--stats-only", is_flag=True,
               help="Only plan, mark every delivery sent, load events and time the dashboard.")
+@click.option("--events-only", is_flag=True,
+              help="Only SNS ingest through gunicorn and the events applied from the inbox.")
 @click.option("--forms-only", is_flag=True,
               help="Only time the public forms that mail, for known and unknown addresses.")
 @click.option("--form-requests", type=click.IntRange(min=5),
               help="Requests per form for each of known and unknown addresses.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def main(mode: str, readers: int | None, window: float | None, postgres: bool,
-         stats_only: bool, forms_only: bool, form_requests: int | None, as_json: bool) -> None:
+         stats_only: bool, events_only: bool, forms_only: bool, form_requests: int | None,
+         as_json: bool) -> None:
     """Measure planning, fill, paced sending, memory, SNS ingest and stats on a synthetic list,
     and how long the public forms take for known and unknown addresses."""
     overrides: dict[str, object] = {"postgres": postgres, "stats_only": stats_only,
-                                    "forms_only": forms_only}
+                                    "forms_only": forms_only, "events_only": events_only}
     if readers:
         overrides["readers"] = readers
     if form_requests:

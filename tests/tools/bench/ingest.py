@@ -4,8 +4,10 @@ A sample of sent deliveries gets one SES Delivery event each, signed like SNS si
 simulator's test identity; SNS_TEST_CERT tells the app to trust it), posted to /hooks/ses by a
 few keep-alive clients at once. Events are signed, and requests prepared, before the clock
 starts, which is when every gunicorn worker has loaded the app and every client has its
-connection: only the receiving side is measured. Afterwards every event must be stored, none
-lost.
+connection: only the receiving side is measured. Afterwards every event must be stored (in the
+inbox, for the workers to apply: tests/tools/bench/inbox.py times that), none lost. The CPU
+the gunicorn processes spent (user + system, from /proc) over the timed part, divided by the
+events, is the server's CPU per event.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from tests.tools.ses_simulator import events, sns
-from webapp.models import Delivery, DeliveryStatus, Event
+from webapp.models import Delivery, DeliveryStatus, SnsReceipt
 
 TOPIC = "arn:aws:sns:us-east-1:123456789012:yuebao-bench"
 CERT_URL = "http://127.0.0.1:9/cert.pem"  # not SNS's host: the app uses SNS_TEST_CERT
@@ -173,10 +175,23 @@ def _post_all(
 
 def _stored(session: Session) -> int:
     count = session.scalar(
-        select(func.count(Event.id)).where(Event.source == "ses", Event.kind == "delivery")
+        select(func.count(SnsReceipt.id)).where(SnsReceipt.type == "Notification")
     )
     session.rollback()
     return int(count or 0)
+
+
+_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def _cpu_seconds(pids: Sequence[int]) -> float:
+    """User + system CPU of these processes so far (fields 14 and 15 of /proc/PID/stat)."""
+    total = 0
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])
+    return total / _TICKS
 
 
 def ingest(
@@ -210,13 +225,14 @@ def ingest(
                    for part in share]
         for poster in posters:
             poster.start()
+        pids = [server.pid, *(int(p.name) for p in ready_dir.iterdir())]
         # Every client has its connection and has had an answer: the clock starts now.
         with contextlib.suppress(threading.BrokenBarrierError):
             ready.wait(timeout=60)
-        start = time.monotonic()
+        start, cpu_start = time.monotonic(), _cpu_seconds(pids)
         for poster in posters:
             poster.join()
-        elapsed = time.monotonic() - start
+        elapsed, cpu = time.monotonic() - start, _cpu_seconds(pids) - cpu_start
     finally:
         server.terminate()
         server.wait(timeout=30)
@@ -225,6 +241,8 @@ def ingest(
     return {
         "sns_events": len(bodies),
         "sns_events_per_s": round(len(bodies) / elapsed, 1),
+        "events_received_per_s": round(len(bodies) / elapsed, 1),
+        "events_received_cpu_ms": round(cpu * 1000 / max(len(bodies), 1), 3),
         "sns_refused": len(failures),
         "sns_stored": stored,
         "sns_lost": len(bodies) - stored,

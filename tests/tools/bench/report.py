@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from tests.tools.bench.calls import call_lines
+from tests.tools.bench.inbox import event_lines
 
 
 def _line(name: str, value: str, target: str, met: bool | None) -> str:
@@ -23,6 +24,9 @@ def address_lines(f: dict[str, Any]) -> list[str]:
 
 
 def text_report(f: dict[str, Any]) -> str:
+    if "fill_us" not in f and "events_received_per_s" in f:  # --events-only
+        return "\n".join([f"bench — SES events, {f['readers']:,} readers on {f['database']}",
+                          "", *event_lines(f)])
     if "plan_s" not in f:  # --forms-only
         heading = f"bench — public forms, {f['readers']:,} readers on {f['database']}"
         return "\n".join([heading, "", *address_lines(f)])
@@ -71,9 +75,7 @@ def text_report(f: dict[str, Any]) -> str:
                                                f["scale"]["rss_samples"]) or "-", "", None),
         _line("  unthrottled send", f"{f['scale']['rate']:g}/s",
               f"{f['scale']['cpu_ms_per_msg']:.3f} ms CPU/msg", None),
-        _line("SNS ingest (gunicorn, verified, stored)", f"{f['sns_events_per_s']:g}/s",
-              f"≥ 500/s, lost {f['sns_lost']} of {f['sns_events']}",
-              f["sns_events_per_s"] >= 500 and f["sns_lost"] == 0),
+        *event_lines(f),
         stats,
         page,
         first,

@@ -18,7 +18,7 @@ from typing import Any
 
 from sqlalchemy import String, cast, literal, select, update
 
-from tests.tools.bench import address_timing, calls, pipeline, rates, scale
+from tests.tools.bench import address_timing, calls, inbox, pipeline, rates, scale
 from tests.tools.bench.ingest import ingest
 from tests.tools.bench.population import populate, throwaway_database
 from tests.tools.bench.simproc import SimulatorProcess
@@ -38,6 +38,8 @@ class BenchOptions:
     postgres: bool = False
     stats_only: bool = False  # plan, mark every delivery sent in SQL, load events, time stats
     forms_only: bool = False  # populate, time the public forms, stop
+    events_only: bool = False  # plan, mark every delivery sent in SQL, SNS ingest, apply events
+    apply_deliveries: int = 5000  # deliveries whose Send and Delivery events are applied
     log: Callable[[str], None] = field(default=lambda _: None)
 
     @classmethod
@@ -48,7 +50,7 @@ class BenchOptions:
     def full(cls, **kw: Any) -> BenchOptions:
         defaults: dict[str, Any] = {"readers": 1_000_000, "window": 30.0, "fill_sample": 20_000,
                                     "compile_sample": 300, "sns_events": 20_000,
-                                    "form_requests": 300}
+                                    "form_requests": 300, "apply_deliveries": 50_000}
         return cls(**{**defaults, **kw})
 
 
@@ -103,8 +105,9 @@ def run_bench(options: BenchOptions) -> dict[str, Any]:
             session.commit()
             out["populate_s"] = round(time.monotonic() - start, 1)
 
-            say(f"public forms, {options.form_requests} known and unknown addresses each")
-            out["address_timing"] = _address_timing(env, session, options.form_requests)
+            if not options.events_only:
+                say(f"public forms, {options.form_requests} known and unknown addresses each")
+                out["address_timing"] = _address_timing(env, session, options.form_requests)
 
             say("planning")
             start = time.monotonic()
@@ -113,6 +116,13 @@ def run_bench(options: BenchOptions) -> dict[str, Any]:
             out["plan_s"] = round(time.monotonic() - start, 2)
             out["planned"], out["excluded"] = plan.planned, plan.excluded
             edition_id = edition.id
+            if options.events_only:
+                inbox.mark_sent(session, edition_id)
+                say(f"SNS ingest of {options.sns_events} events through gunicorn")
+                out.update(ingest(env, session, db.root, options.sns_events))
+                say(f"applying the Send and Delivery of {options.apply_deliveries} deliveries")
+                out.update(inbox.applied_per_s(sessions, session, options.apply_deliveries))
+                return out
             if options.stats_only:
                 say("every delivery sent, in one statement (the triggers count it)")
                 session.execute(
@@ -174,6 +184,8 @@ def run_bench(options: BenchOptions) -> dict[str, Any]:
 
             say(f"SNS ingest of {options.sns_events} events through gunicorn")
             out.update(ingest(env, session, db.root, options.sns_events))
+            say(f"applying the Send and Delivery of {options.apply_deliveries} deliveries")
+            out.update(inbox.applied_per_s(sessions, session, options.apply_deliveries))
 
             say("dashboard stats")
             out["events_loaded"] = load_events(session, edition_id)
