@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from tests.conftest import drop_postgres_database, new_postgres_database
 from tests.factories import Factories
-from tests.tools.bench.sqs import TOPIC, applied, signed_delivery_events
+from tests.tools.bench.sqs import TOPIC, applied, ready_worker, signed_delivery_events
 from tests.tools.moto_sqs import LocalSqs
 from tests.tools.postgres import PostgresServer
 from tests.tools.ses_simulator import sns
@@ -27,7 +27,6 @@ from webapp.models import Delivery, EditionStatus, SnsReceipt
 
 pytestmark = pytest.mark.servers  # starts servers and processes
 
-ROOT = Path(__file__).resolve().parents[2]
 YUEBAO = str(Path(sys.executable).parent / "yuebao")
 EVENTS = 60
 
@@ -53,9 +52,7 @@ class Setup:
 
     def worker(self, crash: str | None = None) -> subprocess.Popen[bytes]:
         command = [sys.executable, "-m", "tests.tools.crash_points", crash] if crash else [YUEBAO]
-        handle = self.log.open("ab")
-        return subprocess.Popen([*command, "worker", "--no-scheduler", "--poll", "0.2"],
-                                env=self.env, cwd=ROOT, stdout=handle, stderr=handle)
+        return ready_worker(command, self.env, self.log)
 
 
 @pytest.fixture

@@ -34,6 +34,7 @@ from webapp.models import Delivery, DeliveryStatus, Event, SnsReceipt
 TOPIC = "arn:aws:sns:us-east-1:123456789012:yuebao-sqs-bench"
 CERT_URL = "http://127.0.0.1:9/cert.pem"  # not SNS's host: the worker uses SNS_TEST_CERT
 YUEBAO = str(Path(sys.executable).parent / "yuebao")
+ROOT = Path(__file__).resolve().parents[3]  # the checkout: `python -m tests.tools…` from there
 VISIBILITY_TIMEOUT = 3  # seconds before a killed worker's messages come back
 
 
@@ -81,10 +82,21 @@ def _wait(check: Callable[[], bool], timeout: float, what: str) -> None:
         time.sleep(0.05)
 
 
+def ready_worker(command: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    """`yuebao worker` started, once it has logged "worker ready" (its SIGTERM handler is set:
+    before that, SIGTERM would kill it)."""
+    text = log.read_text() if log.exists() else ""
+    before = text.count('"worker ready"')
+    with log.open("ab") as handle:
+        worker = subprocess.Popen([*command, "worker", "--no-scheduler", "--poll", "0.2"],
+                                  env=env, cwd=ROOT, stdout=handle, stderr=handle)
+    _wait(lambda: worker.poll() is not None or log.read_text().count('"worker ready"') > before,
+          60, "the worker to start")
+    return worker
+
+
 def _worker(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    handle = log.open("ab")
-    return subprocess.Popen([YUEBAO, "worker", "--no-scheduler", "--poll", "0.2"],
-                            env=env, stdout=handle, stderr=handle)
+    return ready_worker([YUEBAO], env, log)
 
 
 def _stop(worker: subprocess.Popen[bytes]) -> float:
@@ -123,6 +135,8 @@ def sqs_path(env: dict[str, str], session: Session, root: Path, count: int) -> d
         worker = _worker(worker_env, log)
         _wait(lambda: _stored(session) > before, 60, "the first stored event")
         start = time.monotonic()
+        _wait(lambda: _stored(session) >= before + len(ids), 600, "every event stored")
+        stored_s = time.monotonic() - start
         _wait(lambda: applied(session, ids)[1] >= len(ids), 600, "every event applied")
         elapsed = time.monotonic() - start
         cpu = _stop(worker)
@@ -146,6 +160,7 @@ def sqs_path(env: dict[str, str], session: Session, root: Path, count: int) -> d
     return {
         "sqs_events": len(ids),
         "sqs_events_per_s": round(len(ids) / elapsed, 1),
+        "sqs_received_per_s": round(len(ids) / stored_s, 1),
         "sqs_worker_cpu_ms_per_event": round(cpu * 1000 / len(ids), 2),
         "sqs_lost": (len(ids) - done) + (len(kill_ids) - kill_done),
         "sqs_applied_twice": (total - done) + (kill_total - kill_done),
