@@ -9,7 +9,9 @@ moto is slow with deep queues, so figures taken through it are for correctness, 
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable
+import threading
+import time
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import boto3
@@ -60,6 +62,24 @@ class LocalSqs:
                 sent += len(batch)
                 batch = []
         return sent
+
+    def feed(self, url: str, bodies: Sequence[str], depth: int) -> threading.Thread:
+        """A thread that puts `bodies` in the queue, keeping at most about `depth` messages in
+        it (visible and in flight): moto's receive and delete scan the whole queue, so a deep
+        one measures moto, not its consumer."""
+
+        def run() -> None:
+            at = 0
+            while at < len(bodies):
+                room = depth - sum(self.depth(url))
+                if room < 10:
+                    time.sleep(0.05)
+                    continue
+                at += self.send(url, bodies[at:at + room])
+
+        thread = threading.Thread(target=run, name="sqs-feed", daemon=True)
+        thread.start()
+        return thread
 
     def depth(self, url: str) -> tuple[int, int]:
         """(visible, in flight) messages."""

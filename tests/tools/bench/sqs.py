@@ -2,13 +2,14 @@
 
 Sent deliveries each get one SES Delivery event, signed as SNS signs (the simulator's test
 identity; SNS_TEST_CERT tells the worker to trust it) and put in a queue of moto's server
-(`tests.tools.moto_sqs`) before the clock starts. A real `yuebao worker` process with
+(`tests.tools.moto_sqs`), at most DEPTH at a time. A real `yuebao worker` process with
 SES_EVENTS_QUEUE_URL then drains the queue: the clock runs from the first notification stored
 to the last event applied. A second queue is drained by a worker killed with SIGKILL half way
 and a fresh one after it: every event must be applied exactly once.
 
-moto slows down with the depth of a queue (it scans every message on each receive), so the
-rate measures moto as much as the worker: it is a correctness figure, not a speed target.
+moto slows down with the depth of a queue (it scans every message on each receive and each
+delete: quadratic in the depth), hence the feeding; even so the rate measures moto as much as the
+worker, so it is a correctness figure, not a speed target.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ CERT_URL = "http://127.0.0.1:9/cert.pem"  # not SNS's host: the worker uses SNS_
 YUEBAO = str(Path(sys.executable).parent / "yuebao")
 ROOT = Path(__file__).resolve().parents[3]  # the checkout: `python -m tests.tools…` from there
 VISIBILITY_TIMEOUT = 3  # seconds before a killed worker's messages come back
+DEPTH = 200  # messages kept in the queue (moto scans all of them on every receive and delete)
 
 
 def signed_delivery_events(
@@ -126,7 +128,8 @@ def sqs_path(env: dict[str, str], session: Session, root: Path, count: int) -> d
     try:
         timed, killed = rows[:count], rows[count:]
         queue = local.create_queue(visibility_timeout=VISIBILITY_TIMEOUT)
-        local.send(queue, signed_delivery_events([(i, m or "") for i, m in timed], identity))
+        feeder = local.feed(
+            queue, signed_delivery_events([(i, m or "") for i, m in timed], identity), DEPTH)
         worker_env = {**os.environ, **env, "SES_EVENTS_QUEUE_URL": queue,
                       "SES_EVENTS_QUEUE_WAIT_SECONDS": "1", "SNS_TEST_CERT": str(cert),
                       "SNS_TOPIC_ARNS": TOPIC, "LOG_LEVEL": "WARNING"}
@@ -140,10 +143,12 @@ def sqs_path(env: dict[str, str], session: Session, root: Path, count: int) -> d
         _wait(lambda: applied(session, ids)[1] >= len(ids), 600, "every event applied")
         elapsed = time.monotonic() - start
         cpu = _stop(worker)
+        feeder.join()
         done, total = applied(session, ids)
 
         again = local.create_queue(visibility_timeout=VISIBILITY_TIMEOUT)
-        local.send(again, signed_delivery_events([(i, m or "") for i, m in killed], identity))
+        feeder = local.feed(
+            again, signed_delivery_events([(i, m or "") for i, m in killed], identity), DEPTH)
         kill_ids = [i for i, _ in killed]
         worker = _worker({**worker_env, "SES_EVENTS_QUEUE_URL": again}, log)
         _wait(lambda: applied(session, kill_ids)[1] >= len(kill_ids) // 2, 300, "half applied")
@@ -154,6 +159,7 @@ def sqs_path(env: dict[str, str], session: Session, root: Path, count: int) -> d
         _wait(lambda: applied(session, kill_ids)[1] >= len(kill_ids) and local.depth(again)
               == (0, 0), 300, "every event applied after the kill")
         _stop(worker)
+        feeder.join()
         kill_done, kill_total = applied(session, kill_ids)
     finally:
         local.stop()
