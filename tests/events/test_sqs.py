@@ -225,3 +225,23 @@ def test_worker_once_drains_the_queue_and_applies_what_it_stored(
     assert result.exit_code == 0, result.output
     assert sqs.depth(queue) == (0, 0)
     assert _count(session, SnsReceipt) == 15 and _count(session, Event) == 15
+
+
+def test_a_stop_asked_mid_batch_finishes_the_batch_then_ends_the_thread(
+    sqs: LocalSqs, queue: str, signer: Signer, session: Session, factories: Factories,
+    sessions: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    sqs.send(queue, [json.dumps(signer.notification(e)) for e in _events(_sent(factories, 25))])
+    stop = threading.Event()
+    poller = QueuePoller(_settings(queue, signer), sessions, sqs.client)
+    store_batch = poller._store
+
+    def store_then_stop(notifications: Any) -> int:  # SIGTERM arrives while a batch is stored
+        stop.set()
+        return store_batch(notifications)
+
+    monkeypatch.setattr(poller, "_store", store_then_stop)
+    poller.run_until(stop, Outage(5, stop=stop))
+
+    assert _count(session, SnsReceipt) == 10  # the batch in flight, and no other
+    assert sqs.depth(queue) == (15, 0)  # it was deleted; the rest wait for the next worker
