@@ -308,3 +308,30 @@ def test_production_refuses_smtp_without_tls_except_to_this_machine() -> None:
 def test_smtp_settings_are_not_checked_for_other_transports(tmp_path: Path) -> None:
     settings = load_settings({"SMTP_TLS": "ssl", "YUEBAO_VAR_DIR": str(tmp_path)})
     assert settings.mail_transport == "outbox"
+
+
+def test_the_ses_events_queue_is_off_unless_its_url_is_set(tmp_path: Path) -> None:
+    env = {"YUEBAO_VAR_DIR": str(tmp_path / "var")}
+    assert load_settings(env).ses_events_queue_url is None
+    url = "https://sqs.eu-west-1.amazonaws.com/123456789012/yuebao-ses-events"
+    settings = load_settings({**env, "SES_EVENTS_QUEUE_URL": url,
+                              "SES_EVENTS_QUEUE_WAIT_SECONDS": "1",
+                              "SES_EVENTS_QUEUE_THREADS": "2", "SES_EVENTS_QUEUE_RAW": "on"})
+    assert (settings.ses_events_queue_url, settings.ses_events_queue_wait_seconds,
+            settings.ses_events_queue_threads, settings.ses_events_queue_raw) == (url, 1, 2, True)
+    assert load_settings({**PRODUCTION, "SES_EVENTS_QUEUE_URL": url}).ses_events_queue_url == url
+
+
+@pytest.mark.parametrize(("name", "value", "production"), [
+    ("SES_EVENTS_QUEUE_URL", "yuebao-ses-events", False),  # a name, not the queue's URL
+    ("SES_EVENTS_QUEUE_URL", "https://sqs.us-east-1.amazonaws.com/yuebao", False),
+    ("SES_EVENTS_QUEUE_URL", "http://sqs.us-east-1.amazonaws.com/1/yuebao", True),
+    ("SES_EVENTS_QUEUE_WAIT_SECONDS", "21", False),  # SQS waits at most 20 s
+    ("SES_EVENTS_QUEUE_THREADS", "0", False),
+])
+def test_queue_settings_that_cannot_work_are_refused(
+    name: str, value: str, production: bool, tmp_path: Path
+) -> None:
+    base = PRODUCTION if production else {"YUEBAO_VAR_DIR": str(tmp_path / "var")}
+    with pytest.raises(ConfigError, match=name):
+        load_settings({**base, name: value})

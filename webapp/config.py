@@ -178,6 +178,12 @@ class Settings:
     translate_terminology: str | None
     # Webhook receivers on this machine (tests, development); production refuses it.
     webhook_allow_loopback: bool = False
+    # SES events through SQS (webapp.events.sqs): the queue, the long poll's seconds (at most
+    # SQS's 20), threads per worker, and whether the subscription has raw message delivery.
+    ses_events_queue_url: str | None = None
+    ses_events_queue_wait_seconds: int = 20
+    ses_events_queue_threads: int = 4
+    ses_events_queue_raw: bool = False
 
     @property
     def production(self) -> bool:
@@ -317,6 +323,14 @@ def load_settings(
         translate=translate,
         translate_region=env.get("TRANSLATE_REGION") or ses_region,
         translate_terminology=_terminology(env.get("TRANSLATE_TERMINOLOGY", "")),
+        ses_events_queue_url=_queue_url(env.get("SES_EVENTS_QUEUE_URL", "")),
+        ses_events_queue_wait_seconds=_bounded(
+            "SES_EVENTS_QUEUE_WAIT_SECONDS", env.get("SES_EVENTS_QUEUE_WAIT_SECONDS", "20"), 0, 20
+        ),
+        ses_events_queue_threads=_bounded(
+            "SES_EVENTS_QUEUE_THREADS", env.get("SES_EVENTS_QUEUE_THREADS", "4"), 1, 32
+        ),
+        ses_events_queue_raw=_flag(env.get("SES_EVENTS_QUEUE_RAW", "off")),
     )
     if overrides:
         final = {
@@ -335,6 +349,30 @@ def load_settings(
     if settings.production:
         _refuse_unsafe_production(settings)
     return settings
+
+
+def _bounded(name: str, value: str, low: int, high: int) -> int:
+    number = _int(name, value)
+    if not low <= number <= high:
+        raise ConfigError(f"{name} must be from {low} to {high}, not {value!r}")
+    return number
+
+
+def _queue_url(value: str) -> str | None:
+    """SES_EVENTS_QUEUE_URL: an SQS queue URL, http(s)://host/<account>/<name>."""
+    value = value.strip()
+    if not value:
+        return None
+    parts = urlsplit(value)
+    if (
+        parts.scheme not in ("http", "https") or not parts.hostname
+        or len(parts.path.strip("/").split("/")) != 2 or parts.query or parts.fragment
+    ):
+        raise ConfigError(
+            "SES_EVENTS_QUEUE_URL must be an SQS queue URL such as "
+            f"https://sqs.us-east-1.amazonaws.com/123456789012/yuebao-ses-events, not {value!r}"
+        )
+    return value
 
 
 def _embed_origins(value: str) -> tuple[str, ...]:
@@ -462,6 +500,12 @@ def _refuse_unsafe_production(settings: Settings) -> None:
             f"{settings.web_concurrency} times looser than it says: set RATELIMIT_STORAGE_URI to "
             f"a store the web processes share (e.g. redis://127.0.0.1:6379/0), or run one web "
             f"process (WEB_CONCURRENCY=1) when YUEBAO_ENV=production"
+        )
+    queue = urlsplit(settings.ses_events_queue_url or "https://")
+    if queue.scheme != "https":
+        raise ConfigError(
+            f"SES_EVENTS_QUEUE_URL must be an https:// URL when YUEBAO_ENV=production, "
+            f"not {settings.ses_events_queue_url!r}"
         )
     if not settings.unsubscribe_mailto:
         log.warning(

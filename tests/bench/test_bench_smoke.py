@@ -12,7 +12,8 @@ from tests.tools.bench.run import BenchOptions, run_bench
 FIGURES = ("readers", "plan_s", "fill_us", "compile_per_reader_us", "cpu_ms_per_msg",
            "naive_cpu_ms_per_msg", "rate_target", "rate_achieved", "throttled", "peak_rss_mb",
            "sns_events_per_s", "stats_ms", "dashboard_ms", "address_timing",
-           "events_received_per_s", "events_received_cpu_ms", "events_applied_per_s")
+           "events_received_per_s", "events_received_cpu_ms", "events_applied_per_s",
+           "sqs_events_per_s", "sqs_lost")
 
 
 @pytest.fixture(autouse=True)
@@ -24,12 +25,13 @@ def aws_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.mark.servers  # the simulator in its own process, a worker, gunicorn
 def test_the_quick_bench_produces_every_figure() -> None:
     options = BenchOptions(readers=2000, window=2.0, rates=(100.0, 500.0), fill_sample=300,
-                           compile_sample=10, sns_events=200, form_requests=5)
+                           compile_sample=10, sns_events=200, form_requests=5, sqs_events=60)
     figures = run_bench(options)
     assert set(FIGURES) <= set(figures)
     assert figures["planned"] + figures["excluded"] == 2000
     assert figures["scale"]["finished"], "the worker sent the rest of the edition"
     assert figures["sns_lost"] == 0 and figures["sns_refused"] == 0
+    assert figures["sqs_lost"] == 0 and figures["sqs_applied_twice"] == 0
     assert "naive pipeline" in text_report(figures)
 
 

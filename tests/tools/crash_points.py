@@ -5,7 +5,9 @@ The kill -9 tests use it to stop a worker at the worst moments; the product carr
 it. The points, patched onto the engine from outside:
 - `after_claim`: a batch's claim is committed, nothing of it prepared yet;
 - `after_call`: SES answered a call, nothing of the answer recorded;
-- `before_record`: the answer is settled in the session but not committed.
+- `before_record`: the answer is settled in the session but not committed;
+- `queue_stored`: a batch of SES events from SQS is stored and committed, not yet deleted from
+  the queue.
 """
 
 from __future__ import annotations
@@ -18,12 +20,13 @@ from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
-POINTS = ("after_claim", "after_call", "before_record")
+POINTS = ("after_claim", "after_call", "before_record", "queue_stored")
 
 
 def arm(point: str, nth: int) -> None:
     """Patch the engine so the process dies the `nth` time `point` is reached."""
     from webapp.delivery import engine, sending
+    from webapp.events import sqs
 
     if point not in POINTS:
         raise SystemExit(f"unknown crash point {point!r}; one of {', '.join(POINTS)}")
@@ -61,6 +64,7 @@ def arm(point: str, nth: int) -> None:
     engine.DeliveryEngine._settle_call_error = after(  # type: ignore[method-assign]
         "before_record", engine.DeliveryEngine._settle_call_error
     )
+    sqs.QueuePoller._store = after("queue_stored", sqs.QueuePoller._store)  # type: ignore[method-assign]
 
 
 def main(argv: list[str]) -> None:

@@ -19,6 +19,7 @@ from webapp.delivery.memory import limit_malloc_arenas
 from webapp.delivery.outages import EXIT_DATABASE_LOST, DatabaseLost, Outage, is_operational
 from webapp.delivery.runner import run_pending, worker_name
 from webapp.events.batch import EventProcessor
+from webapp.events.sqs import QueuePoller, queue_client, queue_settings, start_queue_threads
 from webapp.logs import configure_logging
 from webapp.scheduler.host import SchedulerHost, run_host
 
@@ -26,10 +27,11 @@ log = logging.getLogger("webapp.worker")
 
 
 @click.command("worker", help="Send queued editions and system mails, apply stored SES "
-               "events, redact erased readers' outbox files and, if it holds the lease, run the "
-               "scheduler. SIGTERM finishes the batch in flight and exits. A database outage "
-               "longer than WORKER_DB_GRACE_SECONDS ends it with status 75, for its supervisor "
-               "to restart it.")
+               "events (and, with SES_EVENTS_QUEUE_URL, receive them from SQS), redact erased "
+               "readers' outbox files and, if it holds the lease, run the scheduler. SIGTERM "
+               "finishes the batch in flight and exits. A database outage longer than "
+               "WORKER_DB_GRACE_SECONDS ends it with status 75, for its supervisor to restart "
+               "it.")
 @click.option("--once", is_flag=True, help="Run what is waiting now, then stop.")
 @click.option("--poll", default=2.0, show_default=True, help="Seconds between looks for work.")
 @click.option("--no-scheduler", is_flag=True, help="Only send; never run the scheduler.")
@@ -92,6 +94,11 @@ def worker_command(once: bool, poll: float, no_scheduler: bool) -> None:
                     daemon=True,
                 )
                 events_thread.start()
+            # SES_EVENTS_QUEUE_URL: SES events also come from SQS, stored by threads of their own.
+            queue = queue_settings(settings)
+            queue_threads = []
+            if queue is not None and not once:
+                queue_threads = start_queue_threads(queue, sessions, stop, outage)
             log.info("worker ready", extra={"fields": {"name": name}})
             try:
                 while not stop.is_set():
@@ -110,6 +117,9 @@ def worker_command(once: bool, poll: float, no_scheduler: bool) -> None:
                         stop.wait(outage.failed(error, "run the sends"))
                         continue
                     if once:
+                        if queue is not None:  # what waits in the queue, then applied below
+                            QueuePoller(queue, sessions, queue_client(queue)).run_until(
+                                stop, outage, until_empty=True)
                         outage.retry(lambda: events.drain(stop), "apply SES events")
                         while outage.retry(jobs.run_once, "run background jobs").worked:
                             if stop.is_set():
@@ -122,6 +132,8 @@ def worker_command(once: bool, poll: float, no_scheduler: bool) -> None:
                 for thread in (jobs_thread, events_thread, scheduler_thread):
                     if thread is not None:
                         thread.join(timeout=10)
+                for thread in queue_threads:  # a long poll, then the batch it brings
+                    thread.join(timeout=queue.wait_seconds + 30 if queue else 0)
     except WorkerLockHeld as error:
         raise click.ClickException(str(error)) from None
     except DatabaseLost as error:

@@ -76,9 +76,20 @@ def text_report(f: dict[str, Any]) -> str:
         _line("  unthrottled send", f"{f['scale']['rate']:g}/s",
               f"{f['scale']['cpu_ms_per_msg']:.3f} ms CPU/msg", None),
         *event_lines(f),
+        *sqs_lines(f),
         stats,
         page,
         first,
         tallies,
     ]
     return "\n".join(rows)
+
+
+def sqs_lines(f: dict[str, Any]) -> list[str]:
+    """SES events through SQS (moto's server): correctness across a kill -9, not speed."""
+    if "sqs_lost" not in f:
+        return []
+    ok = f["sqs_lost"] == 0 and f["sqs_applied_twice"] == 0
+    return [_line("SQS path (moto server → worker → applied)", f"{f['sqs_events_per_s']:g}/s",
+                  f"0 lost, 0 twice across kill -9: {f['sqs_lost']}, {f['sqs_applied_twice']}",
+                  ok)]

@@ -22,6 +22,7 @@ from tests.tools.bench import address_timing, calls, inbox, pipeline, rates, sca
 from tests.tools.bench.ingest import ingest
 from tests.tools.bench.population import populate, throwaway_database
 from tests.tools.bench.simproc import SimulatorProcess
+from tests.tools.bench.sqs import sqs_path
 from tests.tools.bench.statsload import dashboard_latency, load_events, stats_latency
 
 
@@ -34,6 +35,7 @@ class BenchOptions:
     fill_sample: int = 2000
     compile_sample: int = 100
     sns_events: int = 2000
+    sqs_events: int = 600  # through moto's SQS server: correctness, moto is the slow part
     form_requests: int = 100  # requests per form for each of known and unknown addresses
     postgres: bool = False
     stats_only: bool = False  # plan, mark every delivery sent in SQL, load events, time stats
@@ -50,7 +52,8 @@ class BenchOptions:
     def full(cls, **kw: Any) -> BenchOptions:
         defaults: dict[str, Any] = {"readers": 1_000_000, "window": 30.0, "fill_sample": 20_000,
                                     "compile_sample": 300, "sns_events": 20_000,
-                                    "form_requests": 300, "apply_deliveries": 50_000}
+                                    "sqs_events": 2000, "form_requests": 300,
+                                    "apply_deliveries": 50_000}
         return cls(**{**defaults, **kw})
 
 
@@ -186,6 +189,8 @@ def run_bench(options: BenchOptions) -> dict[str, Any]:
             out.update(ingest(env, session, db.root, options.sns_events))
             say(f"applying the Send and Delivery of {options.apply_deliveries} deliveries")
             out.update(inbox.applied_per_s(sessions, session, options.apply_deliveries))
+            say(f"SQS: {options.sqs_events} events through moto's server and a worker, kill -9")
+            out.update(sqs_path(env, session, db.root, options.sqs_events))
 
             say("dashboard stats")
             out["events_loaded"] = load_events(session, edition_id)
