@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 import pytest
 from flask import Flask
-from sqlalchemy import make_url, select
+from sqlalchemy import event, make_url, select
 from sqlalchemy.orm import Session
 
 from emails import Variant
@@ -22,6 +22,7 @@ from emails.transports.errors import (
 from tests.delivery.conftest import FakeBatch, delivery_statuses, make_engine, refresh, start_july
 from tests.factories import Factories
 from webapp.config import settings_of
+from webapp.db import database
 from webapp.delivery import sending
 from webapp.delivery.engine import QUOTA_PAUSE_PREFIX, RunResult
 from webapp.models import (
@@ -369,6 +370,7 @@ def test_a_cancel_during_a_call_skips_the_batch_claimed_behind_it(
     assert delivery_statuses(session) == Counter({"sent": 2, "skipped": 28})
 
 
+@pytest.mark.postgres
 @pytest.mark.usefixtures("approved")
 def test_chunks_answered_together_are_settled_in_one_transaction(
     app: Flask, session: Session, readers: list[int]
@@ -396,6 +398,18 @@ def test_chunks_answered_together_are_settled_in_one_transaction(
         future.set_result([EntryResult("SUCCESS", f"m{e.delivery_id}") for e in chunk.entries])
         answered.append((chunk, future))
     engine.sessions = counting  # type: ignore[assignment]
-    engine._settle_batch(edition.id, answered, result, threading.Event())
+    statements: list[str] = []
+
+    def record(conn: object, cursor: object, statement: str, *args: object) -> None:
+        if statement.lstrip().upper().startswith("UPDATE") and "sent_at" in statement:
+            statements.append(statement)
+
+    bind = database(app).engine
+    event.listen(bind, "before_cursor_execute", record)
+    try:
+        engine._settle_batch(edition.id, answered, result, threading.Event())
+    finally:
+        event.remove(bind, "before_cursor_execute", record)
     assert len(chunks) == 10 and len(opened) == 1
+    assert len(statements) == 1  # the ten chunks' sent readers in one statement
     assert result.sent == 10 and delivery_statuses(session) == Counter({"sent": 10})
