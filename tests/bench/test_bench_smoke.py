@@ -33,6 +33,9 @@ def test_the_quick_bench_produces_every_figure() -> None:
     assert figures["sns_lost"] == 0 and figures["sns_refused"] == 0
     assert figures["sqs_lost"] == 0 and figures["sqs_applied_twice"] == 0
     assert "naive pipeline" in text_report(figures)
+    for window in figures["rates"]:  # one per target rate and worker count
+        assert {"rate_target", "rate_achieved", "throttled", "cpu_ms_per_msg",
+                "workers"} <= set(window)
 
 
 @pytest.mark.servers  # gunicorn
@@ -77,3 +80,25 @@ def test_the_command_passes_options_through_and_prints_only_json(
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout) == {"readers": 50000}
     assert (seen[0].readers, seen[0].window) == (50000, 3.0)
+
+
+def test_rates_and_workers_pass_through_and_the_full_run_measures_the_higher_rates(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from click.testing import CliRunner
+
+    from tests.tools.bench import __main__ as command
+
+    seen: list[BenchOptions] = []
+
+    def fake_run(options: BenchOptions) -> dict[str, object]:
+        seen.append(options)
+        return {}
+
+    monkeypatch.setattr(command, "run_bench", fake_run)
+    result = CliRunner().invoke(command.main, ["--rates", "100,2000", "--workers", "1,2",
+                                               "--rates-only", "--json"])
+    assert result.exit_code == 0, result.output
+    assert (seen[0].rates, seen[0].workers, seen[0].rates_only) == ((100.0, 2000.0), (1, 2), True)
+    full = BenchOptions.full()
+    assert (full.rates, full.workers) == ((100.0, 1000.0, 2000.0, 5000.0), (1, 2))

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import itertools
+from typing import Any
 
 import pytest
 from flask import Flask
 
 from tests.tools.ses_simulator.records import SendLimits
 from webapp.db import database
-from webapp.delivery.bucket import CATCH_UP, DbTokenBucket
+from webapp.delivery.bucket import BLOCK, CATCH_UP, DbTokenBucket
 from webapp.delivery.engine import EngineConfig
 
 
@@ -85,3 +86,59 @@ def test_a_reservation_waits_for_its_slot_after_its_transaction(app: Flask) -> N
     for _ in range(4):
         bucket.acquire(5)
     assert len(open_during_waits) >= 3 and set(open_during_waits) == {0}
+
+
+class CountingSessions:
+    """The sessionmaker, counting the transactions the bucket opens."""
+
+    def __init__(self, sessions: Any) -> None:
+        self.sessions, self.opened = sessions, 0
+
+    def __call__(self) -> Any:
+        self.opened += 1
+        return self.sessions()
+
+
+def test_at_high_rates_a_worker_reserves_a_block_of_calls_in_one_transaction(app: Flask) -> None:
+    clock = FakeClock()
+    sessions = CountingSessions(database(app).sessionmaker)
+    bucket = DbTokenBucket(sessions, 5000, clock=clock, sleep=clock.sleep)  # type: ignore[arg-type]
+    departures = []
+    for _ in range(100):
+        bucket.acquire(50)
+        departures.append(clock.now)
+    caught_up = int(CATCH_UP * 5000 / 50)  # the first calls use the catch-up allowance
+    assert departures[caught_up] == departures[0]
+    gaps = {round(b - a, 6) for a, b in itertools.pairwise(departures[caught_up:])}
+    assert gaps == {0.01}  # then one call every 50/5000 s, as without blocks
+    assert sessions.opened == 100 // int(5000 * BLOCK / 50)  # a transaction per block
+
+
+def test_workers_reserving_blocks_never_trip_the_one_second_allowance(app: Flask) -> None:
+    rate, chunk = 5000.0, 50
+    clock = FakeClock()
+    workers = [DbTokenBucket(database(app).sessionmaker, rate, clock=clock, sleep=clock.sleep)
+               for _ in range(2)]
+    ses = SendLimits(max_send_rate=rate, max_24_hour_send=10**9)
+    sent = 0
+    start = clock.now
+    for call in range(600):
+        workers[call % 2].acquire(chunk)
+        arrival = clock.now + (0.25 if call % 3 else -0.25)  # latency spread both ways
+        ses.check(chunk, now=arrival)
+        ses.commit(chunk, now=arrival)
+        sent += chunk
+        clock.now += 0.002 * (call % 5)  # and a worker is sometimes a little slow
+    # The two together hold the rate (after the one catch-up): the blocks do not outrun it.
+    assert sent <= rate * (clock.now - start + CATCH_UP) + chunk
+
+
+def test_a_block_left_far_behind_is_dropped_not_sent_as_a_burst(app: Flask) -> None:
+    clock = FakeClock()
+    bucket = DbTokenBucket(database(app).sessionmaker, 5000, clock=clock, sleep=clock.sleep)
+    bucket.acquire(50)  # reserves a block of ten calls, uses one
+    clock.now += 60
+    burst = 0
+    while bucket.acquire(50) == 0:
+        burst += 50
+    assert burst <= 50 + CATCH_UP * 5000

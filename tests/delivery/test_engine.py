@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 import pytest
 from flask import Flask
-from sqlalchemy import make_url, select
+from sqlalchemy import event, make_url, select
 from sqlalchemy.orm import Session
 
 from emails import Variant
@@ -22,8 +22,9 @@ from emails.transports.errors import (
 from tests.delivery.conftest import FakeBatch, delivery_statuses, make_engine, refresh, start_july
 from tests.factories import Factories
 from webapp.config import settings_of
+from webapp.db import database
 from webapp.delivery import sending
-from webapp.delivery.engine import QUOTA_PAUSE_PREFIX
+from webapp.delivery.engine import QUOTA_PAUSE_PREFIX, RunResult
 from webapp.models import (
     Delivery,
     DeliveryStatus,
@@ -336,3 +337,79 @@ def test_backoffs_wait_with_no_transaction_open(
     assert probe.waits >= 4  # three call errors and at least one chunk with entries to retry
     assert probe.refused == []
     assert delivery_statuses(session) == Counter({"sent": 10})
+
+
+@pytest.mark.usefixtures("approved")
+def test_a_cancel_during_a_call_skips_the_batch_claimed_behind_it(
+    app: Flask, session: Session, factories: Factories
+) -> None:
+    # The next batch is claimed while a call is out: a cancel then must not send it, nor
+    # leave it queued in a cancelled edition.
+    for _ in range(30):
+        factories.subscriber(topics=["ai"])
+    edition = start_july(session)
+
+    def script(variant: Variant, entries: Sequence[BatchEntry], n: int) -> list[EntryResult]:
+        if n == 1:
+            with app.app_context():
+                from webapp import db
+
+                own = db.session()
+                current = own.get(Edition, edition.id)
+                assert current is not None
+                sending.cancel(own, current, actor="editor")
+                own.commit()
+        return [EntryResult("SUCCESS", f"m{e.delivery_id}") for e in entries]
+
+    transport = FakeBatch(script)
+    engine = make_engine(app, transport, chunk=2)
+    engine.config.concurrency = 1
+    engine.config.batch_chunks = 1
+    engine.run(edition.id)
+    assert len(transport.calls) == 1
+    assert delivery_statuses(session) == Counter({"sent": 2, "skipped": 28})
+
+
+@pytest.mark.postgres
+@pytest.mark.usefixtures("approved")
+def test_chunks_answered_together_are_settled_in_one_transaction(
+    app: Flask, session: Session, readers: list[int]
+) -> None:
+    from concurrent.futures import Future
+
+    edition = start_july(session)
+    engine = make_engine(app, FakeBatch(), chunk=1)
+    opened: list[int] = []
+    sessions = engine.sessions
+
+    def counting() -> Session:
+        opened.append(1)
+        return sessions()
+
+    ids = engine._claim(edition.id, 100)
+    assert ids
+    result = RunResult()
+    content = engine._content(edition.id)
+    chunks = engine._prepare_batch(edition.id, content, ids, result)
+    answered = []
+    for chunk in chunks:
+        assert engine._mark_in_doubt(edition.id, chunk)
+        future: Future[list[EntryResult] | None] = Future()
+        future.set_result([EntryResult("SUCCESS", f"m{e.delivery_id}") for e in chunk.entries])
+        answered.append((chunk, future))
+    engine.sessions = counting  # type: ignore[assignment]
+    statements: list[str] = []
+
+    def record(conn: object, cursor: object, statement: str, *args: object) -> None:
+        if statement.lstrip().upper().startswith("UPDATE") and "sent_at" in statement:
+            statements.append(statement)
+
+    bind = database(app).engine
+    event.listen(bind, "before_cursor_execute", record)
+    try:
+        engine._settle_batch(edition.id, answered, result, threading.Event())
+    finally:
+        event.remove(bind, "before_cursor_execute", record)
+    assert len(chunks) == 10 and len(opened) == 1
+    assert len(statements) == 1  # the ten chunks' sent readers in one statement
+    assert result.sent == 10 and delivery_statuses(session) == Counter({"sent": 10})

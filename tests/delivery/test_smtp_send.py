@@ -177,7 +177,11 @@ def test_while_a_message_is_under_way_only_it_is_in_doubt(
 
     engine.run(edition.id)
 
-    assert seen == [Counter({"sent": 2, "in_doubt": 1, "sending": 2, "queued": 5})]
+    # The rest of the chunk only claimed; the next batch may be claimed already too (it is
+    # prepared while a batch's calls are out): both go back to the queue after a crash.
+    [statuses] = seen
+    assert (statuses["sent"], statuses["in_doubt"]) == (2, 1)
+    assert statuses["sending"] + statuses["queued"] == 7 and statuses["sending"] >= 2
 
 
 # --- system mails -------------------------------------------------------------------------------

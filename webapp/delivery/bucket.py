@@ -10,6 +10,12 @@ throttle a call that left on time.
 
 A worker that fell behind (a slow claim, a sleep that overslept) may catch up for at most
 CATCH_UP seconds' worth of recipients; longer idle time is not saved up as a burst.
+
+At high rates a worker reserves a block of calls at once (BLOCK seconds of the rate, whole
+calls) and hands its slots to its own calls in turn: at 5,000/s a transaction per 50-recipient
+call meant a hundred a second, each holding the process's reservation lock for its round trips
+while the other calls waited behind it. A block's slots are as evenly spaced as before; a
+block not used up when the worker stops is at most BLOCK seconds of the rate left unused.
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ from webapp.models import RateBucket, utcnow
 
 BUCKET = "ses"
 CATCH_UP = 0.2  # seconds of the rate a late worker may send at once
+BLOCK = 0.1  # seconds of the rate a worker reserves at once, in whole calls
 
 
 class DbTokenBucket:
@@ -37,6 +44,7 @@ class DbTokenBucket:
         name: str = BUCKET,
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], None] = time.sleep,
+        block: float = BLOCK,
     ) -> None:
         if rate <= 0:
             raise ValueError("rate must be positive")
@@ -48,10 +56,28 @@ class DbTokenBucket:
         # SQLite ignores FOR UPDATE, so two pool threads of one process could read the same
         # schedule; reservations are made one at a time per process (the waits are not).
         self._lock = threading.Lock()
+        self.block = block
+        # This worker's reserved block: the next slot's start and the block's end.
+        self._next = self._end = 0.0
 
     def _reserve(self, n: float) -> float:
         """Reserve the next n recipients' slot; returns how long to wait for its start."""
-        with self._lock, self.sessions() as session:
+        with self._lock:
+            now = self._clock()
+            length = n / self.rate
+            # A slot of the block already reserved, unless the block is used up or so far
+            # behind that sending it now would be more than the catch-up allowance.
+            if self._next >= now - CATCH_UP and self._next + length <= self._end + 1e-9:
+                start, self._next = self._next, self._next + length
+                return max(start - now, 0.0)
+            calls = max(1, int(self.rate * self.block / n))
+            start = self._reserve_shared(n * calls)
+            self._next, self._end = start + length, start + calls * length
+            return max(start - self._clock(), 0.0)
+
+    def _reserve_shared(self, n: float) -> float:
+        """Reserve n recipients in the shared schedule; returns the start of their slot."""
+        with self.sessions() as session:
             row = session.scalar(
                 select(RateBucket).where(RateBucket.name == self.name).with_for_update()
             )
@@ -62,7 +88,7 @@ class DbTokenBucket:
             start = max(row.next_at, now - CATCH_UP)
             row.rate, row.next_at, row.updated_at = self.rate, start + n / self.rate, utcnow()
             session.commit()
-            return max(start - now, 0.0)
+            return float(start)
 
     def acquire(self, n: float = 1.0) -> float:
         """Block until n recipients may go; returns the seconds waited."""

@@ -29,20 +29,29 @@ from tests.tools.bench.run import BenchOptions, run_bench
               help="Only time the public forms that mail, for known and unknown addresses.")
 @click.option("--form-requests", type=click.IntRange(min=5),
               help="Requests per form for each of known and unknown addresses.")
+@click.option("--rates-only", is_flag=True, help="Only plan and the sending windows.")
+@click.option("--rates", "rate_list", help="Target rates, comma-separated (e.g. 100,2000,5000).")
+@click.option("--workers", "worker_list", help="Worker processes per rate, comma-separated (1,2).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def main(mode: str, readers: int | None, window: float | None, postgres: bool,
          stats_only: bool, events_only: bool, forms_only: bool, form_requests: int | None,
+         rate_list: str | None, worker_list: str | None, rates_only: bool,
          as_json: bool) -> None:
     """Measure planning, fill, paced sending, memory, SNS ingest and stats on a synthetic list,
     and how long the public forms take for known and unknown addresses."""
     overrides: dict[str, object] = {"postgres": postgres, "stats_only": stats_only,
-                                    "forms_only": forms_only, "events_only": events_only}
+                                    "forms_only": forms_only, "events_only": events_only,
+                                    "rates_only": rates_only}
     if readers:
         overrides["readers"] = readers
     if form_requests:
         overrides["form_requests"] = form_requests
     if window:
         overrides["window"] = window
+    if rate_list:
+        overrides["rates"] = tuple(float(r) for r in rate_list.split(","))
+    if worker_list:
+        overrides["workers"] = tuple(int(w) for w in worker_list.split(","))
     if not as_json:
         overrides["log"] = lambda line: click.echo(f"… {line}", err=True)
     options = (BenchOptions.full if mode == "full" else BenchOptions.quick)(**overrides)

@@ -18,7 +18,7 @@ from typing import Any
 
 from sqlalchemy import String, cast, literal, select, update
 
-from tests.tools.bench import address_timing, calls, inbox, pipeline, rates, scale
+from tests.tools.bench import address_timing, calls, inbox, pipeline, rate_workers, rates, scale
 from tests.tools.bench.ingest import ingest
 from tests.tools.bench.population import populate, throwaway_database
 from tests.tools.bench.simproc import SimulatorProcess
@@ -31,6 +31,7 @@ class BenchOptions:
     readers: int = 20_000
     window: float = 5.0  # seconds of sending at each target rate, and for the naive pipeline
     rates: tuple[float, ...] = (100.0, 500.0, 1000.0)
+    workers: tuple[int, ...] = (1,)  # worker processes sending each rate together
     latency: float = 0.030
     fill_sample: int = 2000
     compile_sample: int = 100
@@ -42,6 +43,7 @@ class BenchOptions:
     forms_only: bool = False  # populate, time the public forms, stop
     events_only: bool = False  # plan, mark every delivery sent in SQL, SNS ingest, apply events
     apply_deliveries: int = 5000  # deliveries whose Send and Delivery events are applied
+    rates_only: bool = False  # populate, plan, the sending windows, stop
     log: Callable[[str], None] = field(default=lambda _: None)
 
     @classmethod
@@ -53,7 +55,8 @@ class BenchOptions:
         defaults: dict[str, Any] = {"readers": 1_000_000, "window": 30.0, "fill_sample": 20_000,
                                     "compile_sample": 300, "sns_events": 20_000,
                                     "sqs_events": 2000, "form_requests": 300,
-                                    "apply_deliveries": 50_000}
+                                    "apply_deliveries": 50_000, "rates": rate_workers.FULL_RATES,
+                                    "workers": rate_workers.FULL_WORKERS}
         return cls(**{**defaults, **kw})
 
 
@@ -90,6 +93,8 @@ def run_bench(options: BenchOptions) -> dict[str, Any]:
     say = options.log
     if options.forms_only:
         return _forms_only(options, out)
+    if options.rates_only:
+        return rate_workers.rates_only(options, _config, out)
     with throwaway_database(options.postgres) as db, SimulatorProcess(
         rate=options.rates[0], latency_ms=options.latency * 1000
     ) as sim:
@@ -149,17 +154,11 @@ def run_bench(options: BenchOptions) -> dict[str, Any]:
                 compile_sample=options.compile_sample))
             out["fill_speedup"] = round(out["compile_per_reader_us"] / out["fill_us"], 1)
 
-            windows = []
-            for rate in options.rates:
-                say(f"sending at {rate:g}/s for {options.window:g} s")
-                windows.append(rates.send_window(settings_of(app), sessions, sim, edition_id, rate,
-                                                 options.window, options.latency))
+            session.rollback()  # nothing held open while the workers write
+            windows = rate_workers.windows(env, sessions, sim, edition_id, options.rates,
+                                           options.workers, options.window, options.latency, say)
             out["rates"] = windows
-            worst = min(windows, key=lambda w: w["rate_ratio"])
-            out["rate_target"], out["rate_achieved"] = worst["rate_target"], worst["rate_achieved"]
-            out["throttled"] = sum(w["throttled"] for w in windows)
-            out["throttled_ratio"] = max(w["throttled_ratio"] for w in windows)
-            out["cpu_ms_per_msg"] = windows[-1]["cpu_ms_per_msg"]
+            out.update(rate_workers.headline(windows))
             say(f"sending at {options.rates[-1]:g}/s again, every call in the slots form (before)")
             out["engine_slots"] = calls.engine_slots_window(lambda: rates.send_window(
                 settings_of(app), sessions, sim, edition_id, options.rates[-1], options.window,

@@ -13,6 +13,7 @@ import os
 import resource
 import subprocess
 import sys
+import threading
 import time
 from typing import Any
 
@@ -26,6 +27,51 @@ def rss_mb() -> float:
 
 def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+
+
+class RssSampler(threading.Thread):
+    """The resident size every few milliseconds: the highest seen, and how many messages were
+    sent then, so a transient peak between the tenths can be placed."""
+
+    def __init__(self, interval: float = 0.005) -> None:
+        super().__init__(daemon=True)
+        self.interval, self.sent, self.peak, self.peak_at = interval, 0, 0.0, 0
+        self.done = threading.Event()
+
+    def run(self) -> None:
+        while not self.done.wait(self.interval):
+            now = rss_mb()
+            if now > self.peak:
+                self.peak, self.peak_at = now, self.sent
+
+
+class Traced:
+    """`BENCH_TRACEMALLOC=1`: Python's own allocations at the highest point seen between
+    batches (the next batch's calls are out then), by where they were made."""
+
+    def __init__(self) -> None:
+        import tracemalloc
+
+        self.tracemalloc = tracemalloc
+        tracemalloc.start(12)
+        self.high = 0
+        self.snapshot: Any = None
+
+    def look(self) -> None:
+        current = self.tracemalloc.get_traced_memory()[0]
+        if current > self.high:
+            self.high, self.snapshot = current, self.tracemalloc.take_snapshot()
+
+    def top(self, count: int = 12) -> list[str]:
+        if self.snapshot is None:
+            return []
+        lines = [f"traced {self.high / 2**20:.1f} MB"]
+        for stat in self.snapshot.statistics("traceback")[:count]:
+            frames = [f"{f.filename.split('site-packages/')[-1]}:{f.lineno}"
+                      for f in stat.traceback if "/tracemalloc" not in f.filename]
+            lines.append(f"{stat.size / 2**20:.2f} MB {stat.count} blocks: "
+                         + " < ".join(frames[-1:-7:-1]))
+        return lines
 
 
 def main(config: dict[str, Any], edition_id: int, planned: int) -> dict[str, Any]:
@@ -42,8 +88,14 @@ def main(config: dict[str, Any], edition_id: int, planned: int) -> dict[str, Any
     step = max(1, planned // 10)
     next_at = step
 
+    sampler = RssSampler()
+    traced = Traced() if os.environ.get("BENCH_TRACEMALLOC") else None
+
     def progress(result: RunResult) -> None:
         nonlocal next_at
+        sampler.sent = result.sent
+        if traced is not None:
+            traced.look()
         if result.sent >= next_at:
             samples.append((result.sent, round(rss_mb(), 1)))
             next_at += step
@@ -51,10 +103,12 @@ def main(config: dict[str, Any], edition_id: int, planned: int) -> dict[str, Any
     with app.app_context():
         engine = build_engine(settings_of(app), database(app).sessionmaker, on_progress=progress)
         start_rss = rss_mb()
+        sampler.start()
         cpu0, start = time.process_time(), time.monotonic()
         result = engine.run(edition_id)
         elapsed = time.monotonic() - start
         cpu = time.process_time() - cpu0
+        sampler.done.set()
     return {
         "sent": result.sent,
         "finished": result.finished,
@@ -64,6 +118,11 @@ def main(config: dict[str, Any], edition_id: int, planned: int) -> dict[str, Any
         "rss_start_mb": round(start_rss, 1),
         "rss_samples": samples,
         "peak_rss_mb": round(peak_rss_mb(), 1),
+        # Sampled every 5 ms through the send (getrusage's peak also counts the start-up).
+        "sampled_peak_rss_mb": round(sampler.peak, 1),
+        "sampled_peak_at_sent": sampler.peak_at,
+        "concurrency": engine.config.concurrency,
+        **({"traced": traced.top()} if traced is not None else {}),
     }
 
 
