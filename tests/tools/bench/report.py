@@ -21,6 +21,10 @@ def address_lines(f: dict[str, Any]) -> list[str]:
 
 
 def text_report(f: dict[str, Any]) -> str:
+    if "size_before" in f:  # --plan-only
+        from tests.tools.bench.planscale import plan_lines
+
+        return "\n".join(plan_lines(f, _line))
     if "plan_s" not in f:  # --forms-only
         heading = f"bench — public forms, {f['readers']:,} readers on {f['database']}"
         return "\n".join([heading, "", *address_lines(f)])

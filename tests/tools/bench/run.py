@@ -18,7 +18,7 @@ from typing import Any
 
 from sqlalchemy import String, cast, literal, select, update
 
-from tests.tools.bench import address_timing, pipeline, rates, scale
+from tests.tools.bench import address_timing, pipeline, planscale, rates, scale
 from tests.tools.bench.ingest import ingest
 from tests.tools.bench.population import populate, throwaway_database
 from tests.tools.bench.simproc import SimulatorProcess
@@ -38,6 +38,8 @@ class BenchOptions:
     postgres: bool = False
     stats_only: bool = False  # plan, mark every delivery sent in SQL, load events, time stats
     forms_only: bool = False  # populate, time the public forms, stop
+    plan_only: bool = False  # populate, plan, measure the database's size, stop (planscale.py)
+    explain: bool = False  # with plan_only: EXPLAIN ANALYZE the plan first (rolled back)
     log: Callable[[str], None] = field(default=lambda _: None)
 
     @classmethod
@@ -85,6 +87,9 @@ def run_bench(options: BenchOptions) -> dict[str, Any]:
     say = options.log
     if options.forms_only:
         return _forms_only(options, out)
+    if options.plan_only:
+        return planscale.plan_only(
+            options, out, lambda url, root: _config(url, root, "http://127.0.0.1:9"), say)
     with throwaway_database(options.postgres) as db, SimulatorProcess(
         rate=options.rates[0], latency_ms=options.latency * 1000
     ) as sim:
