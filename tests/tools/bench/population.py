@@ -43,7 +43,9 @@ class BenchDatabase:
 
 
 @contextmanager
-def throwaway_database(postgres: bool) -> Iterator[BenchDatabase]:
+def throwaway_database(
+    postgres: bool, settings: dict[str, str] | None = None
+) -> Iterator[BenchDatabase]:
     """A migrated, empty database that is deleted afterwards (PostgreSQL: a private server)."""
     from webapp import migrate
 
@@ -54,7 +56,7 @@ def throwaway_database(postgres: bool) -> Iterator[BenchDatabase]:
             # The test suite's throwaway server: initdb + pg_ctl on a loopback port.
             from tests.tools.postgres import PostgresServer
 
-            server = PostgresServer()
+            server = PostgresServer(settings)
             server.start()
             url = server.url()
             dialect = "postgresql"

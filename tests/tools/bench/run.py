@@ -40,6 +40,7 @@ class BenchOptions:
     forms_only: bool = False  # populate, time the public forms, stop
     plan_only: bool = False  # populate, plan, measure the database's size, stop (planscale.py)
     explain: bool = False  # with plan_only: EXPLAIN ANALYZE the plan first (rolled back)
+    sized_server: bool = True  # with plan_only: PostgreSQL with planscale.SERVER_SETTINGS
     log: Callable[[str], None] = field(default=lambda _: None)
 
     @classmethod
