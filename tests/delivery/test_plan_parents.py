@@ -94,3 +94,37 @@ def test_plan_tokens_are_unique_and_sort_in_plan_order_on_postgresql(
         # Ties within a microsecond are broken by the random part: order, not strictness.
         prefixes = [t[:14] for t in tokens]
         assert prefixes == sorted(prefixes)
+
+
+@pytest.mark.postgres
+def test_a_reader_deleted_while_a_plan_is_in_flight_leaves_no_delivery_behind(
+    session: Session, factories: Factories, approved: Edition, backend: str
+) -> None:
+    """The delete waits for the plan's commit, then removes what the plan wrote for them."""
+    if backend != "postgresql":
+        pytest.skip("SQLite has one writer at a time")
+    import threading
+
+    reader = factories.subscriber(topics=["ai"])
+    session.commit()
+    edition = sending.load_edition(session, "2024-07")
+    engine = session.get_bind()
+    plan = engine.connect()  # type: ignore[union-attr]
+    plan_tx = plan.begin()
+    plan.execute(insert(Delivery), [_row(edition.id, reader.id, "p" * 40)])
+    deleted = threading.Event()
+
+    def delete_reader() -> None:
+        with engine.begin() as conn:  # type: ignore[union-attr]
+            conn.execute(delete(Subscriber).where(Subscriber.id == reader.id))
+        deleted.set()
+
+    thread = threading.Thread(target=delete_reader)
+    thread.start()
+    assert not deleted.wait(1.0), "the delete waits for the plan in flight"
+    plan_tx.commit()
+    plan.close()
+    thread.join(30)
+    assert deleted.is_set()
+    session.expire_all()
+    assert session.scalar(select(func.count()).select_from(Delivery)) == 0
