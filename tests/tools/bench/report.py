@@ -25,6 +25,10 @@ def address_lines(f: dict[str, Any]) -> list[str]:
 
 
 def text_report(f: dict[str, Any]) -> str:
+    if "size_before" in f:  # --plan-only
+        from tests.tools.bench.planscale import plan_lines
+
+        return "\n".join(plan_lines(f, _line))
     if "fill_us" not in f and "events_received_per_s" in f:  # --events-only
         return "\n".join([f"bench — SES events, {f['readers']:,} readers on {f['database']}",
                           "", *event_lines(f)])

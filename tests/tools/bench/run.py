@@ -18,7 +18,16 @@ from typing import Any
 
 from sqlalchemy import String, cast, literal, select, update
 
-from tests.tools.bench import address_timing, calls, inbox, pipeline, rate_workers, rates, scale
+from tests.tools.bench import (
+    address_timing,
+    calls,
+    inbox,
+    pipeline,
+    planscale,
+    rate_workers,
+    rates,
+    scale,
+)
 from tests.tools.bench.ingest import ingest
 from tests.tools.bench.population import populate, throwaway_database
 from tests.tools.bench.simproc import SimulatorProcess
@@ -44,6 +53,9 @@ class BenchOptions:
     events_only: bool = False  # plan, mark every delivery sent in SQL, SNS ingest, apply events
     apply_deliveries: int = 5000  # deliveries whose Send and Delivery events are applied
     rates_only: bool = False  # populate, plan, the sending windows, stop
+    plan_only: bool = False  # populate, plan, measure the database's size, stop (planscale.py)
+    explain: bool = False  # with plan_only: EXPLAIN ANALYZE the plan first (rolled back)
+    sized_server: bool = True  # with plan_only: PostgreSQL with planscale.SERVER_SETTINGS
     log: Callable[[str], None] = field(default=lambda _: None)
 
     @classmethod
@@ -95,6 +107,9 @@ def run_bench(options: BenchOptions) -> dict[str, Any]:
         return _forms_only(options, out)
     if options.rates_only:
         return rate_workers.rates_only(options, _config, out)
+    if options.plan_only:
+        return planscale.plan_only(
+            options, out, lambda url, root: _config(url, root, "http://127.0.0.1:9"), say)
     with throwaway_database(options.postgres) as db, SimulatorProcess(
         rate=options.rates[0], latency_ms=options.latency * 1000
     ) as sim:
