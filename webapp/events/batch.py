@@ -166,7 +166,8 @@ def apply_events(
             log.warning("stored SES event not readable; left out",
                         extra={"fields": {"receipt": row.id, "reason": error.reason}})
             continue
-        assert payload is not None
+        if payload is None:  # parse_ses_event refuses what is not an object: unreachable
+            continue
         (usual if event.kind in _SET_BASED_KINDS else rare).append(_Parsed(row, event, payload))
     if usual:
         _apply_usual(session, usual)
@@ -367,8 +368,9 @@ class EventProcessor:
         except SQLAlchemyError as error:
             if is_operational(error):
                 raise
+            log.exception("SES event not applied; setting it aside")
         except Exception:
-            pass
+            log.exception("SES event not applied; setting it aside")
         with self.sessions() as session:
             row = claim_stored_events(session, 1, utcnow())
             session.commit()

@@ -58,7 +58,7 @@ def _insert(rows: int) -> TextClause:
         f"(:m{n}, 'Notification', :t{n}, :received_at, :x{n}, :o{n})" for n in range(rows)
     )
     return text(
-        "INSERT INTO sns_receipts (message_id, type, topic_arn, received_at, message, "
+        "INSERT INTO sns_receipts (message_id, type, topic_arn, received_at, message, "  # nosec B608: only numbered placeholders are formatted in
         f"occurred_at) VALUES {values} ON CONFLICT (message_id) DO NOTHING RETURNING id"
     ).bindparams(
         bindparam("received_at", type_=_TYPE),
