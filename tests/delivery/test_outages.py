@@ -177,8 +177,8 @@ def test_only_operational_errors_are_retried() -> None:
 
 @pytest.fixture
 def lost_database(app: Flask, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Every look for work (sends and background jobs) fails as if PostgreSQL were down; the
-    grace is a few retries."""
+    """Every look for work (sends, background jobs, stored SES events) fails as if PostgreSQL
+    were down; the grace is a few retries."""
     install(app, replace(settings_of(app), worker_db_grace_seconds=0.05))
 
     def down(*_args: Any, **_kwargs: Any) -> list[int]:
@@ -188,6 +188,7 @@ def lost_database(app: Flask, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]
     # database reachable (the worker's threads share one outage).
     monkeypatch.setattr(store, "editions_with_work", down)
     monkeypatch.setattr("webapp.delivery.jobs.claim_jobs", down)
+    monkeypatch.setattr("webapp.events.batch.claim_stored_events", down)
     monkeypatch.setattr("webapp.cli.worker.Outage",
                         functools.partial(outages.Outage, backoff_base=0.01, backoff_max=0.02))
     yield
