@@ -90,6 +90,36 @@ class ItemClick(Base):
     first_clicked_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
+class ItemTally(Base):
+    """An edition's item_clicks rows of one link, counted: the readers who followed it and
+    their clicks, what grouping item_clicks would give (migration 0029)."""
+
+    __tablename__ = "item_tallies"
+
+    edition_id: Mapped[int] = mapped_column(
+        ForeignKey("editions.id", ondelete="CASCADE"), primary_key=True
+    )
+    item_number: Mapped[int] = mapped_column(Integer, primary_key=True)
+    readers: Mapped[int] = _counter()
+    clicks: Mapped[int] = _counter()
+
+
+class ItemTallyChange(Base):
+    """PostgreSQL: one transaction's changes to an item's tally, folded in when it commits
+    with the other tallies (see EditionTallyChange). Empty on SQLite."""
+
+    __tablename__ = "item_tally_changes"
+
+    txid: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    edition_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    item_number: Mapped[int] = mapped_column(Integer, primary_key=True)
+    readers: Mapped[int] = _counter()
+    clicks: Mapped[int] = _counter()
+
+
+ITEM_FIGURES = ("readers", "clicks")
+
+
 class ReaderMonth(Base):
     """Readers who started and stopped receiving the report in one calendar month (UTC)."""
 
