@@ -3,8 +3,9 @@
 The deliveries table already holds one row per (edition, reader) with first-seen times of
 delivery, bounce, complaint, open and click; delivery_outcomes, item_clicks and reader_months
 hold the rest, each row standing for one reader (never one hit). The tallies count those rows
-per edition and variant, and per minute. Every counter here is kept by database triggers
-(migrations 0010 and 0012; webapp.stats.aggregates says why), never by the app, so a stats page
+per edition and variant, and per minute, and the item_clicks rows per edition and link. Every
+counter here is kept by database triggers (migrations 0010, 0012 and 0029;
+webapp.stats.aggregates says why), never by the app, so a stats page
 reads a few dozen rows per edition however many readers it went to.
 """
 
