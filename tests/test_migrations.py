@@ -45,6 +45,8 @@ EXPECTED_TABLES = {
     "edition_minutes",
     "edition_tally_changes",
     "edition_minute_changes",
+    "item_tallies",
+    "item_tally_changes",
     "alembic_version",
 }
 

@@ -522,6 +522,7 @@ def _check_tallies(stage: Stage, edition_id: int) -> None:
         kept = tallies.tallies(session, [edition_id], by_variant=True)
         assert kept == tallies.recount(session, [edition_id])
         assert tallies.minutes(session, edition_id) == tallies.recount_minutes(session, edition_id)
+        assert tallies.items(session, edition_id) == tallies.recount_items(session, edition_id)
 
 
 def _check_scheduler(stage: Stage) -> None:

@@ -15,6 +15,7 @@ from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.orm import Session
 
 from emails.ses_events import SesEvent
+from tests.admin.conftest import make_send
 from tests.conftest import app_config, new_postgres_database
 from tests.factories import Factories
 from tests.tools.postgres import PostgresServer
@@ -35,6 +36,9 @@ from webapp.models import (
     EditionStatus,
     EditionTally,
     EditionTallyChange,
+    ItemClick,
+    ItemTally,
+    ItemTallyChange,
     Subscriber,
     SubscriberStatus,
     utcnow,
@@ -66,6 +70,7 @@ def assert_tallies_match(session: Session, edition_ids: list[int]) -> None:
     )
     for edition_id in edition_ids:
         assert tallies.minutes(session, edition_id) == tallies.recount_minutes(session, edition_id)
+        assert tallies.items(session, edition_id) == tallies.recount_items(session, edition_id)
 
 
 def reader_statuses(session: Session) -> dict[int, SubscriberStatus]:
@@ -291,6 +296,7 @@ def test_after_any_mix_of_operations_the_counters_equal_a_recount(
     assert sum(f["sent"] for f in figures.values()) > 0
     assert session.scalar(select(func.count()).select_from(EditionTallyChange)) == 0
     assert session.scalar(select(func.count()).select_from(EditionMinuteChange)) == 0
+    assert session.scalar(select(func.count()).select_from(ItemTallyChange)) == 0
 
     # An edition deleted with its deliveries takes its tallies along.
     edition = session.get(Edition, ids[0])
@@ -299,7 +305,51 @@ def test_after_any_mix_of_operations_the_counters_equal_a_recount(
     session.commit()
     assert session.scalar(select(func.count()).where(EditionTally.edition_id == ids[0])) == 0
     assert session.scalar(select(func.count()).where(EditionMinute.edition_id == ids[0])) == 0
+    assert session.scalar(select(func.count()).where(ItemTally.edition_id == ids[0])) == 0
     assert_tallies_match(session, ids)
+
+
+def test_clicks_per_item_are_counted_through_repeats_erasure_and_deletions(
+    app: Flask, factories: Factories, session: Session
+) -> None:
+    ai = {"topics": ["ai"]}
+    send = make_send(factories, session, {"ann": ai, "bob": ai, "cat": ai, "dan": ai})
+    edition_id = send.edition.id
+
+    def counted() -> dict[int, tuple[int, int]]:
+        figures = tallies.items(session, edition_id)
+        assert figures == tallies.recount_items(session, edition_id)
+        return figures
+
+    send.click("ann", 1, minutes=20)
+    send.click("ann", 1, minutes=30)  # the same reader again: one reader, two clicks
+    send.click("bob", 1, minutes=21)
+    send.click("bob", 2, minutes=40)
+    send.click("cat", 2, minutes=22)
+    send.click("dan", 3, minutes=23)
+    assert counted() == {1: (2, 3), 2: (2, 2), 3: (1, 1)}
+    assert session.scalar(select(func.count()).select_from(ItemTallyChange)) == 0
+
+    # Erasure keeps what happened (deliveries and clicks), only the personal data goes.
+    bob = send.deliveries["bob"].subscriber
+    erase(session, settings_of(app), bob, Origin(ConsentSource.FORM))
+    session.commit()
+    assert counted() == {1: (2, 3), 2: (2, 2), 3: (1, 1)}
+
+    # A delivery deleted, a reader deleted: their clicks go by ON DELETE CASCADE.
+    session.execute(delete(Delivery).where(Delivery.id == send.deliveries["ann"].id))
+    assert counted() == {1: (1, 1), 2: (2, 2), 3: (1, 1)}  # before the commit too
+    session.commit()
+    session.execute(delete(Subscriber).where(Subscriber.id == send.deliveries["cat"].subscriber_id))
+    session.commit()
+    assert counted() == {1: (1, 1), 2: (1, 1), 3: (1, 1)}
+    session.execute(delete(Delivery).where(Delivery.id == send.deliveries["dan"].id))
+    session.rollback()  # nothing counted for a rollback
+    assert counted() == {1: (1, 1), 2: (1, 1), 3: (1, 1)}
+
+    session.delete(send.edition)
+    session.commit()
+    assert session.scalar(select(func.count()).select_from(ItemTally)) == 0
 
 
 def test_a_hard_bounce_and_an_unsubscribe_count_under_the_delivery_variant(
@@ -532,4 +582,45 @@ def test_upgrading_counts_the_deliveries_already_there(database_at_0009: str) ->
         )
         minutes = tallies.minutes(session, edition_id)
         assert [pair for _, pair in sorted(minutes.items())] == [(1, 0), (1, 1), (1, 1), (1, 0)]
+    engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_at_0028(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "postgresql":
+        server: PostgresServer = request.getfixturevalue("postgres_server")
+        url = new_postgres_database(server, None)
+    else:
+        url = f"sqlite:///{tmp_path / 'old.sqlite3'}"
+    migrate.upgrade(url, "0028")
+    return url
+
+
+def test_upgrading_counts_the_clicks_already_there(database_at_0028: str) -> None:
+    engine = make_engine(database_at_0028)
+    with Session(engine) as session:  # every table written here is the same at 0028
+        edition = Edition(month="2024-07", title="t", status=EditionStatus.SENT)
+        session.add(edition)
+        session.flush()
+        for n in range(4):
+            reader = Subscriber(email=f"r{n}@example.com", email_key=f"r{n}@example.com",
+                                status=SubscriberStatus.ACTIVE)
+            session.add(reader)
+            session.flush()
+            delivery = Delivery(edition_id=edition.id, subscriber_id=reader.id, token=new_token(),
+                                variant_key="en:ai", status=DeliveryStatus.SENT, sent_at=utcnow())
+            session.add(delivery)
+            session.flush()
+            for number in range(1, n + 1):  # the link n: readers n..3, reader n clicks it n times
+                session.add(ItemClick(delivery_id=delivery.id, item_number=number,
+                                      edition_id=edition.id, clicks=n, first_clicked_at=utcnow()))
+        session.commit()
+        edition_id = edition.id
+    engine.dispose()
+
+    migrate.upgrade(database_at_0028)
+    engine = make_engine(database_at_0028)
+    with Session(engine) as session:
+        assert tallies.items(session, edition_id) == {1: (3, 6), 2: (2, 5), 3: (1, 3)}
+        assert tallies.items(session, edition_id) == tallies.recount_items(session, edition_id)
     engine.dispose()

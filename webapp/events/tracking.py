@@ -2,7 +2,8 @@
 
 Mail security scanners fetch images and follow every link within seconds of delivery. Such
 hits are stored but flagged, and unique figures leave them out. Storing a click is all that
-counts it: database triggers keep `item_clicks` (webapp.stats.aggregates).
+counts it: database triggers keep `item_clicks` and the `item_tallies` over them
+(webapp.stats.aggregates).
 
 Nothing is recorded for a reader who opted out, nor for one who erased their data: the links of
 the emails they kept still work (the pixel answers, a click still reaches the item), but they
@@ -130,7 +131,7 @@ def record_click(
     scanner = burst or _after_send_too_soon(delivery, now)
     if burst:
         # The earlier clicks of the burst were the scanner too (a trigger recounts their
-        # item_clicks rows, migration 0012).
+        # item_clicks rows, migration 0012, and so the item tallies, 0029).
         session.execute(
             update(Event)
             .where(

@@ -28,6 +28,8 @@ from webapp.models.stats import (
     EditionTally,
     EditionTallyChange,
     ItemClick,
+    ItemTally,
+    ItemTallyChange,
     ReaderMonth,
     ReaderMonthChange,
 )
@@ -84,6 +86,8 @@ __all__ = [
     "ImportRow",
     "Item",
     "ItemClick",
+    "ItemTally",
+    "ItemTallyChange",
     "JobKind",
     "JobStatus",
     "Lease",

@@ -3,8 +3,9 @@
 The deliveries table already holds one row per (edition, reader) with first-seen times of
 delivery, bounce, complaint, open and click; delivery_outcomes, item_clicks and reader_months
 hold the rest, each row standing for one reader (never one hit). The tallies count those rows
-per edition and variant, and per minute. Every counter here is kept by database triggers
-(migrations 0010 and 0012; webapp.stats.aggregates says why), never by the app, so a stats page
+per edition and variant, and per minute, and the item_clicks rows per edition and link. Every
+counter here is kept by database triggers (migrations 0010, 0012 and 0029;
+webapp.stats.aggregates says why), never by the app, so a stats page
 reads a few dozen rows per edition however many readers it went to.
 """
 
@@ -88,6 +89,36 @@ class ItemClick(Base):
     )
     clicks: Mapped[int] = mapped_column(Integer, default=1)
     first_clicked_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class ItemTally(Base):
+    """An edition's item_clicks rows of one link, counted: the readers who followed it and
+    their clicks, what grouping item_clicks would give (migration 0029)."""
+
+    __tablename__ = "item_tallies"
+
+    edition_id: Mapped[int] = mapped_column(
+        ForeignKey("editions.id", ondelete="CASCADE"), primary_key=True
+    )
+    item_number: Mapped[int] = mapped_column(Integer, primary_key=True)
+    readers: Mapped[int] = _counter()
+    clicks: Mapped[int] = _counter()
+
+
+class ItemTallyChange(Base):
+    """PostgreSQL: one transaction's changes to an item's tally, folded in when it commits
+    with the other tallies (see EditionTallyChange). Empty on SQLite."""
+
+    __tablename__ = "item_tally_changes"
+
+    txid: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    edition_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    item_number: Mapped[int] = mapped_column(Integer, primary_key=True)
+    readers: Mapped[int] = _counter()
+    clicks: Mapped[int] = _counter()
+
+
+ITEM_FIGURES = ("readers", "clicks")
 
 
 class ReaderMonth(Base):

@@ -6,10 +6,11 @@
 - the funnel per edition and variant, and sent/delivered per minute: `edition_tallies` and
   `edition_minutes` (migration 0010).
 - hard bounces and unsubscribes: `delivery_outcomes`, one row per delivery that had one.
-- clicks per item: `item_clicks`, one row per delivery and link a person followed.
+- clicks per item: `item_clicks`, one row per delivery and link a person followed, counted
+  per edition and link in `item_tallies` (readers, clicks: migration 0029), which stats read.
 - readers joining and leaving per month: `reader_months`, one row per month.
 
-All of them are kept by database triggers (migrations 0010 and 0012), and nothing in Python
+All of them are kept by database triggers (migrations 0010, 0012 and 0029), and nothing in Python
 writes them. Triggers see every write, ORM or Core, from any process — a status changed by a
 Core UPDATE, the CSV import, the console or psql counts the same — so no service has to
 remember to count and nothing depends on which modules a process imported (the old

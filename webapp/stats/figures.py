@@ -3,7 +3,7 @@
 Every figure is read from aggregates, never from the raw `events` table: the funnels, send
 progress and timeline from the tallies the database keeps per edition and variant and per
 minute (webapp.stats.tallies: counts of the per-reader first-seen columns of `deliveries` and
-of `delivery_outcomes`, a row per variant however many readers), items from `item_clicks`,
+of `delivery_outcomes`, a row per variant however many readers), items from `item_tallies`,
 growth from `reader_months` (webapp.stats.aggregates: all kept by database triggers).
 """
 
@@ -22,7 +22,6 @@ from sqlalchemy.orm import Session
 from webapp.delivery.variants import next_edition_readers_filter, parse_variant_key
 from webapp.models import (
     Edition,
-    ItemClick,
     Subscriber,
     SubscriberStatus,
     Topic,
@@ -169,18 +168,7 @@ class ItemStats:
 
 def item_stats(session: Session, edition: Edition, variants: dict[str, Funnel]) -> list[ItemStats]:
     """Clicks per item, numbered as the email numbers its links (mail.edition_content)."""
-    stmt = (
-        select(
-            ItemClick.item_number,
-            func.count(ItemClick.delivery_id).label("readers"),
-            func.sum(ItemClick.clicks).label("clicks"),
-        )
-        .where(ItemClick.edition_id == edition.id)
-        .group_by(ItemClick.item_number)
-    )
-    clicked = {
-        row.item_number: (row.readers, int(row.clicks or 0)) for row in session.execute(stmt)
-    }
+    clicked = tallies.items(session, edition.id)
     variant_topics = [(set(parse_variant_key(k)[1]), f.sent) for k, f in variants.items()]
     result: list[ItemStats] = []
     number = 0

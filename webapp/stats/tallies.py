@@ -2,7 +2,8 @@
 
 Database triggers (migration 0010) keep `edition_tallies` (the funnel per edition and variant)
 and `edition_minutes` (sent and delivered per UTC minute) current on every write to
-`deliveries` and `delivery_outcomes`, so reading an edition's figures costs a row per variant
+`deliveries` and `delivery_outcomes`, and `item_tallies` (readers and clicks per link, migration
+0029) on every write to `item_clicks`, so reading an edition's figures costs a row per variant
 however many readers it went to. On PostgreSQL a transaction's own changes wait in change rows
 until it commits; reads add them, so a caller sees what it has just written.
 """
@@ -23,8 +24,11 @@ from webapp.models import (
     EditionMinuteChange,
     EditionTally,
     EditionTallyChange,
+    ItemClick,
+    ItemTally,
+    ItemTallyChange,
 )
-from webapp.models.stats import MINUTE_FIGURES, TALLY_FIGURES
+from webapp.models.stats import ITEM_FIGURES, MINUTE_FIGURES, TALLY_FIGURES
 
 Figures = dict[str, int]
 STATUSES = tuple(status.value for status in DeliveryStatus)
@@ -32,8 +36,8 @@ STATUSES = tuple(status.value for status in DeliveryStatus)
 
 def _with_own_changes(
     session: Session,
-    settled: type[EditionTally | EditionMinute],
-    changes: type[EditionTallyChange | EditionMinuteChange],
+    settled: type[EditionTally | EditionMinute | ItemTally],
+    changes: type[EditionTallyChange | EditionMinuteChange | ItemTallyChange],
     names: Sequence[str],
     edition_ids: Sequence[int] | None,
 ) -> Subquery:
@@ -103,6 +107,23 @@ def minutes(
         minute: (int(sent or 0), int(delivered or 0))
         for minute, sent, delivered in session.execute(stmt).tuples()
         if sent or delivered
+    }
+
+
+def items(session: Session, edition_id: int) -> dict[int, tuple[int, int]]:
+    """(readers, clicks) per link number of the edition: readers who followed it at least
+    once, and every click on it by a person. Links nobody followed are absent."""
+    rows = _with_own_changes(
+        session, ItemTally, ItemTallyChange, ("edition_id", "item_number", *ITEM_FIGURES),
+        [edition_id],
+    )
+    stmt = select(
+        rows.c.item_number, func.sum(rows.c.readers), func.sum(rows.c.clicks)
+    ).group_by(rows.c.item_number)
+    return {
+        number: (int(readers), int(clicks or 0))
+        for number, readers, clicks in session.execute(stmt).tuples()
+        if readers  # else every click on it was taken back
     }
 
 
@@ -194,3 +215,16 @@ def recount_seconds(session: Session, edition_id: int) -> dict[str, tuple[int, i
         if delivered_second is not None:
             counts.setdefault(delivered_second, [0, 0])[1] += count
     return {second: (s, d) for second, (s, d) in counts.items()}
+
+
+def recount_items(session: Session, edition_id: int) -> dict[int, tuple[int, int]]:
+    """`items` counted from `item_clicks` (a row per delivery and link followed)."""
+    stmt = (
+        select(ItemClick.item_number, func.count(), func.sum(ItemClick.clicks))
+        .where(ItemClick.edition_id == edition_id)
+        .group_by(ItemClick.item_number)
+    )
+    return {
+        number: (int(readers), int(clicks or 0))
+        for number, readers, clicks in session.execute(stmt).tuples()
+    }

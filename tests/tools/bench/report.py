@@ -6,6 +6,7 @@ from typing import Any
 
 from tests.tools.bench.calls import call_lines
 from tests.tools.bench.inbox import event_lines
+from tests.tools.bench.item_tallies import item_lines
 from tests.tools.bench.rate_workers import rate_lines
 
 
@@ -58,7 +59,7 @@ def text_report(f: dict[str, Any]) -> str:
               f["plan_s"] <= 60),
     ]
     if "fill_us" not in f:  # --stats-only
-        return "\n".join([*rows, stats, page, first, tallies])
+        return "\n".join([*rows, stats, page, first, tallies, *item_lines(f)])
     rows += [
         _line("fill, cached variant (SES bulk entry)", f"{f['fill_us']:.1f} µs", "≤ 50 µs",
               f["fill_us"] <= 50),

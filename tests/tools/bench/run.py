@@ -29,6 +29,7 @@ from tests.tools.bench import (
     scale,
 )
 from tests.tools.bench.ingest import ingest
+from tests.tools.bench.item_tallies import item_figures
 from tests.tools.bench.population import populate, throwaway_database
 from tests.tools.bench.simproc import SimulatorProcess
 from tests.tools.bench.sqs import sqs_path
@@ -157,6 +158,7 @@ def run_bench(options: BenchOptions) -> dict[str, Any]:
                 say("dashboard stats")
                 out["events_loaded"] = load_events(session, edition_id)
                 out.update(stats_latency(session, edition_id))
+                out.update(item_figures(session, edition_id))
                 say("dashboard page")
                 out.update(dashboard_latency(app, session, edition.month))
                 return out
