@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from flask import abort, flash, redirect, render_template, url_for
-from flask import session as cookie
 from flask_babel import gettext as _
 from flask_login import current_user
 from werkzeug.wrappers import Response
@@ -15,13 +14,12 @@ from webapp.accounts.api_keys import (
     list_api_keys,
     revoke_api_key,
 )
-from webapp.admin import bp
+from webapp.admin import bp, shown_once
 from webapp.admin.forms import ApiKeyForm, ButtonForm
 from webapp.admin.refusals import explain, show_on
 from webapp.models import SCOPES, ApiKey, utcnow
 
-# The key just made, kept in the signed session cookie for the one page that shows it (never
-# in a URL, which logs and the Referer keep); the page takes it out, so a reload shows it no more.
+# The key just made, for the one page that shows it (webapp.admin.shown_once).
 JUST_MADE = "api_key_just_made"
 
 
@@ -47,7 +45,7 @@ def api_keys() -> str | Response:
             show_on(form, error, "name")
         else:
             session.commit()
-            cookie[JUST_MADE] = {"id": made.row.id, "key": made.key}
+            shown_once.keep(JUST_MADE, made.row.id, made.key)
             return redirect(url_for("admin.api_key_created", key_id=made.row.id), code=303)
     return render_template(
         "admin/api_keys.html", keys=list_api_keys(session), form=form, scopes=SCOPES
@@ -57,11 +55,8 @@ def api_keys() -> str | Response:
 @bp.route("/api-keys/<int:key_id>/created")
 def api_key_created(key_id: int) -> Response:
     key = _key(key_id)
-    shown = cookie.pop(JUST_MADE, None)
-    secret = shown["key"] if isinstance(shown, dict) and shown.get("id") == key.id else None
-    response = Response(render_template("admin/api_key_created.html", key=key, secret=secret))
-    response.headers["Cache-Control"] = "no-store"
-    return response
+    return shown_once.page("admin/api_key_created.html", key=key,
+                           secret=shown_once.take(JUST_MADE, key.id))
 
 
 @bp.route("/api-keys/<int:key_id>/revoke", methods=["GET", "POST"])

@@ -4,13 +4,12 @@ redirect), rotate the secret, turn on and off, send a test event, delete, delive
 from __future__ import annotations
 
 from flask import abort, flash, redirect, render_template, url_for
-from flask import session as cookie
 from flask_babel import gettext as _
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
 from webapp import db
-from webapp.admin import bp
+from webapp.admin import bp, shown_once
 from webapp.admin.forms import ButtonForm, WebhookForm
 from webapp.admin.refusals import show_on
 from webapp.config import current_settings
@@ -19,8 +18,7 @@ from webapp.events.webhook_sender import disabled_endpoints
 from webapp.events.webhook_urls import UnsafeWebhookUrl
 from webapp.models import WEBHOOK_EVENTS, WebhookEndpoint
 
-# The secret just made or rotated, kept in the signed session cookie for the one page that
-# shows it (never in a URL); that page takes it out, so a reload shows it no more.
+# The secret just made or rotated, for the one page that shows it (webapp.admin.shown_once).
 JUST_MADE = "webhook_secret_just_made"
 
 
@@ -52,7 +50,7 @@ def webhooks() -> str | Response:
             show_on(form, error, "url")
         else:
             session.commit()
-            cookie[JUST_MADE] = {"id": endpoint.id, "secret": secret}
+            shown_once.keep(JUST_MADE, endpoint.id, secret)
             return redirect(url_for("admin.webhook_secret", endpoint_id=endpoint.id), code=303)
     return render_template(
         "admin/webhooks.html", endpoints=service.list_endpoints(session), form=form,
@@ -73,12 +71,8 @@ def webhook(endpoint_id: int) -> str:
 @bp.route("/webhooks/<int:endpoint_id>/secret")
 def webhook_secret(endpoint_id: int) -> Response:
     endpoint = _endpoint(endpoint_id)
-    shown = cookie.pop(JUST_MADE, None)
-    secret = shown["secret"] if isinstance(shown, dict) and shown.get("id") == endpoint.id else None
-    response = Response(render_template("admin/webhook_secret.html", endpoint=endpoint,
-                                        secret=secret))
-    response.headers["Cache-Control"] = "no-store"
-    return response
+    return shown_once.page("admin/webhook_secret.html", endpoint=endpoint,
+                           secret=shown_once.take(JUST_MADE, endpoint.id))
 
 
 @bp.post("/webhooks/<int:endpoint_id>/rotate")
@@ -88,7 +82,7 @@ def webhook_rotate(endpoint_id: int) -> Response:
     session = db.session()
     secret = service.rotate_secret(session, current_settings(), endpoint, actor=current_user)
     session.commit()
-    cookie[JUST_MADE] = {"id": endpoint.id, "secret": secret}
+    shown_once.keep(JUST_MADE, endpoint.id, secret)
     return redirect(url_for("admin.webhook_secret", endpoint_id=endpoint.id), code=303)
 
 
