@@ -21,6 +21,7 @@ from sqlalchemy import String, cast, func, literal, select, text, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from tests.tools.bench.ingest import _cpu_seconds
+from tests.tools.bench.sqs import delivery_mail
 from webapp.events.batch import BATCH_SIZE, EventProcessor
 from webapp.events.inbox import Notification, store
 from webapp.models import Delivery, DeliveryStatus, Event, SnsReceipt, utcnow
@@ -29,10 +30,8 @@ TOPIC = "arn:aws:sns:us-east-1:123456789012:yuebao-bench"
 
 
 def _event(kind: str, delivery_id: int, message_id: str, now: datetime) -> dict[str, Any]:
-    address = f"reader{delivery_id}@bench.example.com"
-    stamp = now.isoformat().replace("+00:00", "Z")
-    mail = {"timestamp": stamp, "source": "bench@example.com", "messageId": message_id,
-            "destination": [address], "tags": {"delivery": [str(delivery_id)]}}
+    address, mail = delivery_mail(delivery_id, message_id, now)
+    stamp = mail["timestamp"]
     if kind == "Send":
         return {"eventType": "Send", "mail": mail, "send": {}}
     return {"eventType": "Delivery", "mail": mail,

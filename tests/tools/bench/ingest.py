@@ -13,7 +13,6 @@ events, is the server's CPU per event.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import shutil
 import socket
@@ -22,14 +21,14 @@ import sys
 import threading
 import time
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from tests.tools.ses_simulator import events, sns
+from tests.tools.bench.sqs import signed_delivery_events
+from tests.tools.ses_simulator import sns
 from webapp.models import Delivery, DeliveryStatus, SnsReceipt
 
 TOPIC = "arn:aws:sns:us-east-1:123456789012:yuebao-bench"
@@ -52,19 +51,8 @@ def signed_events(session: Session, count: int) -> tuple[list[bytes], bytes]:
         .order_by(Delivery.id)
         .limit(count)
     ).tuples()
-    now = datetime.now(UTC)
-    bodies = []
-    for delivery_id, message_id in rows:
-        address = f"reader{delivery_id}@bench.example.com"
-        mail: dict[str, Any] = {
-            "timestamp": events.iso(now), "source": "bench@example.com",
-            "messageId": message_id, "destination": [address],
-            "tags": {"delivery": [str(delivery_id)]},
-        }
-        event = events.delivery(mail, address, now)
-        envelope = sns.notification(TOPIC, json.dumps(event), CERT_URL, CERT_URL)
-        bodies.append(json.dumps(sns.sign(envelope, identity, "1")).encode())
-    return bodies, identity.cert_pem
+    bodies = signed_delivery_events(list(rows), identity, TOPIC, version="1")
+    return [body.encode() for body in bodies], identity.cert_pem
 
 
 def _request(port: int, body: bytes) -> bytes:

@@ -40,22 +40,30 @@ VISIBILITY_TIMEOUT = 3  # seconds before a killed worker's messages come back
 DEPTH = 200  # messages kept in the queue (moto scans all of them on every receive and delete)
 
 
+def delivery_mail(
+    delivery_id: int, message_id: str | None, now: datetime
+) -> tuple[str, dict[str, Any]]:
+    """The bench reader's address and SES's `mail` object for one sent delivery."""
+    address = f"reader{delivery_id}@bench.example.com"
+    return address, {
+        "timestamp": events.iso(now), "source": "bench@example.com",
+        "messageId": message_id, "destination": [address],
+        "tags": {"delivery": [str(delivery_id)]},
+    }
+
+
 def signed_delivery_events(
-    deliveries: Sequence[tuple[int, str]], identity: sns.SigningIdentity, topic: str = TOPIC
+    deliveries: Sequence[tuple[int, str | None]], identity: sns.SigningIdentity,
+    topic: str = TOPIC, version: str = "2",
 ) -> list[str]:
     """One SNS envelope (SES Delivery event) per (delivery id, SES message id), signed."""
     now = datetime.now(UTC)
     bodies = []
     for delivery_id, message_id in deliveries:
-        address = f"reader{delivery_id}@bench.example.com"
-        mail: dict[str, Any] = {
-            "timestamp": events.iso(now), "source": "bench@example.com",
-            "messageId": message_id, "destination": [address],
-            "tags": {"delivery": [str(delivery_id)]},
-        }
+        address, mail = delivery_mail(delivery_id, message_id, now)
         envelope = sns.notification(
             topic, json.dumps(events.delivery(mail, address, now)), CERT_URL, CERT_URL)
-        bodies.append(json.dumps(sns.sign(envelope, identity, "2")))
+        bodies.append(json.dumps(sns.sign(envelope, identity, version)))
     return bodies
 
 
