@@ -125,6 +125,11 @@ def erase(browser: Browser, token: str) -> int:
     if status == 410:  # an earlier attempt erased them and its answer was lost
         return status
     found = _CSRF.search(body)
+    if status == 200 and not found and "notice-ok" in body:
+        # The earlier attempt's POST erased them and its redirect's answer was lost: this visit
+        # is the "just erased" page that redirect would have shown (410 from the next one on).
+        return 410
+
     assert status == 200 and found, f"no form at {page}: HTTP {status}"
     return browser.request(page, {"csrf_token": html.unescape(found.group(1)),
                                   "understood": "y"})[0]
