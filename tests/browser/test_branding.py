@@ -55,8 +55,8 @@ def test_an_admin_brands_the_emails_and_sees_them_at_once(
     page.locator("input[name=primary_colour]").fill("#0b3d2e")
     page.locator("input[name=org_name_en]").fill("Example Law")
     page.locator("input[name=logo]").set_input_files(str(logo))
-    page.locator("button[type=submit].primary").click()
-    page.wait_for_load_state("load")
+    with page.expect_navigation(wait_until="load"):
+        page.locator("button[type=submit].primary").click()
     assert "Saved" in page.locator(".flash").inner_text()
 
     frame = page.frame_locator("iframe[src*='preview/edition']")

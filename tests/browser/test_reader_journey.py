@@ -200,8 +200,8 @@ def test_on_a_phone_a_refused_form_opens_on_its_error_summary(
     page.on("console", lambda m: problems.append(m.text) if "Refused" in m.text else None)
     page.goto(base + "/")
     page.get_by_role("textbox", name="Email").fill("phone@example.com")
-    page.locator("form button[type=submit]", has_text="Subscribe").click()
-    page.wait_for_load_state("load")
+    with page.expect_navigation(wait_until="load"):
+        page.locator("form button[type=submit]", has_text="Subscribe").click()
 
     summary = page.locator("#error-summary")
     assert page.evaluate("document.activeElement.id") == "error-summary"
