@@ -72,8 +72,8 @@ def text_report(f: dict[str, Any]) -> str:
               f"{f['naive_rate']:g}/s one at a time", None),
         _line("client CPU: naive ÷ ours", f"{f['cpu_ratio']:g}×", "≥ 60×", f["cpu_ratio"] >= 60),
         *call_lines(f, _line),
-        _line("worker peak RSS", f"{f['peak_rss_mb']:.0f} MB", "≤ 250 MB, flat",
-              f["peak_rss_mb"] <= 250),
+        _line("worker peak RSS", f"{f['peak_rss_mb']:.0f} MB", "≤ 150 MB, flat",
+              f["peak_rss_mb"] <= 150),
         _line("  RSS (MB) after sent", " ".join(f"{n // 1000}k:{mb:g}" for n, mb in
                                                f["scale"]["rss_samples"]) or "-", "", None),
         _line("  unthrottled send", f"{f['scale']['rate']:g}/s",
