@@ -19,16 +19,18 @@ import warnings
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import botocore.session
-from cryptography import x509
-from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import padding, rsa
-from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
-from cryptography.x509.oid import AuthorityInformationAccessOID
-from cryptography.x509.verification import PolicyBuilder, Store, VerificationError
+
+# cryptography (~8 MB resident once loaded) is imported where a signature or a certificate is
+# checked: a worker that reads only SES's raw events (or none) never loads it.
+if TYPE_CHECKING:
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
+    from cryptography.x509.verification import Store
 
 MAX_BODY_BYTES = 256 * 1024  # SES event notifications are a few KB; SNS caps messages at 256 KB
 MAX_DEPTH = 32
@@ -56,11 +58,11 @@ _SIGNED_FIELDS = {
         "Message", "MessageId", "SubscribeURL", "Timestamp", "Token", "TopicArn", "Type"
     ),
 }
-_HASHES: dict[str, Callable[[], hashes.HashAlgorithm]] = {"1": hashes.SHA1, "2": hashes.SHA256}
+_HASHES = {"1": "SHA1", "2": "SHA256"}  # SignatureVersion → cryptography's hash class
 
 Fetch = Callable[[str], bytes]
 """GET a URL's body; SnsUnavailable when it cannot be had now, SnsError when it never will."""
-SigningKeys = Callable[[str, datetime], rsa.RSAPublicKey]
+SigningKeys = Callable[[str, datetime], "rsa.RSAPublicKey"]
 """The verified public key of the signing certificate at a URL, at a time; SnsError if none."""
 
 
@@ -219,6 +221,8 @@ class SigningCertificate:
 @functools.lru_cache(maxsize=16)
 def signing_certificate(pem: bytes) -> SigningCertificate:
     """Parsed once per certificate, not once per message (the local test certificate). Bounded."""
+    from cryptography import x509
+
     try:
         cert = x509.load_pem_x509_certificate(pem)
     except ValueError:
@@ -244,6 +248,10 @@ def verify_message(
     `test_certificate` (the local simulator's, never in production) is used instead when the
     URL is not an AWS one.
     """
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import padding, rsa
+
     now = now or datetime.now(UTC)
     if envelope.get("TopicArn") not in topic_arns:
         raise SnsError(f"topic {envelope.get('TopicArn')!r} is not accepted")
@@ -257,9 +265,10 @@ def verify_message(
         raise SnsError(f"the message is older than {max_age}")
     if sent - now > timedelta(minutes=5):
         raise SnsError("the message is from the future")
-    algorithm = _HASHES.get(envelope["SignatureVersion"])
-    if algorithm is None:
+    algorithm_name = _HASHES.get(envelope["SignatureVersion"])
+    if algorithm_name is None:
         raise SnsError(f"unknown SignatureVersion {envelope['SignatureVersion']!r}")
+    algorithm: Callable[[], hashes.HashAlgorithm] = getattr(hashes, algorithm_name)
 
     url = envelope["SigningCertURL"]
     key: PublicKeyTypes
@@ -340,6 +349,8 @@ class SigningCertificates:
         return verified.key
 
     def _trust(self) -> Store:
+        from cryptography.x509.verification import Store
+
         if self._store is None:
             roots = self._roots if self._roots is not None else system_roots()
             if not roots:
@@ -348,6 +359,11 @@ class SigningCertificates:
         return self._store
 
     def _verify(self, host: str, pem: bytes, now: datetime) -> _Verified:
+        from cryptography import x509
+        from cryptography.exceptions import UnsupportedAlgorithm
+        from cryptography.hazmat.primitives.asymmetric import rsa
+        from cryptography.x509.verification import PolicyBuilder, VerificationError
+
         try:
             leaf, *intermediates = x509.load_pem_x509_certificates(pem)
         except ValueError:
@@ -385,6 +401,9 @@ class SigningCertificates:
 
     def _issuer_url(self, cert: x509.Certificate) -> str | None:
         """The first caIssuers URL of `cert` on an issuer domain; None when it has none."""
+        from cryptography import x509
+        from cryptography.x509.oid import AuthorityInformationAccessOID
+
         try:
             access = cert.extensions.get_extension_for_class(x509.AuthorityInformationAccess)
         except (x509.ExtensionNotFound, ValueError):  # none, or extensions that cannot be read
@@ -404,6 +423,8 @@ class SigningCertificates:
         return None
 
     def _issuer(self, url: str) -> x509.Certificate:
+        from cryptography import x509
+
         with self._lock:
             cached = self._issuers.get(url)
         if cached is not None:
@@ -425,6 +446,8 @@ class SigningCertificates:
 
 
 def _dns_names(cert: x509.Certificate) -> list[str]:
+    from cryptography import x509
+
     try:
         names = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName)
     except (x509.ExtensionNotFound, ValueError):  # none, or extensions that cannot be read
@@ -450,6 +473,8 @@ def system_roots() -> tuple[x509.Certificate, ...]:
 
     One by one: a bundle may hold a root that cryptography cannot read (a negative serial
     number), which should cost that root, not the whole store."""
+    from cryptography import x509
+
     paths = ssl.get_default_verify_paths()
     cafile = paths.cafile or (
         paths.openssl_cafile if os.path.exists(paths.openssl_cafile) else None

@@ -11,9 +11,10 @@ import hashlib
 import io
 import warnings
 from dataclasses import dataclass
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
-from PIL import Image, UnidentifiedImageError
+if TYPE_CHECKING:
+    from PIL import Image
 
 LOGO_MAX_BYTES: Final = 200 * 1024
 # Shown at most 240 × 80 CSS pixels in the masthead; stored at twice that for sharp screens.
@@ -73,6 +74,10 @@ def shown_size(width: int, height: int) -> tuple[int, int]:
 def process_logo(data: bytes) -> ProcessedLogo:
     """The logo re-encoded in its own format and scaled to fit 480 × 160 pixels; raises a
     LogoError subclass for anything else."""
+    # Pillow is imported here, not with the module: a worker mails the stored logo and never
+    # loads an image library for it.
+    from PIL import Image, UnidentifiedImageError
+
     if len(data) > LOGO_MAX_BYTES:
         raise LogoTooLarge(len(data))
     try:
@@ -108,6 +113,8 @@ def process_logo(data: bytes) -> ProcessedLogo:
 
 
 def _scaled(source: Image.Image) -> Image.Image:
+    from PIL import Image
+
     image = source if source.mode in ("RGB", "RGBA", "L", "LA") else source.convert("RGBA")
     box = (SHOWN_MAX_WIDTH * SCALE, SHOWN_MAX_HEIGHT * SCALE)
     if image.width > box[0] or image.height > box[1]:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import click
 from flask import Flask
-from flask.cli import FlaskGroup
+from flask.cli import FlaskGroup, ScriptInfo
+
+WORKER = "worker"
 
 
 def init_app(app: Flask) -> None:
@@ -51,13 +54,37 @@ def init_app(app: Flask) -> None:
         app.cli.add_command(command)
 
 
+def init_worker(app: Flask) -> None:
+    """The worker's application has its own command only (`create_app(web=False)`)."""
+    from webapp.cli import worker
+
+    app.cli.add_command(worker.worker_command)
+
+
 def _create_app() -> Flask:
     from webapp import create_app
 
     return create_app()
 
 
-main = FlaskGroup(
+def _create_worker_app() -> Flask:
+    from webapp import create_app
+
+    return create_app(web=False)
+
+
+class YuebaoGroup(FlaskGroup):
+    """`yuebao worker` runs on an application without the web pages (a worker serves none, and
+    what only pages import would stay resident in it for days); every other command, and the
+    help, get the whole application."""
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name == WORKER:
+            ctx.ensure_object(ScriptInfo).create_app = _create_worker_app
+        return super().get_command(ctx, name)
+
+
+main = YuebaoGroup(
     name="yuebao",
     create_app=_create_app,
     help="yuebao — monthly report newsletter: database, content, readers and sending.",

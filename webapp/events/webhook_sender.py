@@ -17,7 +17,6 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from cryptography.fernet import InvalidToken
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session, sessionmaker
 from standardwebhooks import Webhook
@@ -149,6 +148,8 @@ def claim_due(
     )
     claimed: list[Outgoing] = []
     for message, endpoint in session.execute(stmt).tuples().all():
+        from cryptography.fernet import InvalidToken  # loaded only once there is a message
+
         try:
             secret = endpoint_secret(settings, endpoint)
         except InvalidToken:

@@ -13,8 +13,8 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
-from cryptography.fernet import Fernet
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -38,6 +38,9 @@ from webapp.models import (
 )
 from webapp.webhook_queue import envelope, new_message_id
 
+if TYPE_CHECKING:
+    from cryptography.fernet import Fernet
+
 Actor = User | str
 LOG_SIZE = 50
 MAX_ENDPOINTS = 20
@@ -58,6 +61,9 @@ def url_policy(settings: Settings) -> UrlPolicy:
 
 
 def _fernet(settings: Settings) -> Fernet:
+    # Imported here: cryptography is ~6 MB resident, and a worker with no webhook never needs it.
+    from cryptography.fernet import Fernet
+
     digest = hashlib.sha256(b"yuebao webhook secrets\0" + settings.secret_key.encode()).digest()
     return Fernet(base64.urlsafe_b64encode(digest))
 

@@ -60,7 +60,7 @@ def _worker(config: dict[str, Any], edition_id: int, seconds: float) -> dict[str
     from webapp.delivery.runner import build_engine
 
     limit_malloc_arenas()  # as `yuebao worker` does
-    app = create_app(config)
+    app = create_app(config, web=False)  # as `yuebao worker` builds it
     stop = threading.Event()
     with app.app_context():
         engine = build_engine(settings_of(app), database(app).sessionmaker, stop=stop)

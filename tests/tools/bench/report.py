@@ -8,6 +8,7 @@ from tests.tools.bench.calls import call_lines
 from tests.tools.bench.inbox import event_lines
 from tests.tools.bench.item_tallies import item_lines
 from tests.tools.bench.rate_workers import rate_lines
+from tests.tools.bench.rss import rss_lines
 
 
 def _line(name: str, value: str, target: str, met: bool | None) -> str:
@@ -33,6 +34,8 @@ def text_report(f: dict[str, Any]) -> str:
     if "fill_us" not in f and "events_received_per_s" in f:  # --events-only
         return "\n".join([f"bench — SES events, {f['readers']:,} readers on {f['database']}",
                           "", *event_lines(f)])
+    if "scale" in f and "plan_s" not in f:  # --rss-only
+        return "\n".join(rss_lines(f, _line))
     if "rates" in f and "plan_s" not in f:  # --rates-only
         heading = (f"bench — sending windows, {f['planned']:,} planned on {f['database']}, "
                    f"windows of {f['window_s']:g} s, SES latency {f['latency_ms']:g} ms")

@@ -26,6 +26,7 @@ from tests.tools.bench import (
     planscale,
     rate_workers,
     rates,
+    rss,
     scale,
 )
 from tests.tools.bench.ingest import ingest
@@ -54,6 +55,7 @@ class BenchOptions:
     events_only: bool = False  # plan, mark every delivery sent in SQL, SNS ingest, apply events
     apply_deliveries: int = 5000  # deliveries whose Send and Delivery events are applied
     rates_only: bool = False  # populate, plan, the sending windows, stop
+    rss_only: bool = False  # populate, plan, the whole send in a worker process (rss.py)
     plan_only: bool = False  # populate, plan, measure the database's size, stop (planscale.py)
     explain: bool = False  # with plan_only: EXPLAIN ANALYZE the plan first (rolled back)
     sized_server: bool = True  # with plan_only: PostgreSQL with planscale.SERVER_SETTINGS
@@ -108,6 +110,8 @@ def run_bench(options: BenchOptions) -> dict[str, Any]:
         return _forms_only(options, out)
     if options.rates_only:
         return rate_workers.rates_only(options, _config, out)
+    if options.rss_only:
+        return rss.rss_only(options, _config, out)
     if options.plan_only:
         return planscale.plan_only(
             options, out, lambda url, root: _config(url, root, "http://127.0.0.1:9"), say)

@@ -74,7 +74,20 @@ class Traced:
         return lines
 
 
+def smaps_rollup_kb() -> dict[str, int]:
+    """What the process maps, by kind (Rss, Pss, Anonymous, ...), in KiB."""
+    figures: dict[str, int] = {}
+    with open("/proc/self/smaps_rollup") as rollup:
+        for row in rollup:
+            name, _, rest = row.partition(":")
+            if rest.strip().endswith("kB"):
+                figures[name] = int(rest.split()[0])
+    return {name: figures[name] for name in ("Rss", "Anonymous", "Shared_Clean",
+                                              "Private_Clean", "Private_Dirty") if name in figures}
+
+
 def main(config: dict[str, Any], edition_id: int, planned: int) -> dict[str, Any]:
+    startup = {"interpreter": round(rss_mb(), 1)}
     from webapp import create_app
     from webapp.config import settings_of
     from webapp.db import database
@@ -82,8 +95,10 @@ def main(config: dict[str, Any], edition_id: int, planned: int) -> dict[str, Any
     from webapp.delivery.memory import limit_malloc_arenas
     from webapp.delivery.runner import build_engine
 
+    startup["imports"] = round(rss_mb(), 1)
     limit_malloc_arenas()  # as `yuebao worker` does
-    app = create_app(config)
+    app = create_app(config, web=False)  # as `yuebao worker` builds it
+    startup["create_app"] = round(rss_mb(), 1)
     samples: list[tuple[int, float]] = []
     step = max(1, planned // 10)
     next_at = step
@@ -103,6 +118,7 @@ def main(config: dict[str, Any], edition_id: int, planned: int) -> dict[str, Any
     with app.app_context():
         engine = build_engine(settings_of(app), database(app).sessionmaker, on_progress=progress)
         start_rss = rss_mb()
+        startup["build_engine"] = round(start_rss, 1)
         sampler.start()
         cpu0, start = time.process_time(), time.monotonic()
         result = engine.run(edition_id)
@@ -122,6 +138,8 @@ def main(config: dict[str, Any], edition_id: int, planned: int) -> dict[str, Any
         "sampled_peak_rss_mb": round(sampler.peak, 1),
         "sampled_peak_at_sent": sampler.peak_at,
         "concurrency": engine.config.concurrency,
+        "startup_rss_mb": startup,
+        "smaps_rollup_kb": smaps_rollup_kb(),
         **({"traced": traced.top()} if traced is not None else {}),
     }
 
