@@ -21,7 +21,7 @@ GET  /_sim/unsubscribe                the UnsubscribeURL target: stops event pub
 from __future__ import annotations
 
 import json
-from dataclasses import asdict
+from dataclasses import asdict, fields
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
@@ -119,8 +119,9 @@ def _configure(simulator: SesSimulator, payload: dict[str, Any]) -> dict[str, An
 
 def message_json(message: SentMessage) -> dict[str, Any]:
     """A recorded message for JSON: `from` as the brief names it, raw bytes left out."""
-    record = asdict(message)
-    record.pop("raw")
+    record = {f.name: getattr(message, f.name) for f in fields(message)}
+    del record["raw"], record["body"]
+    record["html"], record["text"] = message.html, message.text
     record["from"] = record.pop("sender")
     record["timestamp"] = message.timestamp.isoformat()
     return record

@@ -236,12 +236,19 @@ class Faults:
                     return fault
         return None
 
+    # The three below are asked for every recipient: with nothing armed (every message of a
+    # bench run) they answer without parsing the address.
+
     def rejection(self, address: str) -> str | None:
+        if not self._rejected:
+            return None
         with self._lock:
             return self._rejected.get(bare(address))
 
     def take_forced_status(self, address: str) -> ForcedStatus | None:
         """The status forced on a bulk entry to `address` this time, counting the attempt."""
+        if not self._forced:
+            return None
         with self._lock:
             forced = self._forced.get(bare(address))
             if forced is None or (forced.attempts is not None and forced.used >= forced.attempts):
@@ -250,6 +257,8 @@ class Faults:
             return forced
 
     def take_outcome(self, address: str) -> Outcome | None:
+        if not self._outcomes:
+            return None
         with self._lock:
             outcome = self._outcomes.get(bare(address))
             if outcome is None or (outcome.times is not None and outcome.used >= outcome.times):

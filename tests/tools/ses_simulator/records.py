@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from tests.tools.ses_simulator.config import RecordMode
+from tests.tools.ses_simulator.content import Body
 
 
 @dataclass(frozen=True)
@@ -25,8 +26,7 @@ class SentMessage:
     bcc: list[str]
     reply_to: list[str]
     subject: str
-    html: str | None
-    text: str | None
+    body: Body  # `html` and `text`; a templated message is rendered when they are first read
     headers: dict[str, str]  # From/To/Subject… and every custom header, as sent
     tags: dict[str, str]  # EmailTags / DefaultEmailTags + ReplacementTags
     configuration_set: str | None
@@ -34,6 +34,14 @@ class SentMessage:
     content_type: str  # "Simple", "Raw" or "Template"
     timestamp: datetime
     raw: bytes | None = None
+
+    @property
+    def html(self) -> str | None:
+        return self.body.html
+
+    @property
+    def text(self) -> str | None:
+        return self.body.text
 
     def header(self, name: str) -> str | None:
         """A header by case-insensitive name."""
@@ -78,16 +86,24 @@ class Recorder:
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def add_messages(self, records: list[SentMessage]) -> None:
+        kinds = Counter(record.kind for record in records)
         with self._lock:
             self.counts["messages"] += len(records)
-            for record in records:
-                self.counts[f"messages.{record.kind}"] += 1
+            for kind, count in kinds.items():
+                self.counts[f"messages.{kind}"] += count
             if self.mode == "full":
                 self.messages.extend(records)
 
-    def count_status(self, operation: str, status: str) -> None:
+    def count_messages(self, kind: str, count: int) -> None:
+        """Messages counted as add_messages() counts them, without records (digest mode)."""
         with self._lock:
-            self.counts[f"{operation}.{status}"] += 1
+            self.counts["messages"] += count
+            self.counts[f"messages.{kind}"] += count
+
+    def count_statuses(self, operation: str, statuses: Counter[str]) -> None:
+        with self._lock:
+            for status, count in statuses.items():
+                self.counts[f"{operation}.{status}"] += count
 
     def add_request(
         self,

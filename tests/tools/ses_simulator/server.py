@@ -138,9 +138,10 @@ def serve_api(simulator: SesSimulator, operation: str | None, path: str, body: b
 def run_operation(simulator: SesSimulator, operation: str, body: bytes) -> Reply:
     try:
         request = _parse(body)
-        errors = model.validate(model.input_shape(operation), request)
-        if errors:
-            raise bad_request(model.validation_message(errors))
+        if not model.conforms(operation)(request):
+            errors = model.validate(model.input_shape(operation), request)
+            if errors:
+                raise bad_request(model.validation_message(errors))
         response, recipients = simulator.api.call(operation, request)
     except SesError as error:
         return error_reply(error)

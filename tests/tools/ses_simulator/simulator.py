@@ -32,7 +32,9 @@ class SesSimulator:
         self.config = dataclasses.replace(config or SimulatorConfig(), **options)
         self.faults = Faults(self.config.default_timeout)
         self.recorder = Recorder(self.config.record_mode)
-        self.api = SesApi(self.config, self.recorder, self.faults, self._accepted)
+        self.api = SesApi(
+            self.config, self.recorder, self.faults, self._accepted, self._wants_records
+        )
         self.identity = sns.default_identity()
         self.stopping = threading.Event()
         self.subscription_arn = f"{self.config.topic_arn}:{uuid.uuid4()}"
@@ -213,9 +215,16 @@ class SesSimulator:
         mail = events.mail_object(records[0], [r.recipient for r in records], self.config.region)
         return self.publish_event(events.single(event_type, mail, chosen, details))
 
+    def _publishing(self) -> bool:
+        return not (self.config.events_url is None or self.unsubscribed or self._publisher is None)
+
+    def _wants_records(self) -> bool:
+        """Whether anything reads accepted messages: the record (full mode) or their events."""
+        return self.recorder.mode == "full" or self._publishing()
+
     def _accepted(self, records: list[SentMessage]) -> None:
         """Queue the events of one accepted message, as a configuration set would."""
-        if self.config.events_url is None or self.unsubscribed or self._publisher is None:
+        if not self._publishing():
             return
         if self.config.events_require_configuration_set and not records[0].configuration_set:
             return
