@@ -295,6 +295,10 @@ class DeliveryEngine:
 
     def _claim(self, edition_id: int, size: int) -> list[int] | None:
         """The next batch, claimed and committed; None once the edition is not sending."""
+        if self._autocommit is not None:  # one statement, committed as it returns
+            return self._autocommit.run(
+                lambda db: store.claim_while_sending(db, edition_id, size, self.worker)
+            )
         with self.sessions() as session:
             edition = session.get(Edition, edition_id)
             if edition is None or edition.status != EditionStatus.SENDING:

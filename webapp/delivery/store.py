@@ -165,6 +165,43 @@ def claim_batch(session: Session, edition_id: int, size: int, worker: str) -> li
     return ids
 
 
+def claim_while_sending(
+    db: Connection, edition_id: int, size: int, worker: str
+) -> list[int] | None:
+    """claim_batch in one statement on PostgreSQL (lowest ids first, SKIP LOCKED, committed
+    with it when run on its own), only while the edition is `sending`; None once it is not.
+    The ids are the claim's, in order."""
+    claimed = sorted(db.scalars(_built("claim", True, _claim), {
+        "claim_edition": edition_id, "size": size, "worker": worker, "now": utcnow(),
+    }))
+    if claimed:
+        return claimed
+    status = db.scalar(select(Edition.__table__.c.status)
+                       .where(Edition.__table__.c.id == edition_id))
+    return [] if status == EditionStatus.SENDING else None
+
+
+def _claim(_postgres: bool) -> Any:
+    table, editions = Delivery.__table__.c, Edition.__table__.c
+    sending = select(editions.status).where(editions.id == bindparam("claim_edition"))
+    queued = (
+        select(table.id)
+        .where(table.edition_id == bindparam("claim_edition"),
+               table.status == DeliveryStatus.QUEUED,
+               sending.scalar_subquery() == EditionStatus.SENDING)
+        .order_by(table.id)
+        .limit(bindparam("size", type_=Integer))
+        .with_for_update(skip_locked=True)
+    )
+    return (
+        update(Delivery.__table__)  # type: ignore[arg-type]
+        .where(table.id.in_(queued.scalar_subquery()))
+        .values(status=DeliveryStatus.SENDING, claimed_by=bindparam("worker"),
+                claimed_at=_now(), updated_at=_now())
+        .returning(table.id)
+    )
+
+
 def load_claimed(session: Db, ids: Sequence[int]) -> list[ClaimedDelivery]:
     """The claimed rows with their readers; eligibility is read now, not at planning time,
     so an unsubscribe or a suppression after the plan still stops the message."""
