@@ -141,7 +141,7 @@ class _ChunkHandover:
     def handing_over(self, entry: BatchEntry) -> bool:
         engine = self.engine
 
-        def mark() -> list[int]:
+        def mark() -> list[int] | None:
             with engine.sessions() as session:
                 mine = store.mark_in_doubt(session, [entry.delivery_id], engine.worker)
                 session.commit()
@@ -297,7 +297,8 @@ class DeliveryEngine:
         """The next batch, claimed and committed; None once the edition is not sending."""
         if self._autocommit is not None:  # one statement, committed as it returns
             return self._autocommit.run(
-                lambda db: store.claim_while_sending(db, edition_id, size, self.worker)
+                lambda db: store.claim_batch(db, edition_id, size, self.worker)
+                if store.edition_sending(db, edition_id) else None
             )
         with self.sessions() as session:
             edition = session.get(Edition, edition_id)
@@ -572,10 +573,10 @@ class DeliveryEngine:
         # sent again blindly (unclaimed `sending` rows are safe to re-queue).
         if self._autocommit is not None:  # one statement, committed as it returns
             return self._autocommit.run(
-                lambda db: store.mark_in_doubt_while_sending(db, edition_id, ids, self.worker)
+                lambda db: store.mark_in_doubt(db, ids, self.worker, while_sending=edition_id)
             )
         with self.sessions() as session:
-            mine = store.mark_in_doubt_while_sending(session, edition_id, ids, self.worker)
+            mine = store.mark_in_doubt(session, ids, self.worker, while_sending=edition_id)
             session.commit()
             return mine
 
