@@ -141,7 +141,7 @@ class _ChunkHandover:
     def handing_over(self, entry: BatchEntry) -> bool:
         engine = self.engine
 
-        def mark() -> list[int]:
+        def mark() -> list[int] | None:
             with engine.sessions() as session:
                 mine = store.mark_in_doubt(session, [entry.delivery_id], engine.worker)
                 session.commit()
@@ -209,6 +209,8 @@ class DeliveryEngine:
                                        backoff_base=config.backoff_base,
                                        backoff_max=config.backoff_max)
         self._variants: Recent[str, Variant] = Recent(VARIANT_CACHE)
+        # A chunk's in-doubt mark is one statement on a held connection (PostgreSQL).
+        self._autocommit = store.Autocommit.for_sessions(sessions)
         self._failures_in_a_row = 0
         self._sent_together: list[tuple[int, str | None]] | None = None
 
@@ -271,6 +273,8 @@ class DeliveryEngine:
             finally:
                 halt.set()  # leaving early (the database was lost): what is left stays home
         result.stopped = self.stop.is_set()
+        if self._autocommit is not None:
+            self._autocommit.close()  # opened again by the next run's first chunk
         if self.heartbeat is not None:
             self.heartbeat.edition_id, self.heartbeat.rate = None, 0.0
         return result
@@ -291,6 +295,11 @@ class DeliveryEngine:
 
     def _claim(self, edition_id: int, size: int) -> list[int] | None:
         """The next batch, claimed and committed; None once the edition is not sending."""
+        if self._autocommit is not None:  # one statement, committed as it returns
+            return self._autocommit.run(
+                lambda db: store.claim_batch(db, edition_id, size, self.worker)
+                if store.edition_sending(db, edition_id) else None
+            )
         with self.sessions() as session:
             edition = session.get(Edition, edition_id)
             if edition is None or edition.status != EditionStatus.SENDING:
@@ -368,10 +377,13 @@ class DeliveryEngine:
                 reason = f"variant {key} cannot be rendered: {error}"
                 self._pause_edition(session, edition_id, reason, result)
                 return []
+            # The plan fixed the reader's variant, language included: a language chosen
+            # since applies from the next edition, as a change of topics does.
+            language, _topics = parse_variant_key(key)
             for start in range(0, len(deliveries), self.config.chunk_size):
                 part = deliveries[start : start + self.config.chunk_size]
                 chunk = _Chunk(variant, part)
-                chunk.entries = [BatchEntry(d.id, self._recipient(d)) for d in part]
+                chunk.entries = [BatchEntry(d.id, self._recipient(d, language)) for d in part]
                 chunks.append(chunk)
         # Written after the variants were compiled: on SQLite the first write takes the lock.
         self._skip(session, gone, result)
@@ -390,11 +402,8 @@ class DeliveryEngine:
 
         return self._variants.get(key, make)
 
-    def _recipient(self, delivery: ClaimedDelivery) -> Recipient:
+    def _recipient(self, delivery: ClaimedDelivery, language: str) -> Recipient:
         assert delivery.email is not None  # nosec B101: claims select readers with an address
-        # The plan fixed the reader's variant, language included: a language chosen since
-        # applies from the next edition, as a change of topics does.
-        language, _topics = parse_variant_key(delivery.variant_key)
         return Recipient(
             email=delivery.email,
             name=delivery.name,
@@ -559,14 +568,15 @@ class DeliveryEngine:
         marked) once the edition is no longer sending. The next batch is claimed while the
         calls of the one before are out, so a pause or a cancel is checked here, chunk by
         chunk, to take effect within the batch it happened in."""
+        ids = [d.id for d in chunk.deliveries]
+        # Committed before the call: after a crash the row says "maybe sent", so it is never
+        # sent again blindly (unclaimed `sending` rows are safe to re-queue).
+        if self._autocommit is not None:  # one statement, committed as it returns
+            return self._autocommit.run(
+                lambda db: store.mark_in_doubt(db, ids, self.worker, while_sending=edition_id)
+            )
         with self.sessions() as session:
-            if session.scalar(select(Edition.status).where(Edition.id == edition_id)) != (
-                EditionStatus.SENDING
-            ):
-                return None
-            # Committed before the call: after a crash the row says "maybe sent", so it is
-            # never sent again blindly (unclaimed `sending` rows are safe to re-queue).
-            mine = store.mark_in_doubt(session, [d.id for d in chunk.deliveries], self.worker)
+            mine = store.mark_in_doubt(session, ids, self.worker, while_sending=edition_id)
             session.commit()
             return mine
 
