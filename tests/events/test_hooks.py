@@ -316,7 +316,7 @@ def test_the_hook_keeps_its_connection_and_replaces_one_that_died(
         return client.post("/hooks/ses", data=body, content_type="text/plain").status_code
 
     def backend_pid() -> int:
-        pid: int = thread_connections(hook_app).cursor().connection.info.backend_pid
+        pid: int = thread_connections(hook_app).connection().info.backend_pid
         return pid
 
     event = ses_event("Delivery", "ses-1", delivery_id=sent_delivery.id)

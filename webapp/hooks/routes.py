@@ -92,7 +92,7 @@ def _autocommit(dbapi_connection: Any, _record: object) -> None:
 
 
 class ThreadConnections:
-    """One psycopg connection (and cursor) per serving thread, kept from request to request.
+    """One psycopg connection per serving thread, kept from request to request.
 
     A request on PostgreSQL is one INSERT; checking a connection out of SQLAlchemy's pool and
     back in (the reset on return, the bookkeeping) cost a fifth of the hook's CPU. A kept
@@ -106,24 +106,23 @@ class ThreadConnections:
         self.engine = engine
         self._local = threading.local()
 
-    def cursor(self) -> Any:
-        """This thread's cursor, on a connection opened now if it has none (or a dead one)."""
+    def connection(self) -> Any:
+        """This thread's psycopg connection, opened now if it has none (or a dead one)."""
         kept: tuple[int, Any] | None = getattr(self._local, "kept", None)
         if kept is not None and kept[0] == os.getpid() and not kept[1].closed:
             return kept[1]
         pooled = self.engine.raw_connection()
         connection = pooled.driver_connection
         pooled.detach()  # ours now: closing it closes it, and the pool has room for another
-        cursor = connection.cursor()  # type: ignore[union-attr]
-        self._local.kept = (os.getpid(), cursor)
-        return cursor
+        self._local.kept = (os.getpid(), connection)
+        return connection
 
     def discard(self) -> None:
         """Close this thread's connection (after it failed): the next request opens another."""
         kept: tuple[int, Any] | None = self._local.__dict__.pop("kept", None)
         if kept is not None and kept[0] == os.getpid():
             with contextlib.suppress(Exception):  # already broken: closing must not raise
-                kept[1].connection.close()
+                kept[1].close()
 
 
 def thread_connections(app: Flask) -> ThreadConnections:
@@ -188,7 +187,7 @@ def answer_sns(app: Flask, body: bytes | None) -> tuple[str, dict[str, str]]:
         if engine.dialect.name == "postgresql":
             connections = thread_connections(app)
             try:
-                outcome = receive_sns(PsycopgInbox(connections.cursor()), body, settings)
+                outcome = receive_sns(PsycopgInbox(connections.connection()), body, settings)
             except (SnsError, SnsUnavailable):
                 raise  # refused before anything was written: the connection is fine
             except BaseException:
