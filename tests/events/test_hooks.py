@@ -8,13 +8,14 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from flask import Flask
-from sqlalchemy import func, make_url, select
+from sqlalchemy import func, make_url, select, text
 from sqlalchemy.orm import Session
 from werkzeug.test import TestResponse
 
 from emails.sns import SnsUnavailable
 from tests.support.sns import CERT_URL, TOPIC, Signer, SnsCA, ses_event
 from webapp.config import settings_of
+from webapp.hooks.routes import thread_connections
 from webapp.models import (
     ConsentRecord,
     ConsentSource,
@@ -300,3 +301,33 @@ def test_huge_numbers_and_deep_nesting_give_400_not_500(
     assert post(signer.notification(deep)).status_code == 400
     assert post(b"[" * 100_000).status_code == 400
     assert _count(session, Event) == 0 and _count(session, SnsReceipt) == 0
+
+
+@pytest.mark.postgres
+def test_the_hook_keeps_its_connection_and_replaces_one_that_died(
+    hook_app: Flask, signer: Signer, session: Session, sent_delivery: Delivery, backend: str
+) -> None:
+    if backend != "postgresql":
+        pytest.skip("SQLite's hook writes through the app's engine, on its write lock")
+    client = hook_app.test_client()
+
+    def post(envelope: dict[str, str]) -> int:
+        body = json.dumps(envelope).encode()
+        return client.post("/hooks/ses", data=body, content_type="text/plain").status_code
+
+    def backend_pid() -> int:
+        pid: int = thread_connections(hook_app).connection().info.backend_pid
+        return pid
+
+    event = ses_event("Delivery", "ses-1", delivery_id=sent_delivery.id)
+    assert post(signer.notification(event)) == 200
+    kept = backend_pid()
+    assert post(signer.notification(event)) == 200
+    assert backend_pid() == kept  # the same connection, request after request
+    session.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": kept})
+    session.commit()
+    lost = signer.notification(event)
+    assert post(lost) == 500  # SNS retries a server error…
+    assert post(lost) == 200  # …and the retry is stored on a new connection
+    assert backend_pid() != kept
+    assert _count(session, SnsReceipt) == 3

@@ -14,13 +14,15 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
+import shlex
 import shutil
 import socket
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +35,36 @@ from webapp.models import Delivery, DeliveryStatus, SnsReceipt
 
 TOPIC = "arn:aws:sns:us-east-1:123456789012:yuebao-bench"
 CERT_URL = "http://127.0.0.1:9/cert.pem"  # not SNS's host: the app uses SNS_TEST_CERT
-WORKERS, THREADS = 2, 4
+PROCFILE = Path(__file__).resolve().parents[3] / "Procfile"
+_DEFAULTED = re.compile(r"\$\{[A-Z_]+:-([^}]*)\}")
+
+
+def procfile_web_options(procfile: Path = PROCFILE) -> list[str]:
+    """The gunicorn options of the Procfile's web line, variables at their defaults, without
+    its --bind and the application: the bench measures gunicorn as the product runs it."""
+    line = next(line for line in procfile.read_text().splitlines() if line.startswith("web:"))
+    words = shlex.split(_DEFAULTED.sub(r"\1", line.removeprefix("web:")))
+    if words[0] != "gunicorn":
+        raise ValueError(f"the Procfile's web line does not run gunicorn: {line}")
+    options, skip = [], False
+    for word in words[1:-1]:  # the last word is the application
+        if skip or word in ("--bind", "-b"):
+            skip = not skip
+            continue
+        if not word.startswith(("--bind=", "-b")):
+            options.append(word)
+    return options
+
+
+def _option(options: Sequence[str], name: str, default: int) -> int:
+    """An integer option's last value (gunicorn takes the last), `--name N` or `--name=N`."""
+    value = default
+    for at, word in enumerate(options):
+        if word == name and at + 1 < len(options):
+            value = int(options[at + 1])
+        elif word.startswith(f"{name}="):
+            value = int(word.split("=", 1)[1])
+    return value
 
 
 def _free_port() -> int:
@@ -184,11 +215,27 @@ def _cpu_seconds(pids: Sequence[int]) -> float:
 
 def ingest(
     env: dict[str, str], session: Session, root: Path, count: int, *, clients: int = 8,
-    workers: int = WORKERS, threads: int = THREADS,
 ) -> dict[str, Any]:
+    """`count` events through gunicorn with the Procfile's options; every one must be stored."""
     bodies, cert_pem = signed_events(session, count)
     session.rollback()
     before = _stored(session)
+    figures = post_through_gunicorn(env, root, bodies, cert_pem, clients=clients,
+                                    options=procfile_web_options())
+    stored = _stored(session) - before
+    return {**figures, "sns_stored": stored, "sns_lost": len(bodies) - stored}
+
+
+def post_through_gunicorn(
+    env: dict[str, str], root: Path, bodies: Sequence[bytes], cert_pem: bytes, *,
+    clients: int = 8, options: Sequence[str] = (),
+    around: Callable[[Sequence[int]], contextlib.AbstractContextManager[object]] | None = None,
+    config_extra: str = "",
+) -> dict[str, Any]:
+    """Start gunicorn on the app, post every body to /hooks/ses from `clients` keep-alive
+    clients, stop it; the rate and the gunicorn processes' CPU per event over the posting.
+    `options` are gunicorn's command-line options (its defaults: one sync worker); `around`, given
+    the worker processes' ids, wraps the posting (a profiler, say)."""
     cert = root / "sns-test-cert.pem"
     cert.write_bytes(cert_pem)
     port = _free_port()
@@ -198,10 +245,11 @@ def ingest(
     shutil.rmtree(ready_dir, ignore_errors=True)
     ready_dir.mkdir()
     config = root / "gunicorn-bench.py"
-    config.write_text(_READY_HOOK.format(ready_dir=str(ready_dir)))
+    config.write_text(_READY_HOOK.format(ready_dir=str(ready_dir)) + config_extra)
+    workers, threads = _option(options, "--workers", 1), _option(options, "--threads", 1)
     command = [sys.executable, "-m", "gunicorn", "--config", str(config),
-               "--bind", f"127.0.0.1:{port}", "--workers", str(workers),
-               "--threads", str(threads), "--log-level", "warning", "webapp:create_app()"]
+               "--bind", f"127.0.0.1:{port}", "--log-level", "warning", *options,
+               "webapp:create_app()"]
     log = (root / "gunicorn.log").open("wb")
     server = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
     try:
@@ -213,27 +261,26 @@ def ingest(
                    for part in share]
         for poster in posters:
             poster.start()
-        pids = [server.pid, *(int(p.name) for p in ready_dir.iterdir())]
-        # Every client has its connection and has had an answer: the clock starts now.
-        with contextlib.suppress(threading.BrokenBarrierError):
-            ready.wait(timeout=60)
-        start, cpu_start = time.monotonic(), _cpu_seconds(pids)
-        for poster in posters:
-            poster.join()
-        elapsed, cpu = time.monotonic() - start, _cpu_seconds(pids) - cpu_start
+        worker_pids = [int(p.name) for p in ready_dir.iterdir()]
+        pids = [server.pid, *worker_pids]
+        with around(worker_pids) if around else contextlib.nullcontext():
+            # Every client has its connection and has had an answer: the clock starts now.
+            with contextlib.suppress(threading.BrokenBarrierError):
+                ready.wait(timeout=60)
+            start, cpu_start = time.monotonic(), _cpu_seconds(pids)
+            for poster in posters:
+                poster.join()
+            elapsed, cpu = time.monotonic() - start, _cpu_seconds(pids) - cpu_start
     finally:
         server.terminate()
         server.wait(timeout=30)
         log.close()
-    stored = _stored(session) - before
     return {
         "sns_events": len(bodies),
         "sns_events_per_s": round(len(bodies) / elapsed, 1),
         "events_received_per_s": round(len(bodies) / elapsed, 1),
         "events_received_cpu_ms": round(cpu * 1000 / max(len(bodies), 1), 3),
         "sns_refused": len(failures),
-        "sns_stored": stored,
-        "sns_lost": len(bodies) - stored,
         "sns_gunicorn": f"{workers} workers x {threads} threads",
         "sns_log_tail": (root / "gunicorn.log").read_text()[-600:] if failures else "",
     }
