@@ -32,9 +32,11 @@ from emails.transports.bulk_body import (
     body,
     check_head,
     check_template_data,
+    entry_text,
     head_text,
     params,
 )
+from emails.transports.bulk_body import entry as bulk_entry
 from emails.transports.bulk_template import (
     BRACE,
     GREETING,
@@ -42,8 +44,8 @@ from emails.transports.bulk_template import (
     shared_slots,
     slots_data,
     slots_template,
-    token_data,
     token_form,
+    token_json,
     token_reader,
 )
 from emails.transports.errors import (
@@ -177,23 +179,17 @@ def entry_data(values: ReaderValues, recipient: Recipient, form: TokenForm | Non
     """The reader's ReplacementTemplateData in the call's form (JSON); MessageUnbuildable
     when it is more than SES takes."""
     if form is None:
-        data = slots_data(values, shared)
+        text = _template_json(slots_data(values, shared))
     else:
-        data = token_data(values.html[GREETING], values.text[GREETING], recipient,
+        text = token_json(values.html[GREETING], values.text[GREETING], recipient,
                           GREETING in shared)
-    text = _template_json(data)
     check_template_data(text, recipient.email)
     return text
 
 
 def _bulk_entry(entry: BatchEntry, own: OwnPart, data: str) -> dict[str, Any]:
     """One destination: its template data, its own List-Unsubscribe, its delivery tag."""
-    return {
-        "Destination": {"ToAddresses": [own.to]},
-        "ReplacementTags": [{"Name": DELIVERY_TAG, "Value": str(entry.delivery_id)}],
-        "ReplacementEmailContent": {"ReplacementTemplate": {"ReplacementTemplateData": data}},
-        "ReplacementHeaders": [{"Name": "List-Unsubscribe", "Value": own.unsubscribe}],
-    }
+    return bulk_entry(own.to, (DELIVERY_TAG, str(entry.delivery_id)), data, own.unsubscribe)
 
 
 TEMPLATE_CACHE = 16  # variants' SES templates kept (~100 KB each)
@@ -207,7 +203,7 @@ class _Head:
     variant: Variant
     form: TokenForm | None
     params: dict[str, Any]
-    text: str
+    text: bytes
 
 
 class SesBulkBatch:
@@ -329,21 +325,22 @@ class SesBulkBatch:
                 answers[index] = EntryResult(UNBUILDABLE, error=str(error))
         # Shared slots hold for any of these readers, so for those whose data fits too.
         shared = shared_slots([part.values for _, _, part in own])
-        going: list[tuple[int, dict[str, Any]]] = []
+        going: list[tuple[int, str]] = []
         for index, entry, part in own:
             try:
                 data = entry_data(part.values, entry.recipient, form, shared)
             except MessageUnbuildable as error:
                 answers[index] = EntryResult(UNBUILDABLE, error=str(error))
             else:
-                going.append((index, _bulk_entry(entry, part, data)))
+                going.append((index, entry_text(
+                    part.to, (DELIVERY_TAG, str(entry.delivery_id)), data, part.unsubscribe)))
         if not going:
             return [answer for answer in answers if answer is not None]
         try:
             head = self._head(variant, form, shared)
         except MessageUnbuildable as error:
             raise Unbuildable(str(error)) from error
-        prepared = body(head.text, [bulk_entry for _, bulk_entry in going])
+        prepared = body(head.text, [text for _, text in going])
         for (index, _), answer in zip(going, self._call(params(prepared), len(going)),
                                       strict=True):
             answers[index] = answer

@@ -27,6 +27,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Sequence
+from json.encoder import encode_basestring_ascii
 from typing import Any
 
 from emails.mime import MessageUnbuildable
@@ -41,6 +42,7 @@ _TAG = re.compile(r"[A-Za-z0-9_-]{1,256}")  # what SES allows in tag names and v
 
 # botocore's own encoding of a JSON body: json.dumps with its default options.
 encode = json.JSONEncoder().encode
+_string = encode_basestring_ascii  # what it does with a string
 
 BODY = "PreparedBody"  # the call parameter that carries a prepared body; no SES member is named so
 ENTRIES = "BulkEmailEntries"
@@ -96,17 +98,41 @@ def check_head(head: dict[str, Any]) -> None:
     check_tags(head.get("DefaultEmailTags", []), "the variant")
 
 
-def head_text(head: dict[str, Any]) -> str:
+def head_text(head: dict[str, Any]) -> bytes:
     """The JSON body of a request made of `head` and entries, up to the first entry: botocore
     would write `head`'s members first, in order, then the entries (the last member)."""
     if ENTRIES in head:
         raise ValueError("the head of a request holds no entries")
-    return encode(head)[:-1] + f', "{ENTRIES}": ['
+    return (encode(head)[:-1] + f', "{ENTRIES}": [').encode("ascii")
 
 
-def body(head: str, entries: Sequence[dict[str, Any]]) -> bytes:
-    """The whole JSON body, as botocore would write `{**head, ENTRIES: entries}`."""
-    return (head + encode(entries)[1:] + "}").encode("ascii")
+def entry(to: str, tag: tuple[str, str], data: str, unsubscribe: str) -> dict[str, Any]:
+    """One destination: its address, its own tag, template data and List-Unsubscribe."""
+    return {
+        "Destination": {"ToAddresses": [to]},
+        "ReplacementTags": [{"Name": tag[0], "Value": tag[1]}],
+        "ReplacementEmailContent": {"ReplacementTemplate": {"ReplacementTemplateData": data}},
+        "ReplacementHeaders": [{"Name": "List-Unsubscribe", "Value": unsubscribe}],
+    }
+
+
+_ENTRY = (
+    '{"Destination": {"ToAddresses": [%s]}, "ReplacementTags": [{"Name": %s, "Value": %s}], '
+    '"ReplacementEmailContent": {"ReplacementTemplate": {"ReplacementTemplateData": %s}}, '
+    '"ReplacementHeaders": [{"Name": "List-Unsubscribe", "Value": %s}]}'
+)
+
+
+def entry_text(to: str, tag: tuple[str, str], data: str, unsubscribe: str) -> str:
+    """`encode(entry(...))`, written directly: only the values are encoded (a third of the CPU)."""
+    return _ENTRY % (_string(to), _string(tag[0]), _string(tag[1]), _string(data),
+                     _string(unsubscribe))
+
+
+def body(head: bytes, entries: list[str]) -> bytes:
+    """The whole JSON body from `head_text` and `entry_text`s, as botocore would write
+    `{**head, ENTRIES: [entry(...), ...]}`."""
+    return b"".join((head, ", ".join(entries).encode("ascii"), b"]}"))
 
 
 def attach(client: Any) -> None:

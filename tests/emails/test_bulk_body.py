@@ -31,8 +31,12 @@ from emails.transports.bulk_body import (
     check_headers,
     check_tags,
     check_template_data,
+    encode,
+    entry,
+    entry_text,
     head_text,
 )
+from emails.transports.bulk_template import token_data, token_json
 from emails.transports.errors import Rejected, Unbuildable
 from tests.emails.conftest import BASE_URL, TOPICS, make_settings
 
@@ -145,12 +149,29 @@ def test_an_answer_not_in_the_expected_shape_is_left_to_botocore() -> None:
     assert (response["body"], customized) == (b"{}", {"BulkEmailEntryResults": [{"Status": "S"}]})
 
 
-def test_head_and_entries_make_one_json_object() -> None:
+ODD = ['王小明 "x" \\ {{y}}', "a\tb\u2028c", "", "é</script>"]
+
+
+def test_head_and_entries_written_directly_are_json_dumps_of_the_request() -> None:
     head = {"FromEmailAddress": "a@example.com", "DefaultContent": {"Template": {}}}
-    entries = [{"Destination": {"ToAddresses": ["b@example.com"]}}]
-    assert json.loads(body(head_text(head), entries)) == {**head, "BulkEmailEntries": entries}
+    args = [(f"r{n}@example.org", ("delivery", str(n)), odd, f"<https://x/u/{n}>")
+            for n, odd in enumerate(ODD)]
+    texts = [entry_text(*a) for a in args]
+    assert texts == [encode(entry(*a)) for a in args]
+    assert body(head_text(head), texts) == encode(
+        {**head, "BulkEmailEntries": [entry(*a) for a in args]}).encode()
     with pytest.raises(ValueError):
         head_text({**head, "BulkEmailEntries": []})
+
+
+@pytest.mark.parametrize("shared", [True, False])
+def test_a_readers_token_data_written_directly_is_its_json(
+    reader: Callable[..., Recipient], shared: bool
+) -> None:
+    for html, text in zip(ODD, reversed(ODD), strict=True):
+        recipient = reader(name=text)
+        assert token_json(html, text, recipient, shared) == json.dumps(
+            token_data(html, text, recipient, shared), ensure_ascii=False, separators=(",", ":"))
 
 
 @pytest.mark.parametrize(
