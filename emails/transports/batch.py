@@ -26,6 +26,17 @@ from emails.content import Links, Recipient
 from emails.edition import Variant
 from emails.fill import ReaderValues, fill, greeting, reader_values
 from emails.mime import MessageUnbuildable, list_unsubscribe
+from emails.transports.bulk_body import (
+    ENTRIES,
+    attach,
+    body,
+    check_head,
+    check_template_data,
+    entry_text,
+    head_text,
+    params,
+)
+from emails.transports.bulk_body import entry as bulk_entry
 from emails.transports.bulk_template import (
     BRACE,
     GREETING,
@@ -33,8 +44,8 @@ from emails.transports.bulk_template import (
     shared_slots,
     slots_data,
     slots_template,
-    token_data,
     token_form,
+    token_json,
     token_reader,
 )
 from emails.transports.errors import (
@@ -134,27 +145,18 @@ class SingleMessageBatch:
 _template_json = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
 
-def _bulk_entry(entry: BatchEntry, data: dict[str, str], unsubscribe: str) -> dict[str, Any]:
-    """One destination: its template data, its own List-Unsubscribe, its delivery tag."""
-    return {
-        "Destination": {"ToAddresses": [address(entry.recipient.email)]},
-        "ReplacementTags": [{"Name": DELIVERY_TAG, "Value": str(entry.delivery_id)}],
-        "ReplacementEmailContent": {
-            "ReplacementTemplate": {
-                "ReplacementTemplateData": _template_json(data)
-            }
-        },
-        "ReplacementHeaders": [
-            {
-                "Name": "List-Unsubscribe",
-                "Value": header_value("List-Unsubscribe", unsubscribe),
-            }
-        ],
-    }
+@dataclass(frozen=True, slots=True)
+class OwnPart:
+    """A reader's own part of a call, checked: their values, and their address and
+    List-Unsubscribe as SES takes them."""
+
+    values: ReaderValues
+    to: str
+    unsubscribe: str
 
 
-def own_values(variant: Variant, recipient: Recipient, links: Links, form: TokenForm | None
-               ) -> ReaderValues:
+def own_part(variant: Variant, recipient: Recipient, links: Links, form: TokenForm | None
+             ) -> OwnPart:
     """The reader's own values: every slot (slots form) or only the greeting (token form).
     MessageUnbuildable when their address or List-Unsubscribe cannot be written."""
     if form is None:
@@ -168,28 +170,48 @@ def own_values(variant: Variant, recipient: Recipient, links: Links, form: Token
             html={GREETING: html}, text={GREETING: text},
             list_unsubscribe=list_unsubscribe(unsubscribe, variant.unsubscribe_mailto),
         )
-    address(recipient.email)
-    header_value("List-Unsubscribe", values.list_unsubscribe)
-    return values
+    return OwnPart(values, address(recipient.email),
+                   header_value("List-Unsubscribe", values.list_unsubscribe))
 
 
 def entry_data(values: ReaderValues, recipient: Recipient, form: TokenForm | None,
-               shared: frozenset[str]) -> dict[str, str]:
-    """The reader's ReplacementTemplateData (before JSON) in the call's form."""
+               shared: frozenset[str]) -> str:
+    """The reader's ReplacementTemplateData in the call's form (JSON); MessageUnbuildable
+    when it is more than SES takes."""
     if form is None:
-        return slots_data(values, shared)
-    return token_data(values.html[GREETING], values.text[GREETING], recipient,
-                      GREETING in shared)
+        text = _template_json(slots_data(values, shared))
+    else:
+        text = token_json(values.html[GREETING], values.text[GREETING], recipient,
+                          GREETING in shared)
+    check_template_data(text, recipient.email)
+    return text
+
+
+def _bulk_entry(entry: BatchEntry, own: OwnPart, data: str) -> dict[str, Any]:
+    """One destination: its template data, its own List-Unsubscribe, its delivery tag."""
+    return bulk_entry(own.to, (DELIVERY_TAG, str(entry.delivery_id)), data, own.unsubscribe)
 
 
 TEMPLATE_CACHE = 16  # variants' SES templates kept (~100 KB each)
+
+
+@dataclass(frozen=True)
+class _Head:
+    """What a call's readers share, checked once: as parameters, and as the start of the
+    JSON body botocore would write for them (emails.transports.bulk_body)."""
+
+    variant: Variant
+    form: TokenForm | None
+    params: dict[str, Any]
+    text: bytes
 
 
 class SesBulkBatch:
     """SendBulkEmail with an inline template per variant (made into SES form once).
 
     Readers who agree on tracking get the token form (emails.transports.bulk_template): a call
-    then carries the template once and, per reader, little more than two tokens."""
+    then carries the template once and, per reader, little more than two tokens. The JSON body
+    is written here, not by botocore (emails.transports.bulk_body)."""
 
     max_batch = SES_MAX_DESTINATIONS
 
@@ -202,6 +224,8 @@ class SesBulkBatch:
         self._forms: Recent[tuple[str, str, bool], tuple[Variant, Links, TokenForm | None]] = (
             Recent(TEMPLATE_CACHE)
         )
+        self._heads: Recent[tuple[str, str, int, frozenset[str]], _Head] = Recent(TEMPLATE_CACHE)
+        attach(client)
 
     def token_form(self, variant: Variant, entries: Sequence[BatchEntry], links: Links
                    ) -> TokenForm | None:
@@ -225,56 +249,64 @@ class SesBulkBatch:
     def request(
         self, variant: Variant, entries: Sequence[BatchEntry], links: Links
     ) -> dict[str, Any]:
+        """The SendBulkEmail parameters for these readers, as botocore would take them."""
         form = self.token_form(variant, entries, links)
-        readers = [own_values(variant, entry.recipient, links, form) for entry in entries]
-        return self._request(variant, entries, readers, form)
+        own = [own_part(variant, entry.recipient, links, form) for entry in entries]
+        shared = shared_slots([part.values for part in own])
+        data = [entry_data(part.values, entry.recipient, form, shared)
+                for entry, part in zip(entries, own, strict=True)]
+        head = self._head(variant, form, shared)
+        return {**head.params, ENTRIES: [
+            _bulk_entry(entry, part, text) for entry, part, text in zip(entries, own, data,
+                                                                        strict=True)
+        ]}
 
-    def _request(
-        self, variant: Variant, entries: Sequence[BatchEntry], readers: Sequence[ReaderValues],
-        form: TokenForm | None,
-    ) -> dict[str, Any]:
-        if "\r" in variant.subject or "\n" in variant.subject:  # as the mail library refuses
-            raise MessageUnbuildable("the subject holds a line break")
-        shared = shared_slots(readers)
-        if form is None:
-            key = (variant.month, variant.key, shared)
+    def _template(self, variant: Variant, form: TokenForm | None, shared: frozenset[str]
+                  ) -> dict[str, Any]:
+        if form is not None:
+            return form.content(GREETING in shared)
+        key = (variant.month, variant.key, shared)
 
-            def make() -> tuple[Variant, dict[str, Any]]:
-                return variant, slots_template(variant, shared)
+        def make() -> tuple[Variant, dict[str, Any]]:
+            return variant, slots_template(variant, shared)
 
-            made_for, content = self._templates.get(key, make)
-            if made_for is not variant:  # recompiled since (branding)
-                made_for, content = self._templates.replace(key, make)
-        else:
-            content = form.content(GREETING in shared)
-        data = [
-            entry_data(values, entry.recipient, form, shared)
-            for entry, values in zip(entries, readers, strict=True)
-        ]
-        template: dict[str, Any] = {
-            "TemplateContent": content,
-            "TemplateData": json.dumps({BRACE: "{"}),
-            "Headers": [
-                {"Name": name, "Value": header_value(name, value)}
-                for name, value in variant.headers
-            ],
-        }
-        request: dict[str, Any] = {
-            "FromEmailAddress": address(variant.sender),
-            "DefaultContent": {"Template": template},
-            "DefaultEmailTags": [
-                {"Name": tag_text(n), "Value": tag_text(v)} for n, v in variant.tags
-            ],
-            "BulkEmailEntries": [
-                _bulk_entry(entry, own, values.list_unsubscribe)
-                for entry, own, values in zip(entries, data, readers, strict=True)
-            ],
-        }
-        if variant.reply_to:
-            request["ReplyToAddresses"] = [address(variant.reply_to)]
-        if self.configuration_set:
-            request["ConfigurationSetName"] = self.configuration_set
-        return request
+        made_for, content = self._templates.get(key, make)
+        if made_for is not variant:  # recompiled since (branding)
+            made_for, content = self._templates.replace(key, make)
+        return content
+
+    def _head(self, variant: Variant, form: TokenForm | None, shared: frozenset[str]) -> _Head:
+        """The request's shared part; MessageUnbuildable when SES could not take it."""
+        key = (variant.month, variant.key, id(form), shared)
+
+        def make() -> _Head:
+            if "\r" in variant.subject or "\n" in variant.subject:  # as the mail library refuses
+                raise MessageUnbuildable("the subject holds a line break")
+            params: dict[str, Any] = {
+                "FromEmailAddress": address(variant.sender),
+                "DefaultContent": {"Template": {
+                    "TemplateContent": self._template(variant, form, shared),
+                    "TemplateData": json.dumps({BRACE: "{"}),
+                    "Headers": [
+                        {"Name": name, "Value": header_value(name, value)}
+                        for name, value in variant.headers
+                    ],
+                }},
+                "DefaultEmailTags": [
+                    {"Name": tag_text(n), "Value": tag_text(v)} for n, v in variant.tags
+                ],
+            }
+            if variant.reply_to:
+                params["ReplyToAddresses"] = [address(variant.reply_to)]
+            if self.configuration_set:
+                params["ConfigurationSetName"] = self.configuration_set
+            check_head(params)
+            return _Head(variant, form, params, head_text(params))
+
+        head = self._heads.get(key, make)
+        if head.variant is not variant or head.form is not form:  # recompiled since (branding)
+            head = self._heads.replace(key, make)
+        return head
 
     def send_batch(
         self, variant: Variant, entries: Sequence[BatchEntry], links: Links
@@ -285,32 +317,38 @@ class SesBulkBatch:
         # cannot be written for (its headers, its sender) fails the whole call.
         form = self.token_form(variant, entries, links)
         answers: list[EntryResult | None] = [None] * len(entries)
-        going: list[tuple[int, BatchEntry, ReaderValues]] = []
+        own: list[tuple[int, BatchEntry, OwnPart]] = []
         for index, entry in enumerate(entries):
             try:
-                values = own_values(variant, entry.recipient, links, form)
+                own.append((index, entry, own_part(variant, entry.recipient, links, form)))
+            except MessageUnbuildable as error:
+                answers[index] = EntryResult(UNBUILDABLE, error=str(error))
+        # Shared slots hold for any of these readers, so for those whose data fits too.
+        shared = shared_slots([part.values for _, _, part in own])
+        going: list[tuple[int, str]] = []
+        for index, entry, part in own:
+            try:
+                data = entry_data(part.values, entry.recipient, form, shared)
             except MessageUnbuildable as error:
                 answers[index] = EntryResult(UNBUILDABLE, error=str(error))
             else:
-                going.append((index, entry, values))
+                going.append((index, entry_text(
+                    part.to, (DELIVERY_TAG, str(entry.delivery_id)), data, part.unsubscribe)))
         if not going:
             return [answer for answer in answers if answer is not None]
         try:
-            request = self._request(
-                variant, [entry for _, entry, _ in going], [values for _, _, values in going],
-                form,
-            )
+            head = self._head(variant, form, shared)
         except MessageUnbuildable as error:
             raise Unbuildable(str(error)) from error
-        for index, answer in zip(
-            (index for index, _, _ in going), self._call(request, len(going)), strict=True
-        ):
+        prepared = body(head.text, [text for _, text in going])
+        for (index, _), answer in zip(going, self._call(params(prepared), len(going)),
+                                      strict=True):
             answers[index] = answer
         return [answer for answer in answers if answer is not None]
 
-    def _call(self, request: dict[str, Any], count: int) -> list[EntryResult]:
+    def _call(self, call: dict[str, Any], count: int) -> list[EntryResult]:
         try:
-            response = self.client.send_bulk_email(**request)
+            response = self.client.send_bulk_email(**call)
         except ClientError as error:
             raise classify_client_error(dict(error.response)) from error
         except (ConnectTimeoutError, EndpointConnectionError) as error:

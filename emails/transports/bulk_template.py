@@ -21,6 +21,7 @@ import re
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
+from json.encoder import encode_basestring
 from typing import Any
 
 from emails.content import Links, Recipient
@@ -182,3 +183,14 @@ def token_data(html_greeting: str, text_greeting: str, recipient: Recipient,
     data[DELIVERY] = recipient.delivery_token or ""
     data[BRACE] = "{"
     return data
+
+
+def token_json(html_greeting: str, text_greeting: str, recipient: Recipient,
+               shared: bool) -> str:
+    """`token_data` as the JSON SES takes (unescaped non-ASCII, no spaces), written directly:
+    the tokens need no escaping (token_reader holds them to URL-safe characters), so only the
+    greetings are encoded. The same text as encoding `token_data`, for half the CPU."""
+    text = "" if shared else f',"t_{GREETING}":{encode_basestring(text_greeting)}'
+    return (f'{{"h_{GREETING}":{encode_basestring(html_greeting)}{text},'
+            f'"{SUBSCRIBER}":"{recipient.subscriber_token}",'
+            f'"{DELIVERY}":"{recipient.delivery_token or ""}","{BRACE}":"{{"}}')

@@ -50,6 +50,15 @@ def test_the_events_bench_receives_and_applies_every_event() -> None:
     assert "SES events applied" in text_report(figures)
 
 
+@pytest.mark.servers  # the simulator in its own process
+def test_the_calls_bench_measures_one_call_in_both_forms() -> None:
+    figures = run_bench(BenchOptions(readers=1000, calls_only=True))
+    assert figures["call_readers"] == 50
+    assert figures["call_body_kb"] < figures["call_body_kb_slots"]
+    assert figures["call_cpu_ms_per_msg"] > 0 and figures["call_cpu_ms_per_msg_slots"] > 0
+    assert "transport CPU per message (tokens)" in text_report(figures)
+
+
 def test_the_forms_bench_times_known_and_unknown_addresses_per_form() -> None:
     figures = run_bench(BenchOptions(readers=1000, forms_only=True, form_requests=5))
     forms = {f["form"]: f for f in figures["address_timing"]}

@@ -32,6 +32,8 @@ from tests.tools.bench.run import BenchOptions, run_bench
 @click.option("--rates-only", is_flag=True, help="Only plan and the sending windows.")
 @click.option("--rss-only", is_flag=True, help="Only plan and send it all in a worker process "
               "(its memory, unthrottled).")
+@click.option("--calls-only", is_flag=True,
+              help="Only one SendBulkEmail call's transport CPU, token and slots forms.")
 @click.option("--rates", "rate_list", help="Target rates, comma-separated (e.g. 100,2000,5000).")
 @click.option("--workers", "worker_list", help="Worker processes per rate, comma-separated (1,2).")
 @click.option("--plan-only", is_flag=True,
@@ -42,15 +44,15 @@ from tests.tools.bench.run import BenchOptions, run_bench
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def main(mode: str, readers: int | None, window: float | None, postgres: bool,
          stats_only: bool, events_only: bool, forms_only: bool, form_requests: int | None,
-         rate_list: str | None, worker_list: str | None, rates_only: bool, plan_only: bool,
-         rss_only: bool,
+         rate_list: str | None, worker_list: str | None, rates_only: bool, calls_only: bool,
+         plan_only: bool, rss_only: bool,
          explain: bool, default_server: bool, as_json: bool) -> None:
     """Measure planning, fill, paced sending, memory, SNS ingest and stats on a synthetic list,
     and how long the public forms take for known and unknown addresses."""
     overrides: dict[str, object] = {"postgres": postgres, "stats_only": stats_only,
                                     "forms_only": forms_only, "events_only": events_only,
-                                    "rates_only": rates_only, "plan_only": plan_only,
-                                    "rss_only": rss_only,
+                                    "rates_only": rates_only, "calls_only": calls_only,
+                                    "plan_only": plan_only, "rss_only": rss_only,
                                     "explain": explain, "sized_server": not default_server}
     if readers:
         overrides["readers"] = readers

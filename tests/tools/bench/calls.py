@@ -8,6 +8,7 @@ carried before), alternately, several rounds each: body bytes per call as botoco
 sending and parsing a call — the transport's whole share, without the database or the pacing.
 The engine's own figure at 1,000/s is also taken with the slots form (`engine_slots_window`),
 in the same run as the engine's usual windows.
+`--calls-only` measures this alone, on a small list (`calls_only`).
 """
 
 from __future__ import annotations
@@ -118,3 +119,54 @@ def call_lines(f: dict[str, Any], line: Callable[[str, str, str, bool | None], s
             f"{slots['cpu_ms_per_msg']:.3f} ms", f"tokens: {f['cpu_ms_per_msg']:.3f} ms "
             f"(sent {slots['sent']} vs {f['rates'][-1]['sent']})", None))
     return rows
+
+
+def calls_only(options: Any, config: Callable[[str, str, str], dict[str, str]],
+               out: dict[str, Any]) -> dict[str, Any]:
+    """`--calls-only`: populate a small list, plan, and only `call_figures` (the transport's
+    CPU per message against the simulator process, token and slots forms)."""
+    from sqlalchemy import select
+
+    from tests.tools.bench.population import populate, throwaway_database
+    from tests.tools.bench.simproc import SimulatorProcess
+    from webapp import create_app
+    from webapp.cli.content import read_report
+    from webapp.cli.demo import SAMPLE_REPORT
+    from webapp.config import settings_of
+    from webapp.db import database
+    from webapp.delivery import sending
+    from webapp.editions.records import import_report, suggest_report_topics
+    from webapp.mailer import edition_content, links, mail_settings
+    from webapp.models import Delivery, Subscriber, utcnow
+
+    with throwaway_database(options.postgres) as db, SimulatorProcess(
+        rate=1e9, latency_ms=0.0
+    ) as sim:
+        out["database"] = db.dialect
+        app = create_app(config(db.url, str(db.root), sim.endpoint_url))
+        with app.app_context(), database(app).sessionmaker() as session:
+            options.log(f"populating {options.readers} readers")
+            populate(session, options.readers, utcnow())
+            report = suggest_report_topics(session, read_report(SAMPLE_REPORT, None))
+            edition = import_report(session, report, actor="bench")
+            sending.approve(session, edition, actor="bench", allow_untranslated=True)
+            sending.start_send(session, edition, actor="bench")
+            session.commit()
+            content = edition_content(sending.load_edition(session, edition.month))
+            rows = session.execute(
+                select(Delivery.token, Subscriber.email, Subscriber.name, Subscriber.token,
+                       Subscriber.language)
+                .join(Subscriber, Subscriber.id == Delivery.subscriber_id)
+                .where(Subscriber.language == "zh-CN").order_by(Delivery.id).limit(READERS)
+            ).tuples()
+            recipients = [
+                Recipient(email=email or "", name=name, subscriber_token=s_token,
+                          delivery_token=token, language=language)
+                for token, email, name, s_token, language in rows
+            ]
+            settings = settings_of(app)
+            options.log("SendBulkEmail calls, token and slots forms alternately")
+            out.update(call_figures(settings, content, mail_settings(settings), links(settings),
+                                    recipients))
+        database(app).engine.dispose()
+    return out

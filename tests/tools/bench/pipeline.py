@@ -14,7 +14,7 @@ from typing import Any
 
 from emails import EditionContent, Links, MailSettings, Recipient, compile_variant
 from emails.fill import fill
-from emails.transports.batch import BatchEntry, entry_data, own_values
+from emails.transports.batch import BatchEntry, entry_data, own_part
 from emails.transports.batch import _bulk_entry as bulk_entry
 from emails.transports.bulk_template import TokenForm, shared_slots, token_form, token_reader
 from webapp.delivery.variants import parse_variant_key
@@ -60,17 +60,16 @@ def fill_figures(
                 variant(reader.variant_key), links, tracked)
         form = forms[reader.variant_key, tracked] if token_reader(recipient) else None
         samples.setdefault(reader.variant_key, []).append(
-            own_values(variant(reader.variant_key), recipient, links, form))
+            own_part(variant(reader.variant_key), recipient, links, form).values)
     shared = {key: shared_slots(values) for key, values in samples.items()}
 
     def entry(reader: Reader) -> object:  # all the SES path does per reader
         recipient = reader.recipient
         tracked = recipient.tracking and recipient.delivery_token is not None
         form = forms[reader.variant_key, tracked] if token_reader(recipient) else None
-        values = own_values(variant(reader.variant_key), recipient, links, form)
-        data = entry_data(values, recipient, form, shared[reader.variant_key])
-        return bulk_entry(BatchEntry(reader.delivery_id, recipient), data,
-                          values.list_unsubscribe)
+        own = own_part(variant(reader.variant_key), recipient, links, form)
+        data = entry_data(own.values, recipient, form, shared[reader.variant_key])
+        return bulk_entry(BatchEntry(reader.delivery_id, recipient), own, data)
 
     def message(reader: Reader) -> object:
         return fill(variant(reader.variant_key), reader.recipient, links)

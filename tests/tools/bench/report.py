@@ -40,6 +40,9 @@ def text_report(f: dict[str, Any]) -> str:
         heading = (f"bench — sending windows, {f['planned']:,} planned on {f['database']}, "
                    f"windows of {f['window_s']:g} s, SES latency {f['latency_ms']:g} ms")
         return "\n".join([heading, "", *rate_lines(f["rates"])])
+    if "call_body_kb" in f and "plan_s" not in f:  # --calls-only
+        heading = f"bench — one SendBulkEmail call, {f['database']}"
+        return "\n".join([heading, "", *call_lines(f, _line)])
     if "plan_s" not in f:  # --forms-only
         heading = f"bench — public forms, {f['readers']:,} readers on {f['database']}"
         return "\n".join([heading, "", *address_lines(f)])

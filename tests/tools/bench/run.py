@@ -56,6 +56,7 @@ class BenchOptions:
     apply_deliveries: int = 5000  # deliveries whose Send and Delivery events are applied
     rates_only: bool = False  # populate, plan, the sending windows, stop
     rss_only: bool = False  # populate, plan, the whole send in a worker process (rss.py)
+    calls_only: bool = False  # populate, plan, one SendBulkEmail call's CPU (calls.py), stop
     plan_only: bool = False  # populate, plan, measure the database's size, stop (planscale.py)
     explain: bool = False  # with plan_only: EXPLAIN ANALYZE the plan first (rolled back)
     sized_server: bool = True  # with plan_only: PostgreSQL with planscale.SERVER_SETTINGS
@@ -112,6 +113,8 @@ def run_bench(options: BenchOptions) -> dict[str, Any]:
         return rate_workers.rates_only(options, _config, out)
     if options.rss_only:
         return rss.rss_only(options, _config, out)
+    if options.calls_only:
+        return calls.calls_only(options, _config, out)
     if options.plan_only:
         return planscale.plan_only(
             options, out, lambda url, root: _config(url, root, "http://127.0.0.1:9"), say)
