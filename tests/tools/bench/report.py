@@ -59,7 +59,10 @@ def text_report(f: dict[str, Any]) -> str:
               f["plan_s"] <= 60),
     ]
     if "fill_us" not in f:  # --stats-only
-        return "\n".join([*rows, stats, page, first, tallies, *item_lines(f)])
+        from tests.tools.bench.statsscale import stats_lines
+
+        return "\n".join([*rows, stats, *stats_lines(f, _line), page, first, tallies,
+                          *item_lines(f)])
     rows += [
         _line("fill, cached variant (SES bulk entry)", f"{f['fill_us']:.1f} µs", "≤ 50 µs",
               f["fill_us"] <= 50),
