@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import String, cast, literal, select, update
+from sqlalchemy import select
 
 from tests.tools.bench import (
     address_timing,
@@ -28,9 +28,9 @@ from tests.tools.bench import (
     rates,
     rss,
     scale,
+    statsscale,
 )
 from tests.tools.bench.ingest import ingest
-from tests.tools.bench.item_tallies import item_figures
 from tests.tools.bench.population import populate, throwaway_database
 from tests.tools.bench.simproc import SimulatorProcess
 from tests.tools.bench.sqs import sqs_path
@@ -50,7 +50,7 @@ class BenchOptions:
     sqs_events: int = 600  # through moto's SQS server: correctness, moto is the slow part
     form_requests: int = 100  # requests per form for each of known and unknown addresses
     postgres: bool = False
-    stats_only: bool = False  # plan, mark every delivery sent in SQL, load events, time stats
+    stats_only: bool = False  # plan, mark sent and load events in SQL, time stats (statsscale.py)
     forms_only: bool = False  # populate, time the public forms, stop
     events_only: bool = False  # plan, mark every delivery sent in SQL, SNS ingest, apply events
     apply_deliveries: int = 5000  # deliveries whose Send and Delivery events are applied
@@ -100,7 +100,7 @@ def run_bench(options: BenchOptions) -> dict[str, Any]:
     from webapp.delivery import sending
     from webapp.editions.records import import_report, suggest_report_topics
     from webapp.mailer import edition_content, links, mail_settings
-    from webapp.models import Delivery, DeliveryStatus, utcnow
+    from webapp.models import utcnow
 
     for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
         os.environ.setdefault(name, "bench")  # the simulator ignores them; botocore wants some
@@ -117,6 +117,9 @@ def run_bench(options: BenchOptions) -> dict[str, Any]:
         return calls.calls_only(options, _config, out)
     if options.plan_only:
         return planscale.plan_only(
+            options, out, lambda url, root: _config(url, root, "http://127.0.0.1:9"), say)
+    if options.stats_only:
+        return statsscale.stats_only(
             options, out, lambda url, root: _config(url, root, "http://127.0.0.1:9"), say)
     with throwaway_database(options.postgres) as db, SimulatorProcess(
         rate=options.rates[0], latency_ms=options.latency * 1000
@@ -153,21 +156,6 @@ def run_bench(options: BenchOptions) -> dict[str, Any]:
                 out.update(ingest(env, session, db.root, options.sns_events))
                 say(f"applying the Send and Delivery of {options.apply_deliveries} deliveries")
                 out.update(inbox.applied_per_s(sessions, session, options.apply_deliveries))
-                return out
-            if options.stats_only:
-                say("every delivery sent, in one statement (the triggers count it)")
-                session.execute(
-                    update(Delivery).where(Delivery.edition_id == edition_id)
-                    .values(status=DeliveryStatus.SENT, sent_at=utcnow(),
-                            message_id=literal("bench-") + cast(Delivery.id, String))
-                )
-                session.commit()
-                say("dashboard stats")
-                out["events_loaded"] = load_events(session, edition_id)
-                out.update(stats_latency(session, edition_id))
-                out.update(item_figures(session, edition_id))
-                say("dashboard page")
-                out.update(dashboard_latency(app, session, edition.month))
                 return out
             content = edition_content(sending.load_edition(session, edition.month))
 
