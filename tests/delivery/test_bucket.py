@@ -156,3 +156,50 @@ def test_a_block_left_far_behind_is_dropped_not_sent_as_a_burst(app: Flask) -> N
     while bucket.acquire(50) == 0:
         burst += 50
     assert burst <= 50 + CATCH_UP * 5000
+
+
+@pytest.mark.parametrize("rate", [1000.0, 2000.0, 5000.0])
+def test_calls_of_mixed_sizes_use_every_slot_of_their_blocks(app: Flask, rate: float) -> None:
+    """A chunk ends where a variant does, so calls come in all sizes: a block's end too short
+    for the next call is used by it when the next block follows on, not left unused (at
+    2,000/s that lost a fifth of the rate)."""
+    clock = FakeClock()
+    bucket = DbTokenBucket(database(app).sessionmaker, rate, clock=clock, sleep=clock.sleep)
+    sizes = [50, 20, 50, 50, 37, 50, 3, 50, 50, 50, 28] * 30
+    while bucket.acquire(50) == 0:  # the catch-up allowance, used up at once
+        pass
+    start = clock.now
+    slots = [(start, 50)]
+    for n in sizes:
+        bucket.acquire(n)
+        slots.append((clock.now, n))
+    # Each call leaves the moment the one before it has had its share of the rate.
+    for (at, n), (after, _) in itertools.pairwise(slots):
+        assert after == pytest.approx(at + n / rate)
+    assert slots[-1][0] - start == pytest.approx((50 + sum(sizes) - sizes[-1]) / rate)
+
+
+@pytest.mark.parametrize("rate", [2000.0, 5000.0])
+def test_two_workers_with_calls_of_mixed_sizes_hold_the_rate_within_the_allowance(
+    app: Flask, rate: float
+) -> None:
+    """Two workers' blocks interleave, so a block's end that is too short for the next call
+    cannot start it; its share goes with the call into the next block: the two together keep
+    the whole rate (they lost a tenth of it) and never trip SES's one-second allowance."""
+    clock = FakeClock()
+    workers = [DbTokenBucket(database(app).sessionmaker, rate, clock=clock, sleep=clock.sleep)
+               for _ in range(2)]
+    ses = SendLimits(max_send_rate=rate, max_24_hour_send=10**9)
+    sizes = [50, 20, 50, 50, 37, 50, 3, 50, 50, 50, 28] * 60
+    while workers[0].acquire(50) == 0:  # the catch-up allowance, used up at once
+        pass
+    start, sent = clock.now, 0
+    for call, n in enumerate(sizes):
+        workers[(call // 3) % 2].acquire(n)  # each worker a few calls in turn
+        arrival = clock.now + (0.02 if call % 3 else -0.02)  # latency spread both ways
+        ses.check(n, now=arrival)
+        ses.commit(n, now=arrival)
+        sent += n
+    elapsed = clock.now - start
+    assert sent <= rate * elapsed + 2 * 50  # the rate, give or take the calls at either end
+    assert sent >= rate * elapsed * 0.99

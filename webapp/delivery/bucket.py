@@ -87,10 +87,19 @@ class DbTokenBucket:
             if self._next >= now - CATCH_UP and self._next + length <= self._end + 1e-9:
                 start, self._next = self._next, self._next + length
                 return max(start - now, 0.0)
+            # The end of the last block, too short for this call, counts towards it: chunks
+            # end where variants do, so calls come in all sizes, and leaving those ends unused
+            # cost a fifth of the rate at 2,000/s (and a tenth with two workers).
+            left = max(self._end - self._next, 0.0) if self._next >= now - CATCH_UP else 0.0
             calls = max(1, int(self.rate * self.block / n))
-            start = self._reserve_shared(n * calls)
-            self._next, self._end = start + length, start + calls * length
-            return max(start - self._clock(), 0.0)
+            start = self._reserve_shared(n * calls - left * self.rate)
+            # Following on from this worker's last block, the call starts in that block's end;
+            # after another worker's block, with the new block, the share of the rate its last
+            # block's end left unused added to its slot.
+            follows_on = left > 0 and abs(start - self._end) < 1e-6
+            departure = self._next if follows_on else start
+            self._next, self._end = start + length - left, start + calls * length - left
+            return max(departure - self._clock(), 0.0)
 
     def _reserve_shared(self, n: float) -> float:
         """Reserve n recipients in the shared schedule; returns the start of their slot."""
