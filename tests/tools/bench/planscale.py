@@ -127,13 +127,9 @@ def explain_plan(session: Session, edition_month: str) -> str:
 def plan_only(options: Any, out: dict[str, Any], config: Callable[[str, str], dict[str, str]],
               say: Callable[[str], None]) -> dict[str, Any]:
     """Populate, plan, measure the database, stop."""
-    from tests.tools.bench.population import populate, throwaway_database
+    from tests.tools.bench.population import approved_sample, throwaway_database
     from webapp import create_app
-    from webapp.cli.content import read_report
-    from webapp.cli.demo import SAMPLE_REPORT
     from webapp.db import database
-    from webapp.delivery import sending
-    from webapp.editions.records import import_report, suggest_report_topics
     from webapp.models import utcnow
 
     settings = SERVER_SETTINGS if options.sized_server else None
@@ -144,10 +140,7 @@ def plan_only(options: Any, out: dict[str, Any], config: Callable[[str, str], di
         with app.app_context(), database(app).sessionmaker() as session:
             say(f"populating {options.readers:,} readers")
             start = time.monotonic()
-            populate(session, options.readers, utcnow())
-            suggested = suggest_report_topics(session, read_report(SAMPLE_REPORT, None))
-            edition = import_report(session, suggested, actor="bench")
-            sending.approve(session, edition, actor="bench", allow_untranslated=True)
+            edition = approved_sample(session, options.readers, utcnow())
             session.commit()
             month = edition.month
             out["populate_s"] = round(time.monotonic() - start, 1)

@@ -30,7 +30,14 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
-from webapp.models import Subscriber, SubscriberStatus, Suppression, Topic, subscriber_topics
+from webapp.models import (
+    Edition,
+    Subscriber,
+    SubscriberStatus,
+    Suppression,
+    Topic,
+    subscriber_topics,
+)
 
 SUBSETS = 63  # non-empty subsets of six topics
 
@@ -146,3 +153,19 @@ def _link_topics(session: Session) -> None:
         )
         columns = ["subscriber_id", "topic_id"]
         session.execute(insert(subscriber_topics).from_select(columns, chosen))
+
+
+def approved_sample(session: Session, readers: int, now: datetime) -> Edition:
+    """`readers` synthetic readers and the July sample report, imported and approved (not yet
+    committed): the edition every part of the bench sends. Its English readers get it in
+    Chinese, marked: measured as sent."""
+    from webapp.cli.content import read_report
+    from webapp.cli.demo import SAMPLE_REPORT
+    from webapp.delivery import sending
+    from webapp.editions.records import import_report, suggest_report_topics
+
+    populate(session, readers, now)
+    suggested = suggest_report_topics(session, read_report(SAMPLE_REPORT, None))
+    edition = import_report(session, suggested, actor="bench")
+    sending.approve(session, edition, actor="bench", allow_untranslated=True)
+    return edition

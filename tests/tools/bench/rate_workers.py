@@ -353,13 +353,10 @@ def rates_only(
 ) -> dict[str, Any]:
     """`--rates-only`: populate, plan, and the sending windows alone (the bench's options;
     `config` makes the app's configuration from database URL, root and simulator URL)."""
-    from tests.tools.bench.population import populate, throwaway_database
+    from tests.tools.bench.population import approved_sample, throwaway_database
     from webapp import create_app
-    from webapp.cli.content import read_report
-    from webapp.cli.demo import SAMPLE_REPORT
     from webapp.db import database
     from webapp.delivery import sending
-    from webapp.editions.records import import_report, suggest_report_topics
     from webapp.models import utcnow
 
     with throwaway_database(options.postgres) as db, SimulatorProcess(
@@ -371,10 +368,7 @@ def rates_only(
         sessions = database(app).sessionmaker
         with app.app_context(), sessions() as session:
             options.log(f"populating {options.readers} readers")
-            populate(session, options.readers, utcnow())
-            report = suggest_report_topics(session, read_report(SAMPLE_REPORT, None))
-            edition = import_report(session, report, actor="bench")
-            sending.approve(session, edition, actor="bench", allow_untranslated=True)
+            edition = approved_sample(session, options.readers, utcnow())
             plan = sending.start_send(session, edition, actor="bench")
             session.commit()
             out["planned"] = plan.planned

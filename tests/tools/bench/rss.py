@@ -22,13 +22,10 @@ def rss_only(
     options: Any, config: Callable[[str, str, str], dict[str, str]], out: dict[str, Any]
 ) -> dict[str, Any]:
     """Populate, plan and send it all in a worker process of its own; its memory figures."""
-    from tests.tools.bench.population import populate, throwaway_database
+    from tests.tools.bench.population import approved_sample, throwaway_database
     from webapp import create_app
-    from webapp.cli.content import read_report
-    from webapp.cli.demo import SAMPLE_REPORT
     from webapp.db import database
     from webapp.delivery import sending
-    from webapp.editions.records import import_report, suggest_report_topics
     from webapp.models import utcnow
 
     with throwaway_database(options.postgres) as db, SimulatorProcess(
@@ -40,10 +37,7 @@ def rss_only(
         sessions = database(app).sessionmaker
         with app.app_context(), sessions() as session:
             options.log(f"populating {options.readers} readers")
-            populate(session, options.readers, utcnow())
-            report = suggest_report_topics(session, read_report(SAMPLE_REPORT, None))
-            edition = import_report(session, report, actor="bench")
-            sending.approve(session, edition, actor="bench", allow_untranslated=True)
+            edition = approved_sample(session, options.readers, utcnow())
             plan = sending.start_send(session, edition, actor="bench")
             session.commit()
             out["planned"] = plan.planned

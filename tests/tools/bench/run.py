@@ -31,7 +31,7 @@ from tests.tools.bench import (
     statsscale,
 )
 from tests.tools.bench.ingest import ingest
-from tests.tools.bench.population import populate, throwaway_database
+from tests.tools.bench.population import approved_sample, populate, throwaway_database
 from tests.tools.bench.simproc import SimulatorProcess
 from tests.tools.bench.sqs import sqs_path
 from tests.tools.bench.statsload import dashboard_latency, load_events, stats_latency
@@ -93,12 +93,9 @@ def machine() -> dict[str, Any]:
 
 def run_bench(options: BenchOptions) -> dict[str, Any]:
     from webapp import create_app
-    from webapp.cli.content import read_report
-    from webapp.cli.demo import SAMPLE_REPORT
     from webapp.config import settings_of
     from webapp.db import database
     from webapp.delivery import sending
-    from webapp.editions.records import import_report, suggest_report_topics
     from webapp.mailer import edition_content, links, mail_settings
     from webapp.models import utcnow
 
@@ -131,11 +128,7 @@ def run_bench(options: BenchOptions) -> dict[str, Any]:
         with app.app_context(), sessions() as session:
             say(f"populating {options.readers} readers")
             start = time.monotonic()
-            populate(session, options.readers, utcnow())
-            suggested = suggest_report_topics(session, read_report(SAMPLE_REPORT, None))
-            edition = import_report(session, suggested, actor="bench")
-            # Its English readers get the sample in Chinese, marked: measured as sent.
-            sending.approve(session, edition, actor="bench", allow_untranslated=True)
+            edition = approved_sample(session, options.readers, utcnow())
             session.commit()
             out["populate_s"] = round(time.monotonic() - start, 1)
 

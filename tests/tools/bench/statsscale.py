@@ -73,14 +73,10 @@ def stats_only(options: Any, out: dict[str, Any], config: Callable[[str, str], d
         load_average,
         plan_once,
     )
-    from tests.tools.bench.population import populate, throwaway_database
+    from tests.tools.bench.population import approved_sample, throwaway_database
     from tests.tools.bench.statsload import dashboard_latency, load_events, stats_latency
     from webapp import create_app
-    from webapp.cli.content import read_report
-    from webapp.cli.demo import SAMPLE_REPORT
     from webapp.db import database
-    from webapp.delivery import sending
-    from webapp.editions.records import import_report, suggest_report_topics
     from webapp.models import utcnow
 
     settings = SERVER_SETTINGS if options.postgres and options.sized_server else None
@@ -92,10 +88,7 @@ def stats_only(options: Any, out: dict[str, Any], config: Callable[[str, str], d
             out["load_before"] = load_average()
             say(f"populating {options.readers:,} readers")
             start = time.monotonic()
-            populate(session, options.readers, utcnow())
-            suggested = suggest_report_topics(session, read_report(SAMPLE_REPORT, None))
-            edition = import_report(session, suggested, actor="bench")
-            sending.approve(session, edition, actor="bench", allow_untranslated=True)
+            edition = approved_sample(session, options.readers, utcnow())
             session.commit()
             month, edition_id = edition.month, edition.id
             out["populate_s"] = round(time.monotonic() - start, 1)
