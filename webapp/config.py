@@ -173,6 +173,9 @@ class Settings:
     # How old the dashboard's reader-wide figures may be (webapp.stats.reader_figures); 0
     # counts them on every request.
     reader_figures_max_age_seconds: float
+    # How long a process's first dashboard waits for the first count of those figures before
+    # showing the page with them marked as being counted.
+    reader_figures_first_wait_seconds: float
     translate: str  # "off" or "aws"
     translate_region: str
     translate_terminology: str | None
@@ -318,6 +321,10 @@ def load_settings(
         ),
         reader_figures_max_age_seconds=_seconds(
             "READER_FIGURES_MAX_AGE_SECONDS", env.get("READER_FIGURES_MAX_AGE_SECONDS", "300")
+        ),
+        reader_figures_first_wait_seconds=_seconds(
+            "READER_FIGURES_FIRST_WAIT_SECONDS",
+            env.get("READER_FIGURES_FIRST_WAIT_SECONDS", "2"),
         ),
         # Machine drafts of English texts: off unless a service is named.
         translate=translate,

@@ -6,6 +6,8 @@ import csv
 import io
 import itertools
 import re
+import threading
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -16,7 +18,9 @@ from sqlalchemy.orm import Session
 from tests.admin.conftest import make_send
 from tests.factories import Factories
 from tests.stats.test_figures import july_send
+from webapp.config import install, settings_of
 from webapp.models import Lease, SubscriberStatus, Suppression, WorkerHeartbeat, utcnow
+from webapp.stats import reader_figures
 
 
 def _cells(page: str, row_label: str) -> list[str]:
@@ -213,3 +217,73 @@ def test_the_variant_table_shows_the_ten_largest_and_all_on_request(
     assert 'id="variants-all"' not in page and "of 12" not in page
     back = re.search(r'<a href="([^"]+)" id="variants-top">Show only the 10 largest</a>', page)
     assert back is not None and back[1] == "/admin/?month=2024-07#variants"
+
+
+def _snapshot(app: Flask, first_wait: float) -> None:
+    """Figures from a snapshot, as in production (the tests' settings count on each request)."""
+    install(app, replace(settings_of(app), reader_figures_max_age_seconds=300,
+                         reader_figures_first_wait_seconds=first_wait))
+
+
+def test_a_slow_first_count_does_not_hold_the_first_page(
+    app: Flask, admin_client: FlaskClient, factories: Factories, session: Session,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    factories.subscriber(topics=["ai"])
+    factories.subscriber(topics=["ai"], status=SubscriberStatus.PAUSED)
+    session.commit()
+    _snapshot(app, first_wait=0)
+    release = threading.Event()
+    count = reader_figures.count_reader_figures
+
+    def slow_count(own: Session, now: datetime) -> reader_figures.ReaderFigures:
+        release.wait(timeout=60)  # ten million readers
+        return count(own, now)
+
+    monkeypatch.setattr(reader_figures, "count_reader_figures", slow_count)
+    response = admin_client.get("/admin/?lang=en")
+    assert response.status_code == 200
+    page = response.get_data(as_text=True)
+    assert page.count("Counting readers… started at") == 2  # the tile, readers over time
+    assert '<meta http-equiv="refresh" content="60">' in page
+    assert 'id="receiving"' not in page and "Topic popularity" not in page
+    assert "Joined and left per month" in page and "Hard bounce rate" in page
+
+    release.set()
+    thread = app.extensions["yuebao.reader_figures"].refresh_thread
+    thread.join(timeout=30)
+    page = admin_client.get("/admin/?lang=en").get_data(as_text=True)
+    assert "Counting readers" not in page and "http-equiv" not in page
+    assert _figure(page, "receiving") == "1"
+    assert "Topic popularity" in page and "Readers receiving the report at the end" in page
+
+
+def test_a_small_list_has_its_figures_on_the_first_page(
+    app: Flask, admin_client: FlaskClient, factories: Factories, session: Session
+) -> None:
+    factories.subscriber(topics=["ai"])
+    session.commit()
+    _snapshot(app, first_wait=60)  # the count ends well within (2 s in production)
+    page = admin_client.get("/admin/?lang=en").get_data(as_text=True)
+    assert "Counting readers" not in page
+    assert _figure(page, "receiving") == "1"
+
+
+def test_a_first_count_that_fails_is_tried_again_on_the_next_page(
+    app: Flask, admin_client: FlaskClient, factories: Factories, session: Session,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    factories.subscriber(topics=["ai"])
+    session.commit()
+    _snapshot(app, first_wait=60)
+    count = reader_figures.count_reader_figures
+
+    def failing_count(own: Session, now: datetime) -> reader_figures.ReaderFigures:
+        raise RuntimeError("the database went away")
+
+    monkeypatch.setattr(reader_figures, "count_reader_figures", failing_count)
+    page = admin_client.get("/admin/?lang=en").get_data(as_text=True)
+    assert "Counting readers… started at" in page
+    monkeypatch.setattr(reader_figures, "count_reader_figures", count)
+    page = admin_client.get("/admin/?lang=en").get_data(as_text=True)
+    assert _figure(page, "receiving") == "1"

@@ -3,17 +3,23 @@ from its table's numbers, with nothing loaded from elsewhere and nothing blocked
 
 from __future__ import annotations
 
+import threading
+from dataclasses import replace
+from datetime import datetime
+
 import pytest
 from flask import Flask
 from playwright.sync_api import Browser, Page, Route
+from sqlalchemy.orm import Session
 
 from tests.admin.conftest import populate
 from tests.browser.conftest import SCREENSHOTS
 from tests.conftest import PASSWORD
 from tests.factories import Factories
-from webapp.config import settings_of
+from webapp.config import install, settings_of
 from webapp.db import database
 from webapp.models import Role
+from webapp.stats import reader_figures
 
 pytestmark = pytest.mark.browser
 
@@ -93,6 +99,52 @@ def test_the_dashboard_draws_every_chart_from_its_table(
     context.close()
 
 
+@pytest.mark.parametrize(
+    ("language", "viewport"),
+    [("en", {"width": 1280, "height": 900}), ("zh_CN", {"width": 390, "height": 844})],
+    ids=["en-desktop", "zh-CN-phone"],
+)
+def test_the_dashboard_shows_at_once_while_the_readers_are_first_counted(
+    browser: Browser, live_app: Flask, language: str, viewport: dict[str, int],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    base = settings_of(live_app).base_url
+    install(live_app, replace(settings_of(live_app), reader_figures_max_age_seconds=300,
+                              reader_figures_first_wait_seconds=0))
+    with database(live_app).sessionmaker() as session:
+        factories = Factories(session)
+        populate(factories, session)
+        email = factories.user(role=Role.ADMIN, password=PASSWORD).email
+    release = threading.Event()
+    count = reader_figures.count_reader_figures
+
+    def slow_count(own: Session, now: datetime) -> reader_figures.ReaderFigures:
+        release.wait(timeout=60)  # ten million readers
+        return count(own, now)
+
+    monkeypatch.setattr(reader_figures, "count_reader_figures", slow_count)
+    context = browser.new_context(viewport=viewport, locale="en-GB")
+    context.route("**/favicon.ico", lambda route: route.fulfill(status=204))  # not the page's
+    page = context.new_page()
+    problems: list[str] = []
+    page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda error: problems.append(str(error)))
+    try:
+        _sign_in(page, base, email)
+        page.goto(f"{base}/admin/?lang={language}")
+        page.wait_for_load_state("load")
+        assert page.locator("#readers-counting").is_visible()
+        assert page.locator("#growth-counting").is_visible()
+        # The growth line and topic popularity wait for the count; the other charts are drawn.
+        page.wait_for_function("document.querySelectorAll('figure.charted canvas').length === 6")
+        assert page.evaluate("document.documentElement.scrollWidth") <= viewport["width"]
+        assert problems == []
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SCREENSHOTS / f"admin-dashboard-counting-{language}.png"),
+                        full_page=True)
+    finally:
+        release.set()
+        context.close()
 
 
 LONG_TITLE = ("国家数据局等十七部门联合印发《“数据要素×”三年行动计划（2024—2026年）》"

@@ -39,7 +39,7 @@ from webapp.stats.figures import (
     reader_growth,
 )
 from webapp.stats.jobs import mail_counts, troubled_jobs
-from webapp.stats.reader_figures import ReaderFigures, ReaderFiguresCache
+from webapp.stats.reader_figures import Counting, ReaderFigures, ReaderFiguresCache
 from webapp.stats.reputation import (
     BOUNCE_REVIEW,
     COMPLAINT_REVIEW,
@@ -70,6 +70,8 @@ def home() -> str:
         report = edition_report(session, loaded) if loaded is not None else None
     now = utcnow()
     figures = _reader_figures(session, now)
+    counting = figures if isinstance(figures, Counting) else None
+    counted = figures if isinstance(figures, ReaderFigures) else None
     # Only the SES transport reports events back; with the others there is no lag to show.
     ses = current_settings().mail_transport == "ses"
     return render_template(
@@ -79,11 +81,16 @@ def home() -> str:
         variants=_variants_shown(report, all_variants),
         all_variants=all_variants,
         variants_top=VARIANTS_SHOWN,
-        readers=figures.by_status,
-        receiving=figures.receiving,
-        readers_taken_at=figures.taken_at,
-        growth=reader_growth(session, now=now, receiving=figures.receiving_report),
-        popularity=figures.popularity(session),
+        counting=counting,
+        readers=counted.by_status if counted else {},
+        receiving=counted.receiving if counted else None,
+        readers_taken_at=counted.taken_at if counted else None,
+        # While counting, the month-end readers (worked back from today's count) are not
+        # shown: 0 stands in for the count, and only the joins and departures are drawn.
+        growth=reader_growth(
+            session, now=now, receiving=counted.receiving_report if counted else 0
+        ),
+        popularity=counted.popularity(session) if counted else [],
         reputation=recent_reputation(session, now, known={e.id: f for e, f in editions}),
         workers=worker_status(session, now),
         scheduler=scheduler_status(session, now),
@@ -98,14 +105,17 @@ def home() -> str:
     )
 
 
-def _reader_figures(session: Session, now: datetime) -> ReaderFigures:
-    """The reader-wide figures, from this app's snapshot (counting them takes seconds at a
-    million readers; webapp.stats.reader_figures)."""
+def _reader_figures(session: Session, now: datetime) -> ReaderFigures | Counting:
+    """The reader-wide figures, from this app's snapshot, or `Counting` while a process's
+    first count of them runs past READER_FIGURES_FIRST_WAIT_SECONDS (counting them takes
+    seconds at a million readers, a minute at ten; webapp.stats.reader_figures)."""
     cache: ReaderFiguresCache = current_app.extensions.setdefault(
         "yuebao.reader_figures", ReaderFiguresCache()
     )
-    max_age = timedelta(seconds=current_settings().reader_figures_max_age_seconds)
-    return cache.get(session, database().sessionmaker, now, max_age)
+    settings = current_settings()
+    max_age = timedelta(seconds=settings.reader_figures_max_age_seconds)
+    first_wait = timedelta(seconds=settings.reader_figures_first_wait_seconds)
+    return cache.get(session, database().sessionmaker, now, max_age, first_wait)
 
 
 def _variants_shown(report: EditionReport | None, show_all: bool) -> list[tuple[str, Funnel]]:

@@ -6,7 +6,11 @@ million readers those passes take a second or more, where the rest of the dashbo
 aggregates in milliseconds. No aggregate keeps them (the send figures have tallies kept by
 triggers), so the dashboard shows a snapshot at most `max_age` old and says when it was
 taken. A request that finds it older still gets it at once and starts one recount in a
-thread of its own; only a process's first request waits for the count.
+thread of its own. A process's first request starts the first count the same way and waits
+for it a moment at most (`first_wait`: a small list's figures are on its first page); past
+that it gets `Counting` (the dashboard says so) rather than keeping the admin waiting for
+a count of a minute at ten million readers. One count runs at a time; one that fails is
+logged, and the next request starts another.
 """
 
 from __future__ import annotations
@@ -51,6 +55,13 @@ class ReaderFigures:
         return rows
 
 
+@dataclass(frozen=True)
+class Counting:
+    """No snapshot yet: the first count, started at `started_at`, is still running."""
+
+    started_at: datetime
+
+
 def count_reader_figures(session: Session, now: datetime) -> ReaderFigures:
     """The passes over every reader, counted now."""
     by_status = count_by_status(session)
@@ -68,8 +79,8 @@ class ReaderFiguresCache:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._figures: ReaderFigures | None = None
-        self._refreshing = False
-        self.refresh_thread: threading.Thread | None = None  # the latest recount behind
+        self._counting_since: datetime | None = None  # a count runs in `refresh_thread`
+        self.refresh_thread: threading.Thread | None = None  # the latest count behind
 
     def get(
         self,
@@ -77,37 +88,50 @@ class ReaderFiguresCache:
         sessions: Callable[[], Session],
         now: datetime,
         max_age: timedelta,
-    ) -> ReaderFigures:
-        """The snapshot; counted now in `session` when there is none yet (or `max_age` is zero:
-        always fresh), else recounted behind the request in a session from `sessions` once
-        older than `max_age`."""
-        with self._lock:
-            figures = self._figures
-            stale = figures is None or now - figures.taken_at >= max_age
-            behind = stale and figures is not None and max_age > timedelta(0)
-            behind = behind and not self._refreshing
-            if behind:
-                self._refreshing = True
-        if figures is None or (stale and not behind and max_age <= timedelta(0)):
+        first_wait: timedelta = timedelta(0),
+    ) -> ReaderFigures | Counting:
+        """The snapshot, recounted behind the request in a session from `sessions` once older
+        than `max_age`; counted now in `session` when `max_age` is zero (always fresh). With
+        no snapshot yet the first count starts behind too, and the request waits for it
+        `first_wait` at most, else gets `Counting`."""
+        if max_age <= timedelta(0):
             figures = count_reader_figures(session, now)
             with self._lock:
                 self._figures = figures
             return figures
-        if behind:
-            self.refresh_thread = threading.Thread(
-                target=self._refresh, args=(sessions,), name="reader-figures", daemon=True
-            )
-            self.refresh_thread.start()
-        return figures
+        with self._lock:
+            snapshot = self._figures
+            if snapshot is not None and now - snapshot.taken_at < max_age:
+                return snapshot
+            thread = self.refresh_thread
+            if self._counting_since is None:  # none running: start one
+                self._counting_since = now
+                thread = threading.Thread(
+                    target=self._refresh,
+                    args=(sessions, now if snapshot is None else None),
+                    name="reader-figures",
+                    daemon=True,
+                )
+                self.refresh_thread = thread
+                thread.start()
+            started_at = self._counting_since or now
+        if snapshot is not None:
+            return snapshot
+        if thread is not None and first_wait > timedelta(0):
+            thread.join(first_wait.total_seconds())
+        with self._lock:
+            return self._figures or Counting(started_at)
 
-    def _refresh(self, sessions: Callable[[], Session]) -> None:
+    def _refresh(self, sessions: Callable[[], Session], taken_at: datetime | None) -> None:
+        """Count in a session of the thread's own; `taken_at` is the first count's request
+        time (the recounts' is the clock's)."""
         try:
             with sessions() as session:
-                figures = count_reader_figures(session, utcnow())
+                figures = count_reader_figures(session, taken_at or utcnow())
             with self._lock:
                 self._figures = figures
-        except Exception:  # the old snapshot stays; the next request tries again
+        except Exception:  # the old snapshot (if any) stays; the next request tries again
             log.exception("counting the reader figures failed")
         finally:
             with self._lock:
-                self._refreshing = False
+                self._counting_since = None
