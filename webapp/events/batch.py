@@ -46,7 +46,11 @@ from webapp.models.event import Event, SnsReceipt
 
 log = logging.getLogger(__name__)
 
-BATCH_SIZE = 500
+# Events claimed and applied in one transaction. Each batch has its fixed costs (the claim,
+# the statements per set of changed columns, the commit's tally fold): on PostgreSQL the
+# database's CPU per event was 0.165-0.208 ms with 500, 0.159 ms with 1,000 and 0.129 ms with
+# 2,000 (bench --events-only, 120,000 events), and a batch of 2,000 holds ~6 MB in the worker.
+BATCH_SIZE = 2000
 
 _RECEIPTS: Table = SnsReceipt.__table__  # type: ignore[assignment]
 _DELIVERIES: Table = Delivery.__table__  # type: ignore[assignment]
