@@ -344,8 +344,12 @@ def rate_lines(entries: list[dict[str, Any]]) -> list[str]:
             f"≥ 98%, throttled {w['throttled']}/{w['requests']} (≤ 0.1%)", ok))
         sim = (f", simulator {w['sim_cpu_ms_per_msg']:.3f} ms; needs {w['cores_needed']:g} "
                f"cores, load {w['load_avg']:g}" if "sim_cpu_ms_per_msg" in w else "")
+        # The target is at 1,000/s and above: below, a worker's fixed work each second (its
+        # heartbeat, the events thread, the schedule) is shared by few messages.
+        held = w["rate_target"] >= 1000
         rows.append(_line("  client CPU per message", f"{w['cpu_ms_per_msg']:.3f} ms",
-                          f"≤ 0.15 ms{sim}", w["cpu_ms_per_msg"] <= 0.15))
+                          f"{'≤ 0.15 ms' if held else 'target at ≥ 1,000/s'}{sim}",
+                          w["cpu_ms_per_msg"] <= 0.15 if held else None))
         if w.get("compiles_in_window"):  # first compiles inside the window, apart
             rows.append(_line("    with first compiles of variants",
                               f"{w['cpu_ms_per_msg_with_compiles']:.3f} ms",
