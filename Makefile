@@ -61,7 +61,7 @@ test-any-date: install system-deps
 		$(BIN)/python -m pytest -p no:cacheprovider -m "not browser and not servers" -k "not postgresql"
 
 ## make bench: the benchmark on 20,000 readers (about a minute); make bench-full: 1,000,000 readers
-## on a throwaway PostgreSQL (~18 minutes). Options pass through: make bench ARGS="--json".
+## on a throwaway PostgreSQL (~10 minutes on two quiet cores). Options pass through: make bench ARGS="--json".
 bench: install
 	@$(BIN)/python -m tests.tools.bench --quick $(ARGS)
 
