@@ -6,7 +6,6 @@ import csv
 import io
 import itertools
 import re
-import threading
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
@@ -17,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from tests.admin.conftest import make_send
 from tests.factories import Factories
+from tests.stats.slow_count import SlowCount
 from tests.stats.test_figures import july_send
 from webapp.config import install, settings_of
 from webapp.models import Lease, SubscriberStatus, Suppression, WorkerHeartbeat, utcnow
@@ -233,14 +233,7 @@ def test_a_slow_first_count_does_not_hold_the_first_page(
     factories.subscriber(topics=["ai"], status=SubscriberStatus.PAUSED)
     session.commit()
     _snapshot(app, first_wait=0)
-    release = threading.Event()
-    count = reader_figures.count_reader_figures
-
-    def slow_count(own: Session, now: datetime) -> reader_figures.ReaderFigures:
-        release.wait(timeout=60)  # ten million readers
-        return count(own, now)
-
-    monkeypatch.setattr(reader_figures, "count_reader_figures", slow_count)
+    release = SlowCount(monkeypatch).release  # ten million readers
     response = admin_client.get("/admin/?lang=en")
     assert response.status_code == 200
     page = response.get_data(as_text=True)

@@ -3,23 +3,20 @@ from its table's numbers, with nothing loaded from elsewhere and nothing blocked
 
 from __future__ import annotations
 
-import threading
 from dataclasses import replace
-from datetime import datetime
 
 import pytest
 from flask import Flask
 from playwright.sync_api import Browser, Page, Route
-from sqlalchemy.orm import Session
 
 from tests.admin.conftest import populate
 from tests.browser.conftest import SCREENSHOTS
 from tests.conftest import PASSWORD
 from tests.factories import Factories
+from tests.stats.slow_count import SlowCount
 from webapp.config import install, settings_of
 from webapp.db import database
 from webapp.models import Role
-from webapp.stats import reader_figures
 
 pytestmark = pytest.mark.browser
 
@@ -115,14 +112,7 @@ def test_the_dashboard_shows_at_once_while_the_readers_are_first_counted(
         factories = Factories(session)
         populate(factories, session)
         email = factories.user(role=Role.ADMIN, password=PASSWORD).email
-    release = threading.Event()
-    count = reader_figures.count_reader_figures
-
-    def slow_count(own: Session, now: datetime) -> reader_figures.ReaderFigures:
-        release.wait(timeout=60)  # ten million readers
-        return count(own, now)
-
-    monkeypatch.setattr(reader_figures, "count_reader_figures", slow_count)
+    release = SlowCount(monkeypatch).release  # ten million readers
     context = browser.new_context(viewport=viewport, locale="en-GB")
     context.route("**/favicon.ico", lambda route: route.fulfill(status=204))  # not the page's
     page = context.new_page()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -11,6 +10,7 @@ from flask import Flask
 from sqlalchemy.orm import Session
 
 from tests.factories import Factories
+from tests.stats.slow_count import SlowCount
 from webapp.db import database
 from webapp.models import SubscriberStatus
 from webapp.stats import reader_figures
@@ -67,16 +67,8 @@ def test_a_slow_first_count_runs_behind_and_one_at_a_time(
     app: Flask, factories: Factories, session: Session, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     factories.subscriber(topics=["ai"])
-    release = threading.Event()
-    counts: list[datetime] = []
-    count = reader_figures.count_reader_figures
-
-    def slow_count(own: Session, now: datetime) -> ReaderFigures:
-        counts.append(now)
-        release.wait(timeout=60)
-        return count(own, now)
-
-    monkeypatch.setattr(reader_figures, "count_reader_figures", slow_count)
+    slow = SlowCount(monkeypatch)
+    release, counts = slow.release, slow.started
     cache = ReaderFiguresCache()
     sessions = database(app).sessionmaker
     first = cache.get(session, sessions, NOW, FIVE_MINUTES, timedelta(0))

@@ -127,7 +127,7 @@ def explain_plan(session: Session, edition_month: str) -> str:
 def plan_only(options: Any, out: dict[str, Any], config: Callable[[str, str], dict[str, str]],
               say: Callable[[str], None]) -> dict[str, Any]:
     """Populate, plan, measure the database, stop."""
-    from tests.tools.bench.population import approved_sample, throwaway_database
+    from tests.tools.bench.population import approved_sample, throwaway_database, vacuum_analyze
     from webapp import create_app
     from webapp.db import database
     from webapp.models import utcnow
@@ -147,11 +147,7 @@ def plan_only(options: Any, out: dict[str, Any], config: Callable[[str, str], di
             if db.dialect == "postgresql":
                 # A list in use has been vacuumed (autovacuum: visibility map set, statistics
                 # gathered); a freshly loaded one not until the daemon comes round.
-                start = time.monotonic()
-                with database(app).engine.connect() as raw:
-                    raw.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql(
-                        "VACUUM ANALYZE")
-                out["vacuum_s"] = round(time.monotonic() - start, 1)
+                out["vacuum_s"] = vacuum_analyze(database(app).engine)
             out["size_before"] = database_size(session)
             if options.explain and db.dialect == "postgresql":
                 say("EXPLAIN ANALYZE of the plan (rolled back)")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
+    Engine,
     Integer,
     Select,
     case,
@@ -169,3 +171,24 @@ def approved_sample(session: Session, readers: int, now: datetime) -> Edition:
     edition = import_report(session, suggested, actor="bench")
     sending.approve(session, edition, actor="bench", allow_untranslated=True)
     return edition
+
+
+def planned_sample(session: Session, readers: int, now: datetime) -> tuple[int, int]:
+    """`approved_sample`, its send started (planned) and committed: the edition's id and how
+    many deliveries were planned."""
+    from webapp.delivery import sending
+
+    edition = approved_sample(session, readers, now)
+    plan = sending.start_send(session, edition, actor="bench")
+    session.commit()
+    return edition.id, plan.planned
+
+
+def vacuum_analyze(engine: Engine) -> float:
+    """`VACUUM ANALYZE` (PostgreSQL, outside a transaction), as autovacuum leaves a list in use
+    (visibility map set, statistics gathered) and a freshly loaded one has not had yet; returns
+    the seconds it took."""
+    start = time.monotonic()
+    with engine.connect() as raw:
+        raw.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql("VACUUM ANALYZE")
+    return round(time.monotonic() - start, 1)

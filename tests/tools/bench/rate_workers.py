@@ -363,10 +363,9 @@ def rates_only(
 ) -> dict[str, Any]:
     """`--rates-only`: populate, plan, and the sending windows alone (the bench's options;
     `config` makes the app's configuration from database URL, root and simulator URL)."""
-    from tests.tools.bench.population import approved_sample, throwaway_database
+    from tests.tools.bench.population import planned_sample, throwaway_database
     from webapp import create_app
     from webapp.db import database
-    from webapp.delivery import sending
     from webapp.models import utcnow
 
     with throwaway_database(options.postgres) as db, SimulatorProcess(
@@ -378,11 +377,7 @@ def rates_only(
         sessions = database(app).sessionmaker
         with app.app_context(), sessions() as session:
             options.log(f"populating {options.readers} readers")
-            edition = approved_sample(session, options.readers, utcnow())
-            plan = sending.start_send(session, edition, actor="bench")
-            session.commit()
-            out["planned"] = plan.planned
-            edition_id = edition.id
+            edition_id, out["planned"] = planned_sample(session, options.readers, utcnow())
         out["rates"] = windows(env, sessions, sim, edition_id, options.rates, options.workers,
                                options.window, options.latency, options.log)
         out.update(headline(out["rates"]))

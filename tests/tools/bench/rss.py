@@ -22,10 +22,9 @@ def rss_only(
     options: Any, config: Callable[[str, str, str], dict[str, str]], out: dict[str, Any]
 ) -> dict[str, Any]:
     """Populate, plan and send it all in a worker process of its own; its memory figures."""
-    from tests.tools.bench.population import approved_sample, throwaway_database
+    from tests.tools.bench.population import planned_sample, throwaway_database
     from webapp import create_app
     from webapp.db import database
-    from webapp.delivery import sending
     from webapp.models import utcnow
 
     with throwaway_database(options.postgres) as db, SimulatorProcess(
@@ -37,11 +36,7 @@ def rss_only(
         sessions = database(app).sessionmaker
         with app.app_context(), sessions() as session:
             options.log(f"populating {options.readers} readers")
-            edition = approved_sample(session, options.readers, utcnow())
-            plan = sending.start_send(session, edition, actor="bench")
-            session.commit()
-            out["planned"] = plan.planned
-            edition_id = edition.id
+            edition_id, out["planned"] = planned_sample(session, options.readers, utcnow())
         database(app).engine.dispose()
         options.log("the send in a worker process (unthrottled simulator)")
         worker = scale.run_in_child(env, edition_id, out["planned"])

@@ -73,7 +73,7 @@ def stats_only(options: Any, out: dict[str, Any], config: Callable[[str, str], d
         load_average,
         plan_once,
     )
-    from tests.tools.bench.population import approved_sample, throwaway_database
+    from tests.tools.bench.population import approved_sample, throwaway_database, vacuum_analyze
     from tests.tools.bench.statsload import dashboard_latency, load_events, stats_latency
     from webapp import create_app
     from webapp.db import database
@@ -99,11 +99,7 @@ def stats_only(options: Any, out: dict[str, Any], config: Callable[[str, str], d
             out["events_loaded"] = load_events(session, edition_id, sent_at=utcnow())
             out["load_s"] = round(time.monotonic() - start, 1)
             if db.dialect == "postgresql":
-                start = time.monotonic()
-                with database(app).engine.connect() as raw:
-                    raw.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql(
-                        "VACUUM ANALYZE")
-                out["vacuum_s"] = round(time.monotonic() - start, 1)
+                out["vacuum_s"] = vacuum_analyze(database(app).engine)
             out.update(database_size(session))
             say("dashboard stats")
             out["load_stats"] = load_average()
